@@ -1,0 +1,157 @@
+"""REST endpoints: sign-in, chats, history and health, every error in the contract's one shape."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+import orjson
+from flask import Blueprint, Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from . import validation as v
+from .errors import ApiError
+from .services import Services
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def services_of(app: Flask) -> Services:
+    return app.extensions["optimistic_messaging"]
+
+
+def services() -> Services:
+    return services_of(current_app)
+
+
+def reply(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def json_body() -> dict[str, Any]:
+    try:
+        return v.obj(orjson.loads(request.get_data(cache=False)), "request body")
+    except orjson.JSONDecodeError:
+        raise ApiError("invalid", "request body is not valid JSON") from None
+
+
+def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Bearer token required; the caller's address lands in g.address."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        g.address = services().auth.identify(token if scheme.lower() == "bearer" else None)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def query_int(name: str, low: int, high: int, default: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError("invalid", f"query parameter '{name}' must be an integer from {low} to {high}")
+    return int(raw)
+
+
+@bp.get("/health")
+def health() -> Response:
+    s = services()
+    if not s.store.healthy():
+        return reply({"status": "unavailable", "store": "not accepting writes"}, 503)
+    return reply({"status": "ok", "connections": s.connections(), "chain_id": s.config.chain_id})
+
+
+@bp.get("/auth/nonce")
+def nonce() -> Response:
+    return reply({"nonce": services().auth.nonces.issue()})
+
+
+@bp.post("/auth/verify")
+def verify() -> Response:
+    payload = json_body()
+    session = services().auth.sign_in(payload.get("message"), payload.get("signature"))
+    return reply({"token": session.token, "address": session.address, "expires_at": session.expires_at})
+
+
+@bp.post("/chats")
+@signed_in
+def create_chat() -> Response:
+    payload = json_body()
+    chat_id = None if payload.get("id") is None else v.chat_id(payload, "id")
+    chat, created = services().chats.create(g.address, v.addresses(payload), chat_id, v.title(payload))
+    return reply({"chat": chat}, 201 if created else 200)
+
+
+@bp.post("/chats/<chat_id>/members")
+@signed_in
+def add_members(chat_id: str) -> Response:
+    members = v.addresses(json_body())
+    return reply({"chat": services().chats.add_members(g.address, checked_chat_id(chat_id), members)})
+
+
+@bp.get("/chats")
+@signed_in
+def list_chats() -> Response:
+    return reply({"chats": services().chats.of(g.address)})
+
+
+@bp.get("/chats/<chat_id>")
+@signed_in
+def get_chat(chat_id: str) -> Response:
+    return reply({"chat": services().chats.get(g.address, checked_chat_id(chat_id))})
+
+
+@bp.get("/chats/<chat_id>/messages")
+@signed_in
+def messages(chat_id: str) -> Response:
+    limit = query_int("limit", 1, 200, 50)
+    before = query_int("before", 0, 2**53)
+    after = query_int("after", 0, 2**53)
+    page, has_more = services().chats.history(g.address, checked_chat_id(chat_id), before, after, limit)
+    return reply({"messages": page, "has_more": has_more})
+
+
+@bp.get("/chats/<chat_id>/changes")
+@signed_in
+def changes(chat_id: str) -> Response:
+    since_rev = query_int("since_rev", 0, 2**53, 0)
+    limit = query_int("limit", 1, 500, 500)
+    found, has_more = services().chats.changes(g.address, checked_chat_id(chat_id), since_rev, limit)
+    return reply({"changes": found, "has_more": has_more})
+
+
+def checked_chat_id(chat_id: str) -> str:
+    return v.chat_id({"id": chat_id}, "id")
+
+
+def install(app: Flask) -> None:
+    """Mount the API, its error shape, and CORS for the allowed origins only (never '*')."""
+    app.register_blueprint(bp)
+    origins = frozenset(services_of(app).config.cors_origins)
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> Response:
+        return reply(exc.body(), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = {404: "not_found", 413: "too_large", 401: "unauthorized"}.get(exc.code or 400, "invalid")
+        message = {413: f"request is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"}.get(
+            exc.code or 400, exc.description or exc.name)
+        return reply({"error": {"code": code, "message": message}}, exc.code or 400)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Response:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return reply({"error": {"code": "internal", "message": "internal error; it has been logged"}}, 500)
+
+    @app.after_request
+    def cors(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        if origin in origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Max-Age"] = "600"
+        response.vary.add("Origin")
+        return response

@@ -1,0 +1,63 @@
+"""Chats and membership: who may see what, DM ids, first-registration-wins for given ids."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from .errors import ApiError
+from .models import Message
+from .store import Store
+
+MAX_CHANGES = 500
+
+
+def dm_id(a: str, b: str) -> str:
+    """The same two addresses, in either order, always name the same DM."""
+    low, high = sorted((a.lower(), b.lower()))
+    return f"dm:{low}:{high}"
+
+
+class Chats:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def require_member(self, caller: str, chat_id: str) -> None:
+        """`not_found` for no such chat, `forbidden` for a chat the caller is not in."""
+        if not self.store.is_member(chat_id, caller):
+            if self.store.chat(chat_id) is None:
+                raise ApiError("not_found", f"no chat {chat_id!r}")
+            raise ApiError("forbidden", f"you are not a member of chat {chat_id!r}")
+
+    def create(self, caller: str, members: list[str], chat_id: str | None, title: str | None) -> tuple[dict[str, Any], bool]:
+        """A DM, a new group, or a registered id (e.g. an XMTP conversation id)."""
+        if caller not in members:
+            members = [caller, *members]
+        if chat_id is not None and chat_id.startswith("dm:"):
+            raise ApiError("invalid", "'id' must not start with 'dm:', which is reserved for direct messages")
+        if chat_id is None:
+            chat_id = dm_id(*members) if len(members) == 2 else f"grp:{secrets.token_hex(10)}"
+        chat, created = self.store.create_chat(chat_id, members, title, caller)
+        if not created and caller not in chat["members"]:
+            raise ApiError("conflict", f"chat id {chat_id!r} is already registered by others")
+        return chat, created
+
+    def add_members(self, caller: str, chat_id: str, members: list[str]) -> dict[str, Any]:
+        self.require_member(caller, chat_id)
+        return self.store.add_members(chat_id, members)
+
+    def get(self, caller: str, chat_id: str) -> dict[str, Any]:
+        self.require_member(caller, chat_id)
+        chat = self.store.chat(chat_id)
+        assert chat is not None
+        return chat
+
+    def of(self, caller: str) -> list[dict[str, Any]]:
+        return self.store.chats_of(caller)
+
+    def history(self, caller: str, chat_id: str, before: int | None, after: int | None, limit: int) -> tuple[list[Message], bool]:
+        self.require_member(caller, chat_id)
+        return self.store.page(chat_id, before, after, limit)
+
+    def changes(self, caller: str, chat_id: str, since_rev: int, limit: int = MAX_CHANGES) -> tuple[list[Message], bool]:
+        self.require_member(caller, chat_id)
+        return self.store.changes(chat_id, since_rev, limit)

@@ -1,0 +1,88 @@
+"""All configuration, read once from environment variables with safe defaults."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _secret_beside(data_file: Path) -> str:
+    """Generate the signing key once and keep it beside the data, so a restart keeps tokens valid."""
+    path = data_file.with_name(data_file.name + ".secret")
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        return key
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the server; see the README's configuration table."""
+
+    host: str = "127.0.0.1"
+    port: int = 5001
+    data_file: Path = Path("messages.json")
+    secret_key: str = ""
+    token_ttl_s: int = 86400
+    siwe_domains: tuple[str, ...] = ("localhost:3000", "127.0.0.1:3000")
+    cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+    max_body_chars: int = 4000
+    max_request_bytes: int = 64 * 1024
+    rate_per_s: float = 10.0
+    rate_burst: int = 30
+    fsync: bool = True
+    # Reconciliation (settled by the reconciler; reserved here so configuration stays in one place).
+    chain_rpc_url: str | None = None
+    chain_id: int = 42220
+    confirmations: int = 3
+    tx_timeout_s: int = 600
+    xmtp_grace_s: int = 30
+    xmtp_gateway_url: str | None = None
+    reconcile_interval_s: float = 1.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Config":
+        """Read the environment; fail fast with a clear message on a malformed value."""
+        env = dict(os.environ if env is None else env)
+        get = env.get
+        data_file = Path(get("DATA_FILE", "messages.json"))
+        fsync = get("FSYNC", "always").strip().lower()
+        if fsync not in ("always", "off"):
+            raise ValueError(f"FSYNC must be 'always' or 'off', not {fsync!r}")
+        try:
+            return cls(
+                host=get("HOST", cls.host),
+                port=int(get("PORT", cls.port)),
+                data_file=data_file,
+                secret_key=get("SECRET_KEY") or _secret_beside(data_file),
+                token_ttl_s=int(get("TOKEN_TTL_S", cls.token_ttl_s)),
+                siwe_domains=_csv(get("SIWE_DOMAINS", ",".join(cls.siwe_domains))),
+                cors_origins=_csv(get("CORS_ORIGINS", ",".join(cls.cors_origins))),
+                max_body_chars=int(get("MAX_BODY_CHARS", cls.max_body_chars)),
+                max_request_bytes=int(get("MAX_REQUEST_BYTES", cls.max_request_bytes)),
+                rate_per_s=float(get("RATE_PER_S", cls.rate_per_s)),
+                rate_burst=int(get("RATE_BURST", cls.rate_burst)),
+                fsync=fsync == "always",
+                chain_rpc_url=get("CHAIN_RPC_URL") or None,
+                chain_id=int(get("CHAIN_ID", cls.chain_id)),
+                confirmations=int(get("CONFIRMATIONS", cls.confirmations)),
+                tx_timeout_s=int(get("TX_TIMEOUT_S", cls.tx_timeout_s)),
+                xmtp_grace_s=int(get("XMTP_GRACE_S", cls.xmtp_grace_s)),
+                xmtp_gateway_url=get("XMTP_GATEWAY_URL") or None,
+                reconcile_interval_s=float(get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),
+                log_level=get("LOG_LEVEL", cls.log_level).upper(),
+            )
+        except ValueError as exc:
+            raise ValueError(f"bad configuration: {exc}") from exc

@@ -1,0 +1,33 @@
+"""The server's parts, built once by the app factory and shared by REST and socket handlers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .auth import Auth
+from .chats import Chats
+from .config import Config
+from .messaging import Messaging
+from .presence import Presence
+from .store import Store
+
+
+@dataclass
+class Connection:
+    """One authenticated socket: whose it is and which chats it joined."""
+
+    address: str
+    chats: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    auth: Auth
+    chats: Chats
+    messaging: Messaging
+    presence: Presence
+    sockets: dict[str, Connection] = field(default_factory=dict)  # sid -> connection
+
+    def connections(self) -> int:
+        return len(self.sockets)

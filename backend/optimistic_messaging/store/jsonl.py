@@ -1,0 +1,384 @@
+"""Append-only JSON-lines store with group commit: one write and one fsync per batch of concurrent writes."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import gevent
+import orjson
+from gevent.event import AsyncResult, Event
+
+from ..errors import ApiError
+from ..models import Message, Room, message_id, now_ms
+from .base import Change, Listener, NewMessage
+from .state import Record, State
+
+log = logging.getLogger(__name__)
+
+COMPACT_MIN_SUPERSEDED = 10_000
+
+
+class StoreCorrupt(RuntimeError):
+    """A record in the middle of the log cannot be read: refuse to start rather than drop data."""
+
+
+def encode_record(record: Record) -> bytes:
+    """One log line."""
+    kind, payload = record
+    if kind == "members":
+        chat_id, added = payload
+        return orjson.dumps({"op": kind, "id": chat_id, "added": added}) + b"\n"
+    if kind == "chat":
+        return orjson.dumps({"op": kind, "id": payload.id, "members": payload.members, "title": payload.title,
+                             "created_by": payload.created_by, "created_at": payload.created_at}) + b"\n"
+    return orjson.dumps({"op": kind, "m": payload}) + b"\n"
+
+
+def decode_record(line: bytes) -> Record:
+    """Inverse of encode_record; raises ValueError/TypeError/KeyError on anything else."""
+    data = orjson.loads(line)
+    kind = data["op"]
+    if kind == "message" or kind == "update":
+        return kind, Message(**data["m"])
+    if kind == "chat":
+        return kind, Room(data["id"], data["members"], data["title"], data["created_by"], data["created_at"])
+    if kind == "members":
+        return kind, (data["id"], data["added"])
+    raise ValueError(f"unknown op {kind!r}")
+
+
+@dataclass(slots=True)
+class _Op:
+    """One write waiting for the next batch; `plan` decides its records against the batch's view."""
+
+    plan: Callable[["_Batch"], Any]
+    result: AsyncResult = field(default_factory=AsyncResult)
+    value: Any = None
+
+
+class _Batch:
+    """Committed state plus what earlier ops of the same batch will add: nothing here is visible yet."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.records: list[Record] = []
+        self.counters: dict[str, list[int]] = {}  # chat id -> [last_seq, rev]
+        self.rooms: dict[str, Room] = {}
+        self.members: dict[str, list[str]] = {}
+        self.keys: dict[tuple[str, str], Message] = {}
+        self.messages: dict[str, Message] = {}
+
+    def room(self, chat_id: str) -> Room:
+        room = self.rooms.get(chat_id) or self.state.rooms.get(chat_id)
+        if room is None:
+            raise ApiError("not_found", f"no chat {chat_id!r}")
+        return room
+
+    def bump(self, chat_id: str, new_message: bool) -> tuple[int, int]:
+        """Next (seq, rev) of the chat, counting this batch's earlier records."""
+        counter = self.counters.get(chat_id)
+        if counter is None:
+            room = self.room(chat_id)
+            counter = self.counters[chat_id] = [room.last_seq, room.rev]
+        if new_message:
+            counter[0] += 1
+        counter[1] += 1
+        return counter[0], counter[1]
+
+
+class JsonlStore:
+    """The default Store: a JSON-lines log at `path`, replayed into memory at start."""
+
+    def __init__(self, path: Path, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self.state = State()
+        self._listeners: list[Listener] = []
+        self._queue: list[_Op] = []
+        self._wake = Event()
+        self._fd = -1
+        self._size = 0
+        self._broken: str | None = None
+        self._writer: gevent.Greenlet | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._replay()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        _fsync_dir(self.path)
+        self._size = os.fstat(self._fd).st_size
+        self._writer = gevent.spawn(self._write_loop)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.kill()
+            self._writer = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def healthy(self) -> bool:
+        return self._broken is None
+
+    def _replay(self) -> None:
+        """Rebuild memory from the log; repair a torn last line, refuse a corrupt one elsewhere."""
+        started = now_ms()
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            return
+        good = 0
+        with f:
+            for lineno, line in enumerate(f, 1):
+                if not line.endswith(b"\n"):
+                    log.warning("%s: torn last line %d (%d bytes, never acknowledged) truncated",
+                                self.path, lineno, len(line))
+                    break
+                try:
+                    self.state.apply(decode_record(line))
+                except (ValueError, TypeError, KeyError, IndexError) as exc:
+                    raise StoreCorrupt(f"{self.path}:{lineno}: unreadable record ({exc}); "
+                                       "refusing to start: repair or remove that line by hand") from None
+                good += len(line)
+            else:
+                good = -1
+        if good >= 0:
+            with open(self.path, "r+b") as f:
+                f.truncate(good)
+                os.fsync(f.fileno())
+        log.info("replayed %d records (%d chats, %d messages) from %s in %d ms", self.state.records,
+                 len(self.state.rooms), self.state.messages, self.path, now_ms() - started)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def chat(self, chat_id: str) -> dict[str, Any] | None:
+        room = self.state.rooms.get(chat_id)
+        return None if room is None else room.to_chat()
+
+    def is_member(self, chat_id: str, address: str) -> bool:
+        return chat_id in self.state.member_of.get(address, ())
+
+    def chats_of(self, address: str) -> list[dict[str, Any]]:
+        rooms = [self.state.rooms[i] for i in self.state.member_of.get(address, ())]
+        rooms.sort(key=lambda r: (r.last_at or r.created_at, r.id), reverse=True)
+        return [room.to_chat() for room in rooms]
+
+    def message(self, message_id: str) -> Message | None:
+        return self.state.message(message_id)
+
+    def find(self, sender: str, client_id: str) -> Message | None:
+        return self.state.find(sender, client_id)
+
+    def page(self, chat_id: str, before: int | None, after: int | None, limit: int) -> tuple[list[Message], bool]:
+        messages = self.state.rooms[chat_id].messages
+        if after is not None:
+            end = len(messages) if before is None else max(after, min(before - 1, len(messages)))
+            return messages[after:min(after + limit, end)], after + limit < end
+        end = len(messages) if before is None else max(0, min(before - 1, len(messages)))
+        start = max(0, end - limit)
+        return messages[start:end], start > 0
+
+    def changes(self, chat_id: str, since_rev: int, limit: int) -> tuple[list[Message], bool]:
+        room = self.state.rooms[chat_id]
+        found: list[Message] = []
+        for rev in range(since_rev + 1, room.rev + 1):
+            message = room.by_rev.get(rev)
+            if message is not None:
+                if len(found) == limit:
+                    return found, True
+                found.append(message)
+        return found, False
+
+    def provisional(self) -> list[Message]:
+        return list(self.state.provisional.values())
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[dict[str, Any], bool]:
+        def plan(batch: _Batch) -> tuple[str, bool]:
+            if chat_id in batch.rooms or chat_id in self.state.rooms:
+                return chat_id, False
+            room = batch.rooms[chat_id] = Room(chat_id, list(members), title, created_by, now_ms())
+            batch.records.append(("chat", room))
+            return chat_id, True
+
+        chat_id_, created = self._submit(plan)
+        return self.state.rooms[chat_id_].to_chat(), created
+
+    def add_members(self, chat_id: str, members: list[str]) -> dict[str, Any]:
+        def plan(batch: _Batch) -> None:
+            current = batch.members.get(chat_id) or batch.room(chat_id).members
+            added = [m for m in members if m not in current]
+            if added:
+                batch.members[chat_id] = current + added
+                batch.records.append(("members", (chat_id, added)))
+
+        self._submit(plan)
+        return self.state.rooms[chat_id].to_chat()
+
+    def append(self, new: NewMessage) -> tuple[Message, bool]:
+        key = (new.sender, new.client_id)
+
+        def plan(batch: _Batch) -> tuple[Message, bool]:
+            earlier = batch.keys.get(key) or self.state.find(*key)
+            if earlier is not None:
+                return earlier, False
+            seq, rev = batch.bump(new.chat_id, True)
+            at = now_ms()
+            message = Message(message_id(new.chat_id, seq), new.chat_id, seq, rev, new.client_id, new.sender,
+                              new.body, new.tx, new.xmtp_id, new.xmtp_bound, "provisional", "fallback",
+                              None, None, at, at)
+            batch.keys[key] = message
+            batch.records.append(("message", message))
+            return message, True
+
+        message, created = self._submit(plan)
+        # An earlier message may have changed since it was planned: answer with its current state.
+        return (message if created else self.state.message(message.id) or message), created
+
+    def change(self, message_id_: str, change: Change) -> Message:
+        def plan(batch: _Batch) -> Message:
+            current = batch.messages.get(message_id_) or self.state.message(message_id_)
+            if current is None:
+                raise ApiError("not_found", f"no message {message_id_!r}")
+            fields = change(current)
+            if not fields:
+                return current
+            _, rev = batch.bump(current.chat_id, False)
+            updated = batch.messages[message_id_] = replace(current, **fields, rev=rev, updated_at=now_ms())
+            batch.records.append(("update", updated))
+            return updated
+
+        return self._submit(plan)
+
+    def _submit(self, plan: Callable[[_Batch], Any]) -> Any:
+        """Queue a write for the next batch and wait until it is durable and applied."""
+        if self._broken is not None:
+            raise ApiError("unavailable", f"storage is not accepting writes: {self._broken}")
+        op = _Op(plan)
+        self._queue.append(op)
+        self._wake.set()
+        return op.result.get()
+
+    # -- the writer -----------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            ops, self._queue = self._queue, []
+            if ops:
+                self._commit(ops)
+                if self._should_compact():
+                    self._compact()
+
+    def _commit(self, ops: list[_Op]) -> None:
+        """Plan every op, make the batch durable with one write, then apply, answer and notify in order."""
+        batch = _Batch(self.state)
+        planned: list[_Op] = []
+        for op in ops:
+            try:
+                op.value = op.plan(batch)
+                planned.append(op)
+            except ApiError as exc:
+                op.result.set_exception(exc)
+        if batch.records:
+            try:
+                self._durable(b"".join(map(encode_record, batch.records)))
+            except OSError as exc:
+                log.error("write to %s failed: %s", self.path, exc)
+                self._roll_back()
+                error = ApiError("unavailable", "storage could not make the write durable; nothing was stored, retry")
+                for op in planned:
+                    op.result.set_exception(error)
+                return
+        for record in batch.records:
+            self.state.apply(record)
+        for op in planned:
+            op.result.set(op.value)
+        for record in batch.records:
+            for listener in self._listeners:
+                try:
+                    listener(*record)
+                except Exception:
+                    log.exception("listener failed on %s", record[0])
+
+    def _durable(self, data: bytes) -> None:
+        """Append and (with FSYNC=always) fsync off the event loop, so other sockets keep being served."""
+        if self._broken is not None:
+            raise OSError(self._broken)
+        if self.fsync:
+            gevent.get_hub().threadpool.apply(_append_and_sync, (self._fd, data))
+        else:
+            _append(self._fd, data)
+        self._size += len(data)
+
+    def _roll_back(self) -> None:
+        """Cut the log back to its last durable size; if even that fails, stop taking writes (restart recovers)."""
+        try:
+            os.ftruncate(self._fd, self._size)
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._broken = f"log could not be rolled back after a failed write ({exc}); restart to recover"
+            log.critical("%s", self._broken)
+
+    # -- compaction -------------------------------------------------------------------------------
+
+    def _should_compact(self) -> bool:
+        superseded = self.state.records - self.state.live_records()
+        return superseded >= COMPACT_MIN_SUPERSEDED and superseded > self.state.live_records()
+
+    def _compact(self) -> None:
+        """Rewrite the log as a snapshot: temp file, fsync, atomic rename, fsync the folder."""
+        tmp = self.path.with_name(self.path.name + ".compact")
+        started = now_ms()
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                chunk: list[bytes] = []
+                for record in self.state.snapshot():
+                    chunk.append(encode_record(record))
+                    if len(chunk) == 10_000:
+                        _append(fd, b"".join(chunk))
+                        chunk.clear()
+                        gevent.sleep(0)  # encoding a large state: let sockets be served between chunks
+                gevent.get_hub().threadpool.apply(_append_and_sync, (fd, b"".join(chunk)))
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path)
+        except OSError as exc:
+            log.error("compaction of %s failed, keeping the old log: %s", self.path, exc)
+            return
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        self._size = os.fstat(self._fd).st_size
+        dropped = self.state.records - self.state.live_records()
+        self.state.records = self.state.live_records()
+        log.info("compacted %s: dropped %d superseded records in %d ms", self.path, dropped, now_ms() - started)
+
+
+def _append(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _append_and_sync(fd: int, data: bytes) -> None:
+    _append(fd, data)
+    os.fsync(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path.parent.resolve(), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

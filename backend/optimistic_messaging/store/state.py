@@ -1,0 +1,86 @@
+"""The committed in-memory state: replayed from the log at start, advanced by each durable record."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..models import Message, Room
+
+# A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…]))
+# · ("message", Message) for a new message · ("update", Message) for its new state.
+Record = tuple[str, Any]
+
+
+class State:
+    """Indexes over rooms and messages; every read of the server is served from here."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, Room] = {}
+        self.member_of: dict[str, set[str]] = {}
+        self.keys: dict[tuple[str, str], str] = {}  # (sender, client_id) -> message id
+        self.provisional: dict[str, Message] = {}
+        self.messages = 0
+        self.records = 0  # lines in the log; minus the live ones, what compaction would drop
+
+    def apply(self, record: Record) -> None:
+        """Advance by one durable record (the same path for replay and for live commits)."""
+        kind, payload = record
+        self.records += 1
+        if kind == "message" or kind == "update":
+            self._put(payload, kind == "message")
+        elif kind == "chat":
+            if payload.id in self.rooms:
+                raise ValueError(f"chat {payload.id!r} created twice")
+            self.rooms[payload.id] = payload
+            for address in payload.members:
+                self.member_of.setdefault(address, set()).add(payload.id)
+        elif kind == "members":
+            chat_id, added = payload
+            room = self.rooms[chat_id]
+            for address in added:
+                if address not in room.members:
+                    room.members.append(address)
+                    self.member_of.setdefault(address, set()).add(chat_id)
+        else:
+            raise ValueError(f"unknown record kind {kind!r}")
+
+    def _put(self, message: Message, new: bool) -> None:
+        room = self.rooms[message.chat_id]
+        if new:
+            if message.seq != room.last_seq + 1:
+                raise ValueError(f"message seq {message.seq} does not follow {room.last_seq} in {room.id!r}")
+            room.messages.append(message)
+            room.last_seq = message.seq
+            room.last_at = max(room.last_at, message.sent_at)
+            self.keys[(message.sender, message.client_id)] = message.id
+            self.messages += 1
+        else:
+            old = room.messages[message.seq - 1]
+            room.by_rev.pop(old.rev, None)
+            room.messages[message.seq - 1] = message
+        room.by_rev[message.rev] = message
+        room.rev = max(room.rev, message.rev)
+        if message.status == "provisional":
+            self.provisional[message.id] = message
+        else:
+            self.provisional.pop(message.id, None)
+
+    def message(self, message_id: str) -> Message | None:
+        chat_id, _, seq = message_id.rpartition("/")
+        room = self.rooms.get(chat_id)
+        if room is None or not seq.isdigit() or not 0 < int(seq) <= room.last_seq:
+            return None
+        return room.messages[int(seq) - 1]
+
+    def find(self, sender: str, client_id: str) -> Message | None:
+        message_id = self.keys.get((sender, client_id))
+        return None if message_id is None else self.message(message_id)
+
+    def live_records(self) -> int:
+        return len(self.rooms) + self.messages
+
+    def snapshot(self) -> Iterator[Record]:
+        """The fewest records that rebuild this state: what compaction writes."""
+        for room in self.rooms.values():
+            yield "chat", Room(room.id, list(room.members), room.title, room.created_by, room.created_at)
+            for message in room.messages:
+                yield "message", message

@@ -1,0 +1,85 @@
+"""The side-by-side table: one row per figure, ours vs node, their ratio and the target verdict for ours."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+Result = dict  # one loadgen/run.py result: {"ok": bool, ...figures} or {"ok": False, "error": str}
+Target = Callable[[float, float | None], bool]  # (ours, node) -> met?
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: str
+    label: str
+    key: str  # dotted path into the result, e.g. "latency_ms.p99"
+    target: str = ""
+    met: Target | None = None
+
+
+ROWS = [
+    Row("a", "send->receive p50 ms", "latency_ms.p50"),
+    Row("a", "send->receive p99 ms", "latency_ms.p99", "< 5 ms", lambda o, n: o < 5),
+    Row("a", "errors", "errors"),
+    Row("b", "delivered msgs/s", "delivered_per_s"),
+    Row("b", "latency p50 ms", "latency_ms.p50"),
+    Row("b", "latency p99 ms", "latency_ms.p99", "< 25 ms", lambda o, n: o < 25),
+    Row("b", "lost deliveries", "lost", "0", lambda o, n: o == 0),
+    Row("b", "errors", "errors"),
+    Row("b", "server CPU s", "server_cpu_s"),
+    Row("b", "loadgen CPU s", "loadgen_cpu_s"),
+    Row("c", "KB per idle connection", "kb_per_connection", "<= 40 KB", lambda o, n: o <= 40),
+    Row("c", "RSS before KB", "rss_before_kb"),
+    Row("c", "RSS after KB", "rss_after_kb"),
+    Row("c", "connect+join all s", "connect_s"),
+    Row("d", "deliveries/s", "deliveries_per_s", ">= 1.0x node", lambda o, n: n is not None and o >= n),
+    Row("d", "deliveries per CPU-s", "deliveries_per_cpu_s"),
+    Row("d", "sends/s", "sends_per_s"),
+    Row("d", "latency p99 ms", "latency_ms.p99"),
+    Row("d", "server CPU s", "server_cpu_s"),
+    Row("d", "loadgen CPU s", "loadgen_cpu_s"),
+    Row("d", "errors", "errors"),
+    Row("e", "start-up s", "startup_s", "< 15 s", lambda o, n: o < 15),
+]
+
+TITLES = {"a": "(a) latency", "b": "(b) fan-out 500/s", "c": "(c) idle RSS", "d": "(d) max fan-out", "e": "(e) replay start-up"}
+
+
+def lookup(result: Result | None, key: str) -> float | None:
+    value: object = result if result and result.get("ok") else None
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if isinstance(value, (int, float)) else None
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def table(results: dict[str, dict[str, Result]], header: str) -> str:
+    """Plain-text table of every row whose scenario ran, then the errors and notes that explain the gaps."""
+    widths = (20, 24, 11, 11, 10, 13, 6)
+    line = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    out = [header, "", line(("scenario", "figure", "ours", "node", "ours/node", "target", "ours")), "-" * (sum(widths) + 12)]
+    notes: list[str] = []
+    shown = ""
+    for row in ROWS:
+        if row.scenario not in results:
+            continue
+        title = TITLES[row.scenario] if row.scenario != shown else ""
+        shown = row.scenario
+        ours, node = (lookup(results[row.scenario].get(side), row.key) for side in ("ours", "node"))
+        ratio = f"{ours / node:.2f}x" if ours is not None and node else "-"
+        verdict = ("PASS" if row.met(ours, node) else "MISS") if row.met and ours is not None else ""
+        out.append(line((title, row.label, fmt(ours), fmt(node), ratio, row.target, verdict)))
+    for scenario, sides in results.items():
+        for side, result in sides.items():
+            if not result.get("ok"):
+                notes.append(f"{TITLES[scenario]} [{side}]: " + str(result.get("error")).replace("\n", "\n      "))
+    if notes:
+        out += ["", "not measured:"] + [f"  {n}" for n in notes]
+    return "\n".join(out)

@@ -1,0 +1,189 @@
+"""Benchmark our server against a minimal Node socket.io 4.8 reference: `.venv/bin/python bench/run.py [--quick] [--only a,b]`.
+
+Prints a side-by-side table on stdout (progress on stderr), writes bench/out/results.json, and always exits 0 on
+measurement failures: it reports figures, it is not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from report import TITLES, Result, table
+from targets import NODE_REF, ORIGIN, ROOT, NodeRef, Ours, Server
+
+BENCH = ROOT / "bench"
+OUT = BENCH / "out"
+LOADGEN = BENCH / "loadgen"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each scenario is; QUICK shrinks them for a smoke run."""
+
+    latency_messages: int = 2000
+    fanout_rate: int = 500
+    fanout_s: float = 10
+    max_fanout_s: float = 10
+    idle_connections: int = 2000
+    replay_messages: int = 1_000_000
+
+
+QUICK = Sizes(latency_messages=300, fanout_s=3, max_fanout_s=3, replay_messages=100_000)  # (c) keeps 2,000: its target is per 2,000
+
+
+def plan(sizes: Sizes) -> dict[str, tuple[int, int, dict]]:
+    """Per loadgen scenario: (clients, clients per chat, loadgen params)."""
+    return {
+        "a": (2, 2, {"messages": sizes.latency_messages, "warmup": 20}),
+        "b": (200, 10, {"rate": sizes.fanout_rate, "duration_s": sizes.fanout_s, "drain_s": 5}),
+        "c": (sizes.idle_connections, 10, {"concurrency": 50, "settle_ms": 2000}),
+        "d": (200, 10, {"duration_s": sizes.max_fanout_s}),
+    }
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def raise_nofile() -> None:
+    """Children inherit this: 2,000 sockets on each side need more than the usual 1,024 descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def ensure_node_deps() -> str | None:
+    """`npm ci` where node_modules is missing; returns the failure, if any."""
+    for folder in (NODE_REF, LOADGEN):
+        if (folder / "node_modules").is_dir():
+            continue
+        log(f"npm ci in {folder.relative_to(ROOT)}")
+        p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True, text=True)
+        if p.returncode != 0:
+            return f"npm ci failed in {folder.relative_to(ROOT)}: {p.stderr.strip()[-500:]}"
+    return None
+
+
+def run_loadgen(server: Server, scenario: str, clients: list[dict], params: dict, cfg_path: Path) -> Result:
+    """Hands the clients to one Node loadgen process and returns the JSON line it prints."""
+    cfg = {"scenario": scenario, "url": server.url, "origin": ORIGIN, "server_pid": server.pid,
+           "clk_tck": os.sysconf("SC_CLK_TCK"), "clients": clients, "params": params}
+    cfg_path.write_text(json.dumps(cfg))
+    p = subprocess.run(["node", str(LOADGEN / "main.js"), str(cfg_path)], capture_output=True, text=True, timeout=900)
+    lines = p.stdout.strip().splitlines()
+    if not lines:
+        return {"ok": False, "error": f"loadgen printed nothing (exit {p.returncode}): {p.stderr.strip()[-500:]}"}
+    return json.loads(lines[-1])
+
+
+def measure(server: Server, scenario: str, spec: tuple[int, int, dict], tmp: Path) -> Result:
+    """Fresh server, clients prepared, one loadgen run; any failure becomes an error result, never an exception."""
+    n, per_chat, params = spec
+    try:
+        server.start()
+        t0 = time.perf_counter()
+        clients = server.clients(n, per_chat)
+        prepare_s = time.perf_counter() - t0
+        result = run_loadgen(server, scenario, clients, params, tmp / f"{server.name}-{scenario}.json")
+        if server.proc is not None and server.proc.poll() is not None:
+            return {"ok": False, "error": f"server exited ({server.proc.returncode}) during the run:\n{server.log_tail()}"}
+        return {**result, "prepare_s": round(prepare_s, 3)}
+    except Exception as e:  # noqa: BLE001 - reported in the table instead
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    finally:
+        server.stop()
+
+
+def write_replay_log(path: Path, n: int, chats: int = 1000) -> str | None:
+    """Writes a compacted log of n settled messages in `chats` chats with the store's own encoder; returns why not if absent."""
+    try:
+        from optimistic_messaging.models import Message, Room, message_id
+        from optimistic_messaging.store.jsonl import encode_record
+    except Exception as e:  # noqa: BLE001 - the package is being written; any import failure means "not yet"
+        return f"skipped: optimistic_messaging.store.jsonl.encode_record not available yet ({type(e).__name__}: {e})"
+    now = int(time.time() * 1000)
+    members = ["0x" + f"{k:040d}" for k in (1, 2)]  # digits only, so already EIP-55 checksummed
+    with open(path, "wb") as f:
+        f.write(b"".join(encode_record(("chat", Room(f"bench-{c}", members, None, members[0], now))) for c in range(chats)))
+        for start in range(0, n, 10_000):
+            f.write(b"".join(
+                encode_record(("message", Message(message_id(f"bench-{i % chats}", i // chats + 1), f"bench-{i % chats}",
+                                                  i // chats + 1, i // chats + 1, f"r{i}", members[i % 2], f"replayed message {i}",
+                                                  None, None, False, "confirmed", "fallback", None, None, now, now)))
+                for i in range(start, min(start + 10_000, n))))
+    return None
+
+
+def measure_startup(n: int, tmp: Path) -> Result:
+    """(e) Seconds from process start to /api/health 200 while replaying an n-message log."""
+    data = tmp / "replay.json"
+    server = Ours(OUT / "logs" / "ours-e.log", data)
+    try:
+        t0 = time.perf_counter()
+        why = write_replay_log(data, n)
+        if why:
+            return {"ok": False, "error": why}
+        log(f"  wrote {n:,} messages ({data.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        return {"ok": True, "startup_s": round(server.start(timeout_s=300), 3), "messages": n,
+                "log_mb": round(data.stat().st_size / 1e6, 1)}
+    except Exception as e:  # noqa: BLE001 - reported in the table instead
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    finally:
+        server.stop()
+
+
+def versions() -> dict[str, str]:
+    lock = json.loads((NODE_REF / "package-lock.json").read_text())
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return {"node": node, "socket.io": lock["packages"]["node_modules/socket.io"]["version"], "python": platform.python_version()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short smoke run with smaller numbers")
+    parser.add_argument("--only", default="abcde", help="comma-separated scenarios, e.g. a,b (default: all)")
+    args = parser.parse_args()
+    only = [s for s in args.only.replace(",", "") if s in TITLES]
+    sizes = QUICK if args.quick else Sizes()
+    raise_nofile()
+    (OUT / "logs").mkdir(parents=True, exist_ok=True)
+
+    results: dict[str, dict[str, Result]] = {}
+    deps_error = ensure_node_deps()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        for scenario in only:
+            log(f"{TITLES[scenario]}")
+            if scenario == "e":
+                results["e"] = {"ours": measure_startup(sizes.replay_messages, tmp)}
+                continue
+            results[scenario] = {}
+            for server in (NodeRef(OUT / "logs" / f"node-{scenario}.log"),
+                           Ours(OUT / "logs" / f"ours-{scenario}.log", tmp / f"messages-{scenario}.json")):
+                t0 = time.perf_counter()
+                result = {"ok": False, "error": deps_error} if deps_error else measure(server, scenario, plan(sizes)[scenario], tmp)
+                results[scenario][server.name] = result
+                log(f"  {server.name}: {'ok' if result.get('ok') else 'FAILED'} in {time.perf_counter() - t0:.1f} s")
+
+    meta = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": args.quick, "sizes": asdict(sizes),
+            "cpus": os.cpu_count(), **versions()}
+    header = (f"Benchmark {'(quick) ' if args.quick else ''}{meta['when']}: ours (Flask-SocketIO/gevent, FSYNC=always) "
+              f"vs node (socket.io {meta['socket.io']}, {meta['node']}, in memory); {meta['cpus']} CPUs shared with the load generator")
+    print(table(results, header))
+    (OUT / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    log(f"\nwrote {(OUT / 'results.json').relative_to(ROOT)}; server logs in {(OUT / 'logs').relative_to(ROOT)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Fixtures: one shared server for most tests, fresh ones for tests that restart or reconfigure it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from support import Peer, Server, Wallet
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Start servers with their own data directory and settings; all are stopped after the test."""
+    started: list[Server] = []
+
+    def make(env: dict[str, str] | None = None, data_dir: Path | None = None, **kw: Any) -> Server:
+        directory = data_dir or tmp_path / f"server{len(started)}"
+        directory.mkdir(exist_ok=True)
+        server = Server(directory, env, **kw)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The shared server: tests isolate themselves by using fresh wallets and chats."""
+    srv = Server(tmp_path_factory.mktemp("shared"), {"RATE_PER_S": "1000", "RATE_BURST": "1000"}).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def wallets(server: Server) -> Callable[[int], list[Wallet]]:
+    """n fresh wallets signed in to the shared server."""
+    return lambda n: [Wallet().sign_in(server) for _ in range(n)]
+
+
+@pytest.fixture
+def peers() -> Iterator[Callable[..., Peer]]:
+    """Open Socket.IO clients; every one is closed after the test."""
+    opened: list[Peer] = []
+
+    def connect(server: Server, wallet: Wallet | None = None, **kw: Any) -> Peer:
+        peer = Peer(server, wallet.token if wallet else None, **kw)
+        opened.append(peer)
+        return peer
+
+    yield connect
+    for peer in opened:
+        peer.close()

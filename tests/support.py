@@ -1,0 +1,212 @@
+"""Test support: the real server as a subprocess, real wallets signing in, real Socket.IO clients."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+import socketio
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy (for state with no event to await, e.g. a port opening)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Server:
+    """`python backend/main.py` (or any command) on a free port, with its own data file; restartable."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, command: list[str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "DATA_FILE": str(data_dir / "messages.json"),
+            "RECONCILE_INTERVAL_S": "0.2",
+            **(env or {}),
+        }
+        self.command = command or [sys.executable, str(ROOT / "backend" / "main.py")]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "server.log"
+
+    @property
+    def data_file(self) -> Path:
+        return Path(self.env["DATA_FILE"])
+
+    def start(self) -> "Server":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self._healthy, 30, f"server on {self.url} (log: {self.log_path})")
+        return self
+
+    def _healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+        try:
+            return requests.get(self.url + "/api/health", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill(signal.SIGTERM)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def get(self, path: str, token: str | None = None, **kw: Any) -> requests.Response:
+        return requests.get(self.url + path, headers=_auth(token), timeout=TIMEOUT, **kw)
+
+    def post(self, path: str, body: Any = None, token: str | None = None, **kw: Any) -> requests.Response:
+        if body is not None:
+            kw["json"] = body
+        return requests.post(self.url + path, headers=_auth(token), timeout=TIMEOUT, **kw)
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def iso_now(offset_s: float = 0) -> str:
+    return datetime.fromtimestamp(time.time() + offset_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def siwe_text(address: str, nonce: str, domain: str = "localhost:3000", extra: str = "", issued_at: str | None = None) -> str:
+    """An EIP-4361 message as viem's createSiweMessage writes it."""
+    return (f"{domain} wants you to sign in with your Ethereum account:\n{address}\n\n"
+            f"Sign in to Optimistic Messaging\n\nURI: http://{domain}\nVersion: 1\nChain ID: 42220\n"
+            f"Nonce: {nonce}\nIssued At: {issued_at or iso_now()}{extra}")
+
+
+@dataclass
+class Wallet:
+    """A throwaway EOA that can sign in."""
+
+    account: Any = field(default_factory=Account.create)
+    token: str = ""
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def sign(self, text: str) -> str:
+        return "0x" + self.account.sign_message(encode_defunct(text=text)).signature.hex().removeprefix("0x")
+
+    def sign_in(self, server: Server) -> "Wallet":
+        nonce = server.get("/api/auth/nonce").json()["nonce"]
+        text = siwe_text(self.address, nonce)
+        r = server.post("/api/auth/verify", {"message": text, "signature": self.sign(text)})
+        assert r.status_code == 200, r.text
+        self.token = r.json()["token"]
+        return self
+
+
+class Peer:
+    """A real Socket.IO client over websocket that records every server event for the test to await."""
+
+    def __init__(self, server: Server, token: str | None, origin: str | None = None) -> None:
+        # A bot sends no Origin header; a browser sends its page's origin.
+        ws_options = {"suppress_origin": True} if origin is None else {"origin": origin}
+        self.sio = socketio.Client(reconnection=False, websocket_extra_options=ws_options)
+        self.events: list[tuple[str, Any]] = []
+        self._cond = threading.Condition()
+        self.sio.on("*", self._record)
+        self.sio.connect(server.url, auth={"token": token} if token is not None else None,
+                         transports=["websocket"], wait_timeout=TIMEOUT)
+
+    def _record(self, event: str, data: Any = None) -> None:
+        with self._cond:
+            self.events.append((event, data))
+            self._cond.notify_all()
+
+    def call(self, event: str, data: Any = None) -> Any:
+        return self.sio.call(event, data, timeout=TIMEOUT)
+
+    def join(self, chat_id: str, **extra: Any) -> dict[str, Any]:
+        ack = self.call("join", {"chat_id": chat_id, **extra})
+        assert ack["ok"], ack
+        return ack
+
+    def send(self, chat_id: str, body: str = "hello", client_id: str | None = None, **extra: Any) -> dict[str, Any]:
+        return self.call("send", {"chat_id": chat_id, "client_id": client_id or uuid.uuid4().hex, "body": body, **extra})
+
+    def wait(self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = TIMEOUT) -> Any:
+        """The first recorded `event` whose payload matches, waiting for it if it has not come yet."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for name, data in self.events:
+                    if name == event and match(data):
+                        return data
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.sio.connected:
+                    raise AssertionError(f"no {event!r} event matched; got {[e for e, _ in self.events]}")
+                self._cond.wait(left)
+
+    def received(self, event: str) -> list[Any]:
+        with self._cond:
+            return [data for name, data in self.events if name == event]
+
+    def close(self) -> None:
+        self.sio.disconnect()
+
+
+def refusal(server: Server, token: str | None, origin: str | None = None) -> Any:
+    """Connect and expect to be refused; returns the `connect_error` payload the server sent."""
+    ws_options = {"suppress_origin": True} if origin is None else {"origin": origin}
+    sio = socketio.Client(reconnection=False, websocket_extra_options=ws_options)
+    errors: list[Any] = []
+    sio.on("connect_error", errors.append)
+    try:
+        sio.connect(server.url, auth={"token": token} if token is not None else None,
+                    transports=["websocket"], wait_timeout=TIMEOUT)
+    except socketio.exceptions.ConnectionError as exc:
+        return errors[0] if errors else str(exc)
+    finally:
+        sio.disconnect()
+    raise AssertionError("the connection was accepted")
+
+
+def new_chat(server: Server, creator: Wallet, *others: Wallet, chat_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"members": [w.address for w in others]}
+    if chat_id:
+        body["id"] = chat_id
+    r = server.post("/api/chats", body, creator.token)
+    assert r.status_code in (200, 201), r.text
+    return r.json()["chat"]
