@@ -142,6 +142,21 @@ def measure_startup(n: int, tmp: Path) -> Result:
         server.stop()
 
 
+def fsync_ms(folder: Path, n: int = 200) -> float:
+    """One small append + fsync where DATA_FILE lives: the floor under every durable ack of ours (tmpfs would hide it)."""
+    path = folder / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            os.write(fd, b"x" * 400 + b"\n")
+            os.fsync(fd)
+        return round((time.perf_counter() - t0) / n * 1000, 3)
+    finally:
+        os.close(fd)
+        path.unlink()
+
+
 def versions() -> dict[str, str]:
     lock = json.loads((NODE_REF / "package-lock.json").read_text())
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
@@ -153,7 +168,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short smoke run with smaller numbers")
     parser.add_argument("--only", default="abcde", help="comma-separated scenarios, e.g. a,b (default: all)")
     args = parser.parse_args()
-    only = [s for s in args.only.replace(",", "") if s in TITLES]
+    only = [s for s in args.only.replace(",", "") if s.strip()]
+    if unknown := [s for s in only if s not in TITLES]:
+        parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from {','.join(TITLES)}")
     sizes = QUICK if args.quick else Sizes()
     raise_nofile()
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
@@ -162,6 +179,7 @@ def main() -> int:
     deps_error = ensure_node_deps()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_dir:
         tmp = Path(tmp_dir)
+        fsync = fsync_ms(tmp)
         for scenario in only:
             log(f"{TITLES[scenario]}")
             if scenario == "e":
@@ -176,9 +194,10 @@ def main() -> int:
                 log(f"  {server.name}: {'ok' if result.get('ok') else 'FAILED'} in {time.perf_counter() - t0:.1f} s")
 
     meta = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": args.quick, "sizes": asdict(sizes),
-            "cpus": os.cpu_count(), **versions()}
-    header = (f"Benchmark {'(quick) ' if args.quick else ''}{meta['when']}: ours (Flask-SocketIO/gevent, FSYNC=always) "
-              f"vs node (socket.io {meta['socket.io']}, {meta['node']}, in memory); {meta['cpus']} CPUs shared with the load generator")
+            "cpus": os.cpu_count(), "fsync_ms": fsync, **versions()}
+    header = (f"Benchmark {'(quick) ' if args.quick else ''}{meta['when']}: ours (Flask-SocketIO/gevent, FSYNC=always, "
+              f"{fsync} ms per fsync here) vs node (socket.io {meta['socket.io']}, {meta['node']}, in memory); "
+              f"{meta['cpus']} CPUs shared with the load generator")
     print(table(results, header))
     (OUT / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     log(f"\nwrote {(OUT / 'results.json').relative_to(ROOT)}; server logs in {(OUT / 'logs').relative_to(ROOT)}/")

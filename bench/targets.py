@@ -115,11 +115,14 @@ class Ours(Server):
         """Signs in n wallets and registers their chats, so every client has a token and is a member of its chat."""
         api = Api(self.url)
         accounts = wallets(n)
-        with ThreadPoolExecutor(8) as ex:
-            tokens = list(ex.map(api.sign_in, accounts))
-            groups = [range(k, min(k + per_chat, n)) for k in range(0, n, per_chat)]
-            list(ex.map(lambda g: api.create_chat(tokens[g[0]], f"bench-{g[0] // per_chat}",
-                                                  [accounts[i].address for i in g]), groups))
+        try:
+            with ThreadPoolExecutor(8) as ex:
+                tokens = list(ex.map(api.sign_in, accounts))
+                groups = [range(k, min(k + per_chat, n)) for k in range(0, n, per_chat)]
+                list(ex.map(lambda g: api.create_chat(tokens[g[0]], f"bench-{g[0] // per_chat}",
+                                                      [accounts[i].address for i in g]), groups))
+        finally:
+            api.close()  # no idle keep-alive connections left in the server while it is measured
         return [{"chat": f"bench-{i // per_chat}", "token": tokens[i]} for i in range(n)]
 
 
@@ -139,11 +142,17 @@ class Api:
     def __init__(self, url: str) -> None:
         self.url = url
         self.local = threading.local()
+        self.sessions: list[requests.Session] = []
 
     def session(self) -> requests.Session:
         if not hasattr(self.local, "s"):
             self.local.s = requests.Session()
+            self.sessions.append(self.local.s)
         return self.local.s
+
+    def close(self) -> None:
+        for s in self.sessions:
+            s.close()
 
     def sign_in(self, account: LocalAccount) -> str:
         """SIWE per PROTOCOL.md: nonce, EIP-4361 text signed with personal_sign, verify -> token."""

@@ -42,7 +42,7 @@ def wait_until(check: Callable[[], Any], timeout: float = TIMEOUT, what: str = "
 
 
 class Server:
-    """`python backend/main.py` (or any command) on a free port, with its own data file; restartable."""
+    """`python backend/main.py` (or a command with "{port}" in it) on a free port, with its own data file; restartable."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, command: list[str] | None = None) -> None:
         self.data_dir = data_dir
@@ -66,7 +66,8 @@ class Server:
 
     def start(self) -> "Server":
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        command = [arg.replace("{port}", str(self.port)) for arg in self.command]
+        self.proc = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         wait_until(self._healthy, 30, f"server on {self.url} (log: {self.log_path})")
         return self
 
@@ -90,17 +91,18 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def request(self, method: str, path: str, token: str | None = None, headers: dict[str, str] | None = None,
+                **kw: Any) -> requests.Response:
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+        return requests.request(method, self.url + path, headers=headers, timeout=TIMEOUT, **kw)
+
     def get(self, path: str, token: str | None = None, **kw: Any) -> requests.Response:
-        return requests.get(self.url + path, headers=_auth(token), timeout=TIMEOUT, **kw)
+        return self.request("GET", path, token, **kw)
 
     def post(self, path: str, body: Any = None, token: str | None = None, **kw: Any) -> requests.Response:
         if body is not None:
             kw["json"] = body
-        return requests.post(self.url + path, headers=_auth(token), timeout=TIMEOUT, **kw)
-
-
-def _auth(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
+        return self.request("POST", path, token, **kw)
 
 
 def iso_now(offset_s: float = 0) -> str:
@@ -196,8 +198,8 @@ def refusal(server: Server, token: str | None, origin: str | None = None) -> Any
     try:
         sio.connect(server.url, auth={"token": token} if token is not None else None,
                     transports=["websocket"], wait_timeout=TIMEOUT)
-    except socketio.exceptions.ConnectionError as exc:
-        return errors[0] if errors else str(exc)
+    except (socketio.exceptions.ConnectionError, ValueError) as exc:  # ValueError: closed before the open packet
+        return errors[0] if errors else str(exc) or type(exc).__name__
     finally:
         sio.disconnect()
     raise AssertionError("the connection was accepted")

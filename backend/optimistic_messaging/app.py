@@ -44,6 +44,8 @@ def create_app(config: Config | None = None) -> Flask:
     socketio = SocketIO(
         app,
         async_mode="gevent",
+        # Websocket only: long-polling adds a slow path, and engine.io's polling close can hang a greenlet forever.
+        transports=["websocket"],
         cors_allowed_origins=list(config.cors_origins),
         max_http_buffer_size=config.max_request_bytes,
         json=OrjsonCodec,

@@ -102,4 +102,4 @@ function selfCpuS() {
   return (u.user + u.system) / 1e6;
 }
 
-module.exports = { now, sleep, within, emitAck, pool, connectAll, closeAll, membersByChat, summarize, procCpuS, procRssKb, selfCpuS };
+module.exports = { now, sleep, within, emitAck, connectAll, closeAll, membersByChat, summarize, procCpuS, procRssKb, selfCpuS };

@@ -1,0 +1,183 @@
+"""Chats, membership and history over REST."""
+from __future__ import annotations
+
+import pytest
+
+from support import new_chat
+
+CHAT_FIELDS = {"id", "members", "title", "created_by", "created_at", "last_seq", "rev"}
+
+
+def test_dm_id_is_the_same_for_the_pair_in_either_order_by_either_member(server, wallets):
+    alice, bob = wallets(2)
+    first = server.post("/api/chats", {"members": [bob.address]}, alice.token)
+    assert first.status_code == 201
+    chat = first.json()["chat"]
+    assert set(chat) == CHAT_FIELDS
+    again = server.post("/api/chats", {"members": [alice.address.lower(), bob.address]}, bob.token)
+    assert again.status_code == 200 and again.json()["chat"] == chat
+    assert sorted(chat["members"]) == sorted([alice.address, bob.address])
+    assert chat["created_by"] == alice.address and chat["last_seq"] == 0 and chat["rev"] == 0
+
+
+def test_caller_is_always_a_member(server, wallets):
+    alice, bob, carol = wallets(3)
+    chat = server.post("/api/chats", {"members": [bob.address, carol.address], "title": "trio"}, alice.token).json()["chat"]
+    assert set(chat["members"]) == {alice.address, bob.address, carol.address} and chat["title"] == "trio"
+
+
+def test_groups_without_id_are_always_new(server, wallets):
+    alice, bob, carol = wallets(3)
+    body = {"members": [bob.address, carol.address]}
+    one = server.post("/api/chats", body, alice.token)
+    two = server.post("/api/chats", body, alice.token)
+    assert one.status_code == two.status_code == 201
+    assert one.json()["chat"]["id"] != two.json()["chat"]["id"]
+
+
+def test_registered_id_first_registration_wins(server, wallets):
+    alice, bob, mallory = wallets(3)
+    xmtp_id = "aed8a9cc52ca1c02c03a6d90171b1fd9" + alice.address[2:8]
+    created = server.post("/api/chats", {"members": [bob.address], "id": xmtp_id}, alice.token)
+    assert created.status_code == 201 and created.json()["chat"]["id"] == xmtp_id
+    by_member = server.post("/api/chats", {"members": [mallory.address], "id": xmtp_id, "title": "x"}, bob.token)
+    assert by_member.status_code == 200 and by_member.json()["chat"] == created.json()["chat"]
+    taken = server.post("/api/chats", {"members": [alice.address], "id": xmtp_id}, mallory.token)
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "conflict"
+
+
+def test_dm_prefix_is_reserved(server, wallets):
+    alice, bob = wallets(2)
+    r = server.post("/api/chats", {"members": [bob.address], "id": "dm:squat"}, alice.token)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
+
+
+@pytest.mark.parametrize("body", [
+    {"members": ["0x123"]},
+    {"members": "0xabc"},
+    {},
+    {"members": [], "id": "has space"},
+    {"members": [], "title": 5},
+    [1, 2],
+])
+def test_malformed_chat_creation_is_invalid(server, wallets, body):
+    (alice,) = wallets(1)
+    r = server.post("/api/chats", body, alice.token)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
+
+
+def test_a_member_adds_members_and_outsiders_cannot(server, wallets):
+    alice, bob, carol, mallory = wallets(4)
+    chat = new_chat(server, alice, bob, carol)
+    r = server.post(f"/api/chats/{chat['id']}/members", {"members": [mallory.address]}, bob.token)
+    assert r.status_code == 200 and mallory.address in r.json()["chat"]["members"]
+    other = new_chat(server, alice, bob, carol)
+    r = server.post(f"/api/chats/{other['id']}/members", {"members": [mallory.address]}, mallory.token)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+
+
+def test_list_shows_the_callers_chats_latest_message_first(server, wallets, peers):
+    alice, bob, carol = wallets(3)
+    older = new_chat(server, alice, bob)
+    newer = new_chat(server, alice, carol)
+    a = peers(server, alice)
+    a.send(newer["id"], "first")
+    a.send(older["id"], "latest")
+    chats = server.get("/api/chats", alice.token).json()["chats"]
+    assert [c["id"] for c in chats] == [older["id"], newer["id"]]
+    assert [c["id"] for c in server.get("/api/chats", carol.token).json()["chats"]] == [newer["id"]]
+
+
+def test_get_chat_is_members_only(server, wallets):
+    alice, bob, mallory = wallets(3)
+    chat = new_chat(server, alice, bob)
+    assert server.get(f"/api/chats/{chat['id']}", bob.token).json()["chat"]["id"] == chat["id"]
+    assert server.get(f"/api/chats/{chat['id']}", mallory.token).status_code == 403
+    assert server.get("/api/chats/no-such-chat", mallory.token).status_code == 404
+
+
+@pytest.fixture
+def chat_with_120(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    a = peers(server, alice)
+    for i in range(120):
+        a.sio.emit("send", {"chat_id": chat["id"], "client_id": f"h{i}", "body": str(i + 1)})
+    a.send(chat["id"], "121")
+    return chat, alice
+
+
+def seqs(server, chat, wallet, query=""):
+    body = server.get(f"/api/chats/{chat['id']}/messages{query}", wallet.token).json()
+    return [m["seq"] for m in body["messages"]], body["has_more"]
+
+
+def test_history_without_cursor_is_the_latest_page_ascending(server, chat_with_120):
+    chat, alice = chat_with_120
+    assert seqs(server, chat, alice) == (list(range(72, 122)), True)
+    assert seqs(server, chat, alice, "?limit=200") == (list(range(1, 122)), False)
+
+
+def test_history_before_pages_backwards(server, chat_with_120):
+    chat, alice = chat_with_120
+    assert seqs(server, chat, alice, "?before=72&limit=50") == (list(range(22, 72)), True)
+    assert seqs(server, chat, alice, "?before=22&limit=50") == (list(range(1, 22)), False)
+
+
+def test_history_after_pages_forwards(server, chat_with_120):
+    chat, alice = chat_with_120
+    assert seqs(server, chat, alice, "?after=0&limit=100") == (list(range(1, 101)), True)
+    assert seqs(server, chat, alice, "?after=100&limit=100") == (list(range(101, 122)), False)
+
+
+def test_history_between_after_and_before(server, chat_with_120):
+    chat, alice = chat_with_120
+    assert seqs(server, chat, alice, "?after=10&before=20&limit=5") == ([11, 12, 13, 14, 15], True)
+    assert seqs(server, chat, alice, "?after=10&before=20") == (list(range(11, 20)), False)
+
+
+@pytest.mark.parametrize("query", ["?limit=0", "?limit=201", "?limit=x", "?before=-1", "?after=1.5"])
+def test_history_with_bad_paging_is_invalid(server, wallets, query):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    r = server.get(f"/api/chats/{chat['id']}/messages{query}", alice.token)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
+
+
+def test_history_is_members_only(server, wallets):
+    alice, bob, mallory = wallets(3)
+    chat = new_chat(server, alice, bob)
+    r = server.get(f"/api/chats/{chat['id']}/messages", mallory.token)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+
+
+def test_health_needs_no_auth(server):
+    r = server.get("/api/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+def test_unknown_route_is_not_found_in_the_error_shape(server):
+    r = server.get("/api/nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_request_over_64_kib_is_too_large(server, wallets):
+    (alice,) = wallets(1)
+    r = server.post("/api/chats", {"members": [], "title": "x" * 70_000}, alice.token)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+def test_cors_headers_only_for_allowed_origins(server):
+    allowed = server.get("/api/health", headers={"Origin": "http://localhost:3000"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    other = server.get("/api/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_cors_preflight_is_answered_for_allowed_origins(server):
+    r = server.request("OPTIONS", "/api/chats", headers={
+        "Origin": "http://127.0.0.1:3000", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert r.status_code == 200
+    assert r.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:3000"
+    assert "Authorization" in r.headers["Access-Control-Allow-Headers"]

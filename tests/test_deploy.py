@@ -1,0 +1,65 @@
+"""Deployment: the gunicorn gevent websocket worker, the live smoke script, and the TCP_NODELAY listener."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+from optimistic_messaging.server import listener
+
+from support import ROOT, Peer, Wallet, free_port, new_chat
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "-k", "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
+            "-w", "1", "--chdir", str(ROOT / "backend"), "--no-control-socket", "--bind", "127.0.0.1:{port}",
+            "optimistic_messaging.wsgi:app"]
+
+
+def gunicorn(make_server):
+    return make_server(command=GUNICORN)
+
+
+def test_gunicorn_worker_serves_rest_and_sockets(make_server, peers):
+    server = gunicorn(make_server)
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    b = peers(server, bob)
+    b.join(chat["id"])
+    sent = peers(server, alice).send(chat["id"], "via gunicorn")["message"]
+    assert b.wait("message", lambda m: m["id"] == sent["id"])["body"] == "via gunicorn"
+
+
+def test_gunicorn_worker_keeps_acked_messages_across_kill_9(make_server):
+    server = gunicorn(make_server)
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    peer = Peer(server, alice.token)
+    sent = peer.send(chat["id"], "durable under gunicorn")["message"]
+    peer.close()
+    server.kill()
+    server.start()
+    assert server.get(f"/api/chats/{chat['id']}/messages", alice.token).json()["messages"] == [sent]
+
+
+def test_smoke_script_passes_against_a_live_server(server):
+    run = subprocess.run([sys.executable, str(ROOT / "backend" / "test_messaging.py"), "--url", server.url],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "✗" not in run.stdout and run.stdout.count("✓") == 10
+
+
+def test_smoke_script_fails_with_a_cross_when_the_server_is_down():
+    run = subprocess.run([sys.executable, str(ROOT / "backend" / "test_messaging.py"), "--url",
+                          f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and run.stdout.startswith("✗ health")
+
+
+def test_listener_sockets_hand_tcp_nodelay_to_accepted_connections():
+    sock = listener("127.0.0.1", 0)
+    sock.setblocking(True)
+    client = socket.create_connection(sock.getsockname())
+    accepted, _ = sock.accept()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        for s in (accepted, client, sock):
+            s.close()

@@ -1,0 +1,109 @@
+"""Crashes and restarts of the real server: acked means durable, the log repairs a torn tail, sessions survive."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from support import ROOT, TIMEOUT, Peer, Wallet, new_chat
+
+
+def all_messages(server, chat_id, token):
+    found, after = [], 0
+    while True:
+        page = server.get(f"/api/chats/{chat_id}/messages?after={after}&limit=200", token).json()
+        found += page["messages"]
+        if not page["has_more"]:
+            return found
+        after = found[-1]["seq"]
+
+
+def test_kill_9_during_a_pipelined_burst_loses_no_acked_message(make_server):
+    server = make_server({"RATE_PER_S": "100000", "RATE_BURST": "100000"})
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    sender = Peer(server, alice.token)
+    acked: dict[str, int] = {}
+    enough = threading.Event()
+
+    def on_ack(client_id: str, ack: dict) -> None:
+        if ack.get("ok"):
+            acked[client_id] = ack["message"]["seq"]
+        if len(acked) >= 200:
+            enough.set()
+
+    for i in range(3000):
+        sender.sio.emit("send", {"chat_id": chat["id"], "client_id": f"b{i}", "body": f"burst {i}"},
+                        callback=lambda ack, c=f"b{i}": on_ack(c, ack))
+    assert enough.wait(TIMEOUT)
+    server.kill()
+    snapshot = dict(acked)
+    sender.sio.disconnect()
+    server.start()
+    stored = all_messages(server, chat["id"], alice.token)
+    assert [m["seq"] for m in stored] == list(range(1, len(stored) + 1)), "seq gapless"
+    by_client = {m["client_id"]: m["seq"] for m in stored}
+    assert len(by_client) == len(stored), "nothing duplicated"
+    assert all(by_client.get(c) == seq for c, seq in snapshot.items()), "every acked message is there, same seq"
+    assert len(snapshot) >= 200
+
+
+def test_restart_keeps_chats_messages_tokens_and_idempotency(make_server):
+    server = make_server()
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    peer = Peer(server, alice.token)
+    first = peer.send(chat["id"], "before restart", client_id="k1")["message"]
+    peer.close()
+    server.kill()
+    server.start()
+    again = Peer(server, alice.token)  # the token signed before the restart is still good
+    assert again.send(chat["id"], "repeat", client_id="k1")["message"] == first
+    assert again.send(chat["id"], "after restart")["message"]["seq"] == 2
+    assert server.get(f"/api/chats/{chat['id']}", bob.token).json()["chat"]["rev"] == 2
+    again.close()
+
+
+def test_torn_last_line_is_repaired_at_start_with_a_warning(make_server):
+    server = make_server()
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    peer = Peer(server, alice.token)
+    peer.send(chat["id"], "whole")
+    peer.close()
+    server.kill()
+    with open(server.data_file, "ab") as f:
+        f.write(b'{"op":"message","m":{"id":"torn')
+    server.start()
+    assert "torn last line" in server.log()
+    assert [m["body"] for m in all_messages(server, chat["id"], alice.token)] == ["whole"]
+    peer = Peer(server, alice.token)
+    assert peer.send(chat["id"], "next")["message"]["seq"] == 2
+    peer.close()
+
+
+def test_corrupt_line_refuses_start_up_naming_the_line(tmp_path):
+    data = tmp_path / "messages.json"
+    data.write_bytes(b'{"op":"chat","id":"c","members":[],"title":null,"created_by":"0x0","created_at":1}\n'
+                     b"not json\n"
+                     b'{"op":"members","id":"c","added":["0x1"]}\n')
+    run = subprocess.run([sys.executable, str(ROOT / "backend" / "main.py")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, env={"DATA_FILE": str(data), "PORT": "1", "PATH": "/usr/bin:/bin"})
+    assert run.returncode != 0
+    assert f"{data}:2" in run.stderr
+    assert data.read_bytes().count(b"\n") == 3
+
+
+@pytest.mark.parametrize("fsync", ["always", "off"])
+def test_both_fsync_modes_keep_what_was_acked_across_a_clean_restart(make_server, fsync):
+    server = make_server({"FSYNC": fsync})
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    peer = Peer(server, alice.token)
+    peer.send(chat["id"], "kept")
+    peer.close()
+    server.kill()
+    server.start()
+    assert [m["body"] for m in all_messages(server, chat["id"], alice.token)] == ["kept"]

@@ -1,0 +1,127 @@
+"""Hostile input: rate limits, oversized frames, foreign origins, malformed packets — the server serves on."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+import websocket
+
+from support import TIMEOUT, Wallet, new_chat, refusal
+
+
+@pytest.fixture
+def strict(make_server):
+    """A server with a tight rate limit: 1 send per second, bursts of 3."""
+    return make_server({"RATE_PER_S": "1", "RATE_BURST": "3"})
+
+
+def raw_socket(server, token: str) -> websocket.WebSocket:
+    """A bare engine.io websocket, connected to namespace '/' by hand, to send what no client library would."""
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+                                     timeout=TIMEOUT, suppress_origin=True)
+    assert ws.recv().startswith("0{")
+    ws.send("40" + json.dumps({"token": token}))
+    assert ws.recv().startswith("40{")
+    return ws
+
+
+def closes_without_reply(ws: websocket.WebSocket) -> bool:
+    """True when the server closes the socket having sent nothing but (at most) engine.io pings."""
+    try:
+        while True:
+            frame = ws.recv()
+            if frame in ("", None):
+                return True
+            assert frame == "2", f"unexpected reply {frame[:80]!r}"
+    except (websocket.WebSocketConnectionClosedException, ConnectionError):
+        return True
+
+
+def test_sends_over_the_rate_are_rate_limited_with_retry_after(strict, peers):
+    alice, bob = Wallet().sign_in(strict), Wallet().sign_in(strict)
+    chat = new_chat(strict, alice, bob)
+    a = peers(strict, alice)
+    assert all(a.send(chat["id"])["ok"] for _ in range(3))
+    ack = a.send(chat["id"])
+    assert ack["ok"] is False and ack["error"]["code"] == "rate_limited"
+    assert isinstance(ack["error"]["retry_after_ms"], int) and 0 < ack["error"]["retry_after_ms"] <= 1000
+
+
+def test_rate_limit_counts_all_sockets_of_an_address_and_repeats(strict, peers):
+    alice, bob = Wallet().sign_in(strict), Wallet().sign_in(strict)
+    chat = new_chat(strict, alice, bob)
+    a1, a2 = peers(strict, alice), peers(strict, alice)
+    assert a1.send(chat["id"], client_id="same")["ok"]
+    assert a2.send(chat["id"], client_id="same")["ok"]
+    assert a1.send(chat["id"], client_id="same")["ok"]
+    assert a2.send(chat["id"], client_id="same")["error"]["code"] == "rate_limited"
+    assert peers(strict, bob).send(chat["id"])["ok"], "another address has its own budget"
+
+
+def test_frame_over_the_packet_limit_closes_only_that_connection_and_stores_nothing(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    b = peers(server, bob)
+    b.join(chat["id"])
+    ws = raw_socket(server, alice.token)
+    ws.send("42" + json.dumps(["send", {"chat_id": chat["id"], "client_id": "big", "body": "x" * 70_000}]))
+    assert closes_without_reply(ws)
+    assert b.send(chat["id"], "still served")["ok"]
+    assert server.get(f"/api/chats/{chat['id']}", bob.token).json()["chat"]["last_seq"] == 1
+
+
+@pytest.mark.parametrize("frame", [
+    "42[", "42{}", "4", "42[1,2]", "43", "49", "42[\"send\"", "40{\"token\": 5}", "42[\"send\",\"x\"]",
+    "42[\"send\",{\"chat_id\":[],\"client_id\":{},\"body\":null}]", "\x00\xff", "2probe", "6", "zzz",
+])
+def test_malformed_packets_never_crash_the_server_or_store_anything(server, wallets, peers, frame):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    ws = raw_socket(server, alice.token)
+    ws.send(frame)
+    ws.send("421" + json.dumps(["send", {"chat_id": chat["id"], "client_id": "after", "body": "ok"}]))
+    try:
+        while True:
+            reply = ws.recv()
+            assert "Traceback" not in reply
+            if reply.startswith("431"):
+                assert json.loads(reply[3:])[0]["ok"] is True
+                break
+    except (websocket.WebSocketConnectionClosedException, ConnectionError):
+        pass  # dropping a connection that spoke garbage is fine; serving the others is what matters
+    ws.close()
+    assert peers(server, bob).send(chat["id"], "others unaffected")["ok"]
+    stored = server.get(f"/api/chats/{chat['id']}/messages", bob.token).json()["messages"]
+    assert {m["body"] for m in stored} <= {"ok", "others unaffected"}
+
+
+def test_binary_and_invalid_utf8_frames_are_dropped_safely(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    ws = raw_socket(server, alice.token)
+    ws.send_binary(b"\xff\xfe\x00garbage")
+    ws.send(b"42\xff\xfe".decode("latin-1"))
+    ws.close()
+    assert peers(server, bob).send(chat["id"])["ok"]
+
+
+def test_socket_io_client_from_a_foreign_origin_is_refused_even_with_a_valid_token(server, wallets):
+    (alice,) = wallets(1)
+    assert refusal(server, alice.token, origin="https://evil.example")
+
+
+def test_socket_from_an_allowed_origin_is_accepted(server, wallets, peers):
+    (alice,) = wallets(1)
+    assert peers(server, alice, origin="http://localhost:3000").sio.connected
+
+
+def test_foreign_origin_gets_no_engine_io_session(server):
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+                                     timeout=TIMEOUT, origin="https://evil.example")
+    assert closes_without_reply(ws)
+
+
+def test_long_polling_transport_is_not_served(server):
+    r = requests.get(server.url + "/socket.io/?EIO=4&transport=polling", timeout=TIMEOUT)
+    assert r.status_code == 400 and not r.text.startswith("0{")

@@ -1,0 +1,197 @@
+"""The JSON-lines store: group commit, nothing visible before durable, failures, replay, repair, compaction."""
+from __future__ import annotations
+
+import logging
+import os
+
+import threading
+
+import gevent
+import pytest
+
+from optimistic_messaging.errors import ApiError
+from optimistic_messaging.store import jsonl
+from optimistic_messaging.store.base import NewMessage
+from optimistic_messaging.store.jsonl import JsonlStore, StoreCorrupt
+
+ALICE = "0x" + "a" * 40
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "messages.json"
+
+
+def opened(path, fsync=True) -> JsonlStore:
+    store = JsonlStore(path, fsync=fsync)
+    store.start()
+    return store
+
+
+@pytest.fixture
+def store(path):
+    s = opened(path)
+    s.create_chat("c", [ALICE], None, ALICE)
+    yield s
+    s.close()
+
+
+def send(store: JsonlStore, client_id: str, body: str = "hi", chat: str = "c"):
+    return store.append(NewMessage(chat, ALICE, client_id, body))[0]
+
+
+def concurrently(*calls):
+    greenlets = [gevent.spawn(call) for call in calls]
+    gevent.joinall(greenlets, raise_error=True)
+    return [g.value for g in greenlets]
+
+
+def test_replay_restores_chats_messages_and_changes(store, path):
+    first = send(store, "a")
+    send(store, "b")
+    changed = store.change(first.id, lambda m: {"xmtp_id": "x1"})
+    store.close()
+    again = opened(path)
+    assert again.chat("c") == store.chat("c")
+    assert again.message(first.id) == changed
+    assert again.changes("c", 0, 10) == store.changes("c", 0, 10)
+    assert again.find(ALICE, "b").seq == 2
+    assert send(again, "c").seq == 3
+
+
+def test_concurrent_writes_share_one_fsync(store, monkeypatch):
+    syncs = []
+    real = jsonl._append_and_sync
+    monkeypatch.setattr(jsonl, "_append_and_sync", lambda fd, data: (syncs.append(data), real(fd, data)))
+    messages = concurrently(*[lambda i=i: send(store, f"m{i}") for i in range(100)])
+    assert sorted(m.seq for m in messages) == list(range(1, 101))
+    assert len(syncs) < 10
+    assert sum(d.count(b"\n") for d in syncs) == 100
+
+
+def test_nothing_is_visible_before_it_is_durable(store, monkeypatch):
+    entered, release = threading.Event(), threading.Event()
+    real = jsonl._append_and_sync
+
+    def blocking(fd, data):  # runs on a threadpool thread: gevent's Event may only be polled there
+        entered.set()
+        while not release.is_set():
+            os.sched_yield()
+        real(fd, data)
+
+    monkeypatch.setattr(jsonl, "_append_and_sync", blocking)
+    pending = gevent.spawn(send, store, "slow")
+    while not entered.is_set():
+        gevent.sleep(0.001)  # let the writer greenlet hand the batch to its thread
+    assert store.find(ALICE, "slow") is None
+    assert store.chat("c")["last_seq"] == 0 and store.page("c", None, None, 50) == ([], False)
+    release.set()
+    message = pending.get(timeout=5)
+    assert store.find(ALICE, "slow") == message and store.chat("c")["last_seq"] == 1
+
+
+def test_failed_fsync_answers_unavailable_and_leaves_memory_and_disk_as_before(store, path, monkeypatch):
+    send(store, "kept")
+    size = path.stat().st_size
+
+    def failing(fd, data):
+        os.write(fd, data[: len(data) // 2])
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(jsonl, "_append_and_sync", failing)
+    results = concurrently(*[lambda i=i: _try(lambda: send(store, f"lost{i}")) for i in range(5)])
+    assert all(isinstance(r, ApiError) and r.code == "unavailable" for r in results)
+    assert path.stat().st_size == size
+    assert store.chat("c")["last_seq"] == 1 and store.find(ALICE, "lost0") is None
+    monkeypatch.undo()
+    assert send(store, "next").seq == 2
+    store.close()
+    assert opened(path).chat("c")["last_seq"] == 2
+
+
+def test_a_log_that_cannot_be_rolled_back_stops_taking_writes(store, monkeypatch):
+    monkeypatch.setattr(jsonl, "_append_and_sync", lambda fd, data: (_ for _ in ()).throw(OSError(28, "No space")))
+    monkeypatch.setattr(jsonl.os, "ftruncate", lambda fd, size: (_ for _ in ()).throw(OSError(5, "EIO")))
+    assert _try(lambda: send(store, "x")).code == "unavailable"
+    assert store.healthy() is False
+    monkeypatch.undo()
+    assert _try(lambda: send(store, "y")).code == "unavailable", "no write after a failed rollback until restart"
+
+
+def test_repeated_client_id_in_one_batch_is_stored_once(store, path):
+    a, b = concurrently(lambda: send(store, "dup", "one"), lambda: send(store, "dup", "two"))
+    assert a == b and a.body == "one"
+    assert path.read_bytes().count(b'"op":"message"') == 1
+
+
+def test_torn_last_line_is_truncated_with_a_warning(store, path, caplog):
+    send(store, "whole")
+    store.close()
+    with open(path, "ab") as f:
+        f.write(b'{"op":"message","m":{"id":"c/2","chat')
+    caplog.set_level(logging.WARNING)
+    again = opened(path)
+    assert "torn last line" in caplog.text
+    assert again.chat("c")["last_seq"] == 1
+    assert path.read_bytes().endswith(b"}\n")
+    assert send(again, "after repair").seq == 2
+
+
+def test_corrupt_line_in_the_middle_stops_start_up_naming_the_line(store, path):
+    send(store, "one")
+    send(store, "two")
+    store.close()
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1] = b"garbage\n"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(StoreCorrupt, match=r"messages\.json:2"):
+        opened(path)
+    assert path.read_bytes().count(b"\n") == 3, "nothing is dropped"
+
+
+def test_a_record_that_breaks_the_sequence_is_corrupt(store, path):
+    send(store, "one")
+    store.close()
+    line = path.read_bytes().splitlines()[-1].replace(b'"seq":1', b'"seq":5')
+    with open(path, "ab") as f:
+        f.write(line + b"\n")
+    with pytest.raises(StoreCorrupt, match=r":3"):
+        opened(path)
+
+
+def test_compaction_drops_superseded_records_and_keeps_the_state(store, path, monkeypatch):
+    monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 20)
+    message = send(store, "m")
+    for i in range(30):
+        store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})
+    send(store, "after")
+    log = path.read_bytes()
+    assert log.count(b"\n") < 1 + 1 + 30 + 1 and b'"x0"' not in log
+    before = (store.chat("c"), store.changes("c", 0, 100))
+    store.close()
+    again = opened(path)
+    assert (again.chat("c"), again.changes("c", 0, 100)) == before
+    assert again.message(message.id).xmtp_id == "x29"
+
+
+def test_change_to_an_unknown_message_is_not_found(store):
+    assert _try(lambda: store.change("c/9", lambda m: {"xmtp_id": "x"})).code == "not_found"
+
+
+def test_append_to_an_unknown_chat_is_not_found(store):
+    assert _try(lambda: send(store, "x", chat="nope")).code == "not_found"
+
+
+def test_fsync_off_still_writes_every_record(path):
+    s = opened(path, fsync=False)
+    s.create_chat("c", [ALICE], None, ALICE)
+    send(s, "a")
+    s.close()
+    assert opened(path).chat("c")["last_seq"] == 1
+
+
+def _try(call):
+    try:
+        return call()
+    except ApiError as exc:
+        return exc
