@@ -9,6 +9,7 @@ import gevent
 import socketio
 
 from . import validation as v
+from .wire import broadcast
 from .errors import ApiError
 from .models import Message
 from .services import Connection, Services
@@ -49,7 +50,7 @@ def register(sio: socketio.Server, s: Services) -> None:
         return decorate
 
     def tell_others(event: str, chat_id: str, address: str, data: dict[str, Any]) -> None:
-        sio.emit(event, data, to=room(chat_id), skip_sid=s.presence.sids(chat_id, address))
+        broadcast(sio, room(chat_id), event, data, skip=s.presence.sids(chat_id, address))
 
     def set_typing(chat_id: str, address: str, typing: bool) -> None:
         if s.presence.typing(chat_id, address, typing):
@@ -129,10 +130,10 @@ def register(sio: socketio.Server, s: Services) -> None:
     def unknown(event: Any, sid: str, *data: Any) -> dict[str, Any]:
         return {"ok": False, "error": {"code": "invalid", "message": f"unknown event {str(event)[:64]!r}"}}
 
-    def broadcast(kind: str, payload: Any) -> None:
+    def publish(kind: str, payload: Any) -> None:
         """Store listener: durable changes go out in commit order, so every socket sees seq order."""
         if isinstance(payload, Message):
-            sio.emit("message" if kind == "message" else "message:update", payload, to=room(payload.chat_id))
+            broadcast(sio, room(payload.chat_id), "message" if kind == "message" else "message:update", payload)
 
     def expire_typing() -> None:
         while True:
@@ -140,5 +141,5 @@ def register(sio: socketio.Server, s: Services) -> None:
             for chat_id, address in s.presence.expired_typing():
                 tell_others("typing", chat_id, address, {"chat_id": chat_id, "address": address, "typing": False})
 
-    s.store.subscribe(broadcast)
+    s.store.subscribe(publish)
     sio.start_background_task(expire_typing)

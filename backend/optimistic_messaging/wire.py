@@ -1,0 +1,144 @@
+"""The fast path between Socket.IO and the kernel: frames encoded once, written with one syscall each.
+
+This is the only module that reaches into library internals (python-engineio's per-socket queue and
+websocket driver, gevent-websocket's frame reader). `install` refuses any version but the pinned ones,
+so an upgrade fails loudly in tests/test_wire.py instead of misbehaving quietly. What it changes:
+- broadcast: the websocket frame is built once per event and written straight to each recipient's
+  socket when nothing else is queued or being written there (else it waits in that socket's queue);
+- every outgoing text frame: header built here, one `send` (gevent's sendall also calls getsockopt);
+- incoming frames: unmasked in C via int XOR instead of a Python loop per byte; UTF-8 checked once,
+  by the decode that follows, instead of also by a pure-Python validator; a frame whose header
+  announces more than the packet limit is refused before its payload is read.
+"""
+from __future__ import annotations
+
+import struct
+from importlib.metadata import version
+from typing import Any, Collection
+
+import engineio.async_drivers.gevent as engineio_gevent
+import geventwebsocket.websocket as gws
+import orjson
+import socketio
+from geventwebsocket.exceptions import FrameTooLargeException
+
+PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-websocket": "0.10.1"}
+_decode_header = gws.Header.__dict__["decode_header"].__func__
+
+
+class Frame(bytes):
+    """Bytes to put on the wire as they are: a whole websocket frame, or the unsent rest of one."""
+
+
+def text_frame(payload: bytes) -> Frame:
+    """An unmasked, final text frame (RFC 6455 §5.2), as servers send them."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, n)
+    return Frame(header + payload)
+
+
+def event_frame(event: str, data: Any) -> Frame:
+    """engine.io MESSAGE (4) carrying a Socket.IO EVENT (2) on namespace '/'."""
+    return text_frame(b'42["' + event.encode() + b'",' + orjson.dumps(data) + b"]")
+
+
+class _Queued:
+    """A frame waiting in an engine.io socket's queue; the queue's writer calls `encode()` then `send()`."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+
+    def encode(self, b64: bool = False) -> Frame:
+        return self.frame
+
+
+class FastWebSocket(engineio_gevent.WebSocketWSGI):
+    """engine.io's gevent websocket driver, writing frames itself and registering on its engine.io socket."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        ws = environ.get("wsgi.websocket")
+        if ws is not None:
+            self.raw = ws.handler.socket._sock  # the kernel socket under gevent's (non-blocking)
+            self.gsock = ws.handler.socket
+            self.writing = False
+            self.app.__self__.fast_ws = self  # self.app is the engine.io socket's bound _websocket_handler
+        return super().__call__(environ, start_response)
+
+    def send(self, message: Any) -> None:
+        if isinstance(message, str):
+            message = text_frame(message.encode())
+        elif not isinstance(message, Frame):
+            return super().send(message)
+        self.writing = True
+        try:
+            sent = _send_some(self.raw, message)
+            if sent < len(message):
+                self.gsock.sendall(memoryview(message)[sent:])  # yields until the kernel takes the rest
+        finally:
+            self.writing = False
+
+
+def _send_some(raw: Any, frame: bytes) -> int:
+    try:
+        return raw.send(frame)
+    except BlockingIOError:
+        return 0
+
+
+def deliver(eio_socket: Any, frame: Frame) -> None:
+    """Write now when this socket's line is free, else queue behind what is already waiting (order kept)."""
+    if eio_socket.closed or eio_socket.closing:
+        return
+    ws = getattr(eio_socket, "fast_ws", None)
+    if ws is None or ws.writing or eio_socket.queue.qsize():
+        eio_socket.queue.put(_Queued(frame))
+        return
+    try:
+        sent = _send_some(ws.raw, frame)
+    except OSError:
+        return  # the connection is gone; its reader notices and cleans up
+    if sent < len(frame):
+        eio_socket.queue.put(_Queued(Frame(frame[sent:])))
+
+
+def broadcast(sio: socketio.Server, room: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
+    """Emit to every socket in the room (but `skip`), encoding the frame once for all of them."""
+    frame = event_frame(event, data)
+    sockets = sio.eio.sockets
+    for sid, eio_sid in sio.manager.get_participants("/", room):
+        eio_socket = sockets.get(eio_sid)
+        if eio_socket is not None and sid not in skip:
+            deliver(eio_socket, frame)
+
+
+def _unmask(self: gws.Header, payload: bytes) -> bytes:
+    n = len(payload)
+    if not n:
+        return b""
+    mask = (bytes(self.mask) * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(mask, "little")).to_bytes(n, "little")
+
+
+def install(sio: socketio.Server, max_frame_bytes: int) -> None:
+    """Switch the server onto the fast path; refuses library versions it was not written against."""
+    found = {name: version(name) for name in PINNED}
+    if found != PINNED:
+        raise RuntimeError(f"optimistic_messaging.wire is written for {PINNED}, found {found}: re-check its internals")
+    sio.eio._async = {**sio.eio._async, "websocket": FastWebSocket}
+    gws.Header.mask_payload = gws.Header.unmask_payload = _unmask
+    gws.WebSocket.validate_utf8 = lambda self, payload: None  # _decode_bytes validates (and closes with 1007)
+
+    def capped_header(cls: type, stream: Any) -> gws.Header:
+        header = _decode_header(cls, stream)
+        if header.length > max_frame_bytes:
+            raise FrameTooLargeException(f"frame of {header.length} bytes is over the {max_frame_bytes}-byte limit")
+        return header
+
+    gws.Header.decode_header = classmethod(capped_header)
