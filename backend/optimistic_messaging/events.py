@@ -9,7 +9,7 @@ import gevent
 import socketio
 
 from . import validation as v
-from .wire import broadcast
+from .wire import broadcast, broadcast_many
 from .errors import ApiError
 from .models import Message
 from .services import Connection, Services
@@ -130,10 +130,10 @@ def register(sio: socketio.Server, s: Services) -> None:
     def unknown(event: Any, sid: str, *data: Any) -> dict[str, Any]:
         return {"ok": False, "error": {"code": "invalid", "message": f"unknown event {str(event)[:64]!r}"}}
 
-    def publish(kind: str, payload: Any) -> None:
-        """Store listener: durable changes go out in commit order, so every socket sees seq order."""
-        if isinstance(payload, Message):
-            broadcast(sio, room(payload.chat_id), "message" if kind == "message" else "message:update", payload)
+    def publish(records: list[tuple[str, Any]]) -> None:
+        """Store listener: each durable batch goes out in commit order, so every socket sees seq order."""
+        broadcast_many(sio, ((room(m.chat_id), "message" if kind == "message" else "message:update", m)
+                             for kind, m in records if isinstance(m, Message)))
 
     def expire_typing() -> None:
         while True:

@@ -3,8 +3,9 @@
 This is the only module that reaches into library internals (python-engineio's per-socket queue and
 websocket driver, gevent-websocket's frame reader). `install` refuses any version but the pinned ones,
 so an upgrade fails loudly in tests/test_wire.py instead of misbehaving quietly. What it changes:
-- broadcast: the websocket frame is built once per event and written straight to each recipient's
-  socket when nothing else is queued or being written there (else it waits in that socket's queue);
+- every text packet (broadcasts, acks): its websocket frame is built once and written straight to each
+  recipient's socket when nothing else is queued or being written there (else it waits in that socket's
+  queue, in order); a batch of broadcasts reaches each socket as one write;
 - every outgoing text frame: header built here, one `send` (gevent's sendall also calls getsockopt);
 - incoming frames: unmasked in C via int XOR instead of a Python loop per byte; UTF-8 checked once,
   by the decode that follows, instead of also by a pure-Python validator; a frame whose header
@@ -12,11 +13,14 @@ so an upgrade fails loudly in tests/test_wire.py instead of misbehaving quietly.
 """
 from __future__ import annotations
 
+import functools
 import struct
 from importlib.metadata import version
-from typing import Any, Collection
+from typing import Any, Collection, Iterable
 
+import engineio
 import engineio.async_drivers.gevent as engineio_gevent
+import engineio.packet
 import geventwebsocket.websocket as gws
 import orjson
 import socketio
@@ -108,14 +112,35 @@ def deliver(eio_socket: Any, frame: Frame) -> None:
         eio_socket.queue.put(_Queued(Frame(frame[sent:])))
 
 
-def broadcast(sio: socketio.Server, room: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
-    """Emit to every socket in the room (but `skip`), encoding the frame once for all of them."""
-    frame = event_frame(event, data)
+def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any]], skip: Collection[str] = ()) -> None:
+    """Emit (room, event, data) triples in order: each frame encoded once, each socket written once."""
+    frames: dict[str, list[Frame]] = {}
+    for room, event, data in events:
+        frame = event_frame(event, data)
+        for sid, eio_sid in sio.manager.get_participants("/", room):
+            if sid not in skip:
+                frames.setdefault(eio_sid, []).append(frame)
     sockets = sio.eio.sockets
-    for sid, eio_sid in sio.manager.get_participants("/", room):
+    for eio_sid, pending in frames.items():
         eio_socket = sockets.get(eio_sid)
-        if eio_socket is not None and sid not in skip:
-            deliver(eio_socket, frame)
+        if eio_socket is not None:
+            deliver(eio_socket, pending[0] if len(pending) == 1 else Frame(b"".join(pending)))
+
+
+def broadcast(sio: socketio.Server, room: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
+    """Emit one event to every socket in the room but `skip`."""
+    broadcast_many(sio, ((room, event, data),), skip)
+
+
+def _send_packet(eio: engineio.Server, eio_sid: str, pkt: engineio.packet.Packet) -> None:
+    """engine.io's send_packet, taking the direct path for text messages (acks, single-socket events)."""
+    eio_socket = eio.sockets.get(eio_sid)
+    if eio_socket is None:
+        return
+    if pkt.packet_type == engineio.packet.MESSAGE and isinstance(pkt.data, str):
+        deliver(eio_socket, text_frame(("4" + pkt.data).encode()))
+    else:
+        eio_socket.send(pkt)
 
 
 def _unmask(self: gws.Header, payload: bytes) -> bytes:
@@ -132,6 +157,7 @@ def install(sio: socketio.Server, max_frame_bytes: int) -> None:
     if found != PINNED:
         raise RuntimeError(f"optimistic_messaging.wire is written for {PINNED}, found {found}: re-check its internals")
     sio.eio._async = {**sio.eio._async, "websocket": FastWebSocket}
+    sio.eio.send_packet = functools.partial(_send_packet, sio.eio)
     gws.Header.mask_payload = gws.Header.unmask_payload = _unmask
     gws.WebSocket.validate_utf8 = lambda self, payload: None  # _decode_bytes validates (and closes with 1007)
 

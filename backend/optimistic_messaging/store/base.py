@@ -6,8 +6,8 @@ from typing import Any, Callable, Protocol
 
 from ..models import Message
 
-Listener = Callable[[str, Any], None]
-"""Called after each durable change, in commit order: ("message" | "update", Message) or ("chat" | "members", chat)."""
+Listener = Callable[[list[tuple[str, Any]]], None]
+"""Called once per durable batch with its records in commit order: ("message" | "update", Message), ("chat", Room), …"""
 
 Change = Callable[[Message], dict[str, Any] | None]
 """Given a message's current state, the fields to change (None: leave it as it is)."""

@@ -303,12 +303,12 @@ class JsonlStore:
             self.state.apply(record)
         for op in planned:
             op.result.set(op.value)
-        for record in batch.records:
+        if batch.records:
             for listener in self._listeners:
                 try:
-                    listener(*record)
+                    listener(batch.records)
                 except Exception:
-                    log.exception("listener failed on %s", record[0])
+                    log.exception("store listener failed")
 
     def _durable(self, data: bytes) -> None:
         """Append and (with FSYNC=always) fsync off the event loop, so other sockets keep being served."""
