@@ -72,6 +72,7 @@ def register(sio: socketio.Server, s: Services) -> None:
         except ApiError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         s.sockets[sid] = Connection(address)
+        environ.clear()  # a copy python-socketio would keep for the connection's life; nothing here reads it again
 
     @sio.on("disconnect")
     def disconnect(sid: str, reason: Any = None) -> None:

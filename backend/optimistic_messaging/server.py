@@ -25,8 +25,19 @@ def listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+class Handler(WebSocketHandler):
+    """gevent-websocket's handler with a 1 KiB read buffer: a websocket keeps its buffer for life (pywsgi's is 8 KiB).
+
+    Socket.IO frames are small, and a read larger than the buffer goes straight to the socket.
+    """
+
+    def __init__(self, sock: socket.socket, address: tuple, server: pywsgi.WSGIServer) -> None:
+        super().__init__(sock, address, server)
+        self.rfile = sock.makefile("rb", 1024)
+
+
 def serve(app: Flask, config: Config) -> None:
-    server = pywsgi.WSGIServer(listener(config.host, config.port), app, handler_class=WebSocketHandler, log=None)
+    server = pywsgi.WSGIServer(listener(config.host, config.port), app, handler_class=Handler, log=None)
     log.info("serving on http://%s:%d (data: %s, fsync: %s)", config.host, server.server_port,
              config.data_file, "always" if config.fsync else "off")
     server.serve_forever()

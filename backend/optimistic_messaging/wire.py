@@ -9,18 +9,26 @@ so an upgrade fails loudly in tests/test_wire.py instead of misbehaving quietly.
 - every outgoing text frame: header built here, one `send` (gevent's sendall also calls getsockopt);
 - incoming frames: unmasked in C via int XOR instead of a Python loop per byte; UTF-8 checked once,
   by the decode that follows, instead of also by a pure-Python validator; a frame whose header
-  announces more than the packet limit is refused before its payload is read.
+  announces more than the packet limit is refused before its payload is read;
+- memory per connection: one greenlet pings all sockets (engine.io parks a sleeping one per socket), and
+  each socket's send queue is a lean one.
 """
 from __future__ import annotations
 
 import functools
 import struct
+import time
+from collections import deque
 from importlib.metadata import version
 from typing import Any, Collection, Iterable
 
 import engineio
 import engineio.async_drivers.gevent as engineio_gevent
 import engineio.packet
+import engineio.socket
+import gevent
+import gevent.event
+import gevent.queue
 import geventwebsocket.websocket as gws
 import orjson
 import socketio
@@ -143,6 +151,82 @@ def _send_packet(eio: engineio.Server, eio_sid: str, pkt: engineio.packet.Packet
         eio_socket.send(pkt)
 
 
+class LeanQueue:
+    """engine.io's per-socket send queue (one consumer: the socket's writer) in ~0.5 KB; gevent's JoinableQueue is ~3 KB."""
+
+    __slots__ = ("_items", "_ready", "_unfinished", "_finished")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._ready = gevent.event.Event()  # set while items wait
+        self._unfinished = 0
+        self._finished: gevent.event.Event | None = None  # made by the first join()
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def put(self, item: Any) -> None:
+        self._items.append(item)
+        self._unfinished += 1
+        self._ready.set()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if not self._items and not (block and self._ready.wait(timeout)):
+            raise gevent.queue.Empty
+        item = self._items.pop(0)
+        if not self._items:
+            self._ready.clear()
+        return item
+
+    def task_done(self) -> None:
+        self._unfinished -= 1
+        if self._unfinished <= 0 and self._finished is not None:
+            self._finished.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._unfinished <= 0:
+            return True
+        if self._finished is None:
+            self._finished = gevent.event.Event()
+        return self._finished.wait(timeout)
+
+
+class _Pinger:
+    """One greenlet sends every socket's engine.io PING; engine.io itself parks a sleeping greenlet per socket."""
+
+    def __init__(self, eio: engineio.Server) -> None:
+        self.eio = eio
+        self.due: deque[tuple[float, Any]] = deque()  # one interval for all, so appending keeps it sorted
+        self.wake = gevent.event.Event()
+        gevent.spawn(self.run)
+
+    def add(self, eio_socket: Any) -> None:
+        self.due.append((time.monotonic() + self.eio.ping_interval, eio_socket))
+        self.wake.set()
+
+    def run(self) -> None:
+        while True:
+            if not self.due:
+                self.wake.clear()
+                self.wake.wait()
+            at, eio_socket = self.due[0]
+            wait = at - time.monotonic()
+            if wait > 0:
+                gevent.sleep(wait)
+                continue
+            self.due.popleft()
+            if not (eio_socket.closing or eio_socket.closed):
+                eio_socket.last_ping = time.time()
+                eio_socket.send(engineio.packet.Packet(engineio.packet.PING))
+
+
+def _schedule_ping(self: engineio.socket.Socket) -> None:
+    """engine.io's Socket.schedule_ping, handing the wait to the server's one pinger."""
+    if self.last_ping:
+        self.last_ping = None
+        self.server.om_pinger.add(self)
+
+
 def _unmask(self: gws.Header, payload: bytes) -> bytes:
     n = len(payload)
     if not n:
@@ -156,8 +240,10 @@ def install(sio: socketio.Server, max_frame_bytes: int) -> None:
     found = {name: version(name) for name in PINNED}
     if found != PINNED:
         raise RuntimeError(f"optimistic_messaging.wire is written for {PINNED}, found {found}: re-check its internals")
-    sio.eio._async = {**sio.eio._async, "websocket": FastWebSocket}
+    sio.eio._async = {**sio.eio._async, "websocket": FastWebSocket, "queue": LeanQueue}
     sio.eio.send_packet = functools.partial(_send_packet, sio.eio)
+    sio.eio.om_pinger = _Pinger(sio.eio)
+    engineio.socket.Socket.schedule_ping = _schedule_ping
     gws.Header.mask_payload = gws.Header.unmask_payload = _unmask
     gws.WebSocket.validate_utf8 = lambda self, payload: None  # _decode_bytes validates (and closes with 1007)
 
