@@ -136,6 +136,38 @@ def test_token_signed_with_another_key_is_rejected():
 
 
 def test_nonce_is_consumed_once():
-    nonces = Nonces()
+    nonces = Nonces("k" * 32)
     n = nonces.issue()
     assert nonces.consume(n) is True and nonces.consume(n) is False
+
+
+def test_nonce_signed_by_another_server_or_altered_is_refused():
+    n = Nonces("other").issue()
+    assert Nonces("k" * 32).consume(n) is False
+    mine = Nonces("k" * 32)
+    good = mine.issue()
+    assert mine.consume(good[:-1] + ("0" if good[-1] != "0" else "1")) is False
+
+
+def test_nonce_older_than_five_minutes_is_refused(monkeypatch):
+    nonces = Nonces("k" * 32)
+    n = nonces.issue()
+    import optimistic_messaging.auth as auth
+    monkeypatch.setattr(auth, "now_ms", lambda: int(n[:12], 16) + 5 * 60 * 1000 + 1)
+    assert nonces.consume(n) is False
+
+
+def test_nonce_in_the_statement_is_not_the_one_checked(server):
+    wallet = Wallet()
+    decoy, real = nonce(server), "abcdef0123456789"
+    text = siwe_text(wallet.address, real).replace("Sign in to Optimistic Messaging", f"Nonce: {decoy}")
+    assert verify(server, wallet, text).status_code == 401
+    clean = siwe_text(wallet.address, decoy)
+    assert verify(server, wallet, clean).status_code == 200, "the decoy nonce was not used up by someone else's text"
+
+
+def test_unparseable_message_still_uses_up_its_nonce(server):
+    wallet = Wallet()
+    n = nonce(server)
+    assert verify(server, wallet, f"garbage\nNonce: {n}").status_code == 401
+    assert verify(server, wallet, siwe_text(wallet.address, n)).status_code == 401

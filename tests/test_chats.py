@@ -1,9 +1,11 @@
 """Chats, membership and history over REST."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from support import new_chat
+from support import Wallet, new_chat
 
 CHAT_FIELDS = {"id", "members", "title", "created_by", "created_at", "last_seq", "rev"}
 
@@ -181,3 +183,45 @@ def test_cors_preflight_is_answered_for_allowed_origins(server):
     assert r.status_code == 200
     assert r.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:3000"
     assert "Authorization" in r.headers["Access-Control-Allow-Headers"]
+
+
+@pytest.mark.parametrize("query", ["?limit=²", "?before=³", "?after=١٢", "?limit=５", "?before=" + "9" * 5000])
+def test_history_paging_takes_ascii_digits_only(server, wallets, query):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    r = server.get(f"/api/chats/{chat['id']}/messages{query}", alice.token)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
+
+
+def test_chunked_request_over_64_kib_is_too_large(server, wallets):
+    (alice,) = wallets(1)
+    body = b'{"members": [], "title": "x"' + b" " * 70_000 + b"}"
+    r = server.post("/api/chats", token=alice.token, data=iter([body[:30_000], body[30_000:]]),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+def test_chunked_request_within_the_limit_is_served(server, wallets):
+    alice, bob = wallets(2)
+    body = json.dumps({"members": [bob.address], "id": f"chunked-{alice.address[2:10]}"}).encode()
+    r = server.post("/api/chats", token=alice.token, data=iter([body[:10], body[10:]]),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 201
+
+
+def test_a_dm_cannot_gain_members(server, wallets):
+    alice, bob, carol = wallets(3)
+    dm = new_chat(server, alice, bob)
+    r = server.post(f"/api/chats/{dm['id']}/members", {"members": [carol.address]}, alice.token)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
+    assert server.get(f"/api/chats/{dm['id']}/messages", carol.token).status_code == 403
+
+
+def test_chat_size_is_capped(make_server):
+    server = make_server({"MAX_MEMBERS": "3"})
+    alice, bob, carol, dave = (Wallet().sign_in(server) for _ in range(4))
+    chat = new_chat(server, alice, bob, carol)
+    r = server.post(f"/api/chats/{chat['id']}/members", {"members": [dave.address]}, alice.token)
+    assert r.status_code == 400 and "3" in r.json()["error"]["message"]
+    too_big = server.post("/api/chats", {"members": [bob.address, carol.address, dave.address]}, alice.token)
+    assert too_big.status_code == 400

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 
 import pytest
 import requests
@@ -125,3 +127,78 @@ def test_foreign_origin_gets_no_engine_io_session(server):
 def test_long_polling_transport_is_not_served(server):
     r = requests.get(server.url + "/socket.io/?EIO=4&transport=polling", timeout=TIMEOUT)
     assert r.status_code == 400 and not r.text.startswith("0{")
+
+
+def test_a_client_that_stops_reading_is_cut_off_instead_of_buffered(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    a = peers(server, alice)
+    a.join(chat["id"])
+    done = threading.Semaphore(0)
+    for i in range(50):
+        a.sio.emit("send", {"chat_id": chat["id"], "client_id": f"big{i}", "body": "漢" * 4000},
+                   callback=lambda _: done.release())
+    for _ in range(50):
+        assert done.acquire(timeout=TIMEOUT)
+    ws = raw_socket(server, bob.token)  # never reads again
+    join = json.dumps(["join", {"chat_id": chat["id"]}])  # each answer is ~600 KB
+    for ack_id in range(100):
+        ws.send(f"42{ack_id}{join}")
+    assert a.wait("presence", lambda p: p["address"] == bob.address and not p["online"])
+    assert a.send(chat["id"], "others unaffected")["ok"]
+    ws.close()
+
+
+def test_binary_packet_attachments_drop_the_connection(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    ws = raw_socket(server, alice.token)
+    ws.send('451-["send",{"chat_id":"%s","client_id":"bin","body":{"_placeholder":true,"num":0}}]' % chat["id"])
+    assert closes_without_reply(ws)
+    assert server.get(f"/api/chats/{chat['id']}", bob.token).json()["chat"]["last_seq"] == 0
+
+
+@pytest.mark.parametrize("event", ["connect", "disconnect", "connect_error"])
+def test_reserved_event_names_are_refused_and_leave_the_session_intact(server, wallets, peers, event):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    a, b = peers(server, alice), peers(server, bob)
+    a.join(chat["id"])
+    b.join(chat["id"])
+    ack = a.call(event, {"token": bob.token})
+    assert ack["ok"] is False and ack["error"]["code"] == "invalid" and event in ack["error"]["message"]
+    assert a.send(chat["id"], "still me")["message"]["sender"] == alice.address
+    a.close()
+    assert b.wait("presence", lambda p: not p["online"])["address"] == alice.address
+
+
+@pytest.mark.parametrize("payload", ['{"chat_id":"c","client_id":"x","body":"\\ud83d"}', '{"chat_id":"c","since_rev":1e400}'])
+def test_undecodable_event_payload_is_answered_invalid(server, wallets, payload):
+    (alice,) = wallets(1)
+    ws = raw_socket(server, alice.token)
+    ws.send('427["send",' + payload + "]")
+    reply = ws.recv()
+    while reply == "2":
+        ws.send("3")
+        reply = ws.recv()
+    assert reply.startswith("437[")
+    assert json.loads(reply[3:])[0]["error"]["code"] == "invalid"
+
+
+def test_typing_floods_are_rate_limited(make_server, peers):
+    server = make_server({"EVENT_RATE_PER_S": "1", "EVENT_RATE_BURST": "5"})
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    a = peers(server, alice)
+    acks = [a.call("typing", {"chat_id": chat["id"], "typing": True}) for _ in range(6)]
+    assert [ack["ok"] for ack in acks] == [True] * 5 + [False]
+    assert acks[-1]["error"]["code"] == "rate_limited" and acks[-1]["error"]["retry_after_ms"] > 0
+    assert a.send(chat["id"])["ok"], "sends have their own budget"
+
+
+def test_an_engine_io_session_that_never_signs_in_is_dropped_at_its_first_ping(make_server):
+    server = make_server({"PING_INTERVAL_S": "0.5"})
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+                                     timeout=TIMEOUT, suppress_origin=True)
+    assert ws.recv().startswith("0{")
+    assert closes_without_reply(ws)

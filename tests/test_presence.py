@@ -105,3 +105,17 @@ def test_typing_with_a_non_boolean_flag_is_invalid(server, wallets, peers):
     chat = new_chat(server, alice, bob)
     ack = peers(server, alice).call("typing", {"chat_id": chat["id"], "typing": "yes"})
     assert ack["error"]["code"] == "invalid"
+
+
+def test_joining_again_from_the_same_socket_is_not_news(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    a, b = peers(server, alice), peers(server, bob)
+    b.join(chat["id"])
+    for _ in range(3):
+        a.join(chat["id"])
+    marker = a.send(chat["id"], "marker")["message"]
+    b.wait("message", lambda m: m["id"] == marker["id"])
+    assert b.received("presence") == [{"chat_id": chat["id"], "address": alice.address, "online": True}]
+    a.close()
+    assert b.wait("presence", lambda p: not p["online"])["address"] == alice.address

@@ -1,6 +1,7 @@
 """REST endpoints: sign-in, chats, history and health, every error in the contract's one shape."""
 from __future__ import annotations
 
+import re
 from functools import wraps
 from typing import Any, Callable
 
@@ -13,6 +14,7 @@ from .errors import ApiError
 from .services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+DIGITS = re.compile(r"[0-9]{1,17}")
 
 
 def services_of(app: Flask) -> Services:
@@ -29,9 +31,20 @@ def reply(body: Any, status: int = 200) -> Response:
 
 def json_body() -> dict[str, Any]:
     try:
-        return v.obj(orjson.loads(request.get_data(cache=False)), "request body")
+        return v.obj(orjson.loads(body_bytes()), "request body")
     except orjson.JSONDecodeError:
         raise ApiError("invalid", "request body is not valid JSON") from None
+
+
+def body_bytes() -> bytes:
+    """The request body, held to MAX_REQUEST_BYTES also when it comes chunked (no Content-Length)."""
+    if request.content_length is not None:
+        return request.get_data(cache=False)  # Flask answers 413 past MAX_CONTENT_LENGTH
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    data = request.environ["wsgi.input"].read(limit + 1)
+    if len(data) > limit:
+        raise ApiError("too_large", f"request is over the limit of {limit} bytes")
+    return data
 
 
 def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -48,7 +61,7 @@ def query_int(name: str, low: int, high: int, default: int | None = None) -> int
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise ApiError("invalid", f"query parameter '{name}' must be an integer from {low} to {high}")
     return int(raw)
 

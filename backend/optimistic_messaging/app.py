@@ -14,6 +14,7 @@ from .chats import Chats
 from .config import Config
 from .messaging import Messaging
 from .presence import Presence
+from .ratelimit import RateLimiter
 from .services import Services
 from .store import open_store
 
@@ -35,8 +36,9 @@ def create_app(config: Config | None = None) -> Flask:
     logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)  # one access line per request is noise
     store = open_store(config)
     store.start()
-    chats = Chats(store)
-    services = Services(config, store, Auth(config), chats, Messaging(config, store, chats), Presence())
+    chats = Chats(store, config.max_members)
+    services = Services(config, store, Auth(config), chats, Messaging(config, store, chats), Presence(),
+                        RateLimiter(config.event_rate_per_s, config.event_rate_burst))
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
@@ -51,6 +53,7 @@ def create_app(config: Config | None = None) -> Flask:
         async_handlers=False,
         cors_allowed_origins=list(config.cors_origins),
         max_http_buffer_size=config.max_request_bytes,
+        ping_interval=config.ping_interval_s,
         json=OrjsonCodec,
         logger=False,
         engineio_logger=False,

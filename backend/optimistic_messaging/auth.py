@@ -1,6 +1,8 @@
 """Sign-in and identity: SIWE nonces, signed expiring tokens, and the provider interface behind them."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from collections import OrderedDict
@@ -15,7 +17,7 @@ from .models import now_ms
 from .siwe import SiweError, parse_message, recover_signer
 
 NONCE_TTL_MS = 5 * 60 * 1000
-MAX_OUTSTANDING_NONCES = 100_000
+_NONCE = re.compile(r"[0-9a-f]{56}")  # issued-at ms (12 hex) · random (20) · MAC (24)
 _NONCE_LINE = re.compile(r"^Nonce: (\S+)$", re.MULTILINE)
 
 TokenVerifier = Callable[[str], "str | None"]
@@ -30,24 +32,32 @@ class Session:
 
 
 class Nonces:
-    """Single-use nonces that expire; the oldest are dropped first if too many are outstanding."""
+    """Single-use nonces that expire, signed rather than stored: issuing one costs no memory, so anonymous
+    requests for nonces cannot crowd out anyone's; only used nonces are remembered, until they expire."""
 
-    def __init__(self) -> None:
-        self._issued: OrderedDict[str, int] = OrderedDict()
+    def __init__(self, secret_key: str) -> None:
+        self._key = hashlib.sha256(b"optimistic-messaging-nonce\0" + secret_key.encode()).digest()
+        self._used: OrderedDict[str, int] = OrderedDict()  # nonce -> when it expires
+
+    def _mac(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:24]
 
     def issue(self) -> str:
-        now = now_ms()
-        while self._issued and (next(iter(self._issued.values())) < now
-                                or len(self._issued) >= MAX_OUTSTANDING_NONCES):
-            self._issued.popitem(last=False)
-        nonce = secrets.token_hex(16)
-        self._issued[nonce] = now + NONCE_TTL_MS
-        return nonce
+        body = f"{now_ms():012x}{secrets.token_hex(10)}"
+        return body + self._mac(body)
 
     def consume(self, nonce: str) -> bool:
         """True once, for an unexpired nonce this server issued."""
-        expires = self._issued.pop(nonce, None)
-        return expires is not None and expires >= now_ms()
+        if not _NONCE.fullmatch(nonce) or not hmac.compare_digest(self._mac(nonce[:32]), nonce[32:]):
+            return False
+        now = now_ms()
+        while self._used and next(iter(self._used.values())) < now:
+            self._used.popitem(last=False)
+        expires = int(nonce[:12], 16) + NONCE_TTL_MS
+        if expires < now or nonce in self._used:
+            return False
+        self._used[nonce] = expires
+        return True
 
 
 class Tokens:
@@ -74,7 +84,7 @@ class Auth:
 
     def __init__(self, config: Config) -> None:
         self.domains = frozenset(config.siwe_domains)
-        self.nonces = Nonces()
+        self.nonces = Nonces(config.secret_key)
         self.tokens = Tokens(config.secret_key, config.token_ttl_s)
         self.verifiers: list[TokenVerifier] = [self.tokens.verify]
 
@@ -82,13 +92,13 @@ class Auth:
         """EIP-4361: the nonce is used up by any attempt, good or bad, before anything else is checked."""
         if not isinstance(message, str) or not isinstance(signature, str):
             raise ApiError("invalid", "'message' and 'signature' must be strings")
-        nonce = _NONCE_LINE.search(message)
-        fresh = nonce is not None and self.nonces.consume(nonce.group(1))
         try:
             siwe = parse_message(message)
         except SiweError as exc:
+            for nonce in _NONCE_LINE.findall(message):  # unparseable: use up whatever it might have meant
+                self.nonces.consume(nonce)
             raise ApiError("unauthorized", str(exc)) from None
-        if not fresh:
+        if not self.nonces.consume(siwe.nonce):
             raise ApiError("unauthorized", "SIWE 'Nonce' was not issued by this server, has expired or was already used")
         if siwe.domain not in self.domains:
             raise ApiError("unauthorized", f"SIWE domain {siwe.domain!r} is not an allowed domain")

@@ -18,8 +18,9 @@ def dm_id(a: str, b: str) -> str:
 
 
 class Chats:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_members: int) -> None:
         self.store = store
+        self.max_members = max_members
 
     def require_member(self, caller: str, chat_id: str) -> None:
         """`not_found` for no such chat, `forbidden` for a chat the caller is not in."""
@@ -32,6 +33,8 @@ class Chats:
         """A DM, a new group, or a registered id (e.g. an XMTP conversation id)."""
         if caller not in members:
             members = [caller, *members]
+        if len(members) > self.max_members:
+            raise ApiError("invalid", f"'members' would make more than {self.max_members} members")
         if chat_id is not None and chat_id.startswith("dm:"):
             raise ApiError("invalid", "'id' must not start with 'dm:', which is reserved for direct messages")
         if chat_id is None:
@@ -43,7 +46,9 @@ class Chats:
 
     def add_members(self, caller: str, chat_id: str, members: list[str]) -> dict[str, Any]:
         self.require_member(caller, chat_id)
-        return self.store.add_members(chat_id, members)
+        if chat_id.startswith("dm:"):
+            raise ApiError("invalid", "a DM keeps its two members; create a group to add people")
+        return self.store.add_members(chat_id, members, self.max_members)
 
     def get(self, caller: str, chat_id: str) -> dict[str, Any]:
         self.require_member(caller, chat_id)

@@ -41,6 +41,10 @@ class Config:
     max_request_bytes: int = 64 * 1024
     rate_per_s: float = 10.0
     rate_burst: int = 30
+    event_rate_per_s: float = 20.0
+    event_rate_burst: int = 200
+    max_members: int = 1000
+    ping_interval_s: float = 25.0
     fsync: bool = True
     # Reconciliation (settled by the reconciler; reserved here so configuration stays in one place).
     chain_rpc_url: str | None = None
@@ -74,6 +78,10 @@ class Config:
                 max_request_bytes=int(get("MAX_REQUEST_BYTES", cls.max_request_bytes)),
                 rate_per_s=float(get("RATE_PER_S", cls.rate_per_s)),
                 rate_burst=int(get("RATE_BURST", cls.rate_burst)),
+                event_rate_per_s=float(get("EVENT_RATE_PER_S", cls.event_rate_per_s)),
+                event_rate_burst=int(get("EVENT_RATE_BURST", cls.event_rate_burst)),
+                max_members=int(get("MAX_MEMBERS", cls.max_members)),
+                ping_interval_s=float(get("PING_INTERVAL_S", cls.ping_interval_s)),
                 fsync=fsync == "always",
                 chain_rpc_url=get("CHAIN_RPC_URL") or None,
                 chain_id=int(get("CHAIN_ID", cls.chain_id)),

@@ -28,7 +28,7 @@ def room(chat_id: str) -> str:
 def register(sio: socketio.Server, s: Services) -> None:
     """Wire every event of the contract onto the Socket.IO server."""
 
-    def handler(event: str) -> Callable[[Handler], Handler]:
+    def handler(event: str, limited: bool = True) -> Callable[[Handler], Handler]:
         """Answer `{"ok": true, ...}` or the error shape; never let a bad payload escape as a traceback."""
         def decorate(fn: Handler) -> Handler:
             @wraps(fn)
@@ -37,6 +37,8 @@ def register(sio: socketio.Server, s: Services) -> None:
                 try:
                     if conn is None:
                         raise ApiError("unauthorized", "this connection is not signed in")
+                    if limited:
+                        s.events_limiter.take(conn.address)
                     if extra:
                         raise ApiError("invalid", f"'{event}' takes one payload object")
                     return fn(conn, sid, data)
@@ -106,7 +108,7 @@ def register(sio: socketio.Server, s: Services) -> None:
             part(conn, sid, chat_id)
         return {"ok": True}
 
-    @handler("send")
+    @handler("send", limited=False)  # sends have their own budget (RATE_PER_S), counted in messaging
     def send(conn: Connection, sid: str, data: Any) -> dict[str, Any]:
         message = s.messaging.send(conn.address, data)
         set_typing(message.chat_id, conn.address, False)

@@ -16,6 +16,8 @@ class Presence:
     def join(self, chat_id: str, address: str, sid: str) -> bool:
         """Add a socket; True when it is the address's first in the chat (it came online)."""
         sids = self._sockets.setdefault(chat_id, {}).setdefault(address, set())
+        if sid in sids:
+            return False
         sids.add(sid)
         return len(sids) == 1
 

@@ -21,6 +21,6 @@ class RateLimiter:
         if tokens < 1.0:
             self._buckets[address] = (tokens, now)
             retry_after_ms = max(1, math.ceil((1.0 - tokens) / self.per_s * 1000))
-            raise ApiError("rate_limited", f"more than {self.per_s:g} sends per second (burst {self.burst:g}); "
-                           f"retry in {retry_after_ms} ms", retry_after_ms=retry_after_ms)
+            raise ApiError("rate_limited", f"more than {self.per_s:g} per second (burst {self.burst:g}) from this "
+                           f"address; retry in {retry_after_ms} ms", retry_after_ms=retry_after_ms)
         self._buckets[address] = (tokens - 1.0, now)

@@ -8,6 +8,7 @@ from .chats import Chats
 from .config import Config
 from .messaging import Messaging
 from .presence import Presence
+from .ratelimit import RateLimiter
 from .store import Store
 
 
@@ -27,6 +28,7 @@ class Services:
     chats: Chats
     messaging: Messaging
     presence: Presence
+    events_limiter: RateLimiter  # every socket event but send (which has its own budget)
     sockets: dict[str, Connection] = field(default_factory=dict)  # sid -> connection
 
     def connections(self) -> int:

@@ -10,17 +10,22 @@ so an upgrade fails loudly in tests/test_wire.py instead of misbehaving quietly.
 - incoming frames: unmasked in C via int XOR instead of a Python loop per byte; UTF-8 checked once,
   by the decode that follows, instead of also by a pure-Python validator; a frame whose header
   announces more than the packet limit is refused before its payload is read;
+- hostile packets: binary packets drop the connection, undecodable ones are answered `invalid`, the
+  reserved event names (connect, disconnect) are refused, a client that stops reading is cut off;
 - memory per connection: one greenlet pings all sockets (engine.io parks a sleeping one per socket), and
   each socket's send queue is a lean one.
 """
 from __future__ import annotations
 
 import functools
+import logging
+import re
+import socket
 import struct
 import time
 from collections import deque
 from importlib.metadata import version
-from typing import Any, Collection, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 import engineio
 import engineio.async_drivers.gevent as engineio_gevent
@@ -35,6 +40,10 @@ import socketio
 from geventwebsocket.exceptions import FrameTooLargeException
 
 PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-websocket": "0.10.1"}
+MAX_BACKLOG_BYTES = 4 * 1024 * 1024  # beyond this, a further frame for a socket that does not read closes it
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+_EVENT_ACK_ID = re.compile(r"2(?:/[^,]*,)?([0-9]{1,15})")
+log = logging.getLogger(__name__)
 _decode_header = gws.Header.__dict__["decode_header"].__func__
 
 
@@ -110,6 +119,9 @@ def deliver(eio_socket: Any, frame: Frame) -> None:
         return
     ws = getattr(eio_socket, "fast_ws", None)
     if ws is None or ws.writing or eio_socket.queue.qsize():
+        if eio_socket.queue.backlog > MAX_BACKLOG_BYTES:
+            drop(eio_socket, "it stopped reading")
+            return
         eio_socket.queue.put(_Queued(frame))
         return
     try:
@@ -118,6 +130,19 @@ def deliver(eio_socket: Any, frame: Frame) -> None:
         return  # the connection is gone; its reader notices and cleans up
     if sent < len(frame):
         eio_socket.queue.put(_Queued(Frame(frame[sent:])))
+
+
+def drop(eio_socket: Any, why: str) -> None:
+    """Cut a connection at the TCP level; its reader sees the end and engine.io cleans up as for any drop."""
+    log.info("dropping connection %s: %s", eio_socket.sid, why)
+    ws = getattr(eio_socket, "fast_ws", None)
+    try:
+        if ws is not None:
+            ws.gsock.shutdown(socket.SHUT_RDWR)
+        else:
+            eio_socket.close(wait=False, abort=True)
+    except OSError:
+        pass  # already gone
 
 
 def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any]], skip: Collection[str] = ()) -> None:
@@ -154,18 +179,21 @@ def _send_packet(eio: engineio.Server, eio_sid: str, pkt: engineio.packet.Packet
 class LeanQueue:
     """engine.io's per-socket send queue (one consumer: the socket's writer) in ~0.5 KB; gevent's JoinableQueue is ~3 KB."""
 
-    __slots__ = ("_items", "_ready", "_unfinished", "_finished")
+    __slots__ = ("_items", "_ready", "_unfinished", "_finished", "backlog")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
         self._ready = gevent.event.Event()  # set while items wait
         self._unfinished = 0
         self._finished: gevent.event.Event | None = None  # made by the first join()
+        self.backlog = 0  # bytes of queued frames: a client that stops reading is cut off past MAX_BACKLOG_BYTES
 
     def qsize(self) -> int:
         return len(self._items)
 
     def put(self, item: Any) -> None:
+        if type(item) is _Queued:
+            self.backlog += len(item.frame)
         self._items.append(item)
         self._unfinished += 1
         self._ready.set()
@@ -176,6 +204,8 @@ class LeanQueue:
         item = self._items.pop(0)
         if not self._items:
             self._ready.clear()
+        if type(item) is _Queued:
+            self.backlog -= len(item.frame)
         return item
 
     def task_done(self) -> None:
@@ -194,8 +224,9 @@ class LeanQueue:
 class _Pinger:
     """One greenlet sends every socket's engine.io PING; engine.io itself parks a sleeping greenlet per socket."""
 
-    def __init__(self, eio: engineio.Server) -> None:
+    def __init__(self, eio: engineio.Server, attached: Callable[[str], bool]) -> None:
         self.eio = eio
+        self.attached = attached  # engine.io sessions that never signed in are dropped at their first ping
         self.due: deque[tuple[float, Any]] = deque()  # one interval for all, so appending keeps it sorted
         self.wake = gevent.event.Event()
         gevent.spawn(self.run)
@@ -215,7 +246,11 @@ class _Pinger:
                 gevent.sleep(wait)
                 continue
             self.due.popleft()
-            if not (eio_socket.closing or eio_socket.closed):
+            if eio_socket.closing or eio_socket.closed:
+                continue
+            if not self.attached(eio_socket.sid):
+                drop(eio_socket, "no Socket.IO session by its first ping")
+            else:
                 eio_socket.last_ping = time.time()
                 eio_socket.send(engineio.packet.Packet(engineio.packet.PING))
 
@@ -225,6 +260,43 @@ def _schedule_ping(self: engineio.socket.Socket) -> None:
     if self.last_ping:
         self.last_ping = None
         self.server.om_pinger.add(self)
+
+
+def _refuse(sio: socketio.Server, eio_sid: str, ack_id: Any, message: str) -> None:
+    """Answer an event the server will not run, when the client asked for an answer."""
+    if ack_id is not None:
+        error = {"ok": False, "error": {"code": "invalid", "message": message}}
+        sio.eio.send(eio_sid, f"3{ack_id}" + orjson.dumps([error]).decode())
+
+
+def _guard_messages(sio: socketio.Server) -> None:
+    """In front of python-socketio's dispatch: binary packets drop the connection (nothing here uses them, and
+    their attachments would be buffered without limit); packets that do not decode get `invalid`, not silence."""
+    dispatch = sio.eio.handlers["message"]
+
+    def on_message(eio_sid: str, data: Any) -> None:
+        if not isinstance(data, str) or data[:1] in ("5", "6"):
+            eio_socket = sio.eio.sockets.get(eio_sid)
+            if eio_socket is not None:
+                drop(eio_socket, "binary packet")
+            return
+        try:
+            dispatch(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            log.debug("undecodable packet from %s: %s", eio_sid, exc)
+            ack = _EVENT_ACK_ID.match(data)
+            _refuse(sio, eio_sid, ack and ack.group(1), "packet is not a valid Socket.IO event with a JSON payload")
+
+    sio.eio.on("message", on_message)
+    run_event = sio._handle_event_internal
+
+    def handle_event(server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, ack_id: Any) -> None:
+        if data[0] in RESERVED_EVENTS:  # else the server's own connect/disconnect handlers would run
+            _refuse(sio, eio_sid, ack_id, f"'{data[0]}' is reserved and cannot be sent as an event")
+            return
+        run_event(server, sid, eio_sid, data, namespace, ack_id)
+
+    sio._handle_event_internal = handle_event
 
 
 def _unmask(self: gws.Header, payload: bytes) -> bytes:
@@ -242,8 +314,9 @@ def install(sio: socketio.Server, max_frame_bytes: int) -> None:
         raise RuntimeError(f"optimistic_messaging.wire is written for {PINNED}, found {found}: re-check its internals")
     sio.eio._async = {**sio.eio._async, "websocket": FastWebSocket, "queue": LeanQueue}
     sio.eio.send_packet = functools.partial(_send_packet, sio.eio)
-    sio.eio.om_pinger = _Pinger(sio.eio)
+    sio.eio.om_pinger = _Pinger(sio.eio, lambda eio_sid: sio.manager.sid_from_eio_sid(eio_sid, "/") is not None)
     engineio.socket.Socket.schedule_ping = _schedule_ping
+    _guard_messages(sio)
     gws.Header.mask_payload = gws.Header.unmask_payload = _unmask
     gws.WebSocket.validate_utf8 = lambda self, payload: None  # _decode_bytes validates (and closes with 1007)
 

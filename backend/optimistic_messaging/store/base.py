@@ -61,7 +61,8 @@ class Store(Protocol):
     def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[dict[str, Any], bool]:
         """Create the chat, or return the existing one (False) if the id is taken."""
 
-    def add_members(self, chat_id: str, members: list[str]) -> dict[str, Any]: ...
+    def add_members(self, chat_id: str, members: list[str], limit: int) -> dict[str, Any]:
+        """Add the new ones; `invalid` if the chat would then have more than `limit` members."""
 
     def append(self, new: NewMessage) -> tuple[Message, bool]:
         """Store a new provisional message, or return the sender's earlier one with that client_id (False)."""

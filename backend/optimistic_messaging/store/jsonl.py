@@ -212,10 +212,12 @@ class JsonlStore:
         chat_id_, created = self._submit(plan)
         return self.state.rooms[chat_id_].to_chat(), created
 
-    def add_members(self, chat_id: str, members: list[str]) -> dict[str, Any]:
+    def add_members(self, chat_id: str, members: list[str], limit: int) -> dict[str, Any]:
         def plan(batch: _Batch) -> None:
             current = batch.members.get(chat_id) or batch.room(chat_id).members
             added = [m for m in members if m not in current]
+            if len(current) + len(added) > limit:
+                raise ApiError("invalid", f"'members' would make more than {limit} members")
             if added:
                 batch.members[chat_id] = current + added
                 batch.records.append(("members", (chat_id, added)))
