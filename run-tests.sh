@@ -2,5 +2,5 @@
 # The one test command: sets itself up, then runs every test. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
-scripts/setup.sh
+scripts/setup.sh --test-tools
 exec .venv/bin/python -m pytest "$@"

@@ -71,7 +71,8 @@ def health() -> Response:
     s = services()
     if not s.store.healthy():
         return reply({"status": "unavailable", "store": "not accepting writes"}, 503)
-    return reply({"status": "ok", "connections": s.connections(), "chain_id": s.config.chain_id})
+    return reply({"status": "ok", "connections": s.connections(), "chain_id": s.config.chain_id,
+                  "reconciler": s.reconciler.status()})
 
 
 @bp.get("/auth/nonce")

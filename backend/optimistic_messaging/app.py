@@ -15,6 +15,7 @@ from .config import Config
 from .messaging import Messaging
 from .presence import Presence
 from .ratelimit import RateLimiter
+from .reconciler import Reconciler
 from .services import Services
 from .store import open_store
 
@@ -38,7 +39,7 @@ def create_app(config: Config | None = None) -> Flask:
     store.start()
     chats = Chats(store, config.max_members)
     services = Services(config, store, Auth(config), chats, Messaging(config, store, chats), Presence(),
-                        RateLimiter(config.event_rate_per_s, config.event_rate_burst))
+                        RateLimiter(config.event_rate_per_s, config.event_rate_burst), Reconciler(config, store))
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
@@ -60,6 +61,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     wire.install(socketio.server, config.max_request_bytes)
     events.register(socketio.server, services)
+    socketio.start_background_task(services.reconciler.run)
     _spare_the_collector()
     return app
 

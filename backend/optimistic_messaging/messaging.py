@@ -10,6 +10,7 @@ from .errors import ApiError
 from .models import Message
 from .ratelimit import RateLimiter
 from .store import NewMessage, Store
+from .verifiers.xmtp import bindable, xmtp_message_id
 
 
 class Messaging:
@@ -24,15 +25,19 @@ class Messaging:
         self.limiter.take(sender)
         payload = v.obj(payload)
         chat_id = v.chat_id(payload)
+        client_id = v.client_id(payload)
+        body = v.body(payload, self.config.max_body_chars)
+        xmtp_id = v.xmtp_id(payload)
+        keyed = v.optional_bool(payload, "keyed")
         new = NewMessage(
             chat_id=chat_id,
             sender=sender,
-            client_id=v.client_id(payload),
-            body=v.body(payload, self.config.max_body_chars),
+            client_id=client_id,
+            body=body,
             tx=v.tx(payload, self.config.chain_id),
-            xmtp_id=v.xmtp_id(payload),
+            xmtp_id=xmtp_id,
+            xmtp_bound=xmtp_id is not None and bound(chat_id, client_id, body, xmtp_id, keyed),
         )
-        v.optional_bool(payload, "keyed")
         self.chats.require_member(sender, chat_id)
         earlier = self.store.find(sender, new.client_id)
         if earlier is not None:
@@ -41,16 +46,29 @@ class Messaging:
         return message
 
     def attest(self, sender: str, payload: Any) -> Message:
-        """Record the XMTP id of the sender's own message (settling it is the reconciler's job)."""
+        """Record the XMTP id of the sender's own message; the reconciler settles it (a settled one stays settled)."""
         payload = v.obj(payload)
         chat_id = v.chat_id(payload)
         message_id = v.string(payload, "message_id", v.MESSAGE_ID, "a message id as the server gave it")
         xmtp_id = v.xmtp_id(payload, required=True)
-        v.optional_bool(payload, "keyed")
+        keyed = v.optional_bool(payload, "keyed")
         self.chats.require_member(sender, chat_id)
         message = self.store.message(message_id)
         if message is None or message.chat_id != chat_id:
             raise ApiError("not_found", f"no message {message_id!r} in chat {chat_id!r}")
         if message.sender != sender:
             raise ApiError("forbidden", "only the sender of a message may attest its XMTP id")
-        return self.store.change(message_id, lambda m: None if m.xmtp_id == xmtp_id else {"xmtp_id": xmtp_id})
+        fields = {"xmtp_id": xmtp_id, "xmtp_bound": bound(chat_id, message.client_id, message.body, xmtp_id, keyed)}
+        return self.store.change(message_id, lambda m: None if m.xmtp_id == xmtp_id and m.xmtp_bound == fields[
+            "xmtp_bound"] else fields)
+
+
+def bound(chat_id: str, client_id: str, body: str, xmtp_id: str, keyed: bool) -> bool:
+    """Content binding: a keyed id in an XMTP conversation must be the hash of this content (else `invalid`)."""
+    if not keyed or not bindable(chat_id):
+        return False
+    expected = xmtp_message_id(chat_id, client_id, body)
+    if xmtp_id.lower() != expected:
+        raise ApiError("invalid", f"'xmtp_id' does not match the content: with keyed=true in conversation {chat_id} "
+                       f"it must be sha256(group_id, client_id, EncodedContent(body)) = {expected}")
+    return True

@@ -9,6 +9,7 @@ from .config import Config
 from .messaging import Messaging
 from .presence import Presence
 from .ratelimit import RateLimiter
+from .reconciler import Reconciler
 from .store import Store
 
 
@@ -29,6 +30,7 @@ class Services:
     messaging: Messaging
     presence: Presence
     events_limiter: RateLimiter  # every socket event but send (which has its own budget)
+    reconciler: Reconciler
     sockets: dict[str, Connection] = field(default_factory=dict)  # sid -> connection
 
     def connections(self) -> int:

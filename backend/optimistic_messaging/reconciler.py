@@ -1,0 +1,116 @@
+"""The reconciler: settles every provisional message against its source of truth, in the background."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import gevent
+from gevent.pool import Pool
+
+from .config import Config
+from .models import Message, now_ms
+from .store import Store
+from .verifiers import WAIT, Outcome, VerifierDown
+from .verifiers.chain import ChainVerifier
+from .verifiers.xmtp import XmtpVerifier
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_MS = 60_000
+
+
+class Reconciler:
+    """Each round: the due provisional messages, oldest first, to the chain, to XMTP, or to the fallback clock."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.store = store
+        self.interval_s = config.reconcile_interval_s
+        self.grace_ms = config.xmtp_grace_s * 1000
+        self.chain = (ChainVerifier(config.chain_rpc_url, config.confirmations, config.tx_timeout_s * 1000)
+                      if config.chain_rpc_url else None)
+        self.xmtp = XmtpVerifier(config.xmtp_gateway_url, self.grace_ms)
+        self.pool = Pool(16)  # XMTP gateway look-ups in flight at once
+        self.next_at: dict[str, int] = {}  # message id -> not to be checked before (ms)
+        self.failures: dict[str, int] = {}  # message id -> errors in a row (backoff)
+        self.rounds = 0
+        self.last_error: str | None = None
+
+    def run(self) -> None:
+        """Forever, one round per RECONCILE_INTERVAL_S; a failing round is logged and the next one comes."""
+        while True:
+            started = time.monotonic()
+            try:
+                self.round()
+            except Exception:
+                log.exception("reconcile round failed")
+            self.rounds += 1
+            gevent.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+
+    def status(self) -> dict[str, Any]:
+        return {"rounds": self.rounds, "provisional": len(self.store.provisional()),
+                "chain": "not configured" if self.chain is None else "ok", "last_error": self.last_error}
+
+    def round(self) -> None:
+        now = now_ms()
+        self.last_error = None
+        pending = self.store.provisional()
+        live = {m.id for m in pending}
+        for table in (self.next_at, self.failures):
+            for stale in [k for k in table if k not in live]:
+                del table[stale]
+        due = sorted((m for m in pending if self.next_at.get(m.id, 0) <= now), key=lambda m: (m.sent_at, m.id))
+        outcomes = {**self._payments([m for m in due if m.tx], now),
+                    **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
+                    **self._plain([m for m in due if not m.tx and not m.xmtp_id], now)}
+        self._apply(due, outcomes, now)
+
+    def _payments(self, messages: list[Message], now: int) -> dict[str, Outcome]:
+        if not messages or self.chain is None:
+            return {}  # without CHAIN_RPC_URL a payment claim cannot be settled: it stays provisional
+        try:
+            return self.chain.check(messages, now)
+        except VerifierDown as exc:
+            return {m.id: Outcome(error=str(exc)) for m in messages}
+
+    def _attested(self, messages: list[Message], now: int) -> dict[str, Outcome]:
+        def ask(m: Message) -> tuple[str, Outcome]:
+            try:
+                return m.id, self.xmtp.check(m, now)
+            except VerifierDown as exc:
+                return m.id, Outcome(error=str(exc))
+
+        return dict(self.pool.imap_unordered(ask, messages))
+
+    def _plain(self, messages: list[Message], now: int) -> dict[str, Outcome]:
+        """Neither a payment nor an XMTP copy: confirmed by the fallback once XMTP_GRACE_S has passed."""
+        outcomes = {}
+        for m in messages:
+            if now - m.sent_at >= self.grace_ms:
+                outcomes[m.id] = Outcome({"status": "confirmed", "source": "fallback"})
+            else:
+                self.next_at[m.id] = m.sent_at + self.grace_ms
+        return outcomes
+
+    def _apply(self, due: list[Message], outcomes: dict[str, Outcome], now: int) -> None:
+        """Write every change at once (one group commit); a message that changed meanwhile waits for the next round."""
+        changes = []
+        for m in due:
+            outcome = outcomes.get(m.id, WAIT)
+            if outcome.error is not None:
+                failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
+                self.next_at[m.id] = now + min(MAX_BACKOFF_MS, int(self.interval_s * 1000) * 2 ** failures)
+                self.last_error = outcome.error
+                log.warning("cannot settle %s yet (attempt %d): %s", m.id, failures, outcome.error)
+            elif outcome.fields is not None:
+                self.failures.pop(m.id, None)
+                changes.append(gevent.spawn(self.store.change, m.id, _unless_changed(m, outcome.fields)))
+        gevent.joinall(changes)
+        for greenlet in changes:
+            if greenlet.exception is not None:
+                log.warning("settling failed, will retry: %s", greenlet.exception)
+
+
+def _unless_changed(seen: Message, fields: dict[str, Any]) -> Any:
+    """The change, applied only if the message is still as the verifier saw it (settled ones never change)."""
+    return lambda current: fields if current.rev == seen.rev and current.status == "provisional" else None

@@ -1,0 +1,172 @@
+"""The chain: payment claims checked against finalized, canonical receipts over JSON-RPC (web3.py)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from eth_utils import to_checksum_address
+from web3 import HTTPProvider
+
+from ..models import Message
+from . import WAIT, Outcome, VerifierDown
+
+log = logging.getLogger(__name__)
+
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # Transfer(address,address,uint256)
+
+
+class RpcError(Exception):
+    """One JSON-RPC answer was an error or not what the method returns."""
+
+
+def _result(response: Any) -> Any:
+    if not isinstance(response, dict) or "error" in response or "result" not in response:
+        raise RpcError(f"bad JSON-RPC answer: {str(response)[:200]}")
+    return response["result"]
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise RpcError(f"not a hex quantity: {value!r}")
+    return int(value, 16)
+
+
+def _address(value: Any) -> str | None:
+    return None if value is None else to_checksum_address(value)
+
+
+class ChainVerifier:
+    """Settles messages with a `tx` once the chain has finalized (and still holds) their transaction."""
+
+    def __init__(self, rpc_url: str, confirmations: int, tx_timeout_ms: int, timeout_s: float = 5.0) -> None:
+        self.rpc = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s})
+        self.confirmations = confirmations
+        self.tx_timeout_ms = tx_timeout_ms
+        self.has_finalized_tag = True
+        self.waiting_for: dict[str, int] = {}  # message id -> block its receipt is in, while not final
+        self.calls = 0  # JSON-RPC requests sent (a batch counts once): the benchmark reports it per round
+
+    def final_head(self) -> int:
+        """The highest block that counts as final: the `finalized` tag, or CONFIRMATIONS deep without one."""
+        if self.has_finalized_tag:
+            response = self._request("eth_getBlockByNumber", ["finalized", False])
+            if isinstance(response, dict) and "error" in response:
+                log.warning("node has no 'finalized' block tag (%s); counting %d confirmations instead",
+                            response["error"], self.confirmations)
+                self.has_finalized_tag = False
+            else:
+                block = _result(response)
+                if block is not None:
+                    return _int(block["number"])
+                return -1
+        return _int(_result(self._request("eth_blockNumber", []))) - self.confirmations + 1
+
+    def check(self, messages: list[Message], now: int) -> dict[str, Outcome]:
+        """One head call, then one batch of receipts and transactions, then one batch of canonical block hashes."""
+        try:
+            head = self.final_head()
+        except (RpcError, KeyError, TypeError, ValueError) as exc:
+            raise VerifierDown(f"chain head: {exc}") from None
+        outcomes: dict[str, Outcome] = {}
+        asked = []
+        for m in messages:
+            block = self.waiting_for.get(m.id)
+            if block is not None and block > head:
+                outcomes[m.id] = WAIT  # its receipt is known and not final yet: nothing to ask
+            else:
+                asked.append(m)
+        if not asked:
+            return outcomes
+        answers = self._batch([req for m in asked for req in (("eth_getTransactionReceipt", [m.tx["hash"]]),
+                                                              ("eth_getTransactionByHash", [m.tx["hash"]]))])
+        final: list[tuple[Message, dict[str, Any], dict[str, Any]]] = []
+        for i, m in enumerate(asked):
+            try:
+                receipt, tx = _result(answers[2 * i]), _result(answers[2 * i + 1])
+                if receipt is None or tx is None:
+                    self.waiting_for.pop(m.id, None)
+                    outcomes[m.id] = self._missing(m, now)
+                elif _int(receipt["blockNumber"]) > head:
+                    self.waiting_for[m.id] = _int(receipt["blockNumber"])
+                    outcomes[m.id] = WAIT
+                else:
+                    final.append((m, receipt, tx))
+            except (RpcError, KeyError, TypeError, ValueError) as exc:
+                outcomes[m.id] = Outcome(error=f"chain answer unusable: {exc}")
+        outcomes.update(self._settle_final(final, now))
+        return outcomes
+
+    def _settle_final(self, final: list[tuple[Message, dict[str, Any], dict[str, Any]]], now: int) -> dict[str, Outcome]:
+        """Only a receipt whose block is still the canonical one at its height settles (else: reorged, wait)."""
+        if not final:
+            return {}
+        heights = sorted({receipt["blockNumber"] for _, receipt, _ in final})
+        blocks = self._batch([("eth_getBlockByNumber", [h, False]) for h in heights])
+        canonical = {}
+        for height, answer in zip(heights, blocks):
+            try:
+                canonical[height] = (_result(answer) or {}).get("hash")
+            except RpcError:
+                canonical[height] = None
+        outcomes = {}
+        for m, receipt, tx in final:
+            self.waiting_for.pop(m.id, None)
+            if canonical.get(receipt["blockNumber"]) != receipt["blockHash"]:
+                outcomes[m.id] = self._missing(m, now)
+                continue
+            try:
+                outcomes[m.id] = self.judge(m, receipt, tx)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                outcomes[m.id] = Outcome(error=f"chain answer unusable: {exc}")
+        return outcomes
+
+    def _missing(self, m: Message, now: int) -> Outcome:
+        """No (canonical) receipt: wait, until TX_TIMEOUT_S after it was sent (a reorg does not restart that)."""
+        if now - m.sent_at >= self.tx_timeout_ms:
+            return Outcome({"status": "retracted", "source": "chain", "reason": "dropped"})
+        return WAIT
+
+    @staticmethod
+    def judge(m: Message, receipt: dict[str, Any], tx: dict[str, Any]) -> Outcome:
+        """A final, canonical transaction against the claim: confirmed, corrected, or retracted."""
+        if _int(receipt["status"]) != 1:
+            return Outcome({"status": "retracted", "source": "chain", "reason": "reverted"})
+        if to_checksum_address(tx["from"]) != m.sender:
+            return Outcome({"status": "retracted", "source": "chain", "reason": "not_sender"})
+        claim = m.tx
+        actual = _payment(receipt, tx, m.sender, claim.get("token"))
+        for field, reason in (("token", "token_mismatch"), ("to", "recipient_mismatch"), ("value", "amount_mismatch")):
+            if actual[field] != claim[field]:
+                return Outcome({"status": "corrected", "source": "chain", "reason": reason,
+                                "tx": {**claim, **actual}, "original": {"body": m.body, "tx": claim}})
+        return Outcome({"status": "confirmed", "source": "chain"})
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        self.calls += 1
+        try:
+            return self.rpc.make_request(method, params)
+        except Exception as exc:  # web3 raises many kinds for a node that is down or answers garbage
+            raise VerifierDown(f"{method}: {type(exc).__name__}: {exc}") from None
+
+    def _batch(self, requests: list[tuple[str, list[Any]]]) -> list[Any]:
+        self.calls += 1
+        try:
+            answers = self.rpc.make_batch_request(requests)
+        except Exception as exc:  # as above
+            raise VerifierDown(f"batch of {len(requests)}: {type(exc).__name__}: {exc}") from None
+        if not isinstance(answers, list) or len(answers) != len(requests):
+            raise VerifierDown(f"batch of {len(requests)} answered with {str(answers)[:200]}")
+        return answers
+
+
+def _payment(receipt: dict[str, Any], tx: dict[str, Any], sender: str, claimed_token: str | None) -> dict[str, Any]:
+    """What the transaction paid: an ERC-20 Transfer from the sender (the claimed token's first), else native value."""
+    transfers = [log_ for log_ in receipt.get("logs") or []
+                 if len(log_.get("topics") or []) == 3 and log_["topics"][0].lower() == TRANSFER_TOPIC
+                 and _address("0x" + log_["topics"][1][-40:]) == sender]
+    transfers.sort(key=lambda log_: _address(log_["address"]) != claimed_token)
+    if transfers:
+        t = transfers[0]
+        return {"token": _address(t["address"]), "to": _address("0x" + t["topics"][2][-40:]),
+                "value": str(int(t["data"], 16))}
+    return {"token": None, "to": _address(tx.get("to")), "value": str(_int(tx["value"]))}

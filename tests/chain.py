@@ -1,0 +1,105 @@
+"""A real local EVM chain for the reconciler tests: anvil from the npm package, driven over JSON-RPC."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import requests
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from support import ROOT, TIMEOUT, Wallet, free_port, wait_until
+
+ANVIL = ROOT / "tests" / "node" / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+CONTRACTS = ROOT / "tests" / "contracts"
+CHAIN_ID = 42220
+# Init code that deploys the runtime 60006000fd (PUSH1 0 PUSH1 0 REVERT): every call to it reverts.
+REVERTER = "0x6005600c60003960056000f360006000fd"
+
+
+class Anvil:
+    """One anvil node; `finalized` trails `latest` by two blocks (--slots-in-an-epoch 1). Restartable with its state."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.state = folder / "anvil-state.json"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.keys: list[str] = []
+
+    def start(self) -> "Anvil":
+        config = self.folder / "anvil-config.json"
+        command = [str(ANVIL), "--port", str(self.port), "--chain-id", str(CHAIN_ID), "--slots-in-an-epoch", "1",
+                   "--config-out", str(config), "--state", str(self.state)]
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(self.folder / "anvil.log", "ab"))
+        wait_until(self._up, 30, f"anvil on {self.url}")
+        self.keys = json.loads(config.read_text())["private_keys"]
+        return self
+
+    def _up(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"anvil exited with {self.proc.returncode}")
+        try:
+            return self.rpc("eth_chainId") == hex(CHAIN_ID)
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM: anvil writes its state file, so start() brings the same chain back."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        answer = requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
+                               timeout=TIMEOUT).json()
+        if "error" in answer:
+            raise AssertionError(f"{method}: {answer['error']}")
+        return answer["result"]
+
+    def wallet(self, index: int) -> Wallet:
+        """Dev account `index` as a chat wallet: the same key signs in and pays."""
+        return Wallet(Account.from_key(self.keys[index]))
+
+    def send(self, sender: Wallet, to: str | None = None, value: int = 0, data: str | None = None,
+             gas: int | None = None) -> str:
+        """A transaction from an unlocked dev account; anvil mines it into its own block at once."""
+        tx: dict[str, Any] = {"from": sender.address, "value": hex(value)}
+        if to is not None:
+            tx["to"] = to
+        if data is not None:
+            tx["data"] = data
+        if gas is not None:
+            tx["gas"] = hex(gas)
+        return self.rpc("eth_sendTransaction", tx)
+
+    def receipt(self, tx_hash: str) -> dict[str, Any]:
+        return self.rpc("eth_getTransactionReceipt", tx_hash)
+
+    def deploy(self, sender: Wallet, code: str) -> str:
+        return to_checksum_address(self.receipt(self.send(sender, data=code))["contractAddress"])
+
+    def deploy_token(self, sender: Wallet, decimals: int, supply: int = 10**30) -> str:
+        args = decimals.to_bytes(32, "big") + supply.to_bytes(32, "big")
+        return self.deploy(sender, "0x" + (CONTRACTS / "Token.bin").read_text().strip() + args.hex())
+
+    def transfer_token(self, token: str, sender: Wallet, to: str, value: int) -> str:
+        selector = "a9059cbb"  # transfer(address,uint256)
+        data = "0x" + selector + bytes.fromhex(to[2:]).rjust(32, b"\0").hex() + value.to_bytes(32, "big").hex()
+        return self.send(sender, token, data=data)
+
+    def mine(self, blocks: int = 1) -> None:
+        self.rpc("anvil_mine", hex(blocks))
+
+    def finalize(self) -> None:
+        """Mine until everything so far is at or below `finalized` (latest - 2)."""
+        self.mine(2)
+
+
+def claim(tx_hash: str, to: str, value: int, token: str | None = None) -> dict[str, Any]:
+    """A payment claim as a client sends it with its message."""
+    return {"chain_id": CHAIN_ID, "hash": tx_hash, "to": to, "value": str(value), "token": token}
