@@ -67,7 +67,7 @@ class Anvil:
 
     def send(self, sender: Wallet, to: str | None = None, value: int = 0, data: str | None = None,
              gas: int | None = None) -> str:
-        """A transaction from an unlocked dev account; anvil mines it into its own block at once."""
+        """A transaction from an unlocked dev account, returned once anvil has mined it into its own block."""
         tx: dict[str, Any] = {"from": sender.address, "value": hex(value)}
         if to is not None:
             tx["to"] = to
@@ -75,7 +75,9 @@ class Anvil:
             tx["data"] = data
         if gas is not None:
             tx["gas"] = hex(gas)
-        return self.rpc("eth_sendTransaction", tx)
+        tx_hash = self.rpc("eth_sendTransaction", tx)
+        wait_until(lambda: self.receipt(tx_hash), TIMEOUT, f"{tx_hash} mined")
+        return tx_hash
 
     def receipt(self, tx_hash: str) -> dict[str, Any]:
         return self.rpc("eth_getTransactionReceipt", tx_hash)

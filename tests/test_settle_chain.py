@@ -193,7 +193,7 @@ def test_chain_outage_settles_nothing_keeps_serving_and_resumes(tmp_path, make_s
         tx = node.send(node.wallet(1), b.address, 10**18)
         sent = payer.send(chat["id"], "paid", tx=claim(tx, b.address, 10**18))["message"]
         node.stop()
-        wait_until(lambda: srv.get("/api/health").json()["reconciler"]["last_error"], TIMEOUT, "the outage noticed")
+        wait_until(lambda: srv.get("/api/health").json()["reconciler"]["errors"], TIMEOUT, "the outage noticed")
         assert srv.get("/api/health").status_code == 200
         assert payer.send(chat["id"], "chat still works")["ok"]
         assert status(srv, a, sent) == "provisional"

@@ -34,6 +34,7 @@ class Reconciler:
         self.next_at: dict[str, int] = {}  # message id -> not to be checked before (ms)
         self.failures: dict[str, int] = {}  # message id -> errors in a row (backoff)
         self.rounds = 0
+        self.errors = 0  # checks that failed (source of truth down or answering garbage), ever
         self.last_error: str | None = None
 
     def run(self) -> None:
@@ -49,11 +50,12 @@ class Reconciler:
 
     def status(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "provisional": len(self.store.provisional()),
-                "chain": "not configured" if self.chain is None else "ok", "last_error": self.last_error}
+                "chain": "configured" if self.chain else "not configured",
+                "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
+                "errors": self.errors, "last_error": self.last_error}
 
     def round(self) -> None:
         now = now_ms()
-        self.last_error = None
         pending = self.store.provisional()
         live = {m.id for m in pending}
         for table in (self.next_at, self.failures):
@@ -100,6 +102,7 @@ class Reconciler:
             if outcome.error is not None:
                 failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
                 self.next_at[m.id] = now + min(MAX_BACKOFF_MS, int(self.interval_s * 1000) * 2 ** failures)
+                self.errors += 1
                 self.last_error = outcome.error
                 log.warning("cannot settle %s yet (attempt %d): %s", m.id, failures, outcome.error)
             elif outcome.fields is not None:

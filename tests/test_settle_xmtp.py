@@ -1,0 +1,192 @@
+"""Messages settled by XMTP (attestation or gateway), content binding of XMTP ids, and the fallback clock."""
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Iterator
+
+import pytest
+
+from optimistic_messaging.verifiers.xmtp import encoded_text, xmtp_message_id
+
+from support import Server, Wallet, new_chat, wait_until
+from xmtp_gateway import Gateway
+
+
+def group_id() -> str:
+    """A fresh XMTP conversation id: 16 random bytes in hex."""
+    return secrets.token_hex(16)
+
+
+def settled(peer, message_id: str) -> dict:
+    return peer.wait("message:update", lambda m: m["id"] == message_id and m["status"] != "provisional")
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Gateway]:
+    gw = Gateway()
+    yield gw
+    gw.close()
+
+
+@pytest.fixture(scope="module")
+def attesting(tmp_path_factory) -> Iterator[Server]:
+    """No gateway: the sender's attestation settles; the fallback confirms after 1 s."""
+    srv = Server(tmp_path_factory.mktemp("attesting"), {"RECONCILE_INTERVAL_S": "0.1", "XMTP_GRACE_S": "1"}).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory, gateway) -> Iterator[Server]:
+    """XMTP settled through the gateway stand-in; not found for 1 s means the attestation is dropped."""
+    srv = Server(tmp_path_factory.mktemp("gated"), {"RECONCILE_INTERVAL_S": "0.1", "XMTP_GRACE_S": "1",
+                                                     "XMTP_GATEWAY_URL": gateway.url}).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def dm(peers):
+    """Two signed-in wallets in a chat registered under a fresh XMTP conversation id, the second listening."""
+    def make(server: Server):
+        a, b = Wallet().sign_in(server), Wallet().sign_in(server)
+        chat = new_chat(server, a, b, chat_id=group_id())
+        listener = peers(server, b)
+        listener.join(chat["id"])
+        return a, chat, peers(server, a), listener
+    return make
+
+
+def test_xmtp_id_matches_the_libxmtp_test_vector():
+    assert xmtp_message_id("aed8a9cc52ca1c02c03a6d90171b1fd9", "k-1", "hello") == (
+        "b65e598cf38f0693cbde7154edba99afb384ea1fe34bd3562c2c2fdf28783a45")
+
+
+def test_encoded_content_of_an_empty_text_has_no_content_field():
+    header = b"\x0a\x12\x0a\x08xmtp.org\x12\x04text\x18\x01" + b"\x12\x11\x0a\x08encoding\x12\x05UTF-8"
+    assert encoded_text("") == header
+    assert encoded_text("hi") == header + b"\x22\x02hi"
+    assert encoded_text("é" * 100) == header + b"\x22\xc8\x01" + "é".encode() * 100  # 200 bytes: a 2-byte varint
+
+
+def test_message_without_tx_or_attestation_is_confirmed_by_the_fallback_after_the_grace(attesting, dm):
+    _, chat, sender, listener = dm(attesting)
+    sent = sender.send(chat["id"], "plain")["message"]
+    update = settled(listener, sent["id"])
+    assert (update["status"], update["source"], update["xmtp_id"]) == ("confirmed", "fallback", None)
+
+
+def test_attested_message_is_confirmed_by_xmtp_without_a_gateway(attesting, dm):
+    _, chat, sender, listener = dm(attesting)
+    sent = sender.send(chat["id"], "via xmtp too")["message"]
+    sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "xmtp-msg-1"})
+    update = settled(listener, sent["id"])
+    assert (update["status"], update["source"], update["xmtp_id"]) == ("confirmed", "xmtp", "xmtp-msg-1")
+
+
+def test_keyed_attestation_that_matches_the_content_is_bound(attesting, dm):
+    _, chat, sender, _ = dm(attesting)
+    client_id = uuid.uuid4().hex
+    sent = sender.send(chat["id"], "bound text", client_id=client_id)["message"]
+    xmtp_id = xmtp_message_id(chat["id"], client_id, "bound text")
+    ack = sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": xmtp_id, "keyed": True})
+    assert ack["ok"] and ack["message"]["xmtp_bound"] is True and ack["message"]["xmtp_id"] == xmtp_id
+
+
+def test_keyed_attestation_that_does_not_match_is_invalid_and_changes_nothing(attesting, dm):
+    _, chat, sender, listener = dm(attesting)
+    sent = sender.send(chat["id"], "the real text")["message"]
+    wrong = xmtp_message_id(chat["id"], sent["client_id"], "another text")
+    ack = sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": wrong, "keyed": True})
+    assert ack["ok"] is False and ack["error"]["code"] == "invalid" and "xmtp_id" in ack["error"]["message"]
+    update = settled(listener, sent["id"])
+    assert (update["source"], update["xmtp_id"], update["xmtp_bound"]) == ("fallback", None, False)
+
+
+def test_keyed_send_is_bound_or_refused(attesting, dm):
+    _, chat, sender, _ = dm(attesting)
+    good = xmtp_message_id(chat["id"], "c-good", "hello")
+    ack = sender.call("send", {"chat_id": chat["id"], "client_id": "c-good", "body": "hello", "xmtp_id": good,
+                               "keyed": True})
+    assert ack["ok"] and ack["message"]["xmtp_bound"] is True
+    bad = sender.call("send", {"chat_id": chat["id"], "client_id": "c-bad", "body": "hello", "xmtp_id": good,
+                               "keyed": True})
+    assert bad["ok"] is False and bad["error"]["code"] == "invalid"
+
+
+def test_unkeyed_or_non_xmtp_chat_attestations_are_taken_unbound(attesting, dm, peers):
+    a, chat, sender, _ = dm(attesting)
+    sent = sender.send(chat["id"], "old sdk")["message"]
+    ack = sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "anything"})
+    assert ack["ok"] and ack["message"]["xmtp_bound"] is False
+    b = Wallet().sign_in(attesting)
+    plain = new_chat(attesting, a, b)  # a DM id, not an XMTP conversation id: nothing to bind to
+    other = sender.send(plain["id"], "x")["message"]
+    ack = sender.call("attest", {"chat_id": plain["id"], "message_id": other["id"], "xmtp_id": "y", "keyed": True})
+    assert ack["ok"] and ack["message"]["xmtp_bound"] is False
+
+
+def test_attest_on_a_settled_message_records_the_id_but_not_the_status(attesting, dm):
+    _, chat, sender, listener = dm(attesting)
+    sent = sender.send(chat["id"], "settles first")["message"]
+    assert settled(listener, sent["id"])["source"] == "fallback"
+    ack = sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "late-copy"})
+    assert (ack["message"]["status"], ack["message"]["source"], ack["message"]["xmtp_id"]) == (
+        "confirmed", "fallback", "late-copy")
+    assert listener.wait("message:update", lambda m: m["xmtp_id"] == "late-copy")["status"] == "confirmed"
+
+
+def test_gateway_holding_the_same_content_confirms(gated, gateway, dm):
+    a, chat, sender, listener = dm(gated)
+    sent = sender.send(chat["id"], "hello from both")["message"]
+    gateway.holds(chat["id"], "gw-1", a.address.lower(), "hello from both")
+    sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-1"})
+    update = settled(listener, sent["id"])
+    assert (update["status"], update["source"]) == ("confirmed", "xmtp")
+    assert (chat["id"], "gw-1") in gateway.asked
+
+
+def test_gateway_holding_other_content_corrects_the_message(gated, gateway, dm):
+    a, chat, sender, listener = dm(gated)
+    sent = sender.send(chat["id"], "what I typed")["message"]
+    gateway.holds(chat["id"], "gw-2", a.address, "what XMTP delivered")
+    sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-2"})
+    update = settled(listener, sent["id"])
+    assert (update["status"], update["source"], update["reason"]) == ("corrected", "xmtp", "xmtp_mismatch")
+    assert update["body"] == "what XMTP delivered" and update["original"] == {"body": "what I typed", "tx": None}
+
+
+def test_gateway_not_finding_it_within_the_grace_drops_the_attestation(gated, dm):
+    _, chat, sender, listener = dm(gated)
+    sent = sender.send(chat["id"], "never on xmtp")["message"]
+    sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-missing"})
+    update = settled(listener, sent["id"])
+    assert (update["status"], update["source"], update["xmtp_id"]) == ("confirmed", "fallback", None)
+
+
+def test_gateway_showing_another_sender_drops_a_false_attestation(gated, gateway, dm):
+    _, chat, sender, listener = dm(gated)
+    sent = sender.send(chat["id"], "claimed copy")["message"]
+    gateway.holds(chat["id"], "gw-3", Wallet().address, "claimed copy")
+    sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-3"})
+    dropped = listener.wait("message:update", lambda m: m["id"] == sent["id"] and m["xmtp_id"] is None
+                            and m["rev"] > sent["rev"] + 1)
+    assert dropped["status"] in ("provisional", "confirmed")
+    assert (settled(listener, sent["id"])["source"]) == "fallback"
+
+
+def test_gateway_outage_settles_nothing_until_it_answers(gated, gateway, dm):
+    a, chat, sender, listener = dm(gated)
+    errors = gated.get("/api/health").json()["reconciler"]["errors"]
+    gateway.down = True
+    try:
+        sent = sender.send(chat["id"], "while xmtp is down")["message"]
+        gateway.holds(chat["id"], "gw-4", a.address, "while xmtp is down")
+        sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-4"})
+        wait_until(lambda: gated.get("/api/health").json()["reconciler"]["errors"] > errors, 10, "the outage noticed")
+        assert gated.get("/api/health").status_code == 200
+    finally:
+        gateway.down = False
+    update = settled(listener, sent["id"])
+    assert (update["status"], update["source"]) == ("confirmed", "xmtp")
