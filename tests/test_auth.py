@@ -171,3 +171,13 @@ def test_unparseable_message_still_uses_up_its_nonce(server):
     n = nonce(server)
     assert verify(server, wallet, f"garbage\nNonce: {n}").status_code == 401
     assert verify(server, wallet, siwe_text(wallet.address, n)).status_code == 401
+
+
+def test_nonce_issued_before_a_restart_is_refused():
+    before = Nonces("k" * 32).issue()
+    import time
+    after_restart = Nonces("k" * 32)
+    while int(before[:12], 16) >= after_restart._since:  # same millisecond: make the restart strictly later
+        time.sleep(0.001)
+        after_restart = Nonces("k" * 32)
+    assert after_restart.consume(before) is False

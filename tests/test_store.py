@@ -195,3 +195,33 @@ def _try(call):
         return call()
     except ApiError as exc:
         return exc
+
+
+def test_a_bug_in_one_write_fails_that_write_only(store):
+    def broken(message):
+        raise RuntimeError("bug")
+    message = send(store, "a")
+    assert _try(lambda: store.change(message.id, broken)).code == "internal"
+    assert send(store, "b").seq == 2 and store.healthy()
+
+
+def test_a_dead_writer_fails_writes_instead_of_hanging(store, monkeypatch):
+    def explode(batch):
+        raise SystemError("writer fault")
+    monkeypatch.setattr(store, "_commit", explode)
+    assert _try(lambda: send(store, "x")).code == "unavailable"
+    assert store.healthy() is False
+    assert _try(lambda: send(store, "y")).code == "unavailable"
+
+
+def test_compaction_whose_rename_cannot_be_synced_stops_writes_but_keeps_the_data(store, path, monkeypatch):
+    monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 5)
+    message = send(store, "m")
+    monkeypatch.setattr(jsonl, "_fsync_dir", lambda p: (_ for _ in ()).throw(OSError(5, "EIO")))
+    for i in range(5):  # the fifth superseded record triggers compaction
+        store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})
+    assert store.healthy() is False
+    assert _try(lambda: store.change(message.id, lambda m: {"xmtp_id": "refused"})).code == "unavailable"
+    monkeypatch.undo()
+    store.close()
+    assert opened(path).message(message.id).xmtp_id == "x4"

@@ -72,7 +72,7 @@ def test_huge_ack_and_the_broadcasts_behind_it_arrive_whole_and_in_order(server,
     alice, bob = wallets(2)
     chat = new_chat(server, alice, bob)
     a = peers(server, alice)
-    body = "漢" * 4000  # 12 KB of UTF-8 per message: a 500-change ack is ~6 MB, far beyond a socket buffer
+    body = "漢" * 4000  # 12 KB of UTF-8 per message: a full catch-up page is ~3 MB, far beyond a socket buffer
     done = threading.Semaphore(0)
     for i in range(500):
         a.sio.emit("send", {"chat_id": chat["id"], "client_id": f"big{i}", "body": body}, callback=lambda _: done.release())
@@ -87,7 +87,9 @@ def test_huge_ack_and_the_broadcasts_behind_it_arrive_whole_and_in_order(server,
     last = b.wait("message", lambda m: m["seq"] == 520)
     assert last["body"] == "live"
     assert [m["seq"] for m in b.received("message")] == list(range(501, 521))
-    assert len(acks) == 1 and len(acks[0]["changes"]) == 500 and acks[0]["changes"][0]["body"] == body
+    page = acks[0]
+    assert len(page["changes"]) == 250 and page["has_more"] is True, "a page stops at about 1,000,000 characters"
+    assert page["changes"][0]["body"] == body and [m["seq"] for m in page["changes"]] == list(range(1, 251))
 
 
 def test_frame_announcing_more_than_the_limit_is_refused_before_it_is_read(server, wallets, peers):
@@ -102,3 +104,38 @@ def test_frame_announcing_more_than_the_limit_is_refused_before_it_is_read(serve
             if ws.recv() in ("", None):
                 raise ConnectionError("closed")
     assert peers(server, alice).sio.connected
+
+
+def test_fragmented_message_over_the_limit_closes_the_connection(server, wallets, peers):
+    (alice,) = wallets(1)
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+                                     timeout=TIMEOUT, suppress_origin=True)
+    ws.recv()
+    ws.send_frame(websocket.ABNF.create_frame("4" + "x" * 60_000, websocket.ABNF.OPCODE_TEXT, fin=0))
+    with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError, BrokenPipeError)):
+        for _ in range(10):
+            ws.send_frame(websocket.ABNF.create_frame("x" * 60_000, websocket.ABNF.OPCODE_CONT, fin=0))
+            if ws.recv() in ("", None):
+                raise ConnectionError("closed")
+    assert peers(server, alice).sio.connected
+
+
+def test_websocket_ping_is_answered_with_its_payload(server, wallets):
+    (alice,) = wallets(1)
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+                                     timeout=TIMEOUT, suppress_origin=True)
+    ws.recv()
+    ws.ping("are-you-there")
+    opcode, frame = ws.recv_data_frame(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_PONG and frame.data == b"are-you-there"
+
+
+def test_lean_queue_stays_fifo_across_many_items():
+    q = wire.LeanQueue()
+    for i in range(1000):
+        q.put(i)
+    taken = [q.get() for _ in range(600)]
+    for i in range(1000, 1100):
+        q.put(i)
+    taken += [q.get(block=False) for _ in range(500)]
+    assert taken == list(range(1100)) and q.qsize() == 0

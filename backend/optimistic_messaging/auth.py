@@ -38,6 +38,7 @@ class Nonces:
     def __init__(self, secret_key: str) -> None:
         self._key = hashlib.sha256(b"optimistic-messaging-nonce\0" + secret_key.encode()).digest()
         self._used: OrderedDict[str, int] = OrderedDict()  # nonce -> when it expires
+        self._since = now_ms()  # which nonces were used before a restart is not known: only this run's count
 
     def _mac(self, body: str) -> str:
         return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:24]
@@ -53,8 +54,9 @@ class Nonces:
         now = now_ms()
         while self._used and next(iter(self._used.values())) < now:
             self._used.popitem(last=False)
-        expires = int(nonce[:12], 16) + NONCE_TTL_MS
-        if expires < now or nonce in self._used:
+        issued = int(nonce[:12], 16)
+        expires = issued + NONCE_TTL_MS
+        if expires < now or issued < self._since or nonce in self._used:
             return False
         self._used[nonce] = expires
         return True

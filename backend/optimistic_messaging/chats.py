@@ -9,6 +9,7 @@ from .models import Message
 from .store import Store
 
 MAX_CHANGES = 500
+MAX_CHANGES_CHARS = 1_000_000  # a catch-up page stops early past this much text: bounded frames and responses
 
 
 def dm_id(a: str, b: str) -> str:
@@ -64,5 +65,12 @@ class Chats:
         return self.store.page(chat_id, before, after, limit)
 
     def changes(self, caller: str, chat_id: str, since_rev: int, limit: int = MAX_CHANGES) -> tuple[list[Message], bool]:
+        """Changes after `since_rev` in rev order: at most `limit` messages and about MAX_CHANGES_CHARS of text."""
         self.require_member(caller, chat_id)
-        return self.store.changes(chat_id, since_rev, limit)
+        found, has_more = self.store.changes(chat_id, since_rev, limit)
+        chars = 0
+        for i, message in enumerate(found):
+            chars += len(message.body)
+            if chars > MAX_CHANGES_CHARS and i > 0:
+                return found[:i], True
+        return found, has_more

@@ -11,19 +11,30 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+MIN_SECRET_CHARS = 32
+
+
 def _secret_beside(data_file: Path) -> str:
-    """Generate the signing key once and keep it beside the data, so a restart keeps tokens valid."""
+    """Generate the signing key once and keep it beside the data, so a restart keeps tokens valid.
+
+    Written to a temporary file, synced, then renamed: a crash never leaves a short or empty key behind.
+    """
     path = data_file.with_name(data_file.name + ".secret")
-    try:
+    if path.exists():
         return path.read_text().strip()
-    except FileNotFoundError:
-        key = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(key)
-            f.flush()
-            os.fsync(f.fileno())
-        return key
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent.resolve(), os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path.read_text().strip()
 
 
 @dataclass(frozen=True)
@@ -33,7 +44,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 5001
     data_file: Path = Path("messages.json")
-    secret_key: str = ""
+    secret_key: str = ""  # from_env always sets it (generated if need be); a Config without one is refused
     token_ttl_s: int = 86400
     siwe_domains: tuple[str, ...] = ("localhost:3000", "127.0.0.1:3000")
     cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
@@ -94,3 +105,10 @@ class Config:
             )
         except ValueError as exc:
             raise ValueError(f"bad configuration: {exc}") from exc
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would quietly switch a protection off."""
+        if len(self.secret_key) < MIN_SECRET_CHARS:
+            raise ValueError(f"SECRET_KEY (or its file) must be at least {MIN_SECRET_CHARS} characters")
+        if not self.cors_origins or "*" in self.cors_origins:
+            raise ValueError("CORS_ORIGINS must list the allowed origins; empty or '*' would allow every origin")

@@ -95,7 +95,7 @@ def register(sio: socketio.Server, s: Services) -> None:
         if since_rev is None:
             changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE)
         else:
-            changes, has_more = s.store.changes(chat_id, since_rev, 500)
+            changes, has_more = s.chats.changes(conn.address, chat_id, since_rev)
         if s.presence.join(chat_id, conn.address, sid):
             tell_others("presence", chat_id, conn.address, {"chat_id": chat_id, "address": conn.address, "online": True})
         return {"ok": True, "chat": s.store.chat(chat_id), "changes": changes, "has_more": has_more,

@@ -34,6 +34,7 @@ import engineio.socket
 import gevent
 import gevent.event
 import gevent.queue
+import gevent.ssl
 import geventwebsocket.websocket as gws
 import orjson
 import socketio
@@ -45,6 +46,8 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 _EVENT_ACK_ID = re.compile(r"2(?:/[^,]*,)?([0-9]{1,15})")
 log = logging.getLogger(__name__)
 _decode_header = gws.Header.__dict__["decode_header"].__func__
+_original_read_frame = gws.WebSocket.read_frame
+_original_handle_ping = gws.WebSocket.handle_ping
 
 
 class Frame(bytes):
@@ -85,11 +88,14 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         ws = environ.get("wsgi.websocket")
+        self.writing = False
         if ws is not None:
-            self.raw = ws.handler.socket._sock  # the kernel socket under gevent's (non-blocking)
             self.gsock = ws.handler.socket
-            self.writing = False
-            self.app.__self__.fast_ws = self  # self.app is the engine.io socket's bound _websocket_handler
+            # Straight to the kernel socket under gevent's (non-blocking); under TLS every byte must go through it.
+            self.raw = None if isinstance(self.gsock, gevent.ssl.SSLSocket) else self.gsock._sock
+            self.eio_socket = self.app.__self__  # self.app is the engine.io socket's bound _websocket_handler
+            self.eio_socket.fast_ws = self
+            ws.handler.om_fast = self  # gevent-websocket's WebSocket has __slots__; its handler carries our state
         return super().__call__(environ, start_response)
 
     def send(self, message: Any) -> None:
@@ -99,14 +105,26 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
             return super().send(message)
         self.writing = True
         try:
-            sent = _send_some(self.raw, message)
+            sent = _send_some(self.raw, message) if self.raw is not None else 0
             if sent < len(message):
-                self.gsock.sendall(memoryview(message)[sent:])  # yields until the kernel takes the rest
+                self._send_rest(memoryview(message)[sent:])
         finally:
             self.writing = False
+            self.eio_socket.queue.written(message)
+
+    def _send_rest(self, rest: memoryview) -> None:
+        """Wait for the kernel to take the rest, but not past the ping deadline: a peer that reads nothing is cut."""
+        eio = self.eio_socket.server
+        try:
+            with gevent.Timeout(eio.ping_interval + eio.ping_timeout):
+                self.gsock.sendall(rest)
+        except gevent.Timeout:
+            drop(self.eio_socket, "it stopped reading")
+            raise OSError("write timed out") from None
 
 
 def _send_some(raw: Any, frame: bytes) -> int:
+    """One non-blocking send: what the kernel took (0 when its buffer is full)."""
     try:
         return raw.send(frame)
     except BlockingIOError:
@@ -118,7 +136,7 @@ def deliver(eio_socket: Any, frame: Frame) -> None:
     if eio_socket.closed or eio_socket.closing:
         return
     ws = getattr(eio_socket, "fast_ws", None)
-    if ws is None or ws.writing or eio_socket.queue.qsize():
+    if ws is None or ws.raw is None or ws.writing or eio_socket.queue.qsize():
         if eio_socket.queue.backlog > MAX_BACKLOG_BYTES:
             drop(eio_socket, "it stopped reading")
             return
@@ -179,17 +197,18 @@ def _send_packet(eio: engineio.Server, eio_sid: str, pkt: engineio.packet.Packet
 class LeanQueue:
     """engine.io's per-socket send queue (one consumer: the socket's writer) in ~0.5 KB; gevent's JoinableQueue is ~3 KB."""
 
-    __slots__ = ("_items", "_ready", "_unfinished", "_finished", "backlog")
+    __slots__ = ("_items", "_head", "_ready", "_unfinished", "_finished", "backlog")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
+        self._head = 0  # items before it were taken; trimmed in bulk, so taking stays O(1)
         self._ready = gevent.event.Event()  # set while items wait
         self._unfinished = 0
         self._finished: gevent.event.Event | None = None  # made by the first join()
-        self.backlog = 0  # bytes of queued frames: a client that stops reading is cut off past MAX_BACKLOG_BYTES
+        self.backlog = 0  # frame bytes queued or being written: past MAX_BACKLOG_BYTES a non-reader is cut off
 
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self._items) - self._head
 
     def put(self, item: Any) -> None:
         if type(item) is _Queued:
@@ -197,16 +216,27 @@ class LeanQueue:
         self._items.append(item)
         self._unfinished += 1
         self._ready.set()
+        if self._finished is not None:
+            self._finished.clear()
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        if not self._items and not (block and self._ready.wait(timeout)):
+        if not self.qsize() and not (block and self._ready.wait(timeout)):
             raise gevent.queue.Empty
-        item = self._items.pop(0)
-        if not self._items:
+        item = self._items[self._head]
+        self._items[self._head] = None
+        self._head += 1
+        if self._head == len(self._items):
+            self._items.clear()
+            self._head = 0
             self._ready.clear()
-        if type(item) is _Queued:
-            self.backlog -= len(item.frame)
+        elif self._head > 64 and self._head * 2 > len(self._items):
+            del self._items[:self._head]
+            self._head = 0
         return item
+
+    def written(self, frame: bytes) -> None:
+        """A queued frame reached the kernel (or failed to): it no longer counts against the backlog."""
+        self.backlog -= len(frame)
 
     def task_done(self) -> None:
         self._unfinished -= 1
@@ -307,6 +337,14 @@ def _unmask(self: gws.Header, payload: bytes) -> bytes:
     return (int.from_bytes(payload, "little") ^ int.from_bytes(mask, "little")).to_bytes(n, "little")
 
 
+def _handle_ping(self: gws.WebSocket, header: gws.Header, payload: bytes) -> None:
+    """A websocket ping is answered in line with the data frames, never in the middle of one."""
+    fast = getattr(self.handler, "om_fast", None)
+    if fast is None:
+        return _original_handle_ping(self, header, payload)
+    deliver(fast.eio_socket, Frame(bytes((0x8A, len(payload))) + bytes(payload)))
+
+
 def install(sio: socketio.Server, max_frame_bytes: int) -> None:
     """Switch the server onto the fast path; refuses library versions it was not written against."""
     found = {name: version(name) for name in PINNED}
@@ -327,3 +365,18 @@ def install(sio: socketio.Server, max_frame_bytes: int) -> None:
         return header
 
     gws.Header.decode_header = classmethod(capped_header)
+
+    def capped_read_frame(self: gws.WebSocket) -> tuple[gws.Header, bytes]:
+        """A message split into continuation frames counts as a whole against the limit."""
+        header, payload = _original_read_frame(self)
+        handler = self.handler
+        if header.opcode == gws.WebSocket.OPCODE_CONTINUATION:
+            handler.om_message_bytes = getattr(handler, "om_message_bytes", 0) + len(payload)
+            if handler.om_message_bytes > max_frame_bytes:
+                raise FrameTooLargeException(f"fragmented message over the {max_frame_bytes}-byte limit")
+        elif header.opcode in (gws.WebSocket.OPCODE_TEXT, gws.WebSocket.OPCODE_BINARY):
+            handler.om_message_bytes = len(payload)
+        return header, payload
+
+    gws.WebSocket.read_frame = capped_read_frame
+    gws.WebSocket.handle_ping = _handle_ping

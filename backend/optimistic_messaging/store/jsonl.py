@@ -125,7 +125,7 @@ class JsonlStore:
         self._listeners.append(listener)
 
     def healthy(self) -> bool:
-        return self._broken is None
+        return self._broken is None and self._writer is not None and not self._writer.dead
 
     def _replay(self) -> None:
         """Rebuild memory from the log; repair a torn last line, refuse a corrupt one elsewhere."""
@@ -272,25 +272,43 @@ class JsonlStore:
     # -- the writer -----------------------------------------------------------------------------
 
     def _write_loop(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            ops, self._queue = self._queue, []
-            if ops:
-                self._commit(ops)
-                if self._should_compact():
-                    self._compact()
+        """Forever: take what is queued, commit it; a fault here stops writes instead of hanging every writer."""
+        ops: list[_Op] = []
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                ops, self._queue = self._queue, []
+                if ops:
+                    self._commit(ops)
+                    if self._should_compact():
+                        self._compact()
+        except BaseException as exc:
+            if isinstance(exc, gevent.GreenletExit):
+                raise
+            log.critical("store writer failed: %r; no more writes until a restart", exc, exc_info=True)
+            self._broken = f"the store's writer failed ({exc!r}); restart to recover"
+            error = ApiError("unavailable", self._broken)
+            for op in ops + self._queue:
+                if not op.result.ready():
+                    op.result.set_exception(error)
+            # Not re-raised: gevent would hand a SystemError to the main greenlet and stop the server.
 
     def _commit(self, ops: list[_Op]) -> None:
         """Plan every op, make the batch durable with one write, then apply, answer and notify in order."""
         batch = _Batch(self.state)
         planned: list[_Op] = []
         for op in ops:
+            mark = len(batch.records)
             try:
                 op.value = op.plan(batch)
                 planned.append(op)
             except ApiError as exc:
                 op.result.set_exception(exc)
+            except Exception as exc:  # a bug in one op's plan fails that op, not the batch
+                log.exception("planning a write failed")
+                del batch.records[mark:]
+                op.result.set_exception(ApiError("internal", f"the write could not be planned ({type(exc).__name__})"))
         if batch.records:
             try:
                 self._durable(b"".join(map(encode_record, batch.records)))
@@ -352,16 +370,27 @@ class JsonlStore:
                         chunk.clear()
                         gevent.sleep(0)  # encoding a large state: let sockets be served between chunks
                 gevent.get_hub().threadpool.apply(_append_and_sync, (fd, b"".join(chunk)))
+                new_fd = os.open(tmp, os.O_WRONLY | os.O_APPEND)  # opened before the swap: no fd, no swap
             finally:
                 os.close(fd)
-            os.replace(tmp, self.path)
-            _fsync_dir(self.path)
         except OSError as exc:
             log.error("compaction of %s failed, keeping the old log: %s", self.path, exc)
+            tmp.unlink(missing_ok=True)
             return
-        os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        self._size = os.fstat(self._fd).st_size
+        try:
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.error("compaction of %s failed, keeping the old log: %s", self.path, exc)
+            os.close(new_fd)
+            tmp.unlink(missing_ok=True)
+            return
+        os.close(self._fd)  # from here on the path names the new log: every write goes there
+        self._fd, self._size = new_fd, os.fstat(new_fd).st_size
+        try:
+            _fsync_dir(self.path)
+        except OSError as exc:  # the rename may not survive a crash: stop acknowledging until a restart
+            self._broken = f"compacted log's rename could not be made durable ({exc}); restart to recover"
+            log.critical("%s", self._broken)
         dropped = self.state.records - self.state.live_records()
         self.state.records = self.state.live_records()
         log.info("compacted %s: dropped %d superseded records in %d ms", self.path, dropped, now_ms() - started)

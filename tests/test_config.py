@@ -1,0 +1,42 @@
+"""Configuration refuses settings that would quietly switch a protection off."""
+from __future__ import annotations
+
+import pytest
+
+from optimistic_messaging.config import Config
+
+
+def env(tmp_path, **extra):
+    return {"DATA_FILE": str(tmp_path / "m.json"), **extra}
+
+
+def test_secret_is_generated_once_and_kept_beside_the_data(tmp_path):
+    first = Config.from_env(env(tmp_path)).secret_key
+    assert len(first) >= 32 and Config.from_env(env(tmp_path)).secret_key == first
+    assert (tmp_path / "m.json.secret").read_text() == first
+
+
+@pytest.mark.parametrize("secret", ["", "short"])
+def test_a_short_or_empty_secret_is_refused(tmp_path, secret):
+    (tmp_path / "m.json.secret").write_text(secret)
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        Config.from_env(env(tmp_path))
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        Config.from_env(env(tmp_path, SECRET_KEY="tooshort"))
+
+
+@pytest.mark.parametrize("origins", ["", "*", "http://localhost:3000,*", " , "])
+def test_empty_or_wildcard_origins_are_refused(tmp_path, origins):
+    with pytest.raises(ValueError, match="CORS_ORIGINS"):
+        Config.from_env(env(tmp_path, CORS_ORIGINS=origins))
+
+
+def test_fsync_takes_always_or_off_only(tmp_path):
+    assert Config.from_env(env(tmp_path, FSYNC="off")).fsync is False
+    with pytest.raises(ValueError, match="FSYNC"):
+        Config.from_env(env(tmp_path, FSYNC="sometimes"))
+
+
+def test_malformed_numbers_are_refused_naming_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="bad configuration"):
+        Config.from_env(env(tmp_path, PORT="http"))
