@@ -218,10 +218,10 @@ def test_compaction_whose_rename_cannot_be_synced_stops_writes_but_keeps_the_dat
     monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 5)
     message = send(store, "m")
     monkeypatch.setattr(jsonl, "_fsync_dir", lambda p: (_ for _ in ()).throw(OSError(5, "EIO")))
-    for i in range(5):  # the fifth superseded record triggers compaction
+    for i in range(5):  # the fifth superseded record triggers compaction, after that write is answered
         store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})
-    assert store.healthy() is False
     assert _try(lambda: store.change(message.id, lambda m: {"xmtp_id": "refused"})).code == "unavailable"
+    assert store.healthy() is False
     monkeypatch.undo()
     store.close()
     assert opened(path).message(message.id).xmtp_id == "x4"
