@@ -18,6 +18,7 @@ from .verifiers.xmtp import XmtpVerifier
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_MS = 60_000
+HEAD_WATCH_S = 0.25  # between rounds, while payments wait on a known block: how often to look at the final head
 
 
 class Reconciler:
@@ -38,7 +39,11 @@ class Reconciler:
         self.last_error: str | None = None
 
     def run(self) -> None:
-        """Forever, one round per RECONCILE_INTERVAL_S; a failing round is logged and the next one comes."""
+        """Forever, one round per RECONCILE_INTERVAL_S; a failing round is logged and the next one comes.
+
+        While payments wait on a known block, the final head is watched in between, and the next round starts
+        as soon as that block is final: settlement follows finality closely, not the round clock.
+        """
         while True:
             started = time.monotonic()
             try:
@@ -46,11 +51,16 @@ class Reconciler:
             except Exception:
                 log.exception("reconcile round failed")
             self.rounds += 1
-            gevent.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+            next_round = started + self.interval_s
+            while (left := next_round - time.monotonic()) > 0:
+                gevent.sleep(min(left, HEAD_WATCH_S))
+                if self.chain is not None and time.monotonic() < next_round and self.chain.became_final():
+                    break
 
     def status(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "provisional": len(self.store.provisional()),
                 "chain": "configured" if self.chain else "not configured",
+                "rpc_calls": self.chain.calls if self.chain else 0,
                 "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
                 "errors": self.errors, "last_error": self.last_error}
 
@@ -61,6 +71,8 @@ class Reconciler:
         for table in (self.next_at, self.failures):
             for stale in [k for k in table if k not in live]:
                 del table[stale]
+        if self.chain is not None:
+            self.chain.forget(live)
         due = sorted((m for m in pending if self.next_at.get(m.id, 0) <= now), key=lambda m: (m.sent_at, m.id))
         outcomes = {**self._payments([m for m in due if m.tx], now),
                     **self._attested([m for m in due if not m.tx and m.xmtp_id], now),

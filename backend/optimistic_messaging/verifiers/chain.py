@@ -43,7 +43,8 @@ class ChainVerifier:
         self.confirmations = confirmations
         self.tx_timeout_ms = tx_timeout_ms
         self.has_finalized_tag = True
-        self.waiting_for: dict[str, int] = {}  # message id -> block its receipt is in, while not final
+        # message id -> (block, receipt, transaction) seen while not final: the settling round only re-checks the hash
+        self.waiting_for: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {}
         self.calls = 0  # JSON-RPC requests sent (a batch counts once): the benchmark reports it per round
 
     def final_head(self) -> int:
@@ -68,33 +69,48 @@ class ChainVerifier:
         except (RpcError, KeyError, TypeError, ValueError) as exc:
             raise VerifierDown(f"chain head: {exc}") from None
         outcomes: dict[str, Outcome] = {}
-        asked = []
+        asked: list[Message] = []
+        final: list[tuple[Message, dict[str, Any], dict[str, Any]]] = []
         for m in messages:
-            block = self.waiting_for.get(m.id)
-            if block is not None and block > head:
+            seen = self.waiting_for.get(m.id)
+            if seen is None:
+                asked.append(m)
+            elif seen[0] > head:
                 outcomes[m.id] = WAIT  # its receipt is known and not final yet: nothing to ask
             else:
-                asked.append(m)
-        if not asked:
-            return outcomes
-        answers = self._batch([req for m in asked for req in (("eth_getTransactionReceipt", [m.tx["hash"]]),
-                                                              ("eth_getTransactionByHash", [m.tx["hash"]]))])
-        final: list[tuple[Message, dict[str, Any], dict[str, Any]]] = []
-        for i, m in enumerate(asked):
-            try:
-                receipt, tx = _result(answers[2 * i]), _result(answers[2 * i + 1])
-                if receipt is None or tx is None:
-                    self.waiting_for.pop(m.id, None)
-                    outcomes[m.id] = self._missing(m, now)
-                elif _int(receipt["blockNumber"]) > head:
-                    self.waiting_for[m.id] = _int(receipt["blockNumber"])
-                    outcomes[m.id] = WAIT
-                else:
-                    final.append((m, receipt, tx))
-            except (RpcError, KeyError, TypeError, ValueError) as exc:
-                outcomes[m.id] = Outcome(error=f"chain answer unusable: {exc}")
+                final.append((m, seen[1], seen[2]))
+        if asked:
+            answers = self._batch([req for m in asked for req in (("eth_getTransactionReceipt", [m.tx["hash"]]),
+                                                                  ("eth_getTransactionByHash", [m.tx["hash"]]))])
+            for i, m in enumerate(asked):
+                try:
+                    receipt, tx = _result(answers[2 * i]), _result(answers[2 * i + 1])
+                    if receipt is None or tx is None:
+                        outcomes[m.id] = self._missing(m, now)
+                    elif _int(receipt["blockNumber"]) > head:
+                        self.waiting_for[m.id] = (_int(receipt["blockNumber"]), receipt, tx)
+                        outcomes[m.id] = WAIT
+                    else:
+                        final.append((m, receipt, tx))
+                except (RpcError, KeyError, TypeError, ValueError) as exc:
+                    outcomes[m.id] = Outcome(error=f"chain answer unusable: {exc}")
         outcomes.update(self._settle_final(final, now))
         return outcomes
+
+    def became_final(self) -> bool:
+        """Between rounds: has a block that waiting payments are in become final? One head call, only if any wait."""
+        if not self.waiting_for:
+            return False
+        try:
+            head = self.final_head()
+        except (VerifierDown, RpcError, KeyError, TypeError, ValueError):
+            return False
+        return any(block <= head for block, _, _ in self.waiting_for.values())
+
+    def forget(self, keep: set[str]) -> None:
+        """Drop what was remembered about messages that are settled (or gone)."""
+        for message_id in [k for k in self.waiting_for if k not in keep]:
+            del self.waiting_for[message_id]
 
     def _settle_final(self, final: list[tuple[Message, dict[str, Any], dict[str, Any]]], now: int) -> dict[str, Outcome]:
         """Only a receipt whose block is still the canonical one at its height settles (else: reorged, wait)."""
@@ -110,7 +126,7 @@ class ChainVerifier:
                 canonical[height] = None
         outcomes = {}
         for m, receipt, tx in final:
-            self.waiting_for.pop(m.id, None)
+            self.waiting_for.pop(m.id, None)  # settled, or reorged away: either way ask afresh if it comes back
             if canonical.get(receipt["blockNumber"]) != receipt["blockHash"]:
                 outcomes[m.id] = self._missing(m, now)
                 continue
