@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 _decode_header = gws.Header.__dict__["decode_header"].__func__
 _original_read_frame = gws.WebSocket.read_frame
 _original_handle_ping = gws.WebSocket.handle_ping
+_by_websocket: dict[int, "FastWebSocket"] = {}  # id(gevent-websocket WebSocket) -> its driver, while connected
 
 
 class Frame(bytes):
@@ -89,19 +90,25 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         ws = environ.get("wsgi.websocket")
         self.writing = False
-        if ws is not None:
-            self.gsock = ws.handler.socket
-            # Straight to the kernel socket under gevent's (non-blocking); under TLS every byte must go through it.
-            self.raw = None if isinstance(self.gsock, gevent.ssl.SSLSocket) else self.gsock._sock
-            self.eio_socket = self.app.__self__  # self.app is the engine.io socket's bound _websocket_handler
-            self.eio_socket.fast_ws = self
-            ws.handler.om_fast = self  # gevent-websocket's WebSocket has __slots__; its handler carries our state
-        return super().__call__(environ, start_response)
+        self.message_bytes = 0  # of the message being read, across its continuation frames
+        if ws is None:
+            return super().__call__(environ, start_response)
+        self.gsock = ws.handler.socket
+        # Straight to the kernel socket under gevent's (non-blocking); under TLS every byte must go through it.
+        self.raw = None if isinstance(self.gsock, gevent.ssl.SSLSocket) else self.gsock._sock
+        self.eio_socket = self.app.__self__  # self.app is the engine.io socket's bound _websocket_handler
+        self.eio_socket.fast_ws = self
+        _by_websocket[id(ws)] = self  # gevent-websocket's WebSocket has __slots__: find us from it by id
+        try:
+            return super().__call__(environ, start_response)  # returns when the connection ends
+        finally:
+            del _by_websocket[id(ws)]
 
     def send(self, message: Any) -> None:
+        queued = isinstance(message, Frame)  # only frames that went through deliver's queue count as backlog
         if isinstance(message, str):
             message = text_frame(message.encode())
-        elif not isinstance(message, Frame):
+        elif not queued:
             return super().send(message)
         self.writing = True
         try:
@@ -110,7 +117,8 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
                 self._send_rest(memoryview(message)[sent:])
         finally:
             self.writing = False
-            self.eio_socket.queue.written(message)
+            if queued:
+                self.eio_socket.queue.written(message)
 
     def _send_rest(self, rest: memoryview) -> None:
         """Wait for the kernel to take the rest, but not past the ping deadline: a peer that reads nothing is cut."""
@@ -339,7 +347,7 @@ def _unmask(self: gws.Header, payload: bytes) -> bytes:
 
 def _handle_ping(self: gws.WebSocket, header: gws.Header, payload: bytes) -> None:
     """A websocket ping is answered in line with the data frames, never in the middle of one."""
-    fast = getattr(self.handler, "om_fast", None)
+    fast = _by_websocket.get(id(self))
     if fast is None:
         return _original_handle_ping(self, header, payload)
     deliver(fast.eio_socket, Frame(bytes((0x8A, len(payload))) + bytes(payload)))
@@ -369,13 +377,17 @@ def install(sio: socketio.Server, max_frame_bytes: int) -> None:
     def capped_read_frame(self: gws.WebSocket) -> tuple[gws.Header, bytes]:
         """A message split into continuation frames counts as a whole against the limit."""
         header, payload = _original_read_frame(self)
-        handler = self.handler
         if header.opcode == gws.WebSocket.OPCODE_CONTINUATION:
-            handler.om_message_bytes = getattr(handler, "om_message_bytes", 0) + len(payload)
-            if handler.om_message_bytes > max_frame_bytes:
+            fast = _by_websocket.get(id(self))
+            if fast is None:
+                raise FrameTooLargeException("continuation frames are not accepted here")
+            fast.message_bytes += len(payload)
+            if fast.message_bytes > max_frame_bytes:
                 raise FrameTooLargeException(f"fragmented message over the {max_frame_bytes}-byte limit")
-        elif header.opcode in (gws.WebSocket.OPCODE_TEXT, gws.WebSocket.OPCODE_BINARY):
-            handler.om_message_bytes = len(payload)
+        elif header.opcode in (gws.WebSocket.OPCODE_TEXT, gws.WebSocket.OPCODE_BINARY) and not header.fin:
+            fast = _by_websocket.get(id(self))
+            if fast is not None:
+                fast.message_bytes = len(payload)
         return header, payload
 
     gws.WebSocket.read_frame = capped_read_frame
