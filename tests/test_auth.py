@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from optimistic_messaging.auth import Nonces, Tokens
+from optimistic_messaging.auth import Identity, Nonces, Tokens
 
 from support import Wallet, iso_now, siwe_text
 
@@ -128,7 +128,8 @@ def test_token_expires_after_its_ttl():
     tokens = Tokens("k" * 32, ttl_s=0)
     assert tokens.verify(tokens.issue("0x" + "1" * 40).token) is None
     live = Tokens("k" * 32, ttl_s=60)
-    assert live.verify(live.issue("0xabc").token) == "0xabc"
+    session = live.issue("0xabc")
+    assert live.verify(session.token) == Identity("0xabc", session.expires_at)
 
 
 def test_token_signed_with_another_key_is_rejected():
@@ -181,3 +182,14 @@ def test_nonce_issued_before_a_restart_is_refused():
         time.sleep(0.001)
         after_restart = Nonces("k" * 32)
     assert after_restart.consume(before) is False
+
+
+def test_a_socket_cannot_outlive_its_session(make_server, peers):
+    from support import Peer, new_chat, wait_until
+    server = make_server({"TOKEN_TTL_S": "2", "RATE_PER_S": "1000", "RATE_BURST": "1000"})
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    peer = peers(server, alice)
+    assert peer.send(chat["id"])["ok"]
+    expired = wait_until(lambda: (ack := peer.send(chat["id"]))["ok"] is False and ack, 10, "the session to expire")
+    assert expired["error"]["code"] == "unauthorized" and "expired" in expired["error"]["message"]

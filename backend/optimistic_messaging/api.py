@@ -52,7 +52,7 @@ def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        g.address = services().auth.identify(token if scheme.lower() == "bearer" else None)
+        g.address = services().auth.identify(token if scheme.lower() == "bearer" else None).address
         return view(*args, **kwargs)
     return wrapper
 

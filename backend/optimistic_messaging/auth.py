@@ -20,8 +20,16 @@ NONCE_TTL_MS = 5 * 60 * 1000
 _NONCE = re.compile(r"[0-9a-f]{56}")  # issued-at ms (12 hex) · random (20) · MAC (24)
 _NONCE_LINE = re.compile(r"^Nonce: (\S+)$", re.MULTILINE)
 
-TokenVerifier = Callable[[str], "str | None"]
-"""A provider of identity: a bearer credential in, the checksummed address out (None: not mine)."""
+@dataclass(frozen=True)
+class Identity:
+    """Who a credential says the caller is, and until when."""
+
+    address: str
+    expires_at: int
+
+
+TokenVerifier = Callable[[str], "Identity | None"]
+"""A provider of identity: a bearer credential in, the checksummed address and its expiry out (None: not mine)."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +81,12 @@ class Tokens:
         expires_at = now_ms() + self._ttl_ms
         return Session(self._serializer.dumps([address, expires_at]), address, expires_at)
 
-    def verify(self, token: str) -> str | None:
+    def verify(self, token: str) -> Identity | None:
         try:
             address, expires_at = self._serializer.loads(token)
         except (BadData, TypeError, ValueError):
             return None
-        return address if isinstance(expires_at, int) and expires_at > now_ms() else None
+        return Identity(address, expires_at) if isinstance(expires_at, int) and expires_at > now_ms() else None
 
 
 class Auth:
@@ -117,11 +125,11 @@ class Auth:
             raise ApiError("unauthorized", "signature was not made by the message's address")
         return self.tokens.issue(signer)
 
-    def identify(self, token: object) -> str:
-        """The signed-in address, or `unauthorized`."""
+    def identify(self, token: object) -> Identity:
+        """The signed-in identity, or `unauthorized`."""
         if isinstance(token, str) and token:
             for verify in self.verifiers:
-                address = verify(token)
-                if address is not None:
-                    return address
+                identity = verify(token)
+                if identity is not None:
+                    return identity
         raise ApiError("unauthorized", "missing, bad or expired token")

@@ -11,7 +11,7 @@ import socketio
 from . import validation as v
 from .wire import broadcast, broadcast_many
 from .errors import ApiError
-from .models import Message
+from .models import Message, now_ms
 from .services import Connection, Services
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ def register(sio: socketio.Server, s: Services) -> None:
                 try:
                     if conn is None:
                         raise ApiError("unauthorized", "this connection is not signed in")
+                    if conn.expires_at <= now_ms():
+                        raise ApiError("unauthorized", "the session has expired: sign in again and reconnect")
                     if limited:
                         s.events_limiter.take(conn.address)
                     if extra:
@@ -70,10 +72,10 @@ def register(sio: socketio.Server, s: Services) -> None:
     def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            address = s.auth.identify(token)
+            identity = s.auth.identify(token)
         except ApiError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
-        s.sockets[sid] = Connection(address)
+        s.sockets[sid] = Connection(identity.address, identity.expires_at)
         environ.clear()  # a copy python-socketio would keep for the connection's life; nothing here reads it again
 
     @sio.on("disconnect")

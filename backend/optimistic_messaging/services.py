@@ -15,9 +15,10 @@ from .store import Store
 
 @dataclass
 class Connection:
-    """One authenticated socket: whose it is and which chats it joined."""
+    """One authenticated socket: whose it is, until when its session holds, and which chats it joined."""
 
     address: str
+    expires_at: int
     chats: set[str] = field(default_factory=set)
 
 
