@@ -107,3 +107,27 @@ def test_both_fsync_modes_keep_what_was_acked_across_a_clean_restart(make_server
     server.kill()
     server.start()
     assert [m["body"] for m in all_messages(server, chat["id"], alice.token)] == ["kept"]
+
+
+def test_a_write_the_disk_refuses_is_acked_unavailable_and_stores_nothing(make_server):
+    # No file of the process may pass 100 KB: the log (4 KB a message) reaches that long before the server's output.
+    command = ["prlimit", "--fsize=100000", sys.executable, str(ROOT / "backend" / "main.py")]
+    server = make_server({"RATE_PER_S": "1000", "RATE_BURST": "1000"}, command=command)
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    peer = Peer(server, alice.token)
+    acks = [peer.send(chat["id"], "x" * 4000, client_id=f"f{i}") for i in range(40)]
+    refused = [ack for ack in acks if not ack["ok"]]
+    assert refused and all(ack["error"]["code"] == "unavailable" for ack in refused)
+    acked = [ack["message"]["client_id"] for ack in acks if ack["ok"]]
+    assert server.get("/api/health").status_code == 200
+    peer.close()
+    server.kill()
+    server.command = [sys.executable, str(ROOT / "backend" / "main.py")]
+    server.start()
+    stored = all_messages(server, chat["id"], alice.token)
+    assert [m["client_id"] for m in stored] == acked and [m["seq"] for m in stored] == list(range(1, len(acked) + 1))
+    again = Peer(server, alice.token)
+    retry = again.send(chat["id"], "after the disk has room", client_id="f39")  # a refused one, retried: stored now
+    assert retry["ok"] and retry["message"]["seq"] == len(acked) + 1
+    again.close()

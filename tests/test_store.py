@@ -62,7 +62,7 @@ def test_replay_restores_chats_messages_and_changes(store, path):
 def test_concurrent_writes_share_one_fsync(store, monkeypatch):
     syncs = []
     real = jsonl._append_and_sync
-    monkeypatch.setattr(jsonl, "_append_and_sync", lambda fd, data: (syncs.append(data), real(fd, data)))
+    monkeypatch.setattr(jsonl, "_append_and_sync", lambda fd, data: syncs.append(data) or real(fd, data))
     messages = concurrently(*[lambda i=i: send(store, f"m{i}") for i in range(100)])
     assert sorted(m.seq for m in messages) == list(range(1, 101))
     assert len(syncs) < 10
@@ -77,7 +77,7 @@ def test_nothing_is_visible_before_it_is_durable(store, monkeypatch):
         entered.set()
         while not release.is_set():
             os.sched_yield()
-        real(fd, data)
+        return real(fd, data)
 
     monkeypatch.setattr(jsonl, "_append_and_sync", blocking)
     pending = gevent.spawn(send, store, "slow")
@@ -96,7 +96,7 @@ def test_failed_fsync_answers_unavailable_and_leaves_memory_and_disk_as_before(s
 
     def failing(fd, data):
         os.write(fd, data[: len(data) // 2])
-        raise OSError(5, "Input/output error")
+        return OSError(5, "Input/output error")
 
     monkeypatch.setattr(jsonl, "_append_and_sync", failing)
     results = concurrently(*[lambda i=i: _try(lambda: send(store, f"lost{i}")) for i in range(5)])
@@ -110,7 +110,7 @@ def test_failed_fsync_answers_unavailable_and_leaves_memory_and_disk_as_before(s
 
 
 def test_a_log_that_cannot_be_rolled_back_stops_taking_writes(store, monkeypatch):
-    monkeypatch.setattr(jsonl, "_append_and_sync", lambda fd, data: (_ for _ in ()).throw(OSError(28, "No space")))
+    monkeypatch.setattr(jsonl, "_append_and_sync", lambda fd, data: OSError(28, "No space"))
     monkeypatch.setattr(jsonl.os, "ftruncate", lambda fd, size: (_ for _ in ()).throw(OSError(5, "EIO")))
     assert _try(lambda: send(store, "x")).code == "unavailable"
     assert store.healthy() is False

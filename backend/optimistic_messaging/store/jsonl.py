@@ -335,7 +335,9 @@ class JsonlStore:
         if self._broken is not None:
             raise OSError(self._broken)
         if self.fsync:
-            gevent.get_hub().threadpool.apply(_append_and_sync, (self._fd, data))
+            failure = gevent.get_hub().threadpool.apply(_append_and_sync, (self._fd, data))
+            if failure is not None:
+                raise failure
         else:
             _append(self._fd, data)
         self._size += len(data)
@@ -369,7 +371,9 @@ class JsonlStore:
                         _append(fd, b"".join(chunk))
                         chunk.clear()
                         gevent.sleep(0)  # encoding a large state: let sockets be served between chunks
-                gevent.get_hub().threadpool.apply(_append_and_sync, (fd, b"".join(chunk)))
+                failure = gevent.get_hub().threadpool.apply(_append_and_sync, (fd, b"".join(chunk)))
+                if failure is not None:
+                    raise failure
                 new_fd = os.open(tmp, os.O_WRONLY | os.O_APPEND)  # opened before the swap: no fd, no swap
             finally:
                 os.close(fd)
@@ -402,9 +406,14 @@ def _append(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _append_and_sync(fd: int, data: bytes) -> None:
-    _append(fd, data)
-    os.fsync(fd)
+def _append_and_sync(fd: int, data: bytes) -> OSError | None:
+    """Runs on a pool thread; a failure comes back as a value (gevent would print a raised one as unhandled)."""
+    try:
+        _append(fd, data)
+        os.fsync(fd)
+    except OSError as exc:
+        return exc
+    return None
 
 
 def _fsync_dir(path: Path) -> None:
