@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up: creates .venv and installs the project when missing or out of date;
-# with --test-tools also the Node tools the tests drive.
+# --web adds the web app's packages, --test-tools the tools the tests drive (anvil, Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,13 +20,26 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# Node tools the tests drive (anvil, a real local EVM node), from the npm registry by exact version.
-if [ "${1:-}" = "--test-tools" ]; then
-  command -v npm >/dev/null || { echo "Node 20+ with npm is required for the tests (anvil)" >&2; exit 1; }
-  node_stamp="tests/node/node_modules/.installed-$(sha256sum tests/node/package-lock.json | cut -c1-16)"
-  if [ ! -f "$node_stamp" ]; then
-    echo "setup: installing test tools (npm ci in tests/node)" >&2
-    (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
-    touch "$node_stamp"
+# npm ci in a folder whose lockfile changed since the last install.
+npm_ci() {
+  command -v npm >/dev/null || { echo "Node 20+ with npm is required" >&2; exit 1; }
+  local stamp="$1/node_modules/.installed-$(sha256sum "$1/package-lock.json" | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "setup: npm ci in $1" >&2
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$stamp"
   fi
-fi
+}
+
+for want in "$@"; do
+  case "$want" in
+    --web) npm_ci apps/web ;;
+    --test-tools)
+      npm_ci tests/node  # anvil, a real local EVM node
+      # Debian's Chromium for the browser tests (a test tool's own browser download does not work here).
+      if ! command -v chromium >/dev/null; then
+        echo "setup: installing chromium (apt)" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+      fi ;;
+  esac
+done

@@ -1,0 +1,19 @@
+import type { Metadata, Viewport } from "next";
+import "./globals.css";
+
+export const metadata: Metadata = {
+  title: "Optimistic Messaging",
+  description: "Wallet chat: instant over the server, settled on XMTP and on-chain.",
+};
+
+export const viewport: Viewport = { width: "device-width", initialScale: 1, themeColor: "#0f172a" };
+
+export default function RootLayout({ children }: { children: React.ReactNode }) {
+  return (
+    <html lang="en">
+      <body>
+        <main className="app">{children}</main>
+      </body>
+    </html>
+  );
+}

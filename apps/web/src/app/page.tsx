@@ -1,0 +1,24 @@
+"use client";
+import { Home } from "@/components/home";
+import { SignIn } from "@/components/sign-in";
+import { useSession } from "@/hooks/use-session";
+
+export default function HomePage() {
+  const state = useSession();
+  return (
+    <>
+      <header className="chat-header">
+        <span className="title">Optimistic Messaging</span>
+      </header>
+      {state.status === "signed-in" ? (
+        <Home key={state.session.token} session={state.session} />
+      ) : state.status === "signed-out" ? (
+        <div className="page">
+          <SignIn />
+        </div>
+      ) : (
+        <p className="page muted">Loading…</p>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,113 @@
+"use client";
+// The chat page's one source of truth: the reducer's state for this chat (messages, typing, presence), the
+// connection indicator, and the actions (send, typing, older history). The wiring lives in ChatConnection.
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { ChatConnection } from "@/lib/chat-connection";
+import {
+  initialChatState,
+  isOnline,
+  messagesReducer,
+  selectMessages,
+  selectTyping,
+  type ViewMessage,
+} from "@/lib/messages-reducer";
+import { openOutbox, type Outbox } from "@/lib/outbox";
+import type { Session } from "@/lib/session";
+import { createStore } from "@/lib/store";
+import type { Chat, Tx } from "@/lib/types";
+
+export type ConnectionIndicator = "XMTP" | "Fallback" | "Offline";
+
+export interface OptimisticMessaging {
+  chat: Chat | null;
+  messages: ViewMessage[];
+  /** Other members typing now. */
+  typing: string[];
+  isOnline(address: string): boolean;
+  connection: ConnectionIndicator;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  /** Last error worth showing (join refused, history not loaded); null when all is well. */
+  problem: string | null;
+  /** The server refused the session token: sign in again. */
+  authFailed: boolean;
+  send(body: string, tx?: Tx | null): void;
+  notifyTyping(): void;
+  stopTyping(): void;
+  loadOlder(): void;
+  discard(clientId: string): void;
+}
+
+// One IndexedDB connection for the whole tab.
+let sharedOutbox: Outbox | null = null;
+const outbox = () => (sharedOutbox ??= openOutbox());
+
+export function useOptimisticMessaging(chatId: string, session: Session): OptimisticMessaging {
+  // The page is keyed by chat and session, so one store per mount is one store per chat.
+  const [store] = useState(() => createStore(messagesReducer, initialChatState(chatId, session.address)));
+  const state = useSyncExternalStore(store.subscribe, store.getState, store.getState);
+  const [socketUp, setSocketUp] = useState(false);
+  const [xmtpUp, setXmtpUp] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [authFailed, setAuthFailed] = useState(false);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const connection = useRef<ChatConnection | null>(null);
+
+  useEffect(() => {
+    const link = new ChatConnection({
+      chatId,
+      session,
+      store,
+      outbox: outbox(),
+      onSocket: setSocketUp,
+      onXmtp: setXmtpUp,
+      onProblem: setProblem,
+      onAuthFailed: () => setAuthFailed(true),
+    });
+    connection.current = link;
+    link.start();
+    // Typing flags expire 5 s after their last renewal.
+    const ticker = setInterval(() => store.dispatch({ type: "tick", now: Date.now() }), 1000);
+    return () => {
+      clearInterval(ticker);
+      link.stop();
+      connection.current = null;
+    };
+  }, [chatId, session, store]);
+
+  const messages = useMemo(() => selectMessages(state), [state]);
+  const typing = useMemo(() => selectTyping(state), [state]);
+
+  const send = useCallback((body: string, tx: Tx | null = null) => {
+    void connection.current?.send(body, tx);
+  }, []);
+  const notifyTyping = useCallback(() => connection.current?.typing(), []);
+  const stopTyping = useCallback(() => connection.current?.stopTyping(), []);
+  const discard = useCallback((clientId: string) => connection.current?.discard(clientId), []);
+  const loadOlder = useCallback(() => {
+    const link = connection.current;
+    if (!link || loadingOlder) return;
+    setLoadingOlder(true);
+    link
+      .loadOlder()
+      .catch(() => setProblem("Older messages could not be loaded"))
+      .finally(() => setLoadingOlder(false));
+  }, [loadingOlder]);
+
+  return {
+    chat: state.chat,
+    messages,
+    typing,
+    isOnline: (address: string) => isOnline(state, address),
+    connection: xmtpUp ? "XMTP" : socketUp ? "Fallback" : "Offline",
+    hasOlder: state.hasOlder,
+    loadingOlder,
+    problem,
+    authFailed,
+    send,
+    notifyTyping,
+    stopTyping,
+    loadOlder,
+    discard,
+  };
+}

@@ -1,0 +1,232 @@
+import { describe, expect, it } from "vitest";
+import {
+  initialChatState,
+  messagesReducer,
+  selectMessages,
+  selectTyping,
+  TYPING_TTL_MS,
+  type Action,
+  type ChatState,
+  type LocalMessage,
+} from "./messages-reducer";
+import type { Chat, JoinAck, Message } from "./types";
+
+const ME = "0x1111111111111111111111111111111111111111";
+const PEER = "0x2222222222222222222222222222222222222222";
+const CHAT = "dm:0x1111111111111111111111111111111111111111:0x2222222222222222222222222222222222222222";
+
+function message(seq: number, over: Partial<Message> = {}): Message {
+  return {
+    id: `${CHAT}/${seq}`,
+    chat_id: CHAT,
+    seq,
+    rev: seq,
+    client_id: `c${seq}`,
+    sender: PEER,
+    body: `message ${seq}`,
+    tx: null,
+    xmtp_id: null,
+    xmtp_bound: false,
+    status: "provisional",
+    source: "fallback",
+    reason: null,
+    original: null,
+    sent_at: 1000 + seq,
+    updated_at: 1000 + seq,
+    ...over,
+  };
+}
+
+function chat(rev: number): Chat {
+  return { id: CHAT, members: [ME, PEER], title: null, created_by: ME, created_at: 1, last_seq: rev, rev };
+}
+
+function local(clientId: string, createdAt: number, body = clientId): LocalMessage {
+  return { client_id: clientId, chat_id: CHAT, sender: ME, body, tx: null, created_at: createdAt };
+}
+
+const run = (...actions: Action[]): ChatState =>
+  actions.reduce(messagesReducer, initialChatState(CHAT, ME));
+
+const bodies = (state: ChatState) => selectMessages(state).map((m) => m.body);
+
+describe("messagesReducer", () => {
+  it("de-duplicates the send ack and the message echo of the same client_id", () => {
+    const mine = message(1, { sender: ME, client_id: "abc", body: "hi" });
+    const state = run(
+      { type: "localAdded", entries: [local("abc", 5, "hi")] },
+      { type: "sendAcked", clientId: "abc", message: mine },
+      { type: "socketMessages", messages: [mine] },
+    );
+    const view = selectMessages(state);
+    expect(view).toHaveLength(1);
+    expect(view[0]).toMatchObject({ client_id: "abc", status: "provisional", seq: 1 });
+  });
+
+  it("de-duplicates the echo arriving before the ack", () => {
+    const mine = message(1, { sender: ME, client_id: "abc" });
+    const state = run(
+      { type: "localAdded", entries: [local("abc", 5)] },
+      { type: "socketMessages", messages: [mine] },
+      { type: "sendAcked", clientId: "abc", message: mine },
+    );
+    expect(selectMessages(state)).toHaveLength(1);
+  });
+
+  it("de-duplicates join changes and REST pages holding the same messages", () => {
+    const ack: JoinAck = { chat: chat(2), changes: [message(1), message(2)], has_more: false, online: [] };
+    const state = run(
+      { type: "joined", ack, sinceRev: null },
+      { type: "olderPage", messages: [message(1)], hasMore: false },
+      { type: "fetchedMessages", messages: [message(2)] },
+    );
+    expect(bodies(state)).toEqual(["message 1", "message 2"]);
+  });
+
+  it("orders out-of-order message events by seq", () => {
+    const state = run({ type: "socketMessages", messages: [message(3), message(1), message(2)] });
+    expect(selectMessages(state).map((m) => m.seq)).toEqual([1, 2, 3]);
+  });
+
+  it("ignores a stale message:update whose rev is lower than the known one", () => {
+    const confirmed = message(1, { rev: 5, status: "confirmed" });
+    const stale = message(1, { rev: 3, status: "provisional" });
+    const state = run({ type: "socketMessages", messages: [confirmed] }, { type: "socketMessages", messages: [stale] });
+    expect(selectMessages(state)[0]?.status).toBe("confirmed");
+  });
+
+  it("moves a message through sending, provisional and confirmed", () => {
+    let state = run({ type: "localAdded", entries: [local("abc", 5)] });
+    expect(selectMessages(state)[0]?.status).toBe("sending");
+    state = messagesReducer(state, {
+      type: "sendAcked",
+      clientId: "abc",
+      message: message(1, { sender: ME, client_id: "abc" }),
+    });
+    expect(selectMessages(state)[0]?.status).toBe("provisional");
+    state = messagesReducer(state, {
+      type: "socketMessages",
+      messages: [message(1, { sender: ME, client_id: "abc", rev: 2, status: "confirmed" })],
+    });
+    expect(selectMessages(state)[0]?.status).toBe("confirmed");
+  });
+
+  it("keeps the original of a corrected message", () => {
+    const tx = { chain_id: 42220, hash: `0x${"a".repeat(64)}`, to: PEER, value: "5", token: null };
+    const corrected = message(1, {
+      rev: 2,
+      status: "corrected",
+      reason: "amount_mismatch",
+      tx: { ...tx, value: "4" },
+      original: { body: "message 1", tx },
+    });
+    const state = run({ type: "socketMessages", messages: [message(1, { tx })] }, { type: "socketMessages", messages: [corrected] });
+    const view = selectMessages(state)[0];
+    expect(view).toMatchObject({ status: "corrected", reason: "amount_mismatch" });
+    expect(view?.original?.tx?.value).toBe("5");
+    expect(view?.tx?.value).toBe("4");
+  });
+
+  it("shows a retracted message with its reason", () => {
+    const state = run(
+      { type: "socketMessages", messages: [message(1)] },
+      { type: "socketMessages", messages: [message(1, { rev: 2, status: "retracted", reason: "reverted", source: "chain" })] },
+    );
+    expect(selectMessages(state)[0]).toMatchObject({ status: "retracted", reason: "reverted" });
+  });
+
+  it("expires a typing flag 5 s after its last renewal", () => {
+    let state = run({ type: "typing", address: PEER, typing: true, now: 0 });
+    expect(selectTyping(state)).toEqual([PEER]);
+    state = messagesReducer(state, { type: "typing", address: PEER, typing: true, now: 3000 });
+    state = messagesReducer(state, { type: "tick", now: TYPING_TTL_MS + 1 });
+    expect(selectTyping(state)).toEqual([PEER]);
+    state = messagesReducer(state, { type: "tick", now: 3000 + TYPING_TTL_MS + 1 });
+    expect(selectTyping(state)).toEqual([]);
+  });
+
+  it("clears typing when the typist says it stopped, and never lists me", () => {
+    const state = run(
+      { type: "typing", address: PEER, typing: true, now: 0 },
+      { type: "typing", address: ME, typing: true, now: 0 },
+      { type: "typing", address: PEER, typing: false, now: 1 },
+    );
+    expect(selectTyping(state)).toEqual([]);
+  });
+
+  it("tracks presence from the join ack and presence events", () => {
+    const ack: JoinAck = { chat: chat(0), changes: [], has_more: false, online: [ME] };
+    let state = run({ type: "joined", ack, sinceRev: null }, { type: "presence", address: PEER, online: true });
+    expect(state.online).toEqual([ME, PEER]);
+    state = messagesReducer(state, { type: "presence", address: PEER.toUpperCase().replace("0X", "0x"), online: false });
+    expect(state.online).toEqual([ME]);
+  });
+
+  it("tracks the highest rev seen on the socket, not from REST pages", () => {
+    let state = run({ type: "socketMessages", messages: [message(1, { rev: 4 }), message(2, { rev: 2 })] });
+    expect(state.highestRev).toBe(4);
+    state = messagesReducer(state, { type: "fetchedMessages", messages: [message(3, { rev: 9 })] });
+    expect(state.highestRev).toBe(4);
+  });
+
+  it("takes the join ack's chat rev as seen unless the catch-up was cut", () => {
+    const complete: JoinAck = { chat: chat(12), changes: [message(1, { rev: 7 })], has_more: false, online: [] };
+    expect(run({ type: "joined", ack: complete, sinceRev: 3 }).highestRev).toBe(12);
+    const cut: JoinAck = { ...complete, has_more: true };
+    const state = run({ type: "joined", ack: cut, sinceRev: 3 });
+    expect(state.highestRev).toBe(7);
+    expect(messagesReducer(state, { type: "changesPage", messages: [], completeRev: 12 }).highestRev).toBe(12);
+  });
+
+  it("shows outbox entries as sending, in send order, and replaces each by its ack", () => {
+    let state = run({ type: "localAdded", entries: [local("b", 20), local("a", 10)] });
+    expect(selectMessages(state).map((m) => [m.client_id, m.status, m.seq])).toEqual([
+      ["a", "sending", null],
+      ["b", "sending", null],
+    ]);
+    state = messagesReducer(state, {
+      type: "sendAcked",
+      clientId: "a",
+      message: message(1, { sender: ME, client_id: "a", body: "a" }),
+    });
+    expect(selectMessages(state).map((m) => [m.client_id, m.status])).toEqual([
+      ["a", "provisional"],
+      ["b", "sending"],
+    ]);
+  });
+
+  it("does not show an outbox entry the server already acknowledged", () => {
+    const state = run(
+      { type: "socketMessages", messages: [message(1, { sender: ME, client_id: "a" })] },
+      { type: "localAdded", entries: [local("a", 10)] },
+    );
+    expect(selectMessages(state)).toHaveLength(1);
+  });
+
+  it("keeps a peer's message with the same client_id as mine apart from mine", () => {
+    const state = run(
+      { type: "localAdded", entries: [local("same", 10, "mine")] },
+      { type: "socketMessages", messages: [message(1, { client_id: "same", body: "theirs" })] },
+    );
+    expect(selectMessages(state).map((m) => [m.body, m.status])).toEqual([
+      ["theirs", "provisional"],
+      ["mine", "sending"],
+    ]);
+  });
+
+  it("merges an XMTP copy with its server copy instead of showing two bubbles", () => {
+    const copy = { xmtp_id: "x1", chat_id: CHAT, sender: PEER, body: "message 1", sent_at: 1 };
+    let state = run({ type: "xmtpReceived", copy });
+    expect(selectMessages(state).map((m) => m.status)).toEqual(["provisional"]);
+    state = messagesReducer(state, { type: "socketMessages", messages: [message(1)] });
+    expect(selectMessages(state)).toHaveLength(1);
+    state = messagesReducer(state, { type: "socketMessages", messages: [message(1, { rev: 2, xmtp_id: "x1" })] });
+    expect(selectMessages(state)).toHaveLength(1);
+    expect(state.xmtp).toEqual({});
+  });
+
+  it("ignores messages of another chat", () => {
+    const state = run({ type: "socketMessages", messages: [message(1, { chat_id: "other" })] });
+    expect(selectMessages(state)).toEqual([]);
+  });
+});

@@ -1,0 +1,335 @@
+// The state of one open chat as a pure reducer: every copy of a message (the `send` ack, the `message` echo,
+// join changes, REST pages, the outbox, XMTP) folds into one entry, so the UI never shows a message twice.
+import type { Chat, JoinAck, Message, ServerStatus, Tx } from "./types";
+
+/** A message written here and not yet acknowledged by the server (it lives in the outbox meanwhile). */
+export interface LocalMessage {
+  client_id: string;
+  chat_id: string;
+  sender: string;
+  body: string;
+  tx: Tx | null;
+  created_at: number;
+  /** XMTP id of the copy already sent over XMTP, if any (lets a re-send carry it). */
+  xmtp_id?: string | null;
+  /** Why the server refused it for good (it is then out of the outbox, shown so the user can discard it). */
+  error?: string | null;
+}
+
+/** A message seen on XMTP, kept until its server copy (same xmtp_id, or same sender and text) shows up. */
+export interface XmtpCopy {
+  xmtp_id: string;
+  chat_id: string;
+  /** Checksummed address when the SDK could tell it, else null. */
+  sender: string | null;
+  body: string;
+  sent_at: number;
+}
+
+export interface ChatState {
+  chatId: string;
+  /** The signed-in address; identifies which server messages settle our own local ones. */
+  me: string;
+  chat: Chat | null;
+  /** Server copies by server id. */
+  byId: Record<string, Message>;
+  /** `${sender lower-case}/${client_id}` → server id: the server's idempotency key. */
+  idByClientKey: Record<string, string>;
+  /** Our unacknowledged messages by client_id. */
+  local: Record<string, LocalMessage>;
+  xmtp: Record<string, XmtpCopy>;
+  /** Highest chat `rev` known to be seen completely (re-join with it after a reconnect). */
+  highestRev: number;
+  hasOlder: boolean;
+  /** Address → time (ms) its typing flag expires. */
+  typing: Record<string, number>;
+  online: string[];
+}
+
+export type Action =
+  | { type: "joined"; ack: JoinAck; sinceRev: number | null }
+  /** Messages from the socket, which arrive in rev order and so may advance highestRev. */
+  | { type: "socketMessages"; messages: Message[] }
+  /** Messages fetched over REST or in an ack: their current state, but not proof that earlier revs were seen. */
+  | { type: "fetchedMessages"; messages: Message[] }
+  | { type: "olderPage"; messages: Message[]; hasMore: boolean }
+  /** A page of `GET …/changes` (rev order); `completeRev` once the catch-up is done. */
+  | { type: "changesPage"; messages: Message[]; completeRev: number | null }
+  | { type: "localAdded"; entries: LocalMessage[] }
+  | { type: "localXmtp"; clientId: string; xmtpId: string }
+  | { type: "sendAcked"; clientId: string; message: Message }
+  | { type: "sendRejected"; clientId: string; error: string }
+  | { type: "localRemoved"; clientId: string }
+  | { type: "typing"; address: string; typing: boolean; now: number }
+  | { type: "tick"; now: number }
+  | { type: "presence"; address: string; online: boolean }
+  | { type: "xmtpReceived"; copy: XmtpCopy };
+
+export const TYPING_TTL_MS = 5000;
+
+export function initialChatState(chatId: string, me: string): ChatState {
+  return {
+    chatId,
+    me,
+    chat: null,
+    byId: {},
+    idByClientKey: {},
+    local: {},
+    xmtp: {},
+    highestRev: 0,
+    hasOlder: false,
+    typing: {},
+    online: [],
+  };
+}
+
+const sameAddress = (a: string | null, b: string | null) => !!a && !!b && a.toLowerCase() === b.toLowerCase();
+const clientKey = (sender: string, clientId: string) => `${sender.toLowerCase()}/${clientId}`;
+
+/** Folds server copies in; a copy older (lower rev) than the one held is stale and ignored. */
+function mergeMessages(state: ChatState, messages: Message[], trackRev: boolean): ChatState {
+  let byId = state.byId;
+  let idByClientKey = state.idByClientKey;
+  let local = state.local;
+  let xmtp = state.xmtp;
+  let highestRev = state.highestRev;
+  for (const message of messages) {
+    if (message.chat_id !== state.chatId) continue;
+    if (trackRev) highestRev = Math.max(highestRev, message.rev);
+    const held = byId[message.id];
+    if (held && held.rev > message.rev) continue;
+    if (held !== message) byId = { ...byId, [message.id]: message };
+    const key = clientKey(message.sender, message.client_id);
+    if (idByClientKey[key] !== message.id) idByClientKey = { ...idByClientKey, [key]: message.id };
+    if (sameAddress(message.sender, state.me) && local[message.client_id]) {
+      local = { ...local };
+      delete local[message.client_id];
+    }
+    if (message.xmtp_id && xmtp[message.xmtp_id]) {
+      xmtp = { ...xmtp };
+      delete xmtp[message.xmtp_id];
+    }
+  }
+  if (
+    byId === state.byId &&
+    local === state.local &&
+    xmtp === state.xmtp &&
+    highestRev === state.highestRev &&
+    idByClientKey === state.idByClientKey
+  ) {
+    return state;
+  }
+  return { ...state, byId, idByClientKey, local, xmtp, highestRev };
+}
+
+function withoutKey<T>(record: Record<string, T>, key: string): Record<string, T> {
+  if (!(key in record)) return record;
+  const next = { ...record };
+  delete next[key];
+  return next;
+}
+
+function expireTyping(typing: Record<string, number>, now: number): Record<string, number> {
+  const live = Object.entries(typing).filter(([, until]) => until > now);
+  return live.length === Object.keys(typing).length ? typing : Object.fromEntries(live);
+}
+
+export function messagesReducer(state: ChatState, action: Action): ChatState {
+  switch (action.type) {
+    case "joined": {
+      const { ack, sinceRev } = action;
+      if (ack.chat.id !== state.chatId) return state;
+      let next = mergeMessages(state, ack.changes, true);
+      // The ack is a consistent snapshot at chat.rev: unless catch-up was cut short, nothing up to it is missing.
+      const complete = sinceRev === null || !ack.has_more;
+      next = {
+        ...next,
+        chat: ack.chat,
+        online: [...ack.online],
+        highestRev: complete ? Math.max(next.highestRev, ack.chat.rev) : next.highestRev,
+        // Without since_rev, has_more says older history exists; with it, it says the catch-up was cut.
+        hasOlder: sinceRev === null ? ack.has_more : next.hasOlder,
+      };
+      return next;
+    }
+    case "socketMessages":
+      return mergeMessages(state, action.messages, true);
+    case "fetchedMessages":
+      return mergeMessages(state, action.messages, false);
+    case "olderPage":
+      return { ...mergeMessages(state, action.messages, false), hasOlder: action.hasMore };
+    case "changesPage": {
+      const next = mergeMessages(state, action.messages, true);
+      return action.completeRev === null
+        ? next
+        : { ...next, highestRev: Math.max(next.highestRev, action.completeRev) };
+    }
+    case "localAdded": {
+      let local = state.local;
+      for (const entry of action.entries) {
+        if (entry.chat_id !== state.chatId || local[entry.client_id]) continue;
+        // An outbox entry the server already acknowledged (the page closed before it was removed) is not pending.
+        if (state.idByClientKey[clientKey(entry.sender, entry.client_id)]) continue;
+        local = { ...local, [entry.client_id]: entry };
+      }
+      return local === state.local ? state : { ...state, local };
+    }
+    case "localXmtp": {
+      const entry = state.local[action.clientId];
+      if (!entry) return state;
+      return { ...state, local: { ...state.local, [action.clientId]: { ...entry, xmtp_id: action.xmtpId } } };
+    }
+    case "sendAcked":
+      return mergeMessages(
+        { ...state, local: withoutKey(state.local, action.clientId) },
+        [action.message],
+        false,
+      );
+    case "sendRejected": {
+      const entry = state.local[action.clientId];
+      if (!entry) return state;
+      return { ...state, local: { ...state.local, [action.clientId]: { ...entry, error: action.error } } };
+    }
+    case "localRemoved": {
+      const local = withoutKey(state.local, action.clientId);
+      return local === state.local ? state : { ...state, local };
+    }
+    case "typing": {
+      if (sameAddress(action.address, state.me)) return state;
+      const typing = action.typing
+        ? { ...state.typing, [action.address]: action.now + TYPING_TTL_MS }
+        : withoutKey(state.typing, action.address);
+      return typing === state.typing ? state : { ...state, typing };
+    }
+    case "tick": {
+      const typing = expireTyping(state.typing, action.now);
+      return typing === state.typing ? state : { ...state, typing };
+    }
+    case "presence": {
+      const has = state.online.some((a) => sameAddress(a, action.address));
+      if (has === action.online) return state;
+      const online = action.online
+        ? [...state.online, action.address]
+        : state.online.filter((a) => !sameAddress(a, action.address));
+      return { ...state, online };
+    }
+    case "xmtpReceived": {
+      const { copy } = action;
+      if (copy.chat_id !== state.chatId || state.xmtp[copy.xmtp_id]) return state;
+      if (Object.values(state.byId).some((m) => m.xmtp_id === copy.xmtp_id)) return state;
+      return { ...state, xmtp: { ...state.xmtp, [copy.xmtp_id]: copy } };
+    }
+  }
+}
+
+// ---- Selectors ----
+
+export type DisplayStatus = "sending" | ServerStatus;
+
+/** One bubble, whatever copies it came from. */
+export interface ViewMessage {
+  key: string;
+  client_id: string;
+  id: string | null;
+  seq: number | null;
+  sender: string;
+  body: string;
+  tx: Tx | null;
+  status: DisplayStatus;
+  source: Message["source"] | null;
+  reason: string | null;
+  original: Message["original"];
+  xmtp_bound: boolean;
+  sent_at: number;
+  error: string | null;
+}
+
+function fromServer(m: Message): ViewMessage {
+  return {
+    key: m.id,
+    client_id: m.client_id,
+    id: m.id,
+    seq: m.seq,
+    sender: m.sender,
+    body: m.body,
+    tx: m.tx,
+    status: m.status,
+    source: m.source,
+    reason: m.reason,
+    original: m.original,
+    xmtp_bound: m.xmtp_bound,
+    sent_at: m.sent_at,
+    error: null,
+  };
+}
+
+function fromLocal(m: LocalMessage): ViewMessage {
+  return {
+    key: `local:${m.client_id}`,
+    client_id: m.client_id,
+    id: null,
+    seq: null,
+    sender: m.sender,
+    body: m.body,
+    tx: m.tx,
+    status: "sending",
+    source: null,
+    reason: null,
+    original: null,
+    xmtp_bound: false,
+    sent_at: m.created_at,
+    error: m.error ?? null,
+  };
+}
+
+/** An XMTP copy stands in for the server copy until one appears; until then it is provisional. */
+function fromXmtp(m: XmtpCopy): ViewMessage {
+  return {
+    key: `xmtp:${m.xmtp_id}`,
+    client_id: m.xmtp_id,
+    id: null,
+    seq: null,
+    sender: m.sender ?? "",
+    body: m.body,
+    tx: null,
+    status: "provisional",
+    source: "xmtp",
+    reason: null,
+    original: null,
+    xmtp_bound: false,
+    sent_at: m.sent_at,
+    error: null,
+  };
+}
+
+/** The server holds the same text from the same sender, not yet linked to an XMTP id: the same message. */
+function hasServerTwin(copy: XmtpCopy, server: Message[]): boolean {
+  return server.some(
+    (m) => m.xmtp_id === copy.xmtp_id || (!m.xmtp_id && m.body === copy.body && sameAddress(m.sender, copy.sender)),
+  );
+}
+
+/** Bubbles in display order: server messages by seq, then XMTP-only copies, then ours still sending. */
+export function selectMessages(state: ChatState): ViewMessage[] {
+  const server = Object.values(state.byId).sort((a, b) => a.seq - b.seq);
+  const xmtp = Object.values(state.xmtp)
+    .filter((copy) => !hasServerTwin(copy, server))
+    .sort((a, b) => a.sent_at - b.sent_at);
+  const local = Object.values(state.local).sort((a, b) => a.created_at - b.created_at);
+  return [...server.map(fromServer), ...xmtp.map(fromXmtp), ...local.map(fromLocal)];
+}
+
+/** Other members typing right now (expired flags are dropped by the "tick" action). */
+export function selectTyping(state: ChatState): string[] {
+  return Object.keys(state.typing).filter((address) => !sameAddress(address, state.me));
+}
+
+export function isOnline(state: ChatState, address: string): boolean {
+  return state.online.some((a) => sameAddress(a, address));
+}
+
+export function lowestSeq(state: ChatState): number | null {
+  let lowest: number | null = null;
+  for (const m of Object.values(state.byId)) if (lowest === null || m.seq < lowest) lowest = m.seq;
+  return lowest;
+}

@@ -1,0 +1,150 @@
+// XMTP, the primary path when a client can be had. Everything here is lazy and best-effort: the SDK (wasm and
+// workers) is imported only when NEXT_PUBLIC_XMTP_ENV is not "off", creation is bounded by a timeout, and every
+// failure resolves to null so the app carries on over the server alone ("Fallback"). Nothing here throws.
+import type { Client, Conversation, Dm, Group, Identifier, Signer, XmtpEnv } from "@xmtp/browser-sdk";
+import { getAddress, hexToBytes } from "viem";
+import { api } from "./api";
+import { config } from "./config";
+import type { XmtpCopy } from "./messages-reducer";
+import type { Wallet } from "./wallet";
+
+type Sdk = typeof import("@xmtp/browser-sdk");
+export type XmtpClient = Client<unknown>;
+type AnyConversation = Conversation<unknown> | Dm<unknown> | Group<unknown>;
+
+const CREATE_TIMEOUT_MS = 8000;
+const ETHEREUM = 0; // IdentifierKind.Ethereum; the enum lives in the SDK, which is not loaded up front.
+
+export function xmtpEnabled(): boolean {
+  return config.xmtpEnv !== "off";
+}
+
+/** XMTP conversation ids are 32 hex characters; the server binds content to them (docs/protocol.md). */
+export function isXmtpConversationId(chatId: string): boolean {
+  return /^[0-9a-f]{32}$/i.test(chatId);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(null);
+      },
+    );
+  });
+}
+
+const ethereumIdentifier = (address: string): Identifier => ({
+  identifier: address.toLowerCase(),
+  identifierKind: ETHEREUM as Identifier["identifierKind"],
+});
+
+async function createClient(wallet: Wallet): Promise<XmtpClient | null> {
+  const sdk: Sdk = await import("@xmtp/browser-sdk");
+  const signer: Signer = {
+    type: "EOA",
+    getIdentifier: () => ethereumIdentifier(wallet.address),
+    signMessage: async (message) => hexToBytes(await wallet.signMessage(message)),
+  };
+  // The SDK's own type (Omit over a union) drops `env`, which Client.create does read: hence the cast.
+  const options = { env: config.xmtpEnv as XmtpEnv } as Parameters<Sdk["Client"]["create"]>[1];
+  const creating = sdk.Client.create(signer, options);
+  const client = await withTimeout(creating, CREATE_TIMEOUT_MS);
+  // A client that shows up after we gave up is closed, not leaked.
+  if (!client) creating.then((late) => late.close(), () => undefined);
+  return client;
+}
+
+let current: { address: string; client: Promise<XmtpClient | null> } | null = null;
+
+/** The XMTP client for this wallet, created once; null when XMTP is off or unreachable. */
+export function getXmtpClient(wallet: Wallet): Promise<XmtpClient | null> {
+  if (!xmtpEnabled()) return Promise.resolve(null);
+  if (current?.address !== wallet.address) {
+    current = { address: wallet.address, client: createClient(wallet).catch(() => null) };
+  }
+  return current.client;
+}
+
+async function memberAddresses(conversation: AnyConversation): Promise<Map<string, string>> {
+  const byInbox = new Map<string, string>();
+  for (const member of await conversation.members()) {
+    const eth = member.accountIdentifiers.find((id) => Number(id.identifierKind) === ETHEREUM);
+    if (eth) byInbox.set(member.inboxId, getAddress(eth.identifier));
+  }
+  return byInbox;
+}
+
+export interface XmtpChat {
+  /** Sends with the client_id as idempotency key (so the server can bind the copy); the XMTP id, or null. */
+  sendText(text: string, clientId: string): Promise<string | null>;
+  close(): void;
+}
+
+/** Opens an XMTP conversation and streams the others' text messages to `onCopy`; null when it cannot. */
+export async function openXmtpChat(
+  client: XmtpClient,
+  chatId: string,
+  onCopy: (copy: XmtpCopy) => void,
+): Promise<XmtpChat | null> {
+  try {
+    const conversation = await client.conversations.getConversationById(chatId);
+    if (!conversation) return null;
+    const senders = await memberAddresses(conversation);
+    const stream = await conversation.stream({
+      onValue: (message) => {
+        // Our own copies are merged through the send path; non-text content (membership changes…) is not chat.
+        if (!message || message.senderInboxId === client.inboxId || typeof message.content !== "string") return;
+        onCopy({
+          xmtp_id: message.id,
+          chat_id: chatId,
+          sender: senders.get(message.senderInboxId) ?? null,
+          body: message.content,
+          sent_at: message.sentAt.getTime(),
+        });
+      },
+      onError: () => undefined,
+    });
+    return {
+      sendText: (text, clientId) =>
+        conversation.sendText(text, { idempotencyKey: clientId }).catch(() => null),
+      close: () => void stream.end().catch(() => undefined),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Opens (or finds) the XMTP DM with `peer` and registers it with the server; its chat id, or null. */
+export async function startXmtpDm(client: XmtpClient, token: string, peer: string): Promise<string | null> {
+  try {
+    const identifier = ethereumIdentifier(peer);
+    const reachable = await client.canMessage([identifier]);
+    if (!reachable.get(identifier.identifier)) return null;
+    const dm = await client.conversations.createDmWithIdentifier(identifier);
+    await api.createChat(token, { id: dm.id, members: [getAddress(peer)] });
+    return dm.id;
+  } catch {
+    return null;
+  }
+}
+
+/** Registers every XMTP conversation with the server under its XMTP id, so each appears in the chat list. */
+export async function registerXmtpConversations(client: XmtpClient, token: string): Promise<void> {
+  try {
+    await client.conversations.sync();
+    const conversations = await client.conversations.list({ limit: 100n });
+    for (const conversation of conversations) {
+      const members = [...(await memberAddresses(conversation)).values()];
+      await api.createChat(token, { id: conversation.id, members }).catch(() => undefined);
+    }
+  } catch {
+    // Best effort: the chats stay reachable through XMTP itself.
+  }
+}

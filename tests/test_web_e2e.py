@@ -1,0 +1,139 @@
+"""The web app end to end: two people in real Chromium, the real backend, a real chain (anvil)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from web import CHROMIUM, CHROMIUM_ARGS, WEB_URL, WebApp, backend, build_web, chain
+
+VIEWPORT = {"width": 424, "height": 860}  # a mini-app's viewport
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("web-stack")
+    build_web()
+    anvil = chain(folder)
+    server = backend(folder, anvil)
+    web = WebApp(folder).start()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield {"anvil": anvil, "server": server, "browser": browser, "folder": folder}
+        browser.close()
+    web.stop()
+    server.stop()
+    anvil.stop()
+
+
+class Person:
+    """One browser context with its own burner wallet, and the console errors its pages logged."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.context = browser.new_context(viewport=VIEWPORT)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        self.page.goto(WEB_URL)
+        self.page.get_by_test_id("signin-burner").click()
+        self.address = self.page.get_by_test_id("my-address").inner_text().strip()
+        assert re.fullmatch(r"0x[0-9a-fA-F]{40}", self.address)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def open_dm_with(self, other: "Person") -> str:
+        self.page.get_by_test_id("dm-address").fill(other.address)
+        self.page.get_by_test_id("dm-start").click()
+        self.page.wait_for_url(re.compile(r"/chats/"))
+        return self.page.url
+
+    def bubbles(self, body: str):
+        return self.page.locator(f'[data-testid="message"][data-body="{body}"]')
+
+    def say(self, text: str) -> None:
+        self.page.get_by_test_id("composer").fill(text)
+        self.page.get_by_test_id("composer").press("Enter")
+
+
+@pytest.fixture
+def two(stack) -> Iterator[tuple[Person, Person]]:
+    a, b = Person(stack["browser"]), Person(stack["browser"])
+    yield a, b
+    a.context.close()
+    b.context.close()
+
+
+def screenshot(person: Person, name: str) -> None:
+    folder = Path(os.environ.get("E2E_SCREENSHOT_DIR", "/tmp"))
+    person.page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def test_two_people_chat_instantly_with_typing_presence_and_settled_statuses(two):
+    a, b = two
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    expect(b.page.get_by_test_id("connection")).to_have_text("Fallback")  # XMTP unreachable here, said so
+    expect(b.page.get_by_test_id(f"presence-{a.address}")).to_have_attribute("data-online", "true")
+    a.page.get_by_test_id("composer").type("gm ")
+    expect(b.page.get_by_test_id("typing")).to_be_visible()
+    a.page.get_by_test_id("composer").type("frens")
+    a.page.get_by_test_id("composer").press("Enter")
+    expect(b.bubbles("gm frens")).to_have_count(1)
+    expect(a.bubbles("gm frens")).to_have_count(1)
+    expect(a.bubbles("gm frens")).to_have_attribute("data-status", "confirmed")  # the fallback settles it
+    expect(b.bubbles("gm frens")).to_have_attribute("data-status", "confirmed")
+    b.say("wagmi")
+    expect(a.bubbles("wagmi")).to_have_count(1)
+    screenshot(a, "chat-a")
+    screenshot(b, "chat-b")
+    b.page.reload()
+    expect(b.bubbles("gm frens")).to_have_count(1)
+    expect(b.bubbles("wagmi")).to_have_count(1)
+    assert a.errors == [] and b.errors == []
+
+
+def test_payment_message_is_pending_until_the_block_is_final_then_confirmed(two, stack):
+    a, b = two
+    anvil = stack["anvil"]
+    anvil.rpc("anvil_setBalance", a.address, hex(10**20))
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.page.get_by_test_id("pay-amount").fill("1")
+    a.page.get_by_test_id("pay-send").click()
+    payment = b.page.locator('[data-testid="message"][data-status="provisional"]')
+    expect(payment).to_have_count(1)
+    anvil.finalize()
+    expect(b.page.locator('[data-testid="message"][data-status="confirmed"]')).to_have_count(1)
+    expect(a.page.locator('[data-testid="message"][data-status="confirmed"]')).to_have_count(1)
+    assert a.errors == [] and b.errors == []
+
+
+def test_messages_written_offline_wait_in_the_outbox_and_arrive_once_in_order(two, stack):
+    a, b = two
+    server = stack["server"]
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.say("before")
+    expect(b.bubbles("before")).to_have_count(1)
+    server.kill()
+    try:
+        expect(a.page.get_by_test_id("connection")).to_have_text("Offline")
+        a.say("while offline 1")
+        a.say("while offline 2")
+        expect(a.bubbles("while offline 1")).to_have_attribute("data-status", "sending")
+        a.page.reload()  # the outbox is in IndexedDB: a reload keeps what was typed
+        expect(a.bubbles("while offline 2")).to_have_attribute("data-status", "sending")
+    finally:
+        server.start()
+    expect(b.bubbles("while offline 1")).to_have_count(1)
+    expect(b.bubbles("while offline 2")).to_have_count(1)
+    expect(a.bubbles("while offline 2")).not_to_have_attribute("data-status", "sending")
+    bodies = [m.get_attribute("data-body") for m in b.page.get_by_test_id("message").all()]
+    assert bodies == ["before", "while offline 1", "while offline 2"]
