@@ -182,7 +182,7 @@ def test_nonce_issued_before_a_restart_is_refused(monkeypatch):
 
 
 def test_a_socket_cannot_outlive_its_session(make_server, peers):
-    from support import Peer, new_chat, wait_until
+    from support import new_chat, wait_until
     server = make_server({"TOKEN_TTL_S": "2", "RATE_PER_S": "1000", "RATE_BURST": "1000"})
     alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
     chat = new_chat(server, alice, bob)

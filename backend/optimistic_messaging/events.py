@@ -9,10 +9,10 @@ import gevent
 import socketio
 
 from . import validation as v
-from .wire import broadcast, broadcast_many
 from .errors import ApiError
 from .models import Message, now_ms
 from .services import Connection, Services
+from .wire import broadcast, broadcast_many
 
 log = logging.getLogger(__name__)
 

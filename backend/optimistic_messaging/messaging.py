@@ -39,10 +39,7 @@ class Messaging:
             xmtp_bound=xmtp_id is not None and bound(chat_id, client_id, body, xmtp_id, keyed),
         )
         self.chats.require_member(sender, chat_id)
-        earlier = self.store.find(sender, new.client_id)
-        if earlier is not None:
-            return earlier
-        message, _ = self.store.append(new)
+        message, _ = self.store.append(new)  # a repeat gets the first message, in its current state
         return message
 
     def attest(self, sender: str, payload: Any) -> Message:
@@ -58,9 +55,14 @@ class Messaging:
             raise ApiError("not_found", f"no message {message_id!r} in chat {chat_id!r}")
         if message.sender != sender:
             raise ApiError("forbidden", "only the sender of a message may attest its XMTP id")
-        fields = {"xmtp_id": xmtp_id, "xmtp_bound": bound(chat_id, message.client_id, message.body, xmtp_id, keyed)}
-        return self.store.change(message_id, lambda m: None if m.xmtp_id == xmtp_id and m.xmtp_bound == fields[
-            "xmtp_bound"] else fields)
+        is_bound = bound(chat_id, message.client_id, message.body, xmtp_id, keyed)
+
+        def record(current: Message) -> dict[str, Any] | None:
+            if (current.xmtp_id, current.xmtp_bound) == (xmtp_id, is_bound):
+                return None  # nothing new: no rev bump, no broadcast
+            return {"xmtp_id": xmtp_id, "xmtp_bound": is_bound}
+
+        return self.store.change(message_id, record)
 
 
 def bound(chat_id: str, client_id: str, body: str, xmtp_id: str, keyed: bool) -> bool:

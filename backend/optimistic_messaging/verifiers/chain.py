@@ -119,7 +119,7 @@ class ChainVerifier:
         heights = sorted({receipt["blockNumber"] for _, receipt, _ in final})
         blocks = self._batch([("eth_getBlockByNumber", [h, False]) for h in heights])
         canonical = {}
-        for height, answer in zip(heights, blocks):
+        for height, answer in zip(heights, blocks, strict=True):
             try:
                 canonical[height] = (_result(answer) or {}).get("hash")
             except RpcError:
