@@ -5,7 +5,7 @@ import re
 
 from optimistic_messaging.auth import Identity, Nonces, Tokens
 
-from support import Wallet, iso_now, siwe_text
+from support import Wallet, iso_now, new_chat, siwe_text, wait_until
 
 
 def nonce(server) -> str:
@@ -182,7 +182,6 @@ def test_nonce_issued_before_a_restart_is_refused(monkeypatch):
 
 
 def test_a_socket_cannot_outlive_its_session(make_server, peers):
-    from support import new_chat, wait_until
     server = make_server({"TOKEN_TTL_S": "2", "RATE_PER_S": "1000", "RATE_BURST": "1000"})
     alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
     chat = new_chat(server, alice, bob)
