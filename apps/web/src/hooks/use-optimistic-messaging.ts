@@ -18,6 +18,11 @@ import type { Chat, Tx } from "@/lib/types";
 
 export type ConnectionIndicator = "XMTP" | "Fallback" | "Offline";
 
+/** XMTP when an XMTP chat is open, else Fallback while the server's socket is up, else Offline. */
+export function connectionIndicator(xmtpUp: boolean, socketUp: boolean): ConnectionIndicator {
+  return xmtpUp ? "XMTP" : socketUp ? "Fallback" : "Offline";
+}
+
 export interface OptimisticMessaging {
   chat: Chat | null;
   messages: ViewMessage[];
@@ -99,7 +104,7 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
     messages,
     typing,
     isOnline: (address: string) => isOnline(state, address),
-    connection: xmtpUp ? "XMTP" : socketUp ? "Fallback" : "Offline",
+    connection: connectionIndicator(xmtpUp, socketUp),
     hasOlder: state.hasOlder,
     loadingOlder,
     problem,

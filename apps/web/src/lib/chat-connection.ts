@@ -10,7 +10,14 @@ import type { Session } from "./session";
 import type { Store } from "./store";
 import type { Ack, JoinAck, Message, PresenceEvent, Tx, TypingEvent } from "./types";
 import { walletForSession } from "./wallet";
-import { getXmtpClient, isXmtpConversationId, openXmtpChat, xmtpEnabled, type XmtpChat } from "./xmtp";
+import {
+  getXmtpClient,
+  isXmtpConversationId,
+  openXmtpChat,
+  xmtpEnabled,
+  type XmtpChat,
+  type XmtpSdkLoader,
+} from "./xmtp";
 
 const ACK_TIMEOUT_MS = 10_000;
 const RETRY_MS = 1000;
@@ -28,6 +35,8 @@ export interface ChatConnectionOptions {
   onXmtp(ready: boolean): void;
   onProblem(message: string | null): void;
   onAuthFailed(): void;
+  /** Where the XMTP SDK comes from; the lazy import of @xmtp/browser-sdk unless given. */
+  loadXmtpSdk?: XmtpSdkLoader;
 }
 
 export class ChatConnection {
@@ -290,7 +299,7 @@ export class ChatConnection {
     if (!xmtpEnabled() || !isXmtpConversationId(this.chatId)) return;
     const wallet = walletForSession(this.o.session.wallet, this.o.session.address);
     if (!wallet) return;
-    const client = await getXmtpClient(wallet);
+    const client = await getXmtpClient(wallet, this.o.loadXmtpSdk);
     if (!client || this.stopped) return;
     const chat = await openXmtpChat(client, this.chatId, (copy) => this.dispatch({ type: "xmtpReceived", copy }));
     if (!chat) return;

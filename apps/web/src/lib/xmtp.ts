@@ -9,6 +9,9 @@ import type { XmtpCopy } from "./messages-reducer";
 import type { Wallet } from "./wallet";
 
 type Sdk = typeof import("@xmtp/browser-sdk");
+/** Loads the SDK module; the default is the lazy import, so the wasm and workers load only when XMTP is wanted. */
+export type XmtpSdkLoader = () => Promise<Sdk>;
+const loadSdk: XmtpSdkLoader = () => import("@xmtp/browser-sdk");
 export type XmtpClient = Client<unknown>;
 type AnyConversation = Conversation<unknown> | Dm<unknown> | Group<unknown>;
 
@@ -45,8 +48,8 @@ const ethereumIdentifier = (address: string): Identifier => ({
   identifierKind: ETHEREUM as Identifier["identifierKind"],
 });
 
-async function createClient(wallet: Wallet): Promise<XmtpClient | null> {
-  const sdk: Sdk = await import("@xmtp/browser-sdk");
+async function createClient(wallet: Wallet, load: XmtpSdkLoader): Promise<XmtpClient | null> {
+  const sdk = await load();
   const signer: Signer = {
     type: "EOA",
     getIdentifier: () => ethereumIdentifier(wallet.address),
@@ -64,10 +67,10 @@ async function createClient(wallet: Wallet): Promise<XmtpClient | null> {
 let current: { address: string; client: Promise<XmtpClient | null> } | null = null;
 
 /** The XMTP client for this wallet, created once; null when XMTP is off or unreachable. */
-export function getXmtpClient(wallet: Wallet): Promise<XmtpClient | null> {
+export function getXmtpClient(wallet: Wallet, load: XmtpSdkLoader = loadSdk): Promise<XmtpClient | null> {
   if (!xmtpEnabled()) return Promise.resolve(null);
   if (current?.address !== wallet.address) {
-    current = { address: wallet.address, client: createClient(wallet).catch(() => null) };
+    current = { address: wallet.address, client: createClient(wallet, load).catch(() => null) };
   }
   return current.client;
 }

@@ -1,0 +1,269 @@
+// The XMTP-primary path of ChatConnection against a local stand-in of @xmtp/browser-sdk and a fake socket.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { connectionIndicator } from "@/hooks/use-optimistic-messaging";
+import { ChatConnection } from "./chat-connection";
+import { initialChatState, messagesReducer, selectMessages, type Action, type ChatState } from "./messages-reducer";
+import type { Outbox, OutboxEntry } from "./outbox";
+import { createStore } from "./store";
+import { sockets, type FakeSocket } from "./testing/fake-socket";
+import { keyedTextMessageId, StandInNetwork, type StandInConversation } from "./testing/xmtp-stand-in";
+import type { Ack, JoinAck, Message } from "./types";
+
+vi.mock("socket.io-client", async () => ({ io: (await import("./testing/fake-socket")).fakeIo }));
+
+const CHAT = "aed8a9cc52ca1c02c03a6d90171b1fd9"; // an XMTP conversation (group) id
+
+// ---- A fake server behind the fake socket: join, send and attest, with content binding as the server does it ----
+
+function serverMessage(over: Partial<Message> & Pick<Message, "seq" | "client_id" | "sender" | "body">): Message {
+  return {
+    id: `${CHAT}/${over.seq}`,
+    chat_id: CHAT,
+    rev: over.seq,
+    tx: null,
+    xmtp_id: null,
+    xmtp_bound: false,
+    status: "provisional",
+    source: "fallback",
+    reason: null,
+    original: null,
+    sent_at: 1000 + over.seq,
+    updated_at: 1000 + over.seq,
+    ...over,
+  };
+}
+
+function fakeServer(me: string) {
+  let seq = 0;
+  const byClientId = new Map<string, Message>();
+  const byId = new Map<string, Message>();
+  return async (event: string, payload: Record<string, unknown>): Promise<Ack<{ message: Message }> | Ack<JoinAck> | undefined> => {
+    switch (event) {
+      case "join": {
+        const ack: JoinAck = {
+          chat: { id: CHAT, members: [me], title: null, created_by: me, created_at: 1, last_seq: seq, rev: seq },
+          changes: [],
+          has_more: false,
+          online: [],
+        };
+        return { ok: true, ...ack };
+      }
+      case "send": {
+        const clientId = payload.client_id as string;
+        let message = byClientId.get(clientId);
+        if (!message) {
+          message = serverMessage({ seq: ++seq, client_id: clientId, sender: me, body: payload.body as string });
+          byClientId.set(clientId, message);
+          byId.set(message.id, message);
+        }
+        return { ok: true, message };
+      }
+      case "attest": {
+        const held = byId.get(payload.message_id as string);
+        if (!held) return { ok: false, error: { code: "not_found", message: "no such message" } };
+        // Content binding (docs/settlement.md): the server recomputes the id from the content and the client_id.
+        const bound = (await keyedTextMessageId(CHAT, held.client_id, held.body)) === payload.xmtp_id;
+        if (payload.keyed && !bound) return { ok: false, error: { code: "invalid", message: "xmtp_id mismatch" } };
+        const message = { ...held, rev: held.rev + 1, xmtp_id: payload.xmtp_id as string, xmtp_bound: bound };
+        byId.set(message.id, message);
+        return { ok: true, message };
+      }
+    }
+    return undefined;
+  };
+}
+
+// ---- Harness ----
+
+const storage = new Map<string, string>();
+
+function memoryOutbox(): Outbox & { puts: OutboxEntry[] } {
+  const puts: OutboxEntry[] = [];
+  return {
+    puts,
+    put: async (entry) => void puts.push(entry),
+    list: async () => [],
+    remove: async () => undefined,
+    close: () => undefined,
+  };
+}
+
+function setup(create: "ok" | "fail" | "hang" = "ok") {
+  // A fresh burner wallet per test (xmtp.ts keeps one client per address).
+  const key = generatePrivateKey();
+  storage.set("om.burner-key", key);
+  const me = privateKeyToAccount(key).address;
+  const peer = privateKeyToAccount(generatePrivateKey()).address;
+  const network = new StandInNetwork();
+  network.addConversation([me, peer], CHAT);
+  const sdk = network.sdk(create);
+  const load = vi.fn(sdk.load);
+  const store = createStore<ChatState, Action>(messagesReducer, initialChatState(CHAT, me));
+  const outbox = memoryOutbox();
+  const flags = { socketUp: false, xmtpUp: false };
+  const connection = new ChatConnection({
+    chatId: CHAT,
+    session: { token: "token", address: me, expires_at: Date.now() + 3_600_000, wallet: "burner" },
+    store,
+    outbox,
+    onSocket: (up) => (flags.socketUp = up),
+    onXmtp: (up) => (flags.xmtpUp = up),
+    onProblem: () => undefined,
+    onAuthFailed: () => undefined,
+    loadXmtpSdk: load,
+  });
+  connection.start();
+  const socket = sockets.at(-1) as FakeSocket;
+  socket.answer = fakeServer(me) as FakeSocket["answer"];
+  const peerConversation = async () =>
+    (await network.client(peer).conversations.getConversationById(CHAT)) as StandInConversation;
+  return {
+    me,
+    peer,
+    network,
+    sdk,
+    load,
+    store,
+    outbox,
+    socket,
+    connection,
+    peerConversation,
+    mode: () => connectionIndicator(flags.xmtpUp, flags.socketUp),
+    bubbles: () => selectMessages(store.getState()),
+  };
+}
+
+type Harness = ReturnType<typeof setup>;
+let harness: Harness | null = null;
+
+beforeEach(() => {
+  vi.stubEnv("NEXT_PUBLIC_XMTP_ENV", "dev");
+  vi.stubGlobal("window", {
+    localStorage: {
+      getItem: (k: string) => storage.get(k) ?? null,
+      setItem: (k: string, v: string) => void storage.set(k, v),
+    },
+  });
+});
+
+afterEach(() => {
+  harness?.connection.stop();
+  harness = null;
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+});
+
+async function xmtpReady(): Promise<Harness> {
+  const h = (harness = setup("ok"));
+  await vi.waitFor(() => expect(h.mode()).toBe("XMTP"));
+  return h;
+}
+
+describe("ChatConnection over XMTP (stand-in SDK)", () => {
+  it("sends over XMTP with the client_id as idempotency key, then attests the returned id keyed", async () => {
+    const h = await xmtpReady();
+    await h.connection.send("hello");
+    await vi.waitFor(() => expect(h.socket.emitted("attest")).toHaveLength(1));
+
+    const [send] = h.socket.emitted("send") as { client_id: string }[];
+    const clientId = send!.client_id;
+    expect(h.network.sends).toHaveLength(1);
+    const [sent] = h.network.sends;
+    expect(sent).toMatchObject({ conversationId: CHAT, text: "hello", opts: { idempotencyKey: clientId } });
+    // The id the stand-in returned is the one libxmtp would compute, hence the one the server recomputes.
+    expect(sent!.id).toBe(await keyedTextMessageId(CHAT, clientId, "hello"));
+    expect(h.socket.emitted("attest")).toEqual([
+      { chat_id: CHAT, message_id: `${CHAT}/1`, xmtp_id: sent!.id, keyed: true },
+    ]);
+    await vi.waitFor(() => expect(h.bubbles()).toMatchObject([{ body: "hello", xmtp_bound: true }]));
+  });
+
+  it("shows our own message once although the XMTP stream echoes it", async () => {
+    const h = await xmtpReady();
+    await h.connection.send("hello");
+    await vi.waitFor(() => expect(h.socket.emitted("attest")).toHaveLength(1));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(h.bubbles().map((m) => m.body)).toEqual(["hello"]);
+    expect(h.store.getState().xmtp).toEqual({});
+  });
+
+  it("merges a streamed XMTP message with its later socket copy (same xmtp_id) into one bubble", async () => {
+    const h = await xmtpReady();
+    const xmtpId = await (await h.peerConversation()).sendText("hi there", { idempotencyKey: "peer-1" });
+    await vi.waitFor(() => expect(h.bubbles()).toHaveLength(1));
+    expect(h.bubbles()[0]).toMatchObject({ body: "hi there", source: "xmtp", status: "provisional", sender: h.peer });
+
+    h.socket.push(
+      "message",
+      serverMessage({ seq: 1, client_id: "peer-1", sender: h.peer, body: "hi there", xmtp_id: xmtpId }),
+    );
+    expect(h.bubbles()).toHaveLength(1);
+    expect(h.bubbles()[0]).toMatchObject({ id: `${CHAT}/1`, body: "hi there" });
+  });
+
+  it("ignores a streamed XMTP message whose socket copy (same xmtp_id) arrived first", async () => {
+    const h = await xmtpReady();
+    const conversation = await h.peerConversation();
+    const xmtpId = await keyedTextMessageId(CHAT, "peer-1", "hi there");
+    h.socket.push(
+      "message",
+      serverMessage({ seq: 1, client_id: "peer-1", sender: h.peer, body: "hi there", xmtp_id: xmtpId }),
+    );
+    expect(await conversation.sendText("hi there", { idempotencyKey: "peer-1" })).toBe(xmtpId);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(h.store.getState().xmtp).toEqual({});
+    expect(h.bubbles().map((m) => m.id)).toEqual([`${CHAT}/1`]);
+  });
+
+  it("shows a streamed XMTP message without a socket copy once, as provisional", async () => {
+    const h = await xmtpReady();
+    const conversation = await h.peerConversation();
+    const xmtpId = await conversation.sendText("only on xmtp", { idempotencyKey: "peer-2" });
+    // The same key and content again is the same XMTP message (libxmtp de-duplicates it).
+    expect(await conversation.sendText("only on xmtp", { idempotencyKey: "peer-2" })).toBe(xmtpId);
+    await vi.waitFor(() => expect(h.bubbles()).toHaveLength(1));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(h.bubbles()).toMatchObject([
+      { key: `xmtp:${xmtpId}`, body: "only on xmtp", status: "provisional", source: "xmtp", sender: h.peer },
+    ]);
+  });
+});
+
+describe("ChatConnection without XMTP", () => {
+  it("falls back without console.error when client creation fails", async () => {
+    const error = vi.spyOn(console, "error");
+    const h = (harness = setup("fail"));
+    await vi.waitFor(() => expect(h.load).toHaveBeenCalledOnce());
+    await vi.waitFor(() => expect(h.mode()).toBe("Fallback"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(h.mode()).toBe("Fallback");
+
+    await h.connection.send("still delivered");
+    await vi.waitFor(() => expect(h.bubbles()).toMatchObject([{ id: `${CHAT}/1`, body: "still delivered" }]));
+    expect(h.network.sends).toEqual([]);
+    expect(h.socket.emitted("attest")).toEqual([]);
+    expect(error).not.toHaveBeenCalled();
+  });
+
+  it("falls back without console.error when client creation times out, and closes the late client", async () => {
+    const error = vi.spyOn(console, "error");
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const h = (harness = setup("hang"));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(h.load).toHaveBeenCalledOnce();
+    expect(h.network.creates).toHaveLength(1); // signed in, now waiting on the network
+    expect(h.mode()).toBe("Fallback");
+    await vi.advanceTimersByTimeAsync(8_000); // CREATE_TIMEOUT_MS
+    expect(h.mode()).toBe("Fallback");
+
+    h.sdk.release(); // the client shows up after all
+    await vi.advanceTimersByTimeAsync(10);
+    expect(h.sdk.clients).toHaveLength(1);
+    expect(h.sdk.clients[0]!.closed).toBe(true);
+    expect(h.mode()).toBe("Fallback");
+    expect(error).not.toHaveBeenCalled();
+  });
+});
