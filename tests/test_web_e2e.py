@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from eth_account.messages import encode_defunct
 from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
 
 from web import CHROMIUM, CHROMIUM_ARGS, WEB_URL, WebApp, backend, build_web, chain
@@ -30,17 +31,37 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     anvil.stop()
 
 
-class Person:
-    """One browser context with its own burner wallet, and the console errors its pages logged."""
+# An injected EIP-1193 wallet (what MetaMask or MiniPay put on window.ethereum): it shares one account, signs with the
+# test process's key, and hands every other request to the chain, where anvil signs for its unlocked dev account.
+INJECTED_WALLET = """
+window.ethereum = {
+  async request({ method, params }) {
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return [window.OM_WALLET_ADDRESS];
+    if (method === "personal_sign") return await window.omPersonalSign(params[0], params[1]);
+    return await window.omChainRpc(method, params ?? []);
+  },
+  on() {}, removeListener() {},
+};
+"""
 
-    def __init__(self, browser: Browser) -> None:
+
+class Person:
+    """One browser context signed in with a burner wallet, or with an injected one; and its pages' console errors."""
+
+    def __init__(self, browser: Browser, injected: Any = None, anvil: Any = None) -> None:
         self.context = browser.new_context(viewport=VIEWPORT)
+        if injected is not None:
+            self.context.add_init_script(f"window.OM_WALLET_ADDRESS = {injected.address!r};" + INJECTED_WALLET)
+            self.context.expose_function("omPersonalSign", lambda data, address: "0x" + injected.account.sign_message(
+                encode_defunct(hexstr=data) if data.startswith("0x") else encode_defunct(text=data)
+            ).signature.hex().removeprefix("0x"))
+            self.context.expose_function("omChainRpc", lambda method, params: anvil.rpc(method, *params))
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         self.page.goto(WEB_URL)
-        self.page.get_by_test_id("signin-burner").click()
+        self.page.get_by_test_id("signin-injected" if injected is not None else "signin-burner").click()
         self.address = self.page.get_by_test_id("my-address").inner_text().strip()
         assert re.fullmatch(r"0x[0-9a-fA-F]{40}", self.address)
 
@@ -107,11 +128,10 @@ def test_payment_message_is_pending_until_the_block_is_final_then_confirmed(two,
     b.page.goto(url)
     a.page.get_by_test_id("pay-amount").fill("1")
     a.page.get_by_test_id("pay-send").click()
-    payment = b.page.locator('[data-testid="message"][data-status="provisional"]')
-    expect(payment).to_have_count(1)
+    expect(b.bubbles("Paid 1 CELO")).to_have_attribute("data-status", "provisional")
     anvil.finalize()
-    expect(b.page.locator('[data-testid="message"][data-status="confirmed"]')).to_have_count(1)
-    expect(a.page.locator('[data-testid="message"][data-status="confirmed"]')).to_have_count(1)
+    expect(b.bubbles("Paid 1 CELO")).to_have_attribute("data-status", "confirmed")
+    expect(a.bubbles("Paid 1 CELO")).to_have_attribute("data-status", "confirmed")
     assert a.errors == [] and b.errors == []
 
 
@@ -137,3 +157,27 @@ def test_messages_written_offline_wait_in_the_outbox_and_arrive_once_in_order(tw
     expect(a.bubbles("while offline 2")).not_to_have_attribute("data-status", "sending")
     bodies = [m.get_attribute("data-body") for m in b.page.get_by_test_id("message").all()]
     assert bodies == ["before", "while offline 1", "while offline 2"]
+
+
+def test_an_injected_wallet_signs_in_and_pays_through_the_wallet(stack):
+    anvil = stack["anvil"]
+    wallet = anvil.wallet(5)  # the injected wallet's account: an unlocked, funded dev account
+    a = Person(stack["browser"], injected=wallet, anvil=anvil)
+    b = Person(stack["browser"])
+    try:
+        assert a.address == wallet.address
+        url = a.open_dm_with(b)
+        b.page.goto(url)
+        a.say("signed in with my own wallet")
+        expect(b.bubbles("signed in with my own wallet")).to_have_count(1)
+        a.page.get_by_test_id("pay-amount").fill("0.5")
+        a.page.get_by_test_id("pay-send").click()
+        # The wallet answers through this test process, which serves it while it waits here: wait for the payment.
+        expect(b.bubbles("Paid 0.5 CELO")).to_have_attribute("data-status", "provisional")
+        anvil.finalize()
+        expect(b.bubbles("Paid 0.5 CELO")).to_have_attribute("data-status", "confirmed")
+        expect(a.bubbles("Paid 0.5 CELO")).to_have_attribute("data-status", "confirmed")
+        assert a.errors == [] and b.errors == []
+    finally:
+        a.context.close()
+        b.context.close()
