@@ -8,7 +8,7 @@ import pytest
 import requests
 import websocket
 
-from support import TIMEOUT, Wallet, new_chat, refusal
+from support import TIMEOUT, Wallet, new_chat, refusal, wait_until
 
 
 @pytest.fixture
@@ -201,3 +201,14 @@ def test_an_engine_io_session_that_never_signs_in_is_dropped_at_its_first_ping(m
                                      timeout=TIMEOUT, suppress_origin=True)
     assert ws.recv().startswith("0{")
     assert closes_without_reply(ws)
+
+
+def test_one_address_may_hold_only_so_many_sockets(make_server, peers):
+    server = make_server({"MAX_SOCKETS_PER_ADDRESS": "2"})
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    first, second = peers(server, alice), peers(server, alice)
+    assert refusal(server, alice.token) == {"message": "rate_limited"}
+    assert peers(server, bob).sio.connected, "another address has its own allowance"
+    first.close()
+    wait_until(lambda: server.get("/api/health").json()["connections"] == 2, TIMEOUT, "the first socket to be gone")
+    assert peers(server, alice).sio.connected and second.sio.connected

@@ -55,6 +55,7 @@ class Config:
     event_rate_per_s: float = 20.0
     event_rate_burst: int = 200
     max_members: int = 1000
+    max_sockets_per_address: int = 32
     ping_interval_s: float = 25.0
     fsync: bool = True
     # Reconciliation (settled by the reconciler; reserved here so configuration stays in one place).
@@ -92,6 +93,7 @@ class Config:
                 event_rate_per_s=float(get("EVENT_RATE_PER_S", cls.event_rate_per_s)),
                 event_rate_burst=int(get("EVENT_RATE_BURST", cls.event_rate_burst)),
                 max_members=int(get("MAX_MEMBERS", cls.max_members)),
+                max_sockets_per_address=int(get("MAX_SOCKETS_PER_ADDRESS", cls.max_sockets_per_address)),
                 ping_interval_s=float(get("PING_INTERVAL_S", cls.ping_interval_s)),
                 fsync=fsync == "always",
                 chain_rpc_url=get("CHAIN_RPC_URL") or None,

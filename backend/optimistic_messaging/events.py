@@ -75,6 +75,9 @@ def register(sio: socketio.Server, s: Services) -> None:
             identity = s.auth.identify(token)
         except ApiError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        if s.per_address.get(identity.address, 0) >= s.config.max_sockets_per_address:
+            raise socketio.exceptions.ConnectionRefusedError("rate_limited")
+        s.per_address[identity.address] = s.per_address.get(identity.address, 0) + 1
         s.sockets[sid] = Connection(identity.address, identity.expires_at)
         environ.clear()  # a copy python-socketio would keep for the connection's life; nothing here reads it again
 
@@ -82,6 +85,11 @@ def register(sio: socketio.Server, s: Services) -> None:
     def disconnect(sid: str, reason: Any = None) -> None:
         conn = s.sockets.pop(sid, None)
         if conn is not None:
+            left = s.per_address[conn.address] - 1
+            if left:
+                s.per_address[conn.address] = left
+            else:
+                del s.per_address[conn.address]
             for chat_id in list(conn.chats):
                 part(conn, sid, chat_id)
 

@@ -33,6 +33,7 @@ class Services:
     events_limiter: RateLimiter  # every socket event but send (which has its own budget)
     reconciler: Reconciler
     sockets: dict[str, Connection] = field(default_factory=dict)  # sid -> connection
+    per_address: dict[str, int] = field(default_factory=dict)  # address -> open sockets
 
     def connections(self) -> int:
         return len(self.sockets)
