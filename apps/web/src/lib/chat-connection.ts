@@ -2,7 +2,7 @@
 // REST pages and XMTP copies into reducer actions, and owns the send path: outbox first, then the socket (and
 // XMTP), re-sending the outbox with the same client_ids on every (re)connect. React stays out of it.
 import { io, type Socket } from "socket.io-client";
-import { api } from "./api";
+import { api, ApiError } from "./api";
 import { config } from "./config";
 import { lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
 import { nextCreatedAt, type Outbox } from "./outbox";
@@ -45,8 +45,15 @@ export class ChatConnection {
   private stopped = false;
   private joinedOnce = false;
   private outboxLoaded: Promise<void> = Promise.resolve();
-  /** client_ids with a `send` awaiting its ack on the current connection. */
-  private readonly inflight = new Set<string>();
+  /** The one `send` awaiting its ack on the current connection: sends go one at a time, oldest first, so a
+   * retryable refusal can hold back everything behind it and the server stores them in the order written. */
+  private sendSlot: { clientId: string } | null = null;
+  /** Waiting out a retryable refusal before sending again. */
+  private backoffTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The server refused the session token: nothing more is sent until the user signs in again (a new connection). */
+  private authExpired = false;
+  /** Bumped to abandon a running catch-up (a newer join or a disconnect). */
+  private catchUpGeneration = 0;
   /** client_id → server message id, and → XMTP id: both known means an `attest` is due. */
   private readonly serverIds = new Map<string, string>();
   private readonly xmtpIds = new Map<string, string>();
@@ -65,6 +72,9 @@ export class ChatConnection {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.connectTimer);
+    clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    this.catchUpGeneration++;
     this.socket?.removeAllListeners();
     this.socket?.disconnect();
     this.socket = null;
@@ -76,13 +86,37 @@ export class ChatConnection {
     return this.o.chatId;
   }
 
+  /** Applies an action; any local entry it settles or drops (ack, echo, catch-up, discard) leaves the outbox too. */
   private dispatch(action: Action) {
-    if (!this.stopped) this.o.store.dispatch(action);
+    if (this.stopped) return;
+    const before = this.o.store.getState().local;
+    this.o.store.dispatch(action);
+    const after = this.o.store.getState().local;
+    if (after === before) return;
+    for (const clientId of Object.keys(before)) {
+      if (!(clientId in after)) this.removeFromOutbox(clientId);
+    }
+  }
+
+  private removeFromOutbox(clientId: string): void {
+    void this.o.outbox.remove(clientId).catch(() => undefined);
   }
 
   private async loadOutbox(): Promise<void> {
     const entries = await this.o.outbox.list(this.chatId, this.o.session.address).catch(() => []);
     this.dispatch({ type: "localAdded", entries });
+    // Entries the server already holds (acked before the page closed) are not pending: drop them for good.
+    const state = this.o.store.getState();
+    for (const entry of entries) {
+      if (entry.chat_id === this.chatId && !state.local[entry.client_id]) this.removeFromOutbox(entry.client_id);
+    }
+  }
+
+  /** The server refused the session token (expired): ask the user to sign in again, once. */
+  private authFailed(): void {
+    if (this.authExpired || this.stopped) return;
+    this.authExpired = true;
+    this.o.onAuthFailed();
   }
 
   private connectSocket(): void {
@@ -106,7 +140,8 @@ export class ChatConnection {
       void this.flush();
     });
     socket.on("disconnect", (reason) => {
-      this.inflight.clear();
+      this.sendSlot = null;
+      this.catchUpGeneration++;
       this.typingSentAt = 0;
       this.o.onSocket(false);
       // The client reconnects by itself except after a server-side disconnect.
@@ -115,7 +150,7 @@ export class ChatConnection {
     socket.on("connect_error", (error) => {
       if (error.message === "unauthorized") {
         socket.disconnect();
-        this.o.onAuthFailed();
+        this.authFailed();
       }
     });
     const onMessage = (message: Message) => this.dispatch({ type: "socketMessages", messages: [message] });
@@ -142,44 +177,64 @@ export class ChatConnection {
         return;
       }
       if (!ack.ok) {
-        this.o.onProblem(ack.error.message);
+        if (ack.error.code === "unauthorized") this.authFailed();
+        else this.o.onProblem(ack.error.message);
         return;
       }
       this.joinedOnce = true;
       this.dispatch({ type: "joined", ack, sinceRev });
-      if (sinceRev !== null && ack.has_more) void this.catchUp(ack.chat.rev);
+      if (sinceRev !== null && ack.has_more) {
+        void this.catchUp(Math.max(sinceRev, ack.changes.at(-1)?.rev ?? sinceRev), ack.chat.rev);
+      }
     });
   }
 
-  /** Pages the rest of a catch-up that `join` cut short. */
-  private async catchUp(targetRev: number): Promise<void> {
+  /** Pages the rest of a catch-up that `join` cut short, with its own cursor: from the last rev of the join ack's
+   * changes, then from each page's last rev (live events may be far ahead meanwhile; they are no cursor). */
+  private async catchUp(fromRev: number, targetRev: number): Promise<void> {
+    const generation = ++this.catchUpGeneration;
+    let cursor = fromRev;
     try {
       for (;;) {
-        const since = this.o.store.getState().highestRev;
-        const page = await api.changes(this.o.session.token, this.chatId, since);
+        const page = await api.changes(this.o.session.token, this.chatId, cursor);
+        if (this.stopped || generation !== this.catchUpGeneration) return;
+        const last = page.changes.at(-1);
+        if (last) cursor = Math.max(cursor, last.rev);
         this.dispatch({ type: "changesPage", messages: page.changes, completeRev: page.has_more ? null : targetRev });
-        if (!page.has_more || this.stopped) return;
+        // has_more without changes would page the same cursor for ever; the next reconnect resumes from it.
+        if (!page.has_more || !last) return;
       }
-    } catch {
-      // The next reconnect resumes from the highest rev reached.
+    } catch (error) {
+      // The resume rev stays at the cursor: the next reconnect re-joins from there and repairs the hole.
+      if (error instanceof ApiError && error.code === "unauthorized") this.authFailed();
     }
   }
 
   /** Sends every pending message again, oldest first, with its original client_id. */
   private async flush(): Promise<void> {
     await this.outboxLoaded;
-    const pending = Object.values(this.o.store.getState().local)
-      .filter((m) => !m.error)
-      .sort((a, b) => a.created_at - b.created_at);
-    for (const message of pending) this.emitSend(message);
+    void this.pump();
     for (const clientId of this.xmtpIds.keys()) this.attestIfDue(clientId);
   }
 
-  private emitSend(message: LocalMessage): void {
+  /** The oldest message still to send (final refusals stay shown, but are not sent again). */
+  private nextPending(): LocalMessage | undefined {
+    return Object.values(this.o.store.getState().local)
+      .filter((m) => !m.error)
+      .sort((a, b) => a.created_at - b.created_at)[0];
+  }
+
+  /** Sends the oldest pending message, and the next once it is acknowledged: one `send` in flight at a time. */
+  private async pump(): Promise<void> {
+    await this.outboxLoaded;
     const socket = this.socket;
+    if (this.stopped || this.authExpired || this.sendSlot || this.backoffTimer !== undefined) return;
+    if (!socket?.connected) return; // the reconnect flushes
+    const message = this.nextPending();
+    if (!message) return;
     const id = message.client_id;
-    if (!socket?.connected || this.inflight.has(id)) return;
-    this.inflight.add(id);
+    const slot = { clientId: id };
+    this.sendSlot = slot;
     const payload = {
       chat_id: this.chatId,
       client_id: id,
@@ -188,32 +243,42 @@ export class ChatConnection {
       ...(message.xmtp_id ? { xmtp_id: message.xmtp_id, keyed: true } : {}),
     };
     socket.timeout(ACK_TIMEOUT_MS).emit("send", payload, (err: Error | null, ack: Ack<{ message: Message }>) => {
-      this.inflight.delete(id);
-      if (this.stopped || socket !== this.socket) return;
-      if (err) {
-        // Timed out on a live connection: try again; after a disconnect the reconnect flushes it.
-        if (socket.connected) this.retry(id, RETRY_MS);
-        return;
-      }
-      if (ack.ok) {
+      const current = this.sendSlot === slot;
+      if (current) this.sendSlot = null;
+      if (this.stopped) return;
+      if (!err && ack.ok) {
         this.dispatch({ type: "sendAcked", clientId: id, message: ack.message });
-        void this.o.outbox.remove(id).catch(() => undefined);
+        this.removeFromOutbox(id);
         this.serverIds.set(id, ack.message.id);
         if (ack.message.xmtp_id) this.attested.add(id);
         this.attestIfDue(id);
+        if (current) void this.pump();
+        return;
+      }
+      // An answer from before a disconnect: the reconnect has flushed again already.
+      if (!current) return;
+      if (err || ack.ok) {
+        // Timed out on a live connection: try again, still ahead of everything written after it.
+        this.backOff(RETRY_MS);
+      } else if (ack.error.code === "unauthorized") {
+        // The session expired: the message stays pending (and in the outbox) for after the user signs in again.
+        this.authFailed();
       } else if (RETRYABLE.has(ack.error.code)) {
-        this.retry(id, ack.error.retry_after_ms ?? RETRY_MS);
+        // Later messages wait too, so the order they were written in survives.
+        this.backOff(ack.error.retry_after_ms ?? RETRY_MS);
       } else {
         this.dispatch({ type: "sendRejected", clientId: id, error: ack.error.message });
-        void this.o.outbox.remove(id).catch(() => undefined);
+        this.removeFromOutbox(id);
+        void this.pump();
       }
     });
   }
 
-  private retry(clientId: string, delayMs: number): void {
-    setTimeout(() => {
-      const latest = this.o.store.getState().local[clientId];
-      if (latest && !latest.error && !this.stopped) this.emitSend(latest);
+  private backOff(delayMs: number): void {
+    clearTimeout(this.backoffTimer);
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      void this.pump();
     }, delayMs);
   }
 
@@ -230,7 +295,8 @@ export class ChatConnection {
     this.stopTyping();
     // Written before it is sent, so a reload or crash cannot lose it. Without IndexedDB it is still sent.
     await this.o.outbox.put(message).catch(() => undefined);
-    this.emitSend(message);
+    // Queued behind any older message still pending or backing off.
+    void this.pump();
     if (this.xmtp) void this.sendOverXmtp(this.xmtp, message);
   }
 
@@ -280,7 +346,7 @@ export class ChatConnection {
     if (this.socket?.connected) this.socket.emit("typing", { chat_id: this.chatId, typing: false });
   }
 
-  /** One page of older history over REST, below the lowest seq held. */
+  /** One page of older history over REST, below the oldest seq of the loaded window. */
   async loadOlder(): Promise<void> {
     const state = this.o.store.getState();
     const lowest = lowestSeq(state);
@@ -292,7 +358,7 @@ export class ChatConnection {
   /** Drops a message the server refused for good. */
   discard(clientId: string): void {
     this.dispatch({ type: "localRemoved", clientId });
-    void this.o.outbox.remove(clientId).catch(() => undefined);
+    this.removeFromOutbox(clientId);
   }
 
   private async connectXmtp(): Promise<void> {

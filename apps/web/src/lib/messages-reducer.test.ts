@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   initialChatState,
+  lowestSeq,
   messagesReducer,
   selectMessages,
   selectTyping,
@@ -228,5 +229,62 @@ describe("messagesReducer", () => {
   it("ignores messages of another chat", () => {
     const state = run({ type: "socketMessages", messages: [message(1, { chat_id: "other" })] });
     expect(selectMessages(state)).toEqual([]);
+  });
+  it("does not advance the resume rev past a cut catch-up's hole on live messages", () => {
+    let state = run({ type: "joined", ack: { chat: chat(100), changes: [message(100)], has_more: false, online: [] }, sinceRev: null });
+    // Reconnect: a live message lands before the cut ack (revs 101..600 of 1199) is processed.
+    state = messagesReducer(state, { type: "socketMessages", messages: [message(1200)] });
+    const changes = Array.from({ length: 500 }, (_, i) => message(101 + i));
+    state = messagesReducer(state, { type: "joined", ack: { chat: chat(1199), changes, has_more: true, online: [] }, sinceRev: 100 });
+    expect(state.highestRev).toBe(600);
+    state = messagesReducer(state, { type: "socketMessages", messages: [message(1201)] });
+    expect(state.highestRev).toBe(600);
+    expect(selectMessages(state).at(-1)?.seq).toBe(1201); // applied all the same
+    state = messagesReducer(state, { type: "changesPage", messages: [message(601), message(602)], completeRev: null });
+    expect(state.highestRev).toBe(602);
+  });
+
+  it("moves the resume rev to the higher of the catch-up end and the live max only once the catch-up completes", () => {
+    const cut: JoinAck = { chat: chat(700), changes: [message(101)], has_more: true, online: [] };
+    let state = run({ type: "joined", ack: cut, sinceRev: 100 });
+    state = messagesReducer(state, { type: "socketMessages", messages: [message(900)] });
+    expect(state.highestRev).toBe(101);
+    state = messagesReducer(state, { type: "changesPage", messages: [message(700)], completeRev: 700 });
+    expect(state.highestRev).toBe(900);
+    state = messagesReducer(state, { type: "socketMessages", messages: [message(901)] });
+    expect(state.highestRev).toBe(901);
+  });
+
+  it("pages older history below the oldest loaded seq, not below an update of an older message", () => {
+    let state = run({
+      type: "joined",
+      ack: { chat: chat(200), changes: Array.from({ length: 50 }, (_, i) => message(151 + i)), has_more: true, online: [] },
+      sinceRev: null,
+    });
+    state = messagesReducer(state, { type: "socketMessages", messages: [message(10, { rev: 201, status: "retracted" })] });
+    state = messagesReducer(state, { type: "fetchedMessages", messages: [message(20, { rev: 202 })] });
+    expect(lowestSeq(state)).toBe(151);
+    state = messagesReducer(state, {
+      type: "olderPage",
+      messages: Array.from({ length: 50 }, (_, i) => message(101 + i)),
+      hasMore: true,
+    });
+    expect(lowestSeq(state)).toBe(101);
+  });
+
+  it("keeps a message below the loaded window out of the list until older paging reaches it", () => {
+    let state = run({
+      type: "joined",
+      ack: { chat: chat(200), changes: [message(151), message(152)], has_more: true, online: [] },
+      sinceRev: null,
+    });
+    state = messagesReducer(state, { type: "socketMessages", messages: [message(10, { rev: 201, status: "retracted" })] });
+    expect(selectMessages(state).map((m) => m.seq)).toEqual([151, 152]);
+    // The page brings seq 10 in an older state: the newer copy held wins.
+    const page = Array.from({ length: 150 }, (_, i) => message(1 + i));
+    state = messagesReducer(state, { type: "olderPage", messages: page, hasMore: false });
+    const seqs = selectMessages(state).map((m) => m.seq);
+    expect(seqs).toEqual(Array.from({ length: 152 }, (_, i) => i + 1));
+    expect(selectMessages(state)[9]?.status).toBe("retracted");
   });
 });

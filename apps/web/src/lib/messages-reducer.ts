@@ -38,12 +38,26 @@ export interface ChatState {
   /** Our unacknowledged messages by client_id. */
   local: Record<string, LocalMessage>;
   xmtp: Record<string, XmtpCopy>;
-  /** Highest chat `rev` known to be seen completely (re-join with it after a reconnect). */
+  /** Highest chat `rev` known to be seen completely, without holes (re-join with it after a reconnect). While a
+   * cut catch-up is open it is the catch-up's cursor: live events beyond it do not count until the hole is paged. */
   highestRev: number;
+  /** An open catch-up (a `join` cut short, paged over REST), else null. */
+  catchUp: CatchUp | null;
+  /** Lowest seq of the contiguous window loaded from the latest message down (first join page, then older pages):
+   * 0 once all history is loaded, null before the first join. Older history is paged below it; server copies
+   * below it (updates of older messages) are held but not shown until paging reaches them, so the list has no gap. */
+  oldestSeq: number | null;
   hasOlder: boolean;
   /** Address → time (ms) its typing flag expires. */
   typing: Record<string, number>;
   online: string[];
+}
+
+export interface CatchUp {
+  /** Last rev paged so far: everything up to it is seen. */
+  cursor: number;
+  /** Highest rev seen on the socket meanwhile (or before the cut ack): counts once the catch-up completes. */
+  liveMax: number;
 }
 
 export type Action =
@@ -77,6 +91,8 @@ export function initialChatState(chatId: string, me: string): ChatState {
     local: {},
     xmtp: {},
     highestRev: 0,
+    catchUp: null,
+    oldestSeq: null,
     hasOlder: false,
     typing: {},
     online: [],
@@ -110,17 +126,27 @@ function mergeMessages(state: ChatState, messages: Message[], trackRev: boolean)
       delete xmtp[message.xmtp_id];
     }
   }
+  let catchUp = state.catchUp;
+  if (catchUp && highestRev > catchUp.liveMax) {
+    // A hole is still being paged: a live rev beyond it is applied but is no place to resume from yet.
+    catchUp = { ...catchUp, liveMax: highestRev };
+  }
+  if (catchUp) highestRev = state.highestRev;
   if (
     byId === state.byId &&
     local === state.local &&
     xmtp === state.xmtp &&
     highestRev === state.highestRev &&
+    catchUp === state.catchUp &&
     idByClientKey === state.idByClientKey
   ) {
     return state;
   }
-  return { ...state, byId, idByClientKey, local, xmtp, highestRev };
+  return { ...state, byId, idByClientKey, local, xmtp, highestRev, catchUp };
 }
+
+const maxRev = (messages: Message[]) => messages.reduce((max, m) => Math.max(max, m.rev), 0);
+const minSeq = (messages: Message[]) => messages.reduce((min, m) => Math.min(min, m.seq), Infinity);
 
 function withoutKey<T>(record: Record<string, T>, key: string): Record<string, T> {
   if (!(key in record)) return record;
@@ -139,30 +165,48 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
     case "joined": {
       const { ack, sinceRev } = action;
       if (ack.chat.id !== state.chatId) return state;
-      let next = mergeMessages(state, ack.changes, true);
-      // The ack is a consistent snapshot at chat.rev: unless catch-up was cut short, nothing up to it is missing.
-      const complete = sinceRev === null || !ack.has_more;
-      next = {
-        ...next,
-        chat: ack.chat,
-        online: [...ack.online],
-        highestRev: complete ? Math.max(next.highestRev, ack.chat.rev) : next.highestRev,
-        // Without since_rev, has_more says older history exists; with it, it says the catch-up was cut.
-        hasOlder: sinceRev === null ? ack.has_more : next.hasOlder,
+      const base = { ...mergeMessages(state, ack.changes, false), chat: ack.chat, online: [...ack.online] };
+      if (sinceRev !== null && ack.has_more) {
+        // A cut catch-up: seen without holes only up to the last change; the rest is paged from there. Anything
+        // the socket delivered since the join was sent (state.highestRev beyond sinceRev) counts once it is done.
+        const cursor = Math.max(sinceRev, ack.changes.at(-1)?.rev ?? sinceRev);
+        const liveMax = Math.max(state.catchUp?.liveMax ?? 0, state.highestRev);
+        return { ...base, highestRev: cursor, catchUp: { cursor, liveMax } };
+      }
+      // The ack is a consistent snapshot at chat.rev: nothing up to it is missing.
+      const highestRev = Math.max(state.highestRev, state.catchUp?.liveMax ?? 0, maxRev(ack.changes), ack.chat.rev);
+      if (sinceRev !== null) return { ...base, highestRev, catchUp: null };
+      // First join: the latest page; has_more says older history exists below it.
+      const lowest = minSeq(ack.changes);
+      return {
+        ...base,
+        highestRev,
+        catchUp: null,
+        hasOlder: ack.has_more,
+        oldestSeq: !ack.has_more ? 0 : Number.isFinite(lowest) ? lowest : null,
       };
-      return next;
     }
     case "socketMessages":
       return mergeMessages(state, action.messages, true);
     case "fetchedMessages":
       return mergeMessages(state, action.messages, false);
-    case "olderPage":
-      return { ...mergeMessages(state, action.messages, false), hasOlder: action.hasMore };
+    case "olderPage": {
+      const next = mergeMessages(state, action.messages, false);
+      const lowest = Math.min(state.oldestSeq ?? Infinity, minSeq(action.messages));
+      const oldestSeq = !action.hasMore ? 0 : Number.isFinite(lowest) ? lowest : state.oldestSeq;
+      return { ...next, hasOlder: action.hasMore, oldestSeq };
+    }
     case "changesPage": {
-      const next = mergeMessages(state, action.messages, true);
-      return action.completeRev === null
-        ? next
-        : { ...next, highestRev: Math.max(next.highestRev, action.completeRev) };
+      const next = mergeMessages(state, action.messages, false);
+      const catchUp = state.catchUp;
+      if (!catchUp) return next;
+      const cursor = Math.max(catchUp.cursor, action.messages.at(-1)?.rev ?? 0);
+      if (action.completeRev === null) return { ...next, highestRev: cursor, catchUp: { ...catchUp, cursor } };
+      return {
+        ...next,
+        highestRev: Math.max(state.highestRev, cursor, catchUp.liveMax, action.completeRev),
+        catchUp: null,
+      };
     }
     case "localAdded": {
       let local = state.local;
@@ -311,9 +355,11 @@ function hasServerTwin(copy: XmtpCopy, server: Message[]): boolean {
 
 /** Bubbles in display order: server messages by seq, then XMTP-only copies, then ours still sending. */
 export function selectMessages(state: ChatState): ViewMessage[] {
-  const server = Object.values(state.byId).sort((a, b) => a.seq - b.seq);
+  const floor = state.oldestSeq ?? 0;
+  const held = Object.values(state.byId);
+  const server = held.filter((m) => m.seq >= floor).sort((a, b) => a.seq - b.seq);
   const xmtp = Object.values(state.xmtp)
-    .filter((copy) => !hasServerTwin(copy, server))
+    .filter((copy) => !hasServerTwin(copy, held))
     .sort((a, b) => a.sent_at - b.sent_at);
   const local = Object.values(state.local).sort((a, b) => a.created_at - b.created_at);
   return [...server.map(fromServer), ...xmtp.map(fromXmtp), ...local.map(fromLocal)];
@@ -328,8 +374,7 @@ export function isOnline(state: ChatState, address: string): boolean {
   return state.online.some((a) => sameAddress(a, address));
 }
 
+/** The seq older history is paged below (`before=`): the oldest of the loaded window, not of every copy held. */
 export function lowestSeq(state: ChatState): number | null {
-  let lowest: number | null = null;
-  for (const m of Object.values(state.byId)) if (lowest === null || m.seq < lowest) lowest = m.seq;
-  return lowest;
+  return state.oldestSeq;
 }

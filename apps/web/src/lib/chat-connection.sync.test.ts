@@ -1,0 +1,255 @@
+// ChatConnection's sync and send paths against a fake socket and a mocked REST client: catch-up paging, history
+// paging, expired sessions, send order under retryable refusals, and outbox clean-up.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ApiError } from "./api";
+import { ChatConnection } from "./chat-connection";
+import { initialChatState, messagesReducer, type Action, type ChatState } from "./messages-reducer";
+import type { Outbox, OutboxEntry } from "./outbox";
+import { createStore } from "./store";
+import { sockets, type FakeSocket } from "./testing/fake-socket";
+import type { Chat, Message } from "./types";
+
+vi.mock("socket.io-client", async () => ({ io: (await import("./testing/fake-socket")).fakeIo }));
+const rest = vi.hoisted(() => ({ changes: vi.fn(), messagesBefore: vi.fn() }));
+vi.mock("./api", async (importOriginal) => ({ ...(await importOriginal<typeof import("./api")>()), api: rest }));
+
+const ME = "0x1111111111111111111111111111111111111111";
+const PEER = "0x2222222222222222222222222222222222222222";
+const CHAT = "dm:0x1111111111111111111111111111111111111111:0x2222222222222222222222222222222222222222";
+
+const message = (seq: number, over: Partial<Message> = {}): Message => ({
+  id: `${CHAT}/${seq}`, chat_id: CHAT, seq, rev: seq, client_id: `c${seq}`, sender: PEER, body: `m${seq}`, tx: null,
+  xmtp_id: null, xmtp_bound: false, status: "provisional", source: "fallback", reason: null, original: null,
+  sent_at: seq, updated_at: seq, ...over,
+});
+const chat = (rev: number): Chat => ({ id: CHAT, members: [ME, PEER], title: null, created_by: ME, created_at: 0, last_seq: rev, rev });
+const revs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => message(from + i));
+const joinOk = (rev: number, changes: Message[] = [], hasMore = false) => ({ ok: true, chat: chat(rev), changes, has_more: hasMore, online: [] });
+const refusal = (code: string, extra: Record<string, unknown> = {}) => ({ ok: false, error: { code, message: code, ...extra } });
+
+function memoryOutbox(entries: OutboxEntry[] = []): Outbox & { removed: string[] } {
+  const held = new Map(entries.map((e) => [e.client_id, e]));
+  const removed: string[] = [];
+  return {
+    removed,
+    put: async (entry) => void held.set(entry.client_id, entry),
+    list: async () => [...held.values()].sort((a, b) => a.created_at - b.created_at),
+    remove: async (clientId) => {
+      removed.push(clientId);
+      held.delete(clientId);
+    },
+    close: () => undefined,
+  };
+}
+
+type Answer = (event: string, payload: Record<string, unknown>) => unknown;
+
+const connections: ChatConnection[] = [];
+
+function setup(answer: Answer, outbox = memoryOutbox(), token = "token") {
+  const store = createStore<ChatState, Action>(messagesReducer, initialChatState(CHAT, ME));
+  const onAuthFailed = vi.fn();
+  const connection = new ChatConnection({
+    chatId: CHAT,
+    session: { token, address: ME, expires_at: Date.now() + 3_600_000, wallet: "burner" },
+    store,
+    outbox,
+    onSocket: () => undefined,
+    onXmtp: () => undefined,
+    onProblem: () => undefined,
+    onAuthFailed,
+  });
+  connections.push(connection);
+  connection.start();
+  const socket = sockets.at(-1) as FakeSocket;
+  socket.answer = answer as FakeSocket["answer"];
+  const sends = () => (socket.emitted("send") as { client_id: string; body: string }[]).map((p) => p.body);
+  const reconnect = () => {
+    socket.disconnect();
+    socket.connect();
+  };
+  return { store, outbox, socket, connection, onAuthFailed, sends, reconnect };
+}
+
+/** A server that acks every send once, in order, like the real one. */
+function sendOk(): Answer {
+  let seq = 0;
+  const byClientId = new Map<string, Message>();
+  return (event, payload) => {
+    if (event === "join") return joinOk(seq);
+    if (event !== "send") return undefined;
+    const clientId = payload.client_id as string;
+    if (!byClientId.has(clientId)) {
+      seq++;
+      byClientId.set(clientId, message(seq, { sender: ME, client_id: clientId, body: payload.body as string }));
+    }
+    return { ok: true, message: byClientId.get(clientId) };
+  };
+}
+
+const entry = (clientId: string, createdAt: number): OutboxEntry => ({
+  client_id: clientId, chat_id: CHAT, sender: ME, body: clientId, tx: null, created_at: createdAt,
+});
+
+afterEach(() => {
+  for (const c of connections.splice(0)) c.stop();
+  rest.changes.mockReset();
+  rest.messagesBefore.mockReset();
+});
+
+describe("ChatConnection catch-up", () => {
+  it("pages a cut catch-up from its own cursor although live messages arrive meanwhile", async () => {
+    let joins = 0;
+    let h: ReturnType<typeof setup> | null = null;
+    h = setup((event) => {
+      if (event !== "join") return undefined;
+      if (joins++ === 0) return joinOk(100, [message(100)]);
+      h!.socket.push("message", message(1200)); // live, right after the re-join subscribed
+      return joinOk(1199, revs(101, 600), true);
+    });
+    rest.changes.mockImplementation(async (_t: string, _c: string, since: number) => {
+      if (since === 600) return { changes: revs(601, 1100), has_more: true };
+      if (since === 1100) return { changes: revs(1101, 1199), has_more: false };
+      throw new ApiError("invalid", `unexpected since_rev ${since}`, 400);
+    });
+    await vi.waitFor(() => expect(h!.store.getState().highestRev).toBe(100));
+    h.reconnect();
+    await vi.waitFor(() => expect(rest.changes).toHaveBeenCalledTimes(2));
+    expect(rest.changes.mock.calls.map((c) => c[2])).toEqual([600, 1100]);
+    await vi.waitFor(() => expect(h!.store.getState().highestRev).toBe(1200));
+    expect(Object.keys(h.store.getState().byId)).toHaveLength(1101);
+  });
+
+  it("re-joins from the catch-up cursor after a failed catch-up", async () => {
+    let joins = 0;
+    const h = setup((event) => {
+      if (event !== "join") return undefined;
+      joins++;
+      if (joins === 1) return joinOk(100, [message(100)]);
+      if (joins === 2) return joinOk(1199, revs(101, 600), true);
+      return joinOk(1300);
+    });
+    rest.changes.mockImplementation(async (_t: string, _c: string, since: number) => {
+      if (since === 600) return { changes: revs(601, 700), has_more: true };
+      throw new ApiError("network", "The server cannot be reached", 0);
+    });
+    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(100));
+    h.reconnect();
+    await vi.waitFor(() => expect(rest.changes).toHaveBeenCalledTimes(2));
+    h.socket.push("message", message(1250));
+    expect(h.store.getState().highestRev).toBe(700);
+    h.reconnect();
+    await vi.waitFor(() => expect(joins).toBe(3));
+    expect(h.socket.emitted("join").at(-1)).toEqual({ chat_id: CHAT, since_rev: 700 });
+    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(1300));
+  });
+});
+
+describe("ChatConnection history", () => {
+  it("loads older history below the first page, not below an update of an older message", async () => {
+    const h = setup((event) => (event === "join" ? joinOk(200, revs(151, 200), true) : undefined));
+    await vi.waitFor(() => expect(h.store.getState().chat).not.toBeNull());
+    h.socket.push("message:update", message(10, { rev: 201, status: "retracted", reason: "dropped" }));
+    rest.messagesBefore.mockResolvedValue({ messages: revs(101, 150), has_more: true });
+    await h.connection.loadOlder();
+    expect(rest.messagesBefore).toHaveBeenCalledWith("token", CHAT, 151);
+  });
+});
+
+describe("ChatConnection with an expired session", () => {
+  it("keeps a send refused unauthorized pending in the outbox and asks to sign in again", async () => {
+    const h = setup((event) => (event === "join" ? joinOk(0) : event === "send" ? refusal("unauthorized") : undefined));
+    await vi.waitFor(() => expect(h.socket.connected).toBe(true));
+    await h.connection.send("hello");
+    await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
+    const pending = Object.values(h.store.getState().local);
+    expect(pending).toMatchObject([{ body: "hello" }]);
+    expect(pending[0]!.error ?? null).toBeNull();
+    expect(h.outbox.removed).toEqual([]);
+    expect(await h.outbox.list(CHAT, ME)).toHaveLength(1);
+  });
+
+  it("re-sends the kept entry with the same client_id after signing in again", async () => {
+    const outbox = memoryOutbox();
+    const expired = setup((event) => (event === "join" ? joinOk(0) : event === "send" ? refusal("unauthorized") : undefined), outbox);
+    await vi.waitFor(() => expect(expired.socket.connected).toBe(true));
+    await expired.connection.send("hello");
+    await vi.waitFor(() => expect(expired.onAuthFailed).toHaveBeenCalled());
+    const [first] = expired.socket.emitted("send") as { client_id: string }[];
+    expired.connection.stop();
+
+    const fresh = setup(sendOk(), outbox, "new-token");
+    await vi.waitFor(() => expect(fresh.socket.emitted("send")).toHaveLength(1));
+    expect(fresh.socket.emitted("send")[0]).toMatchObject({ client_id: first!.client_id, body: "hello" });
+    await vi.waitFor(() => expect(fresh.store.getState().local).toEqual({}));
+  });
+
+  it("asks to sign in again when join is refused unauthorized", async () => {
+    const h = setup((event) => (event === "join" ? refusal("unauthorized") : undefined));
+    await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
+  });
+});
+
+describe("ChatConnection send order", () => {
+  it("waits out a rate_limited refusal and sends a message typed meanwhile after the refused one", async () => {
+    const ok = sendOk();
+    let refused = false;
+    const h = setup((event, payload) => {
+      if (event === "send" && payload.body === "first" && !refused) {
+        refused = true;
+        return refusal("rate_limited", { retry_after_ms: 40 });
+      }
+      return ok(event, payload);
+    });
+    await vi.waitFor(() => expect(h.socket.connected).toBe(true));
+    await h.connection.send("first");
+    await vi.waitFor(() => expect(refused).toBe(true));
+    await h.connection.send("second");
+    await vi.waitFor(() => expect(h.store.getState().local).toEqual({}));
+    expect(h.sends()).toEqual(["first", "first", "second"]);
+    const bySeq = Object.values(h.store.getState().byId).sort((a, b) => a.seq - b.seq);
+    expect(bySeq.map((m) => m.body)).toEqual(["first", "second"]);
+  });
+
+  it("holds back later outbox entries while the oldest is refused unavailable, then flushes oldest first", async () => {
+    const ok = sendOk();
+    let refusals = 0;
+    const outbox = memoryOutbox([entry("a", 1), entry("b", 2), entry("c", 3)]);
+    const h = setup((event, payload) => {
+      if (event === "send" && payload.client_id === "a" && refusals < 1) {
+        refusals++;
+        return refusal("unavailable");
+      }
+      return ok(event, payload);
+    }, outbox);
+    await vi.waitFor(() => expect(h.sends()).toHaveLength(4), { timeout: 3000 });
+    expect(h.sends()).toEqual(["a", "a", "b", "c"]);
+    await vi.waitFor(() => expect(h.store.getState().local).toEqual({}));
+  });
+});
+
+describe("ChatConnection outbox", () => {
+  it("removes an outbox entry once the server's echo settles it, without waiting for the ack", async () => {
+    const h = setup((event) => (event === "join" ? joinOk(0) : undefined)); // the send ack never comes
+    await vi.waitFor(() => expect(h.socket.connected).toBe(true));
+    await h.connection.send("hello");
+    const [sent] = h.socket.emitted("send") as { client_id: string }[];
+    h.socket.push("message", message(1, { sender: ME, client_id: sent!.client_id, body: "hello" }));
+    await vi.waitFor(() => expect(h.outbox.removed).toEqual([sent!.client_id]));
+    expect(await h.outbox.list(CHAT, ME)).toEqual([]);
+  });
+
+  it("removes an outbox entry that a catch-up shows the server already holds", async () => {
+    let joins = 0;
+    const outbox = memoryOutbox([entry("a", 1)]);
+    const h = setup((event) => {
+      if (event === "join") return joins++ === 0 ? joinOk(5) : joinOk(9, [message(6)], true);
+      return undefined; // the send ack is lost
+    }, outbox);
+    rest.changes.mockResolvedValue({ changes: [message(7, { sender: ME, client_id: "a", body: "a" })], has_more: false });
+    await vi.waitFor(() => expect(h.socket.emitted("send")).toHaveLength(1));
+    h.reconnect();
+    await vi.waitFor(() => expect(outbox.removed).toContain("a"));
+    expect(h.store.getState().local).toEqual({});
+  });
+});
