@@ -8,6 +8,7 @@ import type { Outbox, OutboxEntry } from "./outbox";
 import { createStore } from "./store";
 import { sockets, type FakeSocket } from "./testing/fake-socket";
 import type { Chat, Message } from "./types";
+import { serverMessage } from "./testing/messages";
 
 vi.mock("socket.io-client", async () => ({ io: (await import("./testing/fake-socket")).fakeIo }));
 const rest = vi.hoisted(() => ({ changes: vi.fn(), messagesBefore: vi.fn() }));
@@ -17,11 +18,8 @@ const ME = "0x1111111111111111111111111111111111111111";
 const PEER = "0x2222222222222222222222222222222222222222";
 const CHAT = "dm:0x1111111111111111111111111111111111111111:0x2222222222222222222222222222222222222222";
 
-const message = (seq: number, over: Partial<Message> = {}): Message => ({
-  id: `${CHAT}/${seq}`, chat_id: CHAT, seq, rev: seq, client_id: `c${seq}`, sender: PEER, body: `m${seq}`, tx: null,
-  xmtp_id: null, xmtp_bound: false, status: "provisional", source: "fallback", reason: null, original: null,
-  sent_at: seq, updated_at: seq, ...over,
-});
+const message = (seq: number, over: Partial<Message> = {}): Message =>
+  serverMessage(CHAT, seq, { sender: PEER, body: `m${seq}`, sent_at: seq, updated_at: seq, ...over });
 const chat = (rev: number): Chat => ({ id: CHAT, members: [ME, PEER], title: null, created_by: ME, created_at: 0, last_seq: rev, rev });
 const revs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => message(from + i));
 const joinOk = (rev: number, changes: Message[] = [], hasMore = false) => ({ ok: true, chat: chat(rev), changes, has_more: hasMore, online: [] });

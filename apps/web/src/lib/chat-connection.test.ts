@@ -9,6 +9,7 @@ import { createStore } from "./store";
 import { sockets, type FakeSocket } from "./testing/fake-socket";
 import { keyedTextMessageId, StandInNetwork, type StandInConversation } from "./testing/xmtp-stand-in";
 import type { Ack, JoinAck, Message } from "./types";
+import { serverMessage } from "./testing/messages";
 
 vi.mock("socket.io-client", async () => ({ io: (await import("./testing/fake-socket")).fakeIo }));
 
@@ -16,22 +17,8 @@ const CHAT = "aed8a9cc52ca1c02c03a6d90171b1fd9"; // an XMTP conversation (group)
 
 // ---- A fake server behind the fake socket: join, send and attest, with content binding as the server does it ----
 
-function serverMessage(over: Partial<Message> & Pick<Message, "seq" | "client_id" | "sender" | "body">): Message {
-  return {
-    id: `${CHAT}/${over.seq}`,
-    chat_id: CHAT,
-    rev: over.seq,
-    tx: null,
-    xmtp_id: null,
-    xmtp_bound: false,
-    status: "provisional",
-    source: "fallback",
-    reason: null,
-    original: null,
-    sent_at: 1000 + over.seq,
-    updated_at: 1000 + over.seq,
-    ...over,
-  };
+function serverMessageIn(over: Partial<Message> & Pick<Message, "seq" | "client_id" | "sender" | "body">): Message {
+  return serverMessage(CHAT, over.seq, over);
 }
 
 function fakeServer(me: string) {
@@ -53,7 +40,7 @@ function fakeServer(me: string) {
         const clientId = payload.client_id as string;
         let message = byClientId.get(clientId);
         if (!message) {
-          message = serverMessage({ seq: ++seq, client_id: clientId, sender: me, body: payload.body as string });
+          message = serverMessageIn({ seq: ++seq, client_id: clientId, sender: me, body: payload.body as string });
           byClientId.set(clientId, message);
           byId.set(message.id, message);
         }
@@ -198,7 +185,7 @@ describe("ChatConnection over XMTP (stand-in SDK)", () => {
 
     h.socket.push(
       "message",
-      serverMessage({ seq: 1, client_id: "peer-1", sender: h.peer, body: "hi there", xmtp_id: xmtpId }),
+      serverMessageIn({ seq: 1, client_id: "peer-1", sender: h.peer, body: "hi there", xmtp_id: xmtpId }),
     );
     expect(h.bubbles()).toHaveLength(1);
     expect(h.bubbles()[0]).toMatchObject({ id: `${CHAT}/1`, body: "hi there" });
@@ -210,7 +197,7 @@ describe("ChatConnection over XMTP (stand-in SDK)", () => {
     const xmtpId = await keyedTextMessageId(CHAT, "peer-1", "hi there");
     h.socket.push(
       "message",
-      serverMessage({ seq: 1, client_id: "peer-1", sender: h.peer, body: "hi there", xmtp_id: xmtpId }),
+      serverMessageIn({ seq: 1, client_id: "peer-1", sender: h.peer, body: "hi there", xmtp_id: xmtpId }),
     );
     expect(await conversation.sendText("hi there", { idempotencyKey: "peer-1" })).toBe(xmtpId);
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -11,31 +11,14 @@ import {
   type LocalMessage,
 } from "./messages-reducer";
 import type { Chat, JoinAck, Message } from "./types";
+import { serverMessage } from "./testing/messages";
 
 const ME = "0x1111111111111111111111111111111111111111";
 const PEER = "0x2222222222222222222222222222222222222222";
 const CHAT = "dm:0x1111111111111111111111111111111111111111:0x2222222222222222222222222222222222222222";
 
 function message(seq: number, over: Partial<Message> = {}): Message {
-  return {
-    id: `${CHAT}/${seq}`,
-    chat_id: CHAT,
-    seq,
-    rev: seq,
-    client_id: `c${seq}`,
-    sender: PEER,
-    body: `message ${seq}`,
-    tx: null,
-    xmtp_id: null,
-    xmtp_bound: false,
-    status: "provisional",
-    source: "fallback",
-    reason: null,
-    original: null,
-    sent_at: 1000 + seq,
-    updated_at: 1000 + seq,
-    ...over,
-  };
+  return serverMessage(CHAT, seq, { sender: PEER, ...over });
 }
 
 function chat(rev: number): Chat {
