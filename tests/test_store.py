@@ -174,6 +174,27 @@ def test_compaction_drops_superseded_records_and_keeps_the_state(store, path, mo
     assert again.message(message.id).xmtp_id == "x29"
 
 
+def test_chats_are_listed_in_commit_order_of_their_latest_message_across_restart_and_compaction(path, monkeypatch):
+    monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 3)
+    monkeypatch.setattr(jsonl, "now_ms", lambda: 1_000)  # every record in the same millisecond: no clock to sort by
+    store = opened(path)
+    for chat in ("a", "b", "c"):
+        store.create_chat(chat, [ALICE], None, ALICE)
+    send(store, "1", chat="b")
+    send(store, "2", chat="a")
+    order = ["a", "b", "c"]
+    assert [c["id"] for c in store.chats_of(ALICE)] == order
+    message = send(store, "3", chat="c")
+    for i in range(8):  # superseded records outnumber live ones: the store compacts
+        store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})
+    send(store, "4", chat="a")
+    assert b'"x0"' not in path.read_bytes()
+    order = ["a", "c", "b"]
+    assert [c["id"] for c in store.chats_of(ALICE)] == order
+    store.close()
+    assert [c["id"] for c in opened(path).chats_of(ALICE)] == order
+
+
 def test_change_to_an_unknown_message_is_not_found(store):
     assert _try(lambda: store.change("c/9", lambda m: {"xmtp_id": "x"})).code == "not_found"
 

@@ -49,7 +49,7 @@ class Room:
     created_at: int
     last_seq: int = 0
     rev: int = 0
-    last_at: int = 0
+    activity: int = 0  # the store-wide order of its creation or latest message: 'latest first' without clock ties
     messages: list[Message] = field(default_factory=list)  # index seq - 1
     by_rev: dict[int, Message] = field(default_factory=dict)  # the current message at each live rev
 

@@ -167,7 +167,7 @@ class JsonlStore:
 
     def chats_of(self, address: str) -> list[dict[str, Any]]:
         rooms = [self.state.rooms[i] for i in self.state.member_of.get(address, ())]
-        rooms.sort(key=lambda r: (r.last_at or r.created_at, r.id), reverse=True)
+        rooms.sort(key=lambda r: r.activity, reverse=True)
         return [room.to_chat() for room in rooms]
 
     def message(self, message_id: str) -> Message | None:

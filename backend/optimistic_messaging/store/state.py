@@ -19,6 +19,7 @@ class State:
         self.keys: dict[tuple[str, str], str] = {}  # (sender, client_id) -> message id
         self.provisional: dict[str, Message] = {}
         self.messages = 0
+        self.activity = 0  # bumped by every new chat and new message, in commit order
         self.records = 0  # lines in the log; minus the live ones, what compaction would drop
 
     def apply(self, record: Record) -> None:
@@ -31,6 +32,7 @@ class State:
             if payload.id in self.rooms:
                 raise ValueError(f"chat {payload.id!r} created twice")
             self.rooms[payload.id] = payload
+            self._touch(payload)
             for address in payload.members:
                 self.member_of.setdefault(address, set()).add(payload.id)
         elif kind == "members":
@@ -50,7 +52,7 @@ class State:
                 raise ValueError(f"message seq {message.seq} does not follow {room.last_seq} in {room.id!r}")
             room.messages.append(message)
             room.last_seq = message.seq
-            room.last_at = max(room.last_at, message.sent_at)
+            self._touch(room)
             self.keys[(message.sender, message.client_id)] = message.id
             self.messages += 1
         else:
@@ -63,6 +65,10 @@ class State:
             self.provisional[message.id] = message
         else:
             self.provisional.pop(message.id, None)
+
+    def _touch(self, room: Room) -> None:
+        self.activity += 1
+        room.activity = self.activity
 
     def message(self, message_id: str) -> Message | None:
         chat_id, _, seq = message_id.rpartition("/")
@@ -79,8 +85,8 @@ class State:
         return len(self.rooms) + self.messages
 
     def snapshot(self) -> Iterator[Record]:
-        """The fewest records that rebuild this state: what compaction writes."""
-        for room in self.rooms.values():
+        """The fewest records that rebuild this state: what compaction writes (rooms in activity order, kept by replay)."""
+        for room in sorted(self.rooms.values(), key=lambda r: r.activity):
             yield "chat", Room(room.id, list(room.members), room.title, room.created_by, room.created_at)
             for message in room.messages:
                 yield "message", message
