@@ -45,7 +45,7 @@ class Anvil:
             raise AssertionError(f"anvil exited with {self.proc.returncode}")
         try:
             return self.rpc("eth_chainId") == hex(CHAIN_ID)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             return False
 
     def stop(self) -> None:

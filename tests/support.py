@@ -76,7 +76,7 @@ class Server:
             raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
         try:
             return requests.get(self.url + "/api/health", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or listening but not serving yet
             return False
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

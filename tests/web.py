@@ -66,7 +66,7 @@ class WebApp:
             raise AssertionError(f"next start exited:\n{self.log.read_text()[-2000:]}")
         try:
             return requests.get(WEB_URL, timeout=2).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             return False
 
     def stop(self) -> None:
