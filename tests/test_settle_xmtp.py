@@ -38,6 +38,14 @@ def attesting(tmp_path_factory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
+def patient(tmp_path_factory) -> Iterator[Server]:
+    """No gateway, and a fallback a minute away: whatever settles here was settled by an attestation."""
+    srv = Server(tmp_path_factory.mktemp("patient"), {"RECONCILE_INTERVAL_S": "0.1", "XMTP_GRACE_S": "60"}).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
 def gated(tmp_path_factory, gateway) -> Iterator[Server]:
     """XMTP settled through the gateway stand-in; not found for 1 s means the attestation is dropped."""
     srv = Server(tmp_path_factory.mktemp("gated"), {"RECONCILE_INTERVAL_S": "0.1", "XMTP_GRACE_S": "1",
@@ -77,9 +85,15 @@ def test_message_without_tx_or_attestation_is_confirmed_by_the_fallback_after_th
     assert (update["status"], update["source"], update["xmtp_id"]) == ("confirmed", "fallback", None)
 
 
-def test_attested_message_is_confirmed_by_xmtp_without_a_gateway(attesting, dm):
-    _, chat, sender, listener = dm(attesting)
+def rounds(server: Server) -> int:
+    return server.get("/api/health").json()["reconciler"]["rounds"]
+
+
+def test_attested_message_is_confirmed_by_xmtp_without_a_gateway(patient, dm):
+    _, chat, sender, listener = dm(patient)
     sent = sender.send(chat["id"], "via xmtp too")["message"]
+    seen = rounds(patient) + 1  # a round that began after the send has put the message off until its grace ends
+    wait_until(lambda: rounds(patient) > seen, what="a reconciler round that saw the plain message")
     sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "xmtp-msg-1"})
     update = settled(listener, sent["id"])
     assert (update["status"], update["source"], update["xmtp_id"]) == ("confirmed", "xmtp", "xmtp-msg-1")
@@ -139,9 +153,8 @@ def test_attest_on_a_settled_message_records_the_id_but_not_the_status(attesting
 
 def test_gateway_holding_the_same_content_confirms(gated, gateway, dm):
     a, chat, sender, listener = dm(gated)
-    sent = sender.send(chat["id"], "hello from both")["message"]
     gateway.holds(chat["id"], "gw-1", a.address.lower(), "hello from both")
-    sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-1"})
+    sent = sender.send(chat["id"], "hello from both", xmtp_id="gw-1")["message"]
     update = settled(listener, sent["id"])
     assert (update["status"], update["source"]) == ("confirmed", "xmtp")
     assert (chat["id"], "gw-1") in gateway.asked
@@ -149,9 +162,8 @@ def test_gateway_holding_the_same_content_confirms(gated, gateway, dm):
 
 def test_gateway_holding_other_content_corrects_the_message(gated, gateway, dm):
     a, chat, sender, listener = dm(gated)
-    sent = sender.send(chat["id"], "what I typed")["message"]
     gateway.holds(chat["id"], "gw-2", a.address, "what XMTP delivered")
-    sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-2"})
+    sent = sender.send(chat["id"], "what I typed", xmtp_id="gw-2")["message"]
     update = settled(listener, sent["id"])
     assert (update["status"], update["source"], update["reason"]) == ("corrected", "xmtp", "xmtp_mismatch")
     assert update["body"] == "what XMTP delivered" and update["original"] == {"body": "what I typed", "tx": None}
@@ -159,20 +171,17 @@ def test_gateway_holding_other_content_corrects_the_message(gated, gateway, dm):
 
 def test_gateway_not_finding_it_within_the_grace_drops_the_attestation(gated, dm):
     _, chat, sender, listener = dm(gated)
-    sent = sender.send(chat["id"], "never on xmtp")["message"]
-    sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-missing"})
+    sent = sender.send(chat["id"], "never on xmtp", xmtp_id="gw-missing")["message"]
     update = settled(listener, sent["id"])
     assert (update["status"], update["source"], update["xmtp_id"]) == ("confirmed", "fallback", None)
 
 
 def test_gateway_showing_another_sender_drops_a_false_attestation(gated, gateway, dm):
     _, chat, sender, listener = dm(gated)
-    sent = sender.send(chat["id"], "claimed copy")["message"]
     gateway.holds(chat["id"], "gw-3", Wallet().address, "claimed copy")
-    sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-3"})
-    dropped = listener.wait("message:update", lambda m: m["id"] == sent["id"] and m["xmtp_id"] is None
-                            and m["rev"] > sent["rev"] + 1)
-    assert dropped["status"] in ("provisional", "confirmed")
+    sent = sender.send(chat["id"], "claimed copy", xmtp_id="gw-3")["message"]
+    dropped = listener.wait("message:update", lambda m: m["id"] == sent["id"])
+    assert (dropped["status"], dropped["xmtp_id"], dropped["xmtp_bound"]) == ("provisional", None, False)
     assert (settled(listener, sent["id"])["source"]) == "fallback"
 
 
@@ -181,9 +190,8 @@ def test_gateway_outage_settles_nothing_until_it_answers(gated, gateway, dm):
     errors = gated.get("/api/health").json()["reconciler"]["errors"]
     gateway.down = True
     try:
-        sent = sender.send(chat["id"], "while xmtp is down")["message"]
         gateway.holds(chat["id"], "gw-4", a.address, "while xmtp is down")
-        sender.call("attest", {"chat_id": chat["id"], "message_id": sent["id"], "xmtp_id": "gw-4"})
+        sent = sender.send(chat["id"], "while xmtp is down", xmtp_id="gw-4")["message"]
         wait_until(lambda: gated.get("/api/health").json()["reconciler"]["errors"] > errors, 10, "the outage noticed")
         assert gated.get("/api/health").status_code == 200
     finally:

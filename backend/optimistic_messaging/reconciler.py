@@ -32,7 +32,7 @@ class Reconciler:
                       if config.chain_rpc_url else None)
         self.xmtp = XmtpVerifier(config.xmtp_gateway_url, self.grace_ms)
         self.pool = Pool(16)  # XMTP gateway look-ups in flight at once
-        self.next_at: dict[str, int] = {}  # message id -> not to be checked before (ms)
+        self.next_at: dict[str, tuple[int, int]] = {}  # message id -> (its rev then, not to be checked before ms)
         self.failures: dict[str, int] = {}  # message id -> errors in a row (backoff)
         self.rounds = 0
         self.errors = 0  # checks that failed (source of truth down or answering garbage), ever
@@ -73,11 +73,19 @@ class Reconciler:
                 del table[stale]
         if self.chain is not None:
             self.chain.forget(live)
-        due = sorted((m for m in pending if self.next_at.get(m.id, 0) <= now), key=lambda m: (m.sent_at, m.id))
+        due = sorted((m for m in pending if self._due(m, now)), key=lambda m: (m.sent_at, m.chat_id, m.seq))
         outcomes = {**self._payments([m for m in due if m.tx], now),
                     **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
                     **self._plain([m for m in due if not m.tx and not m.xmtp_id], now)}
         self._apply(due, outcomes, now)
+
+    def _due(self, m: Message, now: int) -> bool:
+        """Due unless deferred, and a deferral holds only for the state it was made for (an attest makes it due now)."""
+        rev, at = self.next_at.get(m.id, (m.rev, 0))
+        return rev != m.rev or at <= now
+
+    def _defer(self, m: Message, until_ms: int) -> None:
+        self.next_at[m.id] = (m.rev, until_ms)
 
     def _payments(self, messages: list[Message], now: int) -> dict[str, Outcome]:
         if not messages or self.chain is None:
@@ -103,7 +111,7 @@ class Reconciler:
             if now - m.sent_at >= self.grace_ms:
                 outcomes[m.id] = Outcome({"status": "confirmed", "source": "fallback"})
             else:
-                self.next_at[m.id] = m.sent_at + self.grace_ms
+                self._defer(m, m.sent_at + self.grace_ms)
         return outcomes
 
     def _apply(self, due: list[Message], outcomes: dict[str, Outcome], now: int) -> None:
@@ -113,7 +121,7 @@ class Reconciler:
             outcome = outcomes.get(m.id, WAIT)
             if outcome.error is not None:
                 failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
-                self.next_at[m.id] = now + min(MAX_BACKOFF_MS, int(self.interval_s * 1000) * 2 ** failures)
+                self._defer(m, now + min(MAX_BACKOFF_MS, int(self.interval_s * 1000) * 2 ** failures))
                 self.errors += 1
                 self.last_error = outcome.error
                 log.warning("cannot settle %s yet (attempt %d): %s", m.id, failures, outcome.error)
