@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import engineio
 import requests
 import socketio
 from eth_account import Account
@@ -67,7 +68,9 @@ class Server:
     def start(self) -> "Server":
         log = open(self.log_path, "ab")
         command = [arg.replace("{port}", str(self.port)) for arg in self.command]
-        self.proc = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        # Its own process group, so a kill reaches every process of it (gunicorn's worker as well as its master).
+        self.proc = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         wait_until(self._healthy, 30, f"server on {self.url} (log: {self.log_path})")
         return self
 
@@ -80,9 +83,18 @@ class Server:
             return False
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group; return once nothing of it is left listening on the port."""
         assert self.proc is not None
-        self.proc.send_signal(sig)
+        os.killpg(self.proc.pid, sig)
         self.proc.wait(10)
+        wait_until(self._port_closed, what=f"port {self.port} to close")
+
+    def _port_closed(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return False
+        except OSError:
+            return True
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -139,13 +151,27 @@ class Wallet:
         return self
 
 
+class _InOrderEngineIO(engineio.Client):
+    """Runs each packet's handler on the read thread: the stock client starts a thread per message, which may record
+    two events in another order than they arrived in — and arrival order is what the order tests assert."""
+
+    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class _InOrderClient(socketio.Client):
+    def _engineio_client_class(self) -> type[engineio.Client]:
+        return _InOrderEngineIO
+
+
 class Peer:
-    """A real Socket.IO client over websocket that records every server event for the test to await."""
+    """A real Socket.IO client over websocket that records every server event for the test to await, in arrival order."""
 
     def __init__(self, server: Server, token: str | None, origin: str | None = None) -> None:
         # A bot sends no Origin header; a browser sends its page's origin.
         ws_options = {"suppress_origin": True} if origin is None else {"origin": origin}
-        self.sio = socketio.Client(reconnection=False, websocket_extra_options=ws_options)
+        self.sio = _InOrderClient(reconnection=False, websocket_extra_options=ws_options)
         self.events: list[tuple[str, Any]] = []
         self._cond = threading.Condition()
         self.sio.on("*", self._record)

@@ -182,10 +182,10 @@ def test_nonce_issued_before_a_restart_is_refused(monkeypatch):
 
 
 def test_a_socket_cannot_outlive_its_session(make_server, peers):
-    server = make_server({"TOKEN_TTL_S": "2", "RATE_PER_S": "1000", "RATE_BURST": "1000"})
-    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
-    chat = new_chat(server, alice, bob)
-    peer = peers(server, alice)
+    server = make_server({"TOKEN_TTL_S": "4", "RATE_PER_S": "1000", "RATE_BURST": "1000"})
+    alice, bob = Wallet(), Wallet().sign_in(server)
+    chat = new_chat(server, bob, alice)
+    peer = peers(server, alice.sign_in(server))  # alice's 4 s start here, with nothing else to set up
     assert peer.send(chat["id"])["ok"]
-    expired = wait_until(lambda: (ack := peer.send(chat["id"]))["ok"] is False and ack, 10, "the session to expire")
+    expired = wait_until(lambda: (ack := peer.send(chat["id"]))["ok"] is False and ack, 15, "the session to expire")
     assert expired["error"]["code"] == "unauthorized" and "expired" in expired["error"]["message"]

@@ -10,7 +10,7 @@ from optimistic_messaging.server import listener
 from support import ROOT, Peer, Wallet, free_port, new_chat
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "-k", "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
-            "-w", "1", "--chdir", str(ROOT / "backend"), "--no-control-socket", "--bind", "127.0.0.1:{port}",
+            "-w", "1", "--graceful-timeout", "5", "--chdir", str(ROOT / "backend"), "--no-control-socket", "--bind", "127.0.0.1:{port}",
             "optimistic_messaging.wsgi:app"]
 
 

@@ -13,8 +13,8 @@ from support import TIMEOUT, Wallet, new_chat, refusal, wait_until
 
 @pytest.fixture
 def strict(make_server):
-    """A server with a tight rate limit: 1 send per second, bursts of 3."""
-    return make_server({"RATE_PER_S": "1", "RATE_BURST": "3"})
+    """A server with a tight rate limit: bursts of 3, then one send per 20 s (no refill within a test, however slow)."""
+    return make_server({"RATE_PER_S": "0.05", "RATE_BURST": "3"})
 
 
 def raw_socket(server, token: str) -> websocket.WebSocket:
@@ -46,7 +46,7 @@ def test_sends_over_the_rate_are_rate_limited_with_retry_after(strict, peers):
     assert all(a.send(chat["id"])["ok"] for _ in range(3))
     ack = a.send(chat["id"])
     assert ack["ok"] is False and ack["error"]["code"] == "rate_limited"
-    assert isinstance(ack["error"]["retry_after_ms"], int) and 0 < ack["error"]["retry_after_ms"] <= 1000
+    assert isinstance(ack["error"]["retry_after_ms"], int) and 0 < ack["error"]["retry_after_ms"] <= 20_000
 
 
 def test_rate_limit_counts_all_sockets_of_an_address_and_repeats(strict, peers):
@@ -141,8 +141,11 @@ def test_a_client_that_stops_reading_is_cut_off_instead_of_buffered(server, wall
         assert done.acquire(timeout=TIMEOUT)
     ws = raw_socket(server, bob.token)  # never reads again
     join = json.dumps(["join", {"chat_id": chat["id"]}])  # each answer is ~600 KB
-    for ack_id in range(100):
-        ws.send(f"42{ack_id}{join}")
+    try:
+        for ack_id in range(100):
+            ws.send(f"42{ack_id}{join}")
+    except OSError:
+        pass  # already cut off: what the test waits for below
     assert a.wait("presence", lambda p: p["address"] == bob.address and not p["online"])
     assert a.send(chat["id"], "others unaffected")["ok"]
     ws.close()
@@ -185,7 +188,7 @@ def test_undecodable_event_payload_is_answered_invalid(server, wallets, payload)
 
 
 def test_typing_floods_are_rate_limited(make_server, peers):
-    server = make_server({"EVENT_RATE_PER_S": "1", "EVENT_RATE_BURST": "5"})
+    server = make_server({"EVENT_RATE_PER_S": "0.05", "EVENT_RATE_BURST": "5"})
     alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
     chat = new_chat(server, alice, bob)
     a = peers(server, alice)

@@ -13,6 +13,9 @@ from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
 from web import CHROMIUM, CHROMIUM_ARGS, WEB_URL, WebApp, backend, build_web, chain
 
 VIEWPORT = {"width": 424, "height": 860}  # a mini-app's viewport
+# Steps wait on the fallback's grace, reconnect backoff and fsyncs with two browsers, Next, anvil and the backend
+# sharing two cores: Playwright's 5 s default is too tight for a loaded machine (a bound on waiting, not a timing assertion).
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")

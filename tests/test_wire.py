@@ -81,12 +81,14 @@ def test_huge_ack_and_the_broadcasts_behind_it_arrive_whole_and_in_order(server,
     b = peers(server, bob)
     b.join(chat["id"])  # subscribe first, so the next join's huge ack competes with live broadcasts
     acks: list[dict] = []
-    b.sio.emit("join", {"chat_id": chat["id"], "since_rev": 0}, callback=acks.append)
+    answered = threading.Event()
+    b.sio.emit("join", {"chat_id": chat["id"], "since_rev": 0}, callback=lambda ack: (acks.append(ack), answered.set()))
     for i in range(20):
         a.sio.emit("send", {"chat_id": chat["id"], "client_id": f"after{i}", "body": "live"})
     last = b.wait("message", lambda m: m["seq"] == 520)
     assert last["body"] == "live"
     assert [m["seq"] for m in b.received("message")] == list(range(501, 521))
+    assert answered.wait(TIMEOUT)
     page = acks[0]
     assert len(page["changes"]) == 250 and page["has_more"] is True, "a page stops at about 1,000,000 characters"
     assert page["changes"][0]["body"] == body and [m["seq"] for m in page["changes"]] == list(range(1, 251))
