@@ -6,6 +6,7 @@ measurement failures: it reports figures, it is not a test.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -108,19 +109,19 @@ def write_replay_log(path: Path, n: int, chats: int = 1000) -> str | None:
     """Writes a compacted log of n settled messages in `chats` chats with the store's own encoder; returns why not if absent."""
     try:
         from optimistic_messaging.models import Message, Room, message_id
-        from optimistic_messaging.store.jsonl import encode_record
+        from optimistic_messaging.store.jsonl import encode_log
     except Exception as e:  # noqa: BLE001 - the package is being written; any import failure means "not yet"
-        return f"skipped: optimistic_messaging.store.jsonl.encode_record not available yet ({type(e).__name__}: {e})"
+        return f"skipped: optimistic_messaging.store.jsonl.encode_log not available yet ({type(e).__name__}: {e})"
     now = int(time.time() * 1000)
     members = ["0x" + f"{k:040d}" for k in (1, 2)]  # digits only, so already EIP-55 checksummed
+    rooms = (("chat", Room(f"bench-{c}", members, None, members[0], now)) for c in range(chats))
+    messages = (("message", Message(message_id(f"bench-{i % chats}", i // chats + 1), f"bench-{i % chats}",
+                                    i // chats + 1, i // chats + 1, f"r{i}", members[i % 2], f"replayed message {i}",
+                                    None, None, False, "confirmed", "fallback", None, None, now, now))
+                for i in range(n))
     with open(path, "wb") as f:
-        f.write(b"".join(encode_record(("chat", Room(f"bench-{c}", members, None, members[0], now))) for c in range(chats)))
-        for start in range(0, n, 10_000):
-            f.write(b"".join(
-                encode_record(("message", Message(message_id(f"bench-{i % chats}", i // chats + 1), f"bench-{i % chats}",
-                                                  i // chats + 1, i // chats + 1, f"r{i}", members[i % 2], f"replayed message {i}",
-                                                  None, None, False, "confirmed", "fallback", None, None, now, now)))
-                for i in range(start, min(start + 10_000, n))))
+        for piece in encode_log(itertools.chain(rooms, messages)):
+            f.write(piece)
     return None
 
 

@@ -7,6 +7,9 @@ import threading
 
 import pytest
 
+from optimistic_messaging.models import Room
+from optimistic_messaging.store.jsonl import LOG_HEADER, encode_batch
+
 from support import ROOT, TIMEOUT, Peer, Wallet, new_chat
 
 
@@ -77,7 +80,7 @@ def test_torn_last_line_is_repaired_at_start_with_a_warning(make_server):
     with open(server.data_file, "ab") as f:
         f.write(b'{"op":"message","m":{"id":"torn')
     server.start()
-    assert "torn last line" in server.log()
+    assert "torn tail" in server.log()
     assert [m["body"] for m in all_messages(server, chat["id"], alice.token)] == ["whole"]
     peer = Peer(server, alice.token)
     assert peer.send(chat["id"], "next")["message"]["seq"] == 2
@@ -86,14 +89,13 @@ def test_torn_last_line_is_repaired_at_start_with_a_warning(make_server):
 
 def test_corrupt_line_refuses_start_up_naming_the_line(tmp_path):
     data = tmp_path / "messages.json"
-    data.write_bytes(b'{"op":"chat","id":"c","members":[],"title":null,"created_by":"0x0","created_at":1}\n'
-                     b"not json\n"
-                     b'{"op":"members","id":"c","added":["0x1"]}\n')
+    chat = encode_batch([("chat", Room("c", [], None, "0x0", 1))])
+    data.write_bytes(LOG_HEADER + chat.replace(b'"c"', b'"d"') + encode_batch([("members", ("c", ["0x1"]))]))
     run = subprocess.run([sys.executable, str(ROOT / "backend" / "main.py")], cwd=ROOT, capture_output=True,
                          text=True, timeout=60, env={"DATA_FILE": str(data), "PORT": "1", "PATH": "/usr/bin:/bin"})
     assert run.returncode != 0
-    assert f"{data}:2" in run.stderr
-    assert data.read_bytes().count(b"\n") == 3
+    assert f"{data}:2-3: a batch fails its CRC-32" in run.stderr
+    assert data.read_bytes().count(b"\n") == 5, "nothing is dropped"
 
 
 @pytest.mark.parametrize("fsync", ["always", "off"])

@@ -12,7 +12,8 @@ import pytest
 from optimistic_messaging.errors import ApiError
 from optimistic_messaging.store import jsonl
 from optimistic_messaging.store.base import NewMessage
-from optimistic_messaging.store.jsonl import JsonlStore, StoreCorrupt
+from optimistic_messaging.models import Message, Room
+from optimistic_messaging.store.jsonl import LOG_HEADER, JsonlStore, StoreCorrupt, encode_batch, encode_record
 
 ALICE = "0x" + "a" * 40
 
@@ -38,6 +39,12 @@ def store(path):
 
 def send(store: JsonlStore, client_id: str, body: str = "hi", chat: str = "c"):
     return store.append(NewMessage(chat, ALICE, client_id, body))[0]
+
+
+def message(seq: int, client_id: str) -> Message:
+    """A message of chat "c" as a log line holds it, for logs written by hand."""
+    return Message(f"c/{seq}", "c", seq, seq, client_id, ALICE, "hi", None, None, False, "provisional", "fallback",
+                   None, None, 1, 1)
 
 
 def concurrently(*calls):
@@ -66,7 +73,7 @@ def test_concurrent_writes_share_one_fsync(store, monkeypatch):
     messages = concurrently(*[lambda i=i: send(store, f"m{i}") for i in range(100)])
     assert sorted(m.seq for m in messages) == list(range(1, 101))
     assert len(syncs) < 10
-    assert sum(d.count(b"\n") for d in syncs) == 100
+    assert sum(d.count(b'"op":"message"') for d in syncs) == 100
 
 
 def test_nothing_is_visible_before_it_is_durable(store, monkeypatch):
@@ -124,6 +131,19 @@ def test_repeated_client_id_in_one_batch_is_stored_once(store, path):
     assert path.read_bytes().count(b'"op":"message"') == 1
 
 
+def line_of(path, needle: bytes) -> int:
+    """The 1-based number of the first log line containing needle."""
+    return next(n for n, line in enumerate(path.read_bytes().splitlines(), 1) if needle in line)
+
+
+def test_every_batch_ends_with_a_commit_line_that_vouches_for_it(store, path):
+    send(store, "one")
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert lines[0] == LOG_HEADER
+    assert b"".join(lines[1:]) == b"".join(encode_batch([r]) for r in [("chat", store.state.rooms["c"]),
+                                                                       ("message", store.message("c/1"))])
+
+
 def test_torn_last_line_is_truncated_with_a_warning(store, path, caplog):
     send(store, "whole")
     store.close()
@@ -131,32 +151,89 @@ def test_torn_last_line_is_truncated_with_a_warning(store, path, caplog):
         f.write(b'{"op":"message","m":{"id":"c/2","chat')
     caplog.set_level(logging.WARNING)
     again = opened(path)
-    assert "torn last line" in caplog.text
+    assert "torn tail from line 6" in caplog.text
     assert again.chat("c")["last_seq"] == 1
     assert path.read_bytes().endswith(b"}\n")
     assert send(again, "after repair").seq == 2
 
 
-def test_corrupt_line_in_the_middle_stops_start_up_naming_the_line(store, path):
+def test_a_last_batch_without_its_commit_line_was_never_acknowledged_and_is_cut(store, path, caplog):
+    send(store, "whole")
+    size = path.stat().st_size
+    store.close()
+    with open(path, "ab") as f:
+        f.write(encode_record(("message", message(2, "unacked"))))  # written, but the process died before its commit line
+    caplog.set_level(logging.WARNING)
+    again = opened(path)
+    assert again.chat("c")["last_seq"] == 1 and path.stat().st_size == size
+    assert "torn tail from line 6" in caplog.text
+
+
+def test_a_last_batch_damaged_in_place_by_a_power_loss_is_cut(store, path, caplog):
+    send(store, "kept")
+    size = path.stat().st_size
+    concurrently(*[lambda i=i: send(store, f"lost{i}") for i in range(3)])  # one batch: the one being synced
+    store.close()
+    assert path.read_bytes().count(b'"op":"commit"') == 3, "chat, kept, and the three in one batch"
+    data = bytearray(path.read_bytes())
+    start = data.index(b'"client_id":"lost1"')
+    data[start:start + 40] = bytes(40)  # a page that never reached the disk, though its commit line did
+    path.write_bytes(bytes(data))
+    caplog.set_level(logging.WARNING)
+    again = opened(path)
+    assert again.chat("c")["last_seq"] == 1 and path.stat().st_size == size
+    assert "torn tail" in caplog.text
+
+
+def test_a_damaged_batch_with_more_after_it_stops_start_up_naming_its_lines(store, path):
+    send(store, "one")
+    send(store, "two")
+    store.close()
+    damaged = line_of(path, b'"client_id":"one"')
+    data = path.read_bytes().replace(b'"body":"hi"', b'"body":"ho"', 1)  # still JSON, but not what was written
+    path.write_bytes(data)
+    with pytest.raises(StoreCorrupt, match=rf"messages\.json:{damaged}-{damaged + 1}: a batch fails its CRC-32"):
+        opened(path)
+    assert path.read_bytes() == data, "nothing is dropped"
+
+
+def test_a_lost_commit_line_in_the_middle_stops_start_up(store, path):
     send(store, "one")
     send(store, "two")
     store.close()
     lines = path.read_bytes().splitlines(keepends=True)
-    lines[1] = b"garbage\n"
+    del lines[line_of(path, b'"client_id":"one"')]  # the commit line after it
     path.write_bytes(b"".join(lines))
-    with pytest.raises(StoreCorrupt, match=r"messages\.json:2"):
+    with pytest.raises(StoreCorrupt, match="a commit line before it is lost"):
         opened(path)
-    assert path.read_bytes().count(b"\n") == 3, "nothing is dropped"
 
 
 def test_a_record_that_breaks_the_sequence_is_corrupt(store, path):
     send(store, "one")
     store.close()
-    line = path.read_bytes().splitlines()[-1].replace(b'"seq":1', b'"seq":5')
     with open(path, "ab") as f:
-        f.write(line + b"\n")
-    with pytest.raises(StoreCorrupt, match=r":3"):
+        f.write(encode_batch([("message", message(5, "gap"))]))  # vouched for, but seq 5 does not follow 1
+    with pytest.raises(StoreCorrupt, match=r":6: unreadable record"):
         opened(path)
+
+
+def test_a_log_without_commit_lines_is_read_line_by_line_and_rewritten_with_them(path):
+    path.write_bytes(encode_record(("chat", Room("c", [ALICE], None, ALICE, 1)))
+                     + encode_record(("message", message(1, "old"))))
+    store = opened(path)
+    assert store.chat("c")["last_seq"] == 1 and path.read_bytes().startswith(LOG_HEADER)
+    assert send(store, "next").seq == 2
+    store.close()
+    assert opened(path).chat("c")["last_seq"] == 2
+
+
+def test_a_corrupt_line_in_a_log_without_commit_lines_stops_start_up_naming_it(path):
+    data = (encode_record(("chat", Room("c", [ALICE], None, ALICE, 1))) + b"garbage\n"
+            + encode_record(("message", message(1, "old"))))
+    path.write_bytes(data)
+    with pytest.raises(StoreCorrupt, match=r"messages\.json:2"):
+        opened(path)
+    assert path.read_bytes() == data, "nothing is dropped"
 
 
 def test_compaction_drops_superseded_records_and_keeps_the_state(store, path, monkeypatch):

@@ -1,11 +1,20 @@
-"""Append-only JSON-lines store with group commit: one write and one fsync per batch of concurrent writes."""
+"""Append-only JSON-lines store with group commit: one write and one fsync per batch of concurrent writes.
+
+The log is a header line, then batches: each batch's records, one per line, followed by a commit line that vouches
+for them with their length and CRC-32. A batch without a good commit line at the very end of the log is the one
+being written when the process or the machine died — never acknowledged — and is cut at start; anywhere else it is
+damage, and start-up stops.
+"""
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import zlib
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import gevent
 import orjson
@@ -19,6 +28,8 @@ from .state import Record, State
 log = logging.getLogger(__name__)
 
 COMPACT_MIN_SUPERSEDED = 10_000
+LOG_HEADER = b'{"op":"log","format":2}\n'  # a log without it was written before commit lines: read line by line
+_COMMIT = b'{"op":"commit",'
 
 
 class StoreCorrupt(RuntimeError):
@@ -35,6 +46,27 @@ def encode_record(record: Record) -> bytes:
         return orjson.dumps({"op": kind, "id": payload.id, "members": payload.members, "title": payload.title,
                              "created_by": payload.created_by, "created_at": payload.created_at}) + b"\n"
     return orjson.dumps({"op": kind, "m": payload}) + b"\n"
+
+
+def commit_line(n: int, crc: int) -> bytes:
+    return b'{"op":"commit","n":%d,"crc":%d}\n' % (n, crc)
+
+
+def encode_batch(records: Iterable[Record]) -> bytes:
+    """One durable write: the records, then the commit line that vouches for them."""
+    data = b"".join(map(encode_record, records))
+    return data + commit_line(len(data), zlib.crc32(data))
+
+
+def encode_log(records: Iterable[Record], chunk: int = 10_000) -> Iterator[bytes]:
+    """A whole log holding `records` as one batch, in pieces to write one after another (compaction, benchmarks)."""
+    yield LOG_HEADER
+    n = crc = 0
+    records = iter(records)
+    while part := b"".join(map(encode_record, islice(records, chunk))):
+        n, crc = n + len(part), zlib.crc32(part, crc)
+        yield part
+    yield commit_line(n, crc)
 
 
 def decode_record(line: bytes) -> Record:
@@ -107,10 +139,14 @@ class JsonlStore:
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._replay()
+        legacy = self._replay()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        _fsync_dir(self.path)
         self._size = os.fstat(self._fd).st_size
+        if self._size == 0:
+            self._durable(LOG_HEADER)
+        _fsync_dir(self.path)
+        if legacy and not self._compact():  # a header and commit lines from now on, or later batches could not be read
+            raise StoreCorrupt(f"{self.path}: a log without commit lines could not be rewritten; see the log above")
         self._writer = gevent.spawn(self._write_loop)
 
     def close(self) -> None:
@@ -127,34 +163,79 @@ class JsonlStore:
     def healthy(self) -> bool:
         return self._broken is None and self._writer is not None and not self._writer.dead
 
-    def _replay(self) -> None:
-        """Rebuild memory from the log; repair a torn last line, refuse a corrupt one elsewhere."""
+    def _replay(self) -> bool:
+        """Rebuild memory from every committed batch; cut a torn tail, refuse damage elsewhere. True: a legacy log."""
         started = now_ms()
         try:
             f = open(self.path, "rb")
         except FileNotFoundError:
-            return
-        good = 0
-        with f:
-            for lineno, line in enumerate(f, 1):
-                if not line.endswith(b"\n"):
-                    log.warning("%s: torn last line %d (%d bytes, never acknowledged) truncated",
-                                self.path, lineno, len(line))
-                    break
-                try:
-                    self.state.apply(decode_record(line))
-                except (ValueError, TypeError, KeyError, IndexError) as exc:
-                    raise StoreCorrupt(f"{self.path}:{lineno}: unreadable record ({exc}); "
-                                       "refusing to start: repair or remove that line by hand") from None
-                good += len(line)
-            else:
-                good = -1
-        if good >= 0:
+            return False
+        collecting = gc.isenabled()
+        gc.disable()  # millions of long-lived objects and no cycles: the collector would rescan them for nothing
+        try:
+            with f:
+                legacy, committed, size, first = self._read(f)
+        finally:
+            if collecting:
+                gc.enable()
+        if size > committed:
+            log.warning("%s: torn tail from line %d (%d bytes of a batch that was never acknowledged) cut",
+                        self.path, first, size - committed)
             with open(self.path, "r+b") as f:
-                f.truncate(good)
+                f.truncate(committed)
                 os.fsync(f.fileno())
         log.info("replayed %d records (%d chats, %d messages) from %s in %d ms", self.state.records,
                  len(self.state.rooms), self.state.messages, self.path, now_ms() - started)
+        return legacy
+
+    def _read(self, f: BinaryIO) -> tuple[bool, int, int, int]:
+        """Apply the log's committed batches: (legacy, committed bytes, bytes read, first line of the tail)."""
+        header = f.readline()
+        legacy = header != LOG_HEADER and header != b""
+        if legacy:
+            f.seek(0)
+        committed = size = f.tell()
+        pending: list[tuple[int, Record | None]] = []  # the open batch: (line number, record or None: unreadable)
+        crc, first, damaged = 0, 0, ""  # first: the open batch's first line
+        for lineno, line in enumerate(f, 2 - legacy):
+            if damaged:  # more after a batch that fails its check: not a torn tail but damage
+                raise StoreCorrupt(damaged)
+            size += len(line)
+            first = first or lineno
+            if not line.endswith(b"\n"):
+                break  # torn: the tail, cut below
+            if legacy:
+                self._apply(lineno, _decoded(line))
+            elif not line.startswith(_COMMIT):
+                crc = zlib.crc32(line, crc)
+                pending.append((lineno, _decoded(line)))
+                continue
+            else:
+                batch = size - len(line) - committed
+                vouched = _vouched(line)
+                if vouched is not None and vouched[0] != batch:
+                    raise StoreCorrupt(f"{self.path}:{lineno}: this commit line vouches for {vouched[0]} bytes, "
+                                       f"but {batch} follow the last good one: a commit line before it is lost; "
+                                       "refusing to start: restore the log from a backup")
+                if vouched != (batch, crc):  # damaged in place: the torn last batch if nothing follows
+                    damaged = (f"{self.path}:{first}-{lineno}: a batch fails its CRC-32; "
+                               "refusing to start: restore the log from a backup")
+                    continue
+                for at, record in pending:
+                    self._apply(at, record)
+                pending.clear()
+                crc = 0
+            committed, first = size, 0
+        return legacy, committed, size, first
+
+    def _apply(self, lineno: int, record: Record | None) -> None:
+        try:
+            if record is None:
+                raise ValueError("not a record")
+            self.state.apply(record)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise StoreCorrupt(f"{self.path}:{lineno}: unreadable record ({exc}); "
+                               "refusing to start: repair or remove that line by hand") from None
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -311,7 +392,7 @@ class JsonlStore:
                 op.result.set_exception(ApiError("internal", f"the write could not be planned ({type(exc).__name__})"))
         if batch.records:
             try:
-                self._durable(b"".join(map(encode_record, batch.records)))
+                self._durable(encode_batch(batch.records))
             except OSError as exc:
                 log.error("write to %s failed: %s", self.path, exc)
                 self._roll_back()
@@ -357,21 +438,17 @@ class JsonlStore:
         superseded = self.state.records - self.state.live_records()
         return superseded >= COMPACT_MIN_SUPERSEDED and superseded > self.state.live_records()
 
-    def _compact(self) -> None:
-        """Rewrite the log as a snapshot: temp file, fsync, atomic rename, fsync the folder."""
+    def _compact(self) -> bool:
+        """Rewrite the log as a snapshot: temp file, fsync, atomic rename, fsync the folder. False: the old log stays."""
         tmp = self.path.with_name(self.path.name + ".compact")
         started = now_ms()
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                chunk: list[bytes] = []
-                for record in self.state.snapshot():
-                    chunk.append(encode_record(record))
-                    if len(chunk) == 10_000:
-                        _append(fd, b"".join(chunk))
-                        chunk.clear()
-                        gevent.sleep(0)  # encoding a large state: let sockets be served between chunks
-                failure = gevent.get_hub().threadpool.apply(_append_and_sync, (fd, b"".join(chunk)))
+                for piece in encode_log(self.state.snapshot()):
+                    _append(fd, piece)
+                    gevent.sleep(0)  # encoding a large state: let sockets be served between pieces
+                failure = gevent.get_hub().threadpool.apply(_append_and_sync, (fd, b""))
                 if failure is not None:
                     raise failure
                 new_fd = os.open(tmp, os.O_WRONLY | os.O_APPEND)  # opened before the swap: no fd, no swap
@@ -380,14 +457,14 @@ class JsonlStore:
         except OSError as exc:
             log.error("compaction of %s failed, keeping the old log: %s", self.path, exc)
             tmp.unlink(missing_ok=True)
-            return
+            return False
         try:
             os.replace(tmp, self.path)
         except OSError as exc:
             log.error("compaction of %s failed, keeping the old log: %s", self.path, exc)
             os.close(new_fd)
             tmp.unlink(missing_ok=True)
-            return
+            return False
         os.close(self._fd)  # from here on the path names the new log: every write goes there
         self._fd, self._size = new_fd, os.fstat(new_fd).st_size
         try:
@@ -398,6 +475,23 @@ class JsonlStore:
         dropped = self.state.records - self.state.live_records()
         self.state.records = self.state.live_records()
         log.info("compacted %s: dropped %d superseded records in %d ms", self.path, dropped, now_ms() - started)
+        return True
+
+
+def _decoded(line: bytes) -> Record | None:
+    try:
+        return decode_record(line)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _vouched(line: bytes) -> tuple[int, int] | None:
+    """What a commit line vouches for: (length, CRC-32) of the bytes back to the previous one; None if unreadable."""
+    try:
+        commit = orjson.loads(line)
+        return commit["n"], commit["crc"]
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _append(fd: int, data: bytes) -> None:
