@@ -97,6 +97,22 @@ def test_malformed_packets_never_crash_the_server_or_store_anything(server, wall
     assert {m["body"] for m in stored} <= {"ok", "others unaffected"}
 
 
+@pytest.mark.parametrize("frame", ["zzz", "", "b!!", "٣"])
+def test_a_frame_that_is_no_engine_io_packet_ends_that_session_at_once_and_quietly(make_server, peers, frame):
+    server = make_server()
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    b = peers(server, bob)
+    b.join(chat["id"])
+    ws = raw_socket(server, alice.token)
+    ws.send("42" + json.dumps(["join", {"chat_id": chat["id"]}]))
+    b.wait("presence", lambda p: p["address"] == alice.address and p["online"])
+    ws.send(frame)
+    assert closes_without_reply(ws)
+    b.wait("presence", lambda p: p["address"] == alice.address and not p["online"])  # not at the ping timeout
+    assert "Traceback" not in server.log()
+
+
 def test_binary_and_invalid_utf8_frames_are_dropped_safely(server, wallets, peers):
     alice, bob = wallets(2)
     chat = new_chat(server, alice, bob)

@@ -44,6 +44,7 @@ PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-webs
 MAX_BACKLOG_BYTES = 4 * 1024 * 1024  # beyond this, a further frame for a socket that does not read closes it
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 _EVENT_ACK_ID = re.compile(r"2(?:/[^,]*,)?([0-9]{1,15})")
+_PACKET_TYPES = frozenset("0123456")  # engine.io v4 text packets (a base64 'b' binary packet is not accepted either)
 log = logging.getLogger(__name__)
 _decode_header = gws.Header.__dict__["decode_header"].__func__
 _original_read_frame = gws.WebSocket.read_frame
@@ -103,6 +104,18 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
             return super().__call__(environ, start_response)  # returns when the connection ends
         finally:
             del _by_websocket[id(ws)]
+
+    def wait(self) -> Any:
+        """The next message; a text frame that is no engine.io packet ends the connection as a close would.
+
+        engine.io decodes it outside its read loop's error handling: the connection's greenlet dies with a traceback
+        in the log and the session lingers until its ping times out.
+        """
+        message = super().wait()
+        if isinstance(message, str) and message[:1] not in _PACKET_TYPES:
+            log.info("closing connection %s: a frame that is no engine.io packet", self.eio_socket.sid)
+            return None
+        return message
 
     def send(self, message: Any) -> None:
         queued = isinstance(message, Frame)  # only frames that went through deliver's queue count as backlog
