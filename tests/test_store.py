@@ -1,6 +1,7 @@
 """The JSON-lines store: group commit, nothing visible before durable, failures, replay, repair, compaction."""
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -183,6 +184,23 @@ def test_a_last_batch_damaged_in_place_by_a_power_loss_is_cut(store, path, caplo
     again = opened(path)
     assert again.chat("c")["last_seq"] == 1 and path.stat().st_size == size
     assert "torn tail" in caplog.text
+    (aside,) = path.parent.glob("messages.json.torn-*")
+    assert aside.read_bytes() == bytes(data[size:]), "what was cut is kept aside, in case it was not torn after all"
+
+
+@pytest.mark.parametrize("damage", [
+    lambda commit: commit[:-1],  # the commit line lost only its newline
+    lambda commit: commit[:5] + bytes(len(commit) - 6) + b"\n",  # the commit line itself zeroed
+])
+def test_a_last_batch_whose_commit_line_is_torn_is_cut(store, path, damage):
+    send(store, "kept")
+    size = path.stat().st_size
+    send(store, "lost")
+    store.close()
+    data = path.read_bytes()
+    commit = data[data.rindex(b'{"op":"commit"'):]
+    path.write_bytes(data[:-len(commit)] + damage(commit))
+    assert opened(path).chat("c")["last_seq"] == 1 and path.stat().st_size == size
 
 
 def test_a_damaged_batch_with_more_after_it_stops_start_up_naming_its_lines(store, path):
@@ -236,8 +254,18 @@ def test_a_corrupt_line_in_a_log_without_commit_lines_stops_start_up_naming_it(p
     assert path.read_bytes() == data, "nothing is dropped"
 
 
+def test_a_log_written_in_several_batches_replays_them_all(path):
+    records = [("chat", Room("c", [ALICE], None, ALICE, 1))] + [("message", message(i, f"m{i}")) for i in range(1, 6)]
+    data = b"".join(jsonl.encode_log(records, chunk=2))
+    assert data == LOG_HEADER + b"".join(encode_batch(records[i:i + 2]) for i in range(0, 6, 2))
+    path.write_bytes(data)
+    assert opened(path).chat("c")["last_seq"] == 5
+
+
 def test_compaction_drops_superseded_records_and_keeps_the_state(store, path, monkeypatch):
     monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 20)
+    real = jsonl.encode_log
+    monkeypatch.setattr(jsonl, "encode_log", lambda records: real(records, chunk=2))  # a snapshot of several batches
     message = send(store, "m")
     for i in range(30):
         store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})
@@ -249,6 +277,30 @@ def test_compaction_drops_superseded_records_and_keeps_the_state(store, path, mo
     again = opened(path)
     assert (again.chat("c"), again.changes("c", 0, 100)) == before
     assert again.message(message.id).xmtp_id == "x29"
+    assert path.read_bytes().count(b'"op":"commit"') > 1
+
+
+def test_a_header_of_another_format_stops_start_up(path):
+    path.write_bytes(b'{"op":"log","format":3}\n')
+    with pytest.raises(StoreCorrupt, match=r"messages\.json:1: unknown or damaged log header"):
+        opened(path)
+
+
+def test_a_log_without_commit_lines_that_cannot_be_rewritten_stops_start_up_and_stays(path, monkeypatch):
+    data = encode_record(("chat", Room("c", [ALICE], None, ALICE, 1)))
+    path.write_bytes(data)
+    monkeypatch.setattr(JsonlStore, "_compact", lambda self: False)
+    store = JsonlStore(path)
+    with pytest.raises(OSError, match="could not be rewritten"):
+        store.start()
+    assert store._fd == -1 and path.read_bytes() == data
+
+
+def test_replay_leaves_the_garbage_collector_as_it_found_it(store, path):
+    send(store, "one")
+    store.close()
+    opened(path)
+    assert gc.isenabled()
 
 
 def test_chats_are_listed_in_commit_order_of_their_latest_message_across_restart_and_compaction(path, monkeypatch):

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 COMPACT_MIN_SUPERSEDED = 10_000
 LOG_HEADER = b'{"op":"log","format":2}\n'  # a log without it was written before commit lines: read line by line
+_HEADER = b'{"op":"log",'  # how any header starts: one that is not LOG_HEADER is of another format, or damaged
 _COMMIT = b'{"op":"commit",'
 
 
@@ -59,14 +60,14 @@ def encode_batch(records: Iterable[Record]) -> bytes:
 
 
 def encode_log(records: Iterable[Record], chunk: int = 10_000) -> Iterator[bytes]:
-    """A whole log holding `records` as one batch, in pieces to write one after another (compaction, benchmarks)."""
+    """A whole log holding `records`, in batches of `chunk` to write one after another (compaction, benchmarks).
+
+    Batches, not one: damage is confined to a batch, and replay holds at most one batch that is not yet vouched for.
+    """
     yield LOG_HEADER
-    n = crc = 0
     records = iter(records)
-    while part := b"".join(map(encode_record, islice(records, chunk))):
-        n, crc = n + len(part), zlib.crc32(part, crc)
-        yield part
-    yield commit_line(n, crc)
+    while batch := list(islice(records, chunk)):
+        yield encode_batch(batch)
 
 
 def decode_record(line: bytes) -> Record:
@@ -141,12 +142,17 @@ class JsonlStore:
     def start(self) -> None:
         legacy = self._replay()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._size = os.fstat(self._fd).st_size
-        if self._size == 0:
-            self._durable(LOG_HEADER)
-        _fsync_dir(self.path)
-        if legacy and not self._compact():  # a header and commit lines from now on, or later batches could not be read
-            raise StoreCorrupt(f"{self.path}: a log without commit lines could not be rewritten; see the log above")
+        try:
+            self._size = os.fstat(self._fd).st_size
+            if self._size == 0:
+                self._durable(LOG_HEADER)
+            _fsync_dir(self.path)
+            if legacy and not self._compact():  # commit lines from now on, or later batches could not be told apart
+                raise OSError(f"{self.path} (a log from before commit lines) could not be rewritten in the current "
+                              "format, see the error above; make room for a copy of it and start again")
+        except BaseException:
+            self.close()
+            raise
         self._writer = gevent.spawn(self._write_loop)
 
     def close(self) -> None:
@@ -164,7 +170,10 @@ class JsonlStore:
         return self._broken is None and self._writer is not None and not self._writer.dead
 
     def _replay(self) -> bool:
-        """Rebuild memory from every committed batch; cut a torn tail, refuse damage elsewhere. True: a legacy log."""
+        """Rebuild memory from every committed batch; set a torn tail aside, refuse damage elsewhere.
+
+        True when the log is from before commit lines (it is then rewritten by start()).
+        """
         started = now_ms()
         try:
             f = open(self.path, "rb")
@@ -174,68 +183,80 @@ class JsonlStore:
         gc.disable()  # millions of long-lived objects and no cycles: the collector would rescan them for nothing
         try:
             with f:
-                legacy, committed, size, first = self._read(f)
+                legacy, committed, end, first = self._read(f)
         finally:
             if collecting:
                 gc.enable()
-        if size > committed:
-            log.warning("%s: torn tail from line %d (%d bytes of a batch that was never acknowledged) cut",
-                        self.path, first, size - committed)
-            with open(self.path, "r+b") as f:
-                f.truncate(committed)
-                os.fsync(f.fileno())
+        if end > committed:
+            self._cut_tail(committed, first)
         log.info("replayed %d records (%d chats, %d messages) from %s in %d ms", self.state.records,
                  len(self.state.rooms), self.state.messages, self.path, now_ms() - started)
         return legacy
 
     def _read(self, f: BinaryIO) -> tuple[bool, int, int, int]:
-        """Apply the log's committed batches: (legacy, committed bytes, bytes read, first line of the tail)."""
+        """Apply the committed batches: (legacy, bytes committed, bytes in the file, first line of the tail)."""
+        end = os.fstat(f.fileno()).st_size
         header = f.readline()
-        legacy = header != LOG_HEADER and header != b""
-        if legacy:
+        if header.startswith(_HEADER) and header != LOG_HEADER:
+            raise StoreCorrupt(f"{self.path}:1: unknown or damaged log header {header[:64]!r}; refusing to start")
+        if header and header != LOG_HEADER:
             f.seek(0)
-        committed = size = f.tell()
-        pending: list[tuple[int, Record | None]] = []  # the open batch: (line number, record or None: unreadable)
-        crc, first, damaged = 0, 0, ""  # first: the open batch's first line
-        for lineno, line in enumerate(f, 2 - legacy):
-            if damaged:  # more after a batch that fails its check: not a torn tail but damage
-                raise StoreCorrupt(damaged)
-            size += len(line)
+            return (True, *self._read_lines(f, end))
+        committed, n, crc, first = len(header), 0, 0, 0
+        pending: list[tuple[int, bytes]] = []  # the open batch, raw: decoded once its commit line vouches for it
+        for lineno, line in enumerate(f, 2):
             first = first or lineno
-            if not line.endswith(b"\n"):
-                break  # torn: the tail, cut below
-            if legacy:
-                self._apply(lineno, _decoded(line))
-            elif not line.startswith(_COMMIT):
-                crc = zlib.crc32(line, crc)
-                pending.append((lineno, _decoded(line)))
+            if not (line.startswith(_COMMIT) and line.endswith(b"\n")):
+                n, crc = n + len(line), zlib.crc32(line, crc)
+                pending.append((lineno, line))
                 continue
-            else:
-                batch = size - len(line) - committed
-                vouched = _vouched(line)
-                if vouched is not None and vouched[0] != batch:
-                    raise StoreCorrupt(f"{self.path}:{lineno}: this commit line vouches for {vouched[0]} bytes, "
-                                       f"but {batch} follow the last good one: a commit line before it is lost; "
-                                       "refusing to start: restore the log from a backup")
-                if vouched != (batch, crc):  # damaged in place: the torn last batch if nothing follows
-                    damaged = (f"{self.path}:{first}-{lineno}: a batch fails its CRC-32; "
-                               "refusing to start: restore the log from a backup")
-                    continue
-                for at, record in pending:
-                    self._apply(at, record)
-                pending.clear()
-                crc = 0
-            committed, first = size, 0
-        return legacy, committed, size, first
+            vouched = _vouched(line)
+            if vouched is not None and vouched[0] != n:  # only bytes lost before it do this, even at the end
+                raise StoreCorrupt(f"{self.path}:{lineno}: this commit line vouches for {vouched[0]} bytes, but {n} "
+                                   "follow the last good one: a commit line before it is lost; refusing to start: "
+                                   "restore the log from a backup")
+            if vouched != (n, crc):
+                if committed + n + len(line) == end:
+                    break  # the last batch, damaged in place: the one being written when the machine died
+                raise StoreCorrupt(f"{self.path}:{first}-{lineno}: a batch fails its CRC-32; refusing to start: "
+                                   "restore the log from a backup")
+            for at, raw in pending:
+                self._apply(at, raw)
+            pending.clear()
+            committed, n, crc, first = committed + n + len(line), 0, 0, 0
+        return False, committed, end, first
 
-    def _apply(self, lineno: int, record: Record | None) -> None:
+    def _read_lines(self, f: BinaryIO, end: int) -> tuple[int, int, int]:
+        """A log from before commit lines: every whole line is a record; a torn last one is the tail."""
+        committed = 0
+        for lineno, line in enumerate(f, 1):
+            if not line.endswith(b"\n"):
+                return committed, end, lineno
+            self._apply(lineno, line)
+            committed += len(line)
+        return committed, end, 0
+
+    def _apply(self, lineno: int, line: bytes) -> None:
         try:
-            if record is None:
-                raise ValueError("not a record")
-            self.state.apply(record)
+            self.state.apply(decode_record(line))
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise StoreCorrupt(f"{self.path}:{lineno}: unreadable record ({exc}); "
                                "refusing to start: repair or remove that line by hand") from None
+
+    def _cut_tail(self, committed: int, first: int) -> None:
+        """Cut the batch that was being written when the process or the machine died, keeping a copy of it aside."""
+        aside = self.path.with_name(f"{self.path.name}.torn-{now_ms()}")
+        with open(self.path, "r+b") as f:
+            f.seek(committed)
+            tail = f.read()
+            with open(aside, "wb") as copy:
+                copy.write(tail)
+                os.fsync(copy.fileno())
+            _fsync_dir(self.path)
+            f.truncate(committed)
+            os.fsync(f.fileno())
+        log.warning("%s: torn tail from line %d (%d bytes of a batch that was never acknowledged) cut; "
+                    "the bytes are kept in %s", self.path, first, len(tail), aside)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -476,13 +497,6 @@ class JsonlStore:
         self.state.records = self.state.live_records()
         log.info("compacted %s: dropped %d superseded records in %d ms", self.path, dropped, now_ms() - started)
         return True
-
-
-def _decoded(line: bytes) -> Record | None:
-    try:
-        return decode_record(line)
-    except (ValueError, TypeError, KeyError):
-        return None
 
 
 def _vouched(line: bytes) -> tuple[int, int] | None:
