@@ -85,6 +85,18 @@ def test_message_without_tx_or_attestation_is_confirmed_by_the_fallback_after_th
     assert (update["status"], update["source"], update["xmtp_id"]) == ("confirmed", "fallback", None)
 
 
+def test_a_message_still_provisional_at_a_restart_is_settled_after_it(make_server, peers):
+    server = make_server({"RECONCILE_INTERVAL_S": "0.1", "XMTP_GRACE_S": "2"})
+    a, b = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, a, b)
+    sent = peers(server, a).send(chat["id"], "across a crash")["message"]
+    server.kill()
+    server.start()
+    stored = lambda: server.get(f"/api/chats/{chat['id']}/messages", b.token).json()["messages"][0]  # noqa: E731
+    wait_until(lambda: stored()["status"] != "provisional", what="the message to settle after the restart")
+    assert (stored()["id"], stored()["status"], stored()["source"]) == (sent["id"], "confirmed", "fallback")
+
+
 def rounds(server: Server) -> int:
     return server.get("/api/health").json()["reconciler"]["rounds"]
 

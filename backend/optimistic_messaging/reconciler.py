@@ -1,6 +1,7 @@
 """The reconciler: settles every provisional message against its source of truth, in the background."""
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from typing import Any
@@ -22,7 +23,11 @@ HEAD_WATCH_S = 0.25  # between rounds, while payments wait on a known block: how
 
 
 class Reconciler:
-    """Each round: the due provisional messages, oldest first, to the chain, to XMTP, or to the fallback clock."""
+    """Each round: the provisional messages that are due, oldest first, to the chain, to XMTP, or to the fallback clock.
+
+    What is due comes from a schedule, not from a scan of every provisional message: each message is put on it when
+    it is stored or changes (the store tells every listener), so a round costs what is due, not what is waiting.
+    """
 
     def __init__(self, config: Config, store: Store) -> None:
         self.store = store
@@ -32,11 +37,14 @@ class Reconciler:
                       if config.chain_rpc_url else None)
         self.xmtp = XmtpVerifier(config.xmtp_gateway_url, self.grace_ms)
         self.pool = Pool(16)  # XMTP gateway look-ups in flight at once
-        self.next_at: dict[str, tuple[int, int]] = {}  # message id -> (its rev then, not to be checked before ms)
+        # (not before ms, message id, its rev then): an entry for an older rev is stale, the newer one stands for it
+        self.schedule: list[tuple[int, str, int]] = []
         self.failures: dict[str, int] = {}  # message id -> errors in a row (backoff)
         self.rounds = 0
         self.errors = 0  # checks that failed (source of truth down or answering garbage), ever
         self.last_error: str | None = None
+        store.subscribe(self._noticed)
+        self._noticed([("message", m) for m in store.provisional()])  # what a restart finds still provisional
 
     def run(self) -> None:
         """Forever, one round per RECONCILE_INTERVAL_S; a failing round is logged and the next one comes.
@@ -58,34 +66,48 @@ class Reconciler:
                     break
 
     def status(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "provisional": len(self.store.provisional()),
+        return {"rounds": self.rounds, "provisional": self.store.provisional_count(),
                 "chain": "configured" if self.chain else "not configured",
                 "rpc_calls": self.chain.calls if self.chain else 0,
                 "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
                 "errors": self.errors, "last_error": self.last_error}
 
+    def _noticed(self, records: list[tuple[str, Any]]) -> None:
+        """Store listener: a message stored or changed is (re)scheduled while provisional, forgotten once settled."""
+        for _, m in records:
+            if not isinstance(m, Message):
+                continue
+            if m.status == "provisional":
+                self._defer(m, self._next_check(m, 0))
+            else:
+                self.failures.pop(m.id, None)
+                if self.chain is not None:
+                    self.chain.forget(m.id)
+
+    def _next_check(self, m: Message, now: int) -> int:
+        """A payment or an XMTP copy: ask its source of truth again next round; else: when the grace is over."""
+        return now if m.tx or m.xmtp_id else m.sent_at + self.grace_ms
+
+    def _defer(self, m: Message, until_ms: int) -> None:
+        heapq.heappush(self.schedule, (until_ms, m.id, m.rev))
+
+    def _take_due(self, now: int) -> list[Message]:
+        """The provisional messages due now, each once, in their current state, oldest first."""
+        due: dict[str, Message] = {}
+        while self.schedule and self.schedule[0][0] <= now:
+            _, message_id, rev = heapq.heappop(self.schedule)
+            m = self.store.message(message_id)
+            if m is not None and m.status == "provisional" and m.rev == rev:
+                due[message_id] = m
+        return sorted(due.values(), key=lambda m: (m.sent_at, m.chat_id, m.seq))
+
     def round(self) -> None:
         now = now_ms()
-        pending = self.store.provisional()
-        live = {m.id for m in pending}
-        for table in (self.next_at, self.failures):
-            for stale in [k for k in table if k not in live]:
-                del table[stale]
-        if self.chain is not None:
-            self.chain.forget(live)
-        due = sorted((m for m in pending if self._due(m, now)), key=lambda m: (m.sent_at, m.chat_id, m.seq))
+        due = self._take_due(now)
         outcomes = {**self._payments([m for m in due if m.tx], now),
                     **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
                     **self._plain([m for m in due if not m.tx and not m.xmtp_id], now)}
         self._apply(due, outcomes, now)
-
-    def _due(self, m: Message, now: int) -> bool:
-        """Due unless deferred, and a deferral holds only for the state it was made for (an attest makes it due now)."""
-        rev, at = self.next_at.get(m.id, (m.rev, 0))
-        return rev != m.rev or at <= now
-
-    def _defer(self, m: Message, until_ms: int) -> None:
-        self.next_at[m.id] = (m.rev, until_ms)
 
     def _payments(self, messages: list[Message], now: int) -> dict[str, Outcome]:
         if not messages or self.chain is None:
@@ -106,32 +128,31 @@ class Reconciler:
 
     def _plain(self, messages: list[Message], now: int) -> dict[str, Outcome]:
         """Neither a payment nor an XMTP copy: confirmed by the fallback once XMTP_GRACE_S has passed."""
-        outcomes = {}
-        for m in messages:
-            if now - m.sent_at >= self.grace_ms:
-                outcomes[m.id] = Outcome({"status": "confirmed", "source": "fallback"})
-            else:
-                self._defer(m, m.sent_at + self.grace_ms)
-        return outcomes
+        return {m.id: Outcome({"status": "confirmed", "source": "fallback"})
+                for m in messages if now - m.sent_at >= self.grace_ms}
 
     def _apply(self, due: list[Message], outcomes: dict[str, Outcome], now: int) -> None:
         """Write every change at once (one group commit); a message that changed meanwhile waits for the next round."""
         changes = []
         for m in due:
             outcome = outcomes.get(m.id, WAIT)
-            if outcome.error is not None:
+            if outcome.fields is None and outcome.error is None:  # not final, not on XMTP, or in its grace yet
+                self.failures.pop(m.id, None)
+                self._defer(m, self._next_check(m, now))
+            elif outcome.error is not None:
                 failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
                 self._defer(m, now + min(MAX_BACKOFF_MS, int(self.interval_s * 1000) * 2 ** failures))
                 self.errors += 1
                 self.last_error = outcome.error
                 log.warning("cannot settle %s yet (attempt %d): %s", m.id, failures, outcome.error)
-            elif outcome.fields is not None:
+            else:
                 self.failures.pop(m.id, None)
-                changes.append(gevent.spawn(self.store.change, m.id, _unless_changed(m, outcome.fields)))
-        gevent.joinall(changes)
-        for greenlet in changes:
+                changes.append((m, gevent.spawn(self.store.change, m.id, _unless_changed(m, outcome.fields))))
+        gevent.joinall([greenlet for _, greenlet in changes])
+        for m, greenlet in changes:  # a stored change reschedules the message by itself; a failed one must be retried
             if greenlet.exception is not None:
-                log.warning("settling failed, will retry: %s", greenlet.exception)
+                log.warning("settling %s failed, will retry: %s", m.id, greenlet.exception)
+                self._defer(m, now + int(self.interval_s * 1000))
 
 
 def _unless_changed(seen: Message, fields: dict[str, Any]) -> Any:

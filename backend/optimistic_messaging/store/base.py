@@ -55,7 +55,10 @@ class Store(Protocol):
     def changes(self, chat_id: str, since_rev: int, limit: int) -> tuple[list[Message], bool]:
         """Messages created or changed after `since_rev`, in rev order."""
 
-    def provisional(self) -> list[Message]: ...
+    def provisional(self) -> list[Message]:
+        """Every message not settled yet (the reconciler's work after a restart)."""
+
+    def provisional_count(self) -> int: ...
 
     # Writes: block the calling greenlet until durable; raise ApiError("unavailable") when not.
     def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[dict[str, Any], bool]:

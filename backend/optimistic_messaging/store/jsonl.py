@@ -301,6 +301,9 @@ class JsonlStore:
     def provisional(self) -> list[Message]:
         return list(self.state.provisional.values())
 
+    def provisional_count(self) -> int:
+        return len(self.state.provisional)
+
     # -- writes -------------------------------------------------------------------------------
 
     def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[dict[str, Any], bool]:

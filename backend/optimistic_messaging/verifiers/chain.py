@@ -107,10 +107,9 @@ class ChainVerifier:
             return False
         return any(block <= head for block, _, _ in self.waiting_for.values())
 
-    def forget(self, keep: set[str]) -> None:
-        """Drop what was remembered about messages that are settled (or gone)."""
-        for message_id in [k for k in self.waiting_for if k not in keep]:
-            del self.waiting_for[message_id]
+    def forget(self, message_id: str) -> None:
+        """Drop what was remembered about a message that is settled."""
+        self.waiting_for.pop(message_id, None)
 
     def _settle_final(self, final: list[tuple[Message, dict[str, Any], dict[str, Any]]], now: int) -> dict[str, Outcome]:
         """Only a receipt whose block is still the canonical one at its height settles (else: reorged, wait)."""
