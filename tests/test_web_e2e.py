@@ -138,7 +138,7 @@ def test_payment_message_is_pending_until_the_block_is_final_then_confirmed(two,
     assert a.errors == [] and b.errors == []
 
 
-def test_messages_written_offline_wait_in_the_outbox_and_arrive_once_in_order(two, stack):
+def test_offline_the_history_stays_and_new_messages_wait_in_the_outbox_then_arrive_once_in_order(two, stack):
     a, b = two
     server = stack["server"]
     url = a.open_dm_with(b)
@@ -151,8 +151,9 @@ def test_messages_written_offline_wait_in_the_outbox_and_arrive_once_in_order(tw
         a.say("while offline 1")
         a.say("while offline 2")
         expect(a.bubbles("while offline 1")).to_have_attribute("data-status", "sending")
-        a.page.reload()  # the outbox is in IndexedDB: a reload keeps what was typed
+        a.page.reload()  # the outbox and the history are in IndexedDB: a reload keeps both, with the server away
         expect(a.bubbles("while offline 2")).to_have_attribute("data-status", "sending")
+        expect(a.bubbles("before")).to_have_count(1)
     finally:
         server.start()
     expect(b.bubbles("while offline 1")).to_have_count(1)

@@ -4,6 +4,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { getAddress, isAddress } from "viem";
 import { ChatList } from "@/components/chat-list";
 import { api, ApiError } from "@/lib/api";
+import { deviceStorage } from "@/lib/device-storage";
 import { saveSession, type Session } from "@/lib/session";
 import type { Chat } from "@/lib/types";
 import { walletForSession } from "@/lib/wallet";
@@ -57,6 +58,12 @@ export function Home({ session }: { session: Session }) {
     };
   }, [session]);
 
+  /** Signing out also forgets what this device cached of the user's chats (an expired session keeps it). */
+  function signOut() {
+    void deviceStorage().history.forget(session.address).catch(() => undefined);
+    saveSession(null);
+  }
+
   async function startDm(event: FormEvent) {
     event.preventDefault();
     const address = peer.trim();
@@ -88,7 +95,7 @@ export function Home({ session }: { session: Session }) {
             {session.wallet === "burner" ? "Burner wallet (development)" : "Browser wallet"}
           </span>
           <span className="label">{xmtp ? "XMTP" : "Fallback"}</span>
-          <button className="secondary" onClick={() => saveSession(null)}>
+          <button className="secondary" onClick={signOut}>
             Sign out
           </button>
         </div>

@@ -11,7 +11,7 @@ import {
   selectTyping,
   type ViewMessage,
 } from "@/lib/messages-reducer";
-import { openOutbox, type Outbox } from "@/lib/outbox";
+import { deviceStorage } from "@/lib/device-storage";
 import type { Session } from "@/lib/session";
 import { createStore } from "@/lib/store";
 import type { Chat, Tx } from "@/lib/types";
@@ -43,10 +43,6 @@ export interface OptimisticMessaging {
   discard(clientId: string): void;
 }
 
-// One IndexedDB connection for the whole tab.
-let sharedOutbox: Outbox | null = null;
-const outbox = () => (sharedOutbox ??= openOutbox());
-
 export function useOptimisticMessaging(chatId: string, session: Session): OptimisticMessaging {
   // The page is keyed by chat and session, so one store per mount is one store per chat.
   const [store] = useState(() => createStore(messagesReducer, initialChatState(chatId, session.address)));
@@ -63,7 +59,7 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
       chatId,
       session,
       store,
-      outbox: outbox(),
+      ...deviceStorage(),
       onSocket: setSocketUp,
       onXmtp: setXmtpUp,
       onProblem: setProblem,

@@ -7,7 +7,9 @@ import { initialChatState, messagesReducer, type Action, type ChatState } from "
 import type { Outbox, OutboxEntry } from "./outbox";
 import { createStore } from "./store";
 import { sockets, type FakeSocket } from "./testing/fake-socket";
+import type { CachedChat } from "./history";
 import type { Chat, Message } from "./types";
+import { memoryHistory } from "./testing/memory-history";
 import { serverMessage } from "./testing/messages";
 
 vi.mock("socket.io-client", async () => ({ io: (await import("./testing/fake-socket")).fakeIo }));
@@ -44,7 +46,7 @@ type Answer = (event: string, payload: Record<string, unknown>) => unknown;
 
 const connections: ChatConnection[] = [];
 
-function setup(answer: Answer, outbox = memoryOutbox(), token = "token") {
+function setup(answer: Answer, outbox = memoryOutbox(), token = "token", history = memoryHistory()) {
   const store = createStore<ChatState, Action>(messagesReducer, initialChatState(CHAT, ME));
   const onAuthFailed = vi.fn();
   const connection = new ChatConnection({
@@ -52,6 +54,7 @@ function setup(answer: Answer, outbox = memoryOutbox(), token = "token") {
     session: { token, address: ME, expires_at: Date.now() + 3_600_000, wallet: "burner" },
     store,
     outbox,
+    history,
     onSocket: () => undefined,
     onXmtp: () => undefined,
     onProblem: () => undefined,
@@ -66,7 +69,7 @@ function setup(answer: Answer, outbox = memoryOutbox(), token = "token") {
     socket.disconnect();
     socket.connect();
   };
-  return { store, outbox, socket, connection, onAuthFailed, sends, reconnect };
+  return { store, outbox, history, socket, connection, onAuthFailed, sends, reconnect };
 }
 
 /** A server that acks every send once, in order, like the real one. */
@@ -249,5 +252,42 @@ describe("ChatConnection outbox", () => {
     h.reconnect();
     await vi.waitFor(() => expect(outbox.removed).toContain("a"));
     expect(h.store.getState().local).toEqual({});
+  });
+});
+
+describe("ChatConnection and the history cache", () => {
+  const cachedUpTo = (rev: number): CachedChat => ({
+    chat: chat(rev), messages: revs(rev - 1, rev), highestRev: rev, oldestSeq: rev - 1, hasOlder: true,
+  });
+
+  it("shows the cached chat at once and joins asking only for what came since", async () => {
+    let answerJoin: (ack: unknown) => void = () => undefined;
+    const h = setup(
+      (event) => (event === "join" ? new Promise((resolve) => (answerJoin = resolve)) : undefined),
+      memoryOutbox(), "token", memoryHistory([cachedUpTo(10)]),
+    );
+    await vi.waitFor(() => expect(h.socket.emitted("join")).toEqual([{ chat_id: CHAT, since_rev: 10 }]));
+    expect(Object.keys(h.store.getState().byId)).toEqual([`${CHAT}/9`, `${CHAT}/10`]); // before any answer
+    answerJoin(joinOk(11, [message(11)]));
+    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(11));
+    expect(Object.keys(h.store.getState().byId)).toHaveLength(3);
+  });
+
+  it("starts afresh when the server has less than the cache (its data was reset)", async () => {
+    const h = setup(
+      (event, payload) => (event !== "join" ? undefined : "since_rev" in payload ? joinOk(2) : joinOk(2, revs(1, 2))),
+      memoryOutbox(), "token", memoryHistory([cachedUpTo(10)]),
+    );
+    await vi.waitFor(() => expect(h.socket.emitted("join")).toEqual([{ chat_id: CHAT, since_rev: 10 }, { chat_id: CHAT }]));
+    await vi.waitFor(() => expect(Object.keys(h.store.getState().byId)).toEqual([`${CHAT}/1`, `${CHAT}/2`]));
+    expect(h.store.getState().highestRev).toBe(2);
+  });
+
+  it("keeps the chat's window in the cache when it closes", async () => {
+    const h = setup((event) => (event === "join" ? joinOk(3, revs(1, 3)) : undefined));
+    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(3));
+    h.connection.stop();
+    expect(h.history.saved.at(-1)).toMatchObject({ highestRev: 3, oldestSeq: 0, hasOlder: false });
+    expect(h.history.saved.at(-1)?.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
   });
 });

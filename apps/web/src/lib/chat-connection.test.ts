@@ -9,6 +9,7 @@ import { createStore } from "./store";
 import { sockets, type FakeSocket } from "./testing/fake-socket";
 import { keyedTextMessageId, StandInNetwork, type StandInConversation } from "./testing/xmtp-stand-in";
 import type { Ack, JoinAck, Message } from "./types";
+import { memoryHistory } from "./testing/memory-history";
 import { serverMessage } from "./testing/messages";
 
 vi.mock("socket.io-client", async () => ({ io: (await import("./testing/fake-socket")).fakeIo }));
@@ -88,12 +89,14 @@ function setup(create: "ok" | "fail" | "hang" = "ok") {
   const load = vi.fn(sdk.load);
   const store = createStore<ChatState, Action>(messagesReducer, initialChatState(CHAT, me));
   const outbox = memoryOutbox();
+  const history = memoryHistory();
   const flags = { socketUp: false, xmtpUp: false };
   const connection = new ChatConnection({
     chatId: CHAT,
     session: { token: "token", address: me, expires_at: Date.now() + 3_600_000, wallet: "burner" },
     store,
     outbox,
+    history,
     onSocket: (up) => (flags.socketUp = up),
     onXmtp: (up) => (flags.xmtpUp = up),
     onProblem: () => undefined,

@@ -4,7 +4,8 @@
 import { io, type Socket } from "socket.io-client";
 import { api, ApiError } from "./api";
 import { config } from "./config";
-import { lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
+import type { History } from "./history";
+import { cachedWindow, lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
 import { nextCreatedAt, type Outbox } from "./outbox";
 import type { Session } from "./session";
 import type { Store } from "./store";
@@ -31,6 +32,7 @@ export interface ChatConnectionOptions {
   session: Session;
   store: Store<ChatState, Action>;
   outbox: Outbox;
+  history: History;
   onSocket(connected: boolean): void;
   onXmtp(ready: boolean): void;
   onProblem(message: string | null): void;
@@ -45,6 +47,13 @@ export class ChatConnection {
   private stopped = false;
   private joinedOnce = false;
   private outboxLoaded: Promise<void> = Promise.resolve();
+  /** The history cache read (or found empty): the first join waits for it, to ask only for what came since. */
+  private historyLoaded: Promise<void> = Promise.resolve();
+  /** A history cache write in flight: at most one at a time, then one more with whatever changed meanwhile. */
+  private saving = false;
+  /** The state last written to the history cache (what it holds is derived from its messages and counters). */
+  private saved: ChatState | null = null;
+  private unsubscribe: () => void = () => undefined;
   /** The one `send` awaiting its ack on the current connection: sends go one at a time, oldest first, so a
    * retryable refusal can hold back everything behind it and the server stores them in the order written. */
   private sendSlot: { clientId: string } | null = null;
@@ -64,12 +73,16 @@ export class ChatConnection {
   constructor(private readonly o: ChatConnectionOptions) {}
 
   start(): void {
+    this.historyLoaded = this.loadHistory();
     this.outboxLoaded = this.loadOutbox();
+    this.unsubscribe = this.o.store.subscribe(() => this.scheduleSave());
     this.connectSocket();
     void this.connectXmtp();
   }
 
   stop(): void {
+    if (this.unsaved()) void this.saveHistory(); // the last state wins: writes to one key commit in order
+    this.unsubscribe();
     this.stopped = true;
     clearTimeout(this.connectTimer);
     clearTimeout(this.backoffTimer);
@@ -100,6 +113,37 @@ export class ChatConnection {
 
   private removeFromOutbox(clientId: string): void {
     void this.o.outbox.remove(clientId).catch(() => undefined);
+  }
+
+  private async loadHistory(): Promise<void> {
+    const cached = await this.o.history.load(this.o.session.address, this.chatId).catch(() => null);
+    if (cached) this.dispatch({ type: "restored", cached });
+  }
+
+  /** Whether the messages or counters the cache keeps changed since it was last written. */
+  private unsaved(): boolean {
+    const now = this.o.store.getState();
+    const then = this.saved;
+    return !then || now.byId !== then.byId || now.chat !== then.chat || now.highestRev !== then.highestRev ||
+      now.oldestSeq !== then.oldestSeq || now.hasOlder !== then.hasOlder;
+  }
+
+  /** After the change that called it (and the others of the same task), unless a write is still in flight. */
+  private scheduleSave(): void {
+    if (this.saving || this.stopped || !this.unsaved()) return;
+    this.saving = true;
+    queueMicrotask(async () => {
+      await this.saveHistory();
+      this.saving = false;
+      this.scheduleSave();
+    });
+  }
+
+  private async saveHistory(): Promise<void> {
+    const state = this.o.store.getState();
+    this.saved = state;
+    const cached = cachedWindow(state);
+    if (cached) await this.o.history.save(this.o.session.address, cached).catch(() => undefined);
   }
 
   private async loadOutbox(): Promise<void> {
@@ -136,7 +180,7 @@ export class ChatConnection {
     socket.on("connect", () => {
       this.o.onSocket(true);
       this.o.onProblem(null);
-      this.join(socket);
+      void this.historyLoaded.then(() => this.join(socket));
       void this.flush();
     });
     socket.on("disconnect", (reason) => {
@@ -166,9 +210,12 @@ export class ChatConnection {
     });
   }
 
-  /** First join: the latest page; every later one: all changes after the highest rev seen, so nothing is missed. */
+  /** A chat not seen before: the latest page; one joined before or restored from the history cache: all changes
+   * after the highest rev seen, so nothing is missed. */
   private join(socket: Socket): void {
-    const sinceRev = this.joinedOnce ? this.o.store.getState().highestRev : null;
+    if (this.stopped || socket !== this.socket || !socket.connected) return;
+    const state = this.o.store.getState();
+    const sinceRev = this.joinedOnce || state.chat !== null ? state.highestRev : null;
     const payload = sinceRev === null ? { chat_id: this.chatId } : { chat_id: this.chatId, since_rev: sinceRev };
     socket.timeout(ACK_TIMEOUT_MS).emit("join", payload, (err: Error | null, ack: Ack<JoinAck>) => {
       if (this.stopped || socket !== this.socket) return;
@@ -179,6 +226,13 @@ export class ChatConnection {
       if (!ack.ok) {
         if (ack.error.code === "unauthorized") this.authFailed();
         else this.o.onProblem(ack.error.message);
+        return;
+      }
+      if (sinceRev !== null && ack.chat.rev < sinceRev) {
+        // The server has less than we saw (its data was reset): what we hold is no history of it. Start afresh.
+        this.joinedOnce = false;
+        this.dispatch({ type: "serverReset" });
+        this.join(socket);
         return;
       }
       this.joinedOnce = true;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  cachedWindow,
   initialChatState,
   lowestSeq,
   messagesReducer,
@@ -10,6 +11,7 @@ import {
   type ChatState,
   type LocalMessage,
 } from "./messages-reducer";
+import type { CachedChat } from "./history";
 import type { Chat, JoinAck, Message } from "./types";
 import { serverMessage } from "./testing/messages";
 
@@ -269,5 +271,45 @@ describe("messagesReducer", () => {
     const seqs = selectMessages(state).map((m) => m.seq);
     expect(seqs).toEqual(Array.from({ length: 152 }, (_, i) => i + 1));
     expect(selectMessages(state)[9]?.status).toBe("retracted");
+  });
+});
+
+describe("the history cache", () => {
+  const cached = (over: Partial<CachedChat> = {}): CachedChat => ({
+    chat: chat(3), messages: [message(2), message(3)], highestRev: 3, oldestSeq: 2, hasOlder: true, ...over,
+  });
+
+  it("shows a restored chat before any join, resuming from its rev with older history below it", () => {
+    const state = run({ type: "restored", cached: cached() });
+    expect(bodies(state)).toEqual(["message 2", "message 3"]);
+    expect(state).toMatchObject({ highestRev: 3, oldestSeq: 2, hasOlder: true });
+    expect(state.chat?.id).toBe(CHAT);
+  });
+
+  it("ignores a restore that comes after a join: the join is newer", () => {
+    const joined = run({ type: "joined", ack: { chat: chat(5), changes: [message(5)], has_more: false, online: [] }, sinceRev: null });
+    expect(messagesReducer(joined, { type: "restored", cached: cached() })).toBe(joined);
+  });
+
+  it("keeps the latest messages of the loaded window, and says older ones exist when it cuts", () => {
+    const state = run({ type: "joined", ack: { chat: chat(5), changes: [1, 2, 3, 4, 5].map((s) => message(s)), has_more: false, online: [] }, sinceRev: null });
+    expect(cachedWindow(state)).toMatchObject({ oldestSeq: 0, hasOlder: false, highestRev: 5 });
+    const cut = cachedWindow(state, 2)!;
+    expect(cut.messages.map((m) => m.seq)).toEqual([4, 5]);
+    expect(cut).toMatchObject({ oldestSeq: 4, hasOlder: true, highestRev: 5 });
+  });
+
+  it("has nothing to keep before the first join", () => {
+    expect(cachedWindow(run({ type: "localAdded", entries: [local("a", 1)] }))).toBeNull();
+  });
+
+  it("forgets the server's copies but keeps what we wrote when the server turns out to know less", () => {
+    const state = run(
+      { type: "restored", cached: cached() },
+      { type: "localAdded", entries: [local("mine", 9, "still to send")] },
+      { type: "serverReset" },
+    );
+    expect(bodies(state)).toEqual(["still to send"]);
+    expect(state).toMatchObject({ chat: null, highestRev: 0, oldestSeq: null });
   });
 });

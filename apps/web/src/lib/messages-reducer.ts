@@ -1,5 +1,6 @@
 // The state of one open chat as a pure reducer: every copy of a message (the `send` ack, the `message` echo,
 // join changes, REST pages, the outbox, XMTP) folds into one entry, so the UI never shows a message twice.
+import type { CachedChat } from "./history";
 import type { Chat, JoinAck, Message, ServerStatus, Tx } from "./types";
 
 /** A message written here and not yet acknowledged by the server (it lives in the outbox meanwhile). */
@@ -61,6 +62,10 @@ export interface CatchUp {
 }
 
 export type Action =
+  /** The chat as this device last showed it (the history cache), before the first join. */
+  | { type: "restored"; cached: CachedChat }
+  /** The server knows less than we hold (its data was reset): forget every server copy, keep what we wrote. */
+  | { type: "serverReset" }
   | { type: "joined"; ack: JoinAck; sinceRev: number | null }
   /** Messages from the socket, which arrive in rev order and so may advance highestRev. */
   | { type: "socketMessages"; messages: Message[] }
@@ -162,6 +167,15 @@ function expireTyping(typing: Record<string, number>, now: number): Record<strin
 
 export function messagesReducer(state: ChatState, action: Action): ChatState {
   switch (action.type) {
+    case "restored": {
+      const { cached } = action;
+      if (state.chat !== null || cached.chat.id !== state.chatId) return state; // a join was first: it is newer
+      const next = mergeMessages(state, cached.messages, false);
+      const { chat, highestRev, oldestSeq, hasOlder } = cached;
+      return { ...next, chat, highestRev, oldestSeq, hasOlder };
+    }
+    case "serverReset":
+      return { ...initialChatState(state.chatId, state.me), local: state.local, xmtp: state.xmtp };
     case "joined": {
       const { ack, sinceRev } = action;
       if (ack.chat.id !== state.chatId) return state;
@@ -363,6 +377,25 @@ export function selectMessages(state: ChatState): ViewMessage[] {
     .sort((a, b) => a.sent_at - b.sent_at);
   const local = Object.values(state.local).sort((a, b) => a.created_at - b.created_at);
   return [...server.map(fromServer), ...xmtp.map(fromXmtp), ...local.map(fromLocal)];
+}
+
+/** What the history cache keeps of a chat: its latest `limit` messages of the loaded window, or null before the
+ * first join (nothing consistent to keep yet). */
+export function cachedWindow(state: ChatState, limit = 200): CachedChat | null {
+  if (state.chat === null || state.oldestSeq === null) return null;
+  const floor = state.oldestSeq;
+  const messages = Object.values(state.byId)
+    .filter((m) => m.seq >= floor)
+    .sort((a, b) => a.seq - b.seq)
+    .slice(-limit);
+  const oldestSeq = messages.length < limit ? floor : (messages[0]?.seq ?? floor);
+  return {
+    chat: state.chat,
+    messages,
+    highestRev: state.highestRev,
+    oldestSeq,
+    hasOlder: oldestSeq === floor ? state.hasOlder : true,
+  };
 }
 
 /** Other members typing right now (expired flags are dropped by the "tick" action). */

@@ -1,5 +1,6 @@
 import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
+import { database } from "./db";
 import { nextCreatedAt, openOutbox, type OutboxEntry } from "./outbox";
 
 const ME = "0x1111111111111111111111111111111111111111";
@@ -14,7 +15,7 @@ const freshName = () => `outbox-test-${++dbCount}`;
 
 describe("outbox", () => {
   it("lists a chat's entries oldest first, and only that chat's", async () => {
-    const outbox = openOutbox(freshName());
+    const outbox = openOutbox(database(freshName()));
     await outbox.put(entry("b", "chat-1", 2));
     await outbox.put(entry("a", "chat-1", 1));
     await outbox.put(entry("c", "chat-2", 3));
@@ -24,7 +25,7 @@ describe("outbox", () => {
   });
 
   it("lists only the given sender's entries, in any address case", async () => {
-    const outbox = openOutbox(freshName());
+    const outbox = openOutbox(database(freshName()));
     await outbox.put(entry("mine", "chat-1", 1));
     await outbox.put(entry("theirs", "chat-1", 2, OTHER));
     expect((await outbox.list("chat-1", ME.toUpperCase().replace("0X", "0x"))).map((e) => e.client_id)).toEqual([
@@ -34,7 +35,7 @@ describe("outbox", () => {
   });
 
   it("removes an entry by client_id", async () => {
-    const outbox = openOutbox(freshName());
+    const outbox = openOutbox(database(freshName()));
     await outbox.put(entry("a", "chat-1", 1));
     await outbox.put(entry("b", "chat-1", 2));
     await outbox.remove("a");
@@ -43,7 +44,7 @@ describe("outbox", () => {
   });
 
   it("keeps one entry per client_id when it is put again", async () => {
-    const outbox = openOutbox(freshName());
+    const outbox = openOutbox(database(freshName()));
     await outbox.put(entry("a", "chat-1", 1));
     await outbox.put({ ...entry("a", "chat-1", 1), xmtp_id: "x" });
     expect(await outbox.list("chat-1", ME)).toEqual([{ ...entry("a", "chat-1", 1), xmtp_id: "x" }]);
@@ -52,10 +53,10 @@ describe("outbox", () => {
 
   it("survives closing and re-opening the database", async () => {
     const name = freshName();
-    const first = openOutbox(name);
+    const first = openOutbox(database(name));
     await first.put(entry("a", "chat-1", 1));
     first.close();
-    const second = openOutbox(name);
+    const second = openOutbox(database(name));
     expect((await second.list("chat-1", ME)).map((e) => e.client_id)).toEqual(["a"]);
     second.close();
   });

@@ -1,6 +1,7 @@
 // Messages written but not yet acknowledged, in IndexedDB so that they survive a reload or a crash: each is put
 // here before it is sent, removed once the server acks it, and re-sent with the same client_id on every
 // (re)connect (the server is idempotent on (sender, client_id)).
+import { database, OUTBOX, OUTBOX_BY_CHAT, type Database } from "./db";
 import type { LocalMessage } from "./messages-reducer";
 
 export type OutboxEntry = Omit<LocalMessage, "error">;
@@ -13,59 +14,22 @@ export interface Outbox {
   close(): void;
 }
 
-const STORE = "outbox";
-const BY_CHAT = "chat_id";
-
-function request<T>(req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-function openDatabase(name: string): Promise<IDBDatabase> {
-  const open = indexedDB.open(name, 1);
-  open.onupgradeneeded = () => {
-    const store = open.result.createObjectStore(STORE, { keyPath: "client_id" });
-    store.createIndex(BY_CHAT, "chat_id");
-  };
-  return request(open);
-}
-
-export function openOutbox(dbName = "optimistic-messaging"): Outbox {
-  // Opened on first use, once.
-  let db: Promise<IDBDatabase> | null = null;
-  const database = () => (db ??= openDatabase(dbName));
-
-  async function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-    const tx = (await database()).transaction(STORE, mode);
-    // Resolve only once the transaction committed: "in the outbox" must mean durable.
-    const committed = new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-    const [result] = await Promise.all([request(work(tx.objectStore(STORE))), committed]);
-    return result;
-  }
-
+export function openOutbox(db: Database = database()): Outbox {
   return {
     async put(entry) {
-      await run("readwrite", (store) => store.put(entry));
+      await db.run(OUTBOX, "readwrite", (store) => store.put(entry));
     },
     async list(chatId, sender) {
-      const all = await run("readonly", (store) => store.index(BY_CHAT).getAll(chatId) as IDBRequest<OutboxEntry[]>);
+      const all = await db.run(OUTBOX, "readonly", (store) =>
+        store.index(OUTBOX_BY_CHAT).getAll(chatId) as IDBRequest<OutboxEntry[]>);
       return all
         .filter((e) => e.sender.toLowerCase() === sender.toLowerCase())
         .sort((a, b) => a.created_at - b.created_at);
     },
     async remove(clientId) {
-      await run("readwrite", (store) => store.delete(clientId));
+      await db.run(OUTBOX, "readwrite", (store) => store.delete(clientId));
     },
-    close() {
-      void db?.then((d) => d.close()).catch(() => undefined);
-      db = null;
-    },
+    close: () => db.close(),
   };
 }
 

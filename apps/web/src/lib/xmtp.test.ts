@@ -5,6 +5,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { XmtpCopy } from "./messages-reducer";
 import { encodedText, keyedTextMessageId, StandInNetwork } from "./testing/xmtp-stand-in";
 import type { Wallet } from "./wallet";
+import { memoryHistory } from "./testing/memory-history";
 
 vi.mock("socket.io-client", async () => ({ io: (await import("./testing/fake-socket")).fakeIo }));
 
@@ -129,6 +130,7 @@ describe("getXmtpClient", () => {
       session: { token: "t", address, expires_at: Date.now() + 60_000, wallet: "burner" },
       store: createStore(messagesReducer, initialChatState(GROUP, address)),
       outbox: { put: async () => undefined, list: async () => [], remove: async () => undefined, close: () => undefined },
+      history: memoryHistory(),
       onSocket: () => undefined,
       onXmtp,
       onProblem: () => undefined,
