@@ -11,7 +11,7 @@ import {
   selectTyping,
   type ViewMessage,
 } from "@/lib/messages-reducer";
-import { deviceStorage } from "@/lib/device-storage";
+import { deviceStorage, historyOf } from "@/lib/device-storage";
 import type { Session } from "@/lib/session";
 import { createStore } from "@/lib/store";
 import type { Chat, Tx } from "@/lib/types";
@@ -59,7 +59,8 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
       chatId,
       session,
       store,
-      ...deviceStorage(),
+      outbox: deviceStorage().outbox,
+      history: historyOf(session),
       onSocket: setSocketUp,
       onXmtp: setXmtpUp,
       onProblem: setProblem,
@@ -69,7 +70,16 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
     link.start();
     // Typing flags expire 5 s after their last renewal.
     const ticker = setInterval(() => store.dispatch({ type: "tick", now: Date.now() }), 1000);
+    // A reload or a tab closed runs no React clean-up: write the history cache while the page is hidden or goes.
+    const flush = () => link.flushHistory();
+    const onVisibility = () => {
+      if (document.visibilityState === "hidden") flush();
+    };
+    window.addEventListener("pagehide", flush);
+    document.addEventListener("visibilitychange", onVisibility);
     return () => {
+      window.removeEventListener("pagehide", flush);
+      document.removeEventListener("visibilitychange", onVisibility);
       clearInterval(ticker);
       link.stop();
       connection.current = null;

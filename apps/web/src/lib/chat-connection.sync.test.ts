@@ -256,38 +256,80 @@ describe("ChatConnection outbox", () => {
 });
 
 describe("ChatConnection and the history cache", () => {
-  const cachedUpTo = (rev: number): CachedChat => ({
-    chat: chat(rev), messages: revs(rev - 1, rev), highestRev: rev, oldestSeq: rev - 1, hasOlder: true,
+  const cachedUpTo = (rev: number, over: Partial<Chat> = {}): CachedChat => ({
+    chat: { ...chat(rev), ...over }, messages: revs(rev - 1, rev), highestRev: rev, oldestSeq: rev - 1, hasOlder: true,
   });
+  const ids = (h: { store: { getState(): ChatState } }) => Object.keys(h.store.getState().byId);
 
-  it("shows the cached chat at once and joins asking only for what came since", async () => {
-    let answerJoin: (ack: unknown) => void = () => undefined;
-    const h = setup(
-      (event) => (event === "join" ? new Promise((resolve) => (answerJoin = resolve)) : undefined),
-      memoryOutbox(), "token", memoryHistory([cachedUpTo(10)]),
-    );
+  it("shows the cached chat at once, and joins once it is read, asking only for what came since", async () => {
+    let read: (cached: CachedChat) => void = () => undefined;
+    let answer: (ack: unknown) => void = () => undefined;
+    const history = { ...memoryHistory(ME), load: () => new Promise<CachedChat | null>((resolve) => (read = resolve)) };
+    const h = setup((event) => (event === "join" ? new Promise((resolve) => (answer = resolve)) : undefined),
+      memoryOutbox(), "token", history);
+    await vi.waitFor(() => expect(h.socket.connected).toBe(true));
+    expect(h.socket.emitted("join")).toEqual([]); // waiting for the cache
+    read(cachedUpTo(10));
     await vi.waitFor(() => expect(h.socket.emitted("join")).toEqual([{ chat_id: CHAT, since_rev: 10 }]));
-    expect(Object.keys(h.store.getState().byId)).toEqual([`${CHAT}/9`, `${CHAT}/10`]); // before any answer
-    answerJoin(joinOk(11, [message(11)]));
+    expect(ids(h)).toEqual([`${CHAT}/9`, `${CHAT}/10`]); // shown before the server answered
+    answer(joinOk(11, [message(11)]));
     await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(11));
-    expect(Object.keys(h.store.getState().byId)).toHaveLength(3);
+    expect(ids(h)).toHaveLength(3);
   });
 
-  it("starts afresh when the server has less than the cache (its data was reset)", async () => {
+  it("joins afresh when the cache does not answer", async () => {
+    const history = { ...memoryHistory(ME), load: () => new Promise<CachedChat | null>(() => undefined) };
+    const h = setup((event) => (event === "join" ? joinOk(2, revs(1, 2)) : undefined), memoryOutbox(), "token", history);
+    await vi.waitFor(() => expect(h.socket.emitted("join")).toEqual([{ chat_id: CHAT }]));
+    await vi.waitFor(() => expect(ids(h)).toEqual([`${CHAT}/1`, `${CHAT}/2`]));
+  });
+
+  const resets: [string, CachedChat, (payload: Record<string, unknown>) => unknown][] = [
+    ["has fewer revs than the cache (its data was reset)", cachedUpTo(10), () => joinOk(2)],
+    ["holds a chat of that id created anew", cachedUpTo(10, { created_at: 7 }), () => joinOk(12, [message(11), message(12)])],
+    ["is so far ahead that the join is cut", cachedUpTo(10), () => joinOk(900, revs(11, 510), true)],
+  ];
+  it.each(resets)("starts afresh, dropping the cache, when the server %s", async (_, cached, resumed) => {
+    const history = memoryHistory(ME, [cached]);
     const h = setup(
-      (event, payload) => (event !== "join" ? undefined : "since_rev" in payload ? joinOk(2) : joinOk(2, revs(1, 2))),
-      memoryOutbox(), "token", memoryHistory([cachedUpTo(10)]),
+      (event, payload) => (event !== "join" ? undefined : "since_rev" in payload ? resumed(payload) : joinOk(2, revs(1, 2))),
+      memoryOutbox([entry("unsent", 5)]), "token", history,
     );
     await vi.waitFor(() => expect(h.socket.emitted("join")).toEqual([{ chat_id: CHAT, since_rev: 10 }, { chat_id: CHAT }]));
-    await vi.waitFor(() => expect(Object.keys(h.store.getState().byId)).toEqual([`${CHAT}/1`, `${CHAT}/2`]));
+    await vi.waitFor(() => expect(ids(h)).toEqual([`${CHAT}/1`, `${CHAT}/2`]));
     expect(h.store.getState().highestRev).toBe(2);
+    expect(Object.keys(h.store.getState().local)).toEqual(["unsent"]); // what we wrote is kept, and still sent
+    h.connection.flushHistory();
+    expect((await history.load(ME, CHAT))?.messages.map((m) => m.seq)).toEqual([1, 2]);
   });
 
-  it("keeps the chat's window in the cache when it closes", async () => {
+  it("clears what it showed of a chat the server no longer has", async () => {
+    const history = memoryHistory(ME, [cachedUpTo(10)]);
+    let answer: (ack: unknown) => void = () => undefined;
+    const h = setup((event) => (event === "join" ? new Promise((resolve) => (answer = resolve)) : undefined),
+      memoryOutbox(), "token", history);
+    await vi.waitFor(() => expect(h.socket.emitted("join")).toHaveLength(1));
+    expect(ids(h)).toEqual([`${CHAT}/9`, `${CHAT}/10`]);
+    answer(refusal("not_found"));
+    await vi.waitFor(() => expect(ids(h)).toEqual([]));
+    expect(await history.load(ME, CHAT)).toBeNull();
+  });
+
+  it("writes the cache at once, one write at a time rather than one per message, and the rest when the page hides", async () => {
     const h = setup((event) => (event === "join" ? joinOk(3, revs(1, 3)) : undefined));
-    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(3));
+    await vi.waitFor(() => expect(h.history.saved).toHaveLength(1));
+    for (const m of revs(4, 23)) h.socket.push("message", m);
+    expect(h.history.saved.length).toBeLessThan(20);
+    h.connection.flushHistory();
+    expect(h.history.saved.at(-1)).toMatchObject({ highestRev: 23, oldestSeq: 0, hasOlder: false });
+    expect(h.history.saved.at(-1)?.messages).toHaveLength(23);
+  });
+
+  it("writes what is left when the chat closes", async () => {
+    const h = setup((event) => (event === "join" ? joinOk(3, revs(1, 3)) : undefined));
+    await vi.waitFor(() => expect(h.history.saved).toHaveLength(1));
+    h.socket.push("message", message(4));
     h.connection.stop();
-    expect(h.history.saved.at(-1)).toMatchObject({ highestRev: 3, oldestSeq: 0, hasOlder: false });
-    expect(h.history.saved.at(-1)?.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect(h.history.saved.at(-1)?.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
   });
 });

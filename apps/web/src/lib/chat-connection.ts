@@ -4,12 +4,12 @@
 import { io, type Socket } from "socket.io-client";
 import { api, ApiError } from "./api";
 import { config } from "./config";
-import type { History } from "./history";
-import { cachedWindow, lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
+import { HistoryWriter, type History } from "./history";
+import { lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
 import { nextCreatedAt, type Outbox } from "./outbox";
 import type { Session } from "./session";
 import type { Store } from "./store";
-import type { Ack, JoinAck, Message, PresenceEvent, Tx, TypingEvent } from "./types";
+import type { Ack, Chat, JoinAck, Message, PresenceEvent, Tx, TypingEvent } from "./types";
 import { walletForSession } from "./wallet";
 import {
   getXmtpClient,
@@ -22,6 +22,8 @@ import {
 
 const ACK_TIMEOUT_MS = 10_000;
 const RETRY_MS = 1000;
+/** The first join waits this long at most for the history cache (IndexedDB can be slow, or stuck). */
+const CACHE_WAIT_MS = 500;
 /** Renew the typing flag this often while typing; the server drops it after 5 s without renewal. */
 const TYPING_RENEW_MS = 2000;
 /** Codes worth sending the same message again for; anything else is a final refusal. */
@@ -47,13 +49,13 @@ export class ChatConnection {
   private stopped = false;
   private joinedOnce = false;
   private outboxLoaded: Promise<void> = Promise.resolve();
-  /** The history cache read (or found empty): the first join waits for it, to ask only for what came since. */
+  /** The history cache read (or found empty, or given up on): the first join waits for it, to ask only for what
+   * came since. */
   private historyLoaded: Promise<void> = Promise.resolve();
-  /** A history cache write in flight: at most one at a time, then one more with whatever changed meanwhile. */
-  private saving = false;
-  /** The state last written to the history cache (what it holds is derived from its messages and counters). */
-  private saved: ChatState | null = null;
+  private readonly historyWriter: HistoryWriter;
   private unsubscribe: () => void = () => undefined;
+  /** The socket whose `join` awaits its ack: one at a time. */
+  private joining: Socket | null = null;
   /** The one `send` awaiting its ack on the current connection: sends go one at a time, oldest first, so a
    * retryable refusal can hold back everything behind it and the server stores them in the order written. */
   private sendSlot: { clientId: string } | null = null;
@@ -70,18 +72,20 @@ export class ChatConnection {
   private typingSentAt = 0;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly o: ChatConnectionOptions) {}
+  constructor(private readonly o: ChatConnectionOptions) {
+    this.historyWriter = new HistoryWriter(o.history, o.session.address, () => o.store.getState());
+  }
 
   start(): void {
-    this.historyLoaded = this.loadHistory();
+    this.historyLoaded = Promise.race([this.loadHistory(), new Promise<void>((r) => setTimeout(r, CACHE_WAIT_MS))]);
     this.outboxLoaded = this.loadOutbox();
-    this.unsubscribe = this.o.store.subscribe(() => this.scheduleSave());
+    this.unsubscribe = this.o.store.subscribe(() => this.historyWriter.changed());
     this.connectSocket();
     void this.connectXmtp();
   }
 
   stop(): void {
-    if (this.unsaved()) void this.saveHistory(); // the last state wins: writes to one key commit in order
+    this.historyWriter.close();
     this.unsubscribe();
     this.stopped = true;
     clearTimeout(this.connectTimer);
@@ -117,33 +121,24 @@ export class ChatConnection {
 
   private async loadHistory(): Promise<void> {
     const cached = await this.o.history.load(this.o.session.address, this.chatId).catch(() => null);
-    if (cached) this.dispatch({ type: "restored", cached });
+    if (!cached) return;
+    this.dispatch({ type: "restored", cached });
+    this.historyWriter.loaded();
   }
 
-  /** Whether the messages or counters the cache keeps changed since it was last written. */
-  private unsaved(): boolean {
-    const now = this.o.store.getState();
-    const then = this.saved;
-    return !then || now.byId !== then.byId || now.chat !== then.chat || now.highestRev !== then.highestRev ||
-      now.oldestSeq !== then.oldestSeq || now.hasOlder !== then.hasOlder;
+  /** Writes what the history cache does not hold yet (the page is being hidden or unloaded). */
+  flushHistory(): void {
+    this.historyWriter.flush();
   }
 
-  /** After the change that called it (and the others of the same task), unless a write is still in flight. */
-  private scheduleSave(): void {
-    if (this.saving || this.stopped || !this.unsaved()) return;
-    this.saving = true;
-    queueMicrotask(async () => {
-      await this.saveHistory();
-      this.saving = false;
-      this.scheduleSave();
-    });
-  }
-
-  private async saveHistory(): Promise<void> {
-    const state = this.o.store.getState();
-    this.saved = state;
-    const cached = cachedWindow(state);
-    if (cached) await this.o.history.save(this.o.session.address, cached).catch(() => undefined);
+  /** What we hold of the server's copies is no history of this server (its data was reset, or the chat is gone):
+   * drop it, here and in the cache, and keep only what we wrote ourselves. */
+  private startAfresh(): void {
+    void this.o.history.remove(this.o.session.address, this.chatId).catch(() => undefined);
+    this.joinedOnce = false;
+    this.serverIds.clear();
+    this.attested.clear();
+    this.dispatch({ type: "serverReset" });
   }
 
   private async loadOutbox(): Promise<void> {
@@ -185,6 +180,7 @@ export class ChatConnection {
     });
     socket.on("disconnect", (reason) => {
       this.sendSlot = null;
+      this.joining = null;
       this.catchUpGeneration++;
       this.typingSentAt = 0;
       this.o.onSocket(false);
@@ -213,11 +209,14 @@ export class ChatConnection {
   /** A chat not seen before: the latest page; one joined before or restored from the history cache: all changes
    * after the highest rev seen, so nothing is missed. */
   private join(socket: Socket): void {
-    if (this.stopped || socket !== this.socket || !socket.connected) return;
+    if (this.stopped || socket !== this.socket || !socket.connected || this.joining === socket) return;
     const state = this.o.store.getState();
-    const sinceRev = this.joinedOnce || state.chat !== null ? state.highestRev : null;
+    const restored = !this.joinedOnce && state.chat !== null;
+    const sinceRev = this.joinedOnce || restored ? state.highestRev : null;
     const payload = sinceRev === null ? { chat_id: this.chatId } : { chat_id: this.chatId, since_rev: sinceRev };
+    this.joining = socket;
     socket.timeout(ACK_TIMEOUT_MS).emit("join", payload, (err: Error | null, ack: Ack<JoinAck>) => {
+      if (this.joining === socket) this.joining = null;
       if (this.stopped || socket !== this.socket) return;
       if (err) {
         if (socket.connected) this.join(socket);
@@ -226,12 +225,13 @@ export class ChatConnection {
       if (!ack.ok) {
         if (ack.error.code === "unauthorized") this.authFailed();
         else this.o.onProblem(ack.error.message);
+        if (restored && (ack.error.code === "not_found" || ack.error.code === "forbidden")) this.startAfresh();
         return;
       }
-      if (sinceRev !== null && ack.chat.rev < sinceRev) {
-        // The server has less than we saw (its data was reset): what we hold is no history of it. Start afresh.
-        this.joinedOnce = false;
-        this.dispatch({ type: "serverReset" });
+      if (sinceRev !== null && (!matchesServer(ack.chat, state) || (restored && ack.has_more))) {
+        // Not this server's history (its data was reset), or a cache so old that paging from it would cost more
+        // than the latest page: start afresh.
+        this.startAfresh();
         this.join(socket);
         return;
       }
@@ -430,4 +430,15 @@ export class ChatConnection {
     this.xmtp = chat;
     this.o.onXmtp(true);
   }
+}
+
+/** Whether what we hold can be this server's history of the chat: the same chat (created by the same person at the
+ * same time), and the server has at least every rev and seq we saw. */
+function matchesServer(chat: Chat, held: ChatState): boolean {
+  const known = held.chat;
+  if (known && (known.created_at !== chat.created_at || known.created_by.toLowerCase() !== chat.created_by.toLowerCase())) {
+    return false;
+  }
+  const seqs = Object.values(held.byId).map((m) => m.seq);
+  return chat.rev >= held.highestRev && chat.last_seq >= Math.max(0, ...seqs);
 }

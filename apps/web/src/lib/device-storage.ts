@@ -2,6 +2,7 @@
 import { database } from "./db";
 import { openHistory, type History } from "./history";
 import { openOutbox, type Outbox } from "./outbox";
+import { parseSession, readSessionRaw, type Session } from "./session";
 
 let shared: { outbox: Outbox; history: History } | null = null;
 
@@ -11,4 +12,12 @@ export function deviceStorage(): { outbox: Outbox; history: History } {
     shared = { outbox: openOutbox(db), history: openHistory(db) };
   }
   return shared;
+}
+
+/** The history cache as one session may write it: not at all once that session has ended (signed out here or in
+ * another tab), so that a chat closing after the sign-out cannot put back what the sign-out forgot. */
+export function historyOf(session: Session): History {
+  const history = deviceStorage().history;
+  const current = () => parseSession(readSessionRaw())?.token === session.token;
+  return { ...history, save: (owner, cached) => (current() ? history.save(owner, cached) : Promise.resolve()) };
 }

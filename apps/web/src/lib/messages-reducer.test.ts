@@ -299,6 +299,29 @@ describe("the history cache", () => {
     expect(cut).toMatchObject({ oldestSeq: 4, hasOlder: true, highestRev: 5 });
   });
 
+  it("keeps a window of exactly the limit whole, with nothing older to load", () => {
+    const state = run({ type: "joined", ack: { chat: chat(3), changes: [1, 2, 3].map((s) => message(s)), has_more: false, online: [] }, sinceRev: null });
+    expect(cachedWindow(state, 3)).toMatchObject({ oldestSeq: 0, hasOlder: false });
+  });
+
+  it("keeps only the loaded window, not updates of older messages held below it", () => {
+    const state = run(
+      { type: "joined", ack: { chat: chat(60), changes: [58, 59, 60].map((s) => message(s)), has_more: true, online: [] }, sinceRev: null },
+      { type: "socketMessages", messages: [message(3, { rev: 61, status: "confirmed" })] },
+    );
+    expect(cachedWindow(state)?.messages.map((m) => m.seq)).toEqual([58, 59, 60]);
+    expect(cachedWindow(state)).toMatchObject({ oldestSeq: 58, hasOlder: true, highestRev: 61 });
+  });
+
+  it("keeps the rev up to which nothing is missing while a catch-up is open, not the live rev beyond its hole", () => {
+    const state = run(
+      { type: "joined", ack: { chat: chat(10), changes: [message(10)], has_more: false, online: [] }, sinceRev: null },
+      { type: "joined", ack: { chat: chat(900), changes: [11, 12].map((s) => message(s)), has_more: true, online: [] }, sinceRev: 10 },
+      { type: "socketMessages", messages: [message(901)] },
+    );
+    expect(cachedWindow(state)?.highestRev).toBe(12);
+  });
+
   it("has nothing to keep before the first join", () => {
     expect(cachedWindow(run({ type: "localAdded", entries: [local("a", 1)] }))).toBeNull();
   });

@@ -384,17 +384,17 @@ export function selectMessages(state: ChatState): ViewMessage[] {
 export function cachedWindow(state: ChatState, limit = 200): CachedChat | null {
   if (state.chat === null || state.oldestSeq === null) return null;
   const floor = state.oldestSeq;
-  const messages = Object.values(state.byId)
+  const window = Object.values(state.byId)
     .filter((m) => m.seq >= floor)
-    .sort((a, b) => a.seq - b.seq)
-    .slice(-limit);
-  const oldestSeq = messages.length < limit ? floor : (messages[0]?.seq ?? floor);
+    .sort((a, b) => a.seq - b.seq);
+  const messages = window.slice(-limit);
+  const cut = window.length > limit;
   return {
     chat: state.chat,
     messages,
     highestRev: state.highestRev,
-    oldestSeq,
-    hasOlder: oldestSeq === floor ? state.hasOlder : true,
+    oldestSeq: cut ? (messages[0]?.seq ?? floor) : floor,
+    hasOlder: cut || state.hasOlder,
   };
 }
 
