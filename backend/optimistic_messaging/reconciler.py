@@ -12,13 +12,15 @@ from gevent.pool import Pool
 from .config import Config
 from .models import Message, now_ms
 from .store import Store
-from .verifiers import WAIT, Outcome, VerifierDown
+from .verifiers import WAIT, Outcome
 from .verifiers.chain import ChainVerifier
 from .verifiers.xmtp import XmtpVerifier
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_MS = 60_000
+MAX_BACKOFF_MS = 60_000  # after errors in a row (the source of truth down or answering garbage)
+MAX_POLL_MS = 15_000  # a payment without a receipt yet, an XMTP copy not found yet: asked again at least this often
+MAX_DUE_PER_ROUND = 5_000  # a burst coming due at once is settled over several rounds, not in one long stall
 HEAD_WATCH_S = 0.25  # between rounds, while payments wait on a known block: how often to look at the final head
 
 
@@ -26,20 +28,24 @@ class Reconciler:
     """Each round: the provisional messages that are due, oldest first, to the chain, to XMTP, or to the fallback clock.
 
     What is due comes from a schedule, not from a scan of every provisional message: each message is put on it when
-    it is stored or changes (the store tells every listener), so a round costs what is due, not what is waiting.
+    it is stored or changes (the store tells every listener), and again after each check, so a round costs what is
+    due, not what is waiting. Whatever a round takes off the schedule goes back on it, whatever happens in the round.
     """
 
     def __init__(self, config: Config, store: Store) -> None:
         self.store = store
-        self.interval_s = config.reconcile_interval_s
+        self.interval_ms = int(config.reconcile_interval_s * 1000)
         self.grace_ms = config.xmtp_grace_s * 1000
-        self.chain = (ChainVerifier(config.chain_rpc_url, config.confirmations, config.tx_timeout_s * 1000)
+        self.tx_timeout_ms = config.tx_timeout_s * 1000
+        self.chain = (ChainVerifier(config.chain_rpc_url, config.confirmations, self.tx_timeout_ms)
                       if config.chain_rpc_url else None)
         self.xmtp = XmtpVerifier(config.xmtp_gateway_url, self.grace_ms)
         self.pool = Pool(16)  # XMTP gateway look-ups in flight at once
         # (not before ms, message id, its rev then): an entry for an older rev is stale, the newer one stands for it
         self.schedule: list[tuple[int, str, int]] = []
-        self.failures: dict[str, int] = {}  # message id -> errors in a row (backoff)
+        self.failures: dict[str, int] = {}  # message id -> errors in a row
+        self.held: dict[str, int] = {}  # message id -> backing off until (ms), whatever changes meanwhile
+        self.polls: dict[str, int] = {}  # message id -> checks in a row that found nothing yet
         self.rounds = 0
         self.errors = 0  # checks that failed (source of truth down or answering garbage), ever
         self.last_error: str | None = None
@@ -59,7 +65,7 @@ class Reconciler:
             except Exception:
                 log.exception("reconcile round failed")
             self.rounds += 1
-            next_round = started + self.interval_s
+            next_round = started + self.interval_ms / 1000
             while (left := next_round - time.monotonic()) > 0:
                 gevent.sleep(min(left, HEAD_WATCH_S))
                 if self.chain is not None and time.monotonic() < next_round and self.chain.became_final():
@@ -72,57 +78,92 @@ class Reconciler:
                 "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
                 "errors": self.errors, "last_error": self.last_error}
 
+    def round(self) -> None:
+        now = now_ms()
+        due = self._take_due(now)
+        try:
+            outcomes = {**self._payments([m for m in due if m.tx], now),
+                        **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
+                        **self._plain([m for m in due if not m.tx and not m.xmtp_id], now)}
+            self._apply(due, outcomes, now)
+        except BaseException as exc:
+            for m in due:  # none of them may fall off the schedule (a settled one is skipped when it comes due)
+                self._failed(m, f"reconcile round failed: {exc!r}", now)
+            raise
+
+    # -- the schedule ---------------------------------------------------------------------------
+
     def _noticed(self, records: list[tuple[str, Any]]) -> None:
         """Store listener: a message stored or changed is (re)scheduled while provisional, forgotten once settled."""
         for _, m in records:
             if not isinstance(m, Message):
                 continue
-            if m.status == "provisional":
-                self._defer(m, self._next_check(m, 0))
-            else:
-                self.failures.pop(m.id, None)
-                if self.chain is not None:
-                    self.chain.forget(m.id)
-
-    def _next_check(self, m: Message, now: int) -> int:
-        """A payment or an XMTP copy: ask its source of truth again next round; else: when the grace is over."""
-        return now if m.tx or m.xmtp_id else m.sent_at + self.grace_ms
+            if m.status != "provisional":
+                self._forget(m.id)
+            elif m.tx and self.chain is None:
+                continue  # no chain to ask (CHAIN_RPC_URL unset): it stays provisional, and costs nothing
+            else:  # a payment or an XMTP copy: asked at the next round; else: at the end of its grace
+                first = 0 if m.tx or m.xmtp_id else m.sent_at + self.grace_ms
+                self._defer(m, max(first, self.held.get(m.id, 0)))  # a change does not cut a backoff short
 
     def _defer(self, m: Message, until_ms: int) -> None:
         heapq.heappush(self.schedule, (until_ms, m.id, m.rev))
 
     def _take_due(self, now: int) -> list[Message]:
-        """The provisional messages due now, each once, in their current state, oldest first."""
+        """The provisional messages due now (at most MAX_DUE_PER_ROUND), each once, current, oldest first."""
         due: dict[str, Message] = {}
-        while self.schedule and self.schedule[0][0] <= now:
+        while self.schedule and self.schedule[0][0] <= now and len(due) < MAX_DUE_PER_ROUND:
             _, message_id, rev = heapq.heappop(self.schedule)
             m = self.store.message(message_id)
-            if m is not None and m.status == "provisional" and m.rev == rev:
+            if m is None or m.status != "provisional":
+                self._forget(message_id)
+            elif m.rev == rev:  # else a later entry stands for it
                 due[message_id] = m
         return sorted(due.values(), key=lambda m: (m.sent_at, m.chat_id, m.seq))
 
-    def round(self) -> None:
-        now = now_ms()
-        due = self._take_due(now)
-        outcomes = {**self._payments([m for m in due if m.tx], now),
-                    **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
-                    **self._plain([m for m in due if not m.tx and not m.xmtp_id], now)}
-        self._apply(due, outcomes, now)
+    def _next_check(self, m: Message, now: int) -> int:
+        """After a check that found nothing to settle yet."""
+        if not m.tx and not m.xmtp_id:
+            return m.sent_at + self.grace_ms  # plain: the clock settles it
+        if m.tx and self.chain is not None and self.chain.waiting_on_block(m.id):
+            return now  # its receipt is known: each round costs one comparison with the final head
+        polls = self.polls[m.id] = self.polls.get(m.id, 0) + 1  # no receipt, or not on XMTP: ask less and less often
+        deadline = m.sent_at + (self.tx_timeout_ms if m.tx else self.grace_ms)  # when the clock settles it
+        return min(now + min(MAX_POLL_MS, self.interval_ms * 2 ** (polls - 1)), deadline)
+
+    def _failed(self, m: Message, error: str, now: int) -> None:
+        """Back off exponentially (to MAX_BACKOFF_MS); nothing about it is remembered meanwhile."""
+        failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
+        until = self.held[m.id] = now + min(MAX_BACKOFF_MS, self.interval_ms * 2 ** failures)
+        self._defer(m, until)
+        if self.chain is not None:
+            self.chain.forget(m.id)  # else its known block would wake the head watch while it backs off
+        self.errors += 1
+        self.last_error = error
+        log.warning("cannot settle %s yet (attempt %d): %s", m.id, failures, error)
+
+    def _forget(self, message_id: str) -> None:
+        for table in (self.failures, self.held, self.polls):
+            table.pop(message_id, None)
+        if self.chain is not None:
+            self.chain.forget(message_id)
+
+    # -- checks -----------------------------------------------------------------------------------
 
     def _payments(self, messages: list[Message], now: int) -> dict[str, Outcome]:
         if not messages or self.chain is None:
-            return {}  # without CHAIN_RPC_URL a payment claim cannot be settled: it stays provisional
+            return {}
         try:
             return self.chain.check(messages, now)
-        except VerifierDown as exc:
-            return {m.id: Outcome(error=str(exc)) for m in messages}
+        except Exception as exc:  # down, garbage the checks did not expect, or a bug: all of them back off
+            return {m.id: Outcome(error=f"chain: {exc}") for m in messages}
 
     def _attested(self, messages: list[Message], now: int) -> dict[str, Outcome]:
         def ask(m: Message) -> tuple[str, Outcome]:
             try:
                 return m.id, self.xmtp.check(m, now)
-            except VerifierDown as exc:
-                return m.id, Outcome(error=str(exc))
+            except Exception as exc:  # as above, per message
+                return m.id, Outcome(error=f"XMTP: {exc}")
 
         return dict(self.pool.imap_unordered(ask, messages))
 
@@ -136,23 +177,19 @@ class Reconciler:
         changes = []
         for m in due:
             outcome = outcomes.get(m.id, WAIT)
-            if outcome.fields is None and outcome.error is None:  # not final, not on XMTP, or in its grace yet
-                self.failures.pop(m.id, None)
+            if outcome.error is not None:
+                self._failed(m, outcome.error, now)
+                continue
+            self.failures.pop(m.id, None)
+            self.held.pop(m.id, None)
+            if outcome.fields is None:
                 self._defer(m, self._next_check(m, now))
-            elif outcome.error is not None:
-                failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
-                self._defer(m, now + min(MAX_BACKOFF_MS, int(self.interval_s * 1000) * 2 ** failures))
-                self.errors += 1
-                self.last_error = outcome.error
-                log.warning("cannot settle %s yet (attempt %d): %s", m.id, failures, outcome.error)
-            else:
-                self.failures.pop(m.id, None)
+            else:  # a stored change schedules the message again by itself, if it is still provisional
                 changes.append((m, gevent.spawn(self.store.change, m.id, _unless_changed(m, outcome.fields))))
         gevent.joinall([greenlet for _, greenlet in changes])
-        for m, greenlet in changes:  # a stored change reschedules the message by itself; a failed one must be retried
+        for m, greenlet in changes:
             if greenlet.exception is not None:
-                log.warning("settling %s failed, will retry: %s", m.id, greenlet.exception)
-                self._defer(m, now + int(self.interval_s * 1000))
+                self._failed(m, f"settling could not be stored: {greenlet.exception}", now)
 
 
 def _unless_changed(seen: Message, fields: dict[str, Any]) -> Any:

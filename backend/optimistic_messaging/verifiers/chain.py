@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from eth_utils import to_checksum_address
 from web3 import HTTPProvider
 
@@ -35,11 +36,20 @@ def _address(value: Any) -> str | None:
     return None if value is None else to_checksum_address(value)
 
 
+class _Provider(HTTPProvider):
+    """web3's HTTP provider, reading answers with orjson: its nesting limit keeps a node's deeply nested answer from
+    exhausting the stack (the json module recurses, and py_ecc, which web3 imports, lifts Python's recursion limit)."""
+
+    @staticmethod
+    def decode_rpc_response(raw_response: bytes) -> Any:
+        return orjson.loads(raw_response)
+
+
 class ChainVerifier:
     """Settles messages with a `tx` once the chain has finalized (and still holds) their transaction."""
 
     def __init__(self, rpc_url: str, confirmations: int, tx_timeout_ms: int, timeout_s: float = 5.0) -> None:
-        self.rpc = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s})
+        self.rpc = _Provider(rpc_url, request_kwargs={"timeout": timeout_s})
         self.confirmations = confirmations
         self.tx_timeout_ms = tx_timeout_ms
         self.has_finalized_tag = True
@@ -107,8 +117,12 @@ class ChainVerifier:
             return False
         return any(block <= head for block, _, _ in self.waiting_for.values())
 
+    def waiting_on_block(self, message_id: str) -> bool:
+        """Its receipt is known and waits for finality: checking it again costs nothing but the round's head call."""
+        return message_id in self.waiting_for
+
     def forget(self, message_id: str) -> None:
-        """Drop what was remembered about a message that is settled."""
+        """Drop what was remembered about a message: settled, or backing off."""
         self.waiting_for.pop(message_id, None)
 
     def _settle_final(self, final: list[tuple[Message, dict[str, Any], dict[str, Any]]], now: int) -> dict[str, Outcome]:
@@ -120,13 +134,15 @@ class ChainVerifier:
         canonical = {}
         for height, answer in zip(heights, blocks, strict=True):
             try:
-                canonical[height] = (_result(answer) or {}).get("hash")
+                block = _result(answer)
+                canonical[height] = block.get("hash") if isinstance(block, dict) else None
             except RpcError:
                 canonical[height] = None
         outcomes = {}
         for m, receipt, tx in final:
             self.waiting_for.pop(m.id, None)  # settled, or reorged away: either way ask afresh if it comes back
-            if canonical.get(receipt["blockNumber"]) != receipt["blockHash"]:
+            block_hash = receipt.get("blockHash")
+            if block_hash is None or canonical.get(receipt["blockNumber"]) != block_hash:
                 outcomes[m.id] = self._missing(m, now)
                 continue
             try:

@@ -5,12 +5,14 @@ import hashlib
 import re
 from typing import Any
 
+import orjson
 import requests
 
 from ..models import Message
 from . import WAIT, Outcome, VerifierDown
 
 XMTP_GROUP_ID = re.compile(r"[0-9a-fA-F]{32}")
+MAX_ANSWER_BYTES = 64 * 1024  # a sender and a text of at most MAX_BODY_CHARS: anything longer is not an answer
 _TEXT_CONTENT_TYPE = bytes.fromhex("0a12") + b"\x0a\x08xmtp.org" + b"\x12\x04text" + b"\x18\x01"
 _UTF8_PARAMETER = bytes.fromhex("1211") + b"\x0a\x08encoding" + b"\x12\x05UTF-8"
 
@@ -70,15 +72,18 @@ class XmtpVerifier:
         """GET {gateway}/conversations/{chat_id}/messages/{xmtp_id} → (sender, content), or None for 404."""
         url = f"{self.gateway_url}/conversations/{message.chat_id}/messages/{message.xmtp_id}"
         try:
-            r = self.session.get(url, timeout=self.timeout_s)
+            with self.session.get(url, timeout=self.timeout_s, stream=True) as r:
+                if r.status_code == 404:
+                    return None
+                if r.status_code != 200:
+                    raise VerifierDown(f"XMTP gateway answered {r.status_code}")
+                raw = r.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
         except requests.RequestException as exc:
             raise VerifierDown(f"XMTP gateway unreachable: {exc}") from None
-        if r.status_code == 404:
-            return None
-        if r.status_code != 200:
-            raise VerifierDown(f"XMTP gateway answered {r.status_code}")
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise VerifierDown(f"XMTP gateway answered more than {MAX_ANSWER_BYTES} bytes")
         try:
-            body: Any = r.json()
+            body: Any = orjson.loads(raw)  # orjson: a nesting limit, where the json module would recurse without one
             sender, content = body["sender"], body["content"]
         except (ValueError, KeyError, TypeError):
             raise VerifierDown("XMTP gateway answered something that is not {sender, content}") from None
