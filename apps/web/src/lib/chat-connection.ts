@@ -439,6 +439,6 @@ function matchesServer(chat: Chat, held: ChatState): boolean {
   if (known && (known.created_at !== chat.created_at || known.created_by.toLowerCase() !== chat.created_by.toLowerCase())) {
     return false;
   }
-  const seqs = Object.values(held.byId).map((m) => m.seq);
-  return chat.rev >= held.highestRev && chat.last_seq >= Math.max(0, ...seqs);
+  const highestSeq = Object.values(held.byId).reduce((max, m) => Math.max(max, m.seq), 0);
+  return chat.rev >= held.highestRev && chat.last_seq >= highestSeq;
 }
