@@ -49,14 +49,14 @@ def encode_record(record: Record) -> bytes:
     return orjson.dumps({"op": kind, "m": payload}) + b"\n"
 
 
-def commit_line(n: int, crc: int) -> bytes:
+def _commit_line(n: int, crc: int) -> bytes:
     return b'{"op":"commit","n":%d,"crc":%d}\n' % (n, crc)
 
 
 def encode_batch(records: Iterable[Record]) -> bytes:
     """One durable write: the records, then the commit line that vouches for them."""
     data = b"".join(map(encode_record, records))
-    return data + commit_line(len(data), zlib.crc32(data))
+    return data + _commit_line(len(data), zlib.crc32(data))
 
 
 def encode_log(records: Iterable[Record], chunk: int = 10_000) -> Iterator[bytes]:
@@ -183,7 +183,8 @@ class JsonlStore:
         gc.disable()  # millions of long-lived objects and no cycles: the collector would rescan them for nothing
         try:
             with f:
-                legacy, committed, end, first = self._read(f)
+                end = os.fstat(f.fileno()).st_size
+                legacy, committed, first = self._read(f, end)
         finally:
             if collecting:
                 gc.enable()
@@ -193,15 +194,14 @@ class JsonlStore:
                  len(self.state.rooms), self.state.messages, self.path, now_ms() - started)
         return legacy
 
-    def _read(self, f: BinaryIO) -> tuple[bool, int, int, int]:
-        """Apply the committed batches: (legacy, bytes committed, bytes in the file, first line of the tail)."""
-        end = os.fstat(f.fileno()).st_size
+    def _read(self, f: BinaryIO, end: int) -> tuple[bool, int, int]:
+        """Apply the committed batches of a log of `end` bytes: (legacy, bytes committed, first line of the tail)."""
         header = f.readline()
         if header.startswith(_HEADER) and header != LOG_HEADER:
             raise StoreCorrupt(f"{self.path}:1: unknown or damaged log header {header[:64]!r}; refusing to start")
         if header and header != LOG_HEADER:
             f.seek(0)
-            return (True, *self._read_lines(f, end))
+            return (True, *self._read_lines(f))
         committed, n, crc, first = len(header), 0, 0, 0
         pending: list[tuple[int, bytes]] = []  # the open batch, raw: decoded once its commit line vouches for it
         for lineno, line in enumerate(f, 2):
@@ -224,17 +224,17 @@ class JsonlStore:
                 self._apply(at, raw)
             pending.clear()
             committed, n, crc, first = committed + n + len(line), 0, 0, 0
-        return False, committed, end, first
+        return False, committed, first
 
-    def _read_lines(self, f: BinaryIO, end: int) -> tuple[int, int, int]:
+    def _read_lines(self, f: BinaryIO) -> tuple[int, int]:
         """A log from before commit lines: every whole line is a record; a torn last one is the tail."""
         committed = 0
         for lineno, line in enumerate(f, 1):
             if not line.endswith(b"\n"):
-                return committed, end, lineno
+                return committed, lineno
             self._apply(lineno, line)
             committed += len(line)
-        return committed, end, 0
+        return committed, 0
 
     def _apply(self, lineno: int, line: bytes) -> None:
         try:

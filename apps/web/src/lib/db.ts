@@ -1,6 +1,6 @@
 // The app's one IndexedDB database: the outbox (messages not yet acknowledged) and the history cache (what each
 // chat last showed), so that a reload, a crash or an outage loses neither.
-export const DB_NAME = "optimistic-messaging";
+const DB_NAME = "optimistic-messaging";
 export const OUTBOX = "outbox";
 export const OUTBOX_BY_CHAT = "chat_id";
 export const HISTORY = "history";
