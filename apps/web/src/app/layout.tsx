@@ -1,4 +1,5 @@
 import type { Metadata, Viewport } from "next";
+import { SessionKeeper } from "@/components/session-keeper";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -12,6 +13,7 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
   return (
     <html lang="en">
       <body>
+        <SessionKeeper />
         <main className="app">{children}</main>
       </body>
     </html>

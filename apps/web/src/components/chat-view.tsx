@@ -1,18 +1,36 @@
 "use client";
 import Link from "next/link";
-import { chatTitle } from "@/components/chat-list";
+import { useState } from "react";
 import { Composer } from "@/components/composer";
+import { Explained } from "@/components/explained";
+import { MembersPanel } from "@/components/members-panel";
 import { MessageList } from "@/components/message-list";
 import { PaymentComposer } from "@/components/payment-composer";
+import { SessionExpired } from "@/components/session-expired";
+import { useNames } from "@/hooks/use-contacts";
 import { useOptimisticMessaging } from "@/hooks/use-optimistic-messaging";
-import { shortAddress } from "@/lib/format";
+import { chatTitle } from "@/lib/chat-title";
+import type { Membership } from "@/lib/messages-reducer";
 import type { Session } from "@/lib/session";
+import { connectionStatus } from "@/lib/status-info";
+
+const OUTSIDER: Partial<Record<Membership, string>> = {
+  "not-member": "You are not a member of this chat",
+  removed: "You are no longer a member of this chat",
+};
 
 export function ChatView({ chatId, session }: { chatId: string; session: Session }) {
   const chat = useOptimisticMessaging(chatId, session);
+  const nameOf = useNames(session.address);
+  const [showMembers, setShowMembers] = useState(false);
+  const [left, setLeft] = useState(false);
   const me = session.address;
-  const others = chat.chat?.members.filter((m) => m.toLowerCase() !== me.toLowerCase()) ?? [];
-  const recipient = chat.chat?.members.length === 2 ? (others[0] ?? null) : null;
+  const known = chat.chat;
+  const member = chat.membership === "member" || chat.membership === "unknown";
+  const others = known?.members.filter((m) => m.toLowerCase() !== me.toLowerCase()) ?? [];
+  const recipient = member && known?.members.length === 2 ? (others[0] ?? null) : null;
+  const outsider = left ? "You left this group" : OUTSIDER[chat.membership];
+  const title = chat.membership === "not-member" ? "Chat" : known ? chatTitle(known, me, nameOf) : "…";
 
   return (
     <div className="chat">
@@ -20,31 +38,54 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
         <Link href="/" data-testid="back" aria-label="Back to chats">
           ←
         </Link>
-        <span className="title">{chat.chat ? chatTitle(chat.chat, me) : chatId}</span>
-        <span className="connection" data-testid="connection" data-state={chat.connection} role="status">
-          {chat.connection}
+        <span className="title" data-testid="chat-title">
+          {title}
         </span>
+        {known && chat.membership === "member" && (
+          <button
+            className="secondary small"
+            data-testid="members-toggle"
+            aria-expanded={showMembers}
+            onClick={() => setShowMembers((shown) => !shown)}
+          >
+            {known.members.length} {known.members.length === 1 ? "member" : "members"}
+          </button>
+        )}
+        <Explained info={connectionStatus(chat.connection)} testId="connection" className="connection end" />
       </header>
-      <div className="presence" aria-label="Who is online">
-        {chat.chat?.members.map((member) => (
-          <span key={member}>
-            <span
-              className="dot"
-              data-testid={`presence-${member}`}
-              data-online={chat.isOnline(member) ? "true" : "false"}
-              aria-hidden="true"
-            />
-            {member.toLowerCase() === me.toLowerCase() ? "you" : shortAddress(member)}
-            <span className="visually-hidden">{chat.isOnline(member) ? " online" : " offline"}</span>
-          </span>
-        ))}
-      </div>
-      {chat.authFailed && (
-        <p className="error page" role="alert">
-          Your session expired. <Link href="/">Sign in again</Link>.
+      {showMembers && known && chat.membership === "member" && (
+        <MembersPanel
+          chat={known}
+          session={session}
+          nameOf={nameOf}
+          isOnline={chat.isOnline}
+          onChat={chat.applyChat}
+          onLeft={() => setLeft(true)}
+        />
+      )}
+      {member && (
+        <div className="presence" aria-label="Who is online">
+          {known?.members.map((address) => (
+            <span key={address}>
+              <span
+                className="dot"
+                data-testid={`presence-${address}`}
+                data-online={chat.isOnline(address) ? "true" : "false"}
+                aria-hidden="true"
+              />
+              {nameOf(address)}
+              <span className="visually-hidden">{chat.isOnline(address) ? " online" : " offline"}</span>
+            </span>
+          ))}
+        </div>
+      )}
+      {chat.authFailed && <SessionExpired wallet={session.wallet} />}
+      {outsider && (
+        <p className="notice" role="alert" data-testid="not-member">
+          {outsider}. <Link href="/">Back to your chats</Link>
         </p>
       )}
-      {chat.problem && (
+      {chat.problem && !outsider && (
         <p className="error page" role="alert">
           {chat.problem}
         </p>
@@ -52,6 +93,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
       <MessageList
         messages={chat.messages}
         me={me}
+        nameOf={nameOf}
         hasOlder={chat.hasOlder}
         loadingOlder={chat.loadingOlder}
         onLoadOlder={chat.loadOlder}
@@ -59,11 +101,21 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
       />
       {chat.typing.length > 0 && (
         <p className="typing" data-testid="typing">
-          {chat.typing.map(shortAddress).join(", ")} {chat.typing.length === 1 ? "is" : "are"} typing
+          {chat.typing.map(nameOf).join(", ")} {chat.typing.length === 1 ? "is" : "are"} typing
         </p>
       )}
-      <Composer onSend={(text) => chat.send(text)} onTyping={chat.notifyTyping} onStopTyping={chat.stopTyping} />
-      <PaymentComposer session={session} recipient={recipient} onPaid={(body, tx) => chat.send(body, tx)} />
+      <Composer
+        onSend={(text) => chat.send(text)}
+        onTyping={chat.notifyTyping}
+        onStopTyping={chat.stopTyping}
+        disabled={!!outsider}
+      />
+      <PaymentComposer
+        session={session}
+        recipient={recipient}
+        recipientName={recipient ? nameOf(recipient) : null}
+        onPaid={(body, tx) => chat.send(body, tx)}
+      />
     </div>
   );
 }

@@ -1,47 +1,61 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { useEffect, useState, type FormEvent } from "react";
-import { getAddress, isAddress } from "viem";
+import { useEffect, useState } from "react";
 import { ChatList } from "@/components/chat-list";
+import { NewChat } from "@/components/new-chat";
+import { useNames } from "@/hooks/use-contacts";
 import { api, ApiError } from "@/lib/api";
+import { appendPage, firstPage, readPage, type ChatListState } from "@/lib/chat-pages";
 import { deviceStorage } from "@/lib/device-storage";
-import { saveSession, type Session } from "@/lib/session";
-import type { Chat } from "@/lib/types";
+import { generatedName } from "@/lib/names";
+import { saveSession, type Session, type WalletKind } from "@/lib/session";
 import { walletForSession } from "@/lib/wallet";
-import {
-  getXmtpClient,
-  registerXmtpConversations,
-  startXmtpDm,
-  xmtpEnabled,
-  type XmtpClient,
-} from "@/lib/xmtp";
+import { getXmtpClient, registerXmtpConversations, startXmtpDm, xmtpEnabled, type XmtpClient } from "@/lib/xmtp";
 
-/** The signed-in start page: who I am, my chats, and a new DM by address. */
+const WALLET_LABEL: Record<WalletKind, string> = {
+  burner: "Burner wallet (development)",
+  injected: "Browser wallet",
+  minipay: "MiniPay",
+  farcaster: "Farcaster wallet",
+};
+
+/** The signed-in start page: who I am, my chats (page by page), a new DM or group. */
 export function Home({ session }: { session: Session }) {
   const router = useRouter();
-  const [chats, setChats] = useState<Chat[] | null>(null);
+  const nameOf = useNames(session.address);
+  const [list, setList] = useState<ChatListState | null>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
   const [xmtp, setXmtp] = useState<XmtpClient | null>(null);
-  const [peer, setPeer] = useState("");
-  const [busy, setBusy] = useState(false);
+  const [xmtpOnly, setXmtpOnly] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [refresh, setRefresh] = useState(0);
+
+  function failed(e: unknown) {
+    if (e instanceof ApiError && e.code === "unauthorized") saveSession(null);
+    else setError("Your chats could not be loaded");
+  }
 
   useEffect(() => {
     let live = true;
     api.listChats(session.token).then(
-      ({ chats }) => live && setChats(chats),
-      (e: unknown) => {
-        if (!live) return;
-        if (e instanceof ApiError && e.code === "unauthorized") saveSession(null);
-        else setError("Your chats could not be loaded");
-      },
+      (page) => live && setList(firstPage(readPage(page))),
+      (e: unknown) => live && failed(e),
     );
     return () => {
       live = false;
     };
   }, [session.token, refresh]);
 
-  // XMTP comes up in the background; once it does, its conversations are registered and listed too.
+  function loadMore() {
+    if (!list?.cursor || loadingMore) return;
+    setLoadingMore(true);
+    api
+      .listChats(session.token, list.cursor)
+      .then((page) => setList((held) => (held ? appendPage(held, readPage(page)) : held)), failed)
+      .finally(() => setLoadingMore(false));
+  }
+
+  // XMTP comes up in the background; once it does, its conversations are mirrored and listed too.
   useEffect(() => {
     if (!xmtpEnabled()) return;
     const wallet = walletForSession(session.wallet, session.address);
@@ -50,8 +64,10 @@ export function Home({ session }: { session: Session }) {
     void getXmtpClient(wallet).then(async (client) => {
       if (!client || !live) return;
       setXmtp(client);
-      await registerXmtpConversations(client, session.token);
-      if (live) setRefresh((n) => n + 1);
+      const alone = await registerXmtpConversations(client, session.token);
+      if (!live) return;
+      setXmtpOnly(alone.length);
+      setRefresh((n) => n + 1);
     });
     return () => {
       live = false;
@@ -64,36 +80,34 @@ export function Home({ session }: { session: Session }) {
     saveSession(null);
   }
 
-  async function startDm(event: FormEvent) {
-    event.preventDefault();
-    const address = peer.trim();
-    if (!isAddress(address, { strict: false })) {
-      setError("That is not an Ethereum address");
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
-      const xmtpChatId = xmtp ? await startXmtpDm(xmtp, session.token, address) : null;
-      const chatId = xmtpChatId ?? (await api.createChat(session.token, { members: [getAddress(address)] })).chat.id;
-      router.push(`/chats/${encodeURIComponent(chatId)}`);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : "The chat could not be started");
-      setBusy(false);
-    }
+  /** A DM over XMTP when the peer is there (and the server's copy has the same two people), else on the server. */
+  async function openDm(peer: string): Promise<string> {
+    const xmtpChatId = xmtp ? await startXmtpDm(xmtp, session.token, peer) : null;
+    return xmtpChatId ?? (await api.createChat(session.token, { members: [peer] })).chat.id;
   }
+
+  async function openGroup(title: string, members: string[]): Promise<string> {
+    return (await api.createChat(session.token, { members, ...(title ? { title } : {}) })).chat.id;
+  }
+
+  const open = (chatId: string) => router.push(`/chats/${encodeURIComponent(chatId)}`);
 
   return (
     <div className="page">
       <section className="card" aria-labelledby="me-title">
-        <h2 id="me-title">Signed in</h2>
-        <p className="mono" data-testid="my-address">
-          {session.address}
+        <h2 id="me-title">Signed in as</h2>
+        <p className="me-name" data-testid="my-address" data-address={session.address}>
+          {generatedName(session.address)}
         </p>
+        {/* MiniPay's rules: the address is never shown there. Elsewhere people need it to be found. */}
+        {session.wallet !== "minipay" && (
+          <details>
+            <summary>Your address, to share</summary>
+            <p className="mono">{session.address}</p>
+          </details>
+        )}
         <div className="row">
-          <span className="label">
-            {session.wallet === "burner" ? "Burner wallet (development)" : "Browser wallet"}
-          </span>
+          <span className="label">{WALLET_LABEL[session.wallet]}</span>
           <span className="label">{xmtp ? "XMTP" : "Fallback"}</span>
           <button className="secondary" onClick={signOut}>
             Sign out
@@ -103,32 +117,28 @@ export function Home({ session }: { session: Session }) {
 
       <section className="card" aria-labelledby="chats-title">
         <h2 id="chats-title">Chats</h2>
-        <ChatList chats={chats} me={session.address} />
-      </section>
-
-      <form className="card" onSubmit={startDm} aria-labelledby="dm-title">
-        <h2 id="dm-title">Start a DM</h2>
-        <label className="visually-hidden" htmlFor="dm-address">
-          Address to message
-        </label>
-        <input
-          id="dm-address"
-          data-testid="dm-address"
-          placeholder="0x…"
-          autoComplete="off"
-          spellCheck={false}
-          value={peer}
-          onChange={(e) => setPeer(e.target.value)}
+        <ChatList
+          chats={list?.chats ?? null}
+          me={session.address}
+          nameOf={nameOf}
+          hasMore={!!list?.cursor}
+          loadingMore={loadingMore}
+          onLoadMore={loadMore}
         />
-        <button data-testid="dm-start" type="submit" disabled={busy}>
-          {busy ? "Opening…" : "Start DM"}
-        </button>
+        {xmtpOnly > 0 && (
+          <p className="muted" role="status" data-testid="xmtp-only">
+            {xmtpOnly === 1 ? "One XMTP conversation stays" : `${xmtpOnly} XMTP conversations stay`} on XMTP only: the
+            server has a chat under the same id with other people in it.
+          </p>
+        )}
         {error && (
           <p className="error" role="alert">
             {error}
           </p>
         )}
-      </form>
+      </section>
+
+      <NewChat me={session.address} onDm={openDm} onGroup={openGroup} onOpened={open} />
     </div>
   );
 }

@@ -1,68 +1,54 @@
-import { formatCelo, formatTime, shortAddress } from "@/lib/format";
+import { Explained } from "@/components/explained";
+import { config } from "@/lib/config";
+import { formatTime } from "@/lib/format";
 import type { ViewMessage } from "@/lib/messages-reducer";
-
-const STATUS_LABEL: Record<ViewMessage["status"], string> = {
-  sending: "sending…",
-  provisional: "pending",
-  confirmed: "confirmed",
-  corrected: "corrected",
-  retracted: "retracted",
-};
-
-function originalText(m: ViewMessage): string | null {
-  if (!m.original) return null;
-  const tx = m.original.tx ? ` (${formatCelo(m.original.tx.value)} to ${shortAddress(m.original.tx.to)})` : "";
-  return `Originally: ${m.original.body}${tx}`;
-}
+import { formatAmount } from "@/lib/payments";
+import { messageStatus } from "@/lib/status-info";
 
 export function MessageBubble({
   message: m,
   mine,
+  nameOf,
   onDiscard,
 }: {
   message: ViewMessage;
   mine: boolean;
+  nameOf(address: string): string;
   onDiscard(clientId: string): void;
 }) {
-  const original = m.status === "corrected" ? originalText(m) : null;
+  const status = messageStatus(m);
+  const original = m.status === "corrected" ? m.original : null;
   return (
     <li
       className={`bubble${mine ? " mine" : ""}`}
       data-testid="message"
       data-status={m.status}
+      data-kind={status.kind}
       data-client-id={m.client_id}
       data-seq={m.seq ?? ""}
       data-body={m.body}
-      title={original ?? undefined}
     >
-      {!mine && <div className="muted">{shortAddress(m.sender)}</div>}
+      {!mine && <div className="sender">{m.sender ? nameOf(m.sender) : "Someone on XMTP"}</div>}
       {m.tx && (
         <div className="payment">
-          {formatCelo(m.tx.value)} → {shortAddress(m.tx.to)}
+          {formatAmount(m.tx, config.tokens)} → {nameOf(m.tx.to)}
         </div>
       )}
       <div className="body">{m.body}</div>
       {original && (
         <details>
           <summary>Original</summary>
-          {original}
+          {original.body}
+          {original.tx ? ` (${formatAmount(original.tx, config.tokens)} to ${nameOf(original.tx.to)})` : ""}
         </details>
       )}
       <div className="meta">
-        {m.xmtp_bound && (
-          <span title="The same message is on XMTP, bound to this text" aria-label="verified on XMTP">
-            ✓ XMTP
-          </span>
-        )}
         <span>{formatTime(m.sent_at)}</span>
-        <span className={`status-${m.status}`}>
-          {STATUS_LABEL[m.status]}
-          {m.reason && m.status !== "confirmed" ? `: ${m.reason.replace(/_/g, " ")}` : ""}
-        </span>
+        <Explained info={status} testId="status" className={`status status-${status.kind}${mine ? " end" : ""}`} />
       </div>
       {m.error && (
         <div className="error" role="alert">
-          Not sent: {m.error}{" "}
+          {m.error}{" "}
           <button className="secondary" onClick={() => onDiscard(m.client_id)}>
             Discard
           </button>

@@ -9,6 +9,7 @@ const NEAR_EDGE_PX = 80;
 export function MessageList({
   messages,
   me,
+  nameOf,
   hasOlder,
   loadingOlder,
   onLoadOlder,
@@ -16,6 +17,7 @@ export function MessageList({
 }: {
   messages: ViewMessage[];
   me: string;
+  nameOf(address: string): string;
   hasOlder: boolean;
   loadingOlder: boolean;
   onLoadOlder(): void;
@@ -60,6 +62,7 @@ export function MessageList({
           key={m.key}
           message={m}
           mine={m.sender.toLowerCase() === me.toLowerCase()}
+          nameOf={nameOf}
           onDiscard={onDiscard}
         />
       ))}

@@ -1,32 +1,42 @@
 "use client";
 import { useState, type FormEvent } from "react";
-import { shortAddress } from "@/lib/format";
-import { parseCeloAmount, payNative } from "@/lib/payments";
+import { config } from "@/lib/config";
+import { pay } from "@/lib/payments";
 import type { Session } from "@/lib/session";
+import { parseAmount, type Token } from "@/lib/tokens";
 import type { Tx } from "@/lib/types";
 import { walletForSession } from "@/lib/wallet";
 
-/** Sends CELO to the other DM member through the wallet, then posts the payment as a chat message. */
+/** The chain's own coin, offered beside the stablecoins where the wallet shows it (not in MiniPay). */
+const NATIVE = "CELO";
+
+/** Sends a payment to the other DM member through the wallet, then posts it as a chat message. */
 export function PaymentComposer({
   session,
   recipient,
+  recipientName,
   onPaid,
 }: {
   session: Session;
   /** The other member of a DM; null in a group or before the chat is known. */
   recipient: string | null;
+  recipientName: string | null;
   onPaid(body: string, tx: Tx): void;
 }) {
+  // MiniPay holds stablecoins only (USDT first: its listing requires it); elsewhere CELO comes first.
+  const choices = session.wallet === "minipay" ? config.tokens.map((t) => t.symbol) : [NATIVE, ...config.tokens.map((t) => t.symbol)];
+  const [symbol, setSymbol] = useState(choices[0] ?? NATIVE);
   const [amount, setAmount] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const token: Token | null = config.tokens.find((t) => t.symbol === symbol) ?? null;
 
-  async function pay(event: FormEvent) {
+  async function submit(event: FormEvent) {
     event.preventDefault();
-    const value = parseCeloAmount(amount);
     if (!recipient) return;
+    const value = parseAmount(amount, token?.decimals ?? 18);
     if (value === null) {
-      setError("Enter an amount in CELO, like 0.5");
+      setError(`Enter an amount in ${symbol}, like 0.5`);
       return;
     }
     const wallet = walletForSession(session.wallet, session.address);
@@ -37,8 +47,8 @@ export function PaymentComposer({
     setBusy(true);
     setError(null);
     try {
-      const tx = await payNative(wallet, recipient, value);
-      onPaid(`Paid ${amount.trim()} CELO`, tx);
+      const tx = await pay(wallet, recipient, value, token);
+      onPaid(`Paid ${amount.trim()} ${symbol}`, tx);
       setAmount("");
     } catch (e) {
       // viem errors carry a one-line summary; the full text is too long for a phone screen.
@@ -50,19 +60,33 @@ export function PaymentComposer({
   }
 
   return (
-    <form className="pay" onSubmit={pay} aria-label="Send a payment">
+    <form className="pay" onSubmit={submit} aria-label="Send a payment">
       <label className="visually-hidden" htmlFor="pay-amount">
-        Amount in CELO
+        Amount
       </label>
       <input
         id="pay-amount"
         data-testid="pay-amount"
         inputMode="decimal"
-        placeholder={recipient ? `CELO to ${shortAddress(recipient)}` : "Payments: DMs only"}
+        placeholder={recipient ? `Amount to ${recipientName ?? "them"}` : "Payments: DMs only"}
         value={amount}
         disabled={!recipient}
         onChange={(e) => setAmount(e.target.value)}
       />
+      <label className="visually-hidden" htmlFor="pay-token">
+        Currency
+      </label>
+      <select
+        id="pay-token"
+        data-testid="pay-token"
+        value={symbol}
+        disabled={!recipient}
+        onChange={(e) => setSymbol(e.target.value)}
+      >
+        {choices.map((choice) => (
+          <option key={choice}>{choice}</option>
+        ))}
+      </select>
       <button data-testid="pay-send" type="submit" className="secondary" disabled={!recipient || busy}>
         {busy ? "Paying…" : "Pay"}
       </button>

@@ -9,17 +9,18 @@ import {
   messagesReducer,
   selectMessages,
   selectTyping,
+  type Membership,
   type ViewMessage,
 } from "@/lib/messages-reducer";
+import { signIn } from "@/lib/auth";
 import { deviceStorage, historyOf } from "@/lib/device-storage";
-import type { Session } from "@/lib/session";
+import { parseSession, readSessionRaw, type Session } from "@/lib/session";
 import { createStore } from "@/lib/store";
+import type { ConnectionState } from "@/lib/status-info";
 import type { Chat, Tx } from "@/lib/types";
 
-export type ConnectionIndicator = "XMTP" | "Fallback" | "Offline";
-
 /** XMTP when an XMTP chat is open, else Fallback while the server's socket is up, else Offline. */
-export function connectionIndicator(xmtpUp: boolean, socketUp: boolean): ConnectionIndicator {
+export function connectionIndicator(xmtpUp: boolean, socketUp: boolean): ConnectionState {
   return xmtpUp ? "XMTP" : socketUp ? "Fallback" : "Offline";
 }
 
@@ -29,18 +30,29 @@ export interface OptimisticMessaging {
   /** Other members typing now. */
   typing: string[];
   isOnline(address: string): boolean;
-  connection: ConnectionIndicator;
+  connection: ConnectionState;
+  membership: Membership;
   hasOlder: boolean;
   loadingOlder: boolean;
   /** Last error worth showing (join refused, history not loaded); null when all is well. */
   problem: string | null;
-  /** The server refused the session token: sign in again. */
+  /** The session ended and could not be renewed silently: the user signs in again. */
   authFailed: boolean;
   send(body: string, tx?: Tx | null): void;
   notifyTyping(): void;
   stopTyping(): void;
   loadOlder(): void;
   discard(clientId: string): void;
+  /** Shows the chat a members call answered with. */
+  applyChat(chat: Chat): void;
+}
+
+/** After the server ended a session: the one stored since (renewed, or signed in again in another tab), else for a
+ * burner wallet a silent new sign-in; null for wallets that need the user. */
+async function refreshSession(me: Session, expiredToken: string): Promise<Session | null> {
+  const stored = parseSession(readSessionRaw());
+  if (stored && stored.token !== expiredToken && stored.address.toLowerCase() === me.address.toLowerCase()) return stored;
+  return me.wallet === "burner" ? signIn("burner") : null;
 }
 
 export function useOptimisticMessaging(chatId: string, session: Session): OptimisticMessaging {
@@ -53,14 +65,18 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
   const [authFailed, setAuthFailed] = useState(false);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const connection = useRef<ChatConnection | null>(null);
+  // The connection outlives renewed tokens: it opens with the session of its first render and is handed newer ones.
+  const opening = useRef(session);
 
   useEffect(() => {
+    const first = opening.current;
     const link = new ChatConnection({
       chatId,
-      session,
+      session: first,
+      refreshSession: (expiredToken) => refreshSession(first, expiredToken),
       store,
       outbox: deviceStorage().outbox,
-      history: historyOf(session),
+      history: historyOf(first),
       onSocket: setSocketUp,
       onXmtp: setXmtpUp,
       onProblem: setProblem,
@@ -84,7 +100,11 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
       link.stop();
       connection.current = null;
     };
-  }, [chatId, session, store]);
+  }, [chatId, store]);
+
+  useEffect(() => {
+    connection.current?.sessionChanged(session);
+  }, [session]);
 
   const messages = useMemo(() => selectMessages(state), [state]);
   const typing = useMemo(() => selectTyping(state), [state]);
@@ -95,6 +115,7 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
   const notifyTyping = useCallback(() => connection.current?.typing(), []);
   const stopTyping = useCallback(() => connection.current?.stopTyping(), []);
   const discard = useCallback((clientId: string) => connection.current?.discard(clientId), []);
+  const applyChat = useCallback((chat: Chat) => connection.current?.chatChanged(chat), []);
   const loadOlder = useCallback(() => {
     const link = connection.current;
     if (!link || loadingOlder) return;
@@ -111,6 +132,7 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
     typing,
     isOnline: (address: string) => isOnline(state, address),
     connection: connectionIndicator(xmtpUp, socketUp),
+    membership: state.membership,
     hasOlder: state.hasOlder,
     loadingOlder,
     problem,
@@ -120,5 +142,6 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
     stopTyping,
     loadOlder,
     discard,
+    applyChat,
   };
 }

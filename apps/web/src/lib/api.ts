@@ -1,12 +1,14 @@
 // REST calls to the server (docs/protocol.md). Errors come back as ApiError with the server's code.
 import { config } from "./config";
-import type { Chat, Message, WireError } from "./types";
+import type { Chat, ChatPage, Message, SessionAnswer, WireError } from "./types";
 
 export class ApiError extends Error {
   constructor(
     readonly code: string,
     message: string,
     readonly status: number,
+    /** The error object as the server sent it (a `conflict` may carry the chat's `members`). */
+    readonly wire: WireError | null = null,
   ) {
     super(message);
   }
@@ -29,23 +31,29 @@ async function call<T>(path: string, token: string | null, init: { method?: stri
   const data = (await res.json().catch(() => null)) as (T & { error?: WireError }) | null;
   if (!res.ok || data === null) {
     const error = data?.error;
-    throw new ApiError(error?.code ?? "internal", error?.message ?? `HTTP ${res.status}`, res.status);
+    throw new ApiError(error?.code ?? "internal", error?.message ?? `HTTP ${res.status}`, res.status, error ?? null);
   }
   return data;
 }
 
 const chatPath = (chatId: string) => `/api/chats/${encodeURIComponent(chatId)}`;
+const post = (body: unknown) => ({ method: "POST", body });
 
 export const api = {
   nonce: () => call<{ nonce: string }>("/api/auth/nonce", null),
   verify: (message: string, signature: string) =>
-    call<{ token: string; address: string; expires_at: number }>("/api/auth/verify", null, {
-      method: "POST",
-      body: { message, signature },
-    }),
-  listChats: (token: string) => call<{ chats: Chat[] }>("/api/chats", token),
+    call<SessionAnswer>("/api/auth/verify", null, post({ message, signature })),
+  verifyTx: (txHash: string) => call<SessionAnswer>("/api/auth/verify-tx", null, post({ tx_hash: txHash })),
+  renew: (token: string) => call<SessionAnswer>("/api/auth/renew", token, post({})),
+  listChats: (token: string, cursor: string | null = null, limit = 100) =>
+    call<ChatPage>(`/api/chats?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, token),
+  chat: (token: string, chatId: string) => call<{ chat: Chat }>(chatPath(chatId), token),
   createChat: (token: string, body: { members: string[]; id?: string; title?: string }) =>
-    call<{ chat: Chat }>("/api/chats", token, { method: "POST", body }),
+    call<{ chat: Chat }>("/api/chats", token, post(body)),
+  addMembers: (token: string, chatId: string, members: string[]) =>
+    call<{ chat: Chat }>(`${chatPath(chatId)}/members`, token, post({ members })),
+  removeMember: (token: string, chatId: string, address: string) =>
+    call<{ chat: Chat }>(`${chatPath(chatId)}/members/${address}`, token, { method: "DELETE" }),
   messagesBefore: (token: string, chatId: string, before: number, limit = 50) =>
     call<{ messages: Message[]; has_more: boolean }>(`${chatPath(chatId)}/messages?before=${before}&limit=${limit}`, token),
   changes: (token: string, chatId: string, sinceRev: number) =>

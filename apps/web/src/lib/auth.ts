@@ -1,13 +1,33 @@
-// Sign-In with Ethereum against the server: nonce → EIP-4361 message (viem's formatter, which the server's strict
-// parser accepts) → personal_sign → session token.
+// Signing in against the server, two ways: Sign-In with Ethereum (nonce → EIP-4361 message, viem's formatter, which
+// the server's strict parser accepts → personal_sign), or — for wallets that cannot sign messages (MiniPay) — a
+// zero-value transaction to oneself whose data names the domain and the nonce. Then a session token, renewed
+// before it expires so that signing in again is rare.
+import { stringToHex } from "viem";
 import { createSiweMessage } from "viem/siwe";
 import { api } from "./api";
 import { config } from "./config";
 import { saveSession, type Session, type WalletKind } from "./session";
-import { connectWallet } from "./wallet";
+import type { SessionAnswer } from "./types";
+import { connectWallet, type Wallet } from "./wallet";
 
-export async function signIn(kind: WalletKind): Promise<Session> {
-  const wallet = await connectWallet(kind);
+/** EIP-1193's "Unsupported Method": a wallet that will not sign messages. */
+const UNSUPPORTED_METHOD = 4200;
+
+/** The provider error code behind an error, however deeply viem wrapped it. */
+export function providerErrorCode(error: unknown): number | null {
+  for (let e = error; e && typeof e === "object"; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "number") return code;
+  }
+  return null;
+}
+
+/** The data of a sign-in transaction: the UTF-8 bytes of this sentence (docs/protocol.md). */
+export function signInText(domain: string, nonce: string): string {
+  return `optimistic-messaging sign-in ${domain} ${nonce}`;
+}
+
+async function signInWithMessage(wallet: Wallet): Promise<SessionAnswer> {
   const { nonce } = await api.nonce();
   const message = createSiweMessage({
     address: wallet.address,
@@ -21,8 +41,34 @@ export async function signIn(kind: WalletKind): Promise<Session> {
     statement: "Sign in to Optimistic Messaging.",
   });
   const signature = await wallet.signMessage(message);
-  const { token, address, expires_at } = await api.verify(message, signature);
-  const session: Session = { token, address, expires_at, wallet: kind };
+  return api.verify(message, signature);
+}
+
+async function signInByTransaction(wallet: Wallet): Promise<SessionAnswer> {
+  const { nonce } = await api.nonce();
+  const hash = await wallet.send({ to: wallet.address, value: 0n, data: stringToHex(signInText(window.location.host, nonce)) });
+  return api.verifyTx(hash);
+}
+
+function keep(answer: SessionAnswer, wallet: WalletKind): Session {
+  const session: Session = { ...answer, wallet, issued_at: Date.now() };
   saveSession(session);
   return session;
+}
+
+export async function signIn(kind: WalletKind): Promise<Session> {
+  const wallet = await connectWallet(kind);
+  if (!wallet.canSignMessages) return keep(await signInByTransaction(wallet), kind);
+  try {
+    return keep(await signInWithMessage(wallet), kind);
+  } catch (error) {
+    // A wallet that refuses message signing outright can still prove its key with a transaction.
+    if (providerErrorCode(error) !== UNSUPPORTED_METHOD) throw error;
+    return keep(await signInByTransaction(wallet), kind);
+  }
+}
+
+/** A fresh token for a still-valid session; the server refuses once the first sign-in is too old. */
+export async function renew(session: Session): Promise<Session> {
+  return keep(await api.renew(session.token), session.wallet);
 }

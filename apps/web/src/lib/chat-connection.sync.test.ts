@@ -59,6 +59,7 @@ function setup(answer: Answer, outbox = memoryOutbox(), token = "token", history
     onXmtp: () => undefined,
     onProblem: () => undefined,
     onAuthFailed,
+    refreshSession: async () => null,
   });
   connections.push(connection);
   connection.start();

@@ -22,7 +22,7 @@ function serverMessageIn(over: Partial<Message> & Pick<Message, "seq" | "client_
   return serverMessage(CHAT, over.seq, over);
 }
 
-function fakeServer(me: string) {
+function fakeServer(me: string, members: string[]) {
   let seq = 0;
   const byClientId = new Map<string, Message>();
   const byId = new Map<string, Message>();
@@ -30,7 +30,7 @@ function fakeServer(me: string) {
     switch (event) {
       case "join": {
         const ack: JoinAck = {
-          chat: { id: CHAT, members: [me], title: null, created_by: me, created_at: 1, last_seq: seq, rev: seq },
+          chat: { id: CHAT, members, title: null, created_by: me, created_at: 1, last_seq: seq, rev: seq },
           changes: [],
           has_more: false,
           online: [],
@@ -101,11 +101,12 @@ function setup(create: "ok" | "fail" | "hang" = "ok") {
     onXmtp: (up) => (flags.xmtpUp = up),
     onProblem: () => undefined,
     onAuthFailed: () => undefined,
+    refreshSession: async () => null,
     loadXmtpSdk: load,
   });
   connection.start();
   const socket = sockets.at(-1) as FakeSocket;
-  socket.answer = fakeServer(me) as FakeSocket["answer"];
+  socket.answer = fakeServer(me, [me, peer]) as FakeSocket["answer"];
   const peerConversation = async () =>
     (await network.client(peer).conversations.getConversationById(CHAT)) as StandInConversation;
   return {

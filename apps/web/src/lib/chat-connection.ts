@@ -6,6 +6,7 @@ import { api, ApiError } from "./api";
 import { config } from "./config";
 import { HistoryWriter, type History } from "./history";
 import { lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
+import { sameMembers } from "./mirror";
 import { nextCreatedAt, type Outbox } from "./outbox";
 import type { Session } from "./session";
 import type { Store } from "./store";
@@ -31,7 +32,12 @@ const RETRYABLE = new Set(["rate_limited", "unavailable", "internal"]);
 
 export interface ChatConnectionOptions {
   chatId: string;
+  /** The session the chat opens with; sessionChanged() hands over its successors. */
   session: Session;
+  /** After the server ended the session (`session:expired`, or a refused token): a valid session other than the
+   * one with `expiredToken`, got silently where that is possible (a renewed one, a burner signing in again), or
+   * null when only the user can sign in again. */
+  refreshSession(expiredToken: string): Promise<Session | null>;
   store: Store<ChatState, Action>;
   outbox: Outbox;
   history: History;
@@ -63,6 +69,14 @@ export class ChatConnection {
   private backoffTimer: ReturnType<typeof setTimeout> | undefined;
   /** The server refused the session token: nothing more is sent until the user signs in again (a new connection). */
   private authExpired = false;
+  /** The token the socket connects with and REST calls carry. */
+  private token: string;
+  /** The server said the session ends (`session:expired`): its disconnect is no cue to reconnect with the same token. */
+  private sessionEnded = false;
+  /** A silent refresh was tried and the socket has not connected since: a second refusal goes to the user. */
+  private refreshed = false;
+  /** Waiting for refreshSession: nothing is sent meanwhile. */
+  private refreshing = false;
   /** Bumped to abandon a running catch-up (a newer join or a disconnect). */
   private catchUpGeneration = 0;
   /** client_id → server message id, and → XMTP id: both known means an `attest` is due. */
@@ -73,6 +87,7 @@ export class ChatConnection {
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly o: ChatConnectionOptions) {
+    this.token = o.session.token;
     this.historyWriter = new HistoryWriter(o.history, o.session.address, () => o.store.getState());
   }
 
@@ -158,10 +173,49 @@ export class ChatConnection {
     this.o.onAuthFailed();
   }
 
+  /** The session ended: carry on with a fresh one when it can be had without the user, else ask them. Rejoining
+   * with the same highest rev and flushing the outbox follow from the reconnect. */
+  private async refreshSession(): Promise<void> {
+    if (this.refreshing || this.authExpired) return;
+    if (this.refreshed) {
+      this.authFailed();
+      return;
+    }
+    this.refreshed = this.refreshing = true;
+    const next = await this.o.refreshSession(this.token).catch(() => null);
+    this.refreshing = false;
+    if (this.stopped) return;
+    if (!next) {
+      this.authFailed();
+      return;
+    }
+    this.token = next.token;
+    this.reconnect();
+  }
+
+  /** A new connection, with the current token. */
+  private reconnect(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    if (socket.connected) socket.disconnect();
+    socket.connect();
+  }
+
+  /** A newer session for the same address (renewed, or signed in again after an expiry). */
+  sessionChanged(session: Session): void {
+    if (session.token === this.token || session.expires_at <= Date.now()) return;
+    this.token = session.token;
+    this.refreshed = false;
+    if (!this.authExpired) return;
+    this.authExpired = false;
+    this.reconnect();
+  }
+
   private connectSocket(): void {
     const socket = io(config.serverUrl, {
       transports: ["websocket"], // the server refuses long-polling
-      auth: { token: this.o.session.token },
+      // Read at every (re)connect, so a renewed token is the one used.
+      auth: (give) => give({ token: this.token }),
       // Come back quickly after an outage: the outbox is waiting.
       reconnectionDelay: 500,
       reconnectionDelayMax: 2000,
@@ -173,6 +227,8 @@ export class ChatConnection {
     // closed while still connecting makes the browser log a warning.
     this.connectTimer = setTimeout(() => socket.connect(), 0);
     socket.on("connect", () => {
+      this.sessionEnded = false;
+      this.refreshed = false;
       this.o.onSocket(true);
       this.o.onProblem(null);
       void this.historyLoaded.then(() => this.join(socket));
@@ -184,15 +240,24 @@ export class ChatConnection {
       this.catchUpGeneration++;
       this.typingSentAt = 0;
       this.o.onSocket(false);
-      // The client reconnects by itself except after a server-side disconnect.
-      if (reason === "io server disconnect" && !this.stopped) socket.connect();
+      this.dispatch({ type: "disconnected" });
+      // The client reconnects by itself except after a server-side disconnect; one that ends the session needs a
+      // new session first.
+      if (reason !== "io server disconnect" || this.stopped) return;
+      if (this.sessionEnded) void this.refreshSession();
+      else socket.connect();
     });
     socket.on("connect_error", (error) => {
       if (error.message === "unauthorized") {
         socket.disconnect();
-        this.authFailed();
+        void this.refreshSession();
       }
     });
+    // Sent just before the server disconnects a socket whose token expires ({expires_at}).
+    socket.on("session:expired", () => {
+      this.sessionEnded = true;
+    });
+    socket.on("chat:update", (chat: Chat) => this.dispatch({ type: "chatUpdated", chat }));
     const onMessage = (message: Message) => this.dispatch({ type: "socketMessages", messages: [message] });
     socket.on("message", onMessage);
     socket.on("message:update", onMessage);
@@ -223,9 +288,17 @@ export class ChatConnection {
         return;
       }
       if (!ack.ok) {
-        if (ack.error.code === "unauthorized") this.authFailed();
-        else this.o.onProblem(ack.error.message);
-        if (restored && (ack.error.code === "not_found" || ack.error.code === "forbidden")) this.startAfresh();
+        const code = ack.error.code;
+        if (code === "unauthorized") {
+          void this.refreshSession();
+          return;
+        }
+        if (code === "not_found" || code === "forbidden") {
+          if (restored) this.startAfresh();
+          this.dispatch({ type: "notMember" });
+        } else {
+          this.o.onProblem(ack.error.message);
+        }
         return;
       }
       if (sinceRev !== null && (!matchesServer(ack.chat, state) || (restored && ack.has_more))) {
@@ -250,7 +323,7 @@ export class ChatConnection {
     let cursor = fromRev;
     try {
       for (;;) {
-        const page = await api.changes(this.o.session.token, this.chatId, cursor);
+        const page = await api.changes(this.token, this.chatId, cursor);
         if (this.stopped || generation !== this.catchUpGeneration) return;
         const last = page.changes.at(-1);
         if (last) cursor = Math.max(cursor, last.rev);
@@ -260,7 +333,7 @@ export class ChatConnection {
       }
     } catch (error) {
       // The resume rev stays at the cursor: the next reconnect re-joins from there and repairs the hole.
-      if (error instanceof ApiError && error.code === "unauthorized") this.authFailed();
+      if (error instanceof ApiError && error.code === "unauthorized") void this.refreshSession();
     }
   }
 
@@ -282,7 +355,7 @@ export class ChatConnection {
   private async pump(): Promise<void> {
     await this.outboxLoaded;
     const socket = this.socket;
-    if (this.stopped || this.authExpired || this.sendSlot || this.backoffTimer !== undefined) return;
+    if (this.stopped || this.authExpired || this.refreshing || this.sendSlot || this.backoffTimer !== undefined) return;
     if (!socket?.connected) return; // the reconnect flushes
     const message = this.nextPending();
     if (!message) return;
@@ -315,8 +388,8 @@ export class ChatConnection {
         // Timed out on a live connection: try again, still ahead of everything written after it.
         this.backOff(RETRY_MS);
       } else if (ack.error.code === "unauthorized") {
-        // The session expired: the message stays pending (and in the outbox) for after the user signs in again.
-        this.authFailed();
+        // The session expired: the message stays pending (and in the outbox) for after the next sign-in.
+        void this.refreshSession();
       } else if (RETRYABLE.has(ack.error.code)) {
         // Later messages wait too, so the order they were written in survives.
         this.backOff(ack.error.retry_after_ms ?? RETRY_MS);
@@ -405,8 +478,13 @@ export class ChatConnection {
     const state = this.o.store.getState();
     const lowest = lowestSeq(state);
     if (!state.hasOlder || lowest === null || lowest <= 1) return;
-    const page = await api.messagesBefore(this.o.session.token, this.chatId, lowest);
+    const page = await api.messagesBefore(this.token, this.chatId, lowest);
     this.dispatch({ type: "olderPage", messages: page.messages, hasMore: page.has_more });
+  }
+
+  /** The chat as a REST answer returned it (members added or removed here): shown before its `chat:update`. */
+  chatChanged(chat: Chat): void {
+    this.dispatch({ type: "chatUpdated", chat });
   }
 
   /** Drops a message the server refused for good. */
@@ -423,12 +501,31 @@ export class ChatConnection {
     if (!client || this.stopped) return;
     const chat = await openXmtpChat(client, this.chatId, (copy) => this.dispatch({ type: "xmtpReceived", copy }));
     if (!chat) return;
-    if (this.stopped) {
+    const server = await this.serverChat();
+    // Never mirror a conversation into a server chat with other people in it (the id was registered by others).
+    if (this.stopped || !server || !sameMembers(server.members, chat.members)) {
       chat.close();
       return;
     }
     this.xmtp = chat;
     this.o.onXmtp(true);
+  }
+
+  /** The server's chat once a join (or the history cache) has told it; null if the chat closes first. */
+  private serverChat(): Promise<Chat | null> {
+    return new Promise((resolve) => {
+      const check = (): boolean => {
+        const { chat, membership } = this.o.store.getState();
+        const gone = this.stopped || membership === "not-member";
+        if (!gone && !chat) return false;
+        resolve(gone ? null : chat);
+        return true;
+      };
+      if (check()) return;
+      const unsubscribe = this.o.store.subscribe(() => {
+        if (check()) unsubscribe();
+      });
+    });
   }
 }
 

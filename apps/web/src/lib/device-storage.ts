@@ -14,10 +14,10 @@ export function deviceStorage(): { outbox: Outbox; history: History } {
   return shared;
 }
 
-/** The history cache as one session may write it: not at all once that session has ended (signed out here or in
- * another tab), so that a chat closing after the sign-out cannot put back what the sign-out forgot. */
+/** The history cache as one session (and its renewals) may write it: not at all once it has ended (signed out here
+ * or in another tab), so that a chat closing after the sign-out cannot put back what the sign-out forgot. */
 export function historyOf(session: Session): History {
   const history = deviceStorage().history;
-  const current = () => parseSession(readSessionRaw())?.token === session.token;
+  const current = () => parseSession(readSessionRaw())?.address.toLowerCase() === session.address.toLowerCase();
   return { ...history, save: (owner, cached) => (current() ? history.save(owner, cached) : Promise.resolve()) };
 }

@@ -27,11 +27,16 @@ export interface XmtpCopy {
   sent_at: number;
 }
 
+/** Whether we may read and write this chat: unknown before the first join answers; not-member when the join was
+ * refused; removed when a `chat:update` no longer lists us (we left, or the creator removed us). */
+export type Membership = "unknown" | "member" | "not-member" | "removed";
+
 export interface ChatState {
   chatId: string;
   /** The signed-in address; identifies which server messages settle our own local ones. */
   me: string;
   chat: Chat | null;
+  membership: Membership;
   /** Server copies by server id. */
   byId: Record<string, Message>;
   /** `${sender lower-case}/${client_id}` → server id: the server's idempotency key. */
@@ -67,6 +72,12 @@ export type Action =
   /** The server knows less than we hold (its data was reset): forget every server copy, keep what we wrote. */
   | { type: "serverReset" }
   | { type: "joined"; ack: JoinAck; sinceRev: number | null }
+  /** The server refused the join: we are not a member of this chat (or it does not exist). */
+  | { type: "notMember" }
+  /** `chat:update`: the chat's members (or title) changed. */
+  | { type: "chatUpdated"; chat: Chat }
+  /** The socket dropped: nobody is known to be online or typing until we are back. */
+  | { type: "disconnected" }
   /** Messages from the socket, which arrive in rev order and so may advance highestRev. */
   | { type: "socketMessages"; messages: Message[] }
   /** Messages fetched over REST or in an ack: their current state, but not proof that earlier revs were seen. */
@@ -91,6 +102,7 @@ export function initialChatState(chatId: string, me: string): ChatState {
     chatId,
     me,
     chat: null,
+    membership: "unknown",
     byId: {},
     idByClientKey: {},
     local: {},
@@ -179,7 +191,12 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
     case "joined": {
       const { ack, sinceRev } = action;
       if (ack.chat.id !== state.chatId) return state;
-      const base = { ...mergeMessages(state, ack.changes, false), chat: ack.chat, online: [...ack.online] };
+      const base = {
+        ...mergeMessages(state, ack.changes, false),
+        chat: ack.chat,
+        membership: "member" as const,
+        online: [...ack.online],
+      };
       if (sinceRev !== null && ack.has_more) {
         // A cut catch-up: seen without holes only up to the last change; the rest is paged from there. Anything
         // the socket delivered since the join was sent (state.highestRev beyond sinceRev) counts once it is done.
@@ -200,6 +217,17 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
         oldestSeq: !ack.has_more ? 0 : Number.isFinite(lowest) ? lowest : null,
       };
     }
+    case "notMember":
+      return state.membership === "not-member" ? state : { ...state, membership: "not-member", online: [], typing: {} };
+    case "chatUpdated": {
+      const { chat } = action;
+      if (chat.id !== state.chatId) return state;
+      const stillIn = chat.members.some((m) => sameAddress(m, state.me));
+      if (stillIn) return { ...state, chat, membership: "member" };
+      return { ...state, chat, membership: "removed", online: [], typing: {} };
+    }
+    case "disconnected":
+      return state.online.length === 0 && Object.keys(state.typing).length === 0 ? state : { ...state, online: [], typing: {} };
     case "socketMessages":
       return mergeMessages(state, action.messages, true);
     case "fetchedMessages":

@@ -1,13 +1,17 @@
 // The signed-in session, kept in localStorage so a reload stays signed in. Components read it through
 // useSession (src/hooks/use-session.ts), which re-renders on changes from this tab or another.
 
-export type WalletKind = "burner" | "injected";
+/** burner: a development key in this browser; injected: window.ethereum (MetaMask…); minipay: MiniPay's injected
+ * wallet (no message signing: signs in by transaction); farcaster: the Farcaster client's wallet. */
+export type WalletKind = "burner" | "injected" | "minipay" | "farcaster";
 
 export interface Session {
   token: string;
   /** Checksummed, as the server returned it. */
   address: string;
   expires_at: number;
+  /** When this token was issued (this device's clock): with expires_at, its lifetime, for renewal. */
+  issued_at?: number;
   wallet: WalletKind;
 }
 

@@ -1,4 +1,4 @@
-// Wire types of docs/protocol.md (v1), as the server sends them.
+// Wire types of docs/protocol.md (v1.1), as the server sends them.
 
 export type ServerStatus = "provisional" | "confirmed" | "corrected" | "retracted";
 
@@ -44,6 +44,22 @@ export interface WireError {
   code: string;
   message: string;
   retry_after_ms?: number;
+  /** Beside a `conflict` on a registered chat id, for its members: the chat's current members. */
+  members?: string[];
+}
+
+/** The answer of every sign-in and renewal. */
+export interface SessionAnswer {
+  token: string;
+  address: string;
+  expires_at: number;
+}
+
+/** One page of `GET /api/chats`. */
+export interface ChatPage {
+  chats: Chat[];
+  has_more: boolean;
+  next_cursor: string | null;
 }
 
 export type Ack<T> = ({ ok: true } & T) | { ok: false; error: WireError };

@@ -1,31 +1,41 @@
-// The wallet behind a session: an injected EIP-1193 provider (window.ethereum) or, for development, a burner key
-// kept in localStorage. Both sign SIWE/XMTP messages and send payments on the configured chain.
+// The wallet behind a session, one shape for every host: a development burner key kept in localStorage, an injected
+// EIP-1193 provider (window.ethereum), MiniPay's (legacy transactions only, no message signing, fees in
+// stablecoins) or the Farcaster client's. Each signs in and sends transactions on the configured chain.
 import {
   createWalletClient,
   custom,
+  decodeFunctionResult,
   defineChain,
+  encodeFunctionData,
+  erc20Abi,
   getAddress,
   http,
-  type Account,
+  toHex,
   type Address,
-  type Chain,
   type Hex,
-  type Transport,
-  type WalletClient,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { config } from "./config";
+import { farcasterProvider, injectedProvider, isMiniPay, type Eip1193Provider } from "./hosts";
 import type { WalletKind } from "./session";
 
-export interface Eip1193Provider {
-  request(args: { method: string; params?: unknown }): Promise<unknown>;
+export interface TxRequest {
+  to: Address;
+  data?: Hex;
+  value?: bigint;
+  /** Celo: the token the fee is paid in (MiniPay holds no CELO); omitted: the one the wallet holds. */
+  feeCurrency?: Address | null;
 }
 
 export interface Wallet {
   kind: WalletKind;
   address: Address;
+  /** False for MiniPay: it signs transactions only, so it signs in by transaction. */
+  canSignMessages: boolean;
+  /** Whether payments in the chain's own coin (CELO) make sense: MiniPay shows stablecoins only. */
+  nativePayments: boolean;
   signMessage(message: string): Promise<Hex>;
-  client: WalletClient<Transport, Chain, Account>;
+  send(tx: TxRequest): Promise<Hex>;
 }
 
 export const chain = defineChain({
@@ -37,11 +47,6 @@ export const chain = defineChain({
 
 const BURNER_KEY = "om.burner-key";
 
-export function injectedProvider(): Eip1193Provider | null {
-  if (typeof window === "undefined") return null;
-  return (window as { ethereum?: Eip1193Provider }).ethereum ?? null;
-}
-
 function burnerWallet(): Wallet {
   let key = window.localStorage.getItem(BURNER_KEY);
   if (!key || !/^0x[0-9a-fA-F]{64}$/.test(key)) {
@@ -50,23 +55,84 @@ function burnerWallet(): Wallet {
   }
   const account = privateKeyToAccount(key as Hex);
   const client = createWalletClient({ account, chain, transport: http(config.chainRpcUrl) });
-  return { kind: "burner", address: account.address, signMessage: (message) => account.signMessage({ message }), client };
+  return {
+    kind: "burner",
+    address: account.address,
+    canSignMessages: true,
+    nativePayments: true,
+    signMessage: (message) => account.signMessage({ message }),
+    send: ({ to, data, value }) => client.sendTransaction({ to, data, value }),
+  };
 }
 
-function injectedWallet(provider: Eip1193Provider, address: Address): Wallet {
+/** MetaMask and the like, and the Farcaster client's wallet: viem over the provider, on the configured chain. */
+function providerWallet(kind: WalletKind, provider: Eip1193Provider, address: Address): Wallet {
   const client = createWalletClient({ account: address, chain, transport: custom(provider) });
-  return { kind: "injected", address, signMessage: (message) => client.signMessage({ message }), client };
+  return {
+    kind,
+    address,
+    canSignMessages: true,
+    nativePayments: true,
+    signMessage: (message) => client.signMessage({ message }),
+    async send({ to, data, value }) {
+      if ((await client.getChainId()) !== chain.id) await client.switchChain({ id: chain.id });
+      return client.sendTransaction({ to, data, value });
+    },
+  };
 }
 
-/** Asks the wallet for an account (the injected one may prompt the user). */
+async function balanceOf(provider: Eip1193Provider, token: Address, owner: Address): Promise<bigint> {
+  const data = encodeFunctionData({ abi: erc20Abi, functionName: "balanceOf", args: [owner] });
+  const result = (await provider.request({ method: "eth_call", params: [{ to: token, data }, "latest"] })) as Hex;
+  return decodeFunctionResult({ abi: erc20Abi, functionName: "balanceOf", data: result });
+}
+
+/** The fee currency of the first configured stablecoin the wallet holds; null (the wallet decides) when none. */
+async function heldFeeCurrency(provider: Eip1193Provider, owner: Address): Promise<Address | null> {
+  for (const token of config.tokens) {
+    if (!token.feeCurrency) continue;
+    const held = await balanceOf(provider, token.address, owner).catch(() => 0n);
+    if (held > 0n) return token.feeCurrency;
+  }
+  return null;
+}
+
+/** MiniPay: plain eth_sendTransaction without EIP-1559 fields (it sends legacy transactions only), the fee in a
+ * stablecoin through Celo's feeCurrency. */
+function miniPayWallet(provider: Eip1193Provider, address: Address): Wallet {
+  return {
+    kind: "minipay",
+    address,
+    canSignMessages: false,
+    nativePayments: false,
+    signMessage: () => Promise.reject(new Error("MiniPay does not sign messages")),
+    async send({ to, data, value = 0n, feeCurrency }) {
+      const fee = feeCurrency === undefined ? await heldFeeCurrency(provider, address) : feeCurrency;
+      const tx = { from: address, to, value: toHex(value), ...(data ? { data } : {}), ...(fee ? { feeCurrency: fee } : {}) };
+      return (await provider.request({ method: "eth_sendTransaction", params: [tx] })) as Hex;
+    },
+  };
+}
+
+function providerFor(kind: WalletKind): Eip1193Provider | null {
+  if (kind === "farcaster") return farcasterProvider();
+  const provider = injectedProvider();
+  return kind === "minipay" && !isMiniPay(provider) ? null : provider;
+}
+
+function walletOf(kind: WalletKind, provider: Eip1193Provider, address: Address): Wallet {
+  return kind === "minipay" ? miniPayWallet(provider, address) : providerWallet(kind, provider, address);
+}
+
+/** Asks the wallet for an account (an injected one may prompt the user; MiniPay answers at once). */
 export async function connectWallet(kind: WalletKind): Promise<Wallet> {
   if (kind === "burner") return burnerWallet();
-  const provider = injectedProvider();
-  if (!provider) throw new Error("No browser wallet found");
+  const provider = providerFor(kind);
+  if (!provider) throw new Error("No wallet found");
   const accounts = (await provider.request({ method: "eth_requestAccounts" })) as string[];
   const first = accounts[0];
   if (!first) throw new Error("The wallet shared no account");
-  return injectedWallet(provider, getAddress(first));
+  return walletOf(kind, provider, getAddress(first));
 }
 
 /** The wallet of a stored session, without prompting; null when it is no longer available. */
@@ -75,6 +141,6 @@ export function walletForSession(kind: WalletKind, address: string): Wallet | nu
     const wallet = burnerWallet();
     return wallet.address.toLowerCase() === address.toLowerCase() ? wallet : null;
   }
-  const provider = injectedProvider();
-  return provider ? injectedWallet(provider, getAddress(address)) : null;
+  const provider = providerFor(kind);
+  return provider ? walletOf(kind, provider, getAddress(address)) : null;
 }

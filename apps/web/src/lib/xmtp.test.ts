@@ -17,7 +17,9 @@ function burner(): Wallet {
     kind: "burner",
     address: account.address,
     signMessage: (message) => account.signMessage({ message }),
-    client: undefined as unknown as Wallet["client"],
+    canSignMessages: true,
+    nativePayments: true,
+    send: () => Promise.reject(new Error("no chain here")),
   };
 }
 
@@ -135,6 +137,7 @@ describe("getXmtpClient", () => {
       onXmtp,
       onProblem: () => undefined,
       onAuthFailed: () => undefined,
+      refreshSession: async () => null,
       loadXmtpSdk: load,
     });
     connection.start();

@@ -3,9 +3,9 @@
 // failure resolves to null so the app carries on over the server alone ("Fallback"). Nothing here throws.
 import type { Client, Conversation, Dm, Group, Identifier, Signer, XmtpEnv } from "@xmtp/browser-sdk";
 import { getAddress, hexToBytes } from "viem";
-import { api } from "./api";
 import { config } from "./config";
 import type { XmtpCopy } from "./messages-reducer";
+import { mirrorConversation } from "./mirror";
 import type { Wallet } from "./wallet";
 
 type Sdk = typeof import("@xmtp/browser-sdk");
@@ -68,7 +68,8 @@ let current: { address: string; client: Promise<XmtpClient | null> } | null = nu
 
 /** The XMTP client for this wallet, created once; null when XMTP is off or unreachable. */
 export function getXmtpClient(wallet: Wallet, load: XmtpSdkLoader = loadSdk): Promise<XmtpClient | null> {
-  if (!xmtpEnabled()) return Promise.resolve(null);
+  // XMTP's identity is a signed message: a wallet that signs none (MiniPay) has no XMTP inbox.
+  if (!xmtpEnabled() || !wallet.canSignMessages) return Promise.resolve(null);
   if (current?.address !== wallet.address) {
     current = { address: wallet.address, client: createClient(wallet, load).catch(() => null) };
   }
@@ -85,6 +86,8 @@ async function memberAddresses(conversation: AnyConversation): Promise<Map<strin
 }
 
 export interface XmtpChat {
+  /** The conversation's members, checksummed, ourselves included. */
+  members: string[];
   /** Sends with the client_id as idempotency key (so the server can bind the copy); the XMTP id, or null. */
   sendText(text: string, clientId: string): Promise<string | null>;
   close(): void;
@@ -115,6 +118,7 @@ export async function openXmtpChat(
       onError: () => undefined,
     });
     return {
+      members: [...senders.values()],
       sendText: (text, clientId) =>
         conversation.sendText(text, { idempotencyKey: clientId }).catch(() => null),
       close: () => void stream.end().catch(() => undefined),
@@ -124,30 +128,35 @@ export async function openXmtpChat(
   }
 }
 
-/** Opens (or finds) the XMTP DM with `peer` and registers it with the server; its chat id, or null. */
+/** Opens (or finds) the XMTP DM with `peer` and mirrors it on the server; its chat id, or null when the peer is
+ * not on XMTP, XMTP fails, or the server holds that id with other members ("xmtp-only": the caller uses a server DM). */
 export async function startXmtpDm(client: XmtpClient, token: string, peer: string): Promise<string | null> {
   try {
     const identifier = ethereumIdentifier(peer);
     const reachable = await client.canMessage([identifier]);
     if (!reachable.get(identifier.identifier)) return null;
     const dm = await client.conversations.createDmWithIdentifier(identifier);
-    await api.createChat(token, { id: dm.id, members: [getAddress(peer)] });
-    return dm.id;
+    const members = [...(await memberAddresses(dm)).values()];
+    return (await mirrorConversation(token, dm.id, members)) === "mirrored" ? dm.id : null;
   } catch {
     return null;
   }
 }
 
-/** Registers every XMTP conversation with the server under its XMTP id, so each appears in the chat list. */
-export async function registerXmtpConversations(client: XmtpClient, token: string): Promise<void> {
+/** Mirrors every XMTP conversation on the server under its XMTP id, so each appears in the chat list; the ids of
+ * those that stay on XMTP alone (the server holds their id with other members). */
+export async function registerXmtpConversations(client: XmtpClient, token: string): Promise<string[]> {
+  const xmtpOnly: string[] = [];
   try {
     await client.conversations.sync();
     const conversations = await client.conversations.list({ limit: 100n });
     for (const conversation of conversations) {
       const members = [...(await memberAddresses(conversation)).values()];
-      await api.createChat(token, { id: conversation.id, members }).catch(() => undefined);
+      const mirrored = await mirrorConversation(token, conversation.id, members).catch(() => null);
+      if (mirrored === "xmtp-only") xmtpOnly.push(conversation.id);
     }
   } catch {
     // Best effort: the chats stay reachable through XMTP itself.
   }
+  return xmtpOnly;
 }

@@ -21,6 +21,7 @@ export default function ChatPage() {
       </p>
     );
   }
-  // Keyed so that another chat or another session starts from a clean state and connection.
-  return <ChatView key={`${chatId}|${state.session.token}`} chatId={chatId} session={state.session} />;
+  // Keyed so that another chat or another person starts from a clean state and connection; a renewed token is not
+  // another person: the connection takes it over.
+  return <ChatView key={`${chatId}|${state.session.address}`} chatId={chatId} session={state.session} />;
 }

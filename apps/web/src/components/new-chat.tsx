@@ -1,0 +1,111 @@
+"use client";
+import { useState, type FormEvent } from "react";
+import { membersProblem, parseAddressList, withoutMe } from "@/lib/addresses";
+
+/** Start a DM (one address) or a group (a title and several addresses); a chat with nobody but me is refused. */
+export function NewChat({
+  me,
+  onDm,
+  onGroup,
+  onOpened,
+}: {
+  me: string;
+  onDm(peer: string): Promise<string>;
+  onGroup(title: string, members: string[]): Promise<string>;
+  onOpened(chatId: string): void;
+}) {
+  const [peer, setPeer] = useState("");
+  const [title, setTitle] = useState("");
+  const [members, setMembers] = useState("");
+  const [busy, setBusy] = useState<"dm" | "group" | null>(null);
+  const [error, setError] = useState<{ form: "dm" | "group"; text: string } | null>(null);
+
+  async function run(form: "dm" | "group", open: () => Promise<string>) {
+    setBusy(form);
+    setError(null);
+    try {
+      onOpened(await open());
+    } catch (e) {
+      setError({ form, text: e instanceof Error ? e.message : "The chat could not be started" });
+      setBusy(null);
+    }
+  }
+
+  function startDm(event: FormEvent) {
+    event.preventDefault();
+    const parsed = parseAddressList(peer);
+    const problem = parsed.valid.length + parsed.invalid.length > 1 ? "A DM is with one person: start a group" : membersProblem(parsed, me);
+    if (problem) return setError({ form: "dm", text: problem });
+    void run("dm", () => onDm(parsed.valid[0]!));
+  }
+
+  function startGroup(event: FormEvent) {
+    event.preventDefault();
+    const parsed = parseAddressList(members);
+    const problem = membersProblem(parsed, me);
+    if (problem) return setError({ form: "group", text: problem });
+    void run("group", () => onGroup(title.trim(), withoutMe(parsed.valid, me)));
+  }
+
+  const shown = (form: "dm" | "group") =>
+    error?.form === form && (
+      <p className="error" role="alert" data-testid={`${form}-error`}>
+        {error.text}
+      </p>
+    );
+
+  return (
+    <>
+      <form className="card" onSubmit={startDm} aria-labelledby="dm-title">
+        <h2 id="dm-title">Start a DM</h2>
+        <label className="visually-hidden" htmlFor="dm-address">
+          Address to message
+        </label>
+        <input
+          id="dm-address"
+          data-testid="dm-address"
+          placeholder="0x…"
+          autoComplete="off"
+          spellCheck={false}
+          value={peer}
+          onChange={(e) => setPeer(e.target.value)}
+        />
+        <button data-testid="dm-start" type="submit" disabled={busy !== null}>
+          {busy === "dm" ? "Opening…" : "Start DM"}
+        </button>
+        {shown("dm")}
+      </form>
+
+      <form className="card" onSubmit={startGroup} aria-labelledby="group-title">
+        <h2 id="group-title">New group</h2>
+        <label htmlFor="group-name" className="visually-hidden">
+          Group name
+        </label>
+        <input
+          id="group-name"
+          data-testid="group-title"
+          placeholder="Group name (optional)"
+          maxLength={200}
+          value={title}
+          onChange={(e) => setTitle(e.target.value)}
+        />
+        <label htmlFor="group-members" className="visually-hidden">
+          Members&apos; addresses
+        </label>
+        <textarea
+          id="group-members"
+          data-testid="group-members"
+          placeholder="Members' addresses, one per line"
+          rows={2}
+          spellCheck={false}
+          value={members}
+          onChange={(e) => setMembers(e.target.value)}
+        />
+        <button data-testid="group-create" type="submit" disabled={busy !== null}>
+          {busy === "group" ? "Creating…" : "Create group"}
+        </button>
+        {shown("group")}
+      </form>
+    </>
+  );
+}

@@ -1,0 +1,34 @@
+// What people see instead of a wallet address (MiniPay's listing rules: no address, not even shortened, as an
+// identity): the label this device gave a contact, else a name derived from the address — the same on every device.
+import { hexToBytes, keccak256, toBytes } from "viem";
+
+const ADJECTIVES = [
+  "amber", "brave", "bright", "calm", "clever", "cosmic", "crisp", "curious", "daring", "dawn", "eager", "fancy",
+  "fierce", "gentle", "glad", "golden", "grand", "happy", "honest", "humble", "jolly", "keen", "kind", "lively",
+  "lucky", "mellow", "merry", "mighty", "misty", "noble", "patient", "peppy", "plucky", "polite", "proud", "quick",
+  "quiet", "rapid", "ruby", "rustic", "sage", "shiny", "silver", "sleek", "smart", "snowy", "solar", "spicy",
+  "steady", "sunny", "swift", "tidy", "tender", "upbeat", "vivid", "warm", "wild", "wise", "witty", "young",
+  "zesty", "breezy", "cheery", "dapper",
+];
+const NOUNS = [
+  "acorn", "badger", "baobab", "beacon", "bison", "cactus", "canyon", "cedar", "comet", "coral", "cricket", "dolphin",
+  "eagle", "ember", "falcon", "fern", "finch", "fox", "gazelle", "gecko", "harbor", "heron", "ibis", "jaguar",
+  "kestrel", "koala", "lagoon", "lemur", "lion", "lotus", "lynx", "mango", "maple", "meadow", "meerkat", "moon",
+  "nectar", "oasis", "orca", "otter", "owl", "panda", "papaya", "pebble", "pepper", "puffin", "quail", "raven",
+  "reef", "river", "robin", "sparrow", "summit", "tiger", "tulip", "turtle", "valley", "walrus", "willow", "zebra",
+  "kiwi", "ibex", "marula", "sunbird",
+];
+
+/** "clever mango": two words picked by the address's hash, so everyone sees the same name for the same wallet. */
+export function generatedName(address: string): string {
+  const hash = hexToBytes(keccak256(toBytes(address.toLowerCase())));
+  return `${ADJECTIVES[hash[0]! % ADJECTIVES.length]} ${NOUNS[hash[1]! % NOUNS.length]}`;
+}
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** "You" for the signed-in address, the contact's label when this device has one, else the generated name. */
+export function displayName(address: string, me: string | null, labels: Labels = {}): string {
+  if (me && address.toLowerCase() === me.toLowerCase()) return "You";
+  return labels[address.toLowerCase()] ?? generatedName(address);
+}
