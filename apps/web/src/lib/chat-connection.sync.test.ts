@@ -1,5 +1,6 @@
 // ChatConnection's sync and send paths against a fake socket and a mocked REST client: catch-up paging, history
-// paging, expired sessions, send order under retryable refusals, and outbox clean-up.
+// paging, expired sessions (and resuming after them), membership, send order under retryable refusals, and outbox
+// clean-up.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "./api";
 import { ChatConnection } from "./chat-connection";
@@ -8,6 +9,7 @@ import type { Outbox, OutboxEntry } from "./outbox";
 import { createStore } from "./store";
 import { sockets, type FakeSocket } from "./testing/fake-socket";
 import type { CachedChat } from "./history";
+import type { Session } from "./session";
 import type { Chat, Message } from "./types";
 import { memoryHistory } from "./testing/memory-history";
 import { serverMessage } from "./testing/messages";
@@ -46,7 +48,15 @@ type Answer = (event: string, payload: Record<string, unknown>) => unknown;
 
 const connections: ChatConnection[] = [];
 
-function setup(answer: Answer, outbox = memoryOutbox(), token = "token", history = memoryHistory()) {
+type Refresh = (expiredToken: string) => Promise<Session | null>;
+
+function setup(
+  answer: Answer,
+  outbox = memoryOutbox(),
+  token = "token",
+  history = memoryHistory(),
+  refreshSession: Refresh = async () => null,
+) {
   const store = createStore<ChatState, Action>(messagesReducer, initialChatState(CHAT, ME));
   const onAuthFailed = vi.fn();
   const connection = new ChatConnection({
@@ -59,7 +69,7 @@ function setup(answer: Answer, outbox = memoryOutbox(), token = "token", history
     onXmtp: () => undefined,
     onProblem: () => undefined,
     onAuthFailed,
-    refreshSession: async () => null,
+    refreshSession,
   });
   connections.push(connection);
   connection.start();
@@ -189,6 +199,112 @@ describe("ChatConnection with an expired session", () => {
   it("asks to sign in again when join is refused unauthorized", async () => {
     const h = setup((event) => (event === "join" ? refusal("unauthorized") : undefined));
     await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
+  });
+});
+
+const session = (token: string): Session => ({ token, address: ME, expires_at: Date.now() + 3_600_000, wallet: "burner" });
+const joins = (socket: FakeSocket) => socket.emitted("join") as { chat_id: string; since_rev?: number }[];
+/** A server holding one message (rev 1) that acks every send after it. */
+const oneMessageIn: Answer = (event, payload) => {
+  if (event === "join") return joinOk(1, payload.since_rev === undefined ? [message(1)] : []);
+  if (event !== "send") return undefined;
+  return { ok: true, message: message(2, { sender: ME, client_id: payload.client_id as string, body: payload.body as string }) };
+};
+
+describe("ChatConnection after the server ends the session (session:expired)", () => {
+  it("reconnects with a fresh session got silently and re-joins from the highest rev seen", async () => {
+    const refresh = vi.fn<Refresh>(async () => session("renewed"));
+    const h = setup(oneMessageIn, memoryOutbox(), "token", memoryHistory(), refresh);
+    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(1));
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
+    expect(refresh).toHaveBeenCalledWith("token");
+    expect(h.socket.auths).toEqual([{ token: "token" }, { token: "renewed" }]);
+    expect(joins(h.socket)[1]).toEqual({ chat_id: CHAT, since_rev: 1 });
+    expect(h.onAuthFailed).not.toHaveBeenCalled();
+  });
+
+  it("keeps what is written while the session is being renewed and sends it after", async () => {
+    let renewed: (s: Session) => void = () => undefined;
+    const h = setup(sendOk(), memoryOutbox(), "token", memoryHistory(), () => new Promise((r) => (renewed = r)));
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await h.connection.send("written meanwhile");
+    expect(h.sends()).toEqual([]);
+    expect(await h.outbox.list(CHAT, ME)).toMatchObject([{ body: "written meanwhile" }]);
+    renewed(session("renewed"));
+    await vi.waitFor(() => expect(h.sends()).toEqual(["written meanwhile"]));
+    await vi.waitFor(() => expect(h.store.getState().local).toEqual({}));
+  });
+
+  it("does not reconnect with the expired token when no session can be had silently: it asks the user", async () => {
+    const h = setup(sendOk());
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
+    expect(h.socket.auths).toEqual([{ token: "token" }]);
+    expect(h.socket.connected).toBe(false);
+  });
+
+  it("resumes from the highest rev with the session the user signs in with, outbox kept", async () => {
+    const h = setup(oneMessageIn);
+    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(1));
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
+    await h.connection.send("kept");
+    h.connection.sessionChanged(session("signed-in-again"));
+    await vi.waitFor(() => expect(h.sends()).toEqual(["kept"]));
+    expect(h.socket.auths.at(-1)).toEqual({ token: "signed-in-again" });
+    expect(joins(h.socket).at(-1)).toEqual({ chat_id: CHAT, since_rev: 1 });
+  });
+
+  it("still reconnects at once after a server disconnect that did not end the session", async () => {
+    const refresh = vi.fn<Refresh>(async () => null);
+    const h = setup(sendOk(), memoryOutbox(), "token", memoryHistory(), refresh);
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
+    expect(refresh).not.toHaveBeenCalled();
+    expect(h.socket.auths).toEqual([{ token: "token" }, { token: "token" }]);
+  });
+
+  it("connects with a renewed token at its next reconnect, before the old one expires", async () => {
+    const h = setup(sendOk());
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
+    h.connection.sessionChanged(session("renewed"));
+    h.reconnect();
+    expect(h.socket.auths.at(-1)).toEqual({ token: "renewed" });
+  });
+});
+
+describe("ChatConnection membership", () => {
+  it("tells a chat we are not in apart from an outage", async () => {
+    const h = setup((event) => (event === "join" ? refusal("forbidden") : undefined));
+    await vi.waitFor(() => expect(h.store.getState().membership).toBe("not-member"));
+  });
+
+  it("keeps the members current from chat:update, and knows when we were removed", async () => {
+    const h = setup(sendOk());
+    await vi.waitFor(() => expect(h.store.getState().membership).toBe("member"));
+    const third = "0x3333333333333333333333333333333333333333";
+    h.socket.push("chat:update", { ...chat(0), members: [ME, PEER, third] });
+    expect(h.store.getState().chat?.members).toEqual([ME, PEER, third]);
+    expect(h.store.getState().membership).toBe("member");
+    h.socket.push("chat:update", { ...chat(0), members: [PEER, third] });
+    expect(h.store.getState().membership).toBe("removed");
+  });
+
+  it("shows nobody online or typing while the socket is down", async () => {
+    const h = setup((event) => (event === "join" ? { ...joinOk(0), online: [ME, PEER] } : undefined));
+    await vi.waitFor(() => expect(h.store.getState().online).toEqual([ME, PEER]));
+    h.socket.push("typing", { chat_id: CHAT, address: PEER, typing: true });
+    h.socket.disconnect();
+    expect(h.store.getState().online).toEqual([]);
+    expect(h.store.getState().typing).toEqual({});
   });
 });
 

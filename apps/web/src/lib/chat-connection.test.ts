@@ -77,7 +77,7 @@ function memoryOutbox(): Outbox & { puts: OutboxEntry[] } {
   };
 }
 
-function setup(create: "ok" | "fail" | "hang" = "ok") {
+function setup(create: "ok" | "fail" | "hang" = "ok", serverMembers?: (me: string, peer: string) => string[]) {
   // A fresh burner wallet per test (xmtp.ts keeps one client per address).
   const key = generatePrivateKey();
   storage.set("om.burner-key", key);
@@ -106,7 +106,7 @@ function setup(create: "ok" | "fail" | "hang" = "ok") {
   });
   connection.start();
   const socket = sockets.at(-1) as FakeSocket;
-  socket.answer = fakeServer(me, [me, peer]) as FakeSocket["answer"];
+  socket.answer = fakeServer(me, serverMembers?.(me, peer) ?? [me, peer]) as FakeSocket["answer"];
   const peerConversation = async () =>
     (await network.client(peer).conversations.getConversationById(CHAT)) as StandInConversation;
   return {
@@ -220,6 +220,20 @@ describe("ChatConnection over XMTP (stand-in SDK)", () => {
     expect(h.bubbles()).toMatchObject([
       { key: `xmtp:${xmtpId}`, body: "only on xmtp", status: "provisional", source: "xmtp", sender: h.peer },
     ]);
+  });
+});
+
+describe("ChatConnection on a chat id held by other people", () => {
+  it("never mirrors into a server chat whose members differ from the XMTP conversation's", async () => {
+    const squatter = privateKeyToAccount(generatePrivateKey()).address;
+    const h = (harness = setup("ok", (me, peer) => [me, peer, squatter]));
+    await vi.waitFor(() => expect(h.mode()).toBe("Fallback"));
+    await vi.waitFor(() => expect(h.load).toHaveBeenCalledOnce());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await h.connection.send("only for the server chat");
+    await vi.waitFor(() => expect(h.socket.emitted("send")).toHaveLength(1));
+    expect(h.mode()).toBe("Fallback");
+    expect(h.network.sends).toEqual([]);
   });
 });
 

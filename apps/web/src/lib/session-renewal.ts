@@ -9,8 +9,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** When the token is due for renewal: halfway through its lifetime (at once when the issue time is unknown). */
 export function renewalDueAt(session: Session): number {
-  const issued = session.issued_at ?? 0;
-  return issued + (session.expires_at - issued) / 2;
+  const issued = session.issued_at;
+  return issued === undefined ? 0 : issued + (session.expires_at - issued) / 2;
 }
 
 /** How long to wait before renewing: 0 when due now, null when the token has expired (only a new sign-in helps). */

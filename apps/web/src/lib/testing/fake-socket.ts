@@ -10,6 +10,8 @@ export interface Emitted {
 export class FakeSocket {
   connected = false;
   readonly emits: Emitted[] = [];
+  /** The `auth` payload of every connect, as socket.io-client sends it in the connect packet. */
+  readonly auths: unknown[] = [];
   private readonly handlers = new Map<string, Set<Handler>>();
 
   /** The server's ack for an event (or a promise of it); undefined leaves the ack unanswered. */
@@ -32,8 +34,19 @@ export class FakeSocket {
   }
 
   connect(): this {
+    const { auth } = (this.options ?? {}) as { auth?: unknown };
+    // socket.io-client calls a function-valued `auth` at every (re)connect.
+    if (typeof auth === "function") (auth as (give: (data: unknown) => void) => void)((data) => this.auths.push(data));
+    else this.auths.push(auth);
     this.connected = true;
     this.push("connect");
+    return this;
+  }
+
+  /** The server closes the connection (socket.io-client does not reconnect by itself after this reason). */
+  serverDisconnect(): this {
+    this.connected = false;
+    this.push("disconnect", "io server disconnect");
     return this;
   }
 

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { membersProblem, parseAddressList } from "./addresses";
+import { parseAmount, parseTokens } from "./tokens";
+
+const ME = "0x1111111111111111111111111111111111111111";
+const BOB = "0x2222222222222222222222222222222222222222";
+const CAROL = "0x3333333333333333333333333333333333333333";
+
+describe("addresses people type", () => {
+  it("splits on commas, spaces and new lines, each address once", () => {
+    expect(parseAddressList(`${BOB}, ${CAROL}\n${BOB.toUpperCase().replace("0X", "0x")}`)).toEqual({
+      valid: [BOB, CAROL],
+      invalid: [],
+    });
+  });
+
+  it("names the first thing that is not an address", () => {
+    expect(membersProblem(parseAddressList(`${BOB} bob.eth`), ME)).toBe("Not an address: bob.eth");
+  });
+
+  it("refuses a chat with nobody but me", () => {
+    expect(membersProblem(parseAddressList(ME), ME)).toBe("That is your own address: add someone else");
+    expect(membersProblem(parseAddressList(""), ME)).toBe("Enter at least one address");
+  });
+
+  it("accepts others, with or without me among them", () => {
+    expect(membersProblem(parseAddressList(`${ME} ${BOB}`), ME)).toBeNull();
+  });
+});
+
+describe("stablecoin settings and amounts", () => {
+  it("reads symbol, address, decimals and fee currency; skips a malformed entry", () => {
+    const tokens = parseTokens(`USDT:${BOB}:6:${CAROL},broken:0x12:6,USDm:${CAROL}:18`);
+    expect(tokens).toEqual([
+      { symbol: "USDT", address: BOB, decimals: 6, feeCurrency: CAROL },
+      { symbol: "USDm", address: CAROL, decimals: 18, feeCurrency: null },
+    ]);
+  });
+
+  it("parses amounts in the token's own decimals", () => {
+    expect(parseAmount("1.5", 6)).toBe(1_500_000n);
+    expect(parseAmount(".25", 18)).toBe(250_000_000_000_000_000n);
+  });
+
+  it("refuses zero, junk and more decimals than the token has", () => {
+    expect(parseAmount("0", 6)).toBeNull();
+    expect(parseAmount("1.0000001", 6)).toBeNull();
+    expect(parseAmount("1e3", 6)).toBeNull();
+  });
+});
