@@ -1,11 +1,10 @@
 """The whole stack for browser tests: anvil, the backend, the built Next.js app, and Debian's Chromium.
 
 Next.js inlines NEXT_PUBLIC_* settings when it builds, so this stack uses fixed ports (unusual ones) that the
-build is made for; the build is cached in apps/web/.next until its sources or these settings change.
+build is made for; the build is cached in apps/web/.next until its sources or these settings change (apps/web/scripts/build-if-changed.mjs).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -30,21 +29,11 @@ BUILD_ENV = {
 }
 
 
-def _sources_digest() -> str:
-    digest = hashlib.sha256(repr(sorted(BUILD_ENV.items())).encode())
-    for path in sorted(p for p in WEB.rglob("*") if p.is_file() and not {"node_modules", ".next"} & set(p.parts)):
-        digest.update(str(path.relative_to(WEB)).encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def build_web() -> None:
-    """`next build` for the e2e settings, unless the last build was of the same sources and settings."""
-    stamp = WEB / ".next" / f"e2e-{_sources_digest()}"
-    if stamp.exists():
-        return
-    subprocess.run(["npm", "run", "build"], cwd=WEB, env={**os.environ, **BUILD_ENV}, check=True,
-                   stdout=subprocess.DEVNULL)
-    stamp.touch()
+    """`next build` for the e2e settings, unless the last build was of the same sources and settings (the same
+    script and stamp as ./start-optimistic-messaging.sh)."""
+    subprocess.run(["node", str(WEB / "scripts" / "build-if-changed.mjs"), "--quiet"], cwd=WEB,
+                   env={**os.environ, **BUILD_ENV}, check=True)
 
 
 class WebApp:
