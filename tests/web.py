@@ -9,8 +9,11 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import requests
+from eth_account import Account
+from eth_utils import keccak
 
 from chain import Anvil
 from support import ROOT, Server, wait_until
@@ -76,3 +79,76 @@ def backend(folder: Path, anvil: Anvil) -> Server:
     server.port, server.url = API_PORT, f"http://127.0.0.1:{API_PORT}"
     server.env["PORT"] = str(API_PORT)
     return server.start()
+
+
+# Celo mainnet USDT and its fee-currency adapter: the app's default tokens (apps/web/src/lib/config.ts).
+USDT = "0x48065fbBE25f71C9282ddf5e1cD6D6A887483D5e"
+USDT_ADAPTER = "0x0E2A3e05bc9A16F5292A6170456A710cb89C6f72"
+
+
+def install_usdt(node: Anvil) -> None:
+    """Puts a 6-decimal ERC-20 (tests/contracts/Token.sol) at USDT's mainnet address, so the app's default token list
+    works on anvil."""
+    deployed = node.deploy_token(node.wallet(9), 6)
+    node.rpc("anvil_setCode", USDT, node.rpc("eth_getCode", deployed, "latest"))
+
+
+def give_usdt(node: Anvil, holder: str, amount: int) -> None:
+    """Sets `holder`'s USDT balance (balanceOf is the mapping at slot 0 of Token.sol)."""
+    slot = keccak(bytes.fromhex(holder[2:].rjust(64, "0")) + bytes(32))
+    node.rpc("anvil_setStorageAt", USDT, "0x" + slot.hex(), "0x" + amount.to_bytes(32, "big").hex())
+
+
+def erc20_balance(node: Anvil, token: str, holder: str) -> int:
+    data = "0x70a08231" + holder[2:].lower().rjust(64, "0")  # balanceOf(address)
+    return int(node.rpc("eth_call", {"to": token, "data": data}, "latest"), 16)
+
+
+class MiniPayWallet:
+    """What MiniPay injects, served by the test process: one account, no message signing (EIP-1193 4200), and
+    eth_sendTransaction signed here as a legacy (type 0) transaction with its own key, sent to anvil raw. Every
+    transaction request is kept for the test to read; an EIP-1559 one is refused, as MiniPay cannot send it."""
+
+    SCRIPT = """
+    window.ethereum = {
+      isMiniPay: true,
+      async request({ method, params }) {
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return [window.OM_MINIPAY_ADDRESS];
+        if (method === "personal_sign" || method === "eth_sign" || method.startsWith("eth_signTypedData")) {
+          throw Object.assign(new Error("The method is not supported by MiniPay"), { code: 4200 });
+        }
+        if (method === "eth_sendTransaction") return await window.omMiniPaySend(params[0]);
+        return await window.omChainRpc(method, params ?? []);
+      },
+      on() {}, removeListener() {},
+    };
+    """
+
+    def __init__(self, node: Anvil) -> None:
+        self.node = node
+        self.account = Account.create()
+        self.requests: list[dict[str, Any]] = []
+        node.rpc("anvil_setBalance", self.address, hex(10**18))  # gas (anvil knows no fee currencies)
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def install(self, context: Any) -> None:
+        context.add_init_script(f"window.OM_MINIPAY_ADDRESS = {self.address!r};" + self.SCRIPT)
+        context.expose_function("omMiniPaySend", self.send)
+        context.expose_function("omChainRpc", lambda method, params: self.node.rpc(method, *params))
+
+    def send(self, tx: dict[str, Any]) -> str:
+        self.requests.append(tx)
+        if {"maxFeePerGas", "maxPriorityFeePerGas"} & tx.keys() or tx.get("type") not in (None, "0x0"):
+            raise ValueError("MiniPay sends legacy transactions only")
+        call = {"from": self.address, "to": tx["to"], "value": tx.get("value", "0x0"), "data": tx.get("data", "0x")}
+        signed = self.account.sign_transaction({
+            "chainId": int(self.node.rpc("eth_chainId"), 16),
+            "nonce": int(self.node.rpc("eth_getTransactionCount", self.address, "pending"), 16),
+            "gasPrice": int(self.node.rpc("eth_gasPrice"), 16),
+            "gas": int(self.node.rpc("eth_estimateGas", call), 16),
+            "to": tx["to"], "value": int(call["value"], 16), "data": call["data"],
+        })
+        return self.node.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex().removeprefix("0x"))
