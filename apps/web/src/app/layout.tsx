@@ -12,7 +12,8 @@ export const viewport: Viewport = { width: "device-width", initialScale: 1, them
 export default function RootLayout({ children }: { children: React.ReactNode }) {
   return (
     <html lang="en">
-      <body>
+      {/* next dev puts its indicator at the top right: the header keeps clear of it there. */}
+      <body className={process.env.NODE_ENV === "development" ? "dev-tools" : undefined}>
         <SessionKeeper />
         <main className="app">{children}</main>
       </body>

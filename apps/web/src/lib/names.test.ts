@@ -7,7 +7,7 @@ const BOB = "0x2222222222222222222222222222222222222222";
 describe("names people see instead of addresses", () => {
   it("derives the same two-word name from an address in any letter case", () => {
     const name = generatedName(ALICE);
-    expect(name).toMatch(/^[a-z]+ [a-z]+$/);
+    expect(name).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+$/);
     expect(generatedName(ALICE.toUpperCase().replace("0X", "0x"))).toBe(name);
   });
 

@@ -19,10 +19,12 @@ const NOUNS = [
   "kiwi", "ibex", "marula", "sunbird",
 ];
 
-/** "clever mango": two words picked by the address's hash, so everyone sees the same name for the same wallet. */
+const capital = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
+
+/** "Clever Mango": two words picked by the address's hash, so everyone sees the same name for the same wallet. */
 export function generatedName(address: string): string {
   const hash = hexToBytes(keccak256(toBytes(address.toLowerCase())));
-  return `${ADJECTIVES[hash[0]! % ADJECTIVES.length]} ${NOUNS[hash[1]! % NOUNS.length]}`;
+  return `${capital(ADJECTIVES[hash[0]! % ADJECTIVES.length]!)} ${capital(NOUNS[hash[1]! % NOUNS.length]!)}`;
 }
 
 export type Labels = Readonly<Record<string, string>>;
