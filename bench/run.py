@@ -108,7 +108,8 @@ def measure(server: Server, scenario: str, spec: tuple[int, int, dict], tmp: Pat
 def write_replay_log(path: Path, n: int, chats: int = 1000) -> str | None:
     """Writes a compacted log of n settled messages in `chats` chats with the store's own encoder; returns why not if absent."""
     try:
-        from optimistic_messaging.models import Message, Room, message_id
+        from optimistic_messaging.models import Message, message_id
+        from optimistic_messaging.store.state import Room
         from optimistic_messaging.store.jsonl import encode_log
     except Exception as e:  # noqa: BLE001 - the package is being written; any import failure means "not yet"
         return f"skipped: optimistic_messaging.store.jsonl.encode_log not available yet ({type(e).__name__}: {e})"

@@ -105,3 +105,13 @@ class Anvil:
 def claim(tx_hash: str, to: str, value: int, token: str | None = None) -> dict[str, Any]:
     """A payment claim as a client sends it with its message."""
     return {"chain_id": CHAIN_ID, "hash": tx_hash, "to": to, "value": str(value), "token": token}
+
+
+def signed_tx(sender: Wallet, chain_id: int = CHAIN_ID, to: str | None = None, value: int = 0, data: bytes = b"",
+              nonce: int = 0, legacy: bool = True) -> tuple[str, str]:
+    """A transaction signed by `sender` (legacy, type 0, as MiniPay sends them; else EIP-1559): (raw hex, hash)."""
+    tx: dict[str, Any] = {"nonce": nonce, "gas": 100_000, "to": to or sender.address, "value": value, "data": data,
+                          "chainId": chain_id}
+    tx.update({"gasPrice": 2 * 10**9} if legacy else {"maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 10**9})
+    signed = sender.account.sign_transaction(tx)
+    return "0x" + signed.raw_transaction.hex().removeprefix("0x"), "0x" + signed.hash.hex().removeprefix("0x")

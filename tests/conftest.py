@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from chain import Anvil
 from support import Peer, Server, Wallet
 
 
@@ -29,7 +30,8 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The shared server: tests isolate themselves by using fresh wallets and chats."""
-    srv = Server(tmp_path_factory.mktemp("shared"), {"RATE_PER_S": "1000", "RATE_BURST": "1000"}).start()
+    srv = Server(tmp_path_factory.mktemp("shared"), {"RATE_PER_S": "1000", "RATE_BURST": "1000",
+                                                     "CHAT_RATE_PER_MIN": "60000", "CHAT_RATE_BURST": "1000"}).start()
     yield srv
     srv.stop()
 
@@ -53,3 +55,11 @@ def peers() -> Iterator[Callable[..., Peer]]:
     yield connect
     for peer in opened:
         peer.close()
+
+
+@pytest.fixture(scope="module")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
+    """A real local EVM node (anvil) for the tests of one module."""
+    node = Anvil(tmp_path_factory.mktemp("anvil")).start()
+    yield node
+    node.stop()

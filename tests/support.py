@@ -134,6 +134,7 @@ class Wallet:
 
     account: Any = field(default_factory=Account.create)
     token: str = ""
+    expires_at: int = 0
 
     @property
     def address(self) -> str:
@@ -147,7 +148,7 @@ class Wallet:
         text = siwe_text(self.address, nonce)
         r = server.post("/api/auth/verify", {"message": text, "signature": self.sign(text)})
         assert r.status_code == 200, r.text
-        self.token = r.json()["token"]
+        self.token, self.expires_at = r.json()["token"], r.json()["expires_at"]
         return self
 
 
@@ -158,6 +159,13 @@ class _InOrderEngineIO(engineio.Client):
     def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
         kwargs["run_async"] = False
         return super()._trigger_event(event, *args, **kwargs)
+
+    def disconnect(self, abort: bool = False, reason: Any = None) -> None:
+        """A disconnect the server asked for is handled on the read thread, which cannot wait for itself to end."""
+        if threading.current_thread() is self.read_loop_task:
+            threading.Thread(target=super().disconnect, args=(abort, reason), daemon=True).start()
+        else:
+            super().disconnect(abort=abort, reason=reason)
 
 
 class _InOrderClient(socketio.Client):
@@ -238,3 +246,19 @@ def new_chat(server: Server, creator: Wallet, *others: Wallet, chat_id: str | No
     r = server.post("/api/chats", body, creator.token)
     assert r.status_code in (200, 201), r.text
     return r.json()["chat"]
+
+
+@dataclass
+class FakeClock:
+    """A clock that stands still until the test moves it on (both its wall and its monotonic time)."""
+
+    ms: int = 1_800_000_000_000
+
+    def now_ms(self) -> int:
+        return self.ms
+
+    def monotonic(self) -> float:
+        return self.ms / 1000
+
+    def advance(self, ms: int) -> None:
+        self.ms += ms

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import re
 
-from optimistic_messaging.auth import Identity, Nonces, Tokens
+import pytest
 
-from support import Wallet, iso_now, new_chat, siwe_text, wait_until
+from optimistic_messaging.auth import Auth, Identity, LocalUsedNonces, Nonces, Tokens
+from optimistic_messaging.config import Config
+from optimistic_messaging.errors import ApiError
+
+from support import FakeClock, Wallet, iso_now, siwe_text
 
 
 def nonce(server) -> str:
@@ -125,37 +129,44 @@ def test_rest_without_token_or_with_a_bad_one_is_unauthorized(server):
 
 
 def test_token_expires_after_its_ttl():
-    tokens = Tokens("k" * 32, ttl_s=0)
-    assert tokens.verify(tokens.issue("0x" + "1" * 40).token) is None
-    live = Tokens("k" * 32, ttl_s=60)
-    session = live.issue("0xabc")
-    assert live.verify(session.token) == Identity("0xabc", session.expires_at)
+    clock = FakeClock()
+    tokens = Tokens("k" * 32, ttl_s=60, max_age_s=3600, clock=clock)
+    session = tokens.issue("0xabc")
+    assert tokens.verify(session.token) == Identity("0xabc", session.expires_at, clock.ms)
+    clock.advance(60_000)
+    assert tokens.verify(session.token) is None
 
 
 def test_token_signed_with_another_key_is_rejected():
-    assert Tokens("other-key", 60).verify(Tokens("k" * 32, 60).issue("0xabc").token) is None
+    clock = FakeClock()
+    assert Tokens("other-key", 60, 60, clock).verify(Tokens("k" * 32, 60, 60, clock).issue("0xabc").token) is None
+
+
+def nonces(clock: FakeClock, key: str = "k" * 32) -> Nonces:
+    return Nonces(key, LocalUsedNonces(clock), clock)
 
 
 def test_nonce_is_consumed_once():
-    nonces = Nonces("k" * 32)
-    n = nonces.issue()
-    assert nonces.consume(n) is True and nonces.consume(n) is False
+    clock = FakeClock()
+    issuer = nonces(clock)
+    n = issuer.issue()
+    assert issuer.consume(n) is True and issuer.consume(n) is False
 
 
 def test_nonce_signed_by_another_server_or_altered_is_refused():
-    n = Nonces("other").issue()
-    assert Nonces("k" * 32).consume(n) is False
-    mine = Nonces("k" * 32)
+    clock = FakeClock()
+    assert nonces(clock).consume(nonces(clock, "other").issue()) is False
+    mine = nonces(clock)
     good = mine.issue()
     assert mine.consume(good[:-1] + ("0" if good[-1] != "0" else "1")) is False
 
 
-def test_nonce_older_than_five_minutes_is_refused(monkeypatch):
-    nonces = Nonces("k" * 32)
-    n = nonces.issue()
-    import optimistic_messaging.auth as auth
-    monkeypatch.setattr(auth, "now_ms", lambda: int(n[:12], 16) + 5 * 60 * 1000 + 1)
-    assert nonces.consume(n) is False
+def test_nonce_older_than_five_minutes_is_refused():
+    clock = FakeClock()
+    issuer = nonces(clock)
+    n = issuer.issue()
+    clock.advance(5 * 60 * 1000 + 1)
+    assert issuer.consume(n) is False
 
 
 def test_nonce_in_the_statement_is_not_the_one_checked(server):
@@ -174,18 +185,41 @@ def test_unparseable_message_still_uses_up_its_nonce(server):
     assert verify(server, wallet, siwe_text(wallet.address, n)).status_code == 401
 
 
-def test_nonce_issued_before_a_restart_is_refused(monkeypatch):
-    import optimistic_messaging.auth as auth
-    before = Nonces("k" * 32).issue()
-    monkeypatch.setattr(auth, "now_ms", lambda: int(before[:12], 16) + 1)  # the restart comes a millisecond later
-    assert Nonces("k" * 32).consume(before) is False
+def test_nonce_issued_before_a_restart_is_refused():
+    clock = FakeClock()
+    before = nonces(clock).issue()
+    clock.advance(1)  # the restart comes a millisecond later: a new process, which never saw what was used before
+    assert nonces(clock).consume(before) is False
 
 
-def test_a_socket_cannot_outlive_its_session(make_server, peers):
-    server = make_server({"TOKEN_TTL_S": "4", "RATE_PER_S": "1000", "RATE_BURST": "1000"})
-    alice, bob = Wallet(), Wallet().sign_in(server)
-    chat = new_chat(server, bob, alice)
-    peer = peers(server, alice.sign_in(server))  # alice's 4 s start here, with nothing else to set up
-    assert peer.send(chat["id"])["ok"]
-    expired = wait_until(lambda: (ack := peer.send(chat["id"]))["ok"] is False and ack, 15, "the session to expire")
-    assert expired["error"]["code"] == "unauthorized" and "expired" in expired["error"]["message"]
+def test_a_session_is_renewed_without_signing_until_its_maximum_age():
+    clock = FakeClock()
+    auth = Auth(Config(secret_key="k" * 32, token_ttl_s=100, session_max_age_s=250), LocalUsedNonces(clock), clock)
+    start = clock.ms
+    session = auth.tokens.issue("0xabc")
+    clock.advance(60_000)
+    renewed = auth.renew(session.token)
+    assert renewed.expires_at == clock.ms + 100_000 and auth.identify(renewed.token).signed_in_at == start
+    clock.advance(90_000)
+    assert auth.renew(renewed.token).expires_at == start + 250_000, "never past the session's maximum age"
+    clock.advance(100_000)
+    with pytest.raises(ApiError) as refused:
+        auth.renew(auth.renew(renewed.token).token)
+    assert refused.value.code == "unauthorized"
+
+
+def test_renew_over_rest_gives_a_working_token_and_refuses_a_bad_one(server, wallets):
+    (alice,) = wallets(1)
+    r = server.post("/api/auth/renew", token=alice.token)
+    assert r.status_code == 200 and r.json()["address"] == alice.address
+    assert server.get("/api/chats", r.json()["token"]).status_code == 200
+    assert server.post("/api/auth/renew", token="garbage").status_code == 401
+    assert server.post("/api/auth/renew").status_code == 401
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_a_message_with_other_line_endings_is_refused_and_uses_its_nonce_up(server, ending):
+    wallet = Wallet()
+    n = nonce(server)
+    assert verify(server, wallet, siwe_text(wallet.address, n).replace("\n", ending)).status_code == 401
+    assert verify(server, wallet, siwe_text(wallet.address, n)).status_code == 401

@@ -37,15 +37,46 @@ def test_groups_without_id_are_always_new(server, wallets):
     assert one.json()["chat"]["id"] != two.json()["chat"]["id"]
 
 
-def test_registered_id_first_registration_wins(server, wallets):
+XMTP_GROUP = "aed8a9cc52ca1c02c03a6d90171b1fd9"
+
+
+def register(server, wallet, chat_id, *others, **extra):
+    return server.post("/api/chats", {"members": [w.address for w in others], "id": chat_id, **extra}, wallet.token)
+
+
+def test_a_registered_id_is_created_once_and_given_back_to_a_member_asking_for_the_same_members(server, wallets):
+    alice, bob = wallets(2)
+    chat_id = XMTP_GROUP + alice.address[2:8]
+    created = register(server, alice, chat_id, bob)
+    assert created.status_code == 201 and created.json()["chat"]["id"] == chat_id
+    again = register(server, bob, chat_id, alice, title="ignored")
+    assert again.status_code == 200 and again.json()["chat"] == created.json()["chat"]
+
+
+def test_a_member_asking_for_other_members_gets_conflict_with_the_chats_members(server, wallets):
+    alice, bob, carol = wallets(3)
+    chat_id = XMTP_GROUP + alice.address[2:8]
+    chat = register(server, alice, chat_id, bob).json()["chat"]
+    r = register(server, bob, chat_id, carol)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+    assert sorted(r.json()["error"]["members"]) == sorted(chat["members"])
+    assert server.get(f"/api/chats/{chat_id}", bob.token).json()["chat"] == chat, "nothing changed"
+
+
+def test_an_id_squatted_with_its_owners_inside_is_a_conflict_for_them_naming_the_squatter(server, wallets):
     alice, bob, mallory = wallets(3)
-    xmtp_id = "aed8a9cc52ca1c02c03a6d90171b1fd9" + alice.address[2:8]
-    created = server.post("/api/chats", {"members": [bob.address], "id": xmtp_id}, alice.token)
-    assert created.status_code == 201 and created.json()["chat"]["id"] == xmtp_id
-    by_member = server.post("/api/chats", {"members": [mallory.address], "id": xmtp_id, "title": "x"}, bob.token)
-    assert by_member.status_code == 200 and by_member.json()["chat"] == created.json()["chat"]
-    taken = server.post("/api/chats", {"members": [alice.address], "id": xmtp_id}, mallory.token)
-    assert taken.status_code == 409 and taken.json()["error"]["code"] == "conflict"
+    chat_id = XMTP_GROUP + alice.address[2:8]  # the id of Alice and Bob's XMTP conversation, registered first by Mallory
+    assert register(server, mallory, chat_id, alice, bob).status_code == 201
+    r = register(server, alice, chat_id, bob)
+    assert r.status_code == 409 and mallory.address in r.json()["error"]["members"]
+
+
+def test_someone_outside_a_registered_id_gets_conflict_without_its_members(server, wallets):
+    alice, bob, mallory = wallets(3)
+    chat_id = XMTP_GROUP + alice.address[2:8]
+    register(server, alice, chat_id, bob)
+    r = register(server, mallory, chat_id, alice)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict" and "members" not in r.json()["error"]
 
 
 def test_dm_prefix_is_reserved(server, wallets):
@@ -225,3 +256,129 @@ def test_chat_size_is_capped(make_server):
     assert r.status_code == 400 and "3" in r.json()["error"]["message"]
     too_big = server.post("/api/chats", {"members": [bob.address, carol.address, dave.address]}, alice.token)
     assert too_big.status_code == 400
+
+
+def group(server, creator, *others) -> dict:
+    return new_chat(server, creator, *others, Wallet())  # a third member makes it a group, not a DM
+
+
+def remove(server, caller, chat_id, address):
+    return server.request("DELETE", f"/api/chats/{chat_id}/members/{address}", caller.token)
+
+
+def test_a_member_leaves_a_group_and_is_forbidden_from_then_on(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = group(server, alice, bob)
+    r = remove(server, bob, chat["id"], bob.address.lower())
+    assert r.status_code == 200 and bob.address not in r.json()["chat"]["members"]
+    assert server.get(f"/api/chats/{chat['id']}", bob.token).json()["error"]["code"] == "forbidden"
+    assert peers(server, bob).send(chat["id"])["error"]["code"] == "forbidden"
+    assert chat["id"] not in [c["id"] for c in server.get("/api/chats", bob.token).json()["chats"]]
+    assert server.get(f"/api/chats/{chat['id']}", alice.token).json()["chat"]["members"] == r.json()["chat"]["members"]
+
+
+def test_a_groups_creator_may_remove_others_and_nobody_else_may(server, wallets):
+    alice, bob, carol = wallets(3)
+    chat = group(server, alice, bob, carol)
+    refused = remove(server, bob, chat["id"], carol.address)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert remove(server, alice, chat["id"], carol.address).status_code == 200
+    assert server.get(f"/api/chats/{chat['id']}", carol.token).status_code == 403
+
+
+def test_a_dms_members_cannot_be_removed(server, wallets):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    for who in (alice, bob):
+        r = remove(server, alice, chat["id"], who.address)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
+
+
+@pytest.mark.parametrize("target, code", [("0x" + "1" * 40, "not_found"), ("0x123", "invalid")])
+def test_removing_a_non_member_or_a_malformed_address_changes_nothing(server, wallets, target, code):
+    alice, bob = wallets(2)
+    chat = group(server, alice, bob)
+    r = remove(server, alice, chat["id"], target)
+    assert r.json()["error"]["code"] == code
+    assert server.get(f"/api/chats/{chat['id']}", alice.token).json()["chat"]["members"] == chat["members"]
+
+
+def test_removal_by_someone_outside_the_chat_is_forbidden(server, wallets):
+    alice, bob, mallory = wallets(3)
+    chat = group(server, alice, bob)
+    assert remove(server, mallory, chat["id"], bob.address).json()["error"]["code"] == "forbidden"
+
+
+def test_a_removed_member_hears_of_it_last_and_its_sockets_get_nothing_more(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = group(server, alice, bob)
+    a, b1, b2 = peers(server, alice), peers(server, bob), peers(server, bob)
+    for peer in (a, b1, b2):
+        peer.join(chat["id"])
+    assert remove(server, alice, chat["id"], bob.address).status_code == 200
+    for peer in (b1, b2):
+        update = peer.wait("chat:update")
+        assert update["id"] == chat["id"] and bob.address not in update["members"]
+    assert a.wait("presence", lambda p: p["address"] == bob.address and not p["online"])
+    assert a.wait("chat:update")["members"] == update["members"]
+    after = a.send(chat["id"], "after bob left")["message"]
+    a.wait("message", lambda m: m["id"] == after["id"])
+    marker = peers(server, bob)  # a socket of bob's that joins nothing: its events end where b1's and b2's would
+    assert marker.call("join", {"chat_id": chat["id"]})["error"]["code"] == "forbidden"
+    assert [m["body"] for m in b1.received("message") + b2.received("message")] == []
+
+
+def test_member_changes_reach_every_socket_following_the_chat(server, wallets, peers):
+    alice, bob, carol = wallets(3)
+    chat = group(server, alice, bob)
+    b = peers(server, bob)
+    b.join(chat["id"])
+    assert server.post(f"/api/chats/{chat['id']}/members", {"members": [carol.address]}, alice.token).status_code == 200
+    assert carol.address in b.wait("chat:update")["members"]
+
+
+@pytest.fixture
+def frugal(make_server):
+    """Three chat creations or member changes, then one per 20 minutes: no refill within a test."""
+    return make_server({"CHAT_RATE_PER_MIN": "0.05", "CHAT_RATE_BURST": "3"})
+
+
+def test_chat_creation_and_member_changes_share_a_per_address_budget(frugal):
+    alice, bob, carol = Wallet().sign_in(frugal), Wallet().sign_in(frugal), Wallet().sign_in(frugal)
+    chat = new_chat(frugal, alice, bob, carol)
+    assert frugal.post(f"/api/chats/{chat['id']}/members", {"members": [Wallet().address]}, alice.token).ok
+    assert frugal.request("DELETE", f"/api/chats/{chat['id']}/members/{carol.address}", alice.token).ok
+    r = frugal.post("/api/chats", {"members": [bob.address]}, alice.token)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+    assert 0 < r.json()["error"]["retry_after_ms"] <= 20 * 60 * 1000
+    assert frugal.post("/api/chats", {"members": [alice.address]}, bob.token).status_code == 201, "bob has his own budget"
+
+
+def test_the_chat_list_comes_in_pages_latest_first(server, wallets, peers):
+    alice, bob = wallets(2)
+    chats = [group(server, alice, bob)["id"] for _ in range(5)]
+    peers(server, alice).send(chats[0], "makes it the latest")
+    expected = [chats[0], *reversed(chats[1:])]
+    seen, cursor = [], None
+    while True:
+        page = server.get("/api/chats?limit=2" + (f"&cursor={cursor}" if cursor else ""), alice.token).json()
+        assert len(page["chats"]) <= 2
+        seen += [c["id"] for c in page["chats"]]
+        if not page["has_more"]:
+            assert page["next_cursor"] is None
+            break
+        cursor = page["next_cursor"]
+    assert seen == expected
+
+
+def test_the_chat_list_is_100_at_most_by_default(server, wallets):
+    (alice,) = wallets(1)
+    page = server.get("/api/chats", alice.token).json()
+    assert page == {"chats": [], "has_more": False, "next_cursor": None}
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=x", "cursor=-1", "cursor=abc"])
+def test_a_bad_page_of_the_chat_list_is_invalid(server, wallets, query):
+    (alice,) = wallets(1)
+    r = server.get(f"/api/chats?{query}", alice.token)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"

@@ -5,6 +5,8 @@ import socket
 import subprocess
 import sys
 
+import requests
+
 from optimistic_messaging.server import listener
 
 from support import ROOT, Peer, Wallet, free_port, new_chat
@@ -63,3 +65,13 @@ def test_listener_sockets_hand_tcp_nodelay_to_accepted_connections():
     finally:
         for s in (accepted, client, sock):
             s.close()
+
+
+def test_gunicorn_worker_answers_raw_http_faults_in_the_error_shape_and_closes_idle_connections(make_server):
+    server = make_server({"HTTP_IDLE_TIMEOUT_S": "1"}, command=GUNICORN)
+    refused = requests.get(server.url + "/socket.io/?EIO=4&transport=websocket", timeout=10,
+                           headers={"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                                    "Origin": "https://evil.example", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as idle:
+        assert idle.recv(1) == b"", "closed by the server, unanswered"

@@ -4,10 +4,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
-from optimistic_messaging.models import Room
+from optimistic_messaging.store.state import Room
 from optimistic_messaging.store.jsonl import LOG_HEADER, encode_batch
 
 from support import ROOT, TIMEOUT, Peer, Wallet, new_chat
@@ -133,3 +134,85 @@ def test_a_write_the_disk_refuses_is_acked_unavailable_and_stores_nothing(make_s
     retry = again.send(chat["id"], "after the disk has room", client_id="f39")  # a refused one, retried: stored now
     assert retry["ok"] and retry["message"]["seq"] == len(acked) + 1
     again.close()
+
+
+class Faults:
+    """Disk faults armed and disarmed while a real server runs: the LD_PRELOAD shim of tests/faults/faults.c."""
+
+    def __init__(self, library: Path, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(exist_ok=True)
+        self.env = {"LD_PRELOAD": str(library), "OM_FAULT_DIR": str(folder)}
+
+    def arm(self, name: str, content: str = "") -> None:
+        (self.folder / name).write_text(content)
+
+    def disarm(self) -> None:
+        for armed in self.folder.iterdir():
+            armed.unlink()
+
+
+@pytest.fixture(scope="session")
+def fault_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    library = tmp_path_factory.mktemp("faults") / "faults.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(library), str(ROOT / "tests" / "faults" / "faults.c"),
+                    "-ldl"], check=True)
+    return library
+
+
+@pytest.fixture
+def faults(fault_library: Path, tmp_path: Path) -> Faults:
+    return Faults(fault_library, tmp_path / "armed")
+
+
+def test_a_send_refused_when_the_log_cannot_be_synced_or_rolled_back_is_stored_once_when_retried(make_server, faults):
+    server = make_server(faults.env)
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    peer = Peer(server, alice.token)
+    faults.arm("fsync")
+    faults.arm("ftruncate")
+    refused = peer.send(chat["id"], "written, never synced", client_id="doomed")
+    assert refused["ok"] is False and refused["error"]["code"] == "unavailable"
+    assert server.get("/api/health").status_code == 503, "the store stops taking writes it cannot vouch for"
+    peer.close()
+    faults.disarm()
+    server.kill()
+    server.start()
+    retry = Peer(server, alice.token)
+    again = retry.send(chat["id"], "written, never synced", client_id="doomed")
+    assert again["ok"]
+    stored = [m for m in all_messages(server, chat["id"], alice.token) if m["client_id"] == "doomed"]
+    assert [m["id"] for m in stored] == [again["message"]["id"]], "exactly one copy, whatever the refused write left"
+    retry.close()
+
+
+def test_a_send_refused_when_the_log_cannot_be_synced_is_rolled_back_and_never_reappears(make_server, faults):
+    server = make_server(faults.env)
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    peer = Peer(server, alice.token)
+    faults.arm("fsync-once")  # the rollback's own fsync succeeds
+    assert peer.send(chat["id"], "rolled back", client_id="gone")["error"]["code"] == "unavailable"
+    assert peer.send(chat["id"], "kept")["ok"], "the store goes on once the disk does"
+    peer.close()
+    server.kill()
+    server.start()
+    assert [m["body"] for m in all_messages(server, chat["id"], alice.token)] == ["kept"]
+
+
+def test_a_torn_tail_is_cut_in_place_on_a_full_disk(make_server, faults):
+    server = make_server(faults.env)
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    peer = Peer(server, alice.token)
+    peer.send(chat["id"], "whole")
+    peer.close()
+    server.kill()
+    with open(server.data_file, "ab") as f:
+        f.write(b'{"op":"message","m":{"id":"torn')
+    faults.arm("enospc", ".torn-")  # no room for a copy of the torn bytes
+    server.start()
+    assert "could not be kept aside" in server.log()
+    assert not list(server.data_dir.glob("*.torn-*"))
+    assert [m["body"] for m in all_messages(server, chat["id"], alice.token)] == ["whole"]

@@ -133,10 +133,12 @@ def test_socket_from_an_allowed_origin_is_accepted(server, wallets, peers):
     assert peers(server, alice, origin="http://localhost:3000").sio.connected
 
 
-def test_foreign_origin_gets_no_engine_io_session(server):
-    ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
-                                     timeout=TIMEOUT, origin="https://evil.example")
-    assert closes_without_reply(ws)
+def test_foreign_origin_is_refused_403_at_the_handshake(server):
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",
+                                    timeout=TIMEOUT, origin="https://evil.example")
+    assert refused.value.status_code == 403
+    assert json.loads(refused.value.resp_body)["error"]["code"] == "forbidden"
 
 
 def test_long_polling_transport_is_not_served(server):

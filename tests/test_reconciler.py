@@ -14,10 +14,12 @@ from optimistic_messaging import reconciler as reconciler_module
 from optimistic_messaging.config import Config
 from optimistic_messaging.errors import ApiError
 from optimistic_messaging.reconciler import MAX_POLL_MS, Reconciler
-from optimistic_messaging.store import jsonl
+
 from optimistic_messaging.store.base import NewMessage
 from optimistic_messaging.store.jsonl import JsonlStore
 from optimistic_messaging.verifiers import VerifierDown
+
+from support import FakeClock
 
 ALICE = to_checksum_address("0x" + "a" * 40)  # senders are stored checksummed, as messaging.py makes them
 BOB = to_checksum_address("0x" + "b" * 40)
@@ -26,27 +28,15 @@ INTERVAL_MS = 1000
 HASH = "0x" + "11" * 32
 
 
-class Clock:
-    """The one clock of the store and the reconciler: time moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.ms = 1_000_000
-
-    def __call__(self) -> int:
-        return self.ms
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(jsonl, "now_ms", c)
-    monkeypatch.setattr(reconciler_module, "now_ms", c)
-    return c
+def clock() -> FakeClock:
+    """The one clock of the store and the reconciler: time moves only when a test says so."""
+    return FakeClock(1_000_000)
 
 
 @pytest.fixture
 def store(tmp_path, clock):
-    s = JsonlStore(tmp_path / "messages.json", fsync=False)
+    s = JsonlStore(tmp_path / "messages.json", fsync=False, clock=clock)
     s.start()
     s.create_chat("c", [ALICE, BOB], None, ALICE)
     yield s
@@ -55,7 +45,7 @@ def store(tmp_path, clock):
 
 def reconciler(store: JsonlStore, **settings: Any) -> Reconciler:
     config = Config(secret_key="k" * 64, xmtp_grace_s=GRACE_S, reconcile_interval_s=INTERVAL_MS / 1000, **settings)
-    return Reconciler(config, store)
+    return Reconciler(config, store, store.clock)
 
 
 def send(store: JsonlStore, client_id: str, **fields: Any):

@@ -9,13 +9,6 @@ from chain import REVERTER, Anvil, claim
 from support import TIMEOUT, Peer, Server, new_chat, wait_until
 
 
-@pytest.fixture(scope="module")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
-    node = Anvil(tmp_path_factory.mktemp("anvil")).start()
-    yield node
-    node.stop()
-
-
 def chain_server(folder, anvil: Anvil, **env: str) -> Server:
     return Server(folder, {"CHAIN_RPC_URL": anvil.url, "RECONCILE_INTERVAL_S": "0.1", **env}).start()
 

@@ -6,7 +6,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from optimistic_messaging.siwe import MAX_MESSAGE_BYTES, SiweError, SiweMessage, parse_message, recover_signer
+from optimistic_messaging.auth.siwe import MAX_MESSAGE_BYTES, SiweError, SiweMessage, parse_message, recover_signer
 
 ADDRESS = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 ISSUED_AT = "2021-09-30T16:25:24.000Z"

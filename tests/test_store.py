@@ -10,11 +10,15 @@ import threading
 import gevent
 import pytest
 
+from optimistic_messaging.clock import SYSTEM_CLOCK
 from optimistic_messaging.errors import ApiError
 from optimistic_messaging.store import jsonl
 from optimistic_messaging.store.base import NewMessage
-from optimistic_messaging.models import Message, Room
+from optimistic_messaging.models import Message
+from optimistic_messaging.store.state import Room
 from optimistic_messaging.store.jsonl import LOG_HEADER, JsonlStore, StoreCorrupt, encode_batch, encode_record
+
+from support import FakeClock
 
 ALICE = "0x" + "a" * 40
 
@@ -24,8 +28,8 @@ def path(tmp_path):
     return tmp_path / "messages.json"
 
 
-def opened(path, fsync=True) -> JsonlStore:
-    store = JsonlStore(path, fsync=fsync)
+def opened(path, fsync=True, clock=SYSTEM_CLOCK) -> JsonlStore:
+    store = JsonlStore(path, fsync=fsync, clock=clock)
     store.start()
     return store
 
@@ -92,10 +96,10 @@ def test_nothing_is_visible_before_it_is_durable(store, monkeypatch):
     while not entered.is_set():
         gevent.sleep(0.001)  # let the writer greenlet hand the batch to its thread
     assert store.find(ALICE, "slow") is None
-    assert store.chat("c")["last_seq"] == 0 and store.page("c", None, None, 50) == ([], False)
+    assert store.chat("c").last_seq == 0 and store.page("c", None, None, 50) == ([], False)
     release.set()
     message = pending.get(timeout=5)
-    assert store.find(ALICE, "slow") == message and store.chat("c")["last_seq"] == 1
+    assert store.find(ALICE, "slow") == message and store.chat("c").last_seq == 1
 
 
 def test_failed_fsync_answers_unavailable_and_leaves_memory_and_disk_as_before(store, path, monkeypatch):
@@ -110,11 +114,11 @@ def test_failed_fsync_answers_unavailable_and_leaves_memory_and_disk_as_before(s
     results = concurrently(*[lambda i=i: _try(lambda: send(store, f"lost{i}")) for i in range(5)])
     assert all(isinstance(r, ApiError) and r.code == "unavailable" for r in results)
     assert path.stat().st_size == size
-    assert store.chat("c")["last_seq"] == 1 and store.find(ALICE, "lost0") is None
+    assert store.chat("c").last_seq == 1 and store.find(ALICE, "lost0") is None
     monkeypatch.undo()
     assert send(store, "next").seq == 2
     store.close()
-    assert opened(path).chat("c")["last_seq"] == 2
+    assert opened(path).chat("c").last_seq == 2
 
 
 def test_a_log_that_cannot_be_rolled_back_stops_taking_writes(store, monkeypatch):
@@ -153,7 +157,7 @@ def test_torn_last_line_is_truncated_with_a_warning(store, path, caplog):
     caplog.set_level(logging.WARNING)
     again = opened(path)
     assert "torn tail from line 6" in caplog.text
-    assert again.chat("c")["last_seq"] == 1
+    assert again.chat("c").last_seq == 1
     assert path.read_bytes().endswith(b"}\n")
     assert send(again, "after repair").seq == 2
 
@@ -166,7 +170,7 @@ def test_a_last_batch_without_its_commit_line_was_never_acknowledged_and_is_cut(
         f.write(encode_record(("message", message(2, "unacked"))))  # written, but the process died before its commit line
     caplog.set_level(logging.WARNING)
     again = opened(path)
-    assert again.chat("c")["last_seq"] == 1 and path.stat().st_size == size
+    assert again.chat("c").last_seq == 1 and path.stat().st_size == size
     assert "torn tail from line 6" in caplog.text
 
 
@@ -182,7 +186,7 @@ def test_a_last_batch_damaged_in_place_by_a_power_loss_is_cut(store, path, caplo
     path.write_bytes(bytes(data))
     caplog.set_level(logging.WARNING)
     again = opened(path)
-    assert again.chat("c")["last_seq"] == 1 and path.stat().st_size == size
+    assert again.chat("c").last_seq == 1 and path.stat().st_size == size
     assert "torn tail" in caplog.text
     (aside,) = path.parent.glob("messages.json.torn-*")
     assert aside.read_bytes() == bytes(data[size:]), "what was cut is kept aside, in case it was not torn after all"
@@ -200,7 +204,7 @@ def test_a_last_batch_whose_commit_line_is_torn_is_cut(store, path, damage):
     data = path.read_bytes()
     commit = data[data.rindex(b'{"op":"commit"'):]
     path.write_bytes(data[:-len(commit)] + damage(commit))
-    assert opened(path).chat("c")["last_seq"] == 1 and path.stat().st_size == size
+    assert opened(path).chat("c").last_seq == 1 and path.stat().st_size == size
 
 
 def test_a_damaged_batch_with_more_after_it_stops_start_up_naming_its_lines(store, path):
@@ -239,10 +243,10 @@ def test_a_log_without_commit_lines_is_read_line_by_line_and_rewritten_with_them
     path.write_bytes(encode_record(("chat", Room("c", [ALICE], None, ALICE, 1)))
                      + encode_record(("message", message(1, "old"))))
     store = opened(path)
-    assert store.chat("c")["last_seq"] == 1 and path.read_bytes().startswith(LOG_HEADER)
+    assert store.chat("c").last_seq == 1 and path.read_bytes().startswith(LOG_HEADER)
     assert send(store, "next").seq == 2
     store.close()
-    assert opened(path).chat("c")["last_seq"] == 2
+    assert opened(path).chat("c").last_seq == 2
 
 
 def test_a_corrupt_line_in_a_log_without_commit_lines_stops_start_up_naming_it(path):
@@ -259,7 +263,7 @@ def test_a_log_written_in_several_batches_replays_them_all(path):
     data = b"".join(jsonl.encode_log(records, chunk=2))
     assert data == LOG_HEADER + b"".join(encode_batch(records[i:i + 2]) for i in range(0, 6, 2))
     path.write_bytes(data)
-    assert opened(path).chat("c")["last_seq"] == 5
+    assert opened(path).chat("c").last_seq == 5
 
 
 def test_compaction_drops_superseded_records_and_keeps_the_state(store, path, monkeypatch):
@@ -305,23 +309,22 @@ def test_replay_leaves_the_garbage_collector_as_it_found_it(store, path):
 
 def test_chats_are_listed_in_commit_order_of_their_latest_message_across_restart_and_compaction(path, monkeypatch):
     monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 3)
-    monkeypatch.setattr(jsonl, "now_ms", lambda: 1_000)  # every record in the same millisecond: no clock to sort by
-    store = opened(path)
+    store = opened(path, clock=FakeClock())  # every record in the same millisecond: no clock to sort by
     for chat in ("a", "b", "c"):
         store.create_chat(chat, [ALICE], None, ALICE)
     send(store, "1", chat="b")
     send(store, "2", chat="a")
     order = ["a", "b", "c"]
-    assert [c["id"] for c in store.chats_of(ALICE)] == order
+    assert [c.id for c in store.chats_of(ALICE, None, 100)[0]] == order
     message = send(store, "3", chat="c")
     for i in range(8):  # superseded records outnumber live ones: the store compacts
         store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})
     send(store, "4", chat="a")
     assert b'"x0"' not in path.read_bytes()
     order = ["a", "c", "b"]
-    assert [c["id"] for c in store.chats_of(ALICE)] == order
+    assert [c.id for c in store.chats_of(ALICE, None, 100)[0]] == order
     store.close()
-    assert [c["id"] for c in opened(path).chats_of(ALICE)] == order
+    assert [c.id for c in opened(path).chats_of(ALICE, None, 100)[0]] == order
 
 
 def test_change_to_an_unknown_message_is_not_found(store):
@@ -337,7 +340,7 @@ def test_fsync_off_still_writes_every_record(path):
     s.create_chat("c", [ALICE], None, ALICE)
     send(s, "a")
     s.close()
-    assert opened(path).chat("c")["last_seq"] == 1
+    assert opened(path).chat("c").last_seq == 1
 
 
 def _try(call):

@@ -10,6 +10,7 @@ import socketio
 import websocket
 
 from optimistic_messaging import wire
+from optimistic_messaging.wire import frames
 
 from support import TIMEOUT, new_chat
 
@@ -17,7 +18,7 @@ from support import TIMEOUT, new_chat
 def test_install_refuses_library_versions_it_was_not_written_for(monkeypatch):
     monkeypatch.setattr(wire, "version", lambda name: "0.0.1")
     with pytest.raises(RuntimeError, match="re-check its internals"):
-        wire.install(socketio.Server(async_mode="gevent"), 65536)
+        wire.install(socketio.Server(async_mode="gevent"), 65536, ["http://localhost:3000"], 10)
 
 
 def test_installed_versions_are_the_pinned_ones():
@@ -38,10 +39,10 @@ def test_text_frames_carry_rfc_6455_length_encodings(size):
 
 
 def test_unmask_matches_the_rfc_xor():
-    header = wire.gws.Header()
+    header = frames.gws.Header()
     header.mask = b"\x01\x02\x03\x04"
     payload = bytes(range(256)) * 3
-    assert wire._unmask(header, payload) == bytes(b ^ header.mask[i % 4] for i, b in enumerate(payload))
+    assert frames._unmask(header, payload) == bytes(b ^ header.mask[i % 4] for i, b in enumerate(payload))
 
 
 def test_lean_queue_hands_items_over_in_order_and_times_out_empty():

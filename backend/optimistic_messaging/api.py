@@ -5,16 +5,18 @@ import re
 from functools import wraps
 from typing import Any, Callable
 
+import gevent
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from . import validation as v
+from .auth import Session
 from .errors import ApiError
 from .services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-DIGITS = re.compile(r"[0-9]{1,17}")
+DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def services_of(app: Flask) -> Services:
@@ -37,22 +39,37 @@ def json_body() -> dict[str, Any]:
 
 
 def body_bytes() -> bytes:
-    """The request body, held to MAX_REQUEST_BYTES also when it comes chunked (no Content-Length)."""
-    if request.content_length is not None:
-        return request.get_data(cache=False)  # Flask answers 413 past MAX_CONTENT_LENGTH
+    """The request body, held to MAX_REQUEST_BYTES also when it comes chunked (no Content-Length), and to
+    HTTP_IDLE_TIMEOUT_S; a body that breaks HTTP's framing is `invalid`, and the connection is closed after the answer
+    (what follows it on the wire can no longer be told apart from a next request)."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    data = request.environ["wsgi.input"].read(limit + 1)
+    late = ApiError("invalid", "the request body did not arrive in time")
+    try:
+        with gevent.Timeout(services().config.http_idle_timeout_s, late):
+            if request.content_length is not None:
+                return request.get_data(cache=False)  # Flask answers 413 past MAX_CONTENT_LENGTH
+            data = request.environ["wsgi.input"].read(limit + 1)
+    except (OSError, ValueError) as exc:  # gevent's chunked reader raises an IOError for a bad chunk
+        g.close_connection = True
+        raise ApiError("invalid", f"the request body is not valid HTTP framing ({exc.__class__.__name__})") from None
+    except ApiError:
+        g.close_connection = True
+        raise
     if len(data) > limit:
         raise ApiError("too_large", f"request is over the limit of {limit} bytes")
     return data
+
+
+def bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else None
 
 
 def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
     """Bearer token required; the caller's address lands in g.address."""
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        g.address = services().auth.identify(token if scheme.lower() == "bearer" else None).address
+        g.address = services().auth.identify(bearer_token()).address
         return view(*args, **kwargs)
     return wrapper
 
@@ -71,7 +88,7 @@ def health() -> Response:
     s = services()
     if not s.store.healthy():
         return reply({"status": "unavailable", "store": "not accepting writes"}, 503)
-    return reply({"status": "ok", "connections": s.connections(), "chain_id": s.config.chain_id,
+    return reply({"status": "ok", "connections": len(s.connections), "chain_id": s.config.chain_id,
                   "reconciler": s.reconciler.status()})
 
 
@@ -80,11 +97,24 @@ def nonce() -> Response:
     return reply({"nonce": services().auth.nonces.issue()})
 
 
+def session_reply(session: Session) -> Response:
+    return reply({"token": session.token, "address": session.address, "expires_at": session.expires_at})
+
+
 @bp.post("/auth/verify")
 def verify() -> Response:
     payload = json_body()
-    session = services().auth.sign_in(payload.get("message"), payload.get("signature"))
-    return reply({"token": session.token, "address": session.address, "expires_at": session.expires_at})
+    return session_reply(services().auth.sign_in(payload.get("message"), payload.get("signature")))
+
+
+@bp.post("/auth/verify-tx")
+def verify_tx() -> Response:
+    return session_reply(services().auth.sign_in_by_tx(json_body().get("tx_hash")))
+
+
+@bp.post("/auth/renew")
+def renew() -> Response:
+    return session_reply(services().auth.renew(bearer_token()))
 
 
 @bp.post("/chats")
@@ -103,10 +133,21 @@ def add_members(chat_id: str) -> Response:
     return reply({"chat": services().chats.add_members(g.address, checked_chat_id(chat_id), members)})
 
 
+@bp.delete("/chats/<chat_id>/members/<address>")
+@signed_in
+def remove_member(chat_id: str, address: str) -> Response:
+    member = v.address(address, "address")
+    return reply({"chat": services().chats.remove_member(g.address, checked_chat_id(chat_id), member)})
+
+
 @bp.get("/chats")
 @signed_in
 def list_chats() -> Response:
-    return reply({"chats": services().chats.of(g.address)})
+    limit = query_int("limit", 1, 200, 100)
+    cursor = query_int("cursor", 1, 2**63)
+    chats, next_cursor = services().chats.of(g.address, cursor, limit)
+    return reply({"chats": chats, "has_more": next_cursor is not None,
+                  "next_cursor": None if next_cursor is None else str(next_cursor)})
 
 
 @bp.get("/chats/<chat_id>")
@@ -165,7 +206,9 @@ def install(app: Flask) -> None:
         if origin in origins:
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
             response.headers["Access-Control-Max-Age"] = "600"
         response.vary.add("Origin")
+        if g.get("close_connection"):
+            response.headers["Connection"] = "close"
         return response

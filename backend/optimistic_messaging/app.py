@@ -9,12 +9,14 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from . import api, events, wire
-from .auth import Auth
+from .auth import Auth, LocalUsedNonces
 from .chats import Chats
+from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
+from .connections import Connections
 from .messaging import Messaging
 from .presence import Presence
-from .ratelimit import RateLimiter
+from .ratelimit import Limits
 from .reconciler import Reconciler
 from .services import Services
 from .store import open_store
@@ -30,16 +32,19 @@ class OrjsonCodec:
     loads = staticmethod(orjson.loads)
 
 
-def create_app(config: Config | None = None) -> Flask:
+def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Flask:
     """Build the server; `app.extensions["socketio"]` is its Socket.IO server."""
     config = config or Config.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)  # one access line per request is noise
-    store = open_store(config)
+    logging.getLogger("geventwebsocket.handler").setLevel(logging.ERROR)  # access lines and client faults are noise
+    store = open_store(config, clock)
     store.start()
-    chats = Chats(store, config.max_members)
-    services = Services(config, store, Auth(config), chats, Messaging(config, store, chats), Presence(),
-                        RateLimiter(config.event_rate_per_s, config.event_rate_burst), Reconciler(config, store))
+    limits = Limits.local(config, clock)
+    chats = Chats(store, config.max_members, limits.chats)
+    services = Services(
+        config=config, clock=clock, store=store, auth=Auth(config, LocalUsedNonces(clock), clock), chats=chats,
+        messaging=Messaging(config, store, chats, limits.sends), presence=Presence(clock), limits=limits,
+        reconciler=Reconciler(config, store, clock), connections=Connections(config.max_sockets_per_address))
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
@@ -59,7 +64,7 @@ def create_app(config: Config | None = None) -> Flask:
         logger=False,
         engineio_logger=False,
     )
-    wire.install(socketio.server, config.max_request_bytes)
+    wire.install(socketio.server, config.max_request_bytes, config.cors_origins, config.http_idle_timeout_s)
     events.register(socketio.server, services)
     socketio.start_background_task(services.reconciler.run)
     _spare_the_collector()

@@ -1,11 +1,11 @@
-"""Chats and membership: who may see what, DM ids, first-registration-wins for given ids."""
+"""Chats and membership: who may see what, DM ids, registered ids that nobody can squat, joining and leaving."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from .errors import ApiError
-from .models import Message
+from .models import Chat, Message
+from .ratelimit import RateLimiter
 from .store import Store
 
 MAX_CHANGES = 500
@@ -18,10 +18,15 @@ def dm_id(a: str, b: str) -> str:
     return f"dm:{low}:{high}"
 
 
+def is_dm(chat_id: str) -> bool:
+    return chat_id.startswith("dm:")
+
+
 class Chats:
-    def __init__(self, store: Store, max_members: int) -> None:
+    def __init__(self, store: Store, max_members: int, limiter: RateLimiter) -> None:
         self.store = store
         self.max_members = max_members
+        self.limiter = limiter  # chat creations and member changes, per address (CHAT_RATE_PER_MIN)
 
     def require_member(self, caller: str, chat_id: str) -> None:
         """`not_found` for no such chat, `forbidden` for a chat the caller is not in."""
@@ -30,35 +35,57 @@ class Chats:
                 raise ApiError("not_found", f"no chat {chat_id!r}")
             raise ApiError("forbidden", f"you are not a member of chat {chat_id!r}")
 
-    def create(self, caller: str, members: list[str], chat_id: str | None, title: str | None) -> tuple[dict[str, Any], bool]:
-        """A DM, a new group, or a registered id (e.g. an XMTP conversation id)."""
+    def create(self, caller: str, members: list[str], chat_id: str | None, title: str | None) -> tuple[Chat, bool]:
+        """A DM, a new group, or a registered id (e.g. an XMTP conversation id): the first registration wins, and a
+        later one gets it back only when it asks for exactly the chat's members, so nobody is put in a chat with
+        people they did not choose."""
+        self.limiter.take(caller)
         if caller not in members:
             members = [caller, *members]
         if len(members) > self.max_members:
             raise ApiError("invalid", f"'members' would make more than {self.max_members} members")
-        if chat_id is not None and chat_id.startswith("dm:"):
+        if chat_id is not None and is_dm(chat_id):
             raise ApiError("invalid", "'id' must not start with 'dm:', which is reserved for direct messages")
         if chat_id is None:
             chat_id = dm_id(*members) if len(members) == 2 else f"grp:{secrets.token_hex(10)}"
         chat, created = self.store.create_chat(chat_id, members, title, caller)
-        if not created and caller not in chat["members"]:
+        if created:
+            return chat, True
+        if caller not in chat.members:
             raise ApiError("conflict", f"chat id {chat_id!r} is already registered by others")
-        return chat, created
+        if set(members) != set(chat.members):
+            raise ApiError("conflict", f"chat {chat_id!r} exists with other members than those asked for; "
+                           "add members through POST /api/chats/<id>/members", members=chat.members)
+        return chat, False
 
-    def add_members(self, caller: str, chat_id: str, members: list[str]) -> dict[str, Any]:
+    def add_members(self, caller: str, chat_id: str, members: list[str]) -> Chat:
+        self.limiter.take(caller)
         self.require_member(caller, chat_id)
-        if chat_id.startswith("dm:"):
+        if is_dm(chat_id):
             raise ApiError("invalid", "a DM keeps its two members; create a group to add people")
         return self.store.add_members(chat_id, members, self.max_members)
 
-    def get(self, caller: str, chat_id: str) -> dict[str, Any]:
+    def remove_member(self, caller: str, chat_id: str, address: str) -> Chat:
+        """A member leaves a group; its creator may remove others. A DM keeps its two members."""
+        self.limiter.take(caller)
+        self.require_member(caller, chat_id)
+        if is_dm(chat_id):
+            raise ApiError("invalid", "a DM keeps its two members; nobody can be removed from it")
+        if address != caller:
+            chat = self.store.chat(chat_id)
+            if chat is None or chat.created_by != caller:
+                raise ApiError("forbidden", "only a group's creator may remove others; anyone may remove themselves")
+        return self.store.remove_member(chat_id, address)
+
+    def get(self, caller: str, chat_id: str) -> Chat:
         self.require_member(caller, chat_id)
         chat = self.store.chat(chat_id)
-        assert chat is not None
+        if chat is None:  # removed between the check and the read
+            raise ApiError("not_found", f"no chat {chat_id!r}")
         return chat
 
-    def of(self, caller: str) -> list[dict[str, Any]]:
-        return self.store.chats_of(caller)
+    def of(self, caller: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
+        return self.store.chats_of(caller, before, limit)
 
     def history(self, caller: str, chat_id: str, before: int | None, after: int | None, limit: int) -> tuple[list[Message], bool]:
         self.require_member(caller, chat_id)

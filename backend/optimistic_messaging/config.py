@@ -46,6 +46,7 @@ class Config:
     data_file: Path = Path("messages.json")
     secret_key: str = ""  # from_env always sets it (generated if need be); a Config without one is refused
     token_ttl_s: int = 86400
+    session_max_age_s: int = 30 * 86400
     siwe_domains: tuple[str, ...] = ("localhost:3000", "127.0.0.1:3000")
     cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
     max_body_chars: int = 4000
@@ -54,9 +55,12 @@ class Config:
     rate_burst: int = 30
     event_rate_per_s: float = 20.0
     event_rate_burst: int = 200
+    chat_rate_per_min: float = 30.0
+    chat_rate_burst: int = 30
     max_members: int = 1000
     max_sockets_per_address: int = 32
     ping_interval_s: float = 25.0
+    http_idle_timeout_s: float = 10.0
     fsync: bool = True
     # Reconciliation (settled by the reconciler; reserved here so configuration stays in one place).
     chain_rpc_url: str | None = None
@@ -65,6 +69,7 @@ class Config:
     tx_timeout_s: int = 600
     xmtp_grace_s: int = 30
     xmtp_gateway_url: str | None = None
+    signin_tx_wait_s: float = 30.0
     reconcile_interval_s: float = 1.0
     log_level: str = "INFO"
 
@@ -84,6 +89,7 @@ class Config:
                 data_file=data_file,
                 secret_key=get("SECRET_KEY") or _secret_beside(data_file),
                 token_ttl_s=int(get("TOKEN_TTL_S", cls.token_ttl_s)),
+                session_max_age_s=int(get("SESSION_MAX_AGE_S", cls.session_max_age_s)),
                 siwe_domains=_csv(get("SIWE_DOMAINS", ",".join(cls.siwe_domains))),
                 cors_origins=_csv(get("CORS_ORIGINS", ",".join(cls.cors_origins))),
                 max_body_chars=int(get("MAX_BODY_CHARS", cls.max_body_chars)),
@@ -92,9 +98,12 @@ class Config:
                 rate_burst=int(get("RATE_BURST", cls.rate_burst)),
                 event_rate_per_s=float(get("EVENT_RATE_PER_S", cls.event_rate_per_s)),
                 event_rate_burst=int(get("EVENT_RATE_BURST", cls.event_rate_burst)),
+                chat_rate_per_min=float(get("CHAT_RATE_PER_MIN", cls.chat_rate_per_min)),
+                chat_rate_burst=int(get("CHAT_RATE_BURST", cls.chat_rate_burst)),
                 max_members=int(get("MAX_MEMBERS", cls.max_members)),
                 max_sockets_per_address=int(get("MAX_SOCKETS_PER_ADDRESS", cls.max_sockets_per_address)),
                 ping_interval_s=float(get("PING_INTERVAL_S", cls.ping_interval_s)),
+                http_idle_timeout_s=float(get("HTTP_IDLE_TIMEOUT_S", cls.http_idle_timeout_s)),
                 fsync=fsync == "always",
                 chain_rpc_url=get("CHAIN_RPC_URL") or None,
                 chain_id=int(get("CHAIN_ID", cls.chain_id)),
@@ -102,6 +111,7 @@ class Config:
                 tx_timeout_s=int(get("TX_TIMEOUT_S", cls.tx_timeout_s)),
                 xmtp_grace_s=int(get("XMTP_GRACE_S", cls.xmtp_grace_s)),
                 xmtp_gateway_url=get("XMTP_GATEWAY_URL") or None,
+                signin_tx_wait_s=float(get("SIGNIN_TX_WAIT_S", cls.signin_tx_wait_s)),
                 reconcile_interval_s=float(get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),
                 log_level=get("LOG_LEVEL", cls.log_level).upper(),
             )

@@ -1,4 +1,4 @@
-"""Socket.IO handlers: authenticated connections, rooms per chat, acks in the contract's shape."""
+"""Socket.IO handlers: authenticated connections, rooms per chat, acks in the contract's shape, sessions that end."""
 from __future__ import annotations
 
 import logging
@@ -9,15 +9,17 @@ import gevent
 import socketio
 
 from . import validation as v
+from .connections import Connection
 from .errors import ApiError
-from .models import Message, now_ms
-from .services import Connection, Services
+from .services import Services
+from .store import ChatChanged, Commit
 from .wire import broadcast, broadcast_many
 
 log = logging.getLogger(__name__)
 
 JOIN_PAGE = 50
-Handler = Callable[[Connection, str, Any], dict[str, Any] | None]
+SWEEP_S = 1.0  # how often expired sessions are looked for: a socket outlives its token by at most this
+Handler = Callable[[Connection, Any], dict[str, Any] | None]
 
 
 def room(chat_id: str) -> str:
@@ -27,23 +29,24 @@ def room(chat_id: str) -> str:
 
 def register(sio: socketio.Server, s: Services) -> None:
     """Wire every event of the contract onto the Socket.IO server."""
+    clock = s.clock
 
     def handler(event: str, limited: bool = True) -> Callable[[Handler], Handler]:
         """Answer `{"ok": true, ...}` or the error shape; never let a bad payload escape as a traceback."""
         def decorate(fn: Handler) -> Handler:
             @wraps(fn)
             def run(sid: str, data: Any = None, *extra: Any) -> dict[str, Any] | None:
-                conn = s.sockets.get(sid)
+                conn = s.connections.get(sid)
                 try:
                     if conn is None:
                         raise ApiError("unauthorized", "this connection is not signed in")
-                    if conn.expires_at <= now_ms():
+                    if conn.expires_at <= clock.now_ms():
                         raise ApiError("unauthorized", "the session has expired: sign in again and reconnect")
                     if limited:
-                        s.events_limiter.take(conn.address)
+                        s.limits.events.take(conn.address)
                     if extra:
                         raise ApiError("invalid", f"'{event}' takes one payload object")
-                    return fn(conn, sid, data)
+                    return fn(conn, data)
                 except ApiError as exc:
                     return {"ok": False, **exc.body()}
                 except Exception:
@@ -60,11 +63,11 @@ def register(sio: socketio.Server, s: Services) -> None:
         if s.presence.typing(chat_id, address, typing):
             tell_others("typing", chat_id, address, {"chat_id": chat_id, "address": address, "typing": typing})
 
-    def part(conn: Connection, sid: str, chat_id: str) -> None:
+    def part(conn: Connection, chat_id: str) -> None:
         """A socket stops following a chat; the address goes offline with its last socket."""
         conn.chats.discard(chat_id)
-        sio.leave_room(sid, room(chat_id))
-        if s.presence.leave(chat_id, conn.address, sid):
+        sio.leave_room(conn.sid, room(chat_id))
+        if s.presence.leave(chat_id, conn.address, conn.sid):
             set_typing(chat_id, conn.address, False)
             tell_others("presence", chat_id, conn.address, {"chat_id": chat_id, "address": conn.address, "online": False})
 
@@ -73,63 +76,55 @@ def register(sio: socketio.Server, s: Services) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             identity = s.auth.identify(token)
-        except ApiError:
-            raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
-        if s.per_address.get(identity.address, 0) >= s.config.max_sockets_per_address:
-            raise socketio.exceptions.ConnectionRefusedError("rate_limited")
-        s.per_address[identity.address] = s.per_address.get(identity.address, 0) + 1
-        s.sockets[sid] = Connection(identity.address, identity.expires_at)
+            s.connections.open(sid, identity.address, identity.expires_at)
+        except ApiError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.code) from None
         environ.clear()  # a copy python-socketio would keep for the connection's life; nothing here reads it again
 
     @sio.on("disconnect")
     def disconnect(sid: str, reason: Any = None) -> None:
-        conn = s.sockets.pop(sid, None)
+        conn = s.connections.close(sid)
         if conn is not None:
-            left = s.per_address[conn.address] - 1
-            if left:
-                s.per_address[conn.address] = left
-            else:
-                del s.per_address[conn.address]
             for chat_id in list(conn.chats):
-                part(conn, sid, chat_id)
+                part(conn, chat_id)
 
     @handler("join")
-    def join(conn: Connection, sid: str, data: Any) -> dict[str, Any]:
+    def join(conn: Connection, data: Any) -> dict[str, Any]:
         payload = v.obj(data)
         chat_id = v.chat_id(payload)
         since_rev = v.optional_int(payload, "since_rev")
         s.chats.require_member(conn.address, chat_id)
         # Subscribe and read in one step (no yield between): every later change reaches this socket as an event.
-        sio.enter_room(sid, room(chat_id))
+        sio.enter_room(conn.sid, room(chat_id))
         conn.chats.add(chat_id)
         if since_rev is None:
             changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE)
         else:
             changes, has_more = s.chats.changes(conn.address, chat_id, since_rev)
-        if s.presence.join(chat_id, conn.address, sid):
+        if s.presence.join(chat_id, conn.address, conn.sid):
             tell_others("presence", chat_id, conn.address, {"chat_id": chat_id, "address": conn.address, "online": True})
         return {"ok": True, "chat": s.store.chat(chat_id), "changes": changes, "has_more": has_more,
                 "online": s.presence.online(chat_id)}
 
     @handler("leave")
-    def leave(conn: Connection, sid: str, data: Any) -> dict[str, Any]:
+    def leave(conn: Connection, data: Any) -> dict[str, Any]:
         chat_id = v.chat_id(v.obj(data))
         if chat_id in conn.chats:
-            part(conn, sid, chat_id)
+            part(conn, chat_id)
         return {"ok": True}
 
     @handler("send", limited=False)  # sends have their own budget (RATE_PER_S), counted in messaging
-    def send(conn: Connection, sid: str, data: Any) -> dict[str, Any]:
+    def send(conn: Connection, data: Any) -> dict[str, Any]:
         message = s.messaging.send(conn.address, data)
         set_typing(message.chat_id, conn.address, False)
         return {"ok": True, "message": message}
 
     @handler("attest")
-    def attest(conn: Connection, sid: str, data: Any) -> dict[str, Any]:
+    def attest(conn: Connection, data: Any) -> dict[str, Any]:
         return {"ok": True, "message": s.messaging.attest(conn.address, data)}
 
     @handler("typing")
-    def typing(conn: Connection, sid: str, data: Any) -> dict[str, Any]:
+    def typing(conn: Connection, data: Any) -> dict[str, Any]:
         payload = v.obj(data)
         chat_id = v.chat_id(payload)
         flag = payload.get("typing")
@@ -143,10 +138,42 @@ def register(sio: socketio.Server, s: Services) -> None:
     def unknown(event: Any, sid: str, *data: Any) -> dict[str, Any]:
         return {"ok": False, "error": {"code": "invalid", "message": f"unknown event {str(event)[:64]!r}"}}
 
-    def publish(records: list[tuple[str, Any]]) -> None:
-        """Store listener: each durable batch goes out in commit order, so every socket sees seq order."""
-        broadcast_many(sio, ((room(m.chat_id), "message" if kind == "message" else "message:update", m)
-                             for kind, m in records if isinstance(m, Message)))
+    def members_changed(change: ChatChanged) -> None:
+        """Every socket following the chat hears of it (the removed ones last), then removed addresses stop following."""
+        chat = change.chat
+        broadcast(sio, room(chat.id), "chat:update", chat)
+        for address in change.removed:
+            for conn in s.connections.of(address):
+                if chat.id in conn.chats:
+                    part(conn, chat.id)
+
+    def publish(commit: Commit) -> None:
+        """Store listener: each durable batch goes out in commit order, so every socket sees seq order.
+
+        Removals go first: a message of the same batch never reaches an address that batch removed.
+        """
+        for change in commit.chats:
+            members_changed(change)
+        broadcast_many(sio, ((room(stored.message.chat_id), "message" if stored.new else "message:update", stored.message)
+                             for stored in commit.messages))
+
+    def end_session(conn: Connection) -> None:
+        """The token has expired: say so, disconnect the Socket.IO session and close its connection."""
+        eio_sid = sio.manager.eio_sid_from_sid(conn.sid, "/")
+        sio.emit("session:expired", {"expires_at": conn.expires_at}, to=conn.sid)
+        sio.disconnect(conn.sid)
+        eio_socket = sio.eio.sockets.get(eio_sid) if eio_sid else None
+        if eio_socket is not None:
+            eio_socket.close(wait=False)
+
+    def sweep_sessions() -> None:
+        while True:
+            gevent.sleep(SWEEP_S)
+            for conn in s.connections.expired(clock.now_ms()):
+                try:
+                    end_session(conn)
+                except Exception:
+                    log.exception("ending the expired session of %s failed", conn.sid)
 
     def expire_typing() -> None:
         while True:
@@ -155,4 +182,5 @@ def register(sio: socketio.Server, s: Services) -> None:
                 tell_others("typing", chat_id, address, {"chat_id": chat_id, "address": address, "typing": False})
 
     s.store.subscribe(publish)
+    sio.start_background_task(sweep_sessions)
     sio.start_background_task(expire_typing)

@@ -14,11 +14,11 @@ from .verifiers.xmtp import bindable, xmtp_message_id
 
 
 class Messaging:
-    def __init__(self, config: Config, store: Store, chats: Chats) -> None:
+    def __init__(self, config: Config, store: Store, chats: Chats, limiter: RateLimiter) -> None:
         self.config = config
         self.store = store
         self.chats = chats
-        self.limiter = RateLimiter(config.rate_per_s, config.rate_burst)
+        self.limiter = limiter  # every send attempt, per address (RATE_PER_S)
 
     def send(self, sender: str, payload: Any) -> Message:
         """Rate-limit every attempt, validate, then append (idempotent on sender + client_id)."""

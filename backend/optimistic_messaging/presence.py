@@ -1,7 +1,7 @@
 """Who is in which chat right now: sockets per address (presence) and expiring typing flags."""
 from __future__ import annotations
 
-import time
+from .clock import Clock
 
 TYPING_TTL_S = 5.0
 
@@ -9,7 +9,8 @@ TYPING_TTL_S = 5.0
 class Presence:
     """Counts joined sockets per address per chat; only the first join and the last leave are news."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._sockets: dict[str, dict[str, set[str]]] = {}  # chat id -> address -> sids
         self._typing: dict[tuple[str, str], float] = {}  # (chat id, address) -> monotonic deadline
 
@@ -45,13 +46,13 @@ class Presence:
         """Record a typing flag; True when others need to hear of it (every renewal, or a stop while on)."""
         key = (chat_id, address)
         if typing:
-            self._typing[key] = time.monotonic() + TYPING_TTL_S
+            self._typing[key] = self._clock.monotonic() + TYPING_TTL_S
             return True
         return self._typing.pop(key, None) is not None
 
     def expired_typing(self) -> list[tuple[str, str]]:
         """Typing flags not renewed within TYPING_TTL_S, removed as they are returned."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         expired = [key for key, deadline in self._typing.items() if deadline <= now]
         for key in expired:
             del self._typing[key]

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import heapq
 import logging
-import time
 from typing import Any
 
 import gevent
 from gevent.pool import Pool
 
 from .config import Config
-from .models import Message, now_ms
-from .store import Store
+from .clock import Clock
+from .models import Message
+from .store import Commit, Store, Stored
 from .verifiers import WAIT, Outcome
 from .verifiers.chain import ChainVerifier
 from .verifiers.xmtp import XmtpVerifier
@@ -32,8 +32,9 @@ class Reconciler:
     due, not what is waiting. Whatever a round takes off the schedule goes back on it, whatever happens in the round.
     """
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
         self.store = store
+        self.clock = clock
         self.interval_ms = int(config.reconcile_interval_s * 1000)
         self.grace_ms = config.xmtp_grace_s * 1000
         self.tx_timeout_ms = config.tx_timeout_s * 1000
@@ -50,7 +51,7 @@ class Reconciler:
         self.errors = 0  # checks that failed (source of truth down or answering garbage), ever
         self.last_error: str | None = None
         store.subscribe(self._noticed)
-        self._noticed([("message", m) for m in store.provisional()])  # what a restart finds still provisional
+        self._noticed(Commit(tuple(Stored(m, True) for m in store.provisional())))  # what a restart finds unsettled
 
     def run(self) -> None:
         """Forever, one round per RECONCILE_INTERVAL_S; a failing round is logged and the next one comes.
@@ -59,16 +60,16 @@ class Reconciler:
         as soon as that block is final: settlement follows finality closely, not the round clock.
         """
         while True:
-            started = time.monotonic()
+            started = self.clock.monotonic()
             try:
                 self.round()
             except Exception:
                 log.exception("reconcile round failed")
             self.rounds += 1
             next_round = started + self.interval_ms / 1000
-            while (left := next_round - time.monotonic()) > 0:
+            while (left := next_round - self.clock.monotonic()) > 0:
                 gevent.sleep(min(left, HEAD_WATCH_S))
-                if self.chain is not None and time.monotonic() < next_round and self.chain.became_final():
+                if self.chain is not None and self.clock.monotonic() < next_round and self.chain.became_final():
                     break
 
     def status(self) -> dict[str, Any]:
@@ -79,7 +80,7 @@ class Reconciler:
                 "errors": self.errors, "last_error": self.last_error}
 
     def round(self) -> None:
-        now = now_ms()
+        now = self.clock.now_ms()
         due = self._take_due(now)
         try:
             outcomes = {**self._payments([m for m in due if m.tx], now),
@@ -93,11 +94,10 @@ class Reconciler:
 
     # -- the schedule ---------------------------------------------------------------------------
 
-    def _noticed(self, records: list[tuple[str, Any]]) -> None:
+    def _noticed(self, commit: Commit) -> None:
         """Store listener: a message stored or changed is (re)scheduled while provisional, forgotten once settled."""
-        for _, m in records:
-            if not isinstance(m, Message):
-                continue
+        for stored in commit.messages:
+            m = stored.message
             if m.status != "provisional":
                 self._forget(m.id)
             elif m.tx and self.chain is None:

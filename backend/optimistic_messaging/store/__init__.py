@@ -1,13 +1,14 @@
 """Storage behind one interface: `open_store` picks the implementation the configuration asks for."""
 from __future__ import annotations
 
+from ..clock import Clock
 from ..config import Config
-from .base import NewMessage, Store
+from .base import ChatChanged, Commit, Listener, NewMessage, Store, Stored
 from .jsonl import JsonlStore
 
-__all__ = ["NewMessage", "Store", "open_store"]
+__all__ = ["ChatChanged", "Commit", "Listener", "NewMessage", "Store", "Stored", "open_store"]
 
 
-def open_store(config: Config) -> Store:
-    """The JSON-lines log at DATA_FILE (the only store so far; PostgreSQL comes with scale-out)."""
-    return JsonlStore(config.data_file, fsync=config.fsync)
+def open_store(config: Config, clock: Clock) -> Store:
+    """The JSON-lines log at DATA_FILE."""
+    return JsonlStore(config.data_file, fsync=config.fsync, clock=clock)

@@ -1,16 +1,10 @@
-"""The Store interface: reads are immediate, writes return only once durable."""
+"""The Store interface: reads are of committed data, writes return only once durable, and every commit is announced."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from ..models import Message
-
-Listener = Callable[[list[tuple[str, Any]]], None]
-"""Called once per durable batch with its records in commit order: ("message" | "update", Message), ("chat", Room), …"""
-
-Change = Callable[[Message], dict[str, Any] | None]
-"""Given a message's current state, the fields to change (None: leave it as it is)."""
+from ..models import Chat, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,26 +18,59 @@ class NewMessage:
     xmtp_bound: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A message as a commit left it: `new`, or changed (a `message:update`)."""
+
+    message: Message
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChanged:
+    """A chat created (every member `added`) or whose members changed, as the commit left it."""
+
+    chat: Chat
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One durable batch: its messages and chat changes, each in commit order."""
+
+    messages: tuple[Stored, ...] = ()
+    chats: tuple[ChatChanged, ...] = ()
+
+
+Listener = Callable[[Commit], None]
+"""Called once per durable batch, in commit order."""
+
+Change = Callable[[Message], dict[str, Any] | None]
+"""Given a message's current state, the fields to change (None: leave it as it is)."""
+
+
 class Store(Protocol):
-    """What the server needs of storage; the JSON-lines log implements it, PostgreSQL will too."""
+    """What the server needs of storage: the JSON-lines log in one process, or PostgreSQL shared by several."""
 
     def start(self) -> None:
-        """Load what is stored and begin accepting writes."""
+        """Load or connect, and begin accepting writes."""
 
     def close(self) -> None: ...
 
-    def subscribe(self, listener: Listener) -> None: ...
+    def subscribe(self, listener: Listener) -> None:
+        """Hear of every commit this store makes, after it is durable."""
 
     def healthy(self) -> bool:
-        """False once a write could not be made durable and the store stopped taking writes."""
+        """False while writes cannot be made durable (a failed disk, the database away)."""
 
     # Reads: committed (durable) data only.
-    def chat(self, chat_id: str) -> dict[str, Any] | None: ...
+    def chat(self, chat_id: str) -> Chat | None: ...
 
     def is_member(self, chat_id: str, address: str) -> bool: ...
 
-    def chats_of(self, address: str) -> list[dict[str, Any]]:
-        """The address's chats, latest message first."""
+    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
+        """The address's chats, latest activity first, below the cursor `before`; and the next page's cursor."""
 
     def message(self, message_id: str) -> Message | None: ...
 
@@ -61,11 +88,14 @@ class Store(Protocol):
     def provisional_count(self) -> int: ...
 
     # Writes: block the calling greenlet until durable; raise ApiError("unavailable") when not.
-    def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[dict[str, Any], bool]:
+    def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:
         """Create the chat, or return the existing one (False) if the id is taken."""
 
-    def add_members(self, chat_id: str, members: list[str], limit: int) -> dict[str, Any]:
+    def add_members(self, chat_id: str, members: list[str], limit: int) -> Chat:
         """Add the new ones; `invalid` if the chat would then have more than `limit` members."""
+
+    def remove_member(self, chat_id: str, address: str) -> Chat:
+        """Remove one member; `not_found` if it is not one."""
 
     def append(self, new: NewMessage) -> tuple[Message, bool]:
         """Store a new provisional message, or return the sender's earlier one with that client_id (False)."""

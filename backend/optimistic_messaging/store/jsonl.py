@@ -20,10 +20,11 @@ import gevent
 import orjson
 from gevent.event import AsyncResult, Event
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ApiError
-from ..models import Message, Room, message_id, now_ms
-from .base import Change, Listener, NewMessage
-from .state import Record, State
+from ..models import Chat, Message, message_id
+from .base import Change, ChatChanged, Commit, Listener, NewMessage, Stored
+from .state import Record, Room, State
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ def encode_record(record: Record) -> bytes:
     if kind == "members":
         chat_id, added = payload
         return orjson.dumps({"op": kind, "id": chat_id, "added": added}) + b"\n"
+    if kind == "removed":
+        chat_id, removed = payload
+        return orjson.dumps({"op": kind, "id": chat_id, "removed": removed}) + b"\n"
     if kind == "chat":
         return orjson.dumps({"op": kind, "id": payload.id, "members": payload.members, "title": payload.title,
                              "created_by": payload.created_by, "created_at": payload.created_at}) + b"\n"
@@ -80,6 +84,8 @@ def decode_record(line: bytes) -> Record:
         return kind, Room(data["id"], data["members"], data["title"], data["created_by"], data["created_at"])
     if kind == "members":
         return kind, (data["id"], data["added"])
+    if kind == "removed":
+        return kind, (data["id"], data["removed"])
     raise ValueError(f"unknown op {kind!r}")
 
 
@@ -110,6 +116,10 @@ class _Batch:
             raise ApiError("not_found", f"no chat {chat_id!r}")
         return room
 
+    def current_members(self, chat_id: str) -> list[str]:
+        """The chat's members, counting this batch's earlier changes."""
+        return self.members[chat_id] if chat_id in self.members else self.room(chat_id).members
+
     def bump(self, chat_id: str, new_message: bool) -> tuple[int, int]:
         """Next (seq, rev) of the chat, counting this batch's earlier records."""
         counter = self.counters.get(chat_id)
@@ -125,9 +135,10 @@ class _Batch:
 class JsonlStore:
     """The default Store: a JSON-lines log at `path`, replayed into memory at start."""
 
-    def __init__(self, path: Path, fsync: bool = True) -> None:
+    def __init__(self, path: Path, fsync: bool = True, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = Path(path)
         self.fsync = fsync
+        self.clock = clock
         self.state = State()
         self._listeners: list[Listener] = []
         self._queue: list[_Op] = []
@@ -174,7 +185,7 @@ class JsonlStore:
 
         True when the log is from before commit lines (it is then rewritten by start()).
         """
-        started = now_ms()
+        started = self.clock.now_ms()
         try:
             f = open(self.path, "rb")
         except FileNotFoundError:
@@ -191,7 +202,7 @@ class JsonlStore:
         if end > committed:
             self._cut_tail(committed, first)
         log.info("replayed %d records (%d chats, %d messages) from %s in %d ms", self.state.records,
-                 len(self.state.rooms), self.state.messages, self.path, now_ms() - started)
+                 len(self.state.rooms), self.state.messages, self.path, self.clock.now_ms() - started)
         return legacy
 
     def _read(self, f: BinaryIO, end: int) -> tuple[bool, int, int]:
@@ -244,33 +255,37 @@ class JsonlStore:
                                "refusing to start: repair or remove that line by hand") from None
 
     def _cut_tail(self, committed: int, first: int) -> None:
-        """Cut the batch that was being written when the process or the machine died, keeping a copy of it aside."""
-        aside = self.path.with_name(f"{self.path.name}.torn-{now_ms()}")
+        """Cut the batch that was being written when the process or the machine died, in place (which needs no free
+        space); its bytes are kept aside first when the disk has room for them."""
+        aside = self.path.with_name(f"{self.path.name}.torn-{self.clock.now_ms()}")
         with open(self.path, "r+b") as f:
             f.seek(committed)
             tail = f.read()
-            with open(aside, "wb") as copy:
-                copy.write(tail)
-                os.fsync(copy.fileno())
-            _fsync_dir(self.path)
+            try:
+                with open(aside, "wb") as copy:
+                    copy.write(tail)
+                    os.fsync(copy.fileno())
+                _fsync_dir(self.path)
+                kept = f"the bytes are kept in {aside}"
+            except OSError as exc:
+                aside.unlink(missing_ok=True)
+                kept = f"the bytes could not be kept aside ({exc}) and are dropped"
             f.truncate(committed)
             os.fsync(f.fileno())
-        log.warning("%s: torn tail from line %d (%d bytes of a batch that was never acknowledged) cut; "
-                    "the bytes are kept in %s", self.path, first, len(tail), aside)
+        log.warning("%s: torn tail from line %d (%d bytes of a batch that was never acknowledged) cut; %s",
+                    self.path, first, len(tail), kept)
 
     # -- reads --------------------------------------------------------------------------------
 
-    def chat(self, chat_id: str) -> dict[str, Any] | None:
+    def chat(self, chat_id: str) -> Chat | None:
         room = self.state.rooms.get(chat_id)
         return None if room is None else room.to_chat()
 
     def is_member(self, chat_id: str, address: str) -> bool:
         return chat_id in self.state.member_of.get(address, ())
 
-    def chats_of(self, address: str) -> list[dict[str, Any]]:
-        rooms = [self.state.rooms[i] for i in self.state.member_of.get(address, ())]
-        rooms.sort(key=lambda r: r.activity, reverse=True)
-        return [room.to_chat() for room in rooms]
+    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
+        return self.state.chats_of(address, before, limit)
 
     def message(self, message_id: str) -> Message | None:
         return self.state.message(message_id)
@@ -306,26 +321,37 @@ class JsonlStore:
 
     # -- writes -------------------------------------------------------------------------------
 
-    def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[dict[str, Any], bool]:
+    def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:
         def plan(batch: _Batch) -> tuple[str, bool]:
             if chat_id in batch.rooms or chat_id in self.state.rooms:
                 return chat_id, False
-            room = batch.rooms[chat_id] = Room(chat_id, list(members), title, created_by, now_ms())
+            room = batch.rooms[chat_id] = Room(chat_id, list(members), title, created_by, self.clock.now_ms())
             batch.records.append(("chat", room))
             return chat_id, True
 
         chat_id_, created = self._submit(plan)
         return self.state.rooms[chat_id_].to_chat(), created
 
-    def add_members(self, chat_id: str, members: list[str], limit: int) -> dict[str, Any]:
+    def add_members(self, chat_id: str, members: list[str], limit: int) -> Chat:
         def plan(batch: _Batch) -> None:
-            current = batch.members.get(chat_id) or batch.room(chat_id).members
+            current = batch.current_members(chat_id)
             added = [m for m in members if m not in current]
             if len(current) + len(added) > limit:
                 raise ApiError("invalid", f"'members' would make more than {limit} members")
             if added:
                 batch.members[chat_id] = current + added
                 batch.records.append(("members", (chat_id, added)))
+
+        self._submit(plan)
+        return self.state.rooms[chat_id].to_chat()
+
+    def remove_member(self, chat_id: str, address: str) -> Chat:
+        def plan(batch: _Batch) -> None:
+            current = batch.current_members(chat_id)
+            if address not in current:
+                raise ApiError("not_found", f"{address} is not a member of chat {chat_id!r}")
+            batch.members[chat_id] = [m for m in current if m != address]
+            batch.records.append(("removed", (chat_id, [address])))
 
         self._submit(plan)
         return self.state.rooms[chat_id].to_chat()
@@ -338,7 +364,7 @@ class JsonlStore:
             if earlier is not None:
                 return earlier, False
             seq, rev = batch.bump(new.chat_id, True)
-            at = now_ms()
+            at = self.clock.now_ms()
             message = Message(message_id(new.chat_id, seq), new.chat_id, seq, rev, new.client_id, new.sender,
                               new.body, new.tx, new.xmtp_id, new.xmtp_bound, "provisional", "fallback",
                               None, None, at, at)
@@ -359,7 +385,7 @@ class JsonlStore:
             if not fields:
                 return current
             _, rev = batch.bump(current.chat_id, False)
-            updated = batch.messages[message_id_] = replace(current, **fields, rev=rev, updated_at=now_ms())
+            updated = batch.messages[message_id_] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
             batch.records.append(("update", updated))
             return updated
 
@@ -429,11 +455,28 @@ class JsonlStore:
         for op in planned:
             op.result.set(op.value)
         if batch.records:
+            commit = self._announce(batch.records)
             for listener in self._listeners:
                 try:
-                    listener(batch.records)
+                    listener(commit)
                 except Exception:
                     log.exception("store listener failed")
+
+    def _announce(self, records: list[Record]) -> Commit:
+        """What a batch's records committed, as listeners hear it."""
+        messages: list[Stored] = []
+        chats: list[ChatChanged] = []
+        for kind, payload in records:
+            if kind == "message" or kind == "update":
+                messages.append(Stored(payload, kind == "message"))
+            elif kind == "chat":
+                chats.append(ChatChanged(payload.to_chat(), added=tuple(payload.members)))
+            else:
+                chat_id, addresses = payload
+                chat = self.state.rooms[chat_id].to_chat()
+                chats.append(ChatChanged(chat, added=tuple(addresses)) if kind == "members"
+                             else ChatChanged(chat, removed=tuple(addresses)))
+        return Commit(tuple(messages), tuple(chats))
 
     def _durable(self, data: bytes) -> None:
         """Append and (with FSYNC=always) fsync off the event loop, so other sockets keep being served."""
@@ -465,7 +508,7 @@ class JsonlStore:
     def _compact(self) -> bool:
         """Rewrite the log as a snapshot: temp file, fsync, atomic rename, fsync the folder. False: the old log stays."""
         tmp = self.path.with_name(self.path.name + ".compact")
-        started = now_ms()
+        started = self.clock.now_ms()
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
@@ -498,7 +541,7 @@ class JsonlStore:
             log.critical("%s", self._broken)
         dropped = self.state.records - self.state.live_records()
         self.state.records = self.state.live_records()
-        log.info("compacted %s: dropped %d superseded records in %d ms", self.path, dropped, now_ms() - started)
+        log.info("compacted %s: dropped %d superseded records in %d ms", self.path, dropped, self.clock.now_ms() - started)
         return True
 
 

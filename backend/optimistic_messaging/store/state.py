@@ -1,17 +1,37 @@
-"""The committed in-memory state: replayed from the log at start, advanced by each durable record."""
+"""The JSON-lines store's committed state in memory: replayed from the log at start, advanced by each durable record."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ..models import Message, Room
+from ..models import Chat, Message
 
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…]))
-# · ("message", Message) for a new message · ("update", Message) for its new state.
+# · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state.
 Record = tuple[str, Any]
 
 
+@dataclass(slots=True)
+class Room:
+    """A chat and its history; only the store's writer mutates it, after the write is durable."""
+
+    id: str
+    members: list[str]
+    title: str | None
+    created_by: str
+    created_at: int
+    last_seq: int = 0
+    rev: int = 0
+    activity: int = 0  # the store-wide order of its creation or latest message: 'latest first' without clock ties
+    messages: list[Message] = field(default_factory=list)  # index seq - 1
+    by_rev: dict[int, Message] = field(default_factory=dict)  # the current message at each live rev
+
+    def to_chat(self) -> Chat:
+        return Chat(self.id, list(self.members), self.title, self.created_by, self.created_at, self.last_seq, self.rev)
+
+
 class State:
-    """Indexes over rooms and messages; every read of the server is served from here."""
+    """Indexes over rooms and messages; every read of the JSON-lines store is served from here."""
 
     def __init__(self) -> None:
         self.rooms: dict[str, Room] = {}
@@ -42,6 +62,16 @@ class State:
                 if address not in room.members:
                     room.members.append(address)
                     self.member_of.setdefault(address, set()).add(chat_id)
+        elif kind == "removed":
+            chat_id, removed = payload
+            room = self.rooms[chat_id]
+            for address in removed:
+                if address in room.members:
+                    room.members.remove(address)
+                    chats = self.member_of[address]
+                    chats.discard(chat_id)
+                    if not chats:
+                        del self.member_of[address]
         else:
             raise ValueError(f"unknown record kind {kind!r}")
 
@@ -80,6 +110,15 @@ class State:
     def find(self, sender: str, client_id: str) -> Message | None:
         message_id = self.keys.get((sender, client_id))
         return None if message_id is None else self.message(message_id)
+
+    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
+        """The address's chats, latest activity first, below `before`; and the cursor of the next page, if any."""
+        rooms = sorted((self.rooms[chat_id] for chat_id in self.member_of.get(address, ())),
+                       key=lambda room: room.activity, reverse=True)
+        if before is not None:
+            rooms = [room for room in rooms if room.activity < before]
+        page = rooms[:limit]
+        return [room.to_chat() for room in page], page[-1].activity if len(rooms) > limit else None
 
     def live_records(self) -> int:
         return len(self.rooms) + self.messages

@@ -4,58 +4,31 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from eth_utils import to_checksum_address
-from web3 import HTTPProvider
 
 from ..models import Message
 from . import WAIT, Outcome, VerifierDown
+from .rpc import JsonRpc, RpcError, quantity, result
 
 log = logging.getLogger(__name__)
-
-TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # Transfer(address,address,uint256)
-
-
-class RpcError(Exception):
-    """One JSON-RPC answer was an error or not what the method returns."""
-
-
-def _result(response: Any) -> Any:
-    if not isinstance(response, dict) or "error" in response or "result" not in response:
-        raise RpcError(f"bad JSON-RPC answer: {str(response)[:200]}")
-    return response["result"]
-
-
-def _int(value: Any) -> int:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise RpcError(f"not a hex quantity: {value!r}")
-    return int(value, 16)
-
 
 def _address(value: Any) -> str | None:
     return None if value is None else to_checksum_address(value)
 
 
-class _Provider(HTTPProvider):
-    """web3's HTTP provider, reading answers with orjson: its nesting limit keeps a node's deeply nested answer from
-    exhausting the stack (the json module recurses, and py_ecc, which web3 imports, lifts Python's recursion limit)."""
-
-    @staticmethod
-    def decode_rpc_response(raw_response: bytes) -> Any:
-        return orjson.loads(raw_response)
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # Transfer(address,address,uint256)
 
 
 class ChainVerifier:
     """Settles messages with a `tx` once the chain has finalized (and still holds) their transaction."""
 
     def __init__(self, rpc_url: str, confirmations: int, tx_timeout_ms: int, timeout_s: float = 5.0) -> None:
-        self.rpc = _Provider(rpc_url, request_kwargs={"timeout": timeout_s})
+        self.rpc = JsonRpc(rpc_url, timeout_s)
         self.confirmations = confirmations
         self.tx_timeout_ms = tx_timeout_ms
         self.has_finalized_tag = True
         # message id -> (block, receipt, transaction) seen while not final: the settling round only re-checks the hash
         self.waiting_for: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {}
-        self.calls = 0  # JSON-RPC requests sent (a batch counts once): the benchmark reports it per round
 
     def final_head(self) -> int:
         """The highest block that counts as final: the `finalized` tag, or CONFIRMATIONS deep without one."""
@@ -66,11 +39,11 @@ class ChainVerifier:
                             response["error"], self.confirmations)
                 self.has_finalized_tag = False
             else:
-                block = _result(response)
+                block = result(response)
                 if block is not None:
-                    return _int(block["number"])
+                    return quantity(block["number"])
                 return -1
-        return _int(_result(self._request("eth_blockNumber", []))) - self.confirmations + 1
+        return quantity(result(self._request("eth_blockNumber", []))) - self.confirmations + 1
 
     def check(self, messages: list[Message], now: int) -> dict[str, Outcome]:
         """One head call, then one batch of receipts and transactions, then one batch of canonical block hashes."""
@@ -94,11 +67,11 @@ class ChainVerifier:
                                                                   ("eth_getTransactionByHash", [m.tx["hash"]]))])
             for i, m in enumerate(asked):
                 try:
-                    receipt, tx = _result(answers[2 * i]), _result(answers[2 * i + 1])
+                    receipt, tx = result(answers[2 * i]), result(answers[2 * i + 1])
                     if receipt is None or tx is None:
                         outcomes[m.id] = self._missing(m, now)
-                    elif _int(receipt["blockNumber"]) > head:
-                        self.waiting_for[m.id] = (_int(receipt["blockNumber"]), receipt, tx)
+                    elif quantity(receipt["blockNumber"]) > head:
+                        self.waiting_for[m.id] = (quantity(receipt["blockNumber"]), receipt, tx)
                         outcomes[m.id] = WAIT
                     else:
                         final.append((m, receipt, tx))
@@ -134,7 +107,7 @@ class ChainVerifier:
         canonical = {}
         for height, answer in zip(heights, blocks, strict=True):
             try:
-                block = _result(answer)
+                block = result(answer)
                 canonical[height] = block.get("hash") if isinstance(block, dict) else None
             except RpcError:
                 canonical[height] = None
@@ -160,7 +133,7 @@ class ChainVerifier:
     @staticmethod
     def judge(m: Message, receipt: dict[str, Any], tx: dict[str, Any]) -> Outcome:
         """A final, canonical transaction against the claim: confirmed, corrected, or retracted."""
-        if _int(receipt["status"]) != 1:
+        if quantity(receipt["status"]) != 1:
             return Outcome({"status": "retracted", "source": "chain", "reason": "reverted"})
         if to_checksum_address(tx["from"]) != m.sender:
             return Outcome({"status": "retracted", "source": "chain", "reason": "not_sender"})
@@ -172,22 +145,16 @@ class ChainVerifier:
                                 "tx": {**claim, **actual}, "original": {"body": m.body, "tx": claim}})
         return Outcome({"status": "confirmed", "source": "chain"})
 
+    @property
+    def calls(self) -> int:
+        """JSON-RPC requests sent (a batch counts once): the benchmark reports it per round."""
+        return self.rpc.calls
+
     def _request(self, method: str, params: list[Any]) -> Any:
-        self.calls += 1
-        try:
-            return self.rpc.make_request(method, params)
-        except Exception as exc:  # web3 raises many kinds for a node that is down or answers garbage
-            raise VerifierDown(f"{method}: {type(exc).__name__}: {exc}") from None
+        return self.rpc.request(method, params)
 
     def _batch(self, requests: list[tuple[str, list[Any]]]) -> list[Any]:
-        self.calls += 1
-        try:
-            answers = self.rpc.make_batch_request(requests)
-        except Exception as exc:  # as above
-            raise VerifierDown(f"batch of {len(requests)}: {type(exc).__name__}: {exc}") from None
-        if not isinstance(answers, list) or len(answers) != len(requests):
-            raise VerifierDown(f"batch of {len(requests)} answered with {str(answers)[:200]}")
-        return answers
+        return self.rpc.batch(requests)
 
 
 def _payment(receipt: dict[str, Any], tx: dict[str, Any], sender: str, claimed_token: str | None) -> dict[str, Any]:
@@ -200,4 +167,4 @@ def _payment(receipt: dict[str, Any], tx: dict[str, Any], sender: str, claimed_t
         t = transfers[0]
         return {"token": _address(t["address"]), "to": _address("0x" + t["topics"][2][-40:]),
                 "value": str(int(t["data"], 16))}
-    return {"token": None, "to": _address(tx.get("to")), "value": str(_int(tx["value"]))}
+    return {"token": None, "to": _address(tx.get("to")), "value": str(quantity(tx["value"]))}

@@ -1,0 +1,69 @@
+"""Sign-in nonces: signed rather than stored, so issuing one costs no memory and anonymous requests for nonces cannot
+crowd out anyone's; only used nonces are remembered (by a ledger), until they expire."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections import OrderedDict
+from typing import Iterable, Protocol
+
+from ..clock import Clock
+
+NONCE_TTL_MS = 5 * 60 * 1000
+NONCE = re.compile(r"[0-9a-f]{56}")  # issued-at ms (12 hex) · random (20) · MAC (24)
+
+
+class UsedNonces(Protocol):
+    """Which nonces were used: in this process, or shared by every node."""
+
+    def use(self, nonce: str, issued_ms: int, expires_ms: int) -> bool:
+        """True the first time a nonce is used; False if it was used before (or may have been)."""
+
+
+class LocalUsedNonces:
+    """One process's memory of used nonces. A nonce issued before this process started may have been used by the
+    process before it, which nothing here remembers: it is refused."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._used: OrderedDict[str, int] = OrderedDict()  # nonce -> when it expires, in order of use
+        self._since = clock.now_ms()
+
+    def use(self, nonce: str, issued_ms: int, expires_ms: int) -> bool:
+        now = self._clock.now_ms()
+        while self._used and next(iter(self._used.values())) < now:
+            self._used.popitem(last=False)
+        if issued_ms < self._since or nonce in self._used:
+            return False
+        self._used[nonce] = expires_ms
+        return True
+
+
+class Nonces:
+    """Issues nonces under the server's key and uses each up once, within NONCE_TTL_MS of its issue."""
+
+    def __init__(self, secret_key: str, used: UsedNonces, clock: Clock) -> None:
+        self._key = hashlib.sha256(b"optimistic-messaging-nonce\0" + secret_key.encode()).digest()
+        self._used = used
+        self._clock = clock
+
+    def _mac(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def issue(self) -> str:
+        body = f"{self._clock.now_ms():012x}{secrets.token_hex(10)}"
+        return body + self._mac(body)
+
+    def consume(self, nonce: str) -> bool:
+        """True once, for an unexpired nonce this server issued."""
+        if not NONCE.fullmatch(nonce) or not hmac.compare_digest(self._mac(nonce[:32]), nonce[32:]):
+            return False
+        issued = int(nonce[:12], 16)
+        expires = issued + NONCE_TTL_MS
+        return expires >= self._clock.now_ms() and self._used.use(nonce, issued, expires)
+
+    def consume_all(self, nonces: Iterable[str]) -> set[str]:
+        """Use up every one of them (an attempt spends every nonce it names); the ones that were fresh."""
+        return {nonce for nonce in set(nonces) if self.consume(nonce)}

@@ -1,0 +1,71 @@
+"""The signed-in sockets of this node: by socket, by address, and by when their sessions end."""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from .errors import ApiError
+
+
+@dataclass(eq=False)
+class Connection:
+    """One authenticated socket: whose it is, until when its session holds, and which chats it joined."""
+
+    sid: str
+    address: str
+    expires_at: int
+    chats: set[str] = field(default_factory=set)
+
+
+class Connections:
+    """Opened at connect, closed at disconnect; at most `max_per_address` open for one address at once."""
+
+    def __init__(self, max_per_address: int) -> None:
+        self.max_per_address = max_per_address
+        self._by_sid: dict[str, Connection] = {}
+        self._by_address: dict[str, dict[str, Connection]] = {}
+        self._expiry: list[tuple[int, str]] = []  # (expires_at, sid); entries of closed sockets are skipped
+
+    def __len__(self) -> int:
+        return len(self._by_sid)
+
+    def open(self, sid: str, address: str, expires_at: int) -> Connection:
+        mine = self._by_address.setdefault(address, {})
+        if len(mine) >= self.max_per_address:
+            if not mine:
+                del self._by_address[address]
+            raise ApiError("rate_limited", f"this address already holds {self.max_per_address} sockets")
+        conn = mine[sid] = self._by_sid[sid] = Connection(sid, address, expires_at)
+        heapq.heappush(self._expiry, (expires_at, sid))
+        return conn
+
+    def close(self, sid: str) -> Connection | None:
+        conn = self._by_sid.pop(sid, None)
+        if conn is not None:
+            mine = self._by_address[conn.address]
+            del mine[sid]
+            if not mine:
+                del self._by_address[conn.address]
+        return conn
+
+    def get(self, sid: str) -> Connection | None:
+        return self._by_sid.get(sid)
+
+    def of(self, address: str) -> list[Connection]:
+        return list(self._by_address.get(address, {}).values())
+
+    def next_expiry(self) -> int | None:
+        """When the next open socket's session ends (ms), if any is open."""
+        while self._expiry and self._expiry[0][1] not in self._by_sid:
+            heapq.heappop(self._expiry)
+        return self._expiry[0][0] if self._expiry else None
+
+    def expired(self, now_ms: int) -> list[Connection]:
+        """Open sockets whose sessions have ended by `now_ms`, each once."""
+        found = []
+        while self._expiry and self._expiry[0][0] <= now_ms:
+            _, sid = heapq.heappop(self._expiry)
+            conn = self._by_sid.get(sid)
+            if conn is not None and conn.expires_at <= now_ms:
+                found.append(conn)
+        return found

@@ -1,0 +1,44 @@
+"""The fast and hardened path between Socket.IO and the kernel.
+
+This package is the only code that reaches into library internals (python-engineio's per-socket queue and websocket
+driver, python-socketio's dispatch, gevent-websocket's frame reader and upgrade, gevent's pywsgi handler). `install`
+refuses any version but the pinned ones, so an upgrade fails loudly in tests/test_wire.py instead of misbehaving
+quietly. What it changes:
+- `frames`: every text packet's websocket frame is built once and written straight to each recipient's socket when
+  nothing else is queued or being written there (else it waits in that socket's queue, in order); a batch of
+  broadcasts reaches each socket as one write. Incoming frames must be masked, are unmasked in C, and are held to the
+  packet limit (a fragmented message as a whole) with bad UTF-8 failing at its fragment; close frames carry their
+  status code (a client's is echoed; 1002/1007/1009 for protocol, UTF-8 and size faults). A socket whose backlog
+  passes 4 MiB is cut only once it stops draining. Each socket's send queue is a lean one.
+- `engine`: one greenlet pings all sockets (engine.io parks a sleeping one per socket) and closes sessions left
+  without a Socket.IO session for a whole interval; binary packets drop the connection, undecodable ones are
+  answered `invalid`, the reserved event names are refused.
+- `http`: raw HTTP faults (bad request lines, headers, chunked bodies, overlong lines, bad handshakes) are answered in
+  the error shape with one response; a foreign Origin is refused 403 at the handshake; a connection that has not
+  sent a whole request within HTTP_IDLE_TIMEOUT_S is closed.
+"""
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Collection
+
+import socketio
+
+from . import engine, frames, http
+from .engine import broadcast, broadcast_many
+from .frames import Frame, LeanQueue, deliver, drop, event_frame, text_frame
+
+__all__ = ["Frame", "LeanQueue", "broadcast", "broadcast_many", "deliver", "drop", "event_frame", "install",
+           "text_frame"]
+
+PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-websocket": "0.10.1", "gevent": "26.9.0"}
+
+
+def install(sio: socketio.Server, max_frame_bytes: int, origins: Collection[str], idle_timeout_s: float) -> None:
+    """Switch the server onto the fast, hardened path; refuses library versions it was not written against."""
+    found = {name: version(name) for name in PINNED}
+    if found != PINNED:
+        raise RuntimeError(f"optimistic_messaging.wire is written for {PINNED}, found {found}: re-check its internals")
+    sio.eio._async = {**sio.eio._async, **frames.install(max_frame_bytes)}
+    engine.install(sio)
+    http.install(origins, idle_timeout_s)

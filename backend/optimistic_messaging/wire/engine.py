@@ -1,0 +1,148 @@
+"""engine.io and Socket.IO packets: broadcasts encoded once, one pinger for every socket, hostile packets refused."""
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+from collections import deque
+from typing import Any, Callable, Collection, Iterable
+
+import engineio
+import engineio.packet
+import engineio.socket
+import gevent
+import gevent.event
+import orjson
+import socketio
+
+from .frames import Frame, deliver, drop, event_frame, text_frame
+
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+_EVENT_ACK_ID = re.compile(r"2(?:/[^,]*,)?([0-9]{1,15})")
+log = logging.getLogger(__name__)
+
+
+def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any]], skip: Collection[str] = ()) -> None:
+    """Emit (room, event, data) triples in order: each frame encoded once, each socket written once."""
+    frames: dict[str, list[Frame]] = {}
+    for room, event, data in events:
+        frame = event_frame(event, data)
+        for sid, eio_sid in sio.manager.get_participants("/", room):
+            if sid not in skip:
+                frames.setdefault(eio_sid, []).append(frame)
+    sockets = sio.eio.sockets
+    for eio_sid, pending in frames.items():
+        eio_socket = sockets.get(eio_sid)
+        if eio_socket is not None:
+            deliver(eio_socket, pending[0] if len(pending) == 1 else Frame(b"".join(pending)))
+
+
+def broadcast(sio: socketio.Server, room: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
+    """Emit one event to every socket in the room but `skip`."""
+    broadcast_many(sio, ((room, event, data),), skip)
+
+
+def _send_packet(eio: engineio.Server, eio_sid: str, pkt: engineio.packet.Packet) -> None:
+    """engine.io's send_packet, taking the direct path for text messages (acks, single-socket events)."""
+    eio_socket = eio.sockets.get(eio_sid)
+    if eio_socket is None:
+        return
+    if pkt.packet_type == engineio.packet.MESSAGE and isinstance(pkt.data, str):
+        deliver(eio_socket, text_frame(("4" + pkt.data).encode()))
+    else:
+        eio_socket.send(pkt)
+
+
+class _Pinger:
+    """One greenlet sends every socket's engine.io PING; engine.io itself parks a sleeping greenlet per socket.
+
+    An engine.io session with no Socket.IO session on '/' at two pings in a row (or at its first) is closed: it signed
+    in to nothing for a whole interval. One that leaves '/' and comes back within an interval is not.
+    """
+
+    def __init__(self, eio: engineio.Server, attached: Callable[[str], bool]) -> None:
+        self.eio = eio
+        self.attached = attached
+        self.due: deque[tuple[float, Any]] = deque()  # one interval for all, so appending keeps it sorted
+        self.wake = gevent.event.Event()
+        gevent.spawn(self.run)
+
+    def add(self, eio_socket: Any) -> None:
+        self.due.append((time.monotonic() + self.eio.ping_interval, eio_socket))
+        self.wake.set()
+
+    def run(self) -> None:
+        while True:
+            if not self.due:
+                self.wake.clear()
+                self.wake.wait()
+            at, eio_socket = self.due[0]
+            wait = at - time.monotonic()
+            if wait > 0:
+                gevent.sleep(wait)
+                continue
+            self.due.popleft()
+            if eio_socket.closing or eio_socket.closed:
+                continue
+            if self.attached(eio_socket.sid):
+                eio_socket.om_unattached = False
+            elif getattr(eio_socket, "om_unattached", True):  # a new session counts as unattached since its start
+                drop(eio_socket, "no Socket.IO session on '/' for a whole ping interval")
+                continue
+            else:
+                eio_socket.om_unattached = True
+            eio_socket.last_ping = time.time()
+            eio_socket.send(engineio.packet.Packet(engineio.packet.PING))
+
+
+def _schedule_ping(self: engineio.socket.Socket) -> None:
+    """engine.io's Socket.schedule_ping, handing the wait to the server's one pinger."""
+    if self.last_ping:
+        self.last_ping = None
+        self.server.om_pinger.add(self)
+
+
+def _refuse(sio: socketio.Server, eio_sid: str, ack_id: Any, message: str) -> None:
+    """Answer an event the server will not run, when the client asked for an answer."""
+    if ack_id is not None:
+        error = {"ok": False, "error": {"code": "invalid", "message": message}}
+        sio.eio.send(eio_sid, f"3{ack_id}" + orjson.dumps([error]).decode())
+
+
+def _guard_messages(sio: socketio.Server) -> None:
+    """In front of python-socketio's dispatch: binary packets drop the connection (nothing here uses them, and
+    their attachments would be buffered without limit); packets that do not decode get `invalid`, not silence."""
+    dispatch = sio.eio.handlers["message"]
+
+    def on_message(eio_sid: str, data: Any) -> None:
+        if not isinstance(data, str) or data[:1] in ("5", "6"):
+            eio_socket = sio.eio.sockets.get(eio_sid)
+            if eio_socket is not None:
+                drop(eio_socket, "binary packet")
+            return
+        try:
+            dispatch(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            log.debug("undecodable packet from %s: %s", eio_sid, exc)
+            ack = _EVENT_ACK_ID.match(data)
+            _refuse(sio, eio_sid, ack and ack.group(1), "packet is not a valid Socket.IO event with a JSON payload")
+
+    sio.eio.on("message", on_message)
+    run_event = sio._handle_event_internal
+
+    def handle_event(server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, ack_id: Any) -> None:
+        if data[0] in RESERVED_EVENTS:  # else the server's own connect/disconnect handlers would run
+            _refuse(sio, eio_sid, ack_id, f"'{data[0]}' is reserved and cannot be sent as an event")
+            return
+        run_event(server, sid, eio_sid, data, namespace, ack_id)
+
+    sio._handle_event_internal = handle_event
+
+
+def install(sio: socketio.Server) -> None:
+    """Direct sends, one pinger, and the packet guard on this Socket.IO server."""
+    sio.eio.send_packet = functools.partial(_send_packet, sio.eio)
+    sio.eio.om_pinger = _Pinger(sio.eio, lambda eio_sid: sio.manager.sid_from_eio_sid(eio_sid, "/") is not None)
+    engineio.socket.Socket.schedule_ping = _schedule_ping
+    _guard_messages(sio)

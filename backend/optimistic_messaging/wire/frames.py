@@ -1,0 +1,374 @@
+"""Websocket frames (RFC 6455) in and out: built once, written with one syscall, read and closed by the rules.
+
+Patches python-engineio's gevent websocket driver and per-socket queue, and gevent-websocket's frame reader.
+"""
+from __future__ import annotations
+
+import codecs
+import logging
+import socket
+import struct
+import time
+from typing import Any
+
+import engineio.async_drivers.gevent as engineio_gevent
+import gevent
+import gevent.event
+import gevent.queue
+import gevent.socket
+import gevent.ssl
+import geventwebsocket.websocket as gws
+import orjson
+from geventwebsocket.exceptions import FrameTooLargeException, ProtocolError
+
+MAX_BACKLOG_BYTES = 4 * 1024 * 1024  # beyond this, a socket that has stopped draining is cut off
+HARD_BACKLOG_BYTES = 32 * 1024 * 1024  # beyond this, a socket is cut off even while it drains
+STALL_S = 5.0  # "stopped draining": not a byte written to it for this long
+_PACKET_TYPES = frozenset("0123456")  # engine.io v4 text packets (a base64 'b' binary packet is not accepted either)
+CLOSE_NORMAL, CLOSE_PROTOCOL, CLOSE_BAD_DATA, CLOSE_TOO_BIG = 1000, 1002, 1007, 1009
+log = logging.getLogger(__name__)
+_decode_header = gws.Header.__dict__["decode_header"].__func__
+_original_read_frame = gws.WebSocket.read_frame
+_by_websocket: dict[int, "FastWebSocket"] = {}  # id(gevent-websocket WebSocket) -> its driver, while connected
+
+
+class Frame(bytes):
+    """Bytes to put on the wire as they are: a whole websocket frame, or the unsent rest of one."""
+
+
+def _frame(opcode: int, payload: bytes) -> Frame:
+    """An unmasked, final frame (RFC 6455 §5.2), as servers send them."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x80 | opcode, n))
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return Frame(header + payload)
+
+
+def text_frame(payload: bytes) -> Frame:
+    return _frame(0x1, payload)
+
+
+def close_frame(code: int | None) -> Frame:
+    """A close frame carrying `code` (RFC 6455 §5.5.1); None: no status code, as a close that named none is echoed."""
+    return _frame(0x8, b"" if code is None else struct.pack("!H", code))
+
+
+def event_frame(event: str, data: Any) -> Frame:
+    """engine.io MESSAGE (4) carrying a Socket.IO EVENT (2) on namespace '/'."""
+    return text_frame(b'42["' + event.encode() + b'",' + orjson.dumps(data) + b"]")
+
+
+class _Queued:
+    """A frame waiting in an engine.io socket's queue; the queue's writer calls `encode()` then `send()`."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+
+    def encode(self, b64: bool = False) -> Frame:
+        return self.frame
+
+
+class FastWebSocket(engineio_gevent.WebSocketWSGI):
+    """engine.io's gevent websocket driver, writing frames itself and registering on its engine.io socket."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        ws = environ.get("wsgi.websocket")
+        self.writing = False
+        self.message_bytes = 0  # of the message being read, across its continuation frames
+        self.utf8: Any = None  # an incremental decoder while a fragmented text message is being read
+        if ws is None:
+            return super().__call__(environ, start_response)
+        self.gsock = ws.handler.socket
+        # Straight to the kernel socket under gevent's (non-blocking); under TLS every byte must go through it.
+        self.raw = None if isinstance(self.gsock, gevent.ssl.SSLSocket) else self.gsock._sock
+        self.eio_socket = self.app.__self__  # self.app is the engine.io socket's bound _websocket_handler
+        self.eio_socket.fast_ws = self
+        _by_websocket[id(ws)] = self  # gevent-websocket's WebSocket has __slots__: find us from it by id
+        try:
+            return super().__call__(environ, start_response)  # returns when the connection ends
+        finally:
+            del _by_websocket[id(ws)]
+
+    def wait(self) -> Any:
+        """The next message; a text frame that is no engine.io packet ends the connection as a close would.
+
+        engine.io decodes it outside its read loop's error handling: the connection's greenlet dies with a traceback
+        in the log and the session lingers until its ping times out.
+        """
+        message = super().wait()
+        if isinstance(message, str) and message[:1] not in _PACKET_TYPES:
+            log.info("closing connection %s: a frame that is no engine.io packet", self.eio_socket.sid)
+            return None
+        return message
+
+    def send(self, message: Any) -> None:
+        queued = isinstance(message, Frame)  # only frames that went through deliver's queue count as backlog
+        if isinstance(message, str):
+            message = text_frame(message.encode())
+        elif not queued:
+            return super().send(message)
+        self.writing = True
+        try:
+            sent = _send_some(self.raw, message) if self.raw is not None else 0
+            if sent:
+                self.eio_socket.queue.progress()
+            if sent < len(message):
+                self._send_rest(memoryview(message)[sent:])
+        finally:
+            self.writing = False
+            if queued:
+                self.eio_socket.queue.written(message)
+
+    def _send_rest(self, rest: memoryview) -> None:
+        """Wait for the kernel to take the rest while the peer reads. A peer that reads nothing is cut: after STALL_S
+        once more than MAX_BACKLOG_BYTES wait for it, else after a ping's whole deadline."""
+        eio = self.eio_socket.server
+        patience_s = eio.ping_interval + eio.ping_timeout
+        queue = self.eio_socket.queue
+        if self.raw is None:  # TLS: the SSL socket must write every byte itself
+            try:
+                with gevent.Timeout(patience_s):
+                    self.gsock.sendall(rest)
+            except gevent.Timeout:
+                self._stalled()
+            return
+        fileno = self.raw.fileno()
+        while rest:
+            try:
+                gevent.socket.wait_write(fileno, timeout=1.0)
+            except socket.timeout:
+                if queue.stalled(STALL_S if queue.backlog > MAX_BACKLOG_BYTES else patience_s):
+                    self._stalled()
+                continue
+            sent = _send_some(self.raw, rest)
+            if sent:
+                rest = rest[sent:]
+                queue.progress()
+
+    def _stalled(self) -> None:
+        drop(self.eio_socket, "it stopped reading")
+        raise OSError("write timed out")
+
+
+def _send_some(raw: Any, frame: bytes | memoryview) -> int:
+    """One non-blocking send: what the kernel took (0 when its buffer is full)."""
+    try:
+        return raw.send(frame)
+    except BlockingIOError:
+        return 0
+
+
+def deliver(eio_socket: Any, frame: Frame) -> None:
+    """Write now when this socket's line is free, else queue behind what is already waiting (order kept)."""
+    if eio_socket.closed or eio_socket.closing:
+        return
+    ws = getattr(eio_socket, "fast_ws", None)
+    if ws is None or ws.raw is None or ws.writing or eio_socket.queue.qsize():
+        queue = eio_socket.queue
+        if queue.backlog > MAX_BACKLOG_BYTES and (queue.stalled(STALL_S) or queue.backlog > HARD_BACKLOG_BYTES):
+            drop(eio_socket, "it stopped reading")
+            return
+        queue.put(_Queued(frame))
+        return
+    try:
+        sent = _send_some(ws.raw, frame)
+    except OSError:
+        return  # the connection is gone; its reader notices and cleans up
+    if sent < len(frame):
+        eio_socket.queue.put(_Queued(Frame(frame[sent:])))
+
+
+def drop(eio_socket: Any, why: str) -> None:
+    """Cut a connection at the TCP level; its reader sees the end and engine.io cleans up as for any drop."""
+    log.info("dropping connection %s: %s", eio_socket.sid, why)
+    ws = getattr(eio_socket, "fast_ws", None)
+    try:
+        if ws is not None:
+            ws.gsock.shutdown(socket.SHUT_RDWR)
+        else:
+            eio_socket.close(wait=False, abort=True)
+    except OSError:
+        pass  # already gone
+
+
+class LeanQueue:
+    """engine.io's per-socket send queue (one consumer: the socket's writer) in ~0.5 KB; gevent's JoinableQueue is ~3 KB."""
+
+    __slots__ = ("_items", "_head", "_ready", "_unfinished", "_finished", "backlog", "_progress_at")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._head = 0  # items before it were taken; trimmed in bulk, so taking stays O(1)
+        self._ready = gevent.event.Event()  # set while items wait
+        self._unfinished = 0
+        self._finished: gevent.event.Event | None = None  # made by the first join()
+        self.backlog = 0  # frame bytes queued or being written: past MAX_BACKLOG_BYTES a stalled socket is cut off
+        self._progress_at = time.monotonic()  # when bytes last reached this socket's kernel buffer
+
+    def qsize(self) -> int:
+        return len(self._items) - self._head
+
+    def put(self, item: Any) -> None:
+        if type(item) is _Queued:
+            if not self.backlog:
+                self._progress_at = time.monotonic()  # a backlog's stall is counted from when it began
+            self.backlog += len(item.frame)
+        self._items.append(item)
+        self._unfinished += 1
+        self._ready.set()
+        if self._finished is not None:
+            self._finished.clear()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if not self.qsize() and not (block and self._ready.wait(timeout)):
+            raise gevent.queue.Empty
+        item = self._items[self._head]
+        self._items[self._head] = None
+        self._head += 1
+        if self._head == len(self._items):
+            self._items.clear()
+            self._head = 0
+            self._ready.clear()
+        elif self._head > 64 and self._head * 2 > len(self._items):
+            del self._items[:self._head]
+            self._head = 0
+        return item
+
+    def progress(self) -> None:
+        """Some bytes of a queued frame reached the kernel: the peer is reading."""
+        self._progress_at = time.monotonic()
+
+    def stalled(self, for_s: float) -> bool:
+        """Nothing reached the kernel for `for_s` while frames waited: the peer has stopped reading."""
+        return time.monotonic() - self._progress_at > for_s
+
+    def written(self, frame: bytes) -> None:
+        """A queued frame reached the kernel (or failed to): it no longer counts against the backlog."""
+        self.backlog -= len(frame)
+
+    def task_done(self) -> None:
+        self._unfinished -= 1
+        if self._unfinished <= 0 and self._finished is not None:
+            self._finished.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._unfinished <= 0:
+            return True
+        if self._finished is None:
+            self._finished = gevent.event.Event()
+        return self._finished.wait(timeout)
+
+
+def _unmask(self: gws.Header, payload: bytes) -> bytes:
+    n = len(payload)
+    if not n:
+        return b""
+    mask = (bytes(self.mask) * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(mask, "little")).to_bytes(n, "little")
+
+
+def _write_control(ws: gws.WebSocket, frame: Frame) -> None:
+    """A control frame goes in line with the data frames, never into the middle of one."""
+    fast = _by_websocket.get(id(ws))
+    if fast is not None and (fast.writing or fast.eio_socket.queue.backlog):
+        deliver(fast.eio_socket, frame)  # behind what waits (skipped when engine.io is closing: nothing more is sent)
+    elif ws.raw_write is not None:
+        ws.raw_write(frame)
+
+
+def _handle_ping(self: gws.WebSocket, header: gws.Header, payload: bytes) -> None:
+    _write_control(self, _frame(0xA, bytes(payload)))
+
+
+def _close(self: gws.WebSocket, code: int | None = CLOSE_NORMAL, message: Any = None) -> None:
+    """Send a close frame with its status code (gevent-websocket writes none, and a repr of the reason), then stop."""
+    if self.closed:
+        return
+    try:
+        _write_control(self, close_frame(code))
+    except OSError:
+        pass  # the peer is gone already: nothing to tell it
+    finally:
+        self.closed = True
+        self.stream = self.raw_write = self.raw_read = self.environ = None
+
+
+def _handle_close(self: gws.WebSocket, header: gws.Header, payload: bytes) -> None:
+    """A client's close is answered with its own status code (none when it named none)."""
+    if not payload:
+        return self.close(None)
+    if len(payload) < 2:
+        raise ProtocolError("a close frame's payload is a 2-byte status code and a reason")
+    code = struct.unpack("!H", payload[:2])[0]
+    payload[2:].decode("utf-8")  # UnicodeDecodeError: 1007
+    if not self._is_valid_close_code(code):
+        raise ProtocolError(f"invalid close code {code}")
+    self.close(code)
+
+
+def _receive(self: gws.WebSocket) -> Any:
+    """The next message, or None once the connection ended; a protocol fault is answered with its close code."""
+    if self.closed:
+        return None
+    try:
+        return self.read_message()
+    except UnicodeError:
+        self.close(CLOSE_BAD_DATA)
+    except FrameTooLargeException:
+        self.close(CLOSE_TOO_BIG)
+    except ProtocolError:
+        self.close(CLOSE_PROTOCOL)
+    except OSError:
+        self.close(None)
+    return None
+
+
+def install(max_frame_bytes: int) -> dict[str, Any]:
+    """Patch the frame reader and writer; returns the engine.io async parts to use (driver and queue)."""
+    gws.Header.mask_payload = gws.Header.unmask_payload = _unmask
+    gws.WebSocket.validate_utf8 = lambda self, payload: None  # one check per message instead, below and at decode
+    gws.WebSocket.handle_ping = _handle_ping
+    gws.WebSocket.handle_close = _handle_close
+    gws.WebSocket.close = _close
+    gws.WebSocket.receive = _receive
+
+    def capped_header(cls: type, stream: Any) -> gws.Header:
+        header = _decode_header(cls, stream)
+        if not header.mask:
+            raise ProtocolError("a client's frames must be masked (RFC 6455 §5.1)")
+        if header.length > max_frame_bytes:
+            raise FrameTooLargeException(f"frame of {header.length} bytes is over the {max_frame_bytes}-byte limit")
+        return header
+
+    gws.Header.decode_header = classmethod(capped_header)
+
+    def checked_read_frame(self: gws.WebSocket) -> tuple[gws.Header, bytes]:
+        """A message split into fragments counts as a whole against the limit, and bad UTF-8 fails at its fragment."""
+        header, payload = _original_read_frame(self)
+        opcode = header.opcode
+        if opcode in (gws.WebSocket.OPCODE_TEXT, gws.WebSocket.OPCODE_BINARY, gws.WebSocket.OPCODE_CONTINUATION):
+            fast = _by_websocket.get(id(self))
+            if fast is None:
+                if opcode == gws.WebSocket.OPCODE_CONTINUATION or not header.fin:
+                    raise ProtocolError("fragmented messages are not accepted here")
+            elif opcode == gws.WebSocket.OPCODE_CONTINUATION:
+                fast.message_bytes += len(payload)
+                if fast.message_bytes > max_frame_bytes:
+                    raise FrameTooLargeException(f"fragmented message over the {max_frame_bytes}-byte limit")
+                if fast.utf8 is not None:
+                    fast.utf8.decode(payload, header.fin)
+            elif not header.fin:  # the first fragment of a message
+                fast.message_bytes = len(payload)
+                fast.utf8 = codecs.getincrementaldecoder("utf-8")() if opcode == gws.WebSocket.OPCODE_TEXT else None
+                if fast.utf8 is not None:
+                    fast.utf8.decode(payload)
+        return header, payload
+
+    gws.WebSocket.read_frame = checked_read_frame
+    return {"websocket": FastWebSocket, "queue": LeanQueue}

@@ -1,0 +1,138 @@
+"""Sign-in by transaction over REST against a real chain (anvil), for wallets that cannot sign messages (MiniPay)."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+
+import pytest
+
+from chain import Anvil, signed_tx
+from support import Server, Wallet
+
+DOMAIN = "localhost:3000"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("tx-sign-in"), {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "2"}).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def funded(anvil: Anvil) -> Wallet:
+    """A fresh key with gas money and nothing else: the MiniPay user's own wallet."""
+    wallet = Wallet()
+    anvil.rpc("anvil_setBalance", wallet.address, hex(10**18))
+    return wallet
+
+
+def nonce(server: Server) -> str:
+    return server.get("/api/auth/nonce").json()["nonce"]
+
+
+def text(n: str, domain: str = DOMAIN) -> bytes:
+    return f"optimistic-messaging sign-in {domain} {n}".encode()
+
+
+def sent(anvil: Anvil, wallet: Wallet, data: bytes, **tx: Any) -> str:
+    raw, tx_hash = signed_tx(wallet, data=data, nonce=int(anvil.rpc("eth_getTransactionCount", wallet.address,
+                                                                    "pending"), 16), **tx)
+    assert anvil.rpc("eth_sendRawTransaction", raw) == tx_hash
+    return tx_hash
+
+
+def verify_tx(server: Server, tx_hash: Any):
+    return server.post("/api/auth/verify-tx", {"tx_hash": tx_hash})
+
+
+@pytest.mark.parametrize("legacy", [True, False], ids=["legacy", "eip1559"])
+def test_a_zero_value_transaction_to_oneself_naming_a_nonce_signs_in(server, anvil, funded, legacy):
+    r = verify_tx(server, sent(anvil, funded, text(nonce(server)), legacy=legacy))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["address"] == funded.address and isinstance(body["expires_at"], int)
+    assert server.get("/api/chats", body["token"]).status_code == 200
+
+
+def test_a_pending_transaction_is_enough(server, anvil, funded):
+    anvil.rpc("evm_setAutomine", False)
+    try:
+        tx_hash = sent(anvil, funded, text(nonce(server)))
+        assert anvil.receipt(tx_hash) is None, "still pending"
+        assert verify_tx(server, tx_hash).status_code == 200
+    finally:
+        anvil.rpc("evm_setAutomine", True)
+
+
+def test_the_server_waits_for_its_node_to_learn_of_the_transaction(server, anvil, funded):
+    n = nonce(server)
+    raw, tx_hash = signed_tx(funded, data=text(n))
+    answers: list[Any] = []
+    asking = threading.Thread(target=lambda: answers.append(verify_tx(server, tx_hash)))
+    asking.start()
+    anvil.rpc("eth_sendRawTransaction", raw)  # most likely while the server is already asking
+    asking.join()
+    assert answers[0].status_code == 200
+
+
+@pytest.mark.parametrize("tx, why", [
+    ({"to": Wallet().address}, "own sender"),
+    ({"value": 1}, "value 0"),
+], ids=["to another address", "value above zero"])
+def test_a_transaction_not_to_oneself_or_carrying_value_is_refused(server, anvil, funded, tx, why):
+    r = verify_tx(server, sent(anvil, funded, text(nonce(server)), **tx))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized" and why in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("data", [b"", b"hello", "\xff\xfe".encode("latin-1"), b"optimistic-messaging sign-in "],
+                         ids=["no data", "other text", "not utf-8", "no domain or nonce"])
+def test_a_transaction_whose_data_is_not_a_sign_in_is_refused(server, anvil, funded, data):
+    r = verify_tx(server, sent(anvil, funded, data))
+    assert r.status_code == 401 and "data" in r.json()["error"]["message"]
+
+
+def test_a_domain_that_is_not_allowed_is_refused(server, anvil, funded):
+    r = verify_tx(server, sent(anvil, funded, text(nonce(server), "evil.example")))
+    assert r.status_code == 401 and "evil.example" in r.json()["error"]["message"]
+
+
+def test_a_nonce_signs_in_once(server, anvil, funded):
+    n = nonce(server)
+    first = sent(anvil, funded, text(n))
+    assert verify_tx(server, first).status_code == 200
+    assert verify_tx(server, first).status_code == 401, "the same transaction again"
+    assert verify_tx(server, sent(anvil, funded, text(n))).status_code == 401, "another transaction, same nonce"
+
+
+def test_a_refused_attempt_uses_its_nonce_up(server, anvil, funded):
+    n = nonce(server)
+    assert verify_tx(server, sent(anvil, funded, text(n), value=1)).status_code == 401
+    assert verify_tx(server, sent(anvil, funded, text(n))).status_code == 401
+
+
+def test_a_nonce_this_server_did_not_issue_is_refused(server, anvil, funded):
+    r = verify_tx(server, sent(anvil, funded, text("ab" * 28)))
+    assert r.status_code == 401 and "nonce" in r.json()["error"]["message"]
+
+
+def test_a_transaction_the_node_does_not_know_is_refused_after_the_wait(server):
+    r = verify_tx(server, "0x" + "ab" * 32)
+    assert r.status_code == 401 and "not known" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("tx_hash", [None, 5, "0x1234", "0x" + "g" * 64])
+def test_a_malformed_hash_is_invalid(server, tx_hash):
+    r = verify_tx(server, tx_hash)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
+
+
+def test_a_transaction_for_another_chain_is_refused(make_server, anvil, funded):
+    other_chain = make_server({"CHAIN_RPC_URL": anvil.url, "CHAIN_ID": "1"})  # its node is on 42220: no tx is for it
+    r = verify_tx(other_chain, sent(anvil, funded, text(nonce(other_chain))))
+    assert r.status_code == 401 and "chain 42220" in r.json()["error"]["message"]
+
+
+def test_without_a_chain_node_sign_in_by_transaction_is_unavailable_naming_the_setting(make_server):
+    r = verify_tx(make_server(), "0x" + "ab" * 32)
+    assert r.status_code == 503 and "CHAIN_RPC_URL" in r.json()["error"]["message"]
