@@ -40,7 +40,8 @@ wait -n "${!names[@]}" || status=$?
 for pid in "${!names[@]}"; do
   kill -0 "$pid" 2>/dev/null && continue
   if [ "$status" -gt 128 ]; then how="killed by signal $(kill -l $((status - 128)))"; else how="exited with status $status"; fi
-  others=$(for other in "${!names[@]}"; do [ "$other" != "$pid" ] && echo -n "${names[$other]}"; done)
-  echo "The ${names[$pid]} (pid $pid) ended: $how. Stopping the $others too." >&2
+  others=()
+  for other in "${!names[@]}"; do [ "$other" = "$pid" ] || others+=("${names[$other]}"); done
+  echo "The ${names[$pid]} (pid $pid) ended: $how. Stopping the ${others[*]} too." >&2
 done
 exit 1

@@ -6,12 +6,14 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const app = join(import.meta.dirname, "..");
-// Outputs of builds and tools, not inputs: hashing them would make every build stale.
-const SKIPPED = new Set(["node_modules", ".next", "next-env.d.ts"]);
+// Outputs of builds and tools, not inputs (hashing them would make every build stale), and the unit tests with their
+// stand-ins, which no build contains.
+const SKIPPED = new Set(["node_modules", ".next", "next-env.d.ts", "testing"]);
+const skipped = (name) => SKIPPED.has(name) || name.endsWith(".tsbuildinfo") || name.endsWith(".test.ts");
 
 function files(folder) {
   return readdirSync(folder, { withFileTypes: true })
-    .filter((entry) => !SKIPPED.has(entry.name) && !entry.name.endsWith(".tsbuildinfo"))
+    .filter((entry) => !skipped(entry.name))
     .flatMap((entry) => (entry.isDirectory() ? files(join(folder, entry.name)) : [join(folder, entry.name)]));
 }
 
