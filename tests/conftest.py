@@ -7,7 +7,20 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from chain import Anvil
-from support import Peer, Server, Wallet
+from support import STORE, Peer, Server, Wallet, drop_databases
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (OM_TEST_STORE=postgres), what only the JSON-lines log has is not asked of it."""
+    if STORE == "postgres":
+        kept = [item for item in items
+                if item.get_closest_marker("jsonl") is None and item.get_closest_marker("own_store") is None]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_databases()
 
 
 @pytest.fixture

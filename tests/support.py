@@ -22,6 +22,33 @@ from eth_account.messages import encode_defunct
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 10.0
+# The one fixture switch: OM_TEST_STORE=postgres runs every server on PostgreSQL (a fresh database each), not the log.
+STORE = os.environ.get("OM_TEST_STORE", "jsonl")
+PG_ADMIN_URL = os.environ.get("OM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+CREATED_DATABASES: list[tuple[str, str]] = []  # (admin url, name): dropped when the session ends
+
+
+def fresh_database(admin_url: str = PG_ADMIN_URL) -> str:
+    """A new, empty database on the PostgreSQL server of `admin_url`; its URL."""
+    import psycopg
+
+    name = "om_t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    CREATED_DATABASES.append((admin_url, name))
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_databases() -> None:
+    import psycopg
+
+    for admin_url, name in CREATED_DATABASES:
+        try:
+            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.OperationalError:
+            pass  # that server is gone already (a private one, stopped)
+    CREATED_DATABASES.clear()
 
 
 def free_port() -> int:
@@ -57,6 +84,8 @@ class Server:
             "RECONCILE_INTERVAL_S": "0.2",
             **(env or {}),
         }
+        if STORE == "postgres" and "DATABASE_URL" not in self.env:
+            self.env["DATABASE_URL"] = fresh_database()
         self.command = command or [sys.executable, str(ROOT / "backend" / "main.py")]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"

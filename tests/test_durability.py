@@ -70,6 +70,7 @@ def test_restart_keeps_chats_messages_tokens_and_idempotency(make_server):
     again.close()
 
 
+@pytest.mark.jsonl
 def test_torn_last_line_is_repaired_at_start_with_a_warning(make_server):
     server = make_server()
     alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
@@ -88,6 +89,7 @@ def test_torn_last_line_is_repaired_at_start_with_a_warning(make_server):
     peer.close()
 
 
+@pytest.mark.jsonl
 def test_corrupt_line_refuses_start_up_naming_the_line(tmp_path):
     data = tmp_path / "messages.json"
     chat = encode_batch([("chat", Room("c", [], None, "0x0", 1))])
@@ -99,6 +101,7 @@ def test_corrupt_line_refuses_start_up_naming_the_line(tmp_path):
     assert data.read_bytes().count(b"\n") == 5, "nothing is dropped"
 
 
+@pytest.mark.jsonl
 @pytest.mark.parametrize("fsync", ["always", "off"])
 def test_both_fsync_modes_keep_what_was_acked_across_a_clean_restart(make_server, fsync):
     server = make_server({"FSYNC": fsync})
@@ -112,6 +115,7 @@ def test_both_fsync_modes_keep_what_was_acked_across_a_clean_restart(make_server
     assert [m["body"] for m in all_messages(server, chat["id"], alice.token)] == ["kept"]
 
 
+@pytest.mark.jsonl
 def test_a_write_the_disk_refuses_is_acked_unavailable_and_stores_nothing(make_server):
     # No file of the process may pass 100 KB: the log (4 KB a message) reaches that long before the server's output.
     command = ["prlimit", "--fsize=100000", sys.executable, str(ROOT / "backend" / "main.py")]
@@ -165,6 +169,7 @@ def faults(fault_library: Path, tmp_path: Path) -> Faults:
     return Faults(fault_library, tmp_path / "armed")
 
 
+@pytest.mark.jsonl
 def test_a_send_refused_when_the_log_cannot_be_synced_or_rolled_back_is_stored_once_when_retried(make_server, faults):
     server = make_server(faults.env)
     alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
@@ -187,6 +192,7 @@ def test_a_send_refused_when_the_log_cannot_be_synced_or_rolled_back_is_stored_o
     retry.close()
 
 
+@pytest.mark.jsonl
 def test_a_send_refused_when_the_log_cannot_be_synced_is_rolled_back_and_never_reappears(make_server, faults):
     server = make_server(faults.env)
     alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
@@ -201,6 +207,7 @@ def test_a_send_refused_when_the_log_cannot_be_synced_is_rolled_back_and_never_r
     assert [m["body"] for m in all_messages(server, chat["id"], alice.token)] == ["kept"]
 
 
+@pytest.mark.jsonl
 def test_a_torn_tail_is_cut_in_place_on_a_full_disk(make_server, faults):
     server = make_server(faults.env)
     alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)

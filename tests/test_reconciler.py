@@ -27,6 +27,8 @@ GRACE_S = 30
 INTERVAL_MS = 1000
 HASH = "0x" + "11" * 32
 
+pytestmark = pytest.mark.jsonl  # the JSON-lines store in process; tests/test_store_contract.py covers both
+
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -45,7 +47,9 @@ def store(tmp_path, clock):
 
 def reconciler(store: JsonlStore, **settings: Any) -> Reconciler:
     config = Config(secret_key="k" * 64, xmtp_grace_s=GRACE_S, reconcile_interval_s=INTERVAL_MS / 1000, **settings)
-    return Reconciler(config, store, store.clock)
+    r = Reconciler(config, store, store.clock)
+    store.subscribe(r.noticed)
+    return r
 
 
 def send(store: JsonlStore, client_id: str, **fields: Any):

@@ -22,6 +22,8 @@ from support import FakeClock
 
 ALICE = "0x" + "a" * 40
 
+pytestmark = pytest.mark.jsonl  # the JSON-lines store in process; tests/test_store_contract.py covers both
+
 
 @pytest.fixture
 def path(tmp_path):

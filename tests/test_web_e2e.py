@@ -17,6 +17,8 @@ from chain import REVERTER, claim
 from web import (CHROMIUM, CHROMIUM_ARGS, USDT, USDT_ADAPTER, WEB_PORT, WEB_URL, MiniPayWallet, WebApp, backend,
                  build_web, chain, erc20_balance, give_usdt, install_usdt)
 
+pytestmark = pytest.mark.browser
+
 VIEWPORT = {"width": 424, "height": 860}  # a mini-app's viewport
 MINIPAY_VIEWPORT = {"width": 360, "height": 640}  # MiniPay on a small Android phone
 # Steps wait on the fallback's grace, reconnect backoff and fsyncs with two browsers, Next, anvil and the backend

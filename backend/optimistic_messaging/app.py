@@ -9,17 +9,15 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from . import api, events, wire
-from .auth import Auth, LocalUsedNonces
+from .auth import Auth
+from .backends import open_backends
 from .chats import Chats
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
 from .connections import Connections
 from .messaging import Messaging
-from .presence import Presence
-from .ratelimit import Limits
 from .reconciler import Reconciler
 from .services import Services
-from .store import open_store
 
 
 class OrjsonCodec:
@@ -37,14 +35,17 @@ def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Fla
     config = config or Config.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("geventwebsocket.handler").setLevel(logging.ERROR)  # access lines and client faults are noise
-    store = open_store(config, clock)
-    store.start()
-    limits = Limits.local(config, clock)
+    backends = open_backends(config, clock)
+    store, limits = backends.store, backends.limits
     chats = Chats(store, config.max_members, limits.chats)
+    reconciler = Reconciler(config, store, clock, backends.leadership)
+    backends.broker.subscribe(reconciler.noticed)
+    backends.broker.on_resync(reconciler.reseed)
     services = Services(
-        config=config, clock=clock, store=store, auth=Auth(config, LocalUsedNonces(clock), clock), chats=chats,
-        messaging=Messaging(config, store, chats, limits.sends), presence=Presence(clock), limits=limits,
-        reconciler=Reconciler(config, store, clock), connections=Connections(config.max_sockets_per_address))
+        config=config, clock=clock, store=store, broker=backends.broker,
+        auth=Auth(config, backends.used_nonces, clock), chats=chats,
+        messaging=Messaging(config, store, chats, limits.sends), presence=backends.presence,
+        signals=backends.signals, limits=limits, reconciler=reconciler, connections=Connections(backends.quota))
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
@@ -67,6 +68,7 @@ def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Fla
     wire.install(socketio.server, config.max_request_bytes, config.cors_origins, config.http_idle_timeout_s)
     events.register(socketio.server, services)
     socketio.start_background_task(services.reconciler.run)
+    backends.start()
     _spare_the_collector()
     return app
 

@@ -44,6 +44,9 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 5001
     data_file: Path = Path("messages.json")
+    database_url: str | None = None  # PostgreSQL as the store of record (several nodes); unset: the JSON-lines log
+    redis_url: str | None = None  # ephemeral state shared by nodes: presence, typing, rate limits, socket counts
+    node_ttl_s: float = 20.0  # a node silent this long is dead: its sockets' presence is swept by the others
     secret_key: str = ""  # from_env always sets it (generated if need be); a Config without one is refused
     token_ttl_s: int = 86400
     session_max_age_s: int = 30 * 86400
@@ -87,6 +90,9 @@ class Config:
                 host=get("HOST", cls.host),
                 port=int(get("PORT", cls.port)),
                 data_file=data_file,
+                database_url=get("DATABASE_URL") or None,
+                redis_url=get("REDIS_URL") or None,
+                node_ttl_s=float(get("NODE_TTL_S", cls.node_ttl_s)),
                 secret_key=get("SECRET_KEY") or _secret_beside(data_file),
                 token_ttl_s=int(get("TOKEN_TTL_S", cls.token_ttl_s)),
                 session_max_age_s=int(get("SESSION_MAX_AGE_S", cls.session_max_age_s)),

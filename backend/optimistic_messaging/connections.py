@@ -1,10 +1,41 @@
-"""The signed-in sockets of this node: by socket, by address, and by when their sessions end."""
+"""The signed-in sockets of this node: by socket, by address, and by when their sessions end; and the quota of sockets
+one address may hold (in this process, or across every node: redis_state.RedisSocketQuota)."""
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .errors import ApiError
+
+
+class SocketQuota(Protocol):
+    limit: int
+
+    def acquire(self, address: str) -> bool:
+        """Count one more socket of the address, unless it already holds `limit`."""
+
+    def release(self, address: str) -> None: ...
+
+
+class LocalSocketQuota:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: dict[str, int] = {}
+
+    def acquire(self, address: str) -> bool:
+        held = self._held.get(address, 0)
+        if held >= self.limit:
+            return False
+        self._held[address] = held + 1
+        return True
+
+    def release(self, address: str) -> None:
+        held = self._held.get(address, 0) - 1
+        if held > 0:
+            self._held[address] = held
+        else:
+            self._held.pop(address, None)
 
 
 @dataclass(eq=False)
@@ -18,10 +49,10 @@ class Connection:
 
 
 class Connections:
-    """Opened at connect, closed at disconnect; at most `max_per_address` open for one address at once."""
+    """Opened at connect, closed at disconnect; an address holds at most its quota's limit of sockets at once."""
 
-    def __init__(self, max_per_address: int) -> None:
-        self.max_per_address = max_per_address
+    def __init__(self, quota: SocketQuota) -> None:
+        self.quota = quota
         self._by_sid: dict[str, Connection] = {}
         self._by_address: dict[str, dict[str, Connection]] = {}
         self._expiry: list[tuple[int, str]] = []  # (expires_at, sid); entries of closed sockets are skipped
@@ -30,18 +61,16 @@ class Connections:
         return len(self._by_sid)
 
     def open(self, sid: str, address: str, expires_at: int) -> Connection:
-        mine = self._by_address.setdefault(address, {})
-        if len(mine) >= self.max_per_address:
-            if not mine:
-                del self._by_address[address]
-            raise ApiError("rate_limited", f"this address already holds {self.max_per_address} sockets")
-        conn = mine[sid] = self._by_sid[sid] = Connection(sid, address, expires_at)
+        if not self.quota.acquire(address):
+            raise ApiError("rate_limited", f"this address already holds {self.quota.limit} sockets")
+        conn = self._by_address.setdefault(address, {})[sid] = self._by_sid[sid] = Connection(sid, address, expires_at)
         heapq.heappush(self._expiry, (expires_at, sid))
         return conn
 
     def close(self, sid: str) -> Connection | None:
         conn = self._by_sid.pop(sid, None)
         if conn is not None:
+            self.quota.release(conn.address)
             mine = self._by_address[conn.address]
             del mine[sid]
             if not mine:

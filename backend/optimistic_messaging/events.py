@@ -12,7 +12,9 @@ from . import validation as v
 from .connections import Connection
 from .errors import ApiError
 from .services import Services
-from .store import ChatChanged, Commit
+from .fanout import Fanout
+from .models import Chat
+from .store import Stored
 from .wire import broadcast, broadcast_many
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,11 @@ def register(sio: socketio.Server, s: Services) -> None:
         return decorate
 
     def tell_others(event: str, chat_id: str, address: str, data: dict[str, Any]) -> None:
-        broadcast(sio, room(chat_id), event, data, skip=s.presence.sids(chat_id, address))
+        """Typing and presence reach the chat's sockets on every node, but the address's own."""
+        s.signals.send(chat_id, event, data, address)
+
+    def signal(chat_id: str, event: str, data: dict[str, Any], skip: str) -> None:
+        broadcast(sio, room(chat_id), event, data, skip=s.presence.sids(chat_id, skip))
 
     def set_typing(chat_id: str, address: str, typing: bool) -> None:
         if s.presence.typing(chat_id, address, typing):
@@ -67,6 +73,8 @@ def register(sio: socketio.Server, s: Services) -> None:
         """A socket stops following a chat; the address goes offline with its last socket."""
         conn.chats.discard(chat_id)
         sio.leave_room(conn.sid, room(chat_id))
+        if next(sio.manager.get_participants("/", room(chat_id)), None) is None:
+            fanout.unserve(chat_id)  # no socket here follows it any more
         if s.presence.leave(chat_id, conn.address, conn.sid):
             set_typing(chat_id, conn.address, False)
             tell_others("presence", chat_id, conn.address, {"chat_id": chat_id, "address": conn.address, "online": False})
@@ -94,9 +102,11 @@ def register(sio: socketio.Server, s: Services) -> None:
         chat_id = v.chat_id(payload)
         since_rev = v.optional_int(payload, "since_rev")
         s.chats.require_member(conn.address, chat_id)
-        # Subscribe and read in one step (no yield between): every later change reaches this socket as an event.
+        # Subscribe, then read: every change after the read reaches this socket as an event (one between the two can
+        # come both ways: clients de-duplicate by id).
         sio.enter_room(conn.sid, room(chat_id))
         conn.chats.add(chat_id)
+        fanout.serve(chat_id)
         if since_rev is None:
             changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE)
         else:
@@ -138,24 +148,21 @@ def register(sio: socketio.Server, s: Services) -> None:
     def unknown(event: Any, sid: str, *data: Any) -> dict[str, Any]:
         return {"ok": False, "error": {"code": "invalid", "message": f"unknown event {str(event)[:64]!r}"}}
 
-    def members_changed(change: ChatChanged) -> None:
-        """Every socket following the chat hears of it (the removed ones last), then removed addresses stop following."""
-        chat = change.chat
+    def chat_changed(chat: Chat) -> None:
+        """Every socket following the chat hears of it (a removed one last); then those no longer members stop."""
         broadcast(sio, room(chat.id), "chat:update", chat)
-        for address in change.removed:
-            for conn in s.connections.of(address):
-                if chat.id in conn.chats:
-                    part(conn, chat.id)
+        members = set(chat.members)
+        for sid, _ in list(sio.manager.get_participants("/", room(chat.id))):
+            conn = s.connections.get(sid)
+            if conn is not None and conn.address not in members:
+                part(conn, chat.id)
 
-    def publish(commit: Commit) -> None:
-        """Store listener: each durable batch goes out in commit order, so every socket sees seq order.
+    def deliver(stored: list[Stored]) -> None:
+        """Each batch goes out in order: every socket sees its chats' messages in seq order."""
+        broadcast_many(sio, ((room(item.message.chat_id), "message" if item.new else "message:update", item.message)
+                             for item in stored))
 
-        Removals go first: a message of the same batch never reaches an address that batch removed.
-        """
-        for change in commit.chats:
-            members_changed(change)
-        broadcast_many(sio, ((room(stored.message.chat_id), "message" if stored.new else "message:update", stored.message)
-                             for stored in commit.messages))
+    fanout = Fanout(s.store, deliver, chat_changed)
 
     def end_session(conn: Connection) -> None:
         """The token has expired: say so, disconnect the Socket.IO session and close its connection."""
@@ -181,6 +188,8 @@ def register(sio: socketio.Server, s: Services) -> None:
             for chat_id, address in s.presence.expired_typing():
                 tell_others("typing", chat_id, address, {"chat_id": chat_id, "address": address, "typing": False})
 
-    s.store.subscribe(publish)
+    s.signals.listen(signal)
+    s.broker.subscribe(fanout.publish)
+    s.broker.on_resync(fanout.resync)
     sio.start_background_task(sweep_sessions)
     sio.start_background_task(expire_typing)

@@ -38,8 +38,7 @@ class Messaging:
             xmtp_id=xmtp_id,
             xmtp_bound=xmtp_id is not None and bound(chat_id, client_id, body, xmtp_id, keyed),
         )
-        self.chats.require_member(sender, chat_id)
-        message, _ = self.store.append(new)  # a repeat gets the first message, in its current state
+        message, _ = self.store.append(new)  # membership is checked as it commits; a repeat gets the first message
         return message
 
     def attest(self, sender: str, payload: Any) -> Message:

@@ -10,6 +10,7 @@ from gevent.pool import Pool
 
 from .config import Config
 from .clock import Clock
+from .leader import ALWAYS, Leadership
 from .models import Message
 from .store import Commit, Store, Stored
 from .verifiers import WAIT, Outcome
@@ -32,9 +33,10 @@ class Reconciler:
     due, not what is waiting. Whatever a round takes off the schedule goes back on it, whatever happens in the round.
     """
 
-    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
+    def __init__(self, config: Config, store: Store, clock: Clock, leadership: Leadership = ALWAYS) -> None:
         self.store = store
         self.clock = clock
+        self.leadership = leadership  # with several nodes, one settles at a time
         self.interval_ms = int(config.reconcile_interval_s * 1000)
         self.grace_ms = config.xmtp_grace_s * 1000
         self.tx_timeout_ms = config.tx_timeout_s * 1000
@@ -50,8 +52,8 @@ class Reconciler:
         self.rounds = 0
         self.errors = 0  # checks that failed (source of truth down or answering garbage), ever
         self.last_error: str | None = None
-        store.subscribe(self._noticed)
-        self._noticed(Commit(tuple(Stored(m, True) for m in store.provisional())))  # what a restart finds unsettled
+        self.leading = False
+        self.reseed()
 
     def run(self) -> None:
         """Forever, one round per RECONCILE_INTERVAL_S; a failing round is logged and the next one comes.
@@ -62,18 +64,32 @@ class Reconciler:
         while True:
             started = self.clock.monotonic()
             try:
-                self.round()
+                if self.leadership.is_leader():
+                    if not self.leading:
+                        self.reseed()
+                    self.round()
+                    self.rounds += 1
+                else:
+                    self.leading = False
             except Exception:
                 log.exception("reconcile round failed")
-            self.rounds += 1
             next_round = started + self.interval_ms / 1000
             while (left := next_round - self.clock.monotonic()) > 0:
                 gevent.sleep(min(left, HEAD_WATCH_S))
                 if self.chain is not None and self.clock.monotonic() < next_round and self.chain.became_final():
                     break
 
+    def reseed(self) -> None:
+        """Schedule afresh what the store holds unsettled: at start, on taking over, and after commits may have been
+        missed (the schedule is fed by commits as they are announced)."""
+        if not self.leadership.is_leader():
+            return
+        self.schedule.clear()
+        self.leading = True
+        self.noticed(Commit(tuple(Stored(m, True) for m in self.store.provisional())))
+
     def status(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "provisional": self.store.provisional_count(),
+        return {"rounds": self.rounds, "leader": self.leadership.is_leader(), "provisional": self.store.provisional_count(),
                 "chain": "configured" if self.chain else "not configured",
                 "rpc_calls": self.chain.calls if self.chain else 0,
                 "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
@@ -94,8 +110,10 @@ class Reconciler:
 
     # -- the schedule ---------------------------------------------------------------------------
 
-    def _noticed(self, commit: Commit) -> None:
-        """Store listener: a message stored or changed is (re)scheduled while provisional, forgotten once settled."""
+    def noticed(self, commit: Commit) -> None:
+        """Commit listener: a message stored or changed is (re)scheduled while provisional, forgotten once settled."""
+        if not self.leading:
+            return
         for stored in commit.messages:
             m = stored.message
             if m.status != "provisional":
@@ -111,10 +129,18 @@ class Reconciler:
 
     def _take_due(self, now: int) -> list[Message]:
         """The provisional messages due now (at most MAX_DUE_PER_ROUND), each once, current, oldest first."""
+        taken: list[tuple[int, str, int]] = []
+        while self.schedule and self.schedule[0][0] <= now and len(taken) < MAX_DUE_PER_ROUND:
+            taken.append(heapq.heappop(self.schedule))
+        try:
+            current = self.store.messages({message_id for _, message_id, _ in taken})
+        except BaseException:
+            for entry in taken:  # the store could not be read: nothing falls off the schedule
+                heapq.heappush(self.schedule, entry)
+            raise
         due: dict[str, Message] = {}
-        while self.schedule and self.schedule[0][0] <= now and len(due) < MAX_DUE_PER_ROUND:
-            _, message_id, rev = heapq.heappop(self.schedule)
-            m = self.store.message(message_id)
+        for _, message_id, rev in taken:
+            m = current.get(message_id)
             if m is None or m.status != "provisional":
                 self._forget(message_id)
             elif m.rev == rev:  # else a later entry stands for it

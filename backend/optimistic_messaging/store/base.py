@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from ..models import Chat, Message
 
@@ -69,10 +69,17 @@ class Store(Protocol):
 
     def is_member(self, chat_id: str, address: str) -> bool: ...
 
+    def versions(self, chat_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """(rev, members version) of each of these chats that exists: what a node checks it has not missed anything
+        of (the members version goes up with every member change)."""
+
     def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
         """The address's chats, latest activity first, below the cursor `before`; and the next page's cursor."""
 
     def message(self, message_id: str) -> Message | None: ...
+
+    def messages(self, message_ids: Iterable[str]) -> dict[str, Message]:
+        """The ones of these that exist, by id, in one read."""
 
     def find(self, sender: str, client_id: str) -> Message | None: ...
 

@@ -180,7 +180,14 @@ class JsonlStore:
     def healthy(self) -> bool:
         return self._broken is None and self._writer is not None and not self._writer.dead
 
-    def _replay(self) -> bool:
+    @classmethod
+    def read(cls, path: Path) -> State:
+        """What a log holds, read without changing it (a torn tail is left out, not cut): for `migrate`."""
+        store = cls(path)
+        store._replay(cut=False)
+        return store.state
+
+    def _replay(self, cut: bool = True) -> bool:
         """Rebuild memory from every committed batch; set a torn tail aside, refuse damage elsewhere.
 
         True when the log is from before commit lines (it is then rewritten by start()).
@@ -199,7 +206,7 @@ class JsonlStore:
         finally:
             if collecting:
                 gc.enable()
-        if end > committed:
+        if end > committed and cut:
             self._cut_tail(committed, first)
         log.info("replayed %d records (%d chats, %d messages) from %s in %d ms", self.state.records,
                  len(self.state.rooms), self.state.messages, self.path, self.clock.now_ms() - started)
@@ -284,11 +291,19 @@ class JsonlStore:
     def is_member(self, chat_id: str, address: str) -> bool:
         return chat_id in self.state.member_of.get(address, ())
 
+    def versions(self, chat_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+        rooms = self.state.rooms
+        return {i: (rooms[i].rev, rooms[i].members_version) for i in chat_ids if i in rooms}
+
     def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
         return self.state.chats_of(address, before, limit)
 
     def message(self, message_id: str) -> Message | None:
         return self.state.message(message_id)
+
+    def messages(self, message_ids: Iterable[str]) -> dict[str, Message]:
+        found = {i: self.state.message(i) for i in message_ids}
+        return {i: m for i, m in found.items() if m is not None}
 
     def find(self, sender: str, client_id: str) -> Message | None:
         return self.state.find(sender, client_id)
@@ -360,6 +375,8 @@ class JsonlStore:
         key = (new.sender, new.client_id)
 
         def plan(batch: _Batch) -> tuple[Message, bool]:
+            if new.sender not in batch.current_members(new.chat_id):
+                raise ApiError("forbidden", f"you are not a member of chat {new.chat_id!r}")
             earlier = batch.keys.get(key) or self.state.find(*key)
             if earlier is not None:
                 return earlier, False

@@ -23,6 +23,7 @@ class Room:
     last_seq: int = 0
     rev: int = 0
     activity: int = 0  # the store-wide order of its creation or latest message: 'latest first' without clock ties
+    members_version: int = 0  # member changes so far
     messages: list[Message] = field(default_factory=list)  # index seq - 1
     by_rev: dict[int, Message] = field(default_factory=dict)  # the current message at each live rev
 
@@ -58,6 +59,7 @@ class State:
         elif kind == "members":
             chat_id, added = payload
             room = self.rooms[chat_id]
+            room.members_version += 1
             for address in added:
                 if address not in room.members:
                     room.members.append(address)
@@ -65,6 +67,7 @@ class State:
         elif kind == "removed":
             chat_id, removed = payload
             room = self.rooms[chat_id]
+            room.members_version += 1
             for address in removed:
                 if address in room.members:
                     room.members.remove(address)

@@ -1,0 +1,77 @@
+"""Which implementation of each seam the configuration asks for: everything in this process (the JSON-lines log), or
+shared by several nodes (PostgreSQL as the store of record; Redis, when given, for ephemeral state)."""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from .auth import LocalUsedNonces, UsedNonces
+from .auth.nonces import SharedUsedNonces
+from .broker import Broker, LocalBroker
+from .clock import Clock
+from .config import Config
+from .connections import LocalSocketQuota, SocketQuota
+from .leader import ALWAYS, Leadership
+from .presence import LocalPresence, LocalSignals, Presence, Signals
+from .ratelimit import Limits
+from .store import Store
+from .store.jsonl import JsonlStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backends:
+    """The parts of the server that hold state, each behind its seam."""
+
+    node: str  # this process's id among the nodes
+    store: Store
+    broker: Broker
+    leadership: Leadership
+    used_nonces: UsedNonces
+    limits: Limits
+    presence: Presence
+    signals: Signals
+    quota: SocketQuota
+    redis: object | None = None  # the shared connection, its heartbeat and sweep, when REDIS_URL is set
+
+    def start(self) -> None:
+        """Once everything has subscribed: start hearing of commits and signals, beating, electing."""
+        for part in (self.broker, self.leadership, self.signals, self.redis):
+            start = getattr(part, "start", None)
+            if start is not None:
+                start()
+
+
+def open_backends(config: Config, clock: Clock) -> Backends:
+    node = secrets.token_hex(6)
+    if config.database_url is None:
+        store: Store = JsonlStore(config.data_file, fsync=config.fsync, clock=clock)
+        store.start()
+        broker: Broker = LocalBroker(store)
+        leadership: Leadership = ALWAYS
+        used_nonces: UsedNonces = LocalUsedNonces(clock)
+    else:
+        from .broker.postgres import PgBroker
+        from .leader import AdvisoryLock
+        from .store.postgres import PgStore
+
+        pg = PgStore(config.database_url, clock, node)
+        pg.start()
+        store, broker, leadership = pg, PgBroker(config.database_url, pg, clock), AdvisoryLock(config.database_url)
+        used_nonces = SharedUsedNonces(pg.query, clock)
+    if config.redis_url is None:
+        if config.database_url is not None:
+            log.warning("DATABASE_URL without REDIS_URL: presence, typing, rate limits and socket counts are this "
+                        "node's own; set REDIS_URL to share them when running more than one node")
+        return Backends(node, store, broker, leadership, used_nonces, Limits.local(config, clock),
+                        LocalPresence(clock), LocalSignals(), LocalSocketQuota(config.max_sockets_per_address))
+    from . import redis_state as rs
+
+    r = rs.Redis(config.redis_url, rs.key_prefix(config.database_url or f"file:{config.data_file.resolve()}"),
+                 node, clock, config.node_ttl_s)
+    signals = rs.RedisSignals(r)
+    return Backends(node, store, broker, leadership, rs.RedisUsedNonces(r),
+                    Limits.build(config, lambda name, budget: rs.RedisRateLimiter(r, name, budget)),
+                    rs.RedisPresence(r, signals), signals, rs.RedisSocketQuota(r, config.max_sockets_per_address), r)

@@ -1,0 +1,136 @@
+"""Commits of every node, through PostgreSQL: LISTEN to the notifications each commit makes in its own transaction
+(PostgreSQL delivers them in commit order); this node's own commits are handed on directly, without the round trip.
+
+A lost LISTEN connection, or one that has silently stopped delivering (found by a heartbeat this node notifies
+itself), is replaced, and readers are told to resync: whatever was committed meanwhile is read back from the store.
+"""
+from __future__ import annotations
+
+import logging
+import gevent
+import orjson
+import psycopg
+
+from ..clock import Clock
+from ..errors import ApiError
+from ..store import ChatChanged, Commit, Listener, Stored
+from ..store.postgres import DOWN, PgStore
+from ..store.postgres.notify import CHANNEL, decode_notification
+from . import Resync
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0  # how often this node notifies itself; twice that without one back and LISTEN is reconnected
+RETRY_S = (0.2, 0.5, 1.0, 2.0)  # between attempts to LISTEN again
+
+
+class PgBroker:
+    def __init__(self, url: str, store: PgStore, clock: Clock) -> None:
+        self.url = url
+        self.store = store
+        self.clock = clock
+        self.node = store.node
+        self._listeners: list[Listener] = []
+        self._resyncs: list[Resync] = []
+        self._listening = False
+        self._heard_at = clock.monotonic()
+        self._conn: psycopg.Connection | None = None
+        store.subscribe(self._publish)
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def on_resync(self, callback: Resync) -> None:
+        self._resyncs.append(callback)
+
+    def start(self) -> None:
+        gevent.spawn(self._listen)
+        gevent.spawn(self._heartbeat)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def healthy(self) -> bool:
+        return self._listening
+
+    def _publish(self, commit: Commit) -> None:
+        for listener in self._listeners:
+            try:
+                listener(commit)
+            except Exception:
+                log.exception("commit listener failed")
+
+    def _listen(self) -> None:
+        failures = 0
+        while True:
+            try:
+                self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=2)
+                self._conn.execute(f"LISTEN {CHANNEL}")
+                self._listening, self._heard_at, failures = True, self.clock.monotonic(), 0
+                self._resync()  # whatever was committed while nobody here listened
+                for notify in self._conn.notifies():
+                    self._heard_at = self.clock.monotonic()
+                    self._received(notify.payload)
+            except DOWN as exc:
+                if self._listening:
+                    log.warning("lost the database's notifications (%s); listening again", exc)
+            finally:
+                self._listening = False
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+            gevent.sleep(RETRY_S[min(failures, len(RETRY_S) - 1)])
+            failures += 1
+
+    def _received(self, payload: str) -> None:
+        try:
+            notice = decode_notification(payload)
+        except (ValueError, TypeError, KeyError):
+            log.warning("a notification that is not ours on %s: %.200s", CHANNEL, payload)
+            return
+        if notice.node == self.node:
+            return  # handed on when it committed
+        stored = list(notice.stored)
+        chats = []
+        try:
+            for chat_id, rev, new in notice.pointers:  # too large to carry: read back (changed since: a later one follows)
+                message = self.store.at_rev(chat_id, rev)
+                if message is not None:
+                    stored.append(Stored(message, new))
+            for chat_id, removed in notice.chats:
+                chat = self.store.chat(chat_id)
+                if chat is not None:
+                    chats.append(ChatChanged(chat, removed=removed))
+        except ApiError as exc:  # the database went away meanwhile: readers find the gap and fill it later
+            log.warning("could not read back what a notification points to: %s", exc)
+        if stored or chats:
+            stored.sort(key=lambda s: (s.message.chat_id, s.message.rev))
+            self._publish(Commit(tuple(stored), tuple(chats)))
+
+    def _heartbeat(self) -> None:
+        """Notify ourselves now and then: a LISTEN connection that hears nothing back for two beats is replaced."""
+        while True:
+            gevent.sleep(HEARTBEAT_S)
+            if not self._listening:
+                continue
+            try:
+                self.store.notify(orjson.dumps({"n": self.node, "hb": 1}).decode())
+            except Exception as exc:
+                log.debug("heartbeat not sent: %s", exc)
+                continue
+            if self.clock.monotonic() - self._heard_at > 2 * HEARTBEAT_S and self._conn is not None:
+                log.warning("no notification for %.0f s, not even our own heartbeat: listening again",
+                            self.clock.monotonic() - self._heard_at)
+                self._conn.close()
+
+    def _resync(self) -> None:
+        for callback in self._resyncs:
+            try:
+                callback()
+            except Exception:
+                log.exception("resync failed")
+
+    def __repr__(self) -> str:
+        return f"PgBroker(node={self.node!r})"
+

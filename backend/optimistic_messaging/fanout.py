@@ -1,0 +1,150 @@
+"""Delivery to this node's sockets in order: for each chat a socket here follows, every change in rev order, none
+twice and none missing. The broker's announcements are a hint: a rev that comes before the ones below it waits, and
+the gap is filled from the store (after a moment, in case the missing notification is only on its way)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import gevent
+
+from .errors import ApiError
+from .models import Chat
+from .store import Commit, Store, Stored
+
+log = logging.getLogger(__name__)
+
+GAP_WAIT_S = 0.05  # a gap is given this long to close by itself before the store is asked
+RETRY_S = 1.0  # a fill the store could not answer is tried again after this
+FILL_PAGE = 500
+
+
+@dataclass
+class _Served:
+    """What this node has delivered of one chat."""
+
+    rev: int = -1  # the highest rev delivered; -1 while the chat's position is being read
+    seq: int = 0  # the highest seq delivered as a new message
+    members_version: int = 0
+    held: dict[int, Stored] = field(default_factory=dict)  # revs that came before the ones missing below them
+    filler: gevent.Greenlet | None = None  # a fill from the store, scheduled or running
+    filling: bool = False  # the fill is running: nothing else goes out meanwhile
+
+
+class Fanout:
+    def __init__(self, store: Store, deliver: Callable[[list[Stored]], None],
+                 chat_changed: Callable[[Chat], None]) -> None:
+        self.store = store
+        self.deliver = deliver  # to the chat's sockets here: new messages as `message`, the rest as `message:update`
+        self.chat_changed = chat_changed  # its members changed: tell its sockets, unsubscribe the removed
+        self.served: dict[str, _Served] = {}
+
+    def serve(self, chat_id: str) -> None:
+        """A socket here follows the chat: from its current position on, everything is delivered."""
+        if chat_id in self.served:
+            return
+        state = self.served[chat_id] = _Served()
+        try:
+            version = self.store.versions([chat_id]).get(chat_id)
+            chat = self.store.chat(chat_id)
+        except BaseException:
+            self.served.pop(chat_id, None)
+            raise
+        if chat is None or version is None or self.served.get(chat_id) is not state:
+            self.served.pop(chat_id, None)
+            return
+        state.rev, state.seq, state.members_version = chat.rev, chat.last_seq, version[1]
+        self._flush(chat_id, state)
+
+    def unserve(self, chat_id: str) -> None:
+        """No socket here follows the chat any more."""
+        state = self.served.pop(chat_id, None)
+        if state is not None and state.filler is not None:
+            state.filler.kill(block=False)
+
+    def publish(self, commit: Commit) -> None:
+        """Broker listener: member changes first (the removed hear nothing more), then messages in rev order."""
+        for change in commit.chats:
+            if change.chat.id in self.served:
+                self.chat_changed(change.chat)
+        out: list[Stored] = []
+        for stored in commit.messages:
+            state = self.served.get(stored.message.chat_id)
+            if state is not None and stored.message.rev > state.rev:
+                state.held[stored.message.rev] = stored
+                out += self._ready(stored.message.chat_id, state)
+        if out:
+            self.deliver(out)
+
+    def resync(self) -> None:
+        """After commits may have been missed: every served chat is checked against the store, and caught up."""
+        chat_ids = [chat_id for chat_id, state in self.served.items() if state.rev >= 0]
+        if not chat_ids:
+            return
+        versions = self.store.versions(chat_ids)
+        for chat_id in chat_ids:
+            state = self.served.get(chat_id)
+            if state is None or chat_id not in versions:
+                continue
+            rev, members_version = versions[chat_id]
+            if members_version != state.members_version:
+                chat = self.store.chat(chat_id)
+                state.members_version = members_version
+                if chat is not None:
+                    self.chat_changed(chat)
+            if rev > state.rev:
+                self._fill_soon(chat_id, state, 0)
+
+    def _ready(self, chat_id: str, state: _Served) -> list[Stored]:
+        """What can go out now: held revs that follow the last delivered one. A gap left behind gets filled."""
+        out: list[Stored] = []
+        if state.rev < 0 or state.filling:
+            return out
+        while stored := state.held.pop(state.rev + 1, None):
+            out.append(stored)
+            state.rev = stored.message.rev
+            if stored.new:
+                state.seq = stored.message.seq
+        for rev in [r for r in state.held if r <= state.rev]:
+            del state.held[rev]
+        if state.held:
+            self._fill_soon(chat_id, state, GAP_WAIT_S)
+        elif state.filler is not None:  # the gap closed by itself before its fill began
+            state.filler.kill(block=False)
+            state.filler = None
+        return out
+
+    def _flush(self, chat_id: str, state: _Served) -> None:
+        out = self._ready(chat_id, state)
+        if out:
+            self.deliver(out)
+
+    def _fill_soon(self, chat_id: str, state: _Served, after_s: float) -> None:
+        if state.filler is None:
+            state.filler = gevent.spawn_later(after_s, self._fill, chat_id, state)
+
+    def _fill(self, chat_id: str, state: _Served) -> None:
+        """Read what is missing from the store and deliver it: new messages by seq, then the changed ones by rev."""
+        state.filling = True
+        try:
+            while True:
+                changes, more = self.store.changes(chat_id, state.rev, FILL_PAGE)
+                if self.served.get(chat_id) is not state or not changes:
+                    break
+                new = sorted((m for m in changes if m.seq > state.seq), key=lambda m: m.seq)
+                out = [Stored(m, True) for m in new] + [Stored(m, False) for m in changes if m.seq <= state.seq]
+                state.rev = max(m.rev for m in changes)
+                state.seq = new[-1].seq if new else state.seq
+                self.deliver(out)
+                if not more:
+                    break
+        except ApiError as exc:
+            log.warning("could not fill a gap in %s yet: %s", chat_id, exc)
+            state.filling = False
+            state.filler = gevent.spawn_later(RETRY_S, self._fill, chat_id, state)
+            return
+        state.filling = False
+        state.filler = None
+        if self.served.get(chat_id) is state:
+            self._flush(chat_id, state)

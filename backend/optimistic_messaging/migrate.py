@@ -1,0 +1,109 @@
+"""`python -m optimistic_messaging.migrate FILE`: import a JSON-lines log into the PostgreSQL of DATABASE_URL.
+
+Every field a node serves comes along (ids, seq, rev, bodies, payments, statuses, times, members, titles, creators,
+idempotency keys). Run it with the nodes stopped. Run again, it imports nothing twice and never moves a chat's
+last_seq or rev back: a chat it brought in before gets what the log gained since (later messages, later changes),
+unless nodes wrote to that chat in the database meanwhile — then the database's history stands and the chat is named.
+A chat the database had before any import is never touched.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from .store.jsonl import JsonlStore
+from .store.postgres import COLUMNS, _row
+from .store.postgres.schema import migrate as migrate_schema
+from .store.state import Room
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Imported:
+    chats: int = 0
+    messages: int = 0
+    changed: int = 0
+    diverged: list[str] = field(default_factory=list)
+
+
+def import_log(path: Path, url: str) -> Imported:
+    state = JsonlStore.read(path)
+    done = Imported()
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate_schema(conn)
+        with conn.transaction():
+            for room in sorted(state.rooms.values(), key=lambda r: r.activity):  # activity order: 'latest first' kept
+                try:
+                    with conn.transaction():  # a savepoint: a chat that cannot come in whole does not come in
+                        _import_room(conn, room, done)
+                except psycopg.errors.UniqueViolation:  # an idempotency key the database gave to another message
+                    done.diverged.append(room.id)
+    return done
+
+
+def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
+    row = conn.execute("SELECT c.last_seq, c.rev, i.last_seq, i.rev FROM chats c LEFT JOIN imported i "
+                       "ON i.chat_id = c.id WHERE c.id = %s FOR UPDATE OF c", (room.id,)).fetchone()
+    if row is None:
+        conn.execute("INSERT INTO chats (id, title, created_by, created_at, last_seq, rev, activity) "
+                     "VALUES (%s, %s, %s, %s, %s, %s, nextval('chat_activity'))",
+                     (room.id, room.title, room.created_by, room.created_at, room.last_seq, room.rev))
+        conn.execute("INSERT INTO imported (chat_id, last_seq, rev) VALUES (%s, %s, %s)",
+                     (room.id, room.last_seq, room.rev))
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO members (chat_id, address) VALUES (%s, %s)",
+                            [(room.id, address) for address in room.members])
+            cur.executemany(f"INSERT INTO messages ({COLUMNS}) VALUES "
+                            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                            [_row(m) for m in room.messages])
+        done.chats += 1
+        done.messages += len(room.messages)
+        return
+    last_seq, rev, imported_seq, imported_rev = row
+    if (last_seq, rev) != (imported_seq, imported_rev):  # the database's own chat, or nodes wrote to it since
+        if imported_rev is None or room.rev > imported_rev:  # and the log has something the database has not
+            done.diverged.append(room.id)
+        return
+    later = [m for m in room.messages if m.rev > rev]  # new, or changed since the last import
+    with conn.cursor() as cur:
+        for m in later:
+            cur.execute("DELETE FROM messages WHERE chat_id = %s AND seq = %s", (m.chat_id, m.seq))
+        cur.executemany(f"INSERT INTO messages ({COLUMNS}) VALUES "
+                        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", [_row(m) for m in later])
+    if later:
+        conn.execute("UPDATE chats SET last_seq = %s, rev = %s, activity = nextval('chat_activity') WHERE id = %s",
+                     (room.last_seq, room.rev, room.id))
+        conn.execute("UPDATE imported SET last_seq = %s, rev = %s WHERE chat_id = %s",
+                     (room.last_seq, room.rev, room.id))
+    done.messages += sum(1 for m in later if m.seq > last_seq)
+    done.changed += sum(1 for m in later if m.seq <= last_seq)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m optimistic_messaging.migrate", description=__doc__.split("\n")[0])
+    parser.add_argument("file", type=Path, help="the JSON-lines log (DATA_FILE) to import")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print("DATABASE_URL must name the PostgreSQL database to import into", file=sys.stderr)
+        return 2
+    if not args.file.is_file():
+        print(f"{args.file}: no such log", file=sys.stderr)
+        return 2
+    done = import_log(args.file, url)
+    print(f"imported {done.chats} chats, {done.messages} messages and {done.changed} later changes from {args.file}")
+    for chat_id in done.diverged:
+        print(f"not imported: chat {chat_id} has another history in the database", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

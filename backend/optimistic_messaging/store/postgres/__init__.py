@@ -1,0 +1,530 @@
+"""PostgreSQL as the store of record, shared by every node.
+
+Writes keep group commit: the ops queued while a transaction runs make the next one (one WAL flush for all), on one
+connection of this node's. Each transaction locks the rows of the chats it touches (in id order, so nodes never
+deadlock), assigns seq and rev under those locks — the order of commits is the order of each chat's revs — and
+announces what it committed with pg_notify in the same transaction, so every node hears of it in commit order.
+Nothing of history is held in memory: reads go to the database.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any, Iterable, Sequence
+
+import gevent
+import orjson
+import psycopg
+import psycopg_pool
+from gevent.event import AsyncResult, Event
+from psycopg.types.json import Jsonb
+
+from ...clock import Clock
+from ...errors import ApiError
+from ...models import Chat, Message, message_id
+from ..base import Change, ChatChanged, Commit, Listener, NewMessage, Stored
+from . import schema
+from .notify import CHANNEL, encode_notifications
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("chat_id, seq, rev, client_id, sender, body, tx, xmtp_id, xmtp_bound, status, source, reason, original, "
+           "sent_at, updated_at")
+CHAT_COLUMNS = ("c.id, c.title, c.created_by, c.created_at, c.last_seq, c.rev, "
+                "array(SELECT address FROM members m WHERE m.chat_id = c.id ORDER BY joined)")
+MEMBER_OPS = ("create", "add", "remove")
+DOWN = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+DOWN_FOR_S = 0.5  # after the database could not be reached, writes are refused at once for this long, then retried
+CONNECT_TIMEOUT_S = 5
+START_WAIT_S = 30  # how long start-up waits for the database to take connections
+
+
+def _message(row: Sequence[Any]) -> Message:
+    chat_id, seq = row[0], row[1]
+    return Message(message_id(chat_id, seq), chat_id, seq, *row[2:])
+
+
+def _chat(row: Sequence[Any]) -> Chat:
+    return Chat(row[0], list(row[6]), row[1], row[2], row[3], row[4], row[5])
+
+
+def _unavailable(exc: BaseException) -> ApiError:
+    return ApiError("unavailable", f"the database cannot be reached ({type(exc).__name__}); nothing was acknowledged, "
+                    "retry")
+
+
+class _Op:
+    """One write waiting for the next transaction."""
+
+    __slots__ = ("kind", "args", "result")
+
+    def __init__(self, kind: str, *args: Any) -> None:
+        self.kind = kind
+        self.args = args
+        self.result = AsyncResult()
+
+
+class _ChatState:
+    """A chat as the transaction sees it: locked row, then this transaction's own changes on top."""
+
+    __slots__ = ("chat", "members", "members_changed", "new", "messages_added", "counters_changed")
+
+    def __init__(self, chat: Chat, new: bool = False) -> None:
+        self.chat = chat
+        self.members: list[str] | None = chat.members if new else None  # loaded only for member changes
+        self.members_changed = False
+        self.new = new
+        self.messages_added = False
+        self.counters_changed = False
+
+
+class _Transaction:
+    """What one group commit reads, decides and writes."""
+
+    def __init__(self, cur: psycopg.Cursor, clock: Clock) -> None:
+        self.cur = cur
+        self.clock = clock
+        self.chats: dict[str, _ChatState] = {}
+        self.keys: dict[tuple[str, str], Message] = {}
+        self.current: dict[str, Message] = {}  # message id -> its state, as read or as changed here
+        self.member_of: set[tuple[str, str]] = set()  # (chat, address) pairs known to be members
+        self.inserts: list[Message] = []
+        self.updates: dict[str, Message] = {}
+        self.added: list[tuple[str, str]] = []
+        self.removed: list[tuple[str, str]] = []
+        self.stored: list[Stored] = []
+        self.chat_changes: list[ChatChanged] = []
+
+    def load(self, ops: list[_Op]) -> None:
+        """Lock every chat the ops touch and read what their plans need, in a few statements."""
+        cur = self.cur
+        cur.execute("SELECT id, title, created_by, created_at, last_seq, rev FROM chats WHERE id = ANY(%s) "
+                    "ORDER BY id FOR UPDATE", (sorted({_chat_of(op) for op in ops}),))
+        for row in cur.fetchall():
+            self.chats[row[0]] = _ChatState(Chat(row[0], [], *row[1:]))
+        listed = [chat_id for chat_id in {op.args[0] for op in ops if op.kind in MEMBER_OPS} if chat_id in self.chats]
+        if listed:  # member changes and registrations need the whole list; a send needs only its sender's place
+            cur.execute("SELECT chat_id, array_agg(address ORDER BY joined) FROM members WHERE chat_id = ANY(%s) "
+                        "GROUP BY chat_id", (listed,))
+            found = dict(cur.fetchall())
+            for chat_id in listed:
+                state = self.chats[chat_id]
+                state.members = list(found.get(chat_id, ()))
+                state.chat.members = list(state.members)
+        appends = [op.args[0] for op in ops if op.kind == "append"]
+        if appends:
+            cur.execute("SELECT chat_id, address FROM members WHERE (chat_id, address) IN "
+                        "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                        ([n.chat_id for n in appends], [n.sender for n in appends]))
+            self.member_of.update((chat_id, address) for chat_id, address in cur.fetchall())
+            cur.execute(f"SELECT {COLUMNS} FROM messages WHERE (sender, client_id) IN "
+                        "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                        ([n.sender for n in appends], [n.client_id for n in appends]))
+            for row in cur.fetchall():
+                m = _message(row)
+                self.keys[(m.sender, m.client_id)] = self.current[m.id] = m
+        changes = [op.args[0] for op in ops if op.kind == "change"]
+        if changes:
+            pairs = [_split(i) for i in changes]
+            cur.execute(f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN "
+                        "(SELECT * FROM unnest(%s::text[], %s::bigint[]))",
+                        ([p[0] for p in pairs], [p[1] for p in pairs]))
+            for row in cur.fetchall():
+                m = _message(row)
+                self.current.setdefault(m.id, m)
+
+    # -- plans: each decides against what is read and what earlier ops of this transaction did ---------------------
+
+    def plan(self, op: _Op) -> Any:
+        return getattr(self, "_" + op.kind)(*op.args)
+
+    def _state(self, chat_id: str) -> _ChatState:
+        state = self.chats.get(chat_id)
+        if state is None:
+            raise ApiError("not_found", f"no chat {chat_id!r}")
+        return state
+
+    def _create(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:
+        state = self.chats.get(chat_id)
+        if state is not None:
+            return state.chat, False
+        chat = Chat(chat_id, list(members), title, created_by, self.clock.now_ms(), 0, 0)
+        self.chats[chat_id] = _ChatState(chat, new=True)
+        self.chat_changes.append(ChatChanged(chat, added=tuple(members)))
+        return chat, True
+
+    def _add(self, chat_id: str, members: list[str], limit: int) -> Chat:
+        state = self._state(chat_id)
+        current = state.members or []
+        added = [m for m in members if m not in current]
+        if len(current) + len(added) > limit:
+            raise ApiError("invalid", f"'members' would make more than {limit} members")
+        if added:
+            state.members = current + added
+            state.members_changed = True
+            self.added += [(chat_id, a) for a in added]
+            state.chat = replace(state.chat, members=list(state.members))
+            self.chat_changes.append(ChatChanged(state.chat, added=tuple(added)))
+        return state.chat
+
+    def _remove(self, chat_id: str, address: str) -> Chat:
+        state = self._state(chat_id)
+        current = state.members or []
+        if address not in current:
+            raise ApiError("not_found", f"{address} is not a member of chat {chat_id!r}")
+        state.members = [m for m in current if m != address]
+        state.members_changed = True
+        self.removed.append((chat_id, address))
+        self.member_of.discard((chat_id, address))
+        state.chat = replace(state.chat, members=list(state.members))
+        self.chat_changes.append(ChatChanged(state.chat, removed=(address,)))
+        return state.chat
+
+    def _append(self, new: NewMessage) -> tuple[Message, bool]:
+        state = self._state(new.chat_id)
+        member = ((new.chat_id, new.sender) in self.member_of if state.members is None
+                  else new.sender in state.members)
+        if not member:
+            raise ApiError("forbidden", f"you are not a member of chat {new.chat_id!r}")
+        earlier = self.keys.get((new.sender, new.client_id))
+        if earlier is not None:
+            return self.current.get(earlier.id, earlier), False
+        chat = state.chat
+        seq, rev, at = chat.last_seq + 1, chat.rev + 1, self.clock.now_ms()
+        state.chat = replace(chat, last_seq=seq, rev=rev)
+        state.messages_added = state.counters_changed = True
+        m = Message(message_id(new.chat_id, seq), new.chat_id, seq, rev, new.client_id, new.sender, new.body, new.tx,
+                    new.xmtp_id, new.xmtp_bound, "provisional", "fallback", None, None, at, at)
+        self.keys[(new.sender, new.client_id)] = self.current[m.id] = m
+        self.inserts.append(m)
+        self.stored.append(Stored(m, True))
+        return m, True
+
+    def _change(self, message_id_: str, change: Change) -> Message:
+        current = self.current.get(message_id_)
+        if current is None:
+            raise ApiError("not_found", f"no message {message_id_!r}")
+        fields = change(current)
+        if not fields:
+            return current
+        state = self._state(current.chat_id)
+        rev = state.chat.rev + 1
+        state.chat = replace(state.chat, rev=rev)
+        state.counters_changed = True
+        updated = self.current[message_id_] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        if any(m.id == message_id_ for m in self.inserts):
+            self.inserts = [updated if m.id == message_id_ else m for m in self.inserts]
+        else:
+            self.updates[message_id_] = updated
+        self.stored.append(Stored(updated, False))
+        return updated
+
+    # -- the writes ---------------------------------------------------------------------------------------------
+
+    def write(self, node: str) -> None:
+        cur = self.cur
+        new_chats = [s.chat for s in self.chats.values() if s.new]
+        if new_chats:
+            cur.executemany("INSERT INTO chats (id, title, created_by, created_at, activity) "
+                            "VALUES (%s, %s, %s, %s, nextval('chat_activity'))",
+                            [(c.id, c.title, c.created_by, c.created_at) for c in new_chats])
+            self.added += [(c.id, a) for c in new_chats for a in c.members]
+        if self.added:
+            cur.executemany("INSERT INTO members (chat_id, address) VALUES (%s, %s)", self.added)
+        if self.removed:
+            cur.executemany("DELETE FROM members WHERE chat_id = %s AND address = %s", self.removed)
+        if self.inserts:
+            cur.executemany(f"INSERT INTO messages ({COLUMNS}) VALUES "
+                            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                            [_row(m) for m in self.inserts])
+        if self.updates:
+            cur.executemany("UPDATE messages SET rev = %s, body = %s, tx = %s, xmtp_id = %s, xmtp_bound = %s, "
+                            "status = %s, source = %s, reason = %s, original = %s, updated_at = %s "
+                            "WHERE chat_id = %s AND seq = %s",
+                            [(m.rev, m.body, _json(m.tx), m.xmtp_id, m.xmtp_bound, m.status, m.source, m.reason,
+                              _json(m.original), m.updated_at, m.chat_id, m.seq) for m in self.updates.values()])
+        counters = [s for s in self.chats.values() if s.counters_changed or s.members_changed]
+        if counters:
+            cur.executemany("UPDATE chats SET last_seq = %s, rev = %s, members_version = members_version + %s, "
+                            "activity = CASE WHEN %s THEN nextval('chat_activity') ELSE activity END WHERE id = %s",
+                            [(s.chat.last_seq, s.chat.rev, int(s.members_changed), s.messages_added, s.chat.id)
+                             for s in counters])
+        for payload in encode_notifications(node, self.stored, self.chat_changes):
+            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+
+def _chat_of(op: _Op) -> str:
+    if op.kind == "append":
+        return op.args[0].chat_id
+    if op.kind == "change":
+        return _split(op.args[0])[0]
+    return op.args[0]
+
+
+def _split(message_id_: str) -> tuple[str, int]:
+    chat_id, _, seq = message_id_.rpartition("/")
+    return chat_id, int(seq) if seq.isdigit() and len(seq) <= 18 else 0
+
+
+def _json(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value, dumps=lambda v: orjson.dumps(v).decode())
+
+
+def _row(m: Message) -> tuple[Any, ...]:
+    return (m.chat_id, m.seq, m.rev, m.client_id, m.sender, m.body, _json(m.tx), m.xmtp_id, m.xmtp_bound, m.status,
+            m.source, m.reason, _json(m.original), m.sent_at, m.updated_at)
+
+
+class PgStore:
+    """The Store on PostgreSQL (DATABASE_URL)."""
+
+    def __init__(self, url: str, clock: Clock, node: str, pool_size: int = 8) -> None:
+        self.url = url
+        self.clock = clock
+        self.node = node
+        self.pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=pool_size, open=False, name="om-reads", reconnect_timeout=5,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S})
+        self._listeners: list[Listener] = []
+        self._queue: list[_Op] = []
+        self._wake = Event()
+        self._writer: gevent.Greenlet | None = None
+        self._conn: psycopg.Connection | None = None  # the writer's own
+        self._down_until = 0.0
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create or migrate the schema (waiting a while for a database that is still starting), then take writes."""
+        deadline = self.clock.monotonic() + START_WAIT_S
+        while True:
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+                    schema.migrate(conn)
+                break
+            except psycopg.OperationalError as exc:
+                if self.clock.monotonic() > deadline:
+                    raise
+                log.warning("waiting for the database: %s", exc)
+                gevent.sleep(1)
+        self.pool.open()
+        self._writer = gevent.spawn(self._write_loop)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.kill()
+            self._writer = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.pool.close()
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def healthy(self) -> bool:
+        try:
+            self.query("SELECT 1", ())
+            return self._writer is not None and not self._writer.dead
+        except ApiError:
+            return False
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    def query(self, query: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+        """One statement on a pooled connection; a connection found broken (the database restarted) is retried once."""
+        for attempt in (1, 2):
+            try:
+                with self.pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
+                    return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+            except psycopg_pool.PoolTimeout as exc:
+                raise _unavailable(exc) from None
+            except DOWN as exc:
+                if attempt == 2:
+                    raise _unavailable(exc) from None
+        raise AssertionError("unreachable")
+
+    def chat(self, chat_id: str) -> Chat | None:
+        rows = self.query(f"SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id = %s", (chat_id,))
+        return _chat(rows[0]) if rows else None
+
+    def is_member(self, chat_id: str, address: str) -> bool:
+        return bool(self.query("SELECT 1 FROM members WHERE chat_id = %s AND address = %s", (chat_id, address)))
+
+    def versions(self, chat_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+        rows = self.query("SELECT id, rev, members_version FROM chats WHERE id = ANY(%s)", (list(chat_ids),))
+        return {chat_id: (rev, version) for chat_id, rev, version in rows}
+
+    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
+        rows = self.query(f"SELECT {CHAT_COLUMNS}, c.activity FROM members mine JOIN chats c ON c.id = mine.chat_id "
+                          "WHERE mine.address = %s AND (%s::bigint IS NULL OR c.activity < %s) "
+                          "ORDER BY c.activity DESC LIMIT %s", (address, before, before, limit + 1))
+        page = rows[:limit]
+        return [_chat(row) for row in page], page[-1][7] if len(rows) > limit else None
+
+    def message(self, message_id_: str) -> Message | None:
+        chat_id, seq = _split(message_id_)
+        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND seq = %s", (chat_id, seq))
+        return _message(rows[0]) if rows else None
+
+    def messages(self, message_ids: Iterable[str]) -> dict[str, Message]:
+        """Many messages in one round trip (the reconciler's due ones)."""
+        pairs = [_split(i) for i in message_ids]
+        if not pairs:
+            return {}
+        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN "
+                          "(SELECT * FROM unnest(%s::text[], %s::bigint[]))", ([p[0] for p in pairs], [p[1] for p in pairs]))
+        return {m.id: m for m in map(_message, rows)}
+
+    def at_rev(self, chat_id: str, rev: int) -> Message | None:
+        """The message whose last change was `rev`, if it has not changed since (a pointer in a notification)."""
+        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND rev = %s", (chat_id, rev))
+        return _message(rows[0]) if rows else None
+
+    def notify(self, payload: str) -> None:
+        """A notification outside any commit (the broker's heartbeat)."""
+        self.query("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+    def find(self, sender: str, client_id: str) -> Message | None:
+        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE sender = %s AND client_id = %s", (sender, client_id))
+        return _message(rows[0]) if rows else None
+
+    def page(self, chat_id: str, before: int | None, after: int | None, limit: int) -> tuple[list[Message], bool]:
+        if after is not None:
+            rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND seq > %s "
+                              "AND (%s::bigint IS NULL OR seq < %s) ORDER BY seq LIMIT %s",
+                              (chat_id, after, before, before, limit + 1))
+            return [_message(r) for r in rows[:limit]], len(rows) > limit
+        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND (%s::bigint IS NULL OR seq < %s) "
+                          "ORDER BY seq DESC LIMIT %s", (chat_id, before, before, limit + 1))
+        return [_message(r) for r in reversed(rows[:limit])], len(rows) > limit
+
+    def changes(self, chat_id: str, since_rev: int, limit: int) -> tuple[list[Message], bool]:
+        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND rev > %s ORDER BY rev LIMIT %s",
+                          (chat_id, since_rev, limit + 1))
+        return [_message(r) for r in rows[:limit]], len(rows) > limit
+
+    def provisional(self) -> list[Message]:
+        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' "
+                          "ORDER BY sent_at, chat_id, seq", ())
+        return [_message(r) for r in rows]
+
+    def provisional_count(self) -> int:
+        return int(self.query("SELECT count(*) FROM messages WHERE status = 'provisional'", ())[0][0])
+
+    # -- writes -------------------------------------------------------------------------------------------------
+
+    def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:
+        result: tuple[Chat, bool] = self._submit(_Op("create", chat_id, list(members), title, created_by))
+        return result
+
+    def add_members(self, chat_id: str, members: list[str], limit: int) -> Chat:
+        result: Chat = self._submit(_Op("add", chat_id, list(members), limit))
+        return result
+
+    def remove_member(self, chat_id: str, address: str) -> Chat:
+        result: Chat = self._submit(_Op("remove", chat_id, address))
+        return result
+
+    def append(self, new: NewMessage) -> tuple[Message, bool]:
+        result: tuple[Message, bool] = self._submit(_Op("append", new))
+        return result
+
+    def change(self, message_id_: str, change: Change) -> Message:
+        result: Message = self._submit(_Op("change", message_id_, change))
+        return result
+
+    def _submit(self, op: _Op) -> Any:
+        if self.clock.monotonic() < self._down_until:
+            raise ApiError("unavailable", "the database cannot be reached; nothing was acknowledged, retry")
+        self._queue.append(op)
+        self._wake.set()
+        return op.result.get()
+
+    # -- the writer -----------------------------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            ops, self._queue = self._queue, []
+            if ops:
+                try:
+                    self._commit(ops)
+                except Exception as exc:  # a bug: fail these ops, keep the writer
+                    log.exception("a group commit failed")
+                    for op in ops:
+                        if not op.result.ready():
+                            op.result.set_exception(ApiError("internal", f"the write failed ({type(exc).__name__})"))
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        return self._conn
+
+    def _commit(self, ops: list[_Op]) -> None:
+        """One transaction for every queued op: retried on a fresh connection while nothing can have committed."""
+        for attempt in (1, 2, 3):
+            try:
+                conn = self._connection()
+            except DOWN as exc:
+                return self._down(ops, exc)
+            committing = False
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("BEGIN")
+                    tx = _Transaction(cur, self.clock)
+                    tx.load(ops)
+                    outcomes = [self._plan(tx, op) for op in ops]
+                    tx.write(self.node)
+                    committing = True
+                    cur.execute("COMMIT")
+            except psycopg.errors.UniqueViolation:  # another node stored one of these keys meanwhile: plan again
+                conn.execute("ROLLBACK")
+                continue
+            except DOWN as exc:
+                if committing or attempt == 3:  # COMMIT sent: whether it committed is unknown
+                    return self._down(ops, exc)
+                continue  # before COMMIT nothing can have been stored: a fresh connection, once more
+            except BaseException:
+                if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    conn.execute("ROLLBACK")
+                raise
+            for op, ok, value in outcomes:
+                if ok:
+                    op.result.set(value)
+                else:
+                    op.result.set_exception(value)
+            if tx.stored or tx.chat_changes:
+                self._announce(Commit(tuple(tx.stored), tuple(tx.chat_changes)))
+            return None
+        return self._down(ops, RuntimeError("the same idempotency keys kept colliding"))
+
+    @staticmethod
+    def _plan(tx: _Transaction, op: _Op) -> tuple[_Op, bool, Any]:
+        """An op's outcome; a refusal or a bug in one op's plan fails that op, not the transaction."""
+        try:
+            return op, True, tx.plan(op)
+        except ApiError as exc:
+            return op, False, exc
+        except Exception as exc:
+            log.exception("planning a write failed")
+            return op, False, ApiError("internal", f"the write could not be planned ({type(exc).__name__})")
+
+    def _down(self, ops: list[_Op], exc: BaseException) -> None:
+        log.error("database write failed: %s", exc)
+        self._down_until = self.clock.monotonic() + DOWN_FOR_S
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        error = _unavailable(exc)
+        for op in ops:
+            op.result.set_exception(error)
+
+    def _announce(self, commit: Commit) -> None:
+        for listener in self._listeners:
+            try:
+                listener(commit)
+            except Exception:
+                log.exception("store listener failed")
+

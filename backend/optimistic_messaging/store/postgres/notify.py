@@ -1,0 +1,58 @@
+"""What a commit tells the other nodes: pg_notify payloads (at most 8,000 bytes each, PostgreSQL's limit), in order.
+
+A payload carries the committed messages themselves, or — for one too large to fit — a pointer a node reads it back
+by; and, for a chat whose members changed, its id and who was removed (the chat itself is read back).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import orjson
+
+from ...models import Message
+from ..base import ChatChanged, Stored
+
+CHANNEL = "om_commits"
+MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses a payload of 8,000 or more
+
+
+@dataclass
+class Notice:
+    """One payload, decoded."""
+
+    node: str
+    stored: list[Stored] = field(default_factory=list)
+    pointers: list[tuple[str, int, bool]] = field(default_factory=list)  # (chat, rev, new): a message too large
+    chats: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (chat id, removed addresses)
+
+
+def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChanged]) -> Iterator[str]:
+    """The payloads for one commit: chat changes first (a node unsubscribes the removed before it delivers more)."""
+    head = b'{"n":' + orjson.dumps(node)
+    items: list[tuple[bytes, bytes]] = [(b"c", orjson.dumps([c.chat.id, c.removed])) for c in changed]
+    for s in stored:
+        encoded = orjson.dumps([int(s.new), s.message])
+        if len(head) + len(encoded) + 16 > MAX_PAYLOAD:
+            encoded = orjson.dumps([s.message.chat_id, s.message.rev, int(s.new)])
+            items.append((b"p", encoded))
+        else:
+            items.append((b"m", encoded))
+    while items:
+        size, parts = len(head) + 1, {b"c": [], b"m": [], b"p": []}  # type: dict[bytes, list[bytes]]
+        while items and size + len(items[0][1]) + 8 <= MAX_PAYLOAD:
+            kind, encoded = items.pop(0)
+            parts[kind].append(encoded)
+            size += len(encoded) + 1
+        body = b"".join(b',"' + kind + b'":[' + b",".join(values) + b"]" for kind, values in parts.items() if values)
+        yield (head + body + b"}").decode()
+
+
+def decode_notification(payload: str) -> Notice:
+    data: dict[str, Any] = orjson.loads(payload)
+    return Notice(
+        node=data["n"],
+        stored=[Stored(Message(**m), bool(new)) for new, m in data.get("m", ())],
+        pointers=[(chat_id, rev, bool(new)) for chat_id, rev, new in data.get("p", ())],
+        chats=[(chat_id, tuple(removed)) for chat_id, removed in data.get("c", ())],
+    )

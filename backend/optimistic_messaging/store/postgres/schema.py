@@ -1,0 +1,83 @@
+"""The PostgreSQL schema, as numbered migrations applied at start: one transaction under an advisory lock, so nodes
+starting at once on an empty database apply each migration once and wait for each other."""
+from __future__ import annotations
+
+import logging
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+MIGRATION_LOCK = 0x6F6D_0001  # pg_advisory_xact_lock key: "om", migrations
+MIGRATIONS: list[str] = [
+    # 1: chats, their members, messages, used sign-in nonces.
+    """
+    CREATE TABLE chats (
+        id          text PRIMARY KEY,
+        title       text,
+        created_by  text NOT NULL,
+        created_at  bigint NOT NULL,
+        last_seq    bigint NOT NULL DEFAULT 0,
+        rev         bigint NOT NULL DEFAULT 0,
+        activity    bigint NOT NULL,      -- the order of its creation or latest message, store-wide: 'latest first'
+        members_version bigint NOT NULL DEFAULT 0  -- bumped by every member change: a node can tell it missed one
+    );
+    CREATE SEQUENCE chat_activity;
+    CREATE TABLE members (
+        chat_id  text NOT NULL REFERENCES chats (id),
+        address  text NOT NULL,
+        joined   bigserial,               -- members are listed in the order they joined
+        PRIMARY KEY (chat_id, address)
+    );
+    CREATE INDEX members_by_address ON members (address, chat_id);
+    CREATE TABLE messages (
+        chat_id     text NOT NULL REFERENCES chats (id),
+        seq         bigint NOT NULL,
+        rev         bigint NOT NULL,
+        client_id   text NOT NULL,
+        sender      text NOT NULL,
+        body        text NOT NULL,
+        tx          jsonb,
+        xmtp_id     text,
+        xmtp_bound  boolean NOT NULL,
+        status      text NOT NULL,
+        source      text NOT NULL,
+        reason      text,
+        original    jsonb,
+        sent_at     bigint NOT NULL,
+        updated_at  bigint NOT NULL,
+        PRIMARY KEY (chat_id, seq),
+        UNIQUE (sender, client_id)
+    );
+    CREATE UNIQUE INDEX messages_by_rev ON messages (chat_id, rev);
+    CREATE INDEX messages_provisional ON messages (sent_at) WHERE status = 'provisional';
+    CREATE TABLE used_nonces (
+        nonce       text PRIMARY KEY,
+        expires_at  bigint NOT NULL
+    );
+    CREATE INDEX used_nonces_by_expiry ON used_nonces (expires_at);
+    CREATE TABLE imported (              -- where `migrate` left each chat it brought in from a JSON-lines log
+        chat_id  text PRIMARY KEY REFERENCES chats (id),
+        last_seq bigint NOT NULL,
+        rev      bigint NOT NULL
+    );
+    """,
+]
+
+
+def migrate(conn: psycopg.Connection) -> int:
+    """Bring the schema to the latest version; returns it. Safe when several nodes start at once."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS om_schema (version int PRIMARY KEY, applied_at timestamptz "
+                     "NOT NULL DEFAULT now())")
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM om_schema").fetchone()
+        current = row[0] if row else 0
+        if current > len(MIGRATIONS):
+            raise RuntimeError(f"the database's schema is version {current}, newer than this server's "
+                               f"{len(MIGRATIONS)}: run the newer server")
+        for version in range(current + 1, len(MIGRATIONS) + 1):
+            conn.execute(MIGRATIONS[version - 1])
+            conn.execute("INSERT INTO om_schema (version) VALUES (%s)", (version,))
+            log.info("database schema migrated to version %d", version)
+    return len(MIGRATIONS)

@@ -1,0 +1,337 @@
+"""Several nodes on one PostgreSQL and one Redis: every guarantee of one process holds across them."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from cluster import Cluster, PrivatePostgres
+from support import TIMEOUT, Peer, Wallet, new_chat, siwe_text, wait_until
+
+pytestmark = pytest.mark.own_store
+
+
+@pytest.fixture
+def clusters(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
+    started: list[Cluster] = []
+
+    def make(n: int = 2, **env: str) -> Cluster:
+        cluster = Cluster(tmp_path / f"cluster{len(started)}", n,
+                          {"RATE_PER_S": "100000", "RATE_BURST": "100000", **env})
+        started.append(cluster)
+        return cluster.start()
+
+    yield make
+    for cluster in started:
+        cluster.stop()
+
+
+def pipeline(peer: Peer, chat_id: str, n: int, prefix: str) -> tuple[threading.Event, list[dict]]:
+    """Send n messages without waiting for acks; the acks, in the order they come, and an event set at the last."""
+    acks: list[dict] = []
+    done = threading.Event()
+
+    def on_ack(ack: dict) -> None:
+        acks.append(ack)
+        if len(acks) == n:
+            done.set()
+
+    for i in range(n):
+        peer.sio.emit("send", {"chat_id": chat_id, "client_id": f"{prefix}{i}", "body": f"{prefix} {i}"},
+                      callback=on_ack)
+    return done, acks
+
+
+def test_a_message_sent_on_one_node_reaches_sockets_on_every_node(clusters, peers):
+    c = clusters(3)
+    alice, bob, carol = Wallet().sign_in(c[0]), Wallet().sign_in(c[1]), Wallet().sign_in(c[2])
+    chat = new_chat(c[0], alice, bob, carol)
+    listeners = [peers(c[i], w) for i, w in ((1, bob), (2, carol), (0, alice))]
+    for peer in listeners:
+        peer.join(chat["id"])
+    sent = peers(c[0], alice).send(chat["id"], "to every node")["message"]
+    for peer in listeners:
+        assert peer.wait("message", lambda m: m["id"] == sent["id"]) == sent
+
+
+def test_concurrent_pipelined_sends_on_two_nodes_get_one_gapless_seq_seen_in_the_same_order_everywhere(clusters, peers):
+    c = clusters(3)
+    alice, bob, carol = Wallet().sign_in(c[0]), Wallet().sign_in(c[1]), Wallet().sign_in(c[2])
+    chat = new_chat(c[0], alice, bob, carol)
+    watchers = [peers(c[i], carol) for i in range(3)]
+    for w in watchers:
+        w.join(chat["id"])
+    n = 150
+    a_done, a_acks = pipeline(peers(c[0], alice), chat["id"], n, "a")
+    b_done, b_acks = pipeline(peers(c[1], bob), chat["id"], n, "b")
+    assert a_done.wait(TIMEOUT) and b_done.wait(TIMEOUT)
+    for acks in (a_acks, b_acks):
+        seqs = [ack["message"]["seq"] for ack in acks]
+        assert seqs == sorted(seqs), "each sender's acks come in seq order"
+    assert sorted(ack["message"]["seq"] for ack in a_acks + b_acks) == list(range(1, 2 * n + 1))
+    order = None
+    for w in watchers:
+        w.wait("message", lambda m: m["seq"] == 2 * n)
+        seen = [(m["seq"], m["client_id"]) for m in w.received("message")]
+        assert [seq for seq, _ in seen] == list(range(1, 2 * n + 1)), "gapless, in seq order, each once"
+        order = order or seen
+        assert seen == order, "the same order on every socket of every node"
+
+
+def test_a_repeated_client_id_on_another_node_returns_the_first_message(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[0])
+    chat = new_chat(c[0], alice, bob)
+    first = peers(c[0], alice).send(chat["id"], "once", client_id="same")["message"]
+    assert peers(c[1], alice).send(chat["id"], "again", client_id="same")["message"] == first
+    assert c[1].get(f"/api/chats/{chat['id']}", alice.token).json()["chat"]["last_seq"] == 1
+
+
+def test_a_nonce_is_used_once_across_nodes(clusters):
+    c = clusters(2)
+    wallet = Wallet()
+    text = siwe_text(wallet.address, c[0].get("/api/auth/nonce").json()["nonce"])
+    assert c[1].post("/api/auth/verify", {"message": text, "signature": wallet.sign(text)}).status_code == 200
+    assert c[0].post("/api/auth/verify", {"message": text, "signature": wallet.sign(text)}).status_code == 401
+
+
+def test_a_token_from_one_node_works_on_every_node(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[0])
+    chat = new_chat(c[0], alice, bob)
+    assert peers(c[1], alice).send(chat["id"])["ok"]
+
+
+def test_the_send_rate_limit_counts_sends_on_every_node(clusters, peers):
+    c = clusters(2, RATE_PER_S="0.05", RATE_BURST="3")
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat = new_chat(c[0], alice, bob)
+    on_a, on_b = peers(c[0], alice), peers(c[1], alice)
+    assert on_a.send(chat["id"])["ok"] and on_b.send(chat["id"])["ok"] and on_a.send(chat["id"])["ok"]
+    refused = on_b.send(chat["id"])
+    assert refused["error"]["code"] == "rate_limited" and refused["error"]["retry_after_ms"] > 0
+
+
+def test_an_address_holds_its_socket_allowance_across_nodes(clusters, peers):
+    from support import refusal
+
+    c = clusters(2, MAX_SOCKETS_PER_ADDRESS="2")
+    alice = Wallet().sign_in(c[0])
+    peers(c[0], alice), peers(c[1], alice)
+    assert refusal(c[0], alice.token) == {"message": "rate_limited"}
+
+
+def test_presence_and_typing_cross_nodes(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat = new_chat(c[0], alice, bob)
+    b = peers(c[1], bob)
+    b.join(chat["id"])
+    a = peers(c[0], alice)
+    joined = a.join(chat["id"])
+    assert joined["online"] == sorted([alice.address, bob.address])
+    assert b.wait("presence", lambda p: p["address"] == alice.address and p["online"])
+    a.call("typing", {"chat_id": chat["id"], "typing": True})
+    assert b.wait("typing", lambda t: t["address"] == alice.address and t["typing"])
+    b.close()
+    assert a.wait("presence", lambda p: p["address"] == bob.address and not p["online"])
+
+
+def test_a_dead_nodes_sockets_go_offline_within_a_minute(clusters, peers):
+    c = clusters(2, NODE_TTL_S="4")
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat = new_chat(c[0], alice, bob)
+    b = peers(c[1], bob)
+    b.join(chat["id"])
+    Peer(c[0], alice.token).join(chat["id"])  # its node dies under it
+    b.wait("presence", lambda p: p["address"] == alice.address and p["online"])
+    c[0].kill()
+    assert b.wait("presence", lambda p: p["address"] == alice.address and not p["online"], timeout=60)
+    assert b.join(chat["id"])["online"] == [bob.address]
+
+
+def test_a_member_removed_on_one_node_stops_hearing_on_another(clusters, peers):
+    c = clusters(2)
+    alice, bob, carol = Wallet().sign_in(c[0]), Wallet().sign_in(c[1]), Wallet().sign_in(c[0])
+    chat = new_chat(c[0], alice, bob, carol)
+    b = peers(c[1], bob)
+    b.join(chat["id"])
+    assert c[0].request("DELETE", f"/api/chats/{chat['id']}/members/{bob.address}", alice.token).status_code == 200
+    assert bob.address not in b.wait("chat:update")["members"]
+    a = peers(c[0], alice)
+    a.join(chat["id"])
+    after = a.send(chat["id"], "after bob left")["message"]
+    a.wait("message", lambda m: m["id"] == after["id"])
+    marker_chat = new_chat(c[0], alice, bob)  # bob's socket still hears of other chats, in order: it is alive
+    b.join(marker_chat["id"])
+    marker = a.send(marker_chat["id"], "marker")["message"]
+    b.wait("message", lambda m: m["id"] == marker["id"])
+    assert [m["body"] for m in b.received("message")] == ["marker"]
+
+
+def test_each_message_is_settled_once_by_one_node(clusters, peers):
+    c = clusters(3, XMTP_GRACE_S="1")
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat = new_chat(c[0], alice, bob)
+    watcher = peers(c[2], bob)
+    watcher.join(chat["id"])
+    sent = [peers(c[i % 3], alice).send(chat["id"], f"m{i}")["message"] for i in range(6)]
+    for m in sent:
+        watcher.wait("message:update", lambda u, m=m: u["id"] == m["id"] and u["status"] == "confirmed")
+    leaders = [n for n in c.nodes if n.get("/api/health").json()["reconciler"]["leader"]]
+    assert len(leaders) == 1
+    last = peers(c[0], alice).send(chat["id"], "marker")["message"]  # settled after every other one
+    watcher.wait("message:update", lambda u: u["id"] == last["id"])
+    updates = [u["id"] for u in watcher.received("message:update")]
+    assert sorted(updates) == sorted({*updates}), "one settling change per message"
+
+
+def test_the_reconciler_moves_to_another_node_when_its_node_dies(clusters, peers):
+    c = clusters(2, XMTP_GRACE_S="1")
+    leader = c.leader()
+    survivor = next(n for n in c.nodes if n is not leader)
+    leader.kill()
+    assert c.leader() is survivor
+    alice, bob = Wallet().sign_in(survivor), Wallet().sign_in(survivor)
+    chat = new_chat(survivor, alice, bob)
+    b = peers(survivor, bob)
+    b.join(chat["id"])
+    m = peers(survivor, alice).send(chat["id"], "settled by the new leader")["message"]
+    assert b.wait("message:update", lambda u: u["id"] == m["id"])["status"] == "confirmed"
+
+
+def test_a_node_killed_mid_burst_loses_nothing_acked_and_its_clients_catch_up_on_another(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat = new_chat(c[0], alice, bob)
+    b = peers(c[1], bob)
+    b.join(chat["id"])
+    sender = Peer(c[0], alice.token)
+    acked: dict[str, int] = {}
+    enough = threading.Event()
+
+    def on_ack(client_id: str, ack: dict) -> None:
+        if ack.get("ok"):
+            acked[client_id] = ack["message"]["seq"]
+        if len(acked) >= 200:
+            enough.set()
+
+    for i in range(3000):
+        sender.sio.emit("send", {"chat_id": chat["id"], "client_id": f"k{i}", "body": f"burst {i}"},
+                        callback=lambda ack, cid=f"k{i}": on_ack(cid, ack))
+    assert enough.wait(TIMEOUT)
+    c[0].kill()
+    snapshot = dict(acked)
+    caught_up = peers(c[1], alice).join(chat["id"], since_rev=0)
+    found = {m["client_id"]: m["seq"] for m in caught_up["changes"]}
+    while caught_up["has_more"]:
+        page = c[1].get(f"/api/chats/{chat['id']}/changes?since_rev={max(m['rev'] for m in caught_up['changes'])}",
+                        alice.token).json()
+        caught_up = {"changes": page["changes"], "has_more": page["has_more"]}
+        found.update({m["client_id"]: m["seq"] for m in page["changes"]})
+    assert all(found.get(k) == seq for k, seq in snapshot.items()), "every acked message, at its seq"
+    assert sorted(found.values()) == list(range(1, len(found) + 1))
+    last = max(found.values())
+    b.wait("message", lambda m: m["seq"] == last)
+    assert [m["seq"] for m in b.received("message")] == list(range(1, last + 1)), "the other node's sockets too"
+
+
+def test_a_lost_listen_connection_misses_nothing(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat = new_chat(c[0], alice, bob)
+    b = peers(c[1], bob)
+    b.join(chat["id"])
+    a = peers(c[0], alice)
+    assert c.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                 "AND query LIKE 'LISTEN%%'"), "every node's LISTEN connection is cut"
+    sent = [a.send(chat["id"], f"while nobody listened {i}")["message"] for i in range(20)]
+    b.wait("message", lambda m: m["id"] == sent[-1]["id"])
+    assert [m["seq"] for m in b.received("message")] == [m["seq"] for m in sent]
+
+
+def test_the_event_loop_serves_others_while_a_query_waits(clusters, peers):
+    """psycopg waits cooperatively under gevent: while a write waits on a lock held elsewhere, the node serves on."""
+    import psycopg
+
+    c = clusters(1)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[0])
+    chat = new_chat(c[0], alice, bob)
+    a, b = peers(c[0], alice), peers(c[0], bob)
+    a.join(chat["id"])
+    answers: list[dict] = []
+    with psycopg.connect(c.database_url) as locker:
+        locker.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat["id"],))
+        waiting = threading.Thread(target=lambda: answers.append(a.send(chat["id"], "waits for the lock")))
+        waiting.start()
+        assert c[0].get("/api/health").status_code == 200
+        assert c[0].get(f"/api/chats/{chat['id']}/messages", bob.token).json()["messages"] == []
+        b.call("typing", {"chat_id": chat["id"], "typing": True})  # alice's own socket is busy with her send
+        assert a.wait("typing", lambda t: t["typing"])
+        assert answers == [], "still waiting for the lock"
+        locker.rollback()
+    waiting.join(TIMEOUT)
+    assert answers and answers[0]["ok"]
+
+
+@pytest.fixture(scope="session")
+def private_pg() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL of this test session's own, to stop and start again."""
+    pg = PrivatePostgres().init()
+    yield pg
+    pg.remove()
+
+
+def test_with_postgresql_down_sends_are_refused_never_falsely_acked_and_nodes_recover_by_themselves(
+        private_pg, tmp_path, peers):
+    c = Cluster(tmp_path, 2, {"RATE_PER_S": "100000", "RATE_BURST": "100000"},
+                database_url=private_pg.database()).start()
+    try:
+        alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+        chat = new_chat(c[0], alice, bob)
+        watcher = peers(c[1], bob)
+        watcher.join(chat["id"])
+        sender = peers(c[0], alice)
+        answers: dict[str, dict] = {}
+        some_acked, all_answered = threading.Event(), threading.Event()
+        n = 2000
+
+        def on_ack(client_id: str, ack: dict) -> None:
+            answers[client_id] = ack
+            if sum(a["ok"] for a in answers.values()) >= 100:
+                some_acked.set()
+            if len(answers) == n:
+                all_answered.set()
+
+        for i in range(n):
+            sender.sio.emit("send", {"chat_id": chat["id"], "client_id": f"k{i}", "body": f"burst {i}"},
+                            callback=lambda ack, cid=f"k{i}": on_ack(cid, ack))
+        assert some_acked.wait(TIMEOUT)
+        private_pg.stop("immediate")
+        assert all_answered.wait(30), "every send is answered, none left hanging"
+        refused = [a for a in answers.values() if not a["ok"]]
+        assert refused and {a["error"]["code"] for a in refused} == {"unavailable"}
+        for node in c.nodes:
+            wait_until(lambda node=node: node.get("/api/health").status_code == 503, what="health to say so")
+        assert sender.sio.connected and watcher.sio.connected, "sockets stay open"
+        private_pg.start()
+        for node in c.nodes:
+            wait_until(lambda node=node: node.get("/api/health").status_code == 200, 60, "the node to recover")
+        after = wait_until(lambda: (ack := sender.send(chat["id"], "after the outage"))["ok"] and ack, 30,
+                           "sends to be taken again")["message"]
+        watcher.wait("message", lambda m: m["id"] == after["id"])
+        stored = {}
+        page = c[1].get(f"/api/chats/{chat['id']}/changes?since_rev=0", alice.token).json()
+        while True:
+            stored.update({m["client_id"]: m["seq"] for m in page["changes"]})
+            if not page["has_more"]:
+                break
+            last = max(m["rev"] for m in page["changes"])
+            page = c[1].get(f"/api/chats/{chat['id']}/changes?since_rev={last}", alice.token).json()
+        acked = {cid: a["message"]["seq"] for cid, a in answers.items() if a["ok"]}
+        assert all(stored.get(cid) == seq for cid, seq in acked.items()), "every acked message is stored at its seq"
+        assert sorted(stored.values()) == list(range(1, len(stored) + 1))
+    finally:
+        c.stop()

@@ -1,0 +1,118 @@
+"""`python -m optimistic_messaging.migrate FILE`: a JSON-lines log moves into PostgreSQL whole, and only once."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import ROOT, Peer, Server, Wallet, fresh_database, new_chat
+
+pytestmark = pytest.mark.jsonl  # it reads a log the JSON-lines store wrote
+
+
+def migrate(log: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "optimistic_messaging.migrate", str(log)], cwd=ROOT / "backend",
+                          env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True, timeout=120)
+
+
+def everything(server: Server, token: str) -> dict:
+    """All a member sees of its chats: each chat and its whole history, by chat id, and the order of the list."""
+    chats = server.get("/api/chats", token).json()["chats"]
+    return {"order": [c["id"] for c in chats],
+            **{c["id"]: (c, server.get(f"/api/chats/{c['id']}/messages?limit=200", token).json()["messages"])
+               for c in chats}}
+
+
+@pytest.fixture
+def a_log(make_server, tmp_path):
+    """A log with a DM, a group someone left, a payment claim, an attested copy and settled messages."""
+    server = make_server({"XMTP_GRACE_S": "1", "RATE_PER_S": "1000", "RATE_BURST": "1000"})
+    alice, bob, carol = Wallet().sign_in(server), Wallet().sign_in(server), Wallet().sign_in(server)
+    dm = new_chat(server, alice, bob)
+    group = server.post("/api/chats", {"members": [bob.address, carol.address], "title": "trio"}, alice.token).json()
+    a = Peer(server, alice.token)
+    a.join(dm["id"])
+    for i in range(5):
+        a.send(dm["id"], f"dm {i}", client_id=f"dm{i}")
+    settled = a.send(dm["id"], "settles", client_id="settles")["message"]
+    a.wait("message:update", lambda m: m["id"] == settled["id"] and m["status"] == "confirmed")
+    a.send(group["chat"]["id"], "pay", client_id="pay", tx={"chain_id": 42220, "hash": "0x" + "ab" * 32,
+                                                            "to": bob.address, "value": "5", "token": None})
+    sent = a.send(group["chat"]["id"], "attested", client_id="att")["message"]
+    a.call("attest", {"chat_id": group["chat"]["id"], "message_id": sent["id"], "xmtp_id": "xmtp-1"})
+    server.request("DELETE", f"/api/chats/{group['chat']['id']}/members/{carol.address}", carol.token)
+    a.close()
+    before = everything(server, alice.token)
+    server.stop()
+    secret = (server.data_file.parent / (server.data_file.name + ".secret")).read_text().strip()
+    return {"server": server, "alice": alice, "bob": bob, "before": before, "secret": secret, "dm": dm["id"],
+            "group": group["chat"]["id"]}
+
+
+def on_postgres(make_server, a_log, database_url: str) -> Server:
+    return make_server({"DATABASE_URL": database_url, "SECRET_KEY": a_log["secret"]})
+
+
+def test_a_log_comes_into_postgresql_with_everything_a_node_serves(make_server, a_log):
+    url = fresh_database()
+    run = migrate(a_log["server"].data_file, url)
+    assert run.returncode == 0, run.stderr
+    assert "imported 2 chats, 8 messages" in run.stdout
+    node = on_postgres(make_server, a_log, url)
+    alice = a_log["alice"]  # the same token: the same SECRET_KEY signs it
+    after = everything(node, alice.token)
+    assert after == a_log["before"]
+    repeat = Peer(node, alice.token)
+    assert repeat.send(a_log["dm"], "a repeat", client_id="dm3")["message"] == a_log["before"][a_log["dm"]][1][3]
+    assert repeat.send(a_log["dm"], "new")["message"]["seq"] == 7, "the sequence goes on where the log left it"
+    repeat.close()
+
+
+def test_migrating_again_imports_nothing_twice_and_never_rolls_a_chat_back(make_server, a_log):
+    url = fresh_database()
+    assert migrate(a_log["server"].data_file, url).returncode == 0
+    node = on_postgres(make_server, a_log, url)
+    peer = Peer(node, a_log["alice"].token)
+    peer.send(a_log["dm"], "written in postgres")
+    peer.close()
+    moved_on = node.get(f"/api/chats/{a_log['dm']}", a_log["alice"].token).json()["chat"]
+    node.stop()
+    again = migrate(a_log["server"].data_file, url)
+    assert again.returncode == 0 and "imported 0 chats, 0 messages and 0 later changes" in again.stdout
+    node.start()
+    assert node.get(f"/api/chats/{a_log['dm']}", a_log["alice"].token).json()["chat"] == moved_on
+
+
+def test_what_the_log_gained_since_comes_in_and_a_chat_written_in_both_is_named(make_server, a_log):
+    url = fresh_database()
+    assert migrate(a_log["server"].data_file, url).returncode == 0
+    node = on_postgres(make_server, a_log, url)
+    in_postgres = Peer(node, a_log["alice"].token)
+    in_postgres.send(a_log["dm"], "the dm moved on in postgres")
+    in_postgres.close()
+    node.stop()
+    old = a_log["server"]
+    old.start()  # the old server took more messages after the first import
+    in_log = Peer(old, a_log["alice"].token)
+    in_log.send(a_log["group"], "later, in the log")
+    in_log.send(a_log["dm"], "later, in the log too")
+    in_log.close()
+    old.stop()
+    run = migrate(old.data_file, url)
+    assert run.returncode == 0 and "imported 0 chats, 1 messages" in run.stdout
+    assert a_log["dm"] in run.stderr, "the chat both wrote to is named, and left as the database has it"
+    node.start()
+    group = node.get(f"/api/chats/{a_log['group']}/messages", a_log["alice"].token).json()["messages"]
+    assert group[-1]["body"] == "later, in the log"
+    dm = node.get(f"/api/chats/{a_log['dm']}/messages", a_log["alice"].token).json()["messages"]
+    assert dm[-1]["body"] == "the dm moved on in postgres"
+
+
+def test_migrate_needs_a_database_url_and_a_log(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "optimistic_messaging.migrate", str(tmp_path / "none.json")],
+                         cwd=ROOT / "backend", env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "DATABASE_URL" in run.stderr
