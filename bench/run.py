@@ -1,4 +1,6 @@
-"""Benchmark our server against a minimal Node socket.io 4.8 reference: `.venv/bin/python bench/run.py [--quick] [--only a,b]`.
+"""Benchmark our server against a minimal Node socket.io 4.8 reference: `.venv/bin/python bench/run.py [--quick]
+[--only a,b] [--stores jsonl,pg,pg2]` — ours on the JSON-lines log, on PostgreSQL (one node), and two nodes on
+PostgreSQL and Redis behind HAProxy, side by side in one run.
 
 Prints a side-by-side table on stdout (progress on stderr), writes bench/out/results.json, and always exits 0 on
 measurement failures: it reports figures, it is not a test.
@@ -14,12 +16,13 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from report import TITLES, Result, table
-from targets import NODE_REF, ORIGIN, ROOT, NodeRef, Ours, Server
+from targets import NODE_REF, ORIGIN, ROOT, NodeRef, Ours, OursCluster, OursPg, Server, prepared_clients
 
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
@@ -36,9 +39,10 @@ class Sizes:
     max_fanout_s: float = 10
     idle_connections: int = 2000
     replay_messages: int = 1_000_000
+    stored_messages: int = 100_000
 
 
-QUICK = Sizes(latency_messages=300, fanout_s=3, max_fanout_s=3, replay_messages=100_000)  # (c) keeps 2,000: its target is per 2,000
+QUICK = Sizes(latency_messages=300, fanout_s=3, max_fanout_s=3, replay_messages=100_000, stored_messages=10_000)  # (c) keeps 2,000: its target is per 2,000
 
 
 def plan(sizes: Sizes) -> dict[str, tuple[int, int, dict]]:
@@ -77,7 +81,7 @@ def ensure_node_deps() -> str | None:
 
 def run_loadgen(server: Server, scenario: str, clients: list[dict], params: dict, cfg_path: Path) -> Result:
     """Hands the clients to one Node loadgen process and returns the JSON line it prints."""
-    cfg = {"scenario": scenario, "url": server.url, "origin": ORIGIN, "server_pid": server.pid,
+    cfg = {"scenario": scenario, "url": server.url, "origin": ORIGIN, "server_pid": server.pids,
            "clk_tck": os.sysconf("SC_CLK_TCK"), "clients": clients, "params": params}
     cfg_path.write_text(json.dumps(cfg))
     p = subprocess.run(["node", str(LOADGEN / "main.js"), str(cfg_path)], capture_output=True, text=True, timeout=900)
@@ -159,6 +163,64 @@ def fsync_ms(folder: Path, n: int = 200) -> float:
         path.unlink()
 
 
+def measure_memory(server: Server, n: int) -> Result:
+    """(f) How much a node's RSS grows while it stores n messages (after a warm-up): history must not live in memory.
+
+    Eight python-socketio clients pipeline the sends (a socket's consecutive sends share a group commit)."""
+    import socketio  # the test extra's client
+
+    senders = 8
+    try:
+        server.start()
+        specs = prepared_clients(server.url, senders, senders)
+        clients = []
+        for spec in specs:
+            client = socketio.Client(reconnection=False, websocket_extra_options={"suppress_origin": True})
+            client.connect(server.url, auth={"token": spec["token"]}, transports=["websocket"], wait_timeout=30)
+            clients.append(client)
+
+        def burst(count: int, tag: str) -> float:
+            done = threading.Semaphore(0)
+            t0 = time.perf_counter()
+            for i in range(count):
+                clients[i % senders].emit("send", {"chat_id": specs[0]["chat"], "client_id": f"{tag}{i}", "body":
+                                                   f"stored message {i}"}, callback=lambda ack: done.release())
+            for _ in range(count):
+                if not done.acquire(timeout=120):
+                    raise TimeoutError("sends not acked within 120 s")
+            return time.perf_counter() - t0
+
+        burst(min(5_000, n), "warm")
+        before = rss_kb(server.pid)
+        seconds = burst(n, "m")
+        added = (rss_kb(server.pid) - before) / 1024
+        for client in clients:
+            client.disconnect()
+        return {"ok": True, "messages": n, "rss_added_mb": round(added, 1), "sends_per_s": round(n / seconds)}
+    except Exception as e:  # noqa: BLE001 - reported in the table instead
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    finally:
+        server.stop()
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def servers(scenario: str, stores: list[str], tmp: Path) -> list[Server]:
+    """The servers a scenario runs against, in the table's order; (c) measures one process, (f) our stores only."""
+    logs = OUT / "logs"
+    made: list[Server] = [] if scenario == "f" else [NodeRef(logs / f"node-{scenario}.log")]
+    if "jsonl" in stores:
+        made.append(Ours(logs / f"ours-{scenario}.log", tmp / f"messages-{scenario}.json"))
+    if "pg" in stores:
+        made.append(OursPg(logs / f"ours-pg-{scenario}.log", tmp / f"unused-{scenario}.json"))
+    if "pg2" in stores and scenario not in ("c", "f"):
+        made.append(OursCluster(logs / f"ours-pg2-{scenario}.log", tmp))
+    return made
+
+
 def versions() -> dict[str, str]:
     lock = json.loads((NODE_REF / "package-lock.json").read_text())
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
@@ -168,8 +230,13 @@ def versions() -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run with smaller numbers")
-    parser.add_argument("--only", default="abcde", help="comma-separated scenarios, e.g. a,b (default: all)")
+    parser.add_argument("--only", default="abcdef", help="comma-separated scenarios, e.g. a,b (default: all)")
+    parser.add_argument("--stores", default="jsonl,pg,pg2",
+                        help="ours on: jsonl (the log), pg (PostgreSQL, one node), pg2 (two nodes behind HAProxy)")
     args = parser.parse_args()
+    stores = [s for s in args.stores.split(",") if s]
+    if unknown_stores := [s for s in stores if s not in ("jsonl", "pg", "pg2")]:
+        parser.error(f"unknown store(s) {','.join(unknown_stores)}; choose from jsonl,pg,pg2")
     only = [s for s in args.only.replace(",", "") if s.strip()]
     if unknown := [s for s in only if s not in TITLES]:
         parser.error(f"unknown scenario(s) {','.join(unknown)}; choose from {','.join(TITLES)}")
@@ -188,18 +255,22 @@ def main() -> int:
                 results["e"] = {"ours": measure_startup(sizes.replay_messages, tmp)}
                 continue
             results[scenario] = {}
-            for server in (NodeRef(OUT / "logs" / f"node-{scenario}.log"),
-                           Ours(OUT / "logs" / f"ours-{scenario}.log", tmp / f"messages-{scenario}.json")):
+            for server in servers(scenario, stores, tmp):
                 t0 = time.perf_counter()
-                result = {"ok": False, "error": deps_error} if deps_error else measure(server, scenario, plan(sizes)[scenario], tmp)
+                if scenario == "f":
+                    result = measure_memory(server, sizes.stored_messages)
+                else:
+                    result = ({"ok": False, "error": deps_error} if deps_error
+                              else measure(server, scenario, plan(sizes)[scenario], tmp))
                 results[scenario][server.name] = result
                 log(f"  {server.name}: {'ok' if result.get('ok') else 'FAILED'} in {time.perf_counter() - t0:.1f} s")
 
     meta = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": args.quick, "sizes": asdict(sizes),
             "cpus": os.cpu_count(), "fsync_ms": fsync, **versions()}
-    header = (f"Benchmark {'(quick) ' if args.quick else ''}{meta['when']}: ours (Flask-SocketIO/gevent, FSYNC=always, "
-              f"{fsync} ms per fsync here) vs node (socket.io {meta['socket.io']}, {meta['node']}, in memory); "
-              f"{meta['cpus']} CPUs shared with the load generator")
+    header = (f"Benchmark {'(quick) ' if args.quick else ''}{meta['when']}: ours (Flask-SocketIO/gevent; the log with "
+              f"FSYNC=always, {fsync} ms per fsync here; PostgreSQL with synchronous_commit on, whose CPU counts as "
+              f"ours) vs node (socket.io {meta['socket.io']}, {meta['node']}, in memory); {meta['cpus']} CPUs shared "
+              "by servers, database and load generator")
     print(table(results, header))
     (OUT / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     log(f"\nwrote {(OUT / 'results.json').relative_to(ROOT)}; server logs in {(OUT / 'logs').relative_to(ROOT)}/")

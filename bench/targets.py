@@ -1,4 +1,5 @@
-"""The two servers under test: start/stop them and prepare the clients (tokens, chats) the load generator connects."""
+"""The servers under test — the Node reference, ours on the log, ours on PostgreSQL, two of ours behind HAProxy: start
+and stop them, and prepare the clients (tokens, chats) the load generator connects."""
 from __future__ import annotations
 
 import hashlib
@@ -77,6 +78,11 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
+    @property
+    def pids(self) -> list[int]:
+        """Every process of the server side whose CPU counts (the load generator adds their direct children)."""
+        return [self.pid]
+
     def log_tail(self, lines: int = 15) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -98,32 +104,147 @@ class NodeRef(Server):
 
 
 class Ours(Server):
-    """backend/main.py with durable writes (FSYNC=always) and the rate limit out of the way."""
+    """backend/main.py with durable writes (FSYNC=always) and the rate limits out of the way."""
 
     name = "ours"
 
-    def __init__(self, log_path: Path, data_file: Path) -> None:
+    def __init__(self, log_path: Path, data_file: Path, env: dict[str, str] | None = None) -> None:
         super().__init__(log_path)
         self.data_file = data_file
+        self.env = env or {}
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = {"HOST": "127.0.0.1", "PORT": str(self.port), "DATA_FILE": str(self.data_file), "FSYNC": "always",
-               "RATE_PER_S": "100000", "RATE_BURST": "100000", "CORS_ORIGINS": ORIGIN, "PYTHONUNBUFFERED": "1"}
+               "RATE_PER_S": "100000", "RATE_BURST": "100000", "CHAT_RATE_PER_MIN": "1000000",
+               "CHAT_RATE_BURST": "100000", "CORS_ORIGINS": ORIGIN, "PYTHONUNBUFFERED": "1", **self.env}
         return [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "backend" / "main.py")], env
 
     def clients(self, n: int, per_chat: int) -> list[ClientSpec]:
-        """Signs in n wallets and registers their chats, so every client has a token and is a member of its chat."""
-        api = Api(self.url)
-        accounts = wallets(n)
-        try:
-            with ThreadPoolExecutor(8) as ex:
-                tokens = list(ex.map(api.sign_in, accounts))
-                groups = [range(k, min(k + per_chat, n)) for k in range(0, n, per_chat)]
-                list(ex.map(lambda g: api.create_chat(tokens[g[0]], f"bench-{g[0] // per_chat}",
-                                                      [accounts[i].address for i in g]), groups))
-        finally:
-            api.close()  # no idle keep-alive connections left in the server while it is measured
-        return [{"chat": f"bench-{i // per_chat}", "token": tokens[i]} for i in range(n)]
+        return prepared_clients(self.url, n, per_chat)
+
+
+def prepared_clients(url: str, n: int, per_chat: int) -> list[ClientSpec]:
+    """Signs in n wallets and registers their chats, so every client has a token and is a member of its chat."""
+    api = Api(url)
+    accounts = wallets(n)
+    try:
+        with ThreadPoolExecutor(8) as ex:
+            tokens = list(ex.map(api.sign_in, accounts))
+            groups = [range(k, min(k + per_chat, n)) for k in range(0, n, per_chat)]
+            list(ex.map(lambda g: api.create_chat(tokens[g[0]], f"bench-{g[0] // per_chat}",
+                                                  [accounts[i].address for i in g]), groups))
+    finally:
+        api.close()  # no idle keep-alive connections left in the server while it is measured
+    return [{"chat": f"bench-{i // per_chat}", "token": tokens[i]} for i in range(n)]
+
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def fresh_database() -> str:
+    import psycopg
+
+    name = f"om_bench_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def postmaster_pid() -> int:
+    """The PostgreSQL server's main process: its children are the backends, writers and checkpointer."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def redis_pid() -> int | None:
+    found = subprocess.run(["pgrep", "-o", "redis-server"], capture_output=True, text=True).stdout.split()
+    return int(found[0]) if found else None
+
+
+class OursPg(Ours):
+    """One node with PostgreSQL as its store (a fresh database per run); its CPU counts the database's too."""
+
+    name = "ours-pg"
+
+    def __init__(self, log_path: Path, data_file: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__(log_path, data_file, env)
+        self.database_url = ""
+
+    def start(self, timeout_s: float = 60.0) -> float:
+        if "DATABASE_URL" not in self.env:
+            self.database_url = self.env["DATABASE_URL"] = fresh_database()
+        return super().start(timeout_s)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.database_url:
+            drop_database(self.database_url)
+            self.env.pop("DATABASE_URL")
+            self.database_url = ""
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid, postmaster_pid()]
+
+
+class OursCluster(Server):
+    """Two nodes on one PostgreSQL and Redis behind HAProxy (deploy/haproxy.cfg): the figures of the whole."""
+
+    name = "ours-pg2"
+
+    def __init__(self, log_path: Path, folder: Path) -> None:
+        super().__init__(log_path)
+        self.folder = folder
+        self.nodes: list[Ours] = []
+        self.database_url = ""
+
+    def start(self, timeout_s: float = 60.0) -> float:
+        t0 = time.perf_counter()
+        self.database_url = fresh_database()
+        env = {"DATABASE_URL": self.database_url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "bench-" + "k" * 40}
+        self.nodes = [Ours(self.log_path.with_name(f"{self.log_path.stem}-node{i}.log"), self.folder / f"n{i}.json", env)
+                      for i in range(2)]
+        for node in self.nodes:
+            node.start(timeout_s)
+        lb_env = {**os.environ, "OM_LB_BIND": f"127.0.0.1:{self.port}",
+                  **{f"OM_NODE_{i + 1}": f"127.0.0.1:{node.port}" for i, node in enumerate(self.nodes)}}
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(["haproxy", "-db", "-f", str(ROOT / "deploy" / "haproxy.cfg")], env=lb_env,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        while time.perf_counter() - t0 < timeout_s:
+            try:
+                if requests.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return time.perf_counter() - t0
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"haproxy not healthy after {timeout_s:.0f} s; log tail:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        super().stop()
+        for node in self.nodes:
+            node.stop()
+        if self.database_url:
+            drop_database(self.database_url)
+            self.database_url = ""
+
+    @property
+    def pids(self) -> list[int]:
+        return [node.pid for node in self.nodes] + [self.pid, postmaster_pid(), *filter(None, [redis_pid()])]
+
+    def clients(self, n: int, per_chat: int) -> list[ClientSpec]:
+        return prepared_clients(self.url, n, per_chat)
 
 
 _wallets: list[LocalAccount] = []

@@ -36,10 +36,24 @@ for want in "$@"; do
     --web) npm_ci apps/web ;;
     --test-tools)
       npm_ci tests/node  # anvil, a real local EVM node
-      # Debian's Chromium for the browser tests (a test tool's own browser download does not work here).
-      if ! command -v chromium >/dev/null; then
-        echo "setup: installing chromium (apt)" >&2
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+      # From Debian: Chromium for the browser tests (a test tool's own browser download does not work here) and
+      # HAProxy, the load balancer in front of several nodes.
+      missing=()
+      command -v chromium >/dev/null || missing+=(chromium)
+      command -v haproxy >/dev/null || missing+=(haproxy)
+      if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup: installing ${missing[*]} (apt)" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+      fi
+      # The machine's PostgreSQL and Redis (the tests' store of record and shared state), started if they are down.
+      if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+        echo "setup: starting PostgreSQL" >&2
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort | tail -n 1)" main start
+      fi
+      if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+        echo "setup: starting Redis" >&2
+        redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+          --dir /var/lib/redis --logfile /var/log/redis/ci.log
       fi ;;
   esac
 done

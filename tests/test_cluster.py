@@ -335,3 +335,4 @@ def test_with_postgresql_down_sends_are_refused_never_falsely_acked_and_nodes_re
         assert sorted(stored.values()) == list(range(1, len(stored) + 1))
     finally:
         c.stop()
+

@@ -86,9 +86,11 @@ def query_int(name: str, low: int, high: int, default: int | None = None) -> int
 @bp.get("/health")
 def health() -> Response:
     s = services()
+    store = "postgresql" if s.config.database_url else "jsonl"
     if not s.store.healthy():
-        return reply({"status": "unavailable", "store": "not accepting writes"}, 503)
-    return reply({"status": "ok", "connections": len(s.connections), "chain_id": s.config.chain_id,
+        return reply({"status": "unavailable", "store": store, "message": "storage is not accepting writes"}, 503)
+    return reply({"status": "ok", "store": store, "broker": "ok" if s.broker.healthy() else "reconnecting",
+                  "connections": len(s.connections), "chain_id": s.config.chain_id,
                   "reconciler": s.reconciler.status()})
 
 

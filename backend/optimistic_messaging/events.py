@@ -15,13 +15,13 @@ from .services import Services
 from .fanout import Fanout
 from .models import Chat
 from .store import Stored
-from .wire import broadcast, broadcast_many
+from .wire import Later, broadcast, broadcast_many
 
 log = logging.getLogger(__name__)
 
 JOIN_PAGE = 50
 SWEEP_S = 1.0  # how often expired sessions are looked for: a socket outlives its token by at most this
-Handler = Callable[[Connection, Any], dict[str, Any] | None]
+Handler = Callable[[Connection, Any], "dict[str, Any] | Later | None"]
 
 
 def room(chat_id: str) -> str:
@@ -37,7 +37,7 @@ def register(sio: socketio.Server, s: Services) -> None:
         """Answer `{"ok": true, ...}` or the error shape; never let a bad payload escape as a traceback."""
         def decorate(fn: Handler) -> Handler:
             @wraps(fn)
-            def run(sid: str, data: Any = None, *extra: Any) -> dict[str, Any] | None:
+            def run(sid: str, data: Any = None, *extra: Any) -> dict[str, Any] | Later | None:
                 conn = s.connections.get(sid)
                 try:
                     if conn is None:
@@ -124,10 +124,21 @@ def register(sio: socketio.Server, s: Services) -> None:
         return {"ok": True}
 
     @handler("send", limited=False)  # sends have their own budget (RATE_PER_S), counted in messaging
-    def send(conn: Connection, data: Any) -> dict[str, Any]:
-        message = s.messaging.send(conn.address, data)
-        set_typing(message.chat_id, conn.address, False)
-        return {"ok": True, "message": message}
+    def send(conn: Connection, data: Any) -> Later:
+        """Answered once durable; meanwhile the socket's next sends are read and join the same group commit."""
+        pending = s.messaging.send(conn.address, data)
+
+        def answer() -> dict[str, Any]:
+            try:
+                message, _ = pending.get()
+            except ApiError as exc:
+                return {"ok": False, **exc.body()}
+            if s.presence.typing(message.chat_id, conn.address, False):  # a message ends its sender's typing
+                gevent.spawn(tell_others, "typing", message.chat_id, conn.address,
+                             {"chat_id": message.chat_id, "address": conn.address, "typing": False})
+            return {"ok": True, "message": message}
+
+        return Later(pending, answer)
 
     @handler("attest")
     def attest(conn: Connection, data: Any) -> dict[str, Any]:

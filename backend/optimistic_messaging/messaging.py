@@ -9,7 +9,7 @@ from .config import Config
 from .errors import ApiError
 from .models import Message
 from .ratelimit import RateLimiter
-from .store import NewMessage, Store
+from .store import NewMessage, Pending, Store
 from .verifiers.xmtp import bindable, xmtp_message_id
 
 
@@ -20,8 +20,9 @@ class Messaging:
         self.chats = chats
         self.limiter = limiter  # every send attempt, per address (RATE_PER_S)
 
-    def send(self, sender: str, payload: Any) -> Message:
-        """Rate-limit every attempt, validate, then append (idempotent on sender + client_id)."""
+    def send(self, sender: str, payload: Any) -> Pending:
+        """Rate-limit every attempt, validate, then queue the append (idempotent on sender + client_id): its
+        (message, created) comes once durable; membership is checked as it commits."""
         self.limiter.take(sender)
         payload = v.obj(payload)
         chat_id = v.chat_id(payload)
@@ -38,8 +39,7 @@ class Messaging:
             xmtp_id=xmtp_id,
             xmtp_bound=xmtp_id is not None and bound(chat_id, client_id, body, xmtp_id, keyed),
         )
-        message, _ = self.store.append(new)  # membership is checked as it commits; a repeat gets the first message
-        return message
+        return self.store.append_later(new)
 
     def attest(self, sender: str, payload: Any) -> Message:
         """Record the XMTP id of the sender's own message; the reconciler settles it (a settled one stays settled)."""

@@ -96,6 +96,7 @@ def _is_health_check(sock: Any) -> bool:
 def serve(app: Flask, config: Config) -> None:
     cap = connection_cap()
     server = Server(listener(config.host, config.port), app, cap)
-    log.info("serving on http://%s:%d (data: %s, fsync: %s, at most %d connections)", config.host,
-             server.server_port, config.data_file, "always" if config.fsync else "off", cap)
+    where = ("PostgreSQL" if config.database_url else
+             f"{config.data_file}, fsync {'always' if config.fsync else 'off'}")
+    log.info("serving on http://%s:%d (store: %s; at most %d connections)", config.host, server.server_port, where, cap)
     server.serve_forever()

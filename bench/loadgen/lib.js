@@ -85,14 +85,22 @@ function summarize(samples) {
 }
 
 /** Server CPU seconds (utime+stime) from /proc/<pid>/stat; fields counted after the ')' of the command name. */
-function procCpuS(pid, clkTck) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / clkTck; // utime, stime are fields 14 and 15 of the full line
+/** CPU seconds of the server side: one pid, or several (nodes, their database backends, a load balancer) summed. */
+function procCpuS(pids, clkTck) {
+  return [].concat(pids).reduce((sum, pid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return sum + (Number(fields[11]) + Number(fields[12])) / clkTck; // utime, stime: fields 14 and 15 of the line
+    } catch {
+      return sum; // gone meanwhile (a database backend that ended)
+    }
+  }, 0);
 }
 
-function procRssKb(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+/** Resident memory of the first pid (the node being measured). */
+function procRssKb(pids) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${[].concat(pids)[0]}/status`, "utf8"));
   return m ? Number(m[1]) : null;
 }
 

@@ -21,6 +21,7 @@ from . import Resync
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0  # how often this node notifies itself; twice that without one back and LISTEN is reconnected
+RESYNC_S = 30.0  # how often readers check what they hold against the store, whatever the notifications said
 RETRY_S = (0.2, 0.5, 1.0, 2.0)  # between attempts to LISTEN again
 
 
@@ -109,11 +110,16 @@ class PgBroker:
             self._publish(Commit(tuple(stored), tuple(chats)))
 
     def _heartbeat(self) -> None:
-        """Notify ourselves now and then: a LISTEN connection that hears nothing back for two beats is replaced."""
+        """Notify ourselves now and then: a LISTEN connection that hears nothing back for two beats is replaced; and
+        every RESYNC_S, the readers' safety check."""
+        beats = 0
         while True:
             gevent.sleep(HEARTBEAT_S)
             if not self._listening:
                 continue
+            beats += 1
+            if beats % int(RESYNC_S / HEARTBEAT_S) == 0:
+                self._resync()
             try:
                 self.store.notify(orjson.dumps({"n": self.node, "hb": 1}).decode())
             except Exception as exc:

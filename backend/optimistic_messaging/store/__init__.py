@@ -1,6 +1,6 @@
 """Storage behind one interface: the JSON-lines log (store/jsonl.py) or PostgreSQL (store/postgres/)."""
 from __future__ import annotations
 
-from .base import ChatChanged, Commit, Listener, NewMessage, Store, Stored
+from .base import ChatChanged, Commit, Listener, NewMessage, Pending, Store, Stored
 
-__all__ = ["ChatChanged", "Commit", "Listener", "NewMessage", "Store", "Stored"]
+__all__ = ["ChatChanged", "Commit", "Listener", "NewMessage", "Pending", "Store", "Stored"]

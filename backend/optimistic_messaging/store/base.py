@@ -43,6 +43,16 @@ class Commit:
     chats: tuple[ChatChanged, ...] = ()
 
 
+class Pending(Protocol):
+    """A write on its way to durability (gevent's AsyncResult): its answer, or a callback once it has one."""
+
+    def get(self) -> Any: ...
+
+    def ready(self) -> bool: ...
+
+    def rawlink(self, callback: Callable[[Any], None]) -> None: ...
+
+
 Listener = Callable[[Commit], None]
 """Called once per durable batch, in commit order."""
 
@@ -106,6 +116,9 @@ class Store(Protocol):
 
     def append(self, new: NewMessage) -> tuple[Message, bool]:
         """Store a new provisional message, or return the sender's earlier one with that client_id (False)."""
+
+    def append_later(self, new: NewMessage) -> Pending:
+        """The same as `append`, without waiting: queued now, in order, and its (message, created) comes later."""
 
     def change(self, message_id: str, change: Change) -> Message:
         """Apply `change` to the message's current state, bumping its chat's rev if anything changed."""

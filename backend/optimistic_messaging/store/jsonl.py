@@ -23,7 +23,7 @@ from gevent.event import AsyncResult, Event
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ApiError
 from ..models import Chat, Message, message_id
-from .base import Change, ChatChanged, Commit, Listener, NewMessage, Stored
+from .base import Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored
 from .state import Record, Room, State
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class _Op:
     """One write waiting for the next batch; `plan` decides its records against the batch's view."""
 
     plan: Callable[["_Batch"], Any]
+    finish: Callable[[Any], Any] | None = None  # turns the planned value into the answer, once applied
     result: AsyncResult = field(default_factory=AsyncResult)
     value: Any = None
 
@@ -372,6 +373,10 @@ class JsonlStore:
         return self.state.rooms[chat_id].to_chat()
 
     def append(self, new: NewMessage) -> tuple[Message, bool]:
+        result: tuple[Message, bool] = self.append_later(new).get()
+        return result
+
+    def append_later(self, new: NewMessage) -> Pending:
         key = (new.sender, new.client_id)
 
         def plan(batch: _Batch) -> tuple[Message, bool]:
@@ -389,9 +394,12 @@ class JsonlStore:
             batch.records.append(("message", message))
             return message, True
 
-        message, created = self._submit(plan)
-        # An earlier message may have changed since it was planned: answer with its current state.
-        return (message if created else self.state.message(message.id) or message), created
+        def current(value: tuple[Message, bool]) -> tuple[Message, bool]:
+            """An earlier message may have changed since it was planned: answer with its current state."""
+            message, created = value
+            return (message if created else self.state.message(message.id) or message), created
+
+        return self._enqueue(plan, current)
 
     def change(self, message_id_: str, change: Change) -> Message:
         def plan(batch: _Batch) -> Message:
@@ -410,12 +418,16 @@ class JsonlStore:
 
     def _submit(self, plan: Callable[[_Batch], Any]) -> Any:
         """Queue a write for the next batch and wait until it is durable and applied."""
+        return self._enqueue(plan).get()
+
+    def _enqueue(self, plan: Callable[[_Batch], Any], finish: Callable[[Any], Any] | None = None) -> AsyncResult:
+        """Queue a write for the next batch: its result is set once it is durable and applied (`finish` then)."""
         if self._broken is not None:
             raise ApiError("unavailable", f"storage is not accepting writes: {self._broken}")
-        op = _Op(plan)
+        op = _Op(plan, finish)
         self._queue.append(op)
         self._wake.set()
-        return op.result.get()
+        return op.result
 
     # -- the writer -----------------------------------------------------------------------------
 
@@ -470,7 +482,7 @@ class JsonlStore:
         for record in batch.records:
             self.state.apply(record)
         for op in planned:
-            op.result.set(op.value)
+            op.result.set(op.value if op.finish is None else op.finish(op.value))
         if batch.records:
             commit = self._announce(batch.records)
             for listener in self._listeners:

@@ -12,7 +12,8 @@ quietly. What it changes:
   passes 4 MiB is cut only once it stops draining. Each socket's send queue is a lean one.
 - `engine`: one greenlet pings all sockets (engine.io parks a sleeping one per socket) and closes sessions left
   without a Socket.IO session for a whole interval; binary packets drop the connection, undecodable ones are
-  answered `invalid`, the reserved event names are refused.
+  answered `invalid`, the reserved event names are refused. A socket's consecutive sends are in flight together (a
+  handler answers `Later`), their answers going out in the order the sends came, and any other event waits for them.
 - `http`: raw HTTP faults (bad request lines, headers, chunked bodies, overlong lines, bad handshakes) are answered in
   the error shape with one response; a foreign Origin is refused 403 at the handshake; a connection that has not
   sent a whole request within HTTP_IDLE_TIMEOUT_S is closed.
@@ -25,10 +26,10 @@ from typing import Collection
 import socketio
 
 from . import engine, frames, http
-from .engine import broadcast, broadcast_many
+from .engine import Later, broadcast, broadcast_many
 from .frames import Frame, LeanQueue, deliver, drop, event_frame, text_frame
 
-__all__ = ["Frame", "LeanQueue", "broadcast", "broadcast_many", "deliver", "drop", "event_frame", "install",
+__all__ = ["Frame", "LeanQueue", "Later", "broadcast", "broadcast_many", "deliver", "drop", "event_frame", "install",
            "text_frame"]
 
 PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-websocket": "0.10.1", "gevent": "26.9.0"}

@@ -19,6 +19,8 @@ import socketio
 from .frames import Frame, deliver, drop, event_frame, text_frame
 
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+LANE_EVENTS = frozenset({"send"})  # events whose answers may come later, while the socket's next ones are read
+MAX_IN_FLIGHT = 256  # answers one socket may have outstanding; past it, its reader waits (backpressure)
 _EVENT_ACK_ID = re.compile(r"2(?:/[^,]*,)?([0-9]{1,15})")
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,29 @@ def _schedule_ping(self: engineio.socket.Socket) -> None:
         self.server.om_pinger.add(self)
 
 
+class Later:
+    """A handler's answer that comes once `pending` is ready (a send on its way to durability): `answer()` makes it."""
+
+    __slots__ = ("pending", "answer")
+
+    def __init__(self, pending: Any, answer: Callable[[], Any]) -> None:
+        self.pending = pending
+        self.answer = answer
+
+
+class _Lane:
+    """One socket's outstanding answers, in the order its events came: each goes out once it and all before it have."""
+
+    __slots__ = ("entries", "idle")
+
+    def __init__(self) -> None:
+        self.entries: deque[list[Any]] = deque()  # [ack id, answer or _WAITING]
+        self.idle = gevent.event.Event()
+
+
+_WAITING = object()
+
+
 def _refuse(sio: socketio.Server, eio_sid: str, ack_id: Any, message: str) -> None:
     """Answer an event the server will not run, when the client asked for an answer."""
     if ack_id is not None:
@@ -130,12 +155,52 @@ def _guard_messages(sio: socketio.Server) -> None:
 
     sio.eio.on("message", on_message)
     run_event = sio._handle_event_internal
+    lanes: dict[str, _Lane] = {}  # sid -> its outstanding answers, while it has any
+
+    def ack(server: Any, eio_sid: str, namespace: str, ack_id: Any, value: Any) -> None:
+        if ack_id is not None:
+            server._send_packet(eio_sid, server.packet_class(socketio.packet.ACK, namespace=namespace, id=ack_id,
+                                                             data=[value]))
+
+    def flush(server: Any, sid: str, eio_sid: str, namespace: str, lane: _Lane) -> None:
+        while lane.entries and lane.entries[0][1] is not _WAITING:
+            ack_id, value = lane.entries.popleft()
+            ack(server, eio_sid, namespace, ack_id, value)
+        if not lane.entries:
+            lanes.pop(sid, None)
+            lane.idle.set()
 
     def handle_event(server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, ack_id: Any) -> None:
-        if data[0] in RESERVED_EVENTS:  # else the server's own connect/disconnect handlers would run
-            _refuse(sio, eio_sid, ack_id, f"'{data[0]}' is reserved and cannot be sent as an event")
-            return
-        run_event(server, sid, eio_sid, data, namespace, ack_id)
+        lane = lanes.get(sid)
+        if data[0] not in LANE_EVENTS or data[0] in RESERVED_EVENTS:
+            if lane is not None:  # answers go out in order, and this event sees what the sends before it did
+                lane.idle.wait()
+            if data[0] in RESERVED_EVENTS:  # else the server's own connect/disconnect handlers would run
+                return _refuse(sio, eio_sid, ack_id, f"'{data[0]}' is reserved and cannot be sent as an event")
+            return run_event(server, sid, eio_sid, data, namespace, ack_id)
+        answer = server._trigger_event(data[0], namespace, sid, *data[1:])
+        if not isinstance(answer, Later) and lane is None:
+            return ack(server, eio_sid, namespace, ack_id, answer)
+        if lane is None:
+            lane = lanes[sid] = _Lane()
+        entry = [ack_id, answer]
+        lane.entries.append(entry)
+        if isinstance(answer, Later):
+            entry[1] = _WAITING
+
+            def ready(_: Any, later: Later = answer, entry: list[Any] = entry, lane: _Lane = lane) -> None:
+                try:
+                    entry[1] = later.answer()
+                except Exception:
+                    log.exception("%s answer failed", data[0])
+                    entry[1] = {"ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
+                flush(server, sid, eio_sid, namespace, lane)
+
+            answer.pending.rawlink(ready)
+        else:
+            flush(server, sid, eio_sid, namespace, lane)
+        if len(lane.entries) >= MAX_IN_FLIGHT:
+            lane.idle.wait()
 
     sio._handle_event_internal = handle_event
 

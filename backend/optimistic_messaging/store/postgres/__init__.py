@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 from ...clock import Clock
 from ...errors import ApiError
 from ...models import Chat, Message, message_id
-from ..base import Change, ChatChanged, Commit, Listener, NewMessage, Stored
+from ..base import Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored
 from . import schema
 from .notify import CHANNEL, encode_notifications
 
@@ -81,8 +81,8 @@ class _ChatState:
 class _Transaction:
     """What one group commit reads, decides and writes."""
 
-    def __init__(self, cur: psycopg.Cursor, clock: Clock) -> None:
-        self.cur = cur
+    def __init__(self, conn: psycopg.Connection, clock: Clock) -> None:
+        self.conn = conn
         self.clock = clock
         self.chats: dict[str, _ChatState] = {}
         self.keys: dict[tuple[str, str], Message] = {}
@@ -96,40 +96,46 @@ class _Transaction:
         self.chat_changes: list[ChatChanged] = []
 
     def load(self, ops: list[_Op]) -> None:
-        """Lock every chat the ops touch and read what their plans need, in a few statements."""
-        cur = self.cur
-        cur.execute("SELECT id, title, created_by, created_at, last_seq, rev FROM chats WHERE id = ANY(%s) "
-                    "ORDER BY id FOR UPDATE", (sorted({_chat_of(op) for op in ops}),))
-        for row in cur.fetchall():
-            self.chats[row[0]] = _ChatState(Chat(row[0], [], *row[1:]))
-        listed = [chat_id for chat_id in {op.args[0] for op in ops if op.kind in MEMBER_OPS} if chat_id in self.chats]
-        if listed:  # member changes and registrations need the whole list; a send needs only its sender's place
-            cur.execute("SELECT chat_id, array_agg(address ORDER BY joined) FROM members WHERE chat_id = ANY(%s) "
-                        "GROUP BY chat_id", (listed,))
-            found = dict(cur.fetchall())
-            for chat_id in listed:
-                state = self.chats[chat_id]
-                state.members = list(found.get(chat_id, ()))
-                state.chat.members = list(state.members)
+        """Begin, lock every chat the ops touch and read what their plans need: one round trip (a pipeline)."""
+        conn = self.conn
+        listed = sorted({op.args[0] for op in ops if op.kind in MEMBER_OPS})
         appends = [op.args[0] for op in ops if op.kind == "append"]
-        if appends:
-            cur.execute("SELECT chat_id, address FROM members WHERE (chat_id, address) IN "
-                        "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                        ([n.chat_id for n in appends], [n.sender for n in appends]))
-            self.member_of.update((chat_id, address) for chat_id, address in cur.fetchall())
-            cur.execute(f"SELECT {COLUMNS} FROM messages WHERE (sender, client_id) IN "
-                        "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                        ([n.sender for n in appends], [n.client_id for n in appends]))
-            for row in cur.fetchall():
+        changed = [_split(op.args[0]) for op in ops if op.kind == "change"]
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            chats = conn.execute("SELECT id, title, created_by, created_at, last_seq, rev FROM chats WHERE id = ANY(%s) "
+                                 "ORDER BY id FOR UPDATE", (sorted({_chat_of(op) for op in ops}),))
+            members = listed and conn.execute(  # member changes and registrations need the whole list
+                "SELECT chat_id, array_agg(address ORDER BY joined) FROM members WHERE chat_id = ANY(%s) "
+                "GROUP BY chat_id", (listed,))
+            senders = appends and conn.execute(  # a send needs only its sender's place
+                "SELECT chat_id, address FROM members WHERE (chat_id, address) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([n.chat_id for n in appends], [n.sender for n in appends]))
+            keys = appends and conn.execute(
+                f"SELECT {COLUMNS} FROM messages WHERE (sender, client_id) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([n.sender for n in appends], [n.client_id for n in appends]))
+            current = changed and conn.execute(
+                f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::bigint[]))", ([c for c, _ in changed], [q for _, q in changed]))
+        for row in chats.fetchall():
+            self.chats[row[0]] = _ChatState(Chat(row[0], [], *row[1:]))
+        if members:
+            found = dict(members.fetchall())
+            for chat_id in listed:
+                state = self.chats.get(chat_id)
+                if state is not None:
+                    state.members = list(found.get(chat_id, ()))
+                    state.chat.members = list(state.members)
+        if senders:
+            self.member_of.update((chat_id, address) for chat_id, address in senders.fetchall())
+        if keys:
+            for row in keys.fetchall():
                 m = _message(row)
                 self.keys[(m.sender, m.client_id)] = self.current[m.id] = m
-        changes = [op.args[0] for op in ops if op.kind == "change"]
-        if changes:
-            pairs = [_split(i) for i in changes]
-            cur.execute(f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN "
-                        "(SELECT * FROM unnest(%s::text[], %s::bigint[]))",
-                        ([p[0] for p in pairs], [p[1] for p in pairs]))
-            for row in cur.fetchall():
+        if current:
+            for row in current.fetchall():
                 m = _message(row)
                 self.current.setdefault(m.id, m)
 
@@ -221,36 +227,40 @@ class _Transaction:
 
     # -- the writes ---------------------------------------------------------------------------------------------
 
-    def write(self, node: str) -> None:
-        cur = self.cur
+    def write_and_commit(self, node: str) -> None:
+        """Every write, the notifications, COMMIT: one round trip (a pipeline), then PostgreSQL's WAL flush."""
+        conn = self.conn
         new_chats = [s.chat for s in self.chats.values() if s.new]
-        if new_chats:
-            cur.executemany("INSERT INTO chats (id, title, created_by, created_at, activity) "
-                            "VALUES (%s, %s, %s, %s, nextval('chat_activity'))",
-                            [(c.id, c.title, c.created_by, c.created_at) for c in new_chats])
-            self.added += [(c.id, a) for c in new_chats for a in c.members]
-        if self.added:
-            cur.executemany("INSERT INTO members (chat_id, address) VALUES (%s, %s)", self.added)
-        if self.removed:
-            cur.executemany("DELETE FROM members WHERE chat_id = %s AND address = %s", self.removed)
-        if self.inserts:
-            cur.executemany(f"INSERT INTO messages ({COLUMNS}) VALUES "
-                            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                            [_row(m) for m in self.inserts])
-        if self.updates:
-            cur.executemany("UPDATE messages SET rev = %s, body = %s, tx = %s, xmtp_id = %s, xmtp_bound = %s, "
-                            "status = %s, source = %s, reason = %s, original = %s, updated_at = %s "
-                            "WHERE chat_id = %s AND seq = %s",
-                            [(m.rev, m.body, _json(m.tx), m.xmtp_id, m.xmtp_bound, m.status, m.source, m.reason,
-                              _json(m.original), m.updated_at, m.chat_id, m.seq) for m in self.updates.values()])
+        self.added += [(c.id, a) for c in new_chats for a in c.members]
         counters = [s for s in self.chats.values() if s.counters_changed or s.members_changed]
-        if counters:
-            cur.executemany("UPDATE chats SET last_seq = %s, rev = %s, members_version = members_version + %s, "
-                            "activity = CASE WHEN %s THEN nextval('chat_activity') ELSE activity END WHERE id = %s",
-                            [(s.chat.last_seq, s.chat.rev, int(s.members_changed), s.messages_added, s.chat.id)
-                             for s in counters])
-        for payload in encode_notifications(node, self.stored, self.chat_changes):
-            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        with conn.pipeline(), conn.cursor() as cur:
+            if new_chats:
+                cur.executemany("INSERT INTO chats (id, title, created_by, created_at, activity) "
+                                "VALUES (%s, %s, %s, %s, nextval('chat_activity'))",
+                                [(c.id, c.title, c.created_by, c.created_at) for c in new_chats])
+            if self.added:
+                cur.executemany("INSERT INTO members (chat_id, address) VALUES (%s, %s)", self.added)
+            if self.removed:
+                cur.executemany("DELETE FROM members WHERE chat_id = %s AND address = %s", self.removed)
+            if self.inserts:
+                cur.executemany(f"INSERT INTO messages ({COLUMNS}) VALUES "
+                                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                                [_row(m) for m in self.inserts])
+            if self.updates:
+                cur.executemany("UPDATE messages SET rev = %s, body = %s, tx = %s, xmtp_id = %s, xmtp_bound = %s, "
+                                "status = %s, source = %s, reason = %s, original = %s, updated_at = %s "
+                                "WHERE chat_id = %s AND seq = %s",
+                                [(m.rev, m.body, _json(m.tx), m.xmtp_id, m.xmtp_bound, m.status, m.source, m.reason,
+                                  _json(m.original), m.updated_at, m.chat_id, m.seq) for m in self.updates.values()])
+            if counters:
+                cur.executemany("UPDATE chats SET last_seq = %s, rev = %s, members_version = members_version + %s, "
+                                "activity = CASE WHEN %s THEN nextval('chat_activity') ELSE activity END "
+                                "WHERE id = %s",
+                                [(s.chat.last_seq, s.chat.rev, int(s.members_changed), s.messages_added, s.chat.id)
+                                 for s in counters])
+            for payload in encode_notifications(node, self.stored, self.chat_changes):
+                cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+            cur.execute("COMMIT")
 
 
 def _chat_of(op: _Op) -> str:
@@ -427,19 +437,26 @@ class PgStore:
         return result
 
     def append(self, new: NewMessage) -> tuple[Message, bool]:
-        result: tuple[Message, bool] = self._submit(_Op("append", new))
+        result: tuple[Message, bool] = self.append_later(new).get()
         return result
+
+    def append_later(self, new: NewMessage) -> Pending:
+        return self._enqueue(_Op("append", new))
 
     def change(self, message_id_: str, change: Change) -> Message:
         result: Message = self._submit(_Op("change", message_id_, change))
         return result
 
     def _submit(self, op: _Op) -> Any:
+        return self._enqueue(op).get()
+
+    def _enqueue(self, op: _Op) -> AsyncResult:
+        """Queue a write for the next transaction; its result is set once committed."""
         if self.clock.monotonic() < self._down_until:
             raise ApiError("unavailable", "the database cannot be reached; nothing was acknowledged, retry")
         self._queue.append(op)
         self._wake.set()
-        return op.result.get()
+        return op.result
 
     # -- the writer -----------------------------------------------------------------------------------------------
 
@@ -471,14 +488,11 @@ class PgStore:
                 return self._down(ops, exc)
             committing = False
             try:
-                with conn.cursor() as cur:
-                    cur.execute("BEGIN")
-                    tx = _Transaction(cur, self.clock)
-                    tx.load(ops)
-                    outcomes = [self._plan(tx, op) for op in ops]
-                    tx.write(self.node)
-                    committing = True
-                    cur.execute("COMMIT")
+                tx = _Transaction(conn, self.clock)
+                tx.load(ops)
+                outcomes = [self._plan(tx, op) for op in ops]
+                committing = True
+                tx.write_and_commit(self.node)
             except psycopg.errors.UniqueViolation:  # another node stored one of these keys meanwhile: plan again
                 conn.execute("ROLLBACK")
                 continue

@@ -1,0 +1,253 @@
+"""The Store contract: every behaviour the server relies on, asked of both stores — the JSON-lines log and PostgreSQL —
+in this process, through the Store interface only."""
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+from typing import Callable, Iterator
+
+import gevent
+import pytest
+
+from optimistic_messaging.errors import ApiError
+from optimistic_messaging.models import Message
+from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store
+from optimistic_messaging.store.jsonl import JsonlStore
+from optimistic_messaging.store.postgres import PgStore
+
+from cluster import PrivatePostgres
+from support import FakeClock, fresh_database
+
+pytestmark = pytest.mark.own_store  # both stores, every time
+
+ALICE, BOB, CAROL = ("0x" + c * 40 for c in "abc")
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> Iterator[PrivatePostgres]:
+    pg = PrivatePostgres().init()
+    yield pg
+    pg.remove()
+
+
+class Opened:
+    """A store of one kind, opened (and reopened, as after a restart) on the same data."""
+
+    def __init__(self, kind: str, tmp_path: Path, private_pg: PrivatePostgres) -> None:
+        self.kind = kind
+        self.clock = FakeClock()
+        self.path = tmp_path / "messages.json"
+        self.pg = private_pg
+        self.url = private_pg.database() if kind == "postgres" else ""
+        self.opened: list[Store] = []
+
+    def open(self) -> Store:
+        store: Store = (JsonlStore(self.path, clock=self.clock) if self.kind == "jsonl"
+                        else PgStore(self.url, self.clock, node="contract"))
+        store.start()
+        self.opened.append(store)
+        return store
+
+    def close(self) -> None:
+        for store in self.opened:
+            store.close()
+
+
+@pytest.fixture(params=["jsonl", "postgres"])
+def kind(request, tmp_path, private_pg) -> Iterator[Opened]:
+    opened = Opened(request.param, tmp_path, private_pg)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def store(kind) -> Store:
+    s = kind.open()
+    s.create_chat("c", [ALICE, BOB], "title", ALICE)
+    return s
+
+
+def send(store: Store, client_id: str, body: str = "hi", chat: str = "c", sender: str = ALICE) -> Message:
+    return store.append(NewMessage(chat, sender, client_id, body))[0]
+
+
+def refused(call: Callable[[], object]) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        call()
+    return info.value
+
+
+def concurrently(*calls: Callable[[], object]) -> list[object]:
+    greenlets = [gevent.spawn(call) for call in calls]
+    gevent.joinall(greenlets, raise_error=True)
+    return [g.value for g in greenlets]
+
+
+# -- chats and members ---------------------------------------------------------------------------------------------
+
+def test_a_chat_is_created_once_and_given_back_after(store):
+    chat, created = store.create_chat("d", [ALICE], None, ALICE)
+    again, created_again = store.create_chat("d", [BOB], "other", BOB)
+    assert (created, created_again) == (True, False) and again == chat == store.chat("d")
+    assert (chat.members, chat.created_by, chat.last_seq, chat.rev) == ([ALICE], ALICE, 0, 0)
+    assert store.chat("none") is None
+
+
+def test_members_are_added_once_in_order_and_within_the_limit(store):
+    assert store.add_members("c", [CAROL, ALICE], 10).members == [ALICE, BOB, CAROL]
+    assert store.is_member("c", CAROL) and not store.is_member("c", "0x" + "d" * 40)
+    assert refused(lambda: store.add_members("c", ["0x" + "d" * 40], 3)).code == "invalid"
+    assert refused(lambda: store.add_members("none", [CAROL], 10)).code == "not_found"
+
+
+def test_a_member_is_removed_and_removing_one_who_is_not_is_not_found(store):
+    assert store.remove_member("c", BOB).members == [ALICE]
+    assert not store.is_member("c", BOB)
+    assert refused(lambda: store.remove_member("c", BOB)).code == "not_found"
+
+
+def test_an_addresss_chats_come_latest_activity_first_in_pages(store):
+    for chat_id in ("d", "e", "f"):
+        store.create_chat(chat_id, [ALICE], None, ALICE)
+    send(store, "1", chat="d")
+    first, cursor = store.chats_of(ALICE, None, 2)
+    rest, end = store.chats_of(ALICE, cursor, 10)
+    assert [c.id for c in first + rest] == ["d", "f", "e", "c"] and end is None
+    assert [c.id for c in store.chats_of(BOB, None, 10)[0]] == ["c"]
+
+
+def test_versions_count_revs_and_member_changes(store):
+    before = store.versions(["c", "none"])
+    send(store, "1")
+    store.add_members("c", [CAROL], 10)
+    after = store.versions(["c"])
+    assert list(before) == ["c"] and after["c"][0] == before["c"][0] + 1 and after["c"][1] > before["c"][1]
+
+
+# -- messages ------------------------------------------------------------------------------------------------------
+
+def test_an_append_is_a_provisional_message_at_the_next_seq_and_rev(store, kind):
+    first, second = send(store, "a", "one"), send(store, "b", "two")
+    assert (first.id, first.seq, first.rev, second.seq, second.rev) == ("c/1", 1, 1, 2, 2)
+    assert (first.status, first.source, first.sender, first.body) == ("provisional", "fallback", ALICE, "one")
+    assert first.sent_at == first.updated_at == kind.clock.ms
+    assert store.chat("c").last_seq == 2 and store.chat("c").rev == 2
+
+
+def test_an_append_by_a_non_member_is_forbidden_and_to_no_chat_not_found(store):
+    assert refused(lambda: send(store, "x", sender=CAROL)).code == "forbidden"
+    assert refused(lambda: send(store, "y", chat="none")).code == "not_found"
+    assert store.chat("c").last_seq == 0
+
+
+def test_a_repeated_client_id_gives_back_the_first_message_in_its_current_state(store):
+    first = send(store, "same", "first")
+    changed = store.change(first.id, lambda m: {"xmtp_id": "x1"})
+    again, created = store.append(NewMessage("c", ALICE, "same", "other body"))
+    assert created is False and again == changed
+    assert send(store, "same", sender=BOB).id != first.id, "the key is the sender's"
+
+
+def test_concurrent_appends_commit_together_in_order(store):
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    stored = concurrently(*(lambda i=i: send(store, f"k{i}", str(i)) for i in range(20)))
+    assert sorted(m.seq for m in stored) == list(range(1, 21))
+    announced = [s.message for commit in commits for s in commit.messages]
+    assert [m.seq for m in announced] == list(range(1, 21)) and len(commits) < 20, "fewer commits than writes"
+
+
+def test_a_change_bumps_the_rev_and_no_change_bumps_nothing(store):
+    m = send(store, "a")
+    same = store.change(m.id, lambda current: None)
+    changed = store.change(m.id, lambda current: {"status": "confirmed", "source": "xmtp"})
+    assert same == m
+    assert (changed.rev, changed.status, changed.seq) == (2, "confirmed", 1) and store.chat("c").rev == 2
+    assert store.message(m.id) == changed
+    assert refused(lambda: store.change("c/9", lambda current: {"status": "confirmed"})).code == "not_found"
+
+
+def test_pages_of_history_go_up_or_down_by_seq(store):
+    for i in range(1, 8):
+        send(store, f"m{i}")
+    seqs = lambda page: ([m.seq for m in page[0]], page[1])  # noqa: E731
+    assert seqs(store.page("c", None, None, 3)) == ([5, 6, 7], True)
+    assert seqs(store.page("c", 5, None, 3)) == ([2, 3, 4], True)
+    assert seqs(store.page("c", 3, None, 3)) == ([1, 2], False)
+    assert seqs(store.page("c", None, 5, 3)) == ([6, 7], False)
+    assert seqs(store.page("c", 6, 1, 10)) == ([2, 3, 4, 5], False)
+
+
+def test_changes_since_a_rev_come_in_rev_order_each_in_its_latest_state(store):
+    a, b, c = send(store, "a"), send(store, "b"), send(store, "c")
+    changed = store.change(a.id, lambda m: {"status": "confirmed"})
+    found, more = store.changes("c", 1, 10)
+    assert [m.id for m in found] == [b.id, c.id, a.id] and found[-1] == changed and not more
+    page, more = store.changes("c", 0, 2)
+    assert [m.id for m in page] == [b.id, c.id] and more
+
+
+def test_provisional_messages_are_the_unsettled_ones(store):
+    a, b = send(store, "a"), send(store, "b")
+    store.change(a.id, lambda m: {"status": "confirmed"})
+    assert [m.id for m in store.provisional()] == [b.id] and store.provisional_count() == 1
+
+
+def test_messages_are_read_many_at_once_and_found_by_their_key(store):
+    a, b = send(store, "a"), send(store, "b")
+    assert store.messages([a.id, b.id, "c/99", "none/1"]) == {a.id: a, b.id: b}
+    assert store.find(ALICE, "b") == b and store.find(BOB, "b") is None
+
+
+def test_commits_announce_new_and_changed_messages_and_chat_changes(store):
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    m = send(store, "a")
+    store.change(m.id, lambda current: {"status": "retracted", "reason": "dropped"})
+    store.add_members("c", [CAROL], 10)
+    store.remove_member("c", BOB)
+    assert [(s.message.rev, s.new) for c in commits for s in c.messages] == [(1, True), (2, False)]
+    changes = [change for c in commits for change in c.chats]
+    assert [(ch.added, ch.removed) for ch in changes] == [((CAROL,), ()), ((), (BOB,))]
+    assert all(isinstance(ch, ChatChanged) for ch in changes) and changes[-1].chat.members == [ALICE, CAROL]
+
+
+def test_everything_is_there_again_after_a_restart(store, kind):
+    m = send(store, "a", "kept")
+    store.change(m.id, lambda current: {"xmtp_id": "x"})
+    store.remove_member("c", BOB)
+    chat, history = store.chat("c"), store.page("c", None, None, 10)
+    store.close()
+    again = kind.open()
+    assert again.chat("c") == chat and again.page("c", None, None, 10) == history
+    assert send(again, "b").seq == 2 and again.find(ALICE, "a").xmtp_id == "x"
+
+
+def test_when_storage_fails_a_write_is_answered_unavailable_and_stores_nothing(store, kind):
+    send(store, "before")
+    with storage_down(kind):
+        error = refused(lambda: send(store, "during", "x" * 4000))
+    assert error.code == "unavailable"
+    assert [m.client_id for m in store.page("c", None, None, 10)[0]] == ["before"]
+    kind.clock.advance(60_000)  # whatever a store waits before trying storage again
+    assert send(store, "after").seq == 2, "and it takes writes again once storage is back"
+
+
+class storage_down:
+    """The store's storage refuses writes: the log's file may not grow (RLIMIT_FSIZE), or PostgreSQL is stopped."""
+
+    def __init__(self, kind: Opened) -> None:
+        self.kind = kind
+
+    def __enter__(self) -> None:
+        if self.kind.kind == "jsonl":
+            self.limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.kind.path.stat().st_size + 100, self.limit[1]))
+        else:
+            self.kind.pg.stop("immediate")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.kind.kind == "jsonl":
+            resource.setrlimit(resource.RLIMIT_FSIZE, self.limit)
+        else:
+            self.kind.pg.start()
