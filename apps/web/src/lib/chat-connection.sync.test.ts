@@ -272,6 +272,34 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     expect(h.socket.auths).toEqual([{ token: "token" }, { token: "token" }]);
   });
 
+  it("after a renewal, the old token's session:expired reconnects with the renewed token, asking nobody", async () => {
+    const refresh = vi.fn<Refresh>(async () => null);
+    const h = setup(oneMessageIn, memoryOutbox(), "token", memoryHistory(), refresh);
+    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(1));
+    h.connection.sessionChanged(session("renewed")); // SessionKeeper renewed it; this socket still runs on "token"
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
+    expect(h.socket.auths).toEqual([{ token: "token" }, { token: "renewed" }]);
+    expect(joins(h.socket)[1]).toEqual({ chat_id: CHAT, since_rev: 1 });
+    expect(refresh).not.toHaveBeenCalled();
+    expect(h.onAuthFailed).not.toHaveBeenCalled();
+  });
+
+  it("a refused renewed token goes to refreshSession with that token", async () => {
+    const refresh = vi.fn<Refresh>(async () => null);
+    const h = setup(sendOk(), memoryOutbox(), "token", memoryHistory(), refresh);
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
+    h.connection.sessionChanged(session("renewed"));
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
+    expect(refresh).toHaveBeenCalledExactlyOnceWith("renewed");
+  });
+
   it("connects with a renewed token at its next reconnect, before the old one expires", async () => {
     const h = setup(sendOk());
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));

@@ -69,8 +69,10 @@ export class ChatConnection {
   private backoffTimer: ReturnType<typeof setTimeout> | undefined;
   /** The server refused the session token: nothing more is sent until the user signs in again (a new connection). */
   private authExpired = false;
-  /** The token the socket connects with and REST calls carry. */
+  /** The newest token we hold: the next (re)connect and every REST call use it. */
   private token: string;
+  /** The token the current (or last) connection was opened with: what the server ends or refuses on the socket. */
+  private connectedWith: string | null = null;
   /** The server said the session ends (`session:expired`): its disconnect is no cue to reconnect with the same token. */
   private sessionEnded = false;
   /** A silent refresh was tried and the socket has not connected since: a second refusal goes to the user. */
@@ -173,10 +175,15 @@ export class ChatConnection {
     this.o.onAuthFailed();
   }
 
-  /** The session ended: carry on with a fresh one when it can be had without the user, else ask them. Rejoining
-   * with the same highest rev and flushing the outbox follow from the reconnect. */
-  private async refreshSession(): Promise<void> {
+  /** The server ended or refused the session of `refused`: carry on with a newer token when we hold one already (a
+   * renewal came while the socket ran on the old one), else with a fresh session when it can be had without the user,
+   * else ask them. Rejoining with the same highest rev and flushing the outbox follow from the reconnect. */
+  private async refreshSession(refused: string | null): Promise<void> {
     if (this.refreshing || this.authExpired) return;
+    if (refused !== this.token) {
+      this.reconnect();
+      return;
+    }
     if (this.refreshed) {
       this.authFailed();
       return;
@@ -215,7 +222,10 @@ export class ChatConnection {
     const socket = io(config.serverUrl, {
       transports: ["websocket"], // the server refuses long-polling
       // Read at every (re)connect, so a renewed token is the one used.
-      auth: (give) => give({ token: this.token }),
+      auth: (give) => {
+        this.connectedWith = this.token;
+        give({ token: this.token });
+      },
       // Come back quickly after an outage: the outbox is waiting.
       reconnectionDelay: 500,
       reconnectionDelayMax: 2000,
@@ -244,13 +254,13 @@ export class ChatConnection {
       // The client reconnects by itself except after a server-side disconnect; one that ends the session needs a
       // new session first.
       if (reason !== "io server disconnect" || this.stopped) return;
-      if (this.sessionEnded) void this.refreshSession();
+      if (this.sessionEnded) void this.refreshSession(this.connectedWith);
       else socket.connect();
     });
     socket.on("connect_error", (error) => {
       if (error.message === "unauthorized") {
         socket.disconnect();
-        void this.refreshSession();
+        void this.refreshSession(this.connectedWith);
       }
     });
     // Sent just before the server disconnects a socket whose token expires ({expires_at}).
@@ -290,7 +300,7 @@ export class ChatConnection {
       if (!ack.ok) {
         const code = ack.error.code;
         if (code === "unauthorized") {
-          void this.refreshSession();
+          void this.refreshSession(this.connectedWith);
           return;
         }
         if (code === "not_found" || code === "forbidden") {
@@ -321,9 +331,11 @@ export class ChatConnection {
   private async catchUp(fromRev: number, targetRev: number): Promise<void> {
     const generation = ++this.catchUpGeneration;
     let cursor = fromRev;
+    let token = this.token;
     try {
       for (;;) {
-        const page = await api.changes(this.token, this.chatId, cursor);
+        token = this.token;
+        const page = await api.changes(token, this.chatId, cursor);
         if (this.stopped || generation !== this.catchUpGeneration) return;
         const last = page.changes.at(-1);
         if (last) cursor = Math.max(cursor, last.rev);
@@ -333,7 +345,7 @@ export class ChatConnection {
       }
     } catch (error) {
       // The resume rev stays at the cursor: the next reconnect re-joins from there and repairs the hole.
-      if (error instanceof ApiError && error.code === "unauthorized") void this.refreshSession();
+      if (error instanceof ApiError && error.code === "unauthorized") void this.refreshSession(token);
     }
   }
 
@@ -389,7 +401,7 @@ export class ChatConnection {
         this.backOff(RETRY_MS);
       } else if (ack.error.code === "unauthorized") {
         // The session expired: the message stays pending (and in the outbox) for after the next sign-in.
-        void this.refreshSession();
+        void this.refreshSession(this.connectedWith);
       } else if (RETRYABLE.has(ack.error.code)) {
         // Later messages wait too, so the order they were written in survives.
         this.backOff(ack.error.retry_after_ms ?? RETRY_MS);
