@@ -59,6 +59,7 @@ function setup(
 ) {
   const store = createStore<ChatState, Action>(messagesReducer, initialChatState(CHAT, ME));
   const onAuthFailed = vi.fn();
+  const onAuthResumed = vi.fn();
   const connection = new ChatConnection({
     chatId: CHAT,
     session: { token, address: ME, expires_at: Date.now() + 3_600_000, wallet: "burner" },
@@ -69,6 +70,7 @@ function setup(
     onXmtp: () => undefined,
     onProblem: () => undefined,
     onAuthFailed,
+    onAuthResumed,
     refreshSession,
   });
   connections.push(connection);
@@ -80,7 +82,7 @@ function setup(
     socket.disconnect();
     socket.connect();
   };
-  return { store, outbox, history, socket, connection, onAuthFailed, sends, reconnect };
+  return { store, outbox, history, socket, connection, onAuthFailed, onAuthResumed, sends, reconnect };
 }
 
 /** A server that acks every send once, in order, like the real one. */
@@ -256,7 +258,9 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
     await h.connection.send("kept");
+    expect(h.onAuthResumed).not.toHaveBeenCalled();
     h.connection.sessionChanged(session("signed-in-again"));
+    expect(h.onAuthResumed).toHaveBeenCalledOnce(); // the "sign in again" notice goes
     await vi.waitFor(() => expect(h.sends()).toEqual(["kept"]));
     expect(h.socket.auths.at(-1)).toEqual({ token: "signed-in-again" });
     expect(joins(h.socket).at(-1)).toEqual({ chat_id: CHAT, since_rev: 1 });

@@ -101,6 +101,7 @@ function setup(create: "ok" | "fail" | "hang" = "ok", serverMembers?: (me: strin
     onXmtp: (up) => (flags.xmtpUp = up),
     onProblem: () => undefined,
     onAuthFailed: () => undefined,
+    onAuthResumed: () => undefined,
     refreshSession: async () => null,
     loadXmtpSdk: load,
   });

@@ -45,6 +45,8 @@ export interface ChatConnectionOptions {
   onXmtp(ready: boolean): void;
   onProblem(message: string | null): void;
   onAuthFailed(): void;
+  /** A session handed over after onAuthFailed: the chat carries on (the "sign in again" notice can go). */
+  onAuthResumed(): void;
   /** Where the XMTP SDK comes from; the lazy import of @xmtp/browser-sdk unless given. */
   loadXmtpSdk?: XmtpSdkLoader;
 }
@@ -215,6 +217,7 @@ export class ChatConnection {
     this.refreshed = false;
     if (!this.authExpired) return;
     this.authExpired = false;
+    this.o.onAuthResumed();
     this.reconnect();
   }
 

@@ -137,6 +137,7 @@ describe("getXmtpClient", () => {
       onXmtp,
       onProblem: () => undefined,
       onAuthFailed: () => undefined,
+      onAuthResumed: () => undefined,
       refreshSession: async () => null,
       loadXmtpSdk: load,
     });
