@@ -88,6 +88,8 @@ export class ChatConnection {
   private readonly xmtpIds = new Map<string, string>();
   private readonly attested = new Set<string>();
   private typingSentAt = 0;
+  /** Called once by stop(): what waits on this chat gives up. */
+  private readonly onStop = new Set<() => void>();
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly o: ChatConnectionOptions) {
@@ -116,6 +118,8 @@ export class ChatConnection {
     this.socket = null;
     this.xmtp?.close();
     this.xmtp = null;
+    for (const giveUp of [...this.onStop]) giveUp();
+    this.onStop.clear();
   }
 
   private get chatId() {
@@ -526,20 +530,25 @@ export class ChatConnection {
     this.o.onXmtp(true);
   }
 
-  /** The server's chat once a join (or the history cache) has told it; null if the chat closes first. */
+  /** The server's chat once a join (or the history cache) has told it; null if the chat closes first (stop() dispatches
+   * nothing, so it says so itself: else an XMTP stream opened meanwhile would be held open for good). */
   private serverChat(): Promise<Chat | null> {
     return new Promise((resolve) => {
-      const check = (): boolean => {
-        const { chat, membership } = this.o.store.getState();
-        const gone = this.stopped || membership === "not-member";
-        if (!gone && !chat) return false;
-        resolve(gone ? null : chat);
-        return true;
+      let unsubscribe = () => {};
+      const settle = (chat: Chat | null) => {
+        unsubscribe();
+        this.onStop.delete(giveUp);
+        resolve(chat);
       };
-      if (check()) return;
-      const unsubscribe = this.o.store.subscribe(() => {
-        if (check()) unsubscribe();
-      });
+      const giveUp = () => settle(null);
+      const check = () => {
+        const { chat, membership } = this.o.store.getState();
+        if (this.stopped || membership === "not-member") settle(null);
+        else if (chat) settle(chat);
+      };
+      this.onStop.add(giveUp);
+      unsubscribe = this.o.store.subscribe(check);
+      check();
     });
   }
 }
