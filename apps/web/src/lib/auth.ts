@@ -6,7 +6,7 @@ import { stringToHex } from "viem";
 import { createSiweMessage } from "viem/siwe";
 import { api } from "./api";
 import { config } from "./config";
-import { saveSession, type Session, type WalletKind } from "./session";
+import { parseSession, readSessionRaw, saveSession, type Session, type WalletKind } from "./session";
 import type { SessionAnswer } from "./types";
 import { connectWallet, type Wallet } from "./wallet";
 
@@ -50,8 +50,8 @@ async function signInByTransaction(wallet: Wallet): Promise<SessionAnswer> {
   return api.verifyTx(hash);
 }
 
-function keep(answer: SessionAnswer, wallet: WalletKind): Session {
-  const session: Session = { ...answer, wallet, issued_at: Date.now() };
+function keep(answer: SessionAnswer, wallet: WalletKind, final = false): Session {
+  const session: Session = { ...answer, wallet, issued_at: Date.now(), ...(final ? { final } : {}) };
   saveSession(session);
   return session;
 }
@@ -68,7 +68,12 @@ export async function signIn(kind: WalletKind): Promise<Session> {
   }
 }
 
-/** A fresh token for a still-valid session; the server refuses once the first sign-in is too old. */
-export async function renew(session: Session): Promise<Session> {
-  return keep(await api.renew(session.token), session.wallet);
+/** A fresh token for a still-valid session; the server refuses once the first sign-in is too old, and stops
+ * extending it as that age nears (then the session is kept as final: renewing it again would gain nothing). Null,
+ * and nothing stored, when the session was replaced or ended while the answer was on its way: a renewal must not
+ * undo a sign-out. */
+export async function renew(session: Session): Promise<Session | null> {
+  const answer = await api.renew(session.token);
+  if (parseSession(readSessionRaw())?.token !== session.token) return null;
+  return keep(answer, session.wallet, answer.expires_at <= session.expires_at);
 }
