@@ -215,6 +215,23 @@ def test_an_injected_wallet_signs_in_and_pays_through_the_wallet(stack, people):
     assert a.errors == [] and b.errors == []
 
 
+def test_a_renewed_session_keeps_the_page_as_it_was(people):
+    """SessionKeeper renews the token once it is due (here at once: the stored session is made old); the page carries
+    on with the new token instead of starting over (what was typed stays)."""
+    a = people()
+    a.page.get_by_test_id("dm-address").fill("0xAbC")
+    old = a.token
+    a.page.evaluate("""() => {
+      const session = JSON.parse(localStorage.getItem('om.session'));
+      localStorage.setItem('om.session', JSON.stringify({ ...session, issued_at: 0 }));
+      window.dispatchEvent(new Event('om-session-changed'));
+    }""")
+    a.page.wait_for_function("old => JSON.parse(localStorage.getItem('om.session')).token !== old", arg=old)
+    expect(a.page.get_by_test_id("dm-address")).to_have_value("0xAbC")
+    expect(a.page.get_by_test_id("chat-list")).to_have_attribute("aria-busy", "false")
+    assert a.errors == []
+
+
 # ---- MiniPay: sign-in by transaction, stablecoins, no addresses on screen ----
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { ChatList } from "@/components/chat-list";
 import { NewChat } from "@/components/new-chat";
 import { useNames } from "@/hooks/use-contacts";
@@ -29,6 +29,12 @@ export function Home({ session }: { session: Session }) {
   const [xmtpOnly, setXmtpOnly] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [refresh, setRefresh] = useState(0);
+  // The newest token, for work started under an older one (a renewal changes it; the page carries on).
+  const token = useRef(session.token);
+  useEffect(() => {
+    token.current = session.token;
+  }, [session.token]);
+  const { address, wallet: walletKind } = session;
 
   function failed(e: unknown) {
     if (e instanceof ApiError && e.code === "unauthorized") saveSession(null);
@@ -37,14 +43,14 @@ export function Home({ session }: { session: Session }) {
 
   useEffect(() => {
     let live = true;
-    api.listChats(session.token).then(
+    api.listChats(token.current).then(
       (page) => live && setList(firstPage(readPage(page))),
       (e: unknown) => live && failed(e),
     );
     return () => {
       live = false;
     };
-  }, [session.token, refresh]);
+  }, [refresh]);
 
   function loadMore() {
     if (!list?.cursor || loadingMore) return;
@@ -58,13 +64,13 @@ export function Home({ session }: { session: Session }) {
   // XMTP comes up in the background; once it does, its conversations are mirrored and listed too.
   useEffect(() => {
     if (!xmtpEnabled()) return;
-    const wallet = walletForSession(session.wallet, session.address);
+    const wallet = walletForSession(walletKind, address);
     if (!wallet) return;
     let live = true;
     void getXmtpClient(wallet).then(async (client) => {
       if (!client || !live) return;
       setXmtp(client);
-      const alone = await registerXmtpConversations(client, session.token);
+      const alone = await registerXmtpConversations(client, token.current);
       if (!live) return;
       setXmtpOnly(alone.length);
       setRefresh((n) => n + 1);
@@ -72,7 +78,7 @@ export function Home({ session }: { session: Session }) {
     return () => {
       live = false;
     };
-  }, [session]);
+  }, [address, walletKind]);
 
   /** Signing out also forgets what this device cached of the user's chats (an expired session keeps it). */
   function signOut() {
