@@ -64,17 +64,17 @@ export function Home({ session }: { session: Session }) {
   // XMTP comes up in the background; once it does, its conversations are mirrored and listed too.
   useEffect(() => {
     if (!xmtpEnabled()) return;
-    const wallet = walletForSession(walletKind, address);
-    if (!wallet) return;
     let live = true;
-    void getXmtpClient(wallet).then(async (client) => {
+    void (async () => {
+      const wallet = await walletForSession(walletKind, address);
+      const client = wallet && live ? await getXmtpClient(wallet) : null;
       if (!client || !live) return;
       setXmtp(client);
       const alone = await registerXmtpConversations(client, token.current);
       if (!live) return;
       setXmtpOnly(alone.length);
       setRefresh((n) => n + 1);
-    });
+    })();
     return () => {
       live = false;
     };

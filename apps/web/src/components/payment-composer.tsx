@@ -39,14 +39,14 @@ export function PaymentComposer({
       setError(`Enter an amount in ${symbol}, like 0.5`);
       return;
     }
-    const wallet = walletForSession(session.wallet, session.address);
-    if (!wallet) {
-      setError("The wallet of this session is not available: sign in again");
-      return;
-    }
     setBusy(true);
     setError(null);
     try {
+      const wallet = await walletForSession(session.wallet, session.address);
+      if (!wallet) {
+        setError("The wallet of this session is not available: sign in again");
+        return;
+      }
       const tx = await pay(wallet, recipient, value, token);
       onPaid(`Paid ${amount.trim()} ${symbol}`, tx);
       setAmount("");

@@ -514,8 +514,8 @@ export class ChatConnection {
 
   private async connectXmtp(): Promise<void> {
     if (!xmtpEnabled() || !isXmtpConversationId(this.chatId)) return;
-    const wallet = walletForSession(this.o.session.wallet, this.o.session.address);
-    if (!wallet) return;
+    const wallet = await walletForSession(this.o.session.wallet, this.o.session.address);
+    if (!wallet || this.stopped) return;
     const client = await getXmtpClient(wallet, this.o.loadXmtpSdk);
     if (!client || this.stopped) return;
     const chat = await openXmtpChat(client, this.chatId, (copy) => this.dispatch({ type: "xmtpReceived", copy }));

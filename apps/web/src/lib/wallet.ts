@@ -16,7 +16,7 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { config } from "./config";
-import { farcasterProvider, injectedProvider, isMiniPay, type Eip1193Provider } from "./hosts";
+import { detectHost, farcasterProvider, injectedProvider, isMiniPay, type Eip1193Provider } from "./hosts";
 import type { WalletKind } from "./session";
 
 export interface TxRequest {
@@ -135,12 +135,14 @@ export async function connectWallet(kind: WalletKind): Promise<Wallet> {
   return walletOf(kind, provider, getAddress(first));
 }
 
-/** The wallet of a stored session, without prompting; null when it is no longer available. */
-export function walletForSession(kind: WalletKind, address: string): Wallet | null {
+/** The wallet of a stored session, without prompting; null when it is no longer available. A Farcaster client's
+ * wallet comes from its SDK once the host is detected: right after a reload that is still under way, so wait for it. */
+export async function walletForSession(kind: WalletKind, address: string): Promise<Wallet | null> {
   if (kind === "burner") {
     const wallet = burnerWallet();
     return wallet.address.toLowerCase() === address.toLowerCase() ? wallet : null;
   }
+  if (kind === "farcaster") await detectHost();
   const provider = providerFor(kind);
   return provider ? walletOf(kind, provider, getAddress(address)) : null;
 }
