@@ -19,7 +19,6 @@ function burner(): Wallet {
     kind: "burner",
     address: account.address,
     canSignMessages: true,
-    nativePayments: true,
     signMessage: (message) => account.signMessage({ message }),
     send: () => Promise.reject(new Error("no chain here")),
   };

@@ -32,8 +32,6 @@ export interface Wallet {
   address: Address;
   /** False for MiniPay: it signs transactions only, so it signs in by transaction. */
   canSignMessages: boolean;
-  /** Whether payments in the chain's own coin (CELO) make sense: MiniPay shows stablecoins only. */
-  nativePayments: boolean;
   signMessage(message: string): Promise<Hex>;
   send(tx: TxRequest): Promise<Hex>;
 }
@@ -59,7 +57,6 @@ function burnerWallet(): Wallet {
     kind: "burner",
     address: account.address,
     canSignMessages: true,
-    nativePayments: true,
     signMessage: (message) => account.signMessage({ message }),
     send: ({ to, data, value }) => client.sendTransaction({ to, data, value }),
   };
@@ -72,7 +69,6 @@ function providerWallet(kind: WalletKind, provider: Eip1193Provider, address: Ad
     kind,
     address,
     canSignMessages: true,
-    nativePayments: true,
     signMessage: (message) => client.signMessage({ message }),
     async send({ to, data, value }) {
       if ((await client.getChainId()) !== chain.id) await client.switchChain({ id: chain.id });
@@ -104,7 +100,6 @@ function miniPayWallet(provider: Eip1193Provider, address: Address): Wallet {
     kind: "minipay",
     address,
     canSignMessages: false,
-    nativePayments: false,
     signMessage: () => Promise.reject(new Error("MiniPay does not sign messages")),
     async send({ to, data, value = 0n, feeCurrency }) {
       const fee = feeCurrency === undefined ? await heldFeeCurrency(provider, address) : feeCurrency;

@@ -18,7 +18,6 @@ function burner(): Wallet {
     address: account.address,
     signMessage: (message) => account.signMessage({ message }),
     canSignMessages: true,
-    nativePayments: true,
     send: () => Promise.reject(new Error("no chain here")),
   };
 }
