@@ -1,11 +1,15 @@
-// Renewing a session against the server (mocked): what the answer may and may not change on this device.
+// Signing in and renewing against the server (mocked): what is signed or sent only when asked, and what an answer
+// may and may not change on this device.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { renew } from "./auth";
+import { NeedsTransaction, renew, signIn } from "./auth";
 import { parseSession, readSessionRaw, saveSession, type Session } from "./session";
 import { renewalDelay } from "./session-renewal";
+import type { Wallet } from "./wallet";
 
-const rest = vi.hoisted(() => ({ renew: vi.fn() }));
+const rest = vi.hoisted(() => ({ renew: vi.fn(), nonce: vi.fn(), verify: vi.fn(), verifyTx: vi.fn() }));
 vi.mock("./api", async (importOriginal) => ({ ...(await importOriginal<typeof import("./api")>()), api: rest }));
+const wallets = vi.hoisted(() => ({ connectWallet: vi.fn() }));
+vi.mock("./wallet", async (importOriginal) => ({ ...(await importOriginal<typeof import("./wallet")>()), ...wallets }));
 
 const ADDRESS = "0x1111111111111111111111111111111111111111";
 const HOUR = 3_600_000;
@@ -20,12 +24,13 @@ beforeEach(() => {
       removeItem: (k: string) => void items.delete(k),
     },
     dispatchEvent: () => true,
+    location: { host: "app.example", origin: "https://app.example" },
   });
 });
 
 afterEach(() => {
   vi.unstubAllGlobals();
-  rest.renew.mockReset();
+  for (const fn of [...Object.values(rest), ...Object.values(wallets)]) fn.mockReset();
 });
 
 function signedIn(expiresIn = 10 * HOUR): Session {
@@ -71,5 +76,39 @@ describe("renew", () => {
     await renew(session);
     // Renewing again at half of what is left would halve the wait each time: dozens of calls near the end.
     expect(renewalDelay(stored()!, Date.now())).toBeNull();
+  });
+});
+
+describe("signIn with a wallet that will not sign messages", () => {
+  /** An injected wallet answering personal_sign with EIP-1193's 4200 (Unsupported Method), wrapped as viem does. */
+  function refusingWallet(): Wallet & { send: ReturnType<typeof vi.fn> } {
+    const unsupported = Object.assign(new Error("Unsupported method"), { cause: { code: 4200 } });
+    return {
+      kind: "injected",
+      address: ADDRESS,
+      canSignMessages: true,
+      signMessage: () => Promise.reject(unsupported),
+      send: vi.fn(async () => `0x${"ab".repeat(32)}` as const),
+    };
+  }
+
+  beforeEach(() => {
+    rest.nonce.mockResolvedValue({ nonce: "abcdef0123456789" });
+    rest.verifyTx.mockResolvedValue({ token: "by-tx", address: ADDRESS, expires_at: Date.now() + 24 * HOUR });
+  });
+
+  it("sends no transaction the user did not ask for: it says a transaction would do", async () => {
+    const wallet = refusingWallet();
+    wallets.connectWallet.mockResolvedValue(wallet);
+    await expect(signIn("injected")).rejects.toBeInstanceOf(NeedsTransaction);
+    expect(wallet.send).not.toHaveBeenCalled();
+    expect(readSessionRaw()).toBeNull();
+  });
+
+  it("signs in by a transaction to itself once the user chose that", async () => {
+    const wallet = refusingWallet();
+    wallets.connectWallet.mockResolvedValue(wallet);
+    expect(await signIn("injected", { byTransaction: true })).toMatchObject({ token: "by-tx", wallet: "injected" });
+    expect(wallet.send).toHaveBeenCalledExactlyOnceWith(expect.objectContaining({ to: ADDRESS, value: 0n }));
   });
 });

@@ -1,7 +1,7 @@
 // Signing in against the server, two ways: Sign-In with Ethereum (nonce → EIP-4361 message, viem's formatter, which
-// the server's strict parser accepts → personal_sign), or — for wallets that cannot sign messages (MiniPay) — a
-// zero-value transaction to oneself whose data names the domain and the nonce. Then a session token, renewed
-// before it expires so that signing in again is rare.
+// the server's strict parser accepts → personal_sign), or — for wallets that cannot sign messages (MiniPay, or one
+// that refuses personal_sign once the user agrees) — a zero-value transaction to oneself whose data names the domain
+// and the nonce. Then a session token, renewed before it expires so that signing in again is rare.
 import { stringToHex } from "viem";
 import { createSiweMessage } from "viem/siwe";
 import { api } from "./api";
@@ -20,6 +20,15 @@ export function providerErrorCode(error: unknown): number | null {
     if (typeof code === "number") return code;
   }
   return null;
+}
+
+/** The wallet refused to sign a message (EIP-1193 4200). It can still sign in by a transaction, but that costs a
+ * network fee and the wallet shows a transaction, not a sign-in: only when the user chooses it (signIn's
+ * `byTransaction`), never in their place. */
+export class NeedsTransaction extends Error {
+  constructor() {
+    super("This wallet does not sign messages");
+  }
 }
 
 /** The data of a sign-in transaction: the UTF-8 bytes of this sentence (docs/protocol.md). */
@@ -56,15 +65,15 @@ function keep(answer: SessionAnswer, wallet: WalletKind, final = false): Session
   return session;
 }
 
-export async function signIn(kind: WalletKind): Promise<Session> {
+/** Signs in with the wallet of `kind`: by a signed message where it can sign one, else (MiniPay) by a transaction;
+ * `byTransaction` when the user chose the transaction after a NeedsTransaction. */
+export async function signIn(kind: WalletKind, { byTransaction = false } = {}): Promise<Session> {
   const wallet = await connectWallet(kind);
-  if (!wallet.canSignMessages) return keep(await signInByTransaction(wallet), kind);
+  if (!wallet.canSignMessages || byTransaction) return keep(await signInByTransaction(wallet), kind);
   try {
     return keep(await signInWithMessage(wallet), kind);
   } catch (error) {
-    // A wallet that refuses message signing outright can still prove its key with a transaction.
-    if (providerErrorCode(error) !== UNSUPPORTED_METHOD) throw error;
-    return keep(await signInByTransaction(wallet), kind);
+    throw providerErrorCode(error) === UNSUPPORTED_METHOD ? new NeedsTransaction() : error;
   }
 }
 
