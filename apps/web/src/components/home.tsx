@@ -10,7 +10,15 @@ import { deviceStorage } from "@/lib/device-storage";
 import { generatedName } from "@/lib/names";
 import { saveSession, type Session, type WalletKind } from "@/lib/session";
 import { walletForSession } from "@/lib/wallet";
-import { getXmtpClient, registerXmtpConversations, startXmtpDm, xmtpEnabled, type XmtpClient } from "@/lib/xmtp";
+import {
+  allowXmtp,
+  getXmtpClient,
+  registerXmtpConversations,
+  startXmtpDm,
+  xmtpAllowed,
+  xmtpEnabled,
+  type XmtpClient,
+} from "@/lib/xmtp";
 
 const WALLET_LABEL: Record<WalletKind, string> = {
   burner: "Burner wallet (development)",
@@ -29,6 +37,8 @@ export function Home({ session }: { session: Session }) {
   const [xmtpOnly, setXmtpOnly] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [refresh, setRefresh] = useState(0);
+  // Bumped when the user turns XMTP on: the set-up below runs again, and may now ask the wallet to sign.
+  const [xmtpAsked, setXmtpAsked] = useState(0);
   // The newest token, for work started under an older one (a renewal changes it; the page carries on).
   const token = useRef(session.token);
   useEffect(() => {
@@ -78,7 +88,15 @@ export function Home({ session }: { session: Session }) {
     return () => {
       live = false;
     };
-  }, [address, walletKind]);
+  }, [address, walletKind, xmtpAsked]);
+
+  // A wallet other than the burner is asked for XMTP's signature only on this tap (MiniPay signs no messages).
+  const offerXmtp =
+    xmtpEnabled() && walletKind !== "minipay" && !xmtp && !xmtpAllowed({ kind: walletKind, address });
+  function turnOnXmtp() {
+    allowXmtp(address);
+    setXmtpAsked((n) => n + 1);
+  }
 
   /** Signing out also forgets what this device cached of the user's chats (an expired session keeps it). */
   function signOut() {
@@ -119,6 +137,16 @@ export function Home({ session }: { session: Session }) {
             Sign out
           </button>
         </div>
+        {offerXmtp && (
+          <div className="row">
+            <span className="muted">
+              XMTP carries your messages end to end; your wallet asks you to sign once to set it up.
+            </span>
+            <button className="secondary small" data-testid="xmtp-enable" onClick={turnOnXmtp}>
+              Turn on XMTP
+            </button>
+          </div>
+        )}
       </section>
 
       <section className="card" aria-labelledby="chats-title">

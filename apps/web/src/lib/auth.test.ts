@@ -34,7 +34,8 @@ afterEach(() => {
 });
 
 function signedIn(expiresIn = 10 * HOUR): Session {
-  const session: Session = { token: "old", address: ADDRESS, expires_at: Date.now() + expiresIn, issued_at: Date.now() - 14 * HOUR, wallet: "minipay" };
+  const now = Date.now();
+  const session: Session = { token: "old", address: ADDRESS, expires_at: now + expiresIn, issued_at: now - 14 * HOUR, wallet: "minipay" };
   saveSession(session);
   return session;
 }

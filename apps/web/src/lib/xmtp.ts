@@ -22,6 +22,20 @@ export function xmtpEnabled(): boolean {
   return config.xmtpEnv !== "off";
 }
 
+const XMTP_ON = "om.xmtp-on:";
+
+/** Whether an XMTP client may be created for this wallet without asking now. Creating one makes the wallet sign
+ * XMTP's identity message: the burner signs here, prompting nobody, but any other wallet pops up a signature
+ * request, so that happens only once its owner turned XMTP on (on this device; remembered). */
+export function xmtpAllowed(wallet: { kind: Wallet["kind"]; address: string }): boolean {
+  return wallet.kind === "burner" || window.localStorage.getItem(XMTP_ON + wallet.address.toLowerCase()) === "1";
+}
+
+/** The user asked for XMTP with this address (the next getXmtpClient may prompt the wallet). */
+export function allowXmtp(address: string): void {
+  window.localStorage.setItem(XMTP_ON + address.toLowerCase(), "1");
+}
+
 /** XMTP conversation ids are 32 hex characters; the server binds content to them (docs/protocol.md). */
 export function isXmtpConversationId(chatId: string): boolean {
   return /^[0-9a-f]{32}$/i.test(chatId);
@@ -66,10 +80,11 @@ async function createClient(wallet: Wallet, load: XmtpSdkLoader): Promise<XmtpCl
 
 let current: { address: string; client: Promise<XmtpClient | null> } | null = null;
 
-/** The XMTP client for this wallet, created once; null when XMTP is off or unreachable. */
+/** The XMTP client for this wallet, created once; null when XMTP is off, not turned on for this wallet, or
+ * unreachable. */
 export function getXmtpClient(wallet: Wallet, load: XmtpSdkLoader = loadSdk): Promise<XmtpClient | null> {
   // XMTP's identity is a signed message: a wallet that signs none (MiniPay) has no XMTP inbox.
-  if (!xmtpEnabled() || !wallet.canSignMessages) return Promise.resolve(null);
+  if (!xmtpEnabled() || !wallet.canSignMessages || !xmtpAllowed(wallet)) return Promise.resolve(null);
   if (current?.address !== wallet.address) {
     current = { address: wallet.address, client: createClient(wallet, load).catch(() => null) };
   }
