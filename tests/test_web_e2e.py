@@ -297,7 +297,15 @@ def test_minipay_pays_in_usdt_with_a_legacy_erc20_transfer_and_the_fee_in_usdt(m
     url = person.open_dm_with(friend)
     friend.page.goto(url)
     expect(person.page.get_by_test_id("pay-token")).to_have_value("USDT")
-    person.page.get_by_test_id("pay-amount").fill("1.5")
+    # The whole balance (20 USDT) covers the amount but not the network fee, paid in USDT too: refused before the
+    # wallet is asked, saying so, with MiniPay's page for adding cash.
+    person.page.get_by_test_id("pay-amount").fill("20")
+    person.page.get_by_test_id("pay-send").click()
+    expect(person.page.get_by_test_id("pay-error")).to_contain_text(
+        "Not enough USDT for this payment and its network fee: it needs 20.0")
+    expect(person.page.get_by_test_id("add-cash")).to_have_attribute("href", "https://link.minipay.xyz/add_cash")
+    assert len(wallet.requests) == 1  # the sign-in only
+    person.page.get_by_test_id("pay-amount").fill("1,5")  # a phone's decimal comma
     person.page.get_by_test_id("pay-send").click()
     expect(friend.bubbles("Paid 1.5 USDT")).to_have_attribute("data-status", "provisional")
     transfer = wallet.requests[-1]

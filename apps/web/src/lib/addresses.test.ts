@@ -42,6 +42,14 @@ describe("stablecoin settings and amounts", () => {
     expect(parseAmount(".25", 18)).toBe(250_000_000_000_000_000n);
   });
 
+  it("takes a comma for the decimal mark (phones in many locales offer no dot), never a thousands separator", () => {
+    expect(parseAmount("1,5", 6)).toBe(1_500_000n);
+    expect(parseAmount("0,125", 6)).toBe(125_000n);
+    expect(parseAmount("1,000", 6)).toBeNull(); // one thousand, or one? Refused rather than guessed
+    expect(parseAmount("1,000.5", 6)).toBeNull();
+    expect(parseAmount("1,2,3", 6)).toBeNull();
+  });
+
   it("refuses zero, junk and more decimals than the token has", () => {
     expect(parseAmount("0", 6)).toBeNull();
     expect(parseAmount("1.0000001", 6)).toBeNull();

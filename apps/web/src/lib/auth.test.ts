@@ -88,6 +88,8 @@ describe("signIn with a wallet that will not sign messages", () => {
       kind: "injected",
       address: ADDRESS,
       canSignMessages: true,
+      chainRead: null,
+      feeTokens: null,
       signMessage: () => Promise.reject(unsupported),
       send: vi.fn(async () => `0x${"ab".repeat(32)}` as const),
     };

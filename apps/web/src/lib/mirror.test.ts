@@ -19,6 +19,8 @@ function burner(): Wallet {
     kind: "burner",
     address: account.address,
     canSignMessages: true,
+    chainRead: null,
+    feeTokens: null,
     signMessage: (message) => account.signMessage({ message }),
     send: () => Promise.reject(new Error("no chain here")),
   };

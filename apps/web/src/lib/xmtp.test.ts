@@ -18,6 +18,8 @@ function burner(): Wallet {
     address: account.address,
     signMessage: (message) => account.signMessage({ message }),
     canSignMessages: true,
+    chainRead: null,
+    feeTokens: null,
     send: () => Promise.reject(new Error("no chain here")),
   };
 }
