@@ -384,12 +384,29 @@ def test_leaving_a_group_stops_writing_there_and_the_others_see_the_member_go(pe
     expect(b.page.get_by_test_id("chat-item").filter(has_text="Leavers")).to_have_count(0)
 
 
-def test_a_dm_with_yourself_is_refused_with_a_message(two):
-    a, _ = two
+def test_a_dm_with_yourself_is_refused_with_a_message(people):
+    a = people()
     a.page.get_by_test_id("dm-address").fill(a.address)
     a.page.get_by_test_id("dm-start").click()
     expect(a.page.get_by_test_id("dm-error")).to_have_text("That is your own address: add someone else")
     expect(a.page).to_have_url(WEB_URL + "/")
+
+
+def test_a_group_of_one_other_person_says_it_is_a_dm_before_it_is_started(two):
+    a, b = two
+    a.page.get_by_test_id("group-title").fill("Just us")
+    a.page.get_by_test_id("group-members").fill(b.address)
+    expect(a.page.get_by_test_id("group-dm-warning")).to_contain_text("With one other person this is a DM")
+    expect(a.page.get_by_test_id("group-create")).to_have_text("Start DM instead")
+    a.page.get_by_test_id("group-members").fill(f"{b.address}\n{a.address}")  # myself does not count
+    expect(a.page.get_by_test_id("group-dm-warning")).to_be_visible()
+    a.page.get_by_test_id("group-create").click()
+    a.page.wait_for_url(re.compile(r"/chats/dm(:|%3A)"))
+    expect(a.page.get_by_test_id("members-toggle")).to_have_text("2 members")
+    expect(a.page.get_by_test_id("chat-title")).not_to_have_text("Just us")  # a DM is titled by the other person
+    a.page.goto(WEB_URL)
+    a.page.get_by_test_id("group-members").fill(f"{b.address}\n0x{'3' * 40}")
+    expect(a.page.get_by_test_id("group-dm-warning")).to_have_count(0)
 
 
 def test_a_chat_you_are_not_in_says_so_and_cannot_be_written_to(people):
