@@ -368,6 +368,12 @@ def test_a_member_added_shows_up_at_once_in_every_members_list(people, group_mem
     d.page.goto(url)
     expect(d.page.get_by_test_id("chat-title")).to_have_text("Book club")
     screenshot(a, "group")
+    # The creator removes d: everyone's list follows, and d can no longer write there.
+    expect(a.page.get_by_role("button", name=re.compile(r"^Remove "))).to_have_count(3)  # each says whom
+    a.page.locator(f'[data-testid="member"][data-address="{d.address}"]').get_by_test_id("member-remove").click()
+    expect(members_count(b)).to_have_text("3 members")
+    expect(d.page.get_by_test_id("not-member")).to_contain_text("You are no longer a member of this chat")
+    expect(d.page.get_by_test_id("composer")).to_be_disabled()
 
 
 def test_leaving_a_group_stops_writing_there_and_the_others_see_the_member_go(people, group_members):
@@ -424,6 +430,8 @@ def test_a_chat_you_are_not_in_says_so_and_cannot_be_written_to(people):
 def test_a_text_over_the_limit_is_counted_and_refused_not_cut(two):
     a, b = two
     a.open_dm_with(b)
+    back = a.page.get_by_test_id("back").bounding_box()
+    assert back["width"] >= 44 and back["height"] >= 44  # a thumb's tap target, not a 15 px arrow
     composer = a.page.get_by_test_id("composer")
     one_line = composer.bounding_box()["height"]
     composer.fill("x" * 5000)

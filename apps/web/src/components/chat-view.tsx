@@ -35,7 +35,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
   return (
     <div className="chat">
       <header className="chat-header">
-        <Link href="/" data-testid="back" aria-label="Back to chats">
+        <Link href="/" className="back" data-testid="back" aria-label="Back to chats">
           ←
         </Link>
         <span className="title" data-testid="chat-title">
@@ -64,7 +64,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
         />
       )}
       {member && (
-        <div className="presence" aria-label="Who is online">
+        <div className="presence" role="group" aria-label="Who is online">
           {known?.members.map((address) => (
             <span key={address}>
               <span
