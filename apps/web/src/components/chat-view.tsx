@@ -9,7 +9,7 @@ import { PaymentComposer } from "@/components/payment-composer";
 import { SessionExpired } from "@/components/session-expired";
 import { useNames } from "@/hooks/use-contacts";
 import { useOptimisticMessaging } from "@/hooks/use-optimistic-messaging";
-import { chatTitle } from "@/lib/chat-title";
+import { chatTitle, isDm } from "@/lib/chat-title";
 import type { Membership } from "@/lib/messages-reducer";
 import type { Session } from "@/lib/session";
 import { connectionStatus } from "@/lib/status-info";
@@ -28,7 +28,8 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
   const known = chat.chat;
   const member = chat.membership === "member" || chat.membership === "unknown";
   const others = known?.members.filter((m) => m.toLowerCase() !== me.toLowerCase()) ?? [];
-  const recipient = member && known?.members.length === 2 ? (others[0] ?? null) : null;
+  // Payments are for DMs (the composer says so): not for a group that happens to have two members left.
+  const recipient = member && known && isDm(known) ? (others[0] ?? null) : null;
   const outsider = left ? "You left this group" : OUTSIDER[chat.membership];
   const title = chat.membership === "not-member" ? "Chat" : known ? chatTitle(known, me, nameOf) : "…";
 
