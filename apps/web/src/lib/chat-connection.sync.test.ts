@@ -3,7 +3,7 @@
 // clean-up.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "./api";
-import { ChatConnection } from "./chat-connection";
+import { ChatConnection, REFUSED_RETRY_MS } from "./chat-connection";
 import { initialChatState, messagesReducer, type Action, type ChatState } from "./messages-reducer";
 import type { Outbox, OutboxEntry } from "./outbox";
 import { createStore } from "./store";
@@ -310,6 +310,24 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     h.connection.sessionChanged(session("renewed"));
     h.reconnect();
     expect(h.socket.auths.at(-1)).toEqual({ token: "renewed" });
+  });
+});
+
+describe("ChatConnection refused by the server", () => {
+  it("connects again a little later when refused for another reason than its token (too many sockets)", async () => {
+    const h = setup(sendOk());
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
+    vi.useFakeTimers();
+    try {
+      h.socket.disconnect(); // the network went; socket.io-client reconnects, and the server says no this time
+      h.socket.refuse("rate_limited");
+      expect(h.socket.auths).toHaveLength(1);
+      vi.advanceTimersByTime(REFUSED_RETRY_MS);
+      expect(h.socket.auths).toHaveLength(2);
+      expect(h.socket.connected).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -23,6 +23,9 @@ import {
 
 const ACK_TIMEOUT_MS = 10_000;
 const RETRY_MS = 1000;
+/** After the server refused the connection for another reason than the token (too many sockets for this address),
+ * which socket.io-client does not retry by itself: try again this much later. */
+export const REFUSED_RETRY_MS = 5000;
 /** The first join waits this long at most for the history cache (IndexedDB can be slow, or stuck). */
 const CACHE_WAIT_MS = 500;
 /** Renew the typing flag this often while typing; the server drops it after 5 s without renewal. */
@@ -268,6 +271,12 @@ export class ChatConnection {
       if (error.message === "unauthorized") {
         socket.disconnect();
         void this.refreshSession(this.connectedWith);
+      } else if (!socket.active && !this.stopped) {
+        // Refused by the server (a network failure leaves the socket active: socket.io-client retries that itself).
+        clearTimeout(this.connectTimer);
+        this.connectTimer = setTimeout(() => {
+          if (!this.stopped && !socket.connected) socket.connect();
+        }, REFUSED_RETRY_MS);
       }
     });
     // Sent just before the server disconnects a socket whose token expires ({expires_at}).
