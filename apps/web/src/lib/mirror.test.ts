@@ -98,6 +98,18 @@ describe("registerXmtpConversations", () => {
     expect(h.chats.get(id)?.sort()).toEqual([h.me, peer].map((m) => m.toLowerCase()).sort());
   });
 
+  it("asks the server once per conversation and member set, not on every visit to the chat list", async () => {
+    const h = await setup();
+    const peer = address();
+    h.network.addConversation([h.me, peer]);
+    await h.xmtp.registerXmtpConversations(h.client, "token");
+    await h.xmtp.registerXmtpConversations(h.client, "token"); // back from a chat: Home mounts again
+    expect(rest.createChat).toHaveBeenCalledOnce();
+    h.network.addConversation([h.me, peer, address()]);
+    await h.xmtp.registerXmtpConversations(h.client, "token");
+    expect(rest.createChat).toHaveBeenCalledTimes(2); // only the new one
+  });
+
   it("adds the missing members to a server chat that holds only some of them, then uses it", async () => {
     const h = await setup();
     const [peer, late] = [address(), address()];

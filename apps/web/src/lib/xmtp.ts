@@ -5,7 +5,7 @@ import type { Client, Conversation, Dm, Group, Identifier, Signer, XmtpEnv } fro
 import { getAddress, hexToBytes } from "viem";
 import { config } from "./config";
 import type { XmtpCopy } from "./messages-reducer";
-import { mirrorConversation } from "./mirror";
+import { mirrorConversation, type Mirrored } from "./mirror";
 import type { Wallet } from "./wallet";
 
 type Sdk = typeof import("@xmtp/browser-sdk");
@@ -158,6 +158,11 @@ export async function startXmtpDm(client: XmtpClient, token: string, peer: strin
   }
 }
 
+/** What this page load already settled with the server: `${inbox}/${conversation}` → its members and the outcome.
+ * Chat creation shares a small per-address budget with the user's own (CHAT_RATE_PER_MIN): asking again for every
+ * conversation each time the chat list shows would spend it, and the user's next "Start DM" would be refused. */
+const settled = new Map<string, { members: string; outcome: Mirrored }>();
+
 /** Mirrors every XMTP conversation on the server under its XMTP id, so each appears in the chat list; the ids of
  * those that stay on XMTP alone (the server holds their id with other members). */
 export async function registerXmtpConversations(client: XmtpClient, token: string): Promise<string[]> {
@@ -167,7 +172,14 @@ export async function registerXmtpConversations(client: XmtpClient, token: strin
     const conversations = await client.conversations.list({ limit: 100n });
     for (const conversation of conversations) {
       const members = [...(await memberAddresses(conversation)).values()];
-      const mirrored = await mirrorConversation(token, conversation.id, members).catch(() => null);
+      const key = `${client.inboxId}/${conversation.id}`;
+      const fingerprint = members.map((m) => m.toLowerCase()).sort().join();
+      const known = settled.get(key);
+      const mirrored =
+        known?.members === fingerprint
+          ? known.outcome
+          : await mirrorConversation(token, conversation.id, members).catch(() => null);
+      if (mirrored) settled.set(key, { members: fingerprint, outcome: mirrored });
       if (mirrored === "xmtp-only") xmtpOnly.push(conversation.id);
     }
   } catch {
