@@ -14,6 +14,15 @@ describe("addresses people type", () => {
     });
   });
 
+  it("refuses a mixed-case address whose EIP-55 checksum does not hold: a typo, not another person", () => {
+    const real = "0x52908400098527886E0F7030069857D2E4169EE7"; // EIP-55's own example
+    const typo = "0x52908400098527886E0F7030069857D2E4169Ee7";
+    expect(parseAddressList(real).valid).toEqual([real]);
+    expect(parseAddressList(real.toLowerCase()).valid).toEqual([real]); // no checksum to check
+    expect(parseAddressList(`0x${real.slice(2).toUpperCase()}`).valid).toEqual([real]);
+    expect(parseAddressList(typo)).toEqual({ valid: [], invalid: [typo] });
+  });
+
   it("names the first thing that is not an address", () => {
     expect(membersProblem(parseAddressList(`${BOB} bob.eth`), ME)).toBe("Not an address: bob.eth");
   });
