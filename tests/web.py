@@ -107,7 +107,9 @@ def erc20_balance(node: Anvil, token: str, holder: str) -> int:
 class MiniPayWallet:
     """What MiniPay injects, served by the test process: one account, no message signing (EIP-1193 4200), and
     eth_sendTransaction signed here as a legacy (type 0) transaction with its own key, sent to anvil raw. Every
-    transaction request is kept for the test to read; an EIP-1559 one is refused, as MiniPay cannot send it."""
+    transaction request is kept for the test to read; an EIP-1559 one is refused, as MiniPay cannot send it. Reads go
+    to anvil as to a Celo node, which also prices gas in a fee currency (`eth_gasPrice` with its address: anvil knows
+    only its own coin, so at a rate of one to one)."""
 
     SCRIPT = """
     window.ethereum = {
@@ -137,7 +139,12 @@ class MiniPayWallet:
     def install(self, context: Any) -> None:
         context.add_init_script(f"window.OM_MINIPAY_ADDRESS = {self.address!r};" + self.SCRIPT)
         context.expose_function("omMiniPaySend", self.send)
-        context.expose_function("omChainRpc", lambda method, params: self.node.rpc(method, *params))
+        context.expose_function("omChainRpc", self.read)
+
+    def read(self, method: str, params: list[Any]) -> Any:
+        if method == "eth_gasPrice":
+            params = []  # Celo's optional fee currency
+        return self.node.rpc(method, *params)
 
     def send(self, tx: dict[str, Any]) -> str:
         self.requests.append(tx)

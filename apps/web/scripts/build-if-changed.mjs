@@ -6,10 +6,11 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const app = join(import.meta.dirname, "..");
-// Outputs of builds and tools, not inputs (hashing them would make every build stale), and the unit tests with their
-// stand-ins, which no build contains.
+// Outputs of builds and tools, not inputs (hashing them would make every build stale), and what no build contains:
+// the unit tests with their stand-ins, and the documentation.
 const SKIPPED = new Set(["node_modules", ".next", "next-env.d.ts", "testing"]);
-const skipped = (name) => SKIPPED.has(name) || name.endsWith(".tsbuildinfo") || name.endsWith(".test.ts");
+const skipped = (name) =>
+  SKIPPED.has(name) || name.endsWith(".tsbuildinfo") || name.endsWith(".test.ts") || name.endsWith(".md");
 
 function files(folder) {
   return readdirSync(folder, { withFileTypes: true })

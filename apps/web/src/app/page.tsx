@@ -11,7 +11,8 @@ export default function HomePage() {
         <span className="title">Optimistic Messaging</span>
       </header>
       {state.status === "signed-in" ? (
-        <Home key={state.session.token} session={state.session} />
+        // Keyed by person, not by token: a renewed token carries on with the same page.
+        <Home key={state.session.address} session={state.session} />
       ) : state.status === "signed-out" ? (
         <div className="page">
           <SignIn />

@@ -9,7 +9,7 @@ import { PaymentComposer } from "@/components/payment-composer";
 import { SessionExpired } from "@/components/session-expired";
 import { useNames } from "@/hooks/use-contacts";
 import { useOptimisticMessaging } from "@/hooks/use-optimistic-messaging";
-import { chatTitle } from "@/lib/chat-title";
+import { chatTitle, isDm } from "@/lib/chat-title";
 import type { Membership } from "@/lib/messages-reducer";
 import type { Session } from "@/lib/session";
 import { connectionStatus } from "@/lib/status-info";
@@ -28,14 +28,15 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
   const known = chat.chat;
   const member = chat.membership === "member" || chat.membership === "unknown";
   const others = known?.members.filter((m) => m.toLowerCase() !== me.toLowerCase()) ?? [];
-  const recipient = member && known?.members.length === 2 ? (others[0] ?? null) : null;
+  // Payments are for DMs (the composer says so): not for a group that happens to have two members left.
+  const recipient = member && known && isDm(known) ? (others[0] ?? null) : null;
   const outsider = left ? "You left this group" : OUTSIDER[chat.membership];
   const title = chat.membership === "not-member" ? "Chat" : known ? chatTitle(known, me, nameOf) : "…";
 
   return (
     <div className="chat">
       <header className="chat-header">
-        <Link href="/" data-testid="back" aria-label="Back to chats">
+        <Link href="/" className="back" data-testid="back" aria-label="Back to chats">
           ←
         </Link>
         <span className="title" data-testid="chat-title">
@@ -64,7 +65,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
         />
       )}
       {member && (
-        <div className="presence" aria-label="Who is online">
+        <div className="presence" role="group" aria-label="Who is online">
           {known?.members.map((address) => (
             <span key={address}>
               <span

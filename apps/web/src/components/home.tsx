@@ -1,6 +1,6 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { ChatList } from "@/components/chat-list";
 import { NewChat } from "@/components/new-chat";
 import { useNames } from "@/hooks/use-contacts";
@@ -10,7 +10,15 @@ import { deviceStorage } from "@/lib/device-storage";
 import { generatedName } from "@/lib/names";
 import { saveSession, type Session, type WalletKind } from "@/lib/session";
 import { walletForSession } from "@/lib/wallet";
-import { getXmtpClient, registerXmtpConversations, startXmtpDm, xmtpEnabled, type XmtpClient } from "@/lib/xmtp";
+import {
+  allowXmtp,
+  getXmtpClient,
+  registerXmtpConversations,
+  startXmtpDm,
+  xmtpAllowed,
+  xmtpEnabled,
+  type XmtpClient,
+} from "@/lib/xmtp";
 
 const WALLET_LABEL: Record<WalletKind, string> = {
   burner: "Burner wallet (development)",
@@ -29,6 +37,14 @@ export function Home({ session }: { session: Session }) {
   const [xmtpOnly, setXmtpOnly] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [refresh, setRefresh] = useState(0);
+  // Bumped when the user turns XMTP on: the set-up below runs again, and may now ask the wallet to sign.
+  const [xmtpAsked, setXmtpAsked] = useState(0);
+  // The newest token, for work started under an older one (a renewal changes it; the page carries on).
+  const token = useRef(session.token);
+  useEffect(() => {
+    token.current = session.token;
+  }, [session.token]);
+  const { address, wallet: walletKind } = session;
 
   function failed(e: unknown) {
     if (e instanceof ApiError && e.code === "unauthorized") saveSession(null);
@@ -37,14 +53,14 @@ export function Home({ session }: { session: Session }) {
 
   useEffect(() => {
     let live = true;
-    api.listChats(session.token).then(
+    api.listChats(token.current).then(
       (page) => live && setList(firstPage(readPage(page))),
       (e: unknown) => live && failed(e),
     );
     return () => {
       live = false;
     };
-  }, [session.token, refresh]);
+  }, [refresh]);
 
   function loadMore() {
     if (!list?.cursor || loadingMore) return;
@@ -58,21 +74,29 @@ export function Home({ session }: { session: Session }) {
   // XMTP comes up in the background; once it does, its conversations are mirrored and listed too.
   useEffect(() => {
     if (!xmtpEnabled()) return;
-    const wallet = walletForSession(session.wallet, session.address);
-    if (!wallet) return;
     let live = true;
-    void getXmtpClient(wallet).then(async (client) => {
+    void (async () => {
+      const wallet = await walletForSession(walletKind, address);
+      const client = wallet && live ? await getXmtpClient(wallet) : null;
       if (!client || !live) return;
       setXmtp(client);
-      const alone = await registerXmtpConversations(client, session.token);
+      const alone = await registerXmtpConversations(client, token.current);
       if (!live) return;
       setXmtpOnly(alone.length);
       setRefresh((n) => n + 1);
-    });
+    })();
     return () => {
       live = false;
     };
-  }, [session]);
+  }, [address, walletKind, xmtpAsked]);
+
+  // A wallet other than the burner is asked for XMTP's signature only on this tap (MiniPay signs no messages).
+  const offerXmtp =
+    xmtpEnabled() && walletKind !== "minipay" && !xmtp && !xmtpAllowed({ kind: walletKind, address });
+  function turnOnXmtp() {
+    allowXmtp(address);
+    setXmtpAsked((n) => n + 1);
+  }
 
   /** Signing out also forgets what this device cached of the user's chats (an expired session keeps it). */
   function signOut() {
@@ -113,6 +137,16 @@ export function Home({ session }: { session: Session }) {
             Sign out
           </button>
         </div>
+        {offerXmtp && (
+          <div className="row">
+            <span className="muted">
+              XMTP carries your messages end to end; your wallet asks you to sign once to set it up.
+            </span>
+            <button className="secondary small" data-testid="xmtp-enable" onClick={turnOnXmtp}>
+              Turn on XMTP
+            </button>
+          </div>
+        )}
       </section>
 
       <section className="card" aria-labelledby="chats-title">

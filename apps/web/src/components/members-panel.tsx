@@ -93,6 +93,7 @@ export function MembersPanel({
                   <button
                     className="link"
                     data-testid="member-rename"
+                    aria-label={`Name ${nameOf(member)}`}
                     onClick={() => {
                       setNaming(member);
                       setLabel("");
@@ -105,6 +106,7 @@ export function MembersPanel({
                   <button
                     className="link danger"
                     data-testid="member-remove"
+                    aria-label={`Remove ${nameOf(member)}`}
                     disabled={busy}
                     onClick={() => act(() => api.removeMember(session.token, chat.id, member))}
                   >

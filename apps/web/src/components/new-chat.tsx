@@ -2,7 +2,8 @@
 import { useState, type FormEvent } from "react";
 import { membersProblem, parseAddressList, withoutMe } from "@/lib/addresses";
 
-/** Start a DM (one address) or a group (a title and several addresses); a chat with nobody but me is refused. */
+/** Start a DM (one address) or a group (a title and several addresses); a chat with nobody but me is refused, and a
+ * "group" with one other person — which the server makes a DM — says so before it is started. */
 export function NewChat({
   me,
   onDm,
@@ -39,12 +40,16 @@ export function NewChat({
     void run("dm", () => onDm(parsed.valid[0]!));
   }
 
+  const groupMembers = parseAddressList(members);
+  const others = withoutMe(groupMembers.valid, me);
+  const onlyOne = others.length === 1 && groupMembers.invalid.length === 0;
+
   function startGroup(event: FormEvent) {
     event.preventDefault();
-    const parsed = parseAddressList(members);
-    const problem = membersProblem(parsed, me);
+    const problem = membersProblem(groupMembers, me);
     if (problem) return setError({ form: "group", text: problem });
-    void run("group", () => onGroup(title.trim(), withoutMe(parsed.valid, me)));
+    // Two people are a DM (the server makes one): opened as a DM, without the group's name.
+    void run("group", () => (onlyOne ? onDm(others[0]!) : onGroup(title.trim(), others)));
   }
 
   const shown = (form: "dm" | "group") =>
@@ -101,8 +106,14 @@ export function NewChat({
           value={members}
           onChange={(e) => setMembers(e.target.value)}
         />
+        {onlyOne && (
+          <p className="muted" role="status" data-testid="group-dm-warning">
+            With one other person this is a DM, not a group{title.trim() ? ", and it takes no name" : ""}: add at least
+            one more member for a group.
+          </p>
+        )}
         <button data-testid="group-create" type="submit" disabled={busy !== null}>
-          {busy === "group" ? "Creating…" : "Create group"}
+          {busy === "group" ? "Opening…" : onlyOne ? "Start DM instead" : "Create group"}
         </button>
         {shown("group")}
       </form>

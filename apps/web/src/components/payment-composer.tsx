@@ -1,7 +1,9 @@
 "use client";
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
+import { formatUnits } from "viem";
 import { config } from "@/lib/config";
-import { pay } from "@/lib/payments";
+import { errorText } from "@/lib/errors";
+import { pay, Shortfall } from "@/lib/payments";
 import type { Session } from "@/lib/session";
 import { parseAmount, type Token } from "@/lib/tokens";
 import type { Tx } from "@/lib/types";
@@ -9,6 +11,8 @@ import { walletForSession } from "@/lib/wallet";
 
 /** The chain's own coin, offered beside the stablecoins where the wallet shows it (not in MiniPay). */
 const NATIVE = "CELO";
+/** MiniPay's own page for adding money (its deeplink), for a balance too low to pay. */
+const ADD_CASH = "https://link.minipay.xyz/add_cash";
 
 /** Sends a payment to the other DM member through the wallet, then posts it as a chat message. */
 export function PaymentComposer({
@@ -28,33 +32,38 @@ export function PaymentComposer({
   const [symbol, setSymbol] = useState(choices[0] ?? NATIVE);
   const [amount, setAmount] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  // Set at once (state is only seen at the next render): a second tap meanwhile would start a second payment.
+  const paying = useRef(false);
+  const [error, setError] = useState<{ text: string; addCash: boolean } | null>(null);
   const token: Token | null = config.tokens.find((t) => t.symbol === symbol) ?? null;
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    if (!recipient) return;
-    const value = parseAmount(amount, token?.decimals ?? 18);
+    if (!recipient || paying.current) return;
+    const decimals = token?.decimals ?? 18;
+    const value = parseAmount(amount, decimals);
     if (value === null) {
-      setError(`Enter an amount in ${symbol}, like 0.5`);
+      setError({ text: `Enter an amount in ${symbol}, like 0.5`, addCash: false });
       return;
     }
-    const wallet = walletForSession(session.wallet, session.address);
-    if (!wallet) {
-      setError("The wallet of this session is not available: sign in again");
-      return;
-    }
+    paying.current = true;
     setBusy(true);
     setError(null);
     try {
+      const wallet = await walletForSession(session.wallet, session.address);
+      if (!wallet) {
+        setError({ text: "The wallet of this session is not available: sign in again", addCash: false });
+        return;
+      }
       const tx = await pay(wallet, recipient, value, token);
-      onPaid(`Paid ${amount.trim()} ${symbol}`, tx);
+      // What was paid, as the claim says it (not as typed: "1,50" is 1.5).
+      onPaid(`Paid ${formatUnits(value, decimals)} ${symbol}`, tx);
       setAmount("");
     } catch (e) {
-      // viem errors carry a one-line summary; the full text is too long for a phone screen.
-      const message = e instanceof Error ? ((e as { shortMessage?: string }).shortMessage ?? e.message) : "";
-      setError(`Payment not sent${message ? `: ${message}` : ""}`);
+      if (e instanceof Shortfall) setError({ text: e.message, addCash: session.wallet === "minipay" });
+      else setError({ text: `Payment not sent: ${errorText(e, "the wallet refused it")}`, addCash: false });
     } finally {
+      paying.current = false;
       setBusy(false);
     }
   }
@@ -91,9 +100,17 @@ export function PaymentComposer({
         {busy ? "Paying…" : "Pay"}
       </button>
       {error && (
-        <span className="error" role="alert">
-          {error}
-        </span>
+        <p className="error pay-error" role="alert" data-testid="pay-error">
+          {error.text}
+          {error.addCash && (
+            <>
+              {" "}
+              <a href={ADD_CASH} data-testid="add-cash">
+                Add cash in MiniPay
+              </a>
+            </>
+          )}
+        </p>
       )}
     </form>
   );

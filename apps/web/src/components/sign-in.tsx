@@ -1,7 +1,8 @@
 "use client";
 import { useEffect, useState } from "react";
 import { useHost } from "@/hooks/use-host";
-import { signIn } from "@/lib/auth";
+import { useSignIn, type SignInState } from "@/hooks/use-sign-in";
+import { errorText } from "@/lib/errors";
 import { injectedProvider } from "@/lib/hosts";
 import { generatedName } from "@/lib/names";
 import type { WalletKind } from "@/lib/session";
@@ -11,8 +12,9 @@ import { connectWallet } from "@/lib/wallet";
  * through its wallet; a browser with its wallet when it has one, and always a development burner wallet. */
 export function SignIn() {
   const host = useHost();
-  const [busy, setBusy] = useState<WalletKind | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const signing = useSignIn();
+  const { busy, run } = signing;
+  const [miniPayError, setMiniPayError] = useState<string | null>(null);
   const [miniPayName, setMiniPayName] = useState<string | null>(null);
 
   // MiniPay's wallet is connected already: no connect button, just who you are.
@@ -20,21 +22,11 @@ export function SignIn() {
     if (host !== "minipay") return;
     connectWallet("minipay").then(
       (wallet) => setMiniPayName(generatedName(wallet.address)),
-      (e: unknown) => setError(e instanceof Error ? e.message : "MiniPay shared no account"),
+      (e: unknown) => setMiniPayError(errorText(e, "MiniPay shared no account")),
     );
   }, [host]);
 
-  async function run(kind: WalletKind) {
-    setBusy(kind);
-    setError(null);
-    try {
-      await signIn(kind);
-    } catch (e) {
-      setError(e instanceof Error ? ((e as { shortMessage?: string }).shortMessage ?? e.message) : "Sign-in failed");
-    } finally {
-      setBusy(null);
-    }
-  }
+  const error = signing.error ?? miniPayError;
 
   if (host === null) return <p className="muted">Loading…</p>;
 
@@ -61,12 +53,30 @@ export function SignIn() {
       ) : (
         <BrowserChoices busy={busy} run={run} />
       )}
+      <TransactionOffer signing={signing} />
       {error && (
         <p className="error" role="alert">
           {error}
         </p>
       )}
     </section>
+  );
+}
+
+/** After the wallet refused to sign a message: the transaction it could sign in with instead, if the user wants it. */
+export function TransactionOffer({ signing }: { signing: SignInState }) {
+  const kind = signing.needsTransaction;
+  if (!kind) return null;
+  return (
+    <div className="notice" role="alert" data-testid="signin-tx-offer">
+      <span>
+        Your wallet does not sign messages. It can sign you in with a transaction to yourself instead, worth nothing;
+        the network fee is a fraction of a cent.
+      </span>
+      <button data-testid="signin-tx" disabled={signing.busy !== null} onClick={() => signing.run(kind, true)}>
+        Sign in with a transaction
+      </button>
+    </div>
   );
 }
 

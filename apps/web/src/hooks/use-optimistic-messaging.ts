@@ -81,6 +81,7 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
       onXmtp: setXmtpUp,
       onProblem: setProblem,
       onAuthFailed: () => setAuthFailed(true),
+      onAuthResumed: () => setAuthFailed(false),
     });
     connection.current = link;
     link.start();

@@ -14,6 +14,15 @@ describe("addresses people type", () => {
     });
   });
 
+  it("refuses a mixed-case address whose EIP-55 checksum does not hold: a typo, not another person", () => {
+    const real = "0x52908400098527886E0F7030069857D2E4169EE7"; // EIP-55's own example
+    const typo = "0x52908400098527886E0F7030069857D2E4169Ee7";
+    expect(parseAddressList(real).valid).toEqual([real]);
+    expect(parseAddressList(real.toLowerCase()).valid).toEqual([real]); // no checksum to check
+    expect(parseAddressList(`0x${real.slice(2).toUpperCase()}`).valid).toEqual([real]);
+    expect(parseAddressList(typo)).toEqual({ valid: [], invalid: [typo] });
+  });
+
   it("names the first thing that is not an address", () => {
     expect(membersProblem(parseAddressList(`${BOB} bob.eth`), ME)).toBe("Not an address: bob.eth");
   });
@@ -40,6 +49,14 @@ describe("stablecoin settings and amounts", () => {
   it("parses amounts in the token's own decimals", () => {
     expect(parseAmount("1.5", 6)).toBe(1_500_000n);
     expect(parseAmount(".25", 18)).toBe(250_000_000_000_000_000n);
+  });
+
+  it("takes a comma for the decimal mark (phones in many locales offer no dot), never a thousands separator", () => {
+    expect(parseAmount("1,5", 6)).toBe(1_500_000n);
+    expect(parseAmount("0,125", 6)).toBe(125_000n);
+    expect(parseAmount("1,000", 6)).toBeNull(); // one thousand, or one? Refused rather than guessed
+    expect(parseAmount("1,000.5", 6)).toBeNull();
+    expect(parseAmount("1,2,3", 6)).toBeNull();
   });
 
   it("refuses zero, junk and more decimals than the token has", () => {

@@ -7,11 +7,19 @@ export interface ParsedAddresses {
   invalid: string[];
 }
 
+/** Well-formed, and where its letters mix cases (EIP-55), with the checksum right: a wrong capital is a typo, and
+ * the address it spells someone else's — or no one's. */
+function isTypedAddress(text: string): boolean {
+  if (!isAddress(text, { strict: false })) return false;
+  const hex = text.slice(2);
+  return hex === hex.toLowerCase() || hex === hex.toUpperCase() || getAddress(text) === text;
+}
+
 export function parseAddressList(text: string): ParsedAddresses {
   const valid: string[] = [];
   const invalid: string[] = [];
   for (const item of text.split(/[\s,;]+/).filter(Boolean)) {
-    if (!isAddress(item, { strict: false })) invalid.push(item);
+    if (!isTypedAddress(item)) invalid.push(item);
     else if (!valid.some((a) => a.toLowerCase() === item.toLowerCase())) valid.push(getAddress(item));
   }
   return { valid, invalid };

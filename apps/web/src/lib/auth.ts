@@ -1,12 +1,12 @@
 // Signing in against the server, two ways: Sign-In with Ethereum (nonce → EIP-4361 message, viem's formatter, which
-// the server's strict parser accepts → personal_sign), or — for wallets that cannot sign messages (MiniPay) — a
-// zero-value transaction to oneself whose data names the domain and the nonce. Then a session token, renewed
-// before it expires so that signing in again is rare.
+// the server's strict parser accepts → personal_sign), or — for wallets that cannot sign messages (MiniPay, or one
+// that refuses personal_sign once the user agrees) — a zero-value transaction to oneself whose data names the domain
+// and the nonce. Then a session token, renewed before it expires so that signing in again is rare.
 import { stringToHex } from "viem";
 import { createSiweMessage } from "viem/siwe";
 import { api } from "./api";
 import { config } from "./config";
-import { saveSession, type Session, type WalletKind } from "./session";
+import { parseSession, readSessionRaw, saveSession, type Session, type WalletKind } from "./session";
 import type { SessionAnswer } from "./types";
 import { connectWallet, type Wallet } from "./wallet";
 
@@ -20,6 +20,15 @@ export function providerErrorCode(error: unknown): number | null {
     if (typeof code === "number") return code;
   }
   return null;
+}
+
+/** The wallet refused to sign a message (EIP-1193 4200). It can still sign in by a transaction, but that costs a
+ * network fee and the wallet shows a transaction, not a sign-in: only when the user chooses it (signIn's
+ * `byTransaction`), never in their place. */
+export class NeedsTransaction extends Error {
+  constructor() {
+    super("This wallet does not sign messages");
+  }
 }
 
 /** The data of a sign-in transaction: the UTF-8 bytes of this sentence (docs/protocol.md). */
@@ -50,25 +59,30 @@ async function signInByTransaction(wallet: Wallet): Promise<SessionAnswer> {
   return api.verifyTx(hash);
 }
 
-function keep(answer: SessionAnswer, wallet: WalletKind): Session {
-  const session: Session = { ...answer, wallet, issued_at: Date.now() };
+function keep(answer: SessionAnswer, wallet: WalletKind, final = false): Session {
+  const session: Session = { ...answer, wallet, issued_at: Date.now(), ...(final ? { final } : {}) };
   saveSession(session);
   return session;
 }
 
-export async function signIn(kind: WalletKind): Promise<Session> {
+/** Signs in with the wallet of `kind`: by a signed message where it can sign one, else (MiniPay) by a transaction;
+ * `byTransaction` when the user chose the transaction after a NeedsTransaction. */
+export async function signIn(kind: WalletKind, { byTransaction = false } = {}): Promise<Session> {
   const wallet = await connectWallet(kind);
-  if (!wallet.canSignMessages) return keep(await signInByTransaction(wallet), kind);
+  if (!wallet.canSignMessages || byTransaction) return keep(await signInByTransaction(wallet), kind);
   try {
     return keep(await signInWithMessage(wallet), kind);
   } catch (error) {
-    // A wallet that refuses message signing outright can still prove its key with a transaction.
-    if (providerErrorCode(error) !== UNSUPPORTED_METHOD) throw error;
-    return keep(await signInByTransaction(wallet), kind);
+    throw providerErrorCode(error) === UNSUPPORTED_METHOD ? new NeedsTransaction() : error;
   }
 }
 
-/** A fresh token for a still-valid session; the server refuses once the first sign-in is too old. */
-export async function renew(session: Session): Promise<Session> {
-  return keep(await api.renew(session.token), session.wallet);
+/** A fresh token for a still-valid session; the server refuses once the first sign-in is too old, and stops
+ * extending it as that age nears (then the session is kept as final: renewing it again would gain nothing). Null,
+ * and nothing stored, when the session was replaced or ended while the answer was on its way: a renewal must not
+ * undo a sign-out. */
+export async function renew(session: Session): Promise<Session | null> {
+  const answer = await api.renew(session.token);
+  if (parseSession(readSessionRaw())?.token !== session.token) return null;
+  return keep(answer, session.wallet, answer.expires_at <= session.expires_at);
 }

@@ -3,7 +3,7 @@
 // clean-up.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "./api";
-import { ChatConnection } from "./chat-connection";
+import { ChatConnection, REFUSED_RETRY_MS } from "./chat-connection";
 import { initialChatState, messagesReducer, type Action, type ChatState } from "./messages-reducer";
 import type { Outbox, OutboxEntry } from "./outbox";
 import { createStore } from "./store";
@@ -59,6 +59,7 @@ function setup(
 ) {
   const store = createStore<ChatState, Action>(messagesReducer, initialChatState(CHAT, ME));
   const onAuthFailed = vi.fn();
+  const onAuthResumed = vi.fn();
   const connection = new ChatConnection({
     chatId: CHAT,
     session: { token, address: ME, expires_at: Date.now() + 3_600_000, wallet: "burner" },
@@ -69,6 +70,7 @@ function setup(
     onXmtp: () => undefined,
     onProblem: () => undefined,
     onAuthFailed,
+    onAuthResumed,
     refreshSession,
   });
   connections.push(connection);
@@ -80,7 +82,7 @@ function setup(
     socket.disconnect();
     socket.connect();
   };
-  return { store, outbox, history, socket, connection, onAuthFailed, sends, reconnect };
+  return { store, outbox, history, socket, connection, onAuthFailed, onAuthResumed, sends, reconnect };
 }
 
 /** A server that acks every send once, in order, like the real one. */
@@ -256,7 +258,9 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
     await h.connection.send("kept");
+    expect(h.onAuthResumed).not.toHaveBeenCalled();
     h.connection.sessionChanged(session("signed-in-again"));
+    expect(h.onAuthResumed).toHaveBeenCalledOnce(); // the "sign in again" notice goes
     await vi.waitFor(() => expect(h.sends()).toEqual(["kept"]));
     expect(h.socket.auths.at(-1)).toEqual({ token: "signed-in-again" });
     expect(joins(h.socket).at(-1)).toEqual({ chat_id: CHAT, since_rev: 1 });
@@ -272,12 +276,58 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     expect(h.socket.auths).toEqual([{ token: "token" }, { token: "token" }]);
   });
 
+  it("after a renewal, the old token's session:expired reconnects with the renewed token, asking nobody", async () => {
+    const refresh = vi.fn<Refresh>(async () => null);
+    const h = setup(oneMessageIn, memoryOutbox(), "token", memoryHistory(), refresh);
+    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(1));
+    h.connection.sessionChanged(session("renewed")); // SessionKeeper renewed it; this socket still runs on "token"
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
+    expect(h.socket.auths).toEqual([{ token: "token" }, { token: "renewed" }]);
+    expect(joins(h.socket)[1]).toEqual({ chat_id: CHAT, since_rev: 1 });
+    expect(refresh).not.toHaveBeenCalled();
+    expect(h.onAuthFailed).not.toHaveBeenCalled();
+  });
+
+  it("a refused renewed token goes to refreshSession with that token", async () => {
+    const refresh = vi.fn<Refresh>(async () => null);
+    const h = setup(sendOk(), memoryOutbox(), "token", memoryHistory(), refresh);
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
+    h.connection.sessionChanged(session("renewed"));
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
+    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
+    expect(refresh).toHaveBeenCalledExactlyOnceWith("renewed");
+  });
+
   it("connects with a renewed token at its next reconnect, before the old one expires", async () => {
     const h = setup(sendOk());
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
     h.connection.sessionChanged(session("renewed"));
     h.reconnect();
     expect(h.socket.auths.at(-1)).toEqual({ token: "renewed" });
+  });
+});
+
+describe("ChatConnection refused by the server", () => {
+  it("connects again a little later when refused for another reason than its token (too many sockets)", async () => {
+    const h = setup(sendOk());
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
+    vi.useFakeTimers();
+    try {
+      h.socket.disconnect(); // the network went; socket.io-client reconnects, and the server says no this time
+      h.socket.refuse("rate_limited");
+      expect(h.socket.auths).toHaveLength(1);
+      vi.advanceTimersByTime(REFUSED_RETRY_MS);
+      expect(h.socket.auths).toHaveLength(2);
+      expect(h.socket.connected).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -101,6 +101,7 @@ function setup(create: "ok" | "fail" | "hang" = "ok", serverMembers?: (me: strin
     onXmtp: (up) => (flags.xmtpUp = up),
     onProblem: () => undefined,
     onAuthFailed: () => undefined,
+    onAuthResumed: () => undefined,
     refreshSession: async () => null,
     loadXmtpSdk: load,
   });
@@ -228,12 +229,23 @@ describe("ChatConnection on a chat id held by other people", () => {
     const squatter = privateKeyToAccount(generatePrivateKey()).address;
     const h = (harness = setup("ok", (me, peer) => [me, peer, squatter]));
     await vi.waitFor(() => expect(h.mode()).toBe("Fallback"));
-    await vi.waitFor(() => expect(h.load).toHaveBeenCalledOnce());
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The conversation was opened, compared with the server's chat, and closed again unused.
+    await vi.waitFor(() => expect(h.network.streams).toEqual({ opened: 1, ended: 1 }));
     await h.connection.send("only for the server chat");
     await vi.waitFor(() => expect(h.socket.emitted("send")).toHaveLength(1));
     expect(h.mode()).toBe("Fallback");
     expect(h.network.sends).toEqual([]);
+  });
+});
+
+describe("ChatConnection closed early", () => {
+  it("ends the XMTP stream it opened when the chat closes before the server said whose chat it is", async () => {
+    const h = (harness = setup("ok"));
+    h.socket.answer = () => undefined; // the join is never answered
+    await vi.waitFor(() => expect(h.network.streams.opened).toBe(1));
+    h.connection.stop();
+    await vi.waitFor(() => expect(h.network.streams.ended).toBe(1));
+    expect(h.mode()).not.toBe("XMTP");
   });
 });
 

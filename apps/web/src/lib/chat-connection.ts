@@ -23,6 +23,9 @@ import {
 
 const ACK_TIMEOUT_MS = 10_000;
 const RETRY_MS = 1000;
+/** After the server refused the connection for another reason than the token (too many sockets for this address),
+ * which socket.io-client does not retry by itself: try again this much later. */
+export const REFUSED_RETRY_MS = 5000;
 /** The first join waits this long at most for the history cache (IndexedDB can be slow, or stuck). */
 const CACHE_WAIT_MS = 500;
 /** Renew the typing flag this often while typing; the server drops it after 5 s without renewal. */
@@ -45,6 +48,8 @@ export interface ChatConnectionOptions {
   onXmtp(ready: boolean): void;
   onProblem(message: string | null): void;
   onAuthFailed(): void;
+  /** A session handed over after onAuthFailed: the chat carries on (the "sign in again" notice can go). */
+  onAuthResumed(): void;
   /** Where the XMTP SDK comes from; the lazy import of @xmtp/browser-sdk unless given. */
   loadXmtpSdk?: XmtpSdkLoader;
 }
@@ -69,8 +74,10 @@ export class ChatConnection {
   private backoffTimer: ReturnType<typeof setTimeout> | undefined;
   /** The server refused the session token: nothing more is sent until the user signs in again (a new connection). */
   private authExpired = false;
-  /** The token the socket connects with and REST calls carry. */
+  /** The newest token we hold: the next (re)connect and every REST call use it. */
   private token: string;
+  /** The token the current (or last) connection was opened with: what the server ends or refuses on the socket. */
+  private connectedWith: string | null = null;
   /** The server said the session ends (`session:expired`): its disconnect is no cue to reconnect with the same token. */
   private sessionEnded = false;
   /** A silent refresh was tried and the socket has not connected since: a second refusal goes to the user. */
@@ -84,6 +91,8 @@ export class ChatConnection {
   private readonly xmtpIds = new Map<string, string>();
   private readonly attested = new Set<string>();
   private typingSentAt = 0;
+  /** Called once by stop(): what waits on this chat gives up. */
+  private readonly onStop = new Set<() => void>();
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly o: ChatConnectionOptions) {
@@ -112,6 +121,8 @@ export class ChatConnection {
     this.socket = null;
     this.xmtp?.close();
     this.xmtp = null;
+    for (const giveUp of [...this.onStop]) giveUp();
+    this.onStop.clear();
   }
 
   private get chatId() {
@@ -173,10 +184,15 @@ export class ChatConnection {
     this.o.onAuthFailed();
   }
 
-  /** The session ended: carry on with a fresh one when it can be had without the user, else ask them. Rejoining
-   * with the same highest rev and flushing the outbox follow from the reconnect. */
-  private async refreshSession(): Promise<void> {
+  /** The server ended or refused the session of `refused`: carry on with a newer token when we hold one already (a
+   * renewal came while the socket ran on the old one), else with a fresh session when it can be had without the user,
+   * else ask them. Rejoining with the same highest rev and flushing the outbox follow from the reconnect. */
+  private async refreshSession(refused: string | null): Promise<void> {
     if (this.refreshing || this.authExpired) return;
+    if (refused !== this.token) {
+      this.reconnect();
+      return;
+    }
     if (this.refreshed) {
       this.authFailed();
       return;
@@ -208,6 +224,7 @@ export class ChatConnection {
     this.refreshed = false;
     if (!this.authExpired) return;
     this.authExpired = false;
+    this.o.onAuthResumed();
     this.reconnect();
   }
 
@@ -215,7 +232,10 @@ export class ChatConnection {
     const socket = io(config.serverUrl, {
       transports: ["websocket"], // the server refuses long-polling
       // Read at every (re)connect, so a renewed token is the one used.
-      auth: (give) => give({ token: this.token }),
+      auth: (give) => {
+        this.connectedWith = this.token;
+        give({ token: this.token });
+      },
       // Come back quickly after an outage: the outbox is waiting.
       reconnectionDelay: 500,
       reconnectionDelayMax: 2000,
@@ -244,13 +264,19 @@ export class ChatConnection {
       // The client reconnects by itself except after a server-side disconnect; one that ends the session needs a
       // new session first.
       if (reason !== "io server disconnect" || this.stopped) return;
-      if (this.sessionEnded) void this.refreshSession();
+      if (this.sessionEnded) void this.refreshSession(this.connectedWith);
       else socket.connect();
     });
     socket.on("connect_error", (error) => {
       if (error.message === "unauthorized") {
         socket.disconnect();
-        void this.refreshSession();
+        void this.refreshSession(this.connectedWith);
+      } else if (!socket.active && !this.stopped) {
+        // Refused by the server (a network failure leaves the socket active: socket.io-client retries that itself).
+        clearTimeout(this.connectTimer);
+        this.connectTimer = setTimeout(() => {
+          if (!this.stopped && !socket.connected) socket.connect();
+        }, REFUSED_RETRY_MS);
       }
     });
     // Sent just before the server disconnects a socket whose token expires ({expires_at}).
@@ -290,7 +316,7 @@ export class ChatConnection {
       if (!ack.ok) {
         const code = ack.error.code;
         if (code === "unauthorized") {
-          void this.refreshSession();
+          void this.refreshSession(this.connectedWith);
           return;
         }
         if (code === "not_found" || code === "forbidden") {
@@ -321,9 +347,11 @@ export class ChatConnection {
   private async catchUp(fromRev: number, targetRev: number): Promise<void> {
     const generation = ++this.catchUpGeneration;
     let cursor = fromRev;
+    let token = this.token;
     try {
       for (;;) {
-        const page = await api.changes(this.token, this.chatId, cursor);
+        token = this.token;
+        const page = await api.changes(token, this.chatId, cursor);
         if (this.stopped || generation !== this.catchUpGeneration) return;
         const last = page.changes.at(-1);
         if (last) cursor = Math.max(cursor, last.rev);
@@ -333,7 +361,7 @@ export class ChatConnection {
       }
     } catch (error) {
       // The resume rev stays at the cursor: the next reconnect re-joins from there and repairs the hole.
-      if (error instanceof ApiError && error.code === "unauthorized") void this.refreshSession();
+      if (error instanceof ApiError && error.code === "unauthorized") void this.refreshSession(token);
     }
   }
 
@@ -389,7 +417,7 @@ export class ChatConnection {
         this.backOff(RETRY_MS);
       } else if (ack.error.code === "unauthorized") {
         // The session expired: the message stays pending (and in the outbox) for after the next sign-in.
-        void this.refreshSession();
+        void this.refreshSession(this.connectedWith);
       } else if (RETRYABLE.has(ack.error.code)) {
         // Later messages wait too, so the order they were written in survives.
         this.backOff(ack.error.retry_after_ms ?? RETRY_MS);
@@ -495,8 +523,8 @@ export class ChatConnection {
 
   private async connectXmtp(): Promise<void> {
     if (!xmtpEnabled() || !isXmtpConversationId(this.chatId)) return;
-    const wallet = walletForSession(this.o.session.wallet, this.o.session.address);
-    if (!wallet) return;
+    const wallet = await walletForSession(this.o.session.wallet, this.o.session.address);
+    if (!wallet || this.stopped) return;
     const client = await getXmtpClient(wallet, this.o.loadXmtpSdk);
     if (!client || this.stopped) return;
     const chat = await openXmtpChat(client, this.chatId, (copy) => this.dispatch({ type: "xmtpReceived", copy }));
@@ -511,20 +539,25 @@ export class ChatConnection {
     this.o.onXmtp(true);
   }
 
-  /** The server's chat once a join (or the history cache) has told it; null if the chat closes first. */
+  /** The server's chat once a join (or the history cache) has told it; null if the chat closes first (stop() dispatches
+   * nothing, so it says so itself: else an XMTP stream opened meanwhile would be held open for good). */
   private serverChat(): Promise<Chat | null> {
     return new Promise((resolve) => {
-      const check = (): boolean => {
-        const { chat, membership } = this.o.store.getState();
-        const gone = this.stopped || membership === "not-member";
-        if (!gone && !chat) return false;
-        resolve(gone ? null : chat);
-        return true;
+      let unsubscribe = () => {};
+      const settle = (chat: Chat | null) => {
+        unsubscribe();
+        this.onStop.delete(giveUp);
+        resolve(chat);
       };
-      if (check()) return;
-      const unsubscribe = this.o.store.subscribe(() => {
-        if (check()) unsubscribe();
-      });
+      const giveUp = () => settle(null);
+      const check = () => {
+        const { chat, membership } = this.o.store.getState();
+        if (this.stopped || membership === "not-member") settle(null);
+        else if (chat) settle(chat);
+      };
+      this.onStop.add(giveUp);
+      unsubscribe = this.o.store.subscribe(check);
+      check();
     });
   }
 }

@@ -19,7 +19,8 @@ function burner(): Wallet {
     kind: "burner",
     address: account.address,
     canSignMessages: true,
-    nativePayments: true,
+    chainRead: null,
+    feeTokens: null,
     signMessage: (message) => account.signMessage({ message }),
     send: () => Promise.reject(new Error("no chain here")),
   };
@@ -95,6 +96,18 @@ describe("registerXmtpConversations", () => {
     const id = h.network.addConversation([h.me, peer]);
     expect(await h.xmtp.registerXmtpConversations(h.client, "token")).toEqual([]);
     expect(h.chats.get(id)?.sort()).toEqual([h.me, peer].map((m) => m.toLowerCase()).sort());
+  });
+
+  it("asks the server once per conversation and member set, not on every visit to the chat list", async () => {
+    const h = await setup();
+    const peer = address();
+    h.network.addConversation([h.me, peer]);
+    await h.xmtp.registerXmtpConversations(h.client, "token");
+    await h.xmtp.registerXmtpConversations(h.client, "token"); // back from a chat: Home mounts again
+    expect(rest.createChat).toHaveBeenCalledOnce();
+    h.network.addConversation([h.me, peer, address()]);
+    await h.xmtp.registerXmtpConversations(h.client, "token");
+    expect(rest.createChat).toHaveBeenCalledTimes(2); // only the new one
   });
 
   it("adds the missing members to a server chat that holds only some of them, then uses it", async () => {

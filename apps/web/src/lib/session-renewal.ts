@@ -13,8 +13,9 @@ export function renewalDueAt(session: Session): number {
   return issued === undefined ? 0 : issued + (session.expires_at - issued) / 2;
 }
 
-/** How long to wait before renewing: 0 when due now, null when the token has expired (only a new sign-in helps). */
+/** How long to wait before renewing: 0 when due now, null when renewing cannot help (the token has expired, or the
+ * server would not extend it: only a new sign-in helps). */
 export function renewalDelay(session: Session, now: number): number | null {
-  if (session.expires_at <= now) return null;
+  if (session.expires_at <= now || session.final) return null;
   return Math.min(MAX_TIMER_MS, Math.max(0, renewalDueAt(session) - now));
 }

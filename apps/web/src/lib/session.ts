@@ -12,6 +12,8 @@ export interface Session {
   expires_at: number;
   /** When this token was issued (this device's clock): with expires_at, its lifetime, for renewal. */
   issued_at?: number;
+  /** The server would not extend it any further (its sign-in is nearly SESSION_MAX_AGE_S old): not renewed again. */
+  final?: boolean;
   wallet: WalletKind;
 }
 

@@ -28,9 +28,19 @@ export function parseTokens(raw: string): Token[] {
   return tokens;
 }
 
-/** Parses a positive amount ("1", "0.25", ".5") into base units; null when it is not one or has too many decimals. */
+/** A comma as the decimal mark ("1,5": the only one many phones' decimal keypads offer), unless it could be a
+ * thousands separator ("1,000"): that one stays, and the amount is refused rather than guessed. */
+function decimalComma(text: string): string {
+  const match = /^(\d*),(\d+)$/.exec(text);
+  if (!match) return text;
+  const [, whole, fraction] = match as unknown as [string, string, string];
+  return fraction.length === 3 && whole !== "" && whole !== "0" ? text : `${whole}.${fraction}`;
+}
+
+/** Parses a positive amount ("1", "0.25", ".5", "1,5") into base units; null when it is not one or has too many
+ * decimals. */
 export function parseAmount(text: string, decimals: number): bigint | null {
-  const trimmed = text.trim();
+  const trimmed = decimalComma(text.trim());
   const pattern = decimals > 0 ? new RegExp(`^(\\d+(\\.\\d{1,${decimals}})?|\\.\\d{1,${decimals}})$`) : /^\d+$/;
   if (!pattern.test(trimmed)) return null;
   const value = parseUnits(trimmed.startsWith(".") ? `0${trimmed}` : trimmed, decimals);

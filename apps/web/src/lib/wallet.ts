@@ -2,12 +2,10 @@
 // EIP-1193 provider (window.ethereum), MiniPay's (legacy transactions only, no message signing, fees in
 // stablecoins) or the Farcaster client's. Each signs in and sends transactions on the configured chain.
 import {
+  createPublicClient,
   createWalletClient,
   custom,
-  decodeFunctionResult,
   defineChain,
-  encodeFunctionData,
-  erc20Abi,
   getAddress,
   http,
   toHex,
@@ -16,14 +14,17 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { config } from "./config";
-import { farcasterProvider, injectedProvider, isMiniPay, type Eip1193Provider } from "./hosts";
+import { affordableFee, Shortfall, type ChainRead } from "./funds";
+import { detectHost, farcasterProvider, injectedProvider, isMiniPay, type Eip1193Provider } from "./hosts";
 import type { WalletKind } from "./session";
+import type { Token } from "./tokens";
 
 export interface TxRequest {
   to: Address;
   data?: Hex;
   value?: bigint;
-  /** Celo: the token the fee is paid in (MiniPay holds no CELO); omitted: the one the wallet holds. */
+  /** Celo: what pays the fee (MiniPay holds no CELO), null for CELO; omitted: MiniPay picks a stablecoin that covers
+   * it. Only MiniPay's wallet sends it; the others pay fees in CELO. */
   feeCurrency?: Address | null;
 }
 
@@ -32,8 +33,11 @@ export interface Wallet {
   address: Address;
   /** False for MiniPay: it signs transactions only, so it signs in by transaction. */
   canSignMessages: boolean;
-  /** Whether payments in the chain's own coin (CELO) make sense: MiniPay shows stablecoins only. */
-  nativePayments: boolean;
+  /** Reads the chain this wallet pays on, for the checks before paying (src/lib/funds.ts); null where that chain is
+   * not known beforehand (a browser or Farcaster wallet may be on another until switched): those check for themselves. */
+  chainRead: ChainRead | null;
+  /** The stablecoins it pays network fees in (Celo's feeCurrency: MiniPay); null: fees in CELO. */
+  feeTokens: readonly Token[] | null;
   signMessage(message: string): Promise<Hex>;
   send(tx: TxRequest): Promise<Hex>;
 }
@@ -55,11 +59,13 @@ function burnerWallet(): Wallet {
   }
   const account = privateKeyToAccount(key as Hex);
   const client = createWalletClient({ account, chain, transport: http(config.chainRpcUrl) });
+  const reader = createPublicClient({ chain, transport: http(config.chainRpcUrl) });
   return {
     kind: "burner",
     address: account.address,
     canSignMessages: true,
-    nativePayments: true,
+    chainRead: (method, params) => reader.request({ method, params } as never),
+    feeTokens: null,
     signMessage: (message) => account.signMessage({ message }),
     send: ({ to, data, value }) => client.sendTransaction({ to, data, value }),
   };
@@ -72,7 +78,8 @@ function providerWallet(kind: WalletKind, provider: Eip1193Provider, address: Ad
     kind,
     address,
     canSignMessages: true,
-    nativePayments: true,
+    chainRead: null,
+    feeTokens: null,
     signMessage: (message) => client.signMessage({ message }),
     async send({ to, data, value }) {
       if ((await client.getChainId()) !== chain.id) await client.switchChain({ id: chain.id });
@@ -81,33 +88,29 @@ function providerWallet(kind: WalletKind, provider: Eip1193Provider, address: Ad
   };
 }
 
-async function balanceOf(provider: Eip1193Provider, token: Address, owner: Address): Promise<bigint> {
-  const data = encodeFunctionData({ abi: erc20Abi, functionName: "balanceOf", args: [owner] });
-  const result = (await provider.request({ method: "eth_call", params: [{ to: token, data }, "latest"] })) as Hex;
-  return decodeFunctionResult({ abi: erc20Abi, functionName: "balanceOf", data: result });
-}
-
-/** The fee currency of the first configured stablecoin the wallet holds; null (the wallet decides) when none. */
-async function heldFeeCurrency(provider: Eip1193Provider, owner: Address): Promise<Address | null> {
-  for (const token of config.tokens) {
-    if (!token.feeCurrency) continue;
-    const held = await balanceOf(provider, token.address, owner).catch(() => 0n);
-    if (held > 0n) return token.feeCurrency;
-  }
-  return null;
-}
-
 /** MiniPay: plain eth_sendTransaction without EIP-1559 fields (it sends legacy transactions only), the fee in a
- * stablecoin through Celo's feeCurrency. */
+ * stablecoin through Celo's feeCurrency — one that covers it, when the caller did not choose. */
 function miniPayWallet(provider: Eip1193Provider, address: Address): Wallet {
+  const chainRead: ChainRead = (method, params) => provider.request({ method, params });
+  const feeTokens = config.tokens.filter((t) => t.feeCurrency);
   return {
     kind: "minipay",
     address,
     canSignMessages: false,
-    nativePayments: false,
+    chainRead,
+    feeTokens,
     signMessage: () => Promise.reject(new Error("MiniPay does not sign messages")),
     async send({ to, data, value = 0n, feeCurrency }) {
-      const fee = feeCurrency === undefined ? await heldFeeCurrency(provider, address) : feeCurrency;
+      const fee =
+        feeCurrency !== undefined
+          ? feeCurrency
+          : await affordableFee(chainRead, { from: address, to, data, value }, { token: null, value }, feeTokens).catch(
+              (error: unknown) => {
+                // Nothing covers the fee: say so rather than send what must fail. A read that failed: MiniPay decides.
+                if (error instanceof Shortfall) throw error;
+                return null;
+              },
+            );
       const tx = { from: address, to, value: toHex(value), ...(data ? { data } : {}), ...(fee ? { feeCurrency: fee } : {}) };
       return (await provider.request({ method: "eth_sendTransaction", params: [tx] })) as Hex;
     },
@@ -135,12 +138,14 @@ export async function connectWallet(kind: WalletKind): Promise<Wallet> {
   return walletOf(kind, provider, getAddress(first));
 }
 
-/** The wallet of a stored session, without prompting; null when it is no longer available. */
-export function walletForSession(kind: WalletKind, address: string): Wallet | null {
+/** The wallet of a stored session, without prompting; null when it is no longer available. A Farcaster client's
+ * wallet comes from its SDK once the host is detected: right after a reload that is still under way, so wait for it. */
+export async function walletForSession(kind: WalletKind, address: string): Promise<Wallet | null> {
   if (kind === "burner") {
     const wallet = burnerWallet();
     return wallet.address.toLowerCase() === address.toLowerCase() ? wallet : null;
   }
+  if (kind === "farcaster") await detectHost();
   const provider = providerFor(kind);
   return provider ? walletOf(kind, provider, getAddress(address)) : null;
 }

@@ -18,7 +18,8 @@ function burner(): Wallet {
     address: account.address,
     signMessage: (message) => account.signMessage({ message }),
     canSignMessages: true,
-    nativePayments: true,
+    chainRead: null,
+    feeTokens: null,
     send: () => Promise.reject(new Error("no chain here")),
   };
 }
@@ -89,6 +90,27 @@ describe("getXmtpClient", () => {
     expect(network.creates).toHaveLength(1);
   });
 
+  it("asks a wallet other than the burner for no XMTP signature until the user turned XMTP on", async () => {
+    const items = new Map<string, string>();
+    vi.stubGlobal("window", {
+      localStorage: { getItem: (k: string) => items.get(k) ?? null, setItem: (k: string, v: string) => void items.set(k, v) },
+    });
+    const { allowXmtp, getXmtpClient, xmtpAllowed } = await freshXmtp("dev");
+    const network = new StandInNetwork();
+    const load = vi.fn(network.sdk("ok").load);
+    const key = burner();
+    const signMessage = vi.fn(key.signMessage);
+    const injected: Wallet = { ...key, kind: "injected", signMessage };
+    expect(xmtpAllowed(injected)).toBe(false);
+    expect(await getXmtpClient(injected, load)).toBeNull();
+    expect(load).not.toHaveBeenCalled();
+    expect(signMessage).not.toHaveBeenCalled();
+    allowXmtp(injected.address); // the user tapped "Turn on XMTP"
+    expect(xmtpAllowed(injected)).toBe(true);
+    expect(await getXmtpClient(injected, load)).not.toBeNull();
+    expect(network.creates).toHaveLength(1);
+  });
+
   it("never loads the SDK when NEXT_PUBLIC_XMTP_ENV is off", async () => {
     let sdkImported = false;
     vi.doMock("@xmtp/browser-sdk", () => {
@@ -137,6 +159,7 @@ describe("getXmtpClient", () => {
       onXmtp,
       onProblem: () => undefined,
       onAuthFailed: () => undefined,
+      onAuthResumed: () => undefined,
       refreshSession: async () => null,
       loadXmtpSdk: load,
     });

@@ -5,7 +5,7 @@ import type { Client, Conversation, Dm, Group, Identifier, Signer, XmtpEnv } fro
 import { getAddress, hexToBytes } from "viem";
 import { config } from "./config";
 import type { XmtpCopy } from "./messages-reducer";
-import { mirrorConversation } from "./mirror";
+import { mirrorConversation, type Mirrored } from "./mirror";
 import type { Wallet } from "./wallet";
 
 type Sdk = typeof import("@xmtp/browser-sdk");
@@ -20,6 +20,20 @@ const ETHEREUM = 0; // IdentifierKind.Ethereum; the enum lives in the SDK, which
 
 export function xmtpEnabled(): boolean {
   return config.xmtpEnv !== "off";
+}
+
+const XMTP_ON = "om.xmtp-on:";
+
+/** Whether an XMTP client may be created for this wallet without asking now. Creating one makes the wallet sign
+ * XMTP's identity message: the burner signs here, prompting nobody, but any other wallet pops up a signature
+ * request, so that happens only once its owner turned XMTP on (on this device; remembered). */
+export function xmtpAllowed(wallet: { kind: Wallet["kind"]; address: string }): boolean {
+  return wallet.kind === "burner" || window.localStorage.getItem(XMTP_ON + wallet.address.toLowerCase()) === "1";
+}
+
+/** The user asked for XMTP with this address (the next getXmtpClient may prompt the wallet). */
+export function allowXmtp(address: string): void {
+  window.localStorage.setItem(XMTP_ON + address.toLowerCase(), "1");
 }
 
 /** XMTP conversation ids are 32 hex characters; the server binds content to them (docs/protocol.md). */
@@ -66,10 +80,11 @@ async function createClient(wallet: Wallet, load: XmtpSdkLoader): Promise<XmtpCl
 
 let current: { address: string; client: Promise<XmtpClient | null> } | null = null;
 
-/** The XMTP client for this wallet, created once; null when XMTP is off or unreachable. */
+/** The XMTP client for this wallet, created once; null when XMTP is off, not turned on for this wallet, or
+ * unreachable. */
 export function getXmtpClient(wallet: Wallet, load: XmtpSdkLoader = loadSdk): Promise<XmtpClient | null> {
   // XMTP's identity is a signed message: a wallet that signs none (MiniPay) has no XMTP inbox.
-  if (!xmtpEnabled() || !wallet.canSignMessages) return Promise.resolve(null);
+  if (!xmtpEnabled() || !wallet.canSignMessages || !xmtpAllowed(wallet)) return Promise.resolve(null);
   if (current?.address !== wallet.address) {
     current = { address: wallet.address, client: createClient(wallet, load).catch(() => null) };
   }
@@ -143,6 +158,11 @@ export async function startXmtpDm(client: XmtpClient, token: string, peer: strin
   }
 }
 
+/** What this page load already settled with the server: `${inbox}/${conversation}` → its members and the outcome.
+ * Chat creation shares a small per-address budget with the user's own (CHAT_RATE_PER_MIN): asking again for every
+ * conversation each time the chat list shows would spend it, and the user's next "Start DM" would be refused. */
+const settled = new Map<string, { members: string; outcome: Mirrored }>();
+
 /** Mirrors every XMTP conversation on the server under its XMTP id, so each appears in the chat list; the ids of
  * those that stay on XMTP alone (the server holds their id with other members). */
 export async function registerXmtpConversations(client: XmtpClient, token: string): Promise<string[]> {
@@ -152,7 +172,14 @@ export async function registerXmtpConversations(client: XmtpClient, token: strin
     const conversations = await client.conversations.list({ limit: 100n });
     for (const conversation of conversations) {
       const members = [...(await memberAddresses(conversation)).values()];
-      const mirrored = await mirrorConversation(token, conversation.id, members).catch(() => null);
+      const key = `${client.inboxId}/${conversation.id}`;
+      const fingerprint = members.map((m) => m.toLowerCase()).sort().join();
+      const known = settled.get(key);
+      const mirrored =
+        known?.members === fingerprint
+          ? known.outcome
+          : await mirrorConversation(token, conversation.id, members).catch(() => null);
+      if (mirrored) settled.set(key, { members: fingerprint, outcome: mirrored });
       if (mirrored === "xmtp-only") xmtpOnly.push(conversation.id);
     }
   } catch {

@@ -9,6 +9,8 @@ export interface Emitted {
 
 export class FakeSocket {
   connected = false;
+  /** As socket.io-client's: whether it reconnects by itself (false once disconnected, or refused by the server). */
+  active = false;
   readonly emits: Emitted[] = [];
   /** The `auth` payload of every connect, as socket.io-client sends it in the connect packet. */
   readonly auths: unknown[] = [];
@@ -39,6 +41,7 @@ export class FakeSocket {
     if (typeof auth === "function") (auth as (give: (data: unknown) => void) => void)((data) => this.auths.push(data));
     else this.auths.push(auth);
     this.connected = true;
+    this.active = true;
     this.push("connect");
     return this;
   }
@@ -50,7 +53,16 @@ export class FakeSocket {
     return this;
   }
 
+  /** The server refuses the connection in its middleware (`connect_error`): socket.io-client does not retry that. */
+  refuse(message: string): this {
+    this.connected = false;
+    this.active = false;
+    this.push("connect_error", new Error(message));
+    return this;
+  }
+
   disconnect(): this {
+    this.active = false;
     if (!this.connected) return this;
     this.connected = false;
     this.push("disconnect", "io client disconnect");

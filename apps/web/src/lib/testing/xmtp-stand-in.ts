@@ -121,6 +121,8 @@ export class StandInNetwork {
   readonly conversations = new Map<string, StoredConversation>();
   readonly registered = new Set<string>();
   readonly sends: SentText[] = [];
+  /** Message streams opened and ended, across every conversation. */
+  readonly streams = { opened: 0, ended: 0 };
   readonly creates: { identifier: Identifier; options: CreateOptions; signature: Uint8Array }[] = [];
 
   /** A conversation (group or DM) among `members`, under `id` (32 hex) or a fresh one. */
@@ -210,6 +212,7 @@ export class StandInNetwork {
           options?.onValue?.(message);
         };
         stored.listeners.add(listener);
+        this.streams.opened++;
         type Next = Awaited<ReturnType<AsyncStreamProxy<DecodedMessage<unknown>>["next"]>>;
         const done = { value: undefined, done: true };
         const proxy: AsyncStreamProxy<DecodedMessage<unknown>> = {
@@ -220,6 +223,7 @@ export class StandInNetwork {
             return value ? { value, done: false } : (done as unknown as Next);
           },
           return: async () => {
+            if (!proxy.isDone) this.streams.ended++;
             stored.listeners.delete(listener);
             proxy.isDone = true;
             options?.onEnd?.();

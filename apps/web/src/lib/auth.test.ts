@@ -1,0 +1,117 @@
+// Signing in and renewing against the server (mocked): what is signed or sent only when asked, and what an answer
+// may and may not change on this device.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { NeedsTransaction, renew, signIn } from "./auth";
+import { parseSession, readSessionRaw, saveSession, type Session } from "./session";
+import { renewalDelay } from "./session-renewal";
+import type { Wallet } from "./wallet";
+
+const rest = vi.hoisted(() => ({ renew: vi.fn(), nonce: vi.fn(), verify: vi.fn(), verifyTx: vi.fn() }));
+vi.mock("./api", async (importOriginal) => ({ ...(await importOriginal<typeof import("./api")>()), api: rest }));
+const wallets = vi.hoisted(() => ({ connectWallet: vi.fn() }));
+vi.mock("./wallet", async (importOriginal) => ({ ...(await importOriginal<typeof import("./wallet")>()), ...wallets }));
+
+const ADDRESS = "0x1111111111111111111111111111111111111111";
+const HOUR = 3_600_000;
+const stored = () => parseSession(readSessionRaw());
+
+beforeEach(() => {
+  const items = new Map<string, string>();
+  vi.stubGlobal("window", {
+    localStorage: {
+      getItem: (k: string) => items.get(k) ?? null,
+      setItem: (k: string, v: string) => void items.set(k, v),
+      removeItem: (k: string) => void items.delete(k),
+    },
+    dispatchEvent: () => true,
+    location: { host: "app.example", origin: "https://app.example" },
+  });
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  for (const fn of [...Object.values(rest), ...Object.values(wallets)]) fn.mockReset();
+});
+
+function signedIn(expiresIn = 10 * HOUR): Session {
+  const now = Date.now();
+  const session: Session = { token: "old", address: ADDRESS, expires_at: now + expiresIn, issued_at: now - 14 * HOUR, wallet: "minipay" };
+  saveSession(session);
+  return session;
+}
+
+describe("renew", () => {
+  it("keeps the fresh token and when it was issued", async () => {
+    const session = signedIn();
+    rest.renew.mockResolvedValue({ token: "new", address: ADDRESS, expires_at: Date.now() + 24 * HOUR });
+    expect(await renew(session)).toMatchObject({ token: "new", wallet: "minipay" });
+    expect(stored()).toMatchObject({ token: "new", wallet: "minipay" });
+    expect(renewalDelay(stored()!, Date.now())).toBeGreaterThan(11 * HOUR);
+  });
+
+  it("does not sign back in a user who signed out while the renewal was on its way", async () => {
+    const session = signedIn();
+    let answer: (a: unknown) => void = () => undefined;
+    rest.renew.mockReturnValue(new Promise((resolve) => (answer = resolve)));
+    const renewing = renew(session);
+    saveSession(null); // "Sign out"
+    answer({ token: "new", address: ADDRESS, expires_at: Date.now() + 24 * HOUR });
+    expect(await renewing).toBeNull();
+    expect(readSessionRaw()).toBeNull();
+  });
+
+  it("leaves a newer sign-in alone", async () => {
+    const session = signedIn();
+    let answer: (a: unknown) => void = () => undefined;
+    rest.renew.mockReturnValue(new Promise((resolve) => (answer = resolve)));
+    const renewing = renew(session);
+    saveSession({ ...session, token: "signed-in-again" });
+    answer({ token: "new", address: ADDRESS, expires_at: Date.now() + 24 * HOUR });
+    expect(await renewing).toBeNull();
+    expect(stored()?.token).toBe("signed-in-again");
+  });
+
+  it("stops renewing once the server cannot extend the session (it reached SESSION_MAX_AGE_S)", async () => {
+    const session = signedIn(2 * HOUR);
+    rest.renew.mockResolvedValue({ token: "new", address: ADDRESS, expires_at: session.expires_at });
+    await renew(session);
+    // Renewing again at half of what is left would halve the wait each time: dozens of calls near the end.
+    expect(renewalDelay(stored()!, Date.now())).toBeNull();
+  });
+});
+
+describe("signIn with a wallet that will not sign messages", () => {
+  /** An injected wallet answering personal_sign with EIP-1193's 4200 (Unsupported Method), wrapped as viem does. */
+  function refusingWallet(): Wallet & { send: ReturnType<typeof vi.fn> } {
+    const unsupported = Object.assign(new Error("Unsupported method"), { cause: { code: 4200 } });
+    return {
+      kind: "injected",
+      address: ADDRESS,
+      canSignMessages: true,
+      chainRead: null,
+      feeTokens: null,
+      signMessage: () => Promise.reject(unsupported),
+      send: vi.fn(async () => `0x${"ab".repeat(32)}` as const),
+    };
+  }
+
+  beforeEach(() => {
+    rest.nonce.mockResolvedValue({ nonce: "abcdef0123456789" });
+    rest.verifyTx.mockResolvedValue({ token: "by-tx", address: ADDRESS, expires_at: Date.now() + 24 * HOUR });
+  });
+
+  it("sends no transaction the user did not ask for: it says a transaction would do", async () => {
+    const wallet = refusingWallet();
+    wallets.connectWallet.mockResolvedValue(wallet);
+    await expect(signIn("injected")).rejects.toBeInstanceOf(NeedsTransaction);
+    expect(wallet.send).not.toHaveBeenCalled();
+    expect(readSessionRaw()).toBeNull();
+  });
+
+  it("signs in by a transaction to itself once the user chose that", async () => {
+    const wallet = refusingWallet();
+    wallets.connectWallet.mockResolvedValue(wallet);
+    expect(await signIn("injected", { byTransaction: true })).toMatchObject({ token: "by-tx", wallet: "injected" });
+    expect(wallet.send).toHaveBeenCalledExactlyOnceWith(expect.objectContaining({ to: ADDRESS, value: 0n }));
+  });
+});
