@@ -144,7 +144,7 @@ def remove_member(chat_id: str, address: str) -> Response:
 @signed_in
 def list_chats() -> Response:
     limit = query_int("limit", 1, 200, 100)
-    cursor = query_int("cursor", 1, 2**63)
+    cursor = query_int("cursor", 1, 2**63 - 1)  # PostgreSQL keeps it as a bigint
     chats, next_cursor = services().chats.of(g.address, cursor, limit)
     return reply({"chats": chats, "has_more": next_cursor is not None,
                   "next_cursor": None if next_cursor is None else str(next_cursor)})
