@@ -8,7 +8,7 @@ from typing import Any, Callable
 import gevent
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import validation as v
 from .auth import Session
@@ -193,7 +193,10 @@ def install(app: Flask) -> None:
         code = {404: "not_found", 413: "too_large", 401: "unauthorized"}.get(exc.code or 400, "invalid")
         message = {413: f"request is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"}.get(
             exc.code or 400, exc.description or exc.name)
-        return reply({"error": {"code": code, "message": message}}, exc.code or 400)
+        response = reply({"error": {"code": code, "message": message}}, exc.code or 400)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # RFC 9110: a 405 names the methods served
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:
