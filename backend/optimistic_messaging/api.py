@@ -10,7 +10,7 @@ import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from . import validation as v
+from . import openapi, validation as v
 from .auth import Session
 from .errors import ApiError
 from .services import Services
@@ -173,6 +173,11 @@ def changes(chat_id: str) -> Response:
     limit = query_int("limit", 1, 500, 500)
     found, has_more = services().chats.changes(g.address, checked_chat_id(chat_id), since_rev, limit)
     return reply({"changes": found, "has_more": has_more})
+
+
+@bp.get("/openapi.json")
+def openapi_spec() -> Response:
+    return reply(openapi.SPEC)
 
 
 def checked_chat_id(chat_id: str) -> str:
