@@ -8,9 +8,9 @@ from typing import Any, Callable
 import gevent
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from . import validation as v
+from . import openapi, validation as v
 from .auth import Session
 from .errors import ApiError
 from .services import Services
@@ -146,7 +146,7 @@ def remove_member(chat_id: str, address: str) -> Response:
 @signed_in
 def list_chats() -> Response:
     limit = query_int("limit", 1, 200, 100)
-    cursor = query_int("cursor", 1, 2**63)
+    cursor = query_int("cursor", 1, 2**63 - 1)  # PostgreSQL keeps it as a bigint
     chats, next_cursor = services().chats.of(g.address, cursor, limit)
     return reply({"chats": chats, "has_more": next_cursor is not None,
                   "next_cursor": None if next_cursor is None else str(next_cursor)})
@@ -177,6 +177,11 @@ def changes(chat_id: str) -> Response:
     return reply({"changes": found, "has_more": has_more})
 
 
+@bp.get("/openapi.json")
+def openapi_spec() -> Response:
+    return reply(openapi.SPEC)
+
+
 def checked_chat_id(chat_id: str) -> str:
     return v.chat_id({"id": chat_id}, "id")
 
@@ -195,7 +200,10 @@ def install(app: Flask) -> None:
         code = {404: "not_found", 413: "too_large", 401: "unauthorized"}.get(exc.code or 400, "invalid")
         message = {413: f"request is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"}.get(
             exc.code or 400, exc.description or exc.name)
-        return reply({"error": {"code": code, "message": message}}, exc.code or 400)
+        response = reply({"error": {"code": code, "message": message}}, exc.code or 400)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # RFC 9110: a 405 names the methods served
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:
