@@ -299,3 +299,11 @@ def test_a_member_may_send_without_joining(server, wallets, peers):
     alice, bob = wallets(2)
     chat = new_chat(server, alice, bob)
     assert peers(server, alice).send(chat["id"], str(uuid.uuid4()))["ok"] is True
+
+
+def test_a_body_holding_nul_is_invalid_and_stores_nothing(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    ack = peers(server, alice).send(chat["id"], "a\u0000b")
+    assert ack["ok"] is False and ack["error"]["code"] == "invalid" and "NUL" in ack["error"]["message"]
+    assert server.get(f"/api/chats/{chat['id']}", bob.token).json()["chat"]["last_seq"] == 0

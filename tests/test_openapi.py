@@ -18,17 +18,15 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from chain import Anvil, claim
 from optimistic_messaging.openapi import SPEC
-from support import ROOT, STORE, Peer, Server, Wallet, new_chat
+from support import ROOT, Peer, Server, Wallet, new_chat
 
 # The schema schemathesis generates from: the module the server serves (that it serves exactly this is a test below).
 # Deterministic: a fixed seed, derandomized, no example database; bounded: a dozen generated cases per operation on
 # top of the coverage phase's boundary cases. Unknown query parameters are not generated: the server ignores them by
-# design (the document says so). NUL in strings is left out on PostgreSQL while a chat title holding one fails every
-# write batched with it (the xfail below), so that the outcome does not hang on whether a drawn title holds one.
+# design (the document says so).
 SCHEMA = schemathesis.openapi.from_dict(SPEC, config=schemathesis.Config.from_dict({
     "seed": 20260,
-    "generation": {"max-examples": 12, "deterministic": True, "database": "none", "allow-extra-parameters": False,
-                   "allow-x00": STORE != "postgres"},
+    "generation": {"max-examples": 12, "deterministic": True, "database": "none", "allow-extra-parameters": False},
 }))
 
 AUTOMATIC_METHODS = {"HEAD", "OPTIONS"}  # Flask answers these on every route by itself (HEAD as GET; CORS preflight)
@@ -206,11 +204,9 @@ def test_the_last_cursor_postgresql_can_hold_is_served_and_one_beyond_it_is_inva
     assert (last.status_code, beyond.status_code, beyond.json()["error"]["code"]) == (200, 400, "invalid")
 
 
-@pytest.mark.xfail(STORE == "postgres", strict=True, reason="PostgreSQL text cannot hold U+0000: the store's group "
-                   "commit fails with DataError and every write batched with it is answered 500 internal")
-def test_a_chat_title_holding_nul_is_never_a_server_error(api: Server, scene: dict[str, Any]) -> None:
+def test_a_chat_title_holding_nul_is_invalid(api: Server, scene: dict[str, Any]) -> None:
     r = api.post("/api/chats", {"members": [], "title": "a\u0000b"}, scene["me"].token)
-    assert r.status_code < 500, r.text
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid", r.text
 
 
 # --- schemathesis against the real server ------------------------------------------------------------------------

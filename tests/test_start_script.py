@@ -18,6 +18,8 @@ import requests
 from support import ROOT, free_port, wait_until
 from web import BUILD_ENV, build_web
 
+pytestmark = pytest.mark.browser  # the web app, served: once, not again on the PostgreSQL pass
+
 SCRIPT = ROOT / "start-optimistic-messaging.sh"
 
 

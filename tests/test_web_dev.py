@@ -15,6 +15,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from support import free_port, wait_until
 from web import BUILD_ENV, CHROMIUM, CHROMIUM_ARGS, WEB
 
+pytestmark = pytest.mark.browser  # the web app, served: once, not again on the PostgreSQL pass
+
 # The first request of each page compiles it: roomy on a loaded 2-core machine (a bound on waiting, not a timing check).
 expect.set_options(timeout=60_000)
 SESSION = {"token": "t", "address": "0x1111111111111111111111111111111111111111", "wallet": "burner"}

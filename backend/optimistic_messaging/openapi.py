@@ -283,7 +283,8 @@ PATHS: dict[str, Any] = {
                 "id": {"type": ["string", "null"], "pattern": CHAT_ID, "not": {"type": "string", "pattern": "^dm:"},
                        "description": "A chat id to register (e.g. an XMTP conversation id); the first wins. "
                                       "`dm:` is reserved for DMs."},
-                "title": {"type": ["string", "null"], "maxLength": 200}}}))},
+                "title": {"type": ["string", "null"], "maxLength": 200, "pattern": "^[^\\u0000]*$",
+                          "description": "Without U+0000 (NUL)."}}}))},
     "/api/chats/{chat_id}": {
         "parameters": [CHAT_PARAM],
         "get": operation("getChat", "chats", "A chat the caller is a member of",

@@ -85,13 +85,15 @@ def body(payload: dict[str, Any], max_chars: int) -> str:
         raise ApiError("invalid", "'body' must be a non-empty string")
     if len(value) > max_chars:
         raise ApiError("too_large", f"'body' is over the limit of {max_chars} characters")
+    if "\x00" in value:
+        raise ApiError("invalid", "'body' must not contain U+0000 (NUL)")
     return value
 
 
 def title(payload: dict[str, Any]) -> str | None:
     value = payload.get("title")
-    if value is not None and (not isinstance(value, str) or len(value) > 200):
-        raise ApiError("invalid", "'title' must be a string of at most 200 characters")
+    if value is not None and (not isinstance(value, str) or len(value) > 200 or "\x00" in value):
+        raise ApiError("invalid", "'title' must be a string of at most 200 characters, without U+0000 (NUL)")
     return value
 
 

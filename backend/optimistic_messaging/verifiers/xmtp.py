@@ -89,4 +89,6 @@ class XmtpVerifier:
             raise VerifierDown("XMTP gateway answered something that is not {sender, content}") from None
         if not isinstance(sender, str) or not isinstance(content, str):
             raise VerifierDown("XMTP gateway answered non-string sender or content")
+        if "\x00" in content:  # no message body holds one (validation refuses it; PostgreSQL text cannot)
+            raise VerifierDown("XMTP gateway answered content holding U+0000")
         return sender, content

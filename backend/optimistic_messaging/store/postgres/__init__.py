@@ -263,6 +263,11 @@ class _Transaction:
             cur.execute("COMMIT")
 
 
+def _roll_back(conn: psycopg.Connection) -> None:
+    if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.execute("ROLLBACK")
+
+
 def _chat_of(op: _Op) -> str:
     if op.kind == "append":
         return op.args[0].chat_id
@@ -500,9 +505,17 @@ class PgStore:
                 if committing or attempt == 3:  # COMMIT sent: whether it committed is unknown
                     return self._down(ops, exc)
                 continue  # before COMMIT nothing can have been stored: a fresh connection, once more
+            except psycopg.Error as exc:  # the database refused something one op asked: it must not fail the others
+                _roll_back(conn)
+                if len(ops) == 1:
+                    log.error("the database refused a write: %r", exc)
+                    ops[0].result.set_exception(ApiError("internal", f"the write failed ({type(exc).__name__})"))
+                    return None
+                for op in ops:
+                    self._commit([op])
+                return None
             except BaseException:
-                if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    conn.execute("ROLLBACK")
+                _roll_back(conn)
                 raise
             for op, ok, value in outcomes:
                 if ok:
