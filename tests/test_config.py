@@ -40,3 +40,25 @@ def test_fsync_takes_always_or_off_only(tmp_path):
 def test_malformed_numbers_are_refused_naming_the_problem(tmp_path):
     with pytest.raises(ValueError, match="bad configuration"):
         Config.from_env(env(tmp_path, PORT="http"))
+
+
+def test_json_logs_are_one_object_per_line_with_what_was_being_served(make_server, peers):
+    import json
+
+    from support import Wallet
+
+    server = make_server({"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"})
+    alice = Wallet().sign_in(server)
+    assert server.post("/api/chats", {"members": "not a list"}, alice.token).status_code == 400
+    assert peers(server, alice).call("join", {"chat_id": "nowhere"})["ok"] is False
+    entries = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
+    assert any(e.get("method") == "POST" and e.get("path") == "/api/chats" and "invalid" in e["message"]
+               for e in entries)
+    assert any(e.get("event") == "join" and e.get("address") == alice.address and "not_found" in e["message"]
+               for e in entries)
+
+
+def test_an_unknown_log_format_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="LOG_FORMAT"):
+        Config.from_env(env(tmp_path, LOG_FORMAT="xml"))

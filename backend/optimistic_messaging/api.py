@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from . import openapi, validation as v
 from .auth import Session
 from .errors import ApiError
+from .logs import CONTEXT
 from .services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -191,8 +192,13 @@ def install(app: Flask) -> None:
     app.register_blueprint(bp)
     origins = frozenset(services_of(app).config.cors_origins)
 
+    @app.before_request
+    def context() -> None:
+        CONTEXT.set({"method": request.method, "path": request.path})
+
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
+        app.logger.debug("refused: %s", exc.code)
         return reply(exc.body(), exc.status)
 
     @app.errorhandler(HTTPException)

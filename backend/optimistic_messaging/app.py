@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import gc
-import logging
 
 import orjson
 from flask import Flask
 from flask_socketio import SocketIO
 
-from . import api, events, wire
+from . import api, events, logs, wire
 from .auth import Auth
 from .backends import open_backends
 from .chats import Chats
@@ -33,8 +32,7 @@ class OrjsonCodec:
 def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Flask:
     """Build the server; `app.extensions["socketio"]` is its Socket.IO server."""
     config = config or Config.from_env()
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("geventwebsocket.handler").setLevel(logging.ERROR)  # access lines and client faults are noise
+    logs.configure(config.log_level, config.log_format)
     backends = open_backends(config, clock)
     store, limits = backends.store, backends.limits
     chats = Chats(store, config.max_members, limits.chats)
@@ -69,6 +67,10 @@ def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Fla
     events.register(socketio.server, services)
     socketio.start_background_task(services.reconciler.run)
     backends.start()
+    if config.metrics_port is not None:
+        from .metrics import serve_metrics
+
+        serve_metrics(services, config.metrics_host, config.metrics_port)
     _spare_the_collector()
     return app
 

@@ -75,6 +75,9 @@ class Config:
     signin_tx_wait_s: float = 30.0
     reconcile_interval_s: float = 1.0
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object per line
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None  # /metrics on a listener of its own; unset: off
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Config":
@@ -120,6 +123,9 @@ class Config:
                 signin_tx_wait_s=float(get("SIGNIN_TX_WAIT_S", cls.signin_tx_wait_s)),
                 reconcile_interval_s=float(get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),
                 log_level=get("LOG_LEVEL", cls.log_level).upper(),
+                log_format=get("LOG_FORMAT", cls.log_format).strip().lower(),
+                metrics_host=get("METRICS_HOST", cls.metrics_host),
+                metrics_port=int(get("METRICS_PORT")) if get("METRICS_PORT") else None,
             )
         except ValueError as exc:
             raise ValueError(f"bad configuration: {exc}") from exc
@@ -128,5 +134,7 @@ class Config:
         """Refuse settings that would quietly switch a protection off."""
         if len(self.secret_key) < MIN_SECRET_CHARS:
             raise ValueError(f"SECRET_KEY (or its file) must be at least {MIN_SECRET_CHARS} characters")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"LOG_FORMAT must be 'text' or 'json', not {self.log_format!r}")
         if not self.cors_origins or "*" in self.cors_origins:
             raise ValueError("CORS_ORIGINS must list the allowed origins; empty or '*' would allow every origin")

@@ -12,6 +12,8 @@ from . import validation as v
 from .connections import Connection
 from .errors import ApiError
 from .services import Services
+from .logs import CONTEXT
+from .stats import METER
 from .fanout import Fanout
 from .models import Chat
 from .store import Stored
@@ -39,6 +41,7 @@ def register(sio: socketio.Server, s: Services) -> None:
             @wraps(fn)
             def run(sid: str, data: Any = None, *extra: Any) -> dict[str, Any] | Later | None:
                 conn = s.connections.get(sid)
+                CONTEXT.set({"sid": sid, "address": conn and conn.address, "event": event})
                 try:
                     if conn is None:
                         raise ApiError("unauthorized", "this connection is not signed in")
@@ -50,6 +53,7 @@ def register(sio: socketio.Server, s: Services) -> None:
                         raise ApiError("invalid", f"'{event}' takes one payload object")
                     return fn(conn, data)
                 except ApiError as exc:
+                    log.debug("%s refused: %s", event, exc.code)
                     return {"ok": False, **exc.body()}
                 except Exception:
                     log.exception("%s handler failed", event)
@@ -126,13 +130,21 @@ def register(sio: socketio.Server, s: Services) -> None:
     @handler("send", limited=False)  # sends have their own budget (RATE_PER_S), counted in messaging
     def send(conn: Connection, data: Any) -> Later:
         """Answered once durable; meanwhile the socket's next sends are read and join the same group commit."""
-        pending = s.messaging.send(conn.address, data)
+        started = clock.monotonic()
+        try:
+            pending = s.messaging.send(conn.address, data)
+        except ApiError as exc:
+            METER.acks.add(exc.code)
+            raise
 
         def answer() -> dict[str, Any]:
             try:
                 message, _ = pending.get()
             except ApiError as exc:
+                METER.acks.add(exc.code)
                 return {"ok": False, **exc.body()}
+            METER.acks.add("ok")
+            METER.ack_seconds.observe(clock.monotonic() - started)
             if s.presence.typing(message.chat_id, conn.address, False):  # a message ends its sender's typing
                 gevent.spawn(tell_others, "typing", message.chat_id, conn.address,
                              {"chat_id": message.chat_id, "address": conn.address, "typing": False})

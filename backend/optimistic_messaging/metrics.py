@@ -6,71 +6,22 @@ prometheus_client reads them all when /metrics is scraped, through one custom co
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left
 from typing import TYPE_CHECKING, Iterator
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from .stats import METER, Histogram
 
 if TYPE_CHECKING:
     from .services import Services
 
 log = logging.getLogger(__name__)
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)  # seconds
-SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
-
-
-class Histogram:
-    """Counts per bucket, a sum and a count: one bisect and three additions per observation."""
-
-    __slots__ = ("bounds", "counts", "sum", "count")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.sum += value
-        self.count += 1
-
-    def family(self, name: str, documentation: str, labels: dict[str, str] | None = None,
-               family: HistogramMetricFamily | None = None) -> HistogramMetricFamily:
-        family = family or HistogramMetricFamily(name, documentation, labels=list(labels or {}))
-        cumulative, buckets = 0, []
-        for bound, n in zip((*map(str, self.bounds), "+Inf"), self.counts):
-            cumulative += n
-            buckets.append((bound, cumulative))
-        family.add_metric(list((labels or {}).values()), buckets, self.sum)
-        return family
-
-
-class Counts:
-    """Counters by a label's value, kept in a dict of ints."""
-
-    __slots__ = ("by",)
-
-    def __init__(self) -> None:
-        self.by: dict[str, int] = {}
-
-    def add(self, key: str, n: int = 1) -> None:
-        self.by[key] = self.by.get(key, 0) + n
-
-
-class Meter:
-    """The figures kept outside any one component: sends and their acks, deliveries, cuts."""
-
-    def __init__(self) -> None:
-        self.acks = Counts()  # by result: ok, or the error code
-        self.ack_seconds = Histogram(LATENCY_BUCKETS)  # send received -> ack ready (durable)
-        self.deliveries = 0  # message frames written to sockets (a socket's batch counts each message)
-        self.cuts = Counts()  # connections dropped by the server, by reason
-
-
-METER = Meter()  # one per process, like the Socket.IO server it counts for
+def histogram(h: Histogram, name: str, documentation: str) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation)
+    family.add_metric([], h.buckets(), h.sum)
+    return family
 
 
 class Collector:
@@ -89,11 +40,11 @@ class Collector:
         for result, n in sorted(METER.acks.by.items()):
             acks.add_metric([result], n)
         yield acks
-        yield METER.ack_seconds.family("om_send_ack_seconds", "From a send read to its ack ready (durable)")
+        yield histogram(METER.ack_seconds, "om_send_ack_seconds", "From a send read to its ack ready (durable)")
         stats = s.store.stats
-        yield stats.commit_seconds.family("om_commit_seconds", "Storage's time per group commit (write and fsync, "
-                                          "or transaction)")
-        yield stats.batch_size.family("om_commit_batch_size", "Writes per group commit")
+        yield histogram(stats.commit_seconds, "om_commit_seconds",
+                        "Storage's time per group commit (write and fsync, or transaction)")
+        yield histogram(stats.batch_size, "om_commit_batch_size", "Writes per group commit")
         failed = CounterMetricFamily("om_commit_failures", "Group commits storage refused (answered unavailable)")
         failed.add_metric([], stats.failures)
         yield failed

@@ -14,6 +14,8 @@ from .errors import ApiError
 
 
 class RateLimiter(Protocol):
+    refused: int  # attempts answered rate_limited, for /metrics
+
     def take(self, address: str) -> None:
         """Spend one token of the address's budget, or raise `rate_limited` saying when the next one comes."""
 
@@ -46,6 +48,7 @@ class LocalRateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, at)
         self._refill_s = self._burst / budget.per_s  # an untouched bucket is full again after this: no need to keep it
         self._pruned_at = clock.monotonic()
+        self.refused = 0
 
     def take(self, address: str) -> None:
         now = self._clock.monotonic()
@@ -55,6 +58,7 @@ class LocalRateLimiter:
         tokens = min(self._burst, tokens + (now - at) * self.budget.per_s)
         if tokens < 1.0:
             self._buckets[address] = (tokens, now)
+            self.refused += 1
             raise self.budget.refusal(self.budget.retry_after_ms(tokens))
         self._buckets[address] = (tokens - 1.0, now)
 

@@ -88,6 +88,13 @@ class Reconciler:
         self.leading = True
         self.noticed(Commit(tuple(Stored(m, True) for m in self.store.provisional())))
 
+    def waiting_by_kind(self) -> dict[str, int]:
+        """Provisional messages by what settles them: the chain, XMTP, or the fallback's clock."""
+        counts = {"payment": 0, "xmtp": 0, "plain": 0}
+        for m in self.store.provisional():
+            counts["payment" if m.tx else "xmtp" if m.xmtp_id else "plain"] += 1
+        return counts
+
     def status(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "leader": self.leadership.is_leader(), "provisional": self.store.provisional_count(),
                 "chain": "configured" if self.chain else "not configured",

@@ -132,6 +132,7 @@ class RedisRateLimiter:
         self._script = r.client.register_script(_TAKE)
         self._ttl_ms = int(budget.burst / budget.per_s * 1000) + 1000  # a bucket refilled whole is forgotten
         self._fallback = LocalRateLimiter(budget, r.clock)
+        self.refused = 0
 
     def take(self, address: str) -> None:
         left = self.r.guarded(f"the {self.name} budget",
@@ -139,6 +140,7 @@ class RedisRateLimiter:
                                                        args=[self.budget.per_s / 1000, self.budget.burst, self._ttl_ms])),
                               lambda: self._fallback.take(address) or -1)
         if left >= 0:
+            self.refused += 1
             raise self.budget.refusal(self.budget.retry_after_ms(left / 1_000_000))
 
 

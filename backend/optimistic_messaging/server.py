@@ -63,7 +63,8 @@ class Server(pywsgi.WSGIServer):
     and anything else is answered 503 and closed."""
 
     def __init__(self, sock: socket.socket, app: Flask, cap: int) -> None:
-        super().__init__(sock, app, handler_class=Handler, log=None)
+        # pywsgi's own complaints (a bad request line, say) go through logging, so LOG_FORMAT holds for them too.
+        super().__init__(sock, app, handler_class=Handler, log=None, error_log=logging.getLogger("gevent.pywsgi"))
         self.cap = cap
         self.open = 0
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol
 
 from ..models import Chat, Message
+from ..stats import StoreStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ Change = Callable[[Message], dict[str, Any] | None]
 
 class Store(Protocol):
     """What the server needs of storage: the JSON-lines log in one process, or PostgreSQL shared by several."""
+
+    stats: StoreStats  # its group commits, for /metrics
 
     def start(self) -> None:
         """Load or connect, and begin accepting writes."""

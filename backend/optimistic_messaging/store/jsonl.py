@@ -24,6 +24,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ApiError
 from ..models import Chat, Message, message_id
 from .base import Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored
+from ..stats import StoreStats
 from .state import Record, Room, State
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class JsonlStore:
         self.path = Path(path)
         self.fsync = fsync
         self.clock = clock
+        self.stats = StoreStats()
         self.state = State()
         self._listeners: list[Listener] = []
         self._queue: list[_Op] = []
@@ -470,9 +472,12 @@ class JsonlStore:
                 del batch.records[mark:]
                 op.result.set_exception(ApiError("internal", f"the write could not be planned ({type(exc).__name__})"))
         if batch.records:
+            started = self.clock.monotonic()
             try:
                 self._durable(encode_batch(batch.records))
+                self.stats.committed(self.clock.monotonic() - started, len(planned))
             except OSError as exc:
+                self.stats.failures += 1
                 log.error("write to %s failed: %s", self.path, exc)
                 self._roll_back()
                 error = ApiError("unavailable", "storage could not make the write durable; nothing was stored, retry")

@@ -16,6 +16,7 @@ import gevent.event
 import orjson
 import socketio
 
+from ..stats import METER
 from .frames import Frame, deliver, drop, event_frame, text_frame
 
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
@@ -37,6 +38,7 @@ def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any]],
     for eio_sid, pending in frames.items():
         eio_socket = sockets.get(eio_sid)
         if eio_socket is not None:
+            METER.deliveries += len(pending)
             deliver(eio_socket, pending[0] if len(pending) == 1 else Frame(b"".join(pending)))
 
 

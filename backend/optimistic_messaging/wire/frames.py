@@ -21,6 +21,8 @@ import geventwebsocket.websocket as gws
 import orjson
 from geventwebsocket.exceptions import FrameTooLargeException, ProtocolError
 
+from ..stats import METER
+
 MAX_BACKLOG_BYTES = 4 * 1024 * 1024  # beyond this, a socket that has stopped draining is cut off
 HARD_BACKLOG_BYTES = 32 * 1024 * 1024  # beyond this, a socket is cut off even while it drains
 STALL_S = 5.0  # "stopped draining": not a byte written to it for this long
@@ -187,6 +189,7 @@ def deliver(eio_socket: Any, frame: Frame) -> None:
 def drop(eio_socket: Any, why: str) -> None:
     """Cut a connection at the TCP level; its reader sees the end and engine.io cleans up as for any drop."""
     log.info("dropping connection %s: %s", eio_socket.sid, why)
+    METER.cuts.add(why)
     ws = getattr(eio_socket, "fast_ws", None)
     try:
         if ws is not None:

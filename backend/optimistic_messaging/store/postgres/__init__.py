@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from ...clock import Clock
 from ...errors import ApiError
 from ...models import Chat, Message, message_id
+from ...stats import StoreStats
 from ..base import Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored
 from . import schema
 from .notify import CHANNEL, encode_notifications
@@ -306,6 +307,7 @@ class PgStore:
         self._writer: gevent.Greenlet | None = None
         self._conn: psycopg.Connection | None = None  # the writer's own
         self._down_until = 0.0
+        self.stats = StoreStats()
 
     # -- life cycle -------------------------------------------------------------------------------------------
 
@@ -492,6 +494,7 @@ class PgStore:
             except DOWN as exc:
                 return self._down(ops, exc)
             committing = False
+            started = self.clock.monotonic()
             try:
                 tx = _Transaction(conn, self.clock)
                 tx.load(ops)
@@ -517,6 +520,7 @@ class PgStore:
             except BaseException:
                 _roll_back(conn)
                 raise
+            self.stats.committed(self.clock.monotonic() - started, len(ops))
             for op, ok, value in outcomes:
                 if ok:
                     op.result.set(value)
@@ -540,6 +544,7 @@ class PgStore:
 
     def _down(self, ops: list[_Op], exc: BaseException) -> None:
         log.error("database write failed: %s", exc)
+        self.stats.failures += 1
         self._down_until = self.clock.monotonic() + DOWN_FOR_S
         if self._conn is not None:
             self._conn.close()
