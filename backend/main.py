@@ -1,4 +1,5 @@
 """Entry point: `python backend/main.py` serves the API and Socket.IO on $HOST:$PORT until Ctrl-C."""
+
 from gevent import monkey
 
 monkey.patch_all()

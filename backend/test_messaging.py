@@ -3,14 +3,16 @@
 Signs in two throwaway wallets, opens a DM, sends and receives over Socket.IO, reads history;
 prints one ✓/✗ line per check and exits 0 only when every check passed.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import threading
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import requests
 import socketio
@@ -40,11 +42,15 @@ class Smoke:
     def sign_in(self) -> tuple[str, str]:
         account = Account.create()
         nonce = requests.get(f"{self.url}/api/auth/nonce", timeout=TIMEOUT).json()["nonce"]
-        issued = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        text = (f"{self.domain} wants you to sign in with your Ethereum account:\n{account.address}\n\n"
-                f"Smoke test\n\nURI: http://{self.domain}\nVersion: 1\nChain ID: 42220\nNonce: {nonce}\nIssued At: {issued}")
+        issued = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        text = (
+            f"{self.domain} wants you to sign in with your Ethereum account:\n{account.address}\n\n"
+            f"Smoke test\n\nURI: http://{self.domain}\nVersion: 1\nChain ID: 42220\nNonce: {nonce}\nIssued At: {issued}"
+        )
         signature = "0x" + account.sign_message(encode_defunct(text=text)).signature.hex().removeprefix("0x")
-        r = requests.post(f"{self.url}/api/auth/verify", json={"message": text, "signature": signature}, timeout=TIMEOUT)
+        r = requests.post(
+            f"{self.url}/api/auth/verify", json={"message": text, "signature": signature}, timeout=TIMEOUT
+        )
         r.raise_for_status()
         return account.address, r.json()["token"]
 
@@ -66,8 +72,12 @@ class Smoke:
         bob, bob_token = self.check("sign in wallet B (SIWE)", self.sign_in)
 
         def create_dm() -> dict[str, Any]:
-            r = requests.post(f"{self.url}/api/chats", json={"members": [bob]}, timeout=TIMEOUT,
-                              headers={"Authorization": f"Bearer {alice_token}"})
+            r = requests.post(
+                f"{self.url}/api/chats",
+                json={"members": [bob]},
+                timeout=TIMEOUT,
+                headers={"Authorization": f"Bearer {alice_token}"},
+            )
             r.raise_for_status()
             return r.json()["chat"]
 
@@ -98,8 +108,11 @@ class Smoke:
         self.check("B receives it", receive)
 
         def history() -> None:
-            r = requests.get(f"{self.url}/api/chats/{chat['id']}/messages", timeout=TIMEOUT,
-                             headers={"Authorization": f"Bearer {bob_token}"})
+            r = requests.get(
+                f"{self.url}/api/chats/{chat['id']}/messages",
+                timeout=TIMEOUT,
+                headers={"Authorization": f"Bearer {bob_token}"},
+            )
             r.raise_for_status()
             assert sent["id"] in [m["id"] for m in r.json()["messages"]]
 

@@ -1,16 +1,19 @@
 """REST endpoints: sign-in, chats, history and health, every error in the contract's one shape."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, overload
 
 import gevent
 import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from . import openapi, validation as v
+from . import openapi
+from . import validation as v
 from .auth import Session
 from .errors import ApiError
 from .logs import CONTEXT
@@ -68,14 +71,25 @@ def bearer_token() -> str | None:
 
 def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
     """Bearer token required; the caller's address lands in g.address."""
+
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         g.address = services().auth.identify(bearer_token()).address
         return view(*args, **kwargs)
+
     return wrapper
 
 
+@overload
+def query_int(name: str, low: int, high: int, default: int) -> int: ...
+
+
+@overload
+def query_int(name: str, low: int, high: int, default: None = None) -> int | None: ...
+
+
 def query_int(name: str, low: int, high: int, default: int | None = None) -> int | None:
+    """An integer query parameter within [low, high], or `default` when it is absent."""
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -90,9 +104,16 @@ def health() -> Response:
     store = "postgresql" if s.config.database_url else "jsonl"
     if not s.store.healthy():
         return reply({"status": "unavailable", "store": store, "message": "storage is not accepting writes"}, 503)
-    return reply({"status": "ok", "store": store, "broker": "ok" if s.broker.healthy() else "reconnecting",
-                  "connections": len(s.connections), "chain_id": s.config.chain_id,
-                  "reconciler": s.reconciler.status()})
+    return reply(
+        {
+            "status": "ok",
+            "store": store,
+            "broker": "ok" if s.broker.healthy() else "reconnecting",
+            "connections": len(s.connections),
+            "chain_id": s.config.chain_id,
+            "reconciler": s.reconciler.status(),
+        }
+    )
 
 
 @bp.get("/auth/nonce")
@@ -149,8 +170,13 @@ def list_chats() -> Response:
     limit = query_int("limit", 1, 200, 100)
     cursor = query_int("cursor", 1, 2**63 - 1)  # PostgreSQL keeps it as a bigint
     chats, next_cursor = services().chats.of(g.address, cursor, limit)
-    return reply({"chats": chats, "has_more": next_cursor is not None,
-                  "next_cursor": None if next_cursor is None else str(next_cursor)})
+    return reply(
+        {
+            "chats": chats,
+            "has_more": next_cursor is not None,
+            "next_cursor": None if next_cursor is None else str(next_cursor),
+        }
+    )
 
 
 @bp.get("/chats/<chat_id>")
@@ -205,7 +231,8 @@ def install(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Response:
         code = {404: "not_found", 413: "too_large", 401: "unauthorized"}.get(exc.code or 400, "invalid")
         message = {413: f"request is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"}.get(
-            exc.code or 400, exc.description or exc.name)
+            exc.code or 400, exc.description or exc.name
+        )
         response = reply({"error": {"code": code, "message": message}}, exc.code or 400)
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # RFC 9110: a 405 names the methods served
             response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))

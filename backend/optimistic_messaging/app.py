@@ -1,4 +1,5 @@
 """The app factory: one Flask app with its Socket.IO server, its store loaded and its handlers wired."""
+
 from __future__ import annotations
 
 import gc
@@ -40,10 +41,19 @@ def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Fla
     backends.broker.subscribe(reconciler.noticed)
     backends.broker.on_resync(reconciler.reseed)
     services = Services(
-        config=config, clock=clock, store=store, broker=backends.broker,
-        auth=Auth(config, backends.used_nonces, clock), chats=chats,
-        messaging=Messaging(config, store, chats, limits.sends), presence=backends.presence,
-        signals=backends.signals, limits=limits, reconciler=reconciler, connections=Connections(backends.quota))
+        config=config,
+        clock=clock,
+        store=store,
+        broker=backends.broker,
+        auth=Auth(config, backends.used_nonces, clock),
+        chats=chats,
+        messaging=Messaging(config, store, chats, limits.sends),
+        presence=backends.presence,
+        signals=backends.signals,
+        limits=limits,
+        reconciler=reconciler,
+        connections=Connections(backends.quota),
+    )
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes

@@ -1,5 +1,6 @@
 """Which implementation of each seam the configuration asks for: everything in this process (the JSON-lines log), or
 shared by several nodes (PostgreSQL as the store of record; Redis, when given, for ephemeral state)."""
+
 from __future__ import annotations
 
 import logging
@@ -63,15 +64,40 @@ def open_backends(config: Config, clock: Clock) -> Backends:
         used_nonces = SharedUsedNonces(pg.query, clock)
     if config.redis_url is None:
         if config.database_url is not None:
-            log.warning("DATABASE_URL without REDIS_URL: presence, typing, rate limits and socket counts are this "
-                        "node's own; set REDIS_URL to share them when running more than one node")
-        return Backends(node, store, broker, leadership, used_nonces, Limits.local(config, clock),
-                        LocalPresence(clock), LocalSignals(), LocalSocketQuota(config.max_sockets_per_address))
+            log.warning(
+                "DATABASE_URL without REDIS_URL: presence, typing, rate limits and socket counts are this "
+                "node's own; set REDIS_URL to share them when running more than one node"
+            )
+        return Backends(
+            node,
+            store,
+            broker,
+            leadership,
+            used_nonces,
+            Limits.local(config, clock),
+            LocalPresence(clock),
+            LocalSignals(),
+            LocalSocketQuota(config.max_sockets_per_address),
+        )
     from . import redis_state as rs
 
-    r = rs.Redis(config.redis_url, rs.key_prefix(config.database_url or f"file:{config.data_file.resolve()}"),
-                 node, clock, config.node_ttl_s)
+    r = rs.Redis(
+        config.redis_url,
+        rs.key_prefix(config.database_url or f"file:{config.data_file.resolve()}"),
+        node,
+        clock,
+        config.node_ttl_s,
+    )
     signals = rs.RedisSignals(r)
-    return Backends(node, store, broker, leadership, rs.RedisUsedNonces(r),
-                    Limits.build(config, lambda name, budget: rs.RedisRateLimiter(r, name, budget)),
-                    rs.RedisPresence(r, signals), signals, rs.RedisSocketQuota(r, config.max_sockets_per_address), r)
+    return Backends(
+        node,
+        store,
+        broker,
+        leadership,
+        rs.RedisUsedNonces(r),
+        Limits.build(config, lambda name, budget: rs.RedisRateLimiter(r, name, budget)),
+        rs.RedisPresence(r, signals),
+        signals,
+        rs.RedisSocketQuota(r, config.max_sockets_per_address),
+        r,
+    )

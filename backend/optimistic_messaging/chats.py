@@ -1,4 +1,5 @@
 """Chats and membership: who may see what, DM ids, registered ids that nobody can squat, joining and leaving."""
+
 from __future__ import annotations
 
 import secrets
@@ -54,8 +55,12 @@ class Chats:
         if caller not in chat.members:
             raise ApiError("conflict", f"chat id {chat_id!r} is already registered by others")
         if set(members) != set(chat.members):
-            raise ApiError("conflict", f"chat {chat_id!r} exists with other members than those asked for; "
-                           "add members through POST /api/chats/<id>/members", members=chat.members)
+            raise ApiError(
+                "conflict",
+                f"chat {chat_id!r} exists with other members than those asked for; "
+                "add members through POST /api/chats/<id>/members",
+                members=chat.members,
+            )
         return chat, False
 
     def add_members(self, caller: str, chat_id: str, members: list[str]) -> Chat:
@@ -87,11 +92,15 @@ class Chats:
     def of(self, caller: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
         return self.store.chats_of(caller, before, limit)
 
-    def history(self, caller: str, chat_id: str, before: int | None, after: int | None, limit: int) -> tuple[list[Message], bool]:
+    def history(
+        self, caller: str, chat_id: str, before: int | None, after: int | None, limit: int
+    ) -> tuple[list[Message], bool]:
         self.require_member(caller, chat_id)
         return self.store.page(chat_id, before, after, limit)
 
-    def changes(self, caller: str, chat_id: str, since_rev: int, limit: int = MAX_CHANGES) -> tuple[list[Message], bool]:
+    def changes(
+        self, caller: str, chat_id: str, since_rev: int, limit: int = MAX_CHANGES
+    ) -> tuple[list[Message], bool]:
         """Changes after `since_rev` in rev order: at most `limit` messages and about MAX_CHANGES_CHARS of text."""
         self.require_member(caller, chat_id)
         found, has_more = self.store.changes(chat_id, since_rev, limit)

@@ -1,4 +1,5 @@
 """Time, passed in: the server reads the clock through one object, so tests can hold it still or move it on."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """All configuration, read once from environment variables with safe defaults."""
+
 from __future__ import annotations
 
 import os
@@ -80,7 +81,7 @@ class Config:
     metrics_port: int | None = None  # /metrics on a listener of its own; unset: off
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Config":
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
         """Read the environment; fail fast with a clear message on a malformed value."""
         env = dict(os.environ if env is None else env)
         get = env.get
@@ -125,7 +126,7 @@ class Config:
                 log_level=get("LOG_LEVEL", cls.log_level).upper(),
                 log_format=get("LOG_FORMAT", cls.log_format).strip().lower(),
                 metrics_host=get("METRICS_HOST", cls.metrics_host),
-                metrics_port=int(get("METRICS_PORT")) if get("METRICS_PORT") else None,
+                metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
             )
         except ValueError as exc:
             raise ValueError(f"bad configuration: {exc}") from exc

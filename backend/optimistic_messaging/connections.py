@@ -1,5 +1,6 @@
 """The signed-in sockets of this node: by socket, by address, and by when their sessions end; and the quota of sockets
 one address may hold (in this process, or across every node: redis_state.RedisSocketQuota)."""
+
 from __future__ import annotations
 
 import heapq

@@ -1,4 +1,5 @@
 """The one error shape of the contract, shared by REST and socket acks."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,9 +1,11 @@
 """Socket.IO handlers: authenticated connections, rooms per chat, acks in the contract's shape, sessions that end."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 import gevent
 import socketio
@@ -11,11 +13,11 @@ import socketio
 from . import validation as v
 from .connections import Connection
 from .errors import ApiError
-from .services import Services
-from .logs import CONTEXT
-from .stats import METER
 from .fanout import Fanout
+from .logs import CONTEXT
 from .models import Chat
+from .services import Services
+from .stats import METER
 from .store import Stored
 from .wire import Later, broadcast, broadcast_many
 
@@ -35,9 +37,10 @@ def register(sio: socketio.Server, s: Services) -> None:
     """Wire every event of the contract onto the Socket.IO server."""
     clock = s.clock
 
-    def handler(event: str, limited: bool = True) -> Callable[[Handler], Handler]:
+    def handler(event: str, limited: bool = True) -> Callable[[Handler], Callable[..., Any]]:
         """Answer `{"ok": true, ...}` or the error shape; never let a bad payload escape as a traceback."""
-        def decorate(fn: Handler) -> Handler:
+
+        def decorate(fn: Handler) -> Callable[..., Any]:
             @wraps(fn)
             def run(sid: str, data: Any = None, *extra: Any) -> dict[str, Any] | Later | None:
                 conn = s.connections.get(sid)
@@ -58,8 +61,10 @@ def register(sio: socketio.Server, s: Services) -> None:
                 except Exception:
                     log.exception("%s handler failed", event)
                     return {"ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
+
             sio.on(event, run)
             return run
+
         return decorate
 
     def tell_others(event: str, chat_id: str, address: str, data: dict[str, Any]) -> None:
@@ -81,7 +86,9 @@ def register(sio: socketio.Server, s: Services) -> None:
             fanout.unserve(chat_id)  # no socket here follows it any more
         if s.presence.leave(chat_id, conn.address, conn.sid):
             set_typing(chat_id, conn.address, False)
-            tell_others("presence", chat_id, conn.address, {"chat_id": chat_id, "address": conn.address, "online": False})
+            tell_others(
+                "presence", chat_id, conn.address, {"chat_id": chat_id, "address": conn.address, "online": False}
+            )
 
     @sio.on("connect")
     def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -116,9 +123,16 @@ def register(sio: socketio.Server, s: Services) -> None:
         else:
             changes, has_more = s.chats.changes(conn.address, chat_id, since_rev)
         if s.presence.join(chat_id, conn.address, conn.sid):
-            tell_others("presence", chat_id, conn.address, {"chat_id": chat_id, "address": conn.address, "online": True})
-        return {"ok": True, "chat": s.store.chat(chat_id), "changes": changes, "has_more": has_more,
-                "online": s.presence.online(chat_id)}
+            tell_others(
+                "presence", chat_id, conn.address, {"chat_id": chat_id, "address": conn.address, "online": True}
+            )
+        return {
+            "ok": True,
+            "chat": s.store.chat(chat_id),
+            "changes": changes,
+            "has_more": has_more,
+            "online": s.presence.online(chat_id),
+        }
 
     @handler("leave")
     def leave(conn: Connection, data: Any) -> dict[str, Any]:
@@ -146,8 +160,13 @@ def register(sio: socketio.Server, s: Services) -> None:
             METER.acks.add("ok")
             METER.ack_seconds.observe(clock.monotonic() - started)
             if s.presence.typing(message.chat_id, conn.address, False):  # a message ends its sender's typing
-                gevent.spawn(tell_others, "typing", message.chat_id, conn.address,
-                             {"chat_id": message.chat_id, "address": conn.address, "typing": False})
+                gevent.spawn(
+                    tell_others,
+                    "typing",
+                    message.chat_id,
+                    conn.address,
+                    {"chat_id": message.chat_id, "address": conn.address, "typing": False},
+                )
             return {"ok": True, "message": message}
 
         return Later(pending, answer)
@@ -182,8 +201,13 @@ def register(sio: socketio.Server, s: Services) -> None:
 
     def deliver(stored: list[Stored]) -> None:
         """Each batch goes out in order: every socket sees its chats' messages in seq order."""
-        broadcast_many(sio, ((room(item.message.chat_id), "message" if item.new else "message:update", item.message)
-                             for item in stored))
+        broadcast_many(
+            sio,
+            (
+                (room(item.message.chat_id), "message" if item.new else "message:update", item.message)
+                for item in stored
+            ),
+        )
 
     fanout = Fanout(s.store, deliver, chat_changed)
 

@@ -1,11 +1,12 @@
 """Delivery to this node's sockets in order: for each chat a socket here follows, every change in rev order, none
 twice and none missing. The broker's announcements are a hint: a rev that comes before the ones below it waits, and
 the gap is filled from the store (after a moment, in case the missing notification is only on its way)."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import gevent
 
@@ -33,8 +34,9 @@ class _Served:
 
 
 class Fanout:
-    def __init__(self, store: Store, deliver: Callable[[list[Stored]], None],
-                 chat_changed: Callable[[Chat], None]) -> None:
+    def __init__(
+        self, store: Store, deliver: Callable[[list[Stored]], None], chat_changed: Callable[[Chat], None]
+    ) -> None:
         self.store = store
         self.deliver = deliver  # to the chat's sockets here: new messages as `message`, the rest as `message:update`
         self.chat_changed = chat_changed  # its members changed: tell its sockets, unsubscribe the removed

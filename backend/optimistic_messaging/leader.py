@@ -1,5 +1,6 @@
 """Who settles: the reconciler works on one node at a time. One process is always the leader; several nodes elect one
 with a PostgreSQL advisory lock, which its session holds until it ends (a node that dies lets another take over)."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Sending and attesting: the checks in front of the store's durable append."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,7 +29,7 @@ class Messaging:
         chat_id = v.chat_id(payload)
         client_id = v.client_id(payload)
         body = v.body(payload, self.config.max_body_chars)
-        xmtp_id = v.xmtp_id(payload)
+        xmtp_id = v.optional_xmtp_id(payload)
         keyed = v.optional_bool(payload, "keyed")
         new = NewMessage(
             chat_id=chat_id,
@@ -46,7 +47,7 @@ class Messaging:
         payload = v.obj(payload)
         chat_id = v.chat_id(payload)
         message_id = v.string(payload, "message_id", v.MESSAGE_ID, "a message id as the server gave it")
-        xmtp_id = v.xmtp_id(payload, required=True)
+        xmtp_id = v.xmtp_id(payload)
         keyed = v.optional_bool(payload, "keyed")
         self.chats.require_member(sender, chat_id)
         message = self.store.message(message_id)
@@ -70,6 +71,9 @@ def bound(chat_id: str, client_id: str, body: str, xmtp_id: str, keyed: bool) ->
         return False
     expected = xmtp_message_id(chat_id, client_id, body)
     if xmtp_id.lower() != expected:
-        raise ApiError("invalid", f"'xmtp_id' does not match the content: with keyed=true in conversation {chat_id} "
-                       f"it must be sha256(group_id, client_id, EncodedContent(body)) = {expected}")
+        raise ApiError(
+            "invalid",
+            f"'xmtp_id' does not match the content: with keyed=true in conversation {chat_id} "
+            f"it must be sha256(group_id, client_id, EncodedContent(body)) = {expected}",
+        )
     return True

@@ -3,10 +3,12 @@
 On the hot path every figure is a plain number a component keeps (no lock, no allocation per event or recipient);
 prometheus_client reads them all when /metrics is scraped, through one custom collector.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 def histogram(h: Histogram, name: str, documentation: str) -> HistogramMetricFamily:
     family = HistogramMetricFamily(name, documentation)
     family.add_metric([], h.buckets(), h.sum)
@@ -27,7 +30,7 @@ def histogram(h: Histogram, name: str, documentation: str) -> HistogramMetricFam
 class Collector:
     """Reads every component's own figures at scrape time."""
 
-    def __init__(self, services: "Services") -> None:
+    def __init__(self, services: Services) -> None:
         self.s = services
 
     def describe(self) -> list[Metric]:
@@ -35,15 +38,19 @@ class Collector:
 
     def collect(self) -> Iterator[Metric]:
         s = self.s
-        acks = CounterMetricFamily("om_sends", "Send attempts answered, by result (ok or the error code)",
-                                   labels=["result"])
+        acks = CounterMetricFamily(
+            "om_sends", "Send attempts answered, by result (ok or the error code)", labels=["result"]
+        )
         for result, n in sorted(METER.acks.by.items()):
             acks.add_metric([result], n)
         yield acks
         yield histogram(METER.ack_seconds, "om_send_ack_seconds", "From a send read to its ack ready (durable)")
         stats = s.store.stats
-        yield histogram(stats.commit_seconds, "om_commit_seconds",
-                        "Storage's time per group commit (write and fsync, or transaction)")
+        yield histogram(
+            stats.commit_seconds,
+            "om_commit_seconds",
+            "Storage's time per group commit (write and fsync, or transaction)",
+        )
         yield histogram(stats.batch_size, "om_commit_batch_size", "Writes per group commit")
         failed = CounterMetricFamily("om_commit_failures", "Group commits storage refused (answered unavailable)")
         failed.add_metric([], stats.failures)
@@ -75,8 +82,9 @@ class Collector:
         leader = GaugeMetricFamily("om_reconciler_leader", "1 on the node that runs the reconciler")
         leader.add_metric([], int(r.leadership.is_leader()))
         yield leader
-        pending = GaugeMetricFamily("om_provisional", "Messages waiting to be settled, by what settles them",
-                                    labels=["kind"])
+        pending = GaugeMetricFamily(
+            "om_provisional", "Messages waiting to be settled, by what settles them", labels=["kind"]
+        )
         try:
             for kind, n in sorted(r.waiting_by_kind().items()):
                 pending.add_metric([kind], n)
@@ -91,12 +99,12 @@ class Collector:
         yield errors
 
 
-def serve_metrics(services: "Services", host: str, port: int) -> None:
+def serve_metrics(services: Services, host: str, port: int) -> None:
     """/metrics on a listener of its own (an operator's, never the public one), in the background."""
     from gevent import pywsgi
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Collector(services))  # type: ignore[arg-type]
+    registry.register(Collector(services))
     app = make_wsgi_app(registry)
     server = pywsgi.WSGIServer((host, port), app, log=None)
     server.start()

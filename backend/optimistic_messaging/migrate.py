@@ -6,6 +6,7 @@ last_seq or rev back: a chat it brought in before gets what the log gained since
 unless nodes wrote to that chat in the database meanwhile — then the database's history stands and the chat is named.
 A chat the database had before any import is never touched.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,20 +50,29 @@ def import_log(path: Path, url: str) -> Imported:
 
 
 def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
-    row = conn.execute("SELECT c.last_seq, c.rev, i.last_seq, i.rev FROM chats c LEFT JOIN imported i "
-                       "ON i.chat_id = c.id WHERE c.id = %s FOR UPDATE OF c", (room.id,)).fetchone()
+    row = conn.execute(
+        "SELECT c.last_seq, c.rev, i.last_seq, i.rev FROM chats c LEFT JOIN imported i "
+        "ON i.chat_id = c.id WHERE c.id = %s FOR UPDATE OF c",
+        (room.id,),
+    ).fetchone()
     if row is None:
-        conn.execute("INSERT INTO chats (id, title, created_by, created_at, last_seq, rev, activity) "
-                     "VALUES (%s, %s, %s, %s, %s, %s, nextval('chat_activity'))",
-                     (room.id, room.title, room.created_by, room.created_at, room.last_seq, room.rev))
-        conn.execute("INSERT INTO imported (chat_id, last_seq, rev) VALUES (%s, %s, %s)",
-                     (room.id, room.last_seq, room.rev))
+        conn.execute(
+            "INSERT INTO chats (id, title, created_by, created_at, last_seq, rev, activity) "
+            "VALUES (%s, %s, %s, %s, %s, %s, nextval('chat_activity'))",
+            (room.id, room.title, room.created_by, room.created_at, room.last_seq, room.rev),
+        )
+        conn.execute(
+            "INSERT INTO imported (chat_id, last_seq, rev) VALUES (%s, %s, %s)", (room.id, room.last_seq, room.rev)
+        )
         with conn.cursor() as cur:
-            cur.executemany("INSERT INTO members (chat_id, address) VALUES (%s, %s)",
-                            [(room.id, address) for address in room.members])
-            cur.executemany(f"INSERT INTO messages ({COLUMNS}) VALUES "
-                            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                            [_row(m) for m in room.messages])
+            cur.executemany(
+                "INSERT INTO members (chat_id, address) VALUES (%s, %s)",
+                [(room.id, address) for address in room.members],
+            )
+            cur.executemany(
+                f"INSERT INTO messages ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [_row(m) for m in room.messages],
+            )
         done.chats += 1
         done.messages += len(room.messages)
         return
@@ -75,13 +85,18 @@ def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
     with conn.cursor() as cur:
         for m in later:
             cur.execute("DELETE FROM messages WHERE chat_id = %s AND seq = %s", (m.chat_id, m.seq))
-        cur.executemany(f"INSERT INTO messages ({COLUMNS}) VALUES "
-                        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", [_row(m) for m in later])
+        cur.executemany(
+            f"INSERT INTO messages ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [_row(m) for m in later],
+        )
     if later:
-        conn.execute("UPDATE chats SET last_seq = %s, rev = %s, activity = nextval('chat_activity') WHERE id = %s",
-                     (room.last_seq, room.rev, room.id))
-        conn.execute("UPDATE imported SET last_seq = %s, rev = %s WHERE chat_id = %s",
-                     (room.last_seq, room.rev, room.id))
+        conn.execute(
+            "UPDATE chats SET last_seq = %s, rev = %s, activity = nextval('chat_activity') WHERE id = %s",
+            (room.last_seq, room.rev, room.id),
+        )
+        conn.execute(
+            "UPDATE imported SET last_seq = %s, rev = %s WHERE chat_id = %s", (room.last_seq, room.rev, room.id)
+        )
     done.messages += sum(1 for m in later if m.seq > last_seq)
     done.changed += sum(1 for m in later if m.seq <= last_seq)
 

@@ -1,4 +1,5 @@
 """The wire shapes of the contract: Chat and Message, exactly as clients receive them (orjson encodes them directly)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ server). Patterns and ranges are those validation.py and api.py enforce; limits 
 their defaults. Responses are closed (no properties beyond those listed), so a field added to the server without
 being described here fails the tests; request bodies are open, as the server ignores unknown fields.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,8 +34,13 @@ def nullable(name: str) -> dict[str, Any]:
 
 def closed(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """An object with exactly these properties, every one of them present (a response of the server's)."""
-    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False,
-            **extra}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+        **extra,
+    }
 
 
 def json_content(body: dict[str, Any]) -> dict[str, Any]:
@@ -52,21 +58,40 @@ def request_body(body: dict[str, Any]) -> dict[str, Any]:
 # Answers any request can get from the HTTP layer: a request it cannot take (malformed, or a query that breaks
 # api.py's rules), a request line over 8 KiB, a server fault, and the connection limit (health is exempt from it).
 TRANSPORT = ("400", "414", "500", "503")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
-def operation(op_id: str, tag: str, summary: str, answers: dict[str, Any], errors: tuple[str, ...],
-              secured: bool = True, transport: tuple[str, ...] = TRANSPORT, **extra: Any) -> dict[str, Any]:
+def operation(
+    op_id: str,
+    tag: str,
+    summary: str,
+    answers: dict[str, Any],
+    errors: tuple[str, ...],
+    secured: bool = True,
+    transport: tuple[str, ...] = TRANSPORT,
+    **extra: Any,
+) -> dict[str, Any]:
     responses = dict(answers)
     for status in sorted({*errors, *transport}):
         responses.setdefault(status, ref("responses", ERROR_RESPONSES[status][0]))
-    return {"operationId": op_id, "tags": [tag], "summary": summary, "security": BEARER if secured else [],
-            **extra, "responses": responses}
+    return {
+        "operationId": op_id,
+        "tags": [tag],
+        "summary": summary,
+        "security": BEARER if secured else [],
+        **extra,
+        "responses": responses,
+    }
 
 
 def path_param(name: str, pattern: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "pattern": pattern}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "pattern": pattern},
+    }
 
 
 def query_int(name: str, low: int, high: int, description: str, default: int | None = None) -> dict[str, Any]:
@@ -76,33 +101,64 @@ def query_int(name: str, low: int, high: int, description: str, default: int | N
     return {"name": name, "in": "query", "required": False, "description": description, "schema": body}
 
 
-CHAT_PARAM = path_param("chat_id", CHAT_ID, "A chat id: a DM's `dm:<address>:<address>`, a group's `grp:<20 hex>`, "
-                        "or a registered id such as an XMTP conversation id.")
+CHAT_PARAM = path_param(
+    "chat_id",
+    CHAT_ID,
+    "A chat id: a DM's `dm:<address>:<address>`, a group's `grp:<20 hex>`, "
+    "or a registered id such as an XMTP conversation id.",
+)
 
 # status: (component name, code, when). The codes and statuses are the contract's table, plus 414 for a long line.
 ERROR_RESPONSES: dict[str, tuple[str, str, str]] = {
-    "400": ("Invalid", "invalid", "malformed JSON, a missing or ill-typed field, a bad address or chat id, a query "
-                                  "parameter out of range, or a request the HTTP layer cannot take."),
-    "401": ("Unauthorized", "unauthorized", "a missing, bad or expired token; a bad SIWE message, signature or "
-                                            "nonce."),
-    "403": ("Forbidden", "forbidden", "signed in, but not a member of that chat (or not allowed to remove that "
-                                      "member)."),
+    "400": (
+        "Invalid",
+        "invalid",
+        "malformed JSON, a missing or ill-typed field, a bad address or chat id, a query "
+        "parameter out of range, or a request the HTTP layer cannot take.",
+    ),
+    "401": ("Unauthorized", "unauthorized", "a missing, bad or expired token; a bad SIWE message, signature or nonce."),
+    "403": (
+        "Forbidden",
+        "forbidden",
+        "signed in, but not a member of that chat (or not allowed to remove that member).",
+    ),
     "404": ("NotFound", "not_found", "no such chat, or that address is not one of its members."),
-    "409": ("Conflict", "conflict", "the chat id is registered already; a member asking for another member set gets "
-                                    "the chat's current `members` beside `code`."),
+    "409": (
+        "Conflict",
+        "conflict",
+        "the chat id is registered already; a member asking for another member set gets "
+        "the chat's current `members` beside `code`.",
+    ),
     "413": ("TooLarge", "too_large", "a request body over `MAX_REQUEST_BYTES` (64 KiB)."),
     "414": ("UriTooLong", "too_large", "a request line over 8 KiB."),
-    "429": ("RateLimited", "rate_limited", "with `retry_after_ms`: the address's chat budget (`CHAT_RATE_PER_MIN`, "
-                                           "`CHAT_RATE_BURST`) is spent, or too many sign-ins by transaction are "
-                                           "waiting."),
+    "429": (
+        "RateLimited",
+        "rate_limited",
+        "with `retry_after_ms`: the address's chat budget (`CHAT_RATE_PER_MIN`, "
+        "`CHAT_RATE_BURST`) is spent, or too many sign-ins by transaction are "
+        "waiting.",
+    ),
     "500": ("Internal", "internal", "a server fault (its message never carries a traceback)."),
-    "503": ("Unavailable", "unavailable", "the write could not be made durable (nothing was stored, retry), the "
-                                          "chain's node cannot be asked, or the server is at its connection limit "
-                                          "(with `Retry-After: 1`)."),
+    "503": (
+        "Unavailable",
+        "unavailable",
+        "the write could not be made durable (nothing was stored, retry), the "
+        "chain's node cannot be asked, or the server is at its connection limit "
+        "(with `Retry-After: 1`).",
+    ),
 }
 
-ERROR_CODES = ["invalid", "too_large", "unauthorized", "forbidden", "not_found", "conflict", "rate_limited",
-               "internal", "unavailable"]
+ERROR_CODES = [
+    "invalid",
+    "too_large",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "rate_limited",
+    "internal",
+    "unavailable",
+]
 
 
 def error_response(code: str, when: str, retry_after: bool = False) -> dict[str, Any]:
@@ -110,14 +166,18 @@ def error_response(code: str, when: str, retry_after: bool = False) -> dict[str,
     body = {"allOf": [schema("Error"), {"properties": {"error": {"properties": {"code": {"const": code}}}}}]}
     answer: dict[str, Any] = {"description": f"`{code}`: {when}", "content": json_content(body)}
     if retry_after:
-        answer["headers"] = {"Retry-After": {"description": "At the connection limit: `1` (seconds).",
-                                             "schema": {"type": "string"}}}
+        answer["headers"] = {
+            "Retry-After": {"description": "At the connection limit: `1` (seconds).", "schema": {"type": "string"}}
+        }
     return answer
 
 
 SCHEMAS: dict[str, Any] = {
-    "Address": {"type": "string", "pattern": ADDRESS,
-                "description": "An Ethereum address: accepted in any case, always returned EIP-55 checksummed."},
+    "Address": {
+        "type": "string",
+        "pattern": ADDRESS,
+        "description": "An Ethereum address: accepted in any case, always returned EIP-55 checksummed.",
+    },
     "ChatId": {"type": "string", "pattern": CHAT_ID},
     "Millis": {"type": "integer", "description": "Unix epoch milliseconds, server clock."},
     "Error": {
@@ -125,210 +185,431 @@ SCHEMAS: dict[str, Any] = {
         "description": "The one error shape of the contract, REST and socket alike.",
         "required": ["error"],
         "additionalProperties": False,
-        "properties": {"error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "additionalProperties": False,
-            "properties": {
-                "code": {"type": "string", "enum": ERROR_CODES},
-                "message": {"type": "string", "description": "A human sentence naming the field or limit."},
-                "retry_after_ms": {"type": "integer", "minimum": 0,
-                                   "description": "With `rate_limited`: how long to wait before trying again."},
-                "members": {"type": "array", "items": schema("Address"),
-                            "description": "With `conflict`, for a member of the chat: its current members."},
-            },
-            "allOf": [
-                {"if": {"properties": {"code": {"const": "rate_limited"}}},
-                 "then": {"required": ["retry_after_ms"]},
-                 "else": {"not": {"required": ["retry_after_ms"]}}},
-                {"if": {"properties": {"code": {"const": "conflict"}}},
-                 "else": {"not": {"required": ["members"]}}},
-            ],
-        }},
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {"type": "string", "enum": ERROR_CODES},
+                    "message": {"type": "string", "description": "A human sentence naming the field or limit."},
+                    "retry_after_ms": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "With `rate_limited`: how long to wait before trying again.",
+                    },
+                    "members": {
+                        "type": "array",
+                        "items": schema("Address"),
+                        "description": "With `conflict`, for a member of the chat: its current members.",
+                    },
+                },
+                "allOf": [
+                    {
+                        "if": {"properties": {"code": {"const": "rate_limited"}}},
+                        "then": {"required": ["retry_after_ms"]},
+                        "else": {"not": {"required": ["retry_after_ms"]}},
+                    },
+                    {"if": {"properties": {"code": {"const": "conflict"}}}, "else": {"not": {"required": ["members"]}}},
+                ],
+            }
+        },
     },
-    "Session": closed({"token": {"type": "string", "minLength": 1,
-                                 "description": "Send as `Authorization: Bearer <token>` (REST) or in the socket's "
-                                                "connect packet."},
-                       "address": schema("Address"),
-                       "expires_at": {**schema("Millis"), "description": "When the token stops being accepted."}}),
-    "Chat": closed({
-        "id": schema("ChatId"),
-        "members": {"type": "array", "items": schema("Address"), "minItems": 0,
-                    "description": "At most `MAX_MEMBERS` (1,000)."},
-        "title": {"type": ["string", "null"], "maxLength": 200},
-        "created_by": {**schema("Address"), "description": "The first registrant."},
-        "created_at": schema("Millis"),
-        "last_seq": {"type": "integer", "minimum": 0,
-                     "description": "The seq of the chat's latest message; 0 for none."},
-        "rev": {"type": "integer", "minimum": 0, "description": "The chat's change counter (see Sync)."},
-    }),
-    "Payment": closed({
-        "chain_id": {"type": "integer", "description": "Always the server's `CHAIN_ID` (42220, Celo, by default)."},
-        "hash": {"type": "string", "pattern": "^0x[0-9a-f]{64}$"},
-        "to": schema("Address"),
-        "value": {"type": "string", "pattern": DECIMAL, "description": "A decimal string of base units."},
-        "token": {"anyOf": [schema("Address"), {"type": "null"}], "description": "An ERC-20 token; null: native."},
-    }),
-    "Original": closed({"body": {"type": "string"}, "tx": nullable("Payment")},
-                       description="The message as first shown, kept when it was corrected."),
-    "Message": closed({
-        "id": {"type": "string", "pattern": MESSAGE_ID, "description": "`<chat_id>/<seq>`; opaque to clients."},
-        "chat_id": schema("ChatId"),
-        "seq": {"type": "integer", "minimum": 1, "description": "Position in the chat: from 1, gapless, immutable."},
-        "rev": {"type": "integer", "minimum": 1, "description": "The chat's rev when this message last changed."},
-        "client_id": {"type": "string", "pattern": CLIENT_ID, "description": "The sender's idempotency key."},
-        "sender": {**schema("Address"), "description": "The authenticated address, never taken from the payload."},
-        "body": {"type": "string", "description": "1..`MAX_BODY_CHARS` (4,000) characters as sent; a message "
-                                                  "`corrected` by XMTP carries XMTP's content."},
-        "tx": nullable("Payment"),
-        "xmtp_id": {"type": ["string", "null"], "pattern": XMTP_ID,
-                    "description": "The id of the same message on XMTP, attested by the sender."},
-        "xmtp_bound": {"type": "boolean",
-                       "description": "The server recomputed `xmtp_id` from the content and it matched."},
-        "status": {"type": "string", "enum": ["provisional", "confirmed", "corrected", "retracted"]},
-        "source": {"type": "string", "enum": ["fallback", "xmtp", "chain"],
-                   "description": "What settled it; `fallback` while provisional."},
-        "reason": {"type": ["string", "null"],
-                   "enum": [None, "reverted", "dropped", "not_sender", "amount_mismatch", "recipient_mismatch",
-                            "token_mismatch", "xmtp_mismatch"],
-                   "description": "Why it was corrected or retracted."},
-        "original": nullable("Original"),
-        "sent_at": schema("Millis"),
-        "updated_at": schema("Millis"),
-    }),
-    "Members": {"type": "object", "required": ["members"], "properties": {
-        "members": {"type": "array", "maxItems": 1000, "items": schema("Address"),
-                    "description": "Addresses in any case; duplicates (in any case) count once."}}},
+    "Session": closed(
+        {
+            "token": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Send as `Authorization: Bearer <token>` (REST) or in the socket's connect packet.",
+            },
+            "address": schema("Address"),
+            "expires_at": {**schema("Millis"), "description": "When the token stops being accepted."},
+        }
+    ),
+    "Chat": closed(
+        {
+            "id": schema("ChatId"),
+            "members": {
+                "type": "array",
+                "items": schema("Address"),
+                "minItems": 0,
+                "description": "At most `MAX_MEMBERS` (1,000).",
+            },
+            "title": {"type": ["string", "null"], "maxLength": 200},
+            "created_by": {**schema("Address"), "description": "The first registrant."},
+            "created_at": schema("Millis"),
+            "last_seq": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "The seq of the chat's latest message; 0 for none.",
+            },
+            "rev": {"type": "integer", "minimum": 0, "description": "The chat's change counter (see Sync)."},
+        }
+    ),
+    "Payment": closed(
+        {
+            "chain_id": {"type": "integer", "description": "Always the server's `CHAIN_ID` (42220, Celo, by default)."},
+            "hash": {"type": "string", "pattern": "^0x[0-9a-f]{64}$"},
+            "to": schema("Address"),
+            "value": {"type": "string", "pattern": DECIMAL, "description": "A decimal string of base units."},
+            "token": {"anyOf": [schema("Address"), {"type": "null"}], "description": "An ERC-20 token; null: native."},
+        }
+    ),
+    "Original": closed(
+        {"body": {"type": "string"}, "tx": nullable("Payment")},
+        description="The message as first shown, kept when it was corrected.",
+    ),
+    "Message": closed(
+        {
+            "id": {"type": "string", "pattern": MESSAGE_ID, "description": "`<chat_id>/<seq>`; opaque to clients."},
+            "chat_id": schema("ChatId"),
+            "seq": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Position in the chat: from 1, gapless, immutable.",
+            },
+            "rev": {"type": "integer", "minimum": 1, "description": "The chat's rev when this message last changed."},
+            "client_id": {"type": "string", "pattern": CLIENT_ID, "description": "The sender's idempotency key."},
+            "sender": {**schema("Address"), "description": "The authenticated address, never taken from the payload."},
+            "body": {
+                "type": "string",
+                "description": "1..`MAX_BODY_CHARS` (4,000) characters as sent; a message "
+                "`corrected` by XMTP carries XMTP's content.",
+            },
+            "tx": nullable("Payment"),
+            "xmtp_id": {
+                "type": ["string", "null"],
+                "pattern": XMTP_ID,
+                "description": "The id of the same message on XMTP, attested by the sender.",
+            },
+            "xmtp_bound": {
+                "type": "boolean",
+                "description": "The server recomputed `xmtp_id` from the content and it matched.",
+            },
+            "status": {"type": "string", "enum": ["provisional", "confirmed", "corrected", "retracted"]},
+            "source": {
+                "type": "string",
+                "enum": ["fallback", "xmtp", "chain"],
+                "description": "What settled it; `fallback` while provisional.",
+            },
+            "reason": {
+                "type": ["string", "null"],
+                "enum": [
+                    None,
+                    "reverted",
+                    "dropped",
+                    "not_sender",
+                    "amount_mismatch",
+                    "recipient_mismatch",
+                    "token_mismatch",
+                    "xmtp_mismatch",
+                ],
+                "description": "Why it was corrected or retracted.",
+            },
+            "original": nullable("Original"),
+            "sent_at": schema("Millis"),
+            "updated_at": schema("Millis"),
+        }
+    ),
+    "Members": {
+        "type": "object",
+        "required": ["members"],
+        "properties": {
+            "members": {
+                "type": "array",
+                "maxItems": 1000,
+                "items": schema("Address"),
+                "description": "Addresses in any case; duplicates (in any case) count once.",
+            }
+        },
+    },
     "ChatAnswer": closed({"chat": schema("Chat")}),
-    "Health": closed({
-        "status": {"const": "ok"},
-        "store": {"type": "string", "enum": ["jsonl", "postgresql"]},
-        "broker": {"type": "string", "enum": ["ok", "reconnecting"],
-                   "description": "Whether this node hears the other nodes' commits."},
-        "connections": {"type": "integer", "minimum": 0, "description": "Open sockets."},
-        "chain_id": {"type": "integer"},
-        "reconciler": closed({
-            "rounds": {"type": "integer", "minimum": 0},
-            "leader": {"type": "boolean", "description": "Whether this node settles (one node of several does)."},
-            "provisional": {"type": "integer", "minimum": 0},
-            "chain": {"type": "string", "enum": ["configured", "not configured"]},
-            "rpc_calls": {"type": "integer", "minimum": 0},
-            "xmtp": {"type": "string", "enum": ["gateway", "attestation"]},
-            "errors": {"type": "integer", "minimum": 0},
-            "last_error": {"type": ["string", "null"]},
-        }),
-    }),
+    "Health": closed(
+        {
+            "status": {"const": "ok"},
+            "store": {"type": "string", "enum": ["jsonl", "postgresql"]},
+            "broker": {
+                "type": "string",
+                "enum": ["ok", "reconnecting"],
+                "description": "Whether this node hears the other nodes' commits.",
+            },
+            "connections": {"type": "integer", "minimum": 0, "description": "Open sockets."},
+            "chain_id": {"type": "integer"},
+            "reconciler": closed(
+                {
+                    "rounds": {"type": "integer", "minimum": 0},
+                    "leader": {
+                        "type": "boolean",
+                        "description": "Whether this node settles (one node of several does).",
+                    },
+                    "provisional": {"type": "integer", "minimum": 0},
+                    "chain": {"type": "string", "enum": ["configured", "not configured"]},
+                    "rpc_calls": {"type": "integer", "minimum": 0},
+                    "xmtp": {"type": "string", "enum": ["gateway", "attestation"]},
+                    "errors": {"type": "integer", "minimum": 0},
+                    "last_error": {"type": ["string", "null"]},
+                }
+            ),
+        }
+    ),
 }
 
 SESSION_ANSWER = ok("Signed in: a token for the address.", schema("Session"))
 
 PATHS: dict[str, Any] = {
-    "/api/health": {"get": operation(
-        "health", "meta", "Liveness, open sockets and the reconciler's counters (no auth)",
-        {"200": ok("Serving.", schema("Health")),
-         "503": ok("Storage stopped accepting writes (see docs/operations.md). Not the error shape.",
-                   closed({"status": {"const": "unavailable"}, "store": {"type": "string", "enum": ["jsonl", "postgresql"]},
-                           "message": {"type": "string"}}))},
-        (), secured=False, transport=("400", "414", "500"))},
-    "/api/openapi.json": {"get": operation(
-        "openapi", "meta", "This document (no auth)",
-        {"200": ok("The OpenAPI 3.1 description of the REST API.",
-                   {"type": "object", "required": ["openapi", "info", "paths"]})},
-        (), secured=False)},
-    "/api/auth/nonce": {"get": operation(
-        "nonce", "auth", "A single-use sign-in nonce (no auth)",
-        {"200": ok("A nonce, single use, valid for 5 minutes.",
-                   closed({"nonce": {"type": "string", "pattern": "^[0-9a-f]{56}$"}}))},
-        (), secured=False)},
-    "/api/auth/verify": {"post": operation(
-        "verify", "auth", "Sign in with Ethereum (EIP-4361)",
-        {"200": SESSION_ANSWER}, ("401", "413"), secured=False,
-        description="The attempt uses up the message's nonce, good or bad.",
-        requestBody=request_body({"type": "object", "required": ["message", "signature"], "properties": {
-            "message": {"type": "string", "description": "The EIP-4361 text."},
-            "signature": {"type": "string", "description": "The EIP-191 personal_sign signature, 0x hex."}}}))},
-    "/api/auth/verify-tx": {"post": operation(
-        "verifyTx", "auth", "Sign in by a zero-value transaction to oneself (wallets that sign no messages)",
-        {"200": SESSION_ANSWER}, ("401", "413", "429"), secured=False,
-        description="The transaction's data is `optimistic-messaging sign-in <domain> <nonce>`. Without "
-                    "`CHAIN_RPC_URL`: `unavailable`.",
-        requestBody=request_body({"type": "object", "required": ["tx_hash"], "properties": {
-            "tx_hash": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}}}))},
-    "/api/auth/renew": {"post": operation(
-        "renew", "auth", "A fresh token for the same session, without signing again",
-        {"200": SESSION_ANSWER}, ("401",),
-        description="A session ends `SESSION_MAX_AGE_S` (30 days) after its sign-in, renewed or not.")},
+    "/api/health": {
+        "get": operation(
+            "health",
+            "meta",
+            "Liveness, open sockets and the reconciler's counters (no auth)",
+            {
+                "200": ok("Serving.", schema("Health")),
+                "503": ok(
+                    "Storage stopped accepting writes (see docs/operations.md). Not the error shape.",
+                    closed(
+                        {
+                            "status": {"const": "unavailable"},
+                            "store": {"type": "string", "enum": ["jsonl", "postgresql"]},
+                            "message": {"type": "string"},
+                        }
+                    ),
+                ),
+            },
+            (),
+            secured=False,
+            transport=("400", "414", "500"),
+        )
+    },
+    "/api/openapi.json": {
+        "get": operation(
+            "openapi",
+            "meta",
+            "This document (no auth)",
+            {
+                "200": ok(
+                    "The OpenAPI 3.1 description of the REST API.",
+                    {"type": "object", "required": ["openapi", "info", "paths"]},
+                )
+            },
+            (),
+            secured=False,
+        )
+    },
+    "/api/auth/nonce": {
+        "get": operation(
+            "nonce",
+            "auth",
+            "A single-use sign-in nonce (no auth)",
+            {
+                "200": ok(
+                    "A nonce, single use, valid for 5 minutes.",
+                    closed({"nonce": {"type": "string", "pattern": "^[0-9a-f]{56}$"}}),
+                )
+            },
+            (),
+            secured=False,
+        )
+    },
+    "/api/auth/verify": {
+        "post": operation(
+            "verify",
+            "auth",
+            "Sign in with Ethereum (EIP-4361)",
+            {"200": SESSION_ANSWER},
+            ("401", "413"),
+            secured=False,
+            description="The attempt uses up the message's nonce, good or bad.",
+            requestBody=request_body(
+                {
+                    "type": "object",
+                    "required": ["message", "signature"],
+                    "properties": {
+                        "message": {"type": "string", "description": "The EIP-4361 text."},
+                        "signature": {"type": "string", "description": "The EIP-191 personal_sign signature, 0x hex."},
+                    },
+                }
+            ),
+        )
+    },
+    "/api/auth/verify-tx": {
+        "post": operation(
+            "verifyTx",
+            "auth",
+            "Sign in by a zero-value transaction to oneself (wallets that sign no messages)",
+            {"200": SESSION_ANSWER},
+            ("401", "413", "429"),
+            secured=False,
+            description="The transaction's data is `optimistic-messaging sign-in <domain> <nonce>`. Without "
+            "`CHAIN_RPC_URL`: `unavailable`.",
+            requestBody=request_body(
+                {
+                    "type": "object",
+                    "required": ["tx_hash"],
+                    "properties": {"tx_hash": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}},
+                }
+            ),
+        )
+    },
+    "/api/auth/renew": {
+        "post": operation(
+            "renew",
+            "auth",
+            "A fresh token for the same session, without signing again",
+            {"200": SESSION_ANSWER},
+            ("401",),
+            description="A session ends `SESSION_MAX_AGE_S` (30 days) after its sign-in, renewed or not.",
+        )
+    },
     "/api/chats": {
         "get": operation(
-            "listChats", "chats", "The caller's chats, latest activity first, paged",
-            {"200": ok("A page of chats.", closed({
-                "chats": {"type": "array", "items": schema("Chat")},
-                "has_more": {"type": "boolean"},
-                "next_cursor": {"type": ["string", "null"], "pattern": "^[0-9]{1,19}$",
-                                "description": "Opaque; pass it as `cursor` for the next page. Null on the last."}}))},
+            "listChats",
+            "chats",
+            "The caller's chats, latest activity first, paged",
+            {
+                "200": ok(
+                    "A page of chats.",
+                    closed(
+                        {
+                            "chats": {"type": "array", "items": schema("Chat")},
+                            "has_more": {"type": "boolean"},
+                            "next_cursor": {
+                                "type": ["string", "null"],
+                                "pattern": "^[0-9]{1,19}$",
+                                "description": "Opaque; pass it as `cursor` for the next page. Null on the last.",
+                            },
+                        }
+                    ),
+                )
+            },
             ("401",),
-            parameters=[query_int("limit", 1, 200, "Chats per page.", 100),
-                        query_int("cursor", 1, 2**63 - 1, "A `next_cursor` from the page before.")]),
+            parameters=[
+                query_int("limit", 1, 200, "Chats per page.", 100),
+                query_int("cursor", 1, 2**63 - 1, "A `next_cursor` from the page before."),
+            ],
+        ),
         "post": operation(
-            "createChat", "chats", "Create a DM or a group, or register a chat id",
-            {"200": ok("That chat exists already: the DM of these two, or a registered id asked for with exactly "
-                       "its members.", schema("ChatAnswer")),
-             "201": ok("Created.", schema("ChatAnswer"))},
+            "createChat",
+            "chats",
+            "Create a DM or a group, or register a chat id",
+            {
+                "200": ok(
+                    "That chat exists already: the DM of these two, or a registered id asked for with exactly "
+                    "its members.",
+                    schema("ChatAnswer"),
+                ),
+                "201": ok("Created.", schema("ChatAnswer")),
+            },
             ("401", "409", "413", "429"),
             description="The caller is always a member. Without `id`: two members make a DM (its id derived from the "
-                        "pair), any other count a new group. An `id` starting `dm:` is `invalid`; more than "
-                        "`MAX_MEMBERS` members is `invalid`.",
-            requestBody=request_body({"type": "object", "required": ["members"], "properties": {
-                **SCHEMAS["Members"]["properties"],
-                "id": {"type": ["string", "null"], "pattern": CHAT_ID, "not": {"type": "string", "pattern": "^dm:"},
-                       "description": "A chat id to register (e.g. an XMTP conversation id); the first wins. "
-                                      "`dm:` is reserved for DMs."},
-                "title": {"type": ["string", "null"], "maxLength": 200, "pattern": "^[^\\u0000]*$",
-                          "description": "Without U+0000 (NUL)."}}}))},
+            "pair), any other count a new group. An `id` starting `dm:` is `invalid`; more than "
+            "`MAX_MEMBERS` members is `invalid`.",
+            requestBody=request_body(
+                {
+                    "type": "object",
+                    "required": ["members"],
+                    "properties": {
+                        **SCHEMAS["Members"]["properties"],
+                        "id": {
+                            "type": ["string", "null"],
+                            "pattern": CHAT_ID,
+                            "not": {"type": "string", "pattern": "^dm:"},
+                            "description": "A chat id to register (e.g. an XMTP conversation id); the first wins. "
+                            "`dm:` is reserved for DMs.",
+                        },
+                        "title": {
+                            "type": ["string", "null"],
+                            "maxLength": 200,
+                            "pattern": "^[^\\u0000]*$",
+                            "description": "Without U+0000 (NUL).",
+                        },
+                    },
+                }
+            ),
+        ),
+    },
     "/api/chats/{chat_id}": {
         "parameters": [CHAT_PARAM],
-        "get": operation("getChat", "chats", "A chat the caller is a member of",
-                         {"200": ok("The chat.", schema("ChatAnswer"))}, ("401", "403", "404"))},
+        "get": operation(
+            "getChat",
+            "chats",
+            "A chat the caller is a member of",
+            {"200": ok("The chat.", schema("ChatAnswer"))},
+            ("401", "403", "404"),
+        ),
+    },
     "/api/chats/{chat_id}/members": {
         "parameters": [CHAT_PARAM],
         "post": operation(
-            "addMembers", "chats", "A member adds members",
+            "addMembers",
+            "chats",
+            "A member adds members",
             {"200": ok("The chat with its members now.", schema("ChatAnswer"))},
             ("401", "403", "404", "413", "429"),
             description="A DM keeps its two members (`invalid`); beyond `MAX_MEMBERS` is `invalid`.",
-            requestBody=request_body(schema("Members")))},
+            requestBody=request_body(schema("Members")),
+        ),
+    },
     "/api/chats/{chat_id}/members/{address}": {
         "parameters": [CHAT_PARAM, path_param("address", ADDRESS, "The member to remove, in any case.")],
         "delete": operation(
-            "removeMember", "chats", "A member leaves a group; its creator removes others",
+            "removeMember",
+            "chats",
+            "A member leaves a group; its creator removes others",
             {"200": ok("The chat with its members now.", schema("ChatAnswer"))},
             ("401", "403", "404", "429"),
             description="Anyone else removing another is `forbidden`; a DM's members cannot be removed (`invalid`); "
-                        "an address that is not a member is `not_found`.")},
+            "an address that is not a member is `not_found`.",
+        ),
+    },
     "/api/chats/{chat_id}/messages": {
         "parameters": [CHAT_PARAM],
         "get": operation(
-            "history", "history", "A page of history, ascending by seq",
-            {"200": ok("Messages in their current state.", closed({
-                "messages": {"type": "array", "items": schema("Message")},
-                "has_more": {"type": "boolean",
-                             "description": "More exist beyond the page in the direction of travel."}}))},
+            "history",
+            "history",
+            "A page of history, ascending by seq",
+            {
+                "200": ok(
+                    "Messages in their current state.",
+                    closed(
+                        {
+                            "messages": {"type": "array", "items": schema("Message")},
+                            "has_more": {
+                                "type": "boolean",
+                                "description": "More exist beyond the page in the direction of travel.",
+                            },
+                        }
+                    ),
+                )
+            },
             ("401", "403", "404"),
             description="`before`: the latest `limit` below it; `after`: the earliest `limit` above it; both: the "
-                        "earliest `limit` between them; neither: the latest `limit`.",
-            parameters=[query_int("before", 0, MAX_SAFE, "Only messages with a lower seq."),
-                        query_int("after", 0, MAX_SAFE, "Only messages with a higher seq."),
-                        query_int("limit", 1, 200, "Messages per page.", 50)])},
+            "earliest `limit` between them; neither: the latest `limit`.",
+            parameters=[
+                query_int("before", 0, MAX_SAFE, "Only messages with a lower seq."),
+                query_int("after", 0, MAX_SAFE, "Only messages with a higher seq."),
+                query_int("limit", 1, 200, "Messages per page.", 50),
+            ],
+        ),
+    },
     "/api/chats/{chat_id}/changes": {
         "parameters": [CHAT_PARAM],
         "get": operation(
-            "changes", "history", "Every message created or changed after a rev, in rev order",
-            {"200": ok("Changes, cut at `limit` messages or about 1,000,000 characters of text.", closed({
-                "changes": {"type": "array", "items": schema("Message")},
-                "has_more": {"type": "boolean"}}))},
+            "changes",
+            "history",
+            "Every message created or changed after a rev, in rev order",
+            {
+                "200": ok(
+                    "Changes, cut at `limit` messages or about 1,000,000 characters of text.",
+                    closed({"changes": {"type": "array", "items": schema("Message")}, "has_more": {"type": "boolean"}}),
+                )
+            },
             ("401", "403", "404"),
-            parameters=[query_int("since_rev", 0, MAX_SAFE, "The highest rev the client has seen.", 0),
-                        query_int("limit", 1, 500, "Most messages in the page.", 500)])},
+            parameters=[
+                query_int("since_rev", 0, MAX_SAFE, "The highest rev the client has seen.", 0),
+                query_int("limit", 1, 500, "Most messages in the page.", 500),
+            ],
+        ),
+    },
 }
 
 SPEC: dict[str, Any] = {
@@ -337,19 +618,26 @@ SPEC: dict[str, Any] = {
         "title": "Optimistic Messaging REST API",
         "version": "1.1",
         "description": "Sign-in, chats, membership, history and health. The wire contract, the Socket.IO events and "
-                       "the guarantees are in docs/protocol.md; this document describes the REST endpoints only. "
-                       "Request bodies are read as JSON whatever their Content-Type; unknown fields and query "
-                       "parameters are ignored. Every path also answers HEAD (its GET) and OPTIONS (CORS preflight); "
-                       "a method a path does not serve is answered `405` with `Allow` and the error shape "
-                       "(code `invalid`).",
+        "the guarantees are in docs/protocol.md; this document describes the REST endpoints only. "
+        "Request bodies are read as JSON whatever their Content-Type; unknown fields and query "
+        "parameters are ignored. Every path also answers HEAD (its GET) and OPTIONS (CORS preflight); "
+        "a method a path does not serve is answered `405` with `Allow` and the error shape "
+        "(code `invalid`).",
     },
     "tags": [{"name": "meta"}, {"name": "auth"}, {"name": "chats"}, {"name": "history"}],
     "paths": PATHS,
     "components": {
-        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                           "description": "A token from /api/auth/verify, /verify-tx or /renew."}},
+        "securitySchemes": {
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A token from /api/auth/verify, /verify-tx or /renew.",
+            }
+        },
         "schemas": SCHEMAS,
-        "responses": {name: error_response(code, when, retry_after=status == "503")
-                      for status, (name, code, when) in ERROR_RESPONSES.items()},
+        "responses": {
+            name: error_response(code, when, retry_after=status == "503")
+            for status, (name, code, when) in ERROR_RESPONSES.items()
+        },
     },
 }

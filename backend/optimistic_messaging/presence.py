@@ -5,9 +5,11 @@ In one process that is all there is (`LocalPresence`); with several nodes an add
 holds a socket of it (redis_state.RedisPresence). `Signals` carries typing and presence events to every node's
 sockets following the chat (`LocalSignals` here; redis_state.RedisSignals between nodes).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .clock import Clock
 

@@ -2,11 +2,13 @@
 
 Each budget is a `RateLimiter`: in this process, or shared by every node. `Limits` builds all of them in one place.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 from .clock import Clock
 from .config import Config
@@ -30,8 +32,11 @@ class Budget:
 
     def refusal(self, retry_after_ms: int) -> ApiError:
         rate = f"{self.per_s:g} per second" if self.per_s >= 1 else f"{self.per_s * 60:g} per minute"
-        return ApiError("rate_limited", f"more than {rate} {self.what} (burst {self.burst}) from this address; "
-                        f"retry in {retry_after_ms} ms", retry_after_ms=retry_after_ms)
+        return ApiError(
+            "rate_limited",
+            f"more than {rate} {self.what} (burst {self.burst}) from this address; retry in {retry_after_ms} ms",
+            retry_after_ms=retry_after_ms,
+        )
 
     def retry_after_ms(self, tokens: float) -> int:
         """How long until a bucket holding `tokens` holds one."""
@@ -85,10 +90,10 @@ class Limits:
         }
 
     @classmethod
-    def build(cls, config: Config, make: Callable[[str, Budget], RateLimiter]) -> "Limits":
+    def build(cls, config: Config, make: Callable[[str, Budget], RateLimiter]) -> Limits:
         """Each budget of `config`, made by `make(name, budget)` (in this process, or shared)."""
         return cls(**{name: make(name, budget) for name, budget in cls.budgets(config).items()})
 
     @classmethod
-    def local(cls, config: Config, clock: Clock) -> "Limits":
+    def local(cls, config: Config, clock: Clock) -> Limits:
         return cls.build(config, lambda _, budget: LocalRateLimiter(budget, clock))

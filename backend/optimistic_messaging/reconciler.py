@@ -1,4 +1,5 @@
 """The reconciler: settles every provisional message against its source of truth, in the background."""
+
 from __future__ import annotations
 
 import heapq
@@ -8,8 +9,8 @@ from typing import Any
 import gevent
 from gevent.pool import Pool
 
-from .config import Config
 from .clock import Clock
+from .config import Config
 from .leader import ALWAYS, Leadership
 from .models import Message
 from .store import Commit, Store, Stored
@@ -40,8 +41,11 @@ class Reconciler:
         self.interval_ms = int(config.reconcile_interval_s * 1000)
         self.grace_ms = config.xmtp_grace_s * 1000
         self.tx_timeout_ms = config.tx_timeout_s * 1000
-        self.chain = (ChainVerifier(config.chain_rpc_url, config.confirmations, self.tx_timeout_ms)
-                      if config.chain_rpc_url else None)
+        self.chain = (
+            ChainVerifier(config.chain_rpc_url, config.confirmations, self.tx_timeout_ms)
+            if config.chain_rpc_url
+            else None
+        )
         self.xmtp = XmtpVerifier(config.xmtp_gateway_url, self.grace_ms)
         self.pool = Pool(16)  # XMTP gateway look-ups in flight at once
         # (not before ms, message id, its rev then): an entry for an older rev is stale, the newer one stands for it
@@ -96,19 +100,26 @@ class Reconciler:
         return counts
 
     def status(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "leader": self.leadership.is_leader(), "provisional": self.store.provisional_count(),
-                "chain": "configured" if self.chain else "not configured",
-                "rpc_calls": self.chain.calls if self.chain else 0,
-                "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
-                "errors": self.errors, "last_error": self.last_error}
+        return {
+            "rounds": self.rounds,
+            "leader": self.leadership.is_leader(),
+            "provisional": self.store.provisional_count(),
+            "chain": "configured" if self.chain else "not configured",
+            "rpc_calls": self.chain.calls if self.chain else 0,
+            "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
+            "errors": self.errors,
+            "last_error": self.last_error,
+        }
 
     def round(self) -> None:
         now = self.clock.now_ms()
         due = self._take_due(now)
         try:
-            outcomes = {**self._payments([m for m in due if m.tx], now),
-                        **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
-                        **self._plain([m for m in due if not m.tx and not m.xmtp_id], now)}
+            outcomes = {
+                **self._payments([m for m in due if m.tx], now),
+                **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
+                **self._plain([m for m in due if not m.tx and not m.xmtp_id], now),
+            }
             self._apply(due, outcomes, now)
         except BaseException as exc:
             for m in due:  # none of them may fall off the schedule (a settled one is skipped when it comes due)
@@ -167,7 +178,7 @@ class Reconciler:
     def _failed(self, m: Message, error: str, now: int) -> None:
         """Back off exponentially (to MAX_BACKOFF_MS); nothing about it is remembered meanwhile."""
         failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
-        until = self.held[m.id] = now + min(MAX_BACKOFF_MS, self.interval_ms * 2 ** failures)
+        until = self.held[m.id] = now + min(MAX_BACKOFF_MS, self.interval_ms * 2**failures)
         self._defer(m, until)
         if self.chain is not None:
             self.chain.forget(m.id)  # else its known block would wake the head watch while it backs off
@@ -202,8 +213,11 @@ class Reconciler:
 
     def _plain(self, messages: list[Message], now: int) -> dict[str, Outcome]:
         """Neither a payment nor an XMTP copy: confirmed by the fallback once XMTP_GRACE_S has passed."""
-        return {m.id: Outcome({"status": "confirmed", "source": "fallback"})
-                for m in messages if now - m.sent_at >= self.grace_ms}
+        return {
+            m.id: Outcome({"status": "confirmed", "source": "fallback"})
+            for m in messages
+            if now - m.sent_at >= self.grace_ms
+        }
 
     def _apply(self, due: list[Message], outcomes: dict[str, Outcome], now: int) -> None:
         """Write every change at once (one group commit); a message that changed meanwhile waits for the next round."""

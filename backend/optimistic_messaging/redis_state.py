@@ -6,11 +6,13 @@ NODE_TTL_S) is swept out by the others, and its addresses go offline within a mi
 database they go with, so deployments sharing one Redis keep apart. If Redis cannot be reached, each node falls back
 to its own view (logged) rather than refusing service: this state is a convenience, the messages are in the store.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import gevent
@@ -38,7 +40,9 @@ class Redis:
     """One connection pool, the key prefix, this node's heartbeat, and the sweep of dead nodes."""
 
     def __init__(self, url: str, prefix: str, node: str, clock: Clock, node_ttl_s: float = 20.0) -> None:
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+        self.client: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+        )
         self.prefix = prefix
         self.node = node
         self.clock = clock
@@ -82,8 +86,8 @@ class Redis:
         while True:
             gevent.sleep(self.sweep_s)
             try:
-                for node in self.client.zrangebyscore(self.nodes_key, "-inf", self.alive_since()):
-                    node = node.decode()
+                for beat in self.client.zrangebyscore(self.nodes_key, "-inf", self.alive_since()):
+                    node = _text(beat)
                     if node == self.node or not self.client.set(self.key("sweeping", node), 1, nx=True, ex=60):
                         continue  # another living node sweeps it
                     for sweep in self._sweepers:
@@ -100,9 +104,15 @@ class RedisUsedNonces:
 
     def use(self, nonce: str, issued_ms: int, expires_ms: int) -> bool:
         """SET NX: the first node to use it wins. Without Redis a nonce cannot be vouched for: refused."""
-        return self.r.guarded("a nonce", lambda: bool(self.r.client.set(self.r.key("nonce", nonce), 1, nx=True,
-                                                                       pxat=max(expires_ms, self.r.clock.now_ms() + 1))),
-                              lambda: False)
+        return self.r.guarded(
+            "a nonce",
+            lambda: bool(
+                self.r.client.set(
+                    self.r.key("nonce", nonce), 1, nx=True, pxat=max(expires_ms, self.r.clock.now_ms() + 1)
+                )
+            ),
+            lambda: False,
+        )
 
 
 _TAKE = """
@@ -134,11 +144,21 @@ class RedisRateLimiter:
         self._fallback = LocalRateLimiter(budget, r.clock)
         self.refused = 0
 
+    def _fallback_take(self, address: str) -> int:
+        self._fallback.take(address)  # raises rate_limited itself
+        return -1
+
     def take(self, address: str) -> None:
-        left = self.r.guarded(f"the {self.name} budget",
-                              lambda: int(self._script(keys=[self.r.key("rate", self.name, address)],
-                                                       args=[self.budget.per_s / 1000, self.budget.burst, self._ttl_ms])),
-                              lambda: self._fallback.take(address) or -1)
+        left = self.r.guarded(
+            f"the {self.name} budget",
+            lambda: int(
+                self._script(
+                    keys=[self.r.key("rate", self.name, address)],
+                    args=[self.budget.per_s / 1000, self.budget.burst, self._ttl_ms],
+                )
+            ),
+            lambda: self._fallback_take(address),
+        )
         if left >= 0:
             self.refused += 1
             raise self.budget.refusal(self.budget.retry_after_ms(left / 1_000_000))
@@ -181,42 +201,61 @@ class RedisPresence(LocalPresence):
         r.on_dead_node(self._sweep)
 
     def _keys(self, chat_id: str, address: str, node: str) -> list[str]:
-        return [self.r.key("presence", chat_id, address), self.r.key("online", chat_id), self.r.key("held", node),
-                self.r.nodes_key]
+        return [
+            self.r.key("presence", chat_id, address),
+            self.r.key("online", chat_id),
+            self.r.key("held", node),
+            self.r.nodes_key,
+        ]
 
     def join(self, chat_id: str, address: str, sid: str) -> bool:
         first_here = super().join(chat_id, address, sid)
         if not first_here:
             return False
         keys = self._keys(chat_id, address, self.r.node)
-        return self.r.guarded("presence", lambda: bool(self._join(keys=keys[:3],
-                                                                 args=[self.r.node, address, _pair(chat_id, address)])),
-                              lambda: True)
+        return self.r.guarded(
+            "presence",
+            lambda: bool(self._join(keys=keys[:3], args=[self.r.node, address, _pair(chat_id, address)])),
+            lambda: True,
+        )
 
     def leave(self, chat_id: str, address: str, sid: str) -> bool:
         last_here = super().leave(chat_id, address, sid)
         if not last_here:
             return False
         keys = self._keys(chat_id, address, self.r.node)
-        return self.r.guarded("presence", lambda: bool(self._leave(
-            keys=keys, args=[self.r.node, address, _pair(chat_id, address), self.r.alive_since()])), lambda: True)
+        return self.r.guarded(
+            "presence",
+            lambda: bool(
+                self._leave(keys=keys, args=[self.r.node, address, _pair(chat_id, address), self.r.alive_since()])
+            ),
+            lambda: True,
+        )
 
     def online(self, chat_id: str) -> list[str]:
-        return self.r.guarded("presence", lambda: sorted(a.decode() for a in
-                                                         self.r.client.smembers(self.r.key("online", chat_id))),
-                              lambda: super(RedisPresence, self).online(chat_id))
+        return self.r.guarded(
+            "presence",
+            lambda: sorted(_text(a) for a in self.r.client.smembers(self.r.key("online", chat_id))),
+            lambda: super(RedisPresence, self).online(chat_id),
+        )
 
     def _sweep(self, node: str) -> None:
         """A dead node's sockets are gone: each address it alone held goes offline, and the chat hears of it."""
         held = self.r.key("held", node)
         for pair in self.r.client.smembers(held):
-            chat_id, address = pair.decode().split("\n", 1)
+            chat_id, address = _text(pair).split("\n", 1)
             keys = self._keys(chat_id, address, node)
             self.r.client.hset(keys[0], node, 1)  # as if it held one socket, which now leaves
-            if self._leave(keys=keys, args=[node, address, pair.decode(), self.r.alive_since()]):
-                self.signals.send(chat_id, "presence", {"chat_id": chat_id, "address": address, "online": False},
-                                  address)
+            if self._leave(keys=keys, args=[node, address, _text(pair), self.r.alive_since()]):
+                self.signals.send(
+                    chat_id, "presence", {"chat_id": chat_id, "address": address, "online": False}, address
+                )
         self.r.client.delete(held)
+
+
+def _text(value: Any) -> str:
+    """A Redis reply as text (the client answers bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _pair(chat_id: str, address: str) -> str:
@@ -258,9 +297,12 @@ class RedisSocketQuota:
 
     def acquire(self, address: str) -> bool:
         def shared() -> bool:
-            return bool(self._acquire(keys=[self.r.key("sockets", address), self.r.nodes_key,
-                                            self.r.key("sockets-of", self.r.node)],
-                                      args=[self.r.node, self.limit, self.r.alive_since(), address]))
+            return bool(
+                self._acquire(
+                    keys=[self.r.key("sockets", address), self.r.nodes_key, self.r.key("sockets-of", self.r.node)],
+                    args=[self.r.node, self.limit, self.r.alive_since(), address],
+                )
+            )
 
         ok = self.r.guarded("socket counts", shared, lambda: self._local.get(address, 0) < self.limit)
         if ok:
@@ -270,7 +312,7 @@ class RedisSocketQuota:
     def _sweep(self, node: str) -> None:
         of = self.r.key("sockets-of", node)
         for address in self.r.client.smembers(of):
-            self.r.client.hdel(self.r.key("sockets", address.decode()), node)
+            self.r.client.hdel(self.r.key("sockets", _text(address)), node)
         self.r.client.delete(of)
 
     def release(self, address: str) -> None:
@@ -279,9 +321,14 @@ class RedisSocketQuota:
             self._local[address] = held
         else:
             self._local.pop(address, None)
-        self.r.guarded("socket counts", lambda: self._release(
-            keys=[self.r.key("sockets", address), self.r.key("sockets-of", self.r.node)],
-            args=[self.r.node, address]), lambda: 0)
+        self.r.guarded(
+            "socket counts",
+            lambda: self._release(
+                keys=[self.r.key("sockets", address), self.r.key("sockets-of", self.r.node)],
+                args=[self.r.node, address],
+            ),
+            lambda: 0,
+        )
 
 
 class RedisSignals(LocalSignals):
@@ -315,4 +362,3 @@ class RedisSignals(LocalSignals):
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("a signal that is not ours: %s", exc)
             gevent.sleep(1)
-

@@ -1,5 +1,6 @@
 """Serve with gevent's pywsgi and the websocket handler on our own listener: TCP_NODELAY set, and open connections
 held below the limit of open files, so a flood of connections is refused at once instead of hanging everyone."""
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,12 @@ log = logging.getLogger(__name__)
 RESERVE_FDS = 128  # kept free for the store, the database, the chain's node, logs, and the answers to overflow
 OVERFLOW = 64  # connections past the cap given a moment to show they are health checks; beyond, refused at once
 PEEK_S = 2.0  # an overflow connection has this long to show whether it is a health check
-_FULL = raw_response("503 Service Unavailable", "unavailable", "the server is at its connection limit; retry soon",
-                     [("Retry-After", "1")])
+_FULL = raw_response(
+    "503 Service Unavailable",
+    "unavailable",
+    "the server is at its connection limit; retry soon",
+    [("Retry-After", "1")],
+)
 
 
 def listener(host: str, port: int) -> socket.socket:
@@ -97,7 +102,6 @@ def _is_health_check(sock: Any) -> bool:
 def serve(app: Flask, config: Config) -> None:
     cap = connection_cap()
     server = Server(listener(config.host, config.port), app, cap)
-    where = ("PostgreSQL" if config.database_url else
-             f"{config.data_file}, fsync {'always' if config.fsync else 'off'}")
+    where = "PostgreSQL" if config.database_url else f"{config.data_file}, fsync {'always' if config.fsync else 'off'}"
     log.info("serving on http://%s:%d (store: %s; at most %d connections)", config.host, server.server_port, where, cap)
     server.serve_forever()

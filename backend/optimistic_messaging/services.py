@@ -1,4 +1,5 @@
 """The server's parts, built once by the app factory and shared by REST and socket handlers."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

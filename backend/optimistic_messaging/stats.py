@@ -1,9 +1,11 @@
 """The figures components keep as they work: plain numbers (no lock, no allocation per event or recipient), read by
 metrics.py when /metrics is scraped."""
+
 from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)  # seconds
 SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 
@@ -11,7 +13,7 @@ SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 class Histogram:
     """Counts per bucket, a sum and a count: one bisect and three additions per observation."""
 
-    __slots__ = ("bounds", "counts", "sum", "count")
+    __slots__ = ("bounds", "count", "counts", "sum")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
@@ -27,7 +29,7 @@ class Histogram:
     def buckets(self) -> list[tuple[str, int]]:
         """Cumulative counts per upper bound, as Prometheus has them."""
         cumulative, out = 0, []
-        for bound, n in zip((*map(str, self.bounds), "+Inf"), self.counts):
+        for bound, n in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
             cumulative += n
             out.append((bound, cumulative))
         return out
@@ -69,4 +71,3 @@ class StoreStats:
     def committed(self, seconds: float, writes: int) -> None:
         self.commit_seconds.observe(seconds)
         self.batch_size.observe(writes)
-

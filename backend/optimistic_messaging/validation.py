@@ -1,4 +1,5 @@
 """Checks for every field that crosses the wire; each failure names the field."""
+
 from __future__ import annotations
 
 import re
@@ -97,10 +98,12 @@ def title(payload: dict[str, Any]) -> str | None:
     return value
 
 
-def xmtp_id(payload: dict[str, Any], required: bool = False) -> str | None:
-    if payload.get("xmtp_id") is None and not required:
-        return None
+def xmtp_id(payload: dict[str, Any]) -> str:
     return string(payload, "xmtp_id", XMTP_ID, "a string matching ^[A-Za-z0-9._:-]{1,256}$")
+
+
+def optional_xmtp_id(payload: dict[str, Any]) -> str | None:
+    return None if payload.get("xmtp_id") is None else xmtp_id(payload)
 
 
 def tx(payload: dict[str, Any], chain_id: int) -> dict[str, Any] | None:

@@ -1,8 +1,9 @@
 """Sign-in and identity: SIWE or a sign-in transaction proves an address, then a signed expiring token carries it."""
+
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from eth_utils import to_checksum_address
 
@@ -39,8 +40,11 @@ class Auth:
         self.nonces = Nonces(config.secret_key, used_nonces, clock)
         self.tokens = Tokens(config.secret_key, config.token_ttl_s, config.session_max_age_s, clock)
         self.verifiers: list[TokenVerifier] = [self.tokens.verify]
-        self.tx = (TxLookup(JsonRpc(config.chain_rpc_url), clock, wait_s=config.signin_tx_wait_s)
-                   if config.chain_rpc_url else None)
+        self.tx = (
+            TxLookup(JsonRpc(config.chain_rpc_url), clock, wait_s=config.signin_tx_wait_s)
+            if config.chain_rpc_url
+            else None
+        )
 
     def sign_in(self, message: object, signature: object) -> Session:
         """EIP-4361: the attempt's nonce is used up, good or bad, before anything else is checked (for a text that
@@ -53,7 +57,9 @@ class Auth:
             self.nonces.consume_all(named_nonces(message))
             raise ApiError("unauthorized", str(exc)) from None
         if not self.nonces.consume(siwe.nonce):
-            raise ApiError("unauthorized", "SIWE 'Nonce' was not issued by this server, has expired or was already used")
+            raise ApiError(
+                "unauthorized", "SIWE 'Nonce' was not issued by this server, has expired or was already used"
+            )
         if siwe.domain not in self.domains:
             raise ApiError("unauthorized", f"SIWE domain {siwe.domain!r} is not an allowed domain")
         now = self.clock.now_ms()
@@ -70,7 +76,7 @@ class Auth:
         return self.tokens.issue(signer)
 
     def sign_in_by_tx(self, tx_hash: object) -> Session:
-        """A zero-value transaction to oneself on CHAIN_ID whose data is `optimistic-messaging sign-in <domain> <nonce>`."""
+        """A zero-value transaction to oneself on CHAIN_ID, its data `optimistic-messaging sign-in <domain> <nonce>`."""
         if self.tx is None:
             raise ApiError("unavailable", "sign-in by transaction needs CHAIN_RPC_URL, which this server is not given")
         if not isinstance(tx_hash, str) or not _TX_HASH.fullmatch(tx_hash):
@@ -79,7 +85,9 @@ class Auth:
         claim = parse_text(tx.text) if tx.text is not None else None
         fresh = self.nonces.consume_all(NONCE.findall(tx.text or ""))  # any attempt spends what it names
         if claim is None:
-            raise ApiError("unauthorized", "the transaction's data is not 'optimistic-messaging sign-in <domain> <nonce>'")
+            raise ApiError(
+                "unauthorized", "the transaction's data is not 'optimistic-messaging sign-in <domain> <nonce>'"
+            )
         domain, nonce = claim
         if nonce not in fresh:
             raise ApiError("unauthorized", "the nonce was not issued by this server, has expired or was already used")
@@ -89,7 +97,9 @@ class Auth:
         if tx.value != 0:
             raise ApiError("unauthorized", "a sign-in transaction must have value 0")
         if tx.chain_id != self.chain_id:
-            raise ApiError("unauthorized", f"the transaction is for chain {tx.chain_id}, not this server's {self.chain_id}")
+            raise ApiError(
+                "unauthorized", f"the transaction is for chain {tx.chain_id}, not this server's {self.chain_id}"
+            )
         if domain not in self.domains:
             raise ApiError("unauthorized", f"sign-in domain {domain!r} is not an allowed domain")
         return self.tokens.issue(sender)
@@ -107,4 +117,3 @@ class Auth:
                 if identity is not None:
                     return identity
         raise ApiError("unauthorized", "missing, bad or expired token")
-

@@ -1,5 +1,6 @@
 """Sign-in nonces: signed rather than stored, so issuing one costs no memory and anonymous requests for nonces cannot
 crowd out anyone's; only used nonces are remembered (by a ledger), until they expire."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +8,8 @@ import hmac
 import re
 import secrets
 from collections import OrderedDict
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from ..clock import Clock
 
@@ -87,5 +89,9 @@ class SharedUsedNonces:
         self._uses += 1
         if self._uses % self.PRUNE_EVERY == 0:
             self._query("DELETE FROM used_nonces WHERE expires_at < %s RETURNING 1", (self._clock.now_ms(),))
-        return bool(self._query("INSERT INTO used_nonces (nonce, expires_at) VALUES (%s, %s) "
-                                "ON CONFLICT DO NOTHING RETURNING 1", (nonce, expires_ms)))
+        return bool(
+            self._query(
+                "INSERT INTO used_nonces (nonce, expires_at) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (nonce, expires_ms),
+            )
+        )

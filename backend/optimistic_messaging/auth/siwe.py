@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -30,9 +30,7 @@ _AUTHORITY_RE = re.compile(
 )
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 _STATEMENT_RE = re.compile(rf"[{_UNRESERVED}{_GEN_DELIMS}{_SUB_DELIMS} ]*")
-_URI_RE = re.compile(
-    rf"[A-Za-z][A-Za-z0-9+.\-]*:(?:[{_UNRESERVED}{_GEN_DELIMS}{_SUB_DELIMS}]|{_PCT_ENCODED})+"
-)
+_URI_RE = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*:(?:[{_UNRESERVED}{_GEN_DELIMS}{_SUB_DELIMS}]|{_PCT_ENCODED})+")
 _VERSION_RE = re.compile(r"1")
 _CHAIN_ID_RE = re.compile(r"[0-9]{1,78}")
 _NONCE_RE = re.compile(r"[A-Za-z0-9]{8,}")
@@ -43,7 +41,7 @@ _DATE_TIME_RE = re.compile(
 _REQUEST_ID_RE = re.compile(rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT_ENCODED})*")
 _SIGNATURE_RE = re.compile(r"0x[0-9a-fA-F]{130}")
 _PERSONAL_SIGN_V = frozenset({0, 1, 27, 28})
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
 
@@ -125,6 +123,7 @@ def _parse_origin(header: str) -> tuple[str | None, str]:
     if not header.endswith(_HEADER_SUFFIX):
         raise SiweError(f"SIWE message: first line must end with {_HEADER_SUFFIX.strip()!r}")
     origin = header[: -len(_HEADER_SUFFIX)]
+    scheme: str | None
     scheme, separator, domain = origin.partition("://")
     if not separator:
         scheme, domain = None, origin
@@ -193,9 +192,7 @@ def _parse_resource(line: str) -> str:
     """Return the URI of one '- ' resource line."""
     if not line.startswith(_RESOURCE_PREFIX):
         raise SiweError(f"SIWE message: 'Resources' entries must start with '- ', got {line!r}")
-    return _require(
-        line[len(_RESOURCE_PREFIX) :], _URI_RE, "'Resources' entries must be RFC 3986 URIs with a scheme"
-    )
+    return _require(line[len(_RESOURCE_PREFIX) :], _URI_RE, "'Resources' entries must be RFC 3986 URIs with a scheme")
 
 
 def _parse_request_id(value: str | None) -> str | None:

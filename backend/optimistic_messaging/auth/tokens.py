@@ -1,4 +1,5 @@
 """Stateless bearer tokens signed with SECRET_KEY: an address, an expiry, and when its session began."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

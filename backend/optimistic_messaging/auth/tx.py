@@ -1,6 +1,7 @@
 """Sign-in by transaction, for wallets that cannot sign messages (MiniPay): the wallet sends a zero-value transaction
 to itself whose data names the domain and a nonce; the transaction's signature, which the node checked, proves the key.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,8 +48,9 @@ class TxLookup:
     """Reads a transaction from CHAIN_RPC_URL, waiting up to `wait_s` for the node to know it; at most `max_waiting`
     look-ups wait at once, so unknown hashes cannot tie up the server's greenlets or the node."""
 
-    def __init__(self, rpc: JsonRpc, clock: Clock, wait_s: float = 30.0, poll_s: float = 0.5,
-                 max_waiting: int = 64) -> None:
+    def __init__(
+        self, rpc: JsonRpc, clock: Clock, wait_s: float = 30.0, poll_s: float = 0.5, max_waiting: int = 64
+    ) -> None:
         self.rpc = rpc
         self.clock = clock
         self.wait_s = wait_s
@@ -57,8 +59,11 @@ class TxLookup:
 
     def fetch(self, tx_hash: str) -> SignInTx:
         if not self._slots.acquire(blocking=False):
-            raise ApiError("rate_limited", "too many sign-ins by transaction are waiting for the node; retry soon",
-                           retry_after_ms=int(self.poll_s * 1000))
+            raise ApiError(
+                "rate_limited",
+                "too many sign-ins by transaction are waiting for the node; retry soon",
+                retry_after_ms=int(self.poll_s * 1000),
+            )
         try:
             deadline = self.clock.monotonic() + self.wait_s
             while True:
@@ -66,8 +71,10 @@ class TxLookup:
                 if tx is not None:
                     return _read(tx)
                 if self.clock.monotonic() >= deadline:
-                    raise ApiError("unauthorized", f"transaction {tx_hash} is not known to the chain's node "
-                                   f"(waited {self.wait_s:g} s)")
+                    raise ApiError(
+                        "unauthorized",
+                        f"transaction {tx_hash} is not known to the chain's node (waited {self.wait_s:g} s)",
+                    )
                 gevent.sleep(self.poll_s)
         finally:
             self._slots.release()
@@ -84,8 +91,9 @@ class TxLookup:
 
 def _read(tx: dict[str, Any]) -> SignInTx:
     try:
-        return SignInTx(tx["from"], tx.get("to"), quantity(tx["value"]), _chain_id(tx),
-                        _text(tx.get("input") or tx.get("data")))
+        return SignInTx(
+            tx["from"], tx.get("to"), quantity(tx["value"]), _chain_id(tx), _text(tx.get("input") or tx.get("data"))
+        )
     except (KeyError, RpcError, TypeError, ValueError) as exc:
         raise ApiError("unavailable", f"the chain's node answered an unusable transaction: {exc}") from None
 

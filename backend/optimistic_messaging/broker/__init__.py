@@ -1,9 +1,11 @@
 """How commits reach every node's readers (fan-out, the reconciler): in one process, straight from the store; with
 several nodes, through PostgreSQL's notifications. The store assigns the order; the broker is only a hint: readers
 detect what they missed by rev and read it back from the store."""
+
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ..store import Listener, Store
 

@@ -4,9 +4,11 @@
 A lost LISTEN connection, or one that has silently stopped delivering (found by a heartbeat this node notifies
 itself), is replaced, and readers are told to resync: whatever was committed meanwhile is read back from the store.
 """
+
 from __future__ import annotations
 
 import logging
+
 import gevent
 import orjson
 import psycopg
@@ -95,7 +97,11 @@ class PgBroker:
         stored = list(notice.stored)
         chats = []
         try:
-            for chat_id, rev, new in notice.pointers:  # too large to carry: read back (changed since: a later one follows)
+            for (
+                chat_id,
+                rev,
+                new,
+            ) in notice.pointers:  # too large to carry: read back (changed since: a later one follows)
                 message = self.store.at_rev(chat_id, rev)
                 if message is not None:
                     stored.append(Stored(message, new))
@@ -126,8 +132,10 @@ class PgBroker:
                 log.debug("heartbeat not sent: %s", exc)
                 continue
             if self.clock.monotonic() - self._heard_at > 2 * HEARTBEAT_S and self._conn is not None:
-                log.warning("no notification for %.0f s, not even our own heartbeat: listening again",
-                            self.clock.monotonic() - self._heard_at)
+                log.warning(
+                    "no notification for %.0f s, not even our own heartbeat: listening again",
+                    self.clock.monotonic() - self._heard_at,
+                )
                 self._conn.close()
 
     def _resync(self) -> None:
@@ -139,4 +147,3 @@ class PgBroker:
 
     def __repr__(self) -> str:
         return f"PgBroker(node={self.node!r})"
-

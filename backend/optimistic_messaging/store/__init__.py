@@ -1,4 +1,5 @@
 """Storage behind one interface: the JSON-lines log (store/jsonl.py) or PostgreSQL (store/postgres/)."""
+
 from __future__ import annotations
 
 from .base import ChatChanged, Commit, Listener, NewMessage, Pending, Store, Stored

@@ -1,8 +1,10 @@
 """The Store interface: reads are of committed data, writes return only once durable, and every commit is announced."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 from ..models import Chat, Message
 from ..stats import StoreStats

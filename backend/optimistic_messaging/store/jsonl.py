@@ -5,16 +5,18 @@ for them with their length and CRC-32. A batch without a good commit line at the
 being written when the process or the machine died — never acknowledged — and is cut at start; anywhere else it is
 damage, and start-up stops.
 """
+
 from __future__ import annotations
 
 import gc
 import logging
 import os
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO
 
 import gevent
 import orjson
@@ -23,8 +25,8 @@ from gevent.event import AsyncResult, Event
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ApiError
 from ..models import Chat, Message, message_id
-from .base import Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored
 from ..stats import StoreStats
+from .base import Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored
 from .state import Record, Room, State
 
 log = logging.getLogger(__name__)
@@ -49,8 +51,19 @@ def encode_record(record: Record) -> bytes:
         chat_id, removed = payload
         return orjson.dumps({"op": kind, "id": chat_id, "removed": removed}) + b"\n"
     if kind == "chat":
-        return orjson.dumps({"op": kind, "id": payload.id, "members": payload.members, "title": payload.title,
-                             "created_by": payload.created_by, "created_at": payload.created_at}) + b"\n"
+        return (
+            orjson.dumps(
+                {
+                    "op": kind,
+                    "id": payload.id,
+                    "members": payload.members,
+                    "title": payload.title,
+                    "created_by": payload.created_by,
+                    "created_at": payload.created_at,
+                }
+            )
+            + b"\n"
+        )
     return orjson.dumps({"op": kind, "m": payload}) + b"\n"
 
 
@@ -94,7 +107,7 @@ def decode_record(line: bytes) -> Record:
 class _Op:
     """One write waiting for the next batch; `plan` decides its records against the batch's view."""
 
-    plan: Callable[["_Batch"], Any]
+    plan: Callable[[_Batch], Any]
     finish: Callable[[Any], Any] | None = None  # turns the planned value into the answer, once applied
     result: AsyncResult = field(default_factory=AsyncResult)
     value: Any = None
@@ -162,8 +175,10 @@ class JsonlStore:
                 self._durable(LOG_HEADER)
             _fsync_dir(self.path)
             if legacy and not self._compact():  # commit lines from now on, or later batches could not be told apart
-                raise OSError(f"{self.path} (a log from before commit lines) could not be rewritten in the current "
-                              "format, see the error above; make room for a copy of it and start again")
+                raise OSError(
+                    f"{self.path} (a log from before commit lines) could not be rewritten in the current "
+                    "format, see the error above; make room for a copy of it and start again"
+                )
         except BaseException:
             self.close()
             raise
@@ -211,8 +226,14 @@ class JsonlStore:
                 gc.enable()
         if end > committed and cut:
             self._cut_tail(committed, first)
-        log.info("replayed %d records (%d chats, %d messages) from %s in %d ms", self.state.records,
-                 len(self.state.rooms), self.state.messages, self.path, self.clock.now_ms() - started)
+        log.info(
+            "replayed %d records (%d chats, %d messages) from %s in %d ms",
+            self.state.records,
+            len(self.state.rooms),
+            self.state.messages,
+            self.path,
+            self.clock.now_ms() - started,
+        )
         return legacy
 
     def _read(self, f: BinaryIO, end: int) -> tuple[bool, int, int]:
@@ -233,14 +254,18 @@ class JsonlStore:
                 continue
             vouched = _vouched(line)
             if vouched is not None and vouched[0] != n:  # only bytes lost before it do this, even at the end
-                raise StoreCorrupt(f"{self.path}:{lineno}: this commit line vouches for {vouched[0]} bytes, but {n} "
-                                   "follow the last good one: a commit line before it is lost; refusing to start: "
-                                   "restore the log from a backup")
+                raise StoreCorrupt(
+                    f"{self.path}:{lineno}: this commit line vouches for {vouched[0]} bytes, but {n} "
+                    "follow the last good one: a commit line before it is lost; refusing to start: "
+                    "restore the log from a backup"
+                )
             if vouched != (n, crc):
                 if committed + n + len(line) == end:
                     break  # the last batch, damaged in place: the one being written when the machine died
-                raise StoreCorrupt(f"{self.path}:{first}-{lineno}: a batch fails its CRC-32; refusing to start: "
-                                   "restore the log from a backup")
+                raise StoreCorrupt(
+                    f"{self.path}:{first}-{lineno}: a batch fails its CRC-32; refusing to start: "
+                    "restore the log from a backup"
+                )
             for at, raw in pending:
                 self._apply(at, raw)
             pending.clear()
@@ -261,8 +286,10 @@ class JsonlStore:
         try:
             self.state.apply(decode_record(line))
         except (ValueError, TypeError, KeyError, IndexError) as exc:
-            raise StoreCorrupt(f"{self.path}:{lineno}: unreadable record ({exc}); "
-                               "refusing to start: repair or remove that line by hand") from None
+            raise StoreCorrupt(
+                f"{self.path}:{lineno}: unreadable record ({exc}); "
+                "refusing to start: repair or remove that line by hand"
+            ) from None
 
     def _cut_tail(self, committed: int, first: int) -> None:
         """Cut the batch that was being written when the process or the machine died, in place (which needs no free
@@ -282,8 +309,13 @@ class JsonlStore:
                 kept = f"the bytes could not be kept aside ({exc}) and are dropped"
             f.truncate(committed)
             os.fsync(f.fileno())
-        log.warning("%s: torn tail from line %d (%d bytes of a batch that was never acknowledged) cut; %s",
-                    self.path, first, len(tail), kept)
+        log.warning(
+            "%s: torn tail from line %d (%d bytes of a batch that was never acknowledged) cut; %s",
+            self.path,
+            first,
+            len(tail),
+            kept,
+        )
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -315,7 +347,7 @@ class JsonlStore:
         messages = self.state.rooms[chat_id].messages
         if after is not None:
             end = len(messages) if before is None else max(after, min(before - 1, len(messages)))
-            return messages[after:min(after + limit, end)], after + limit < end
+            return messages[after : min(after + limit, end)], after + limit < end
         end = len(messages) if before is None else max(0, min(before - 1, len(messages)))
         start = max(0, end - limit)
         return messages[start:end], start > 0
@@ -389,9 +421,24 @@ class JsonlStore:
                 return earlier, False
             seq, rev = batch.bump(new.chat_id, True)
             at = self.clock.now_ms()
-            message = Message(message_id(new.chat_id, seq), new.chat_id, seq, rev, new.client_id, new.sender,
-                              new.body, new.tx, new.xmtp_id, new.xmtp_bound, "provisional", "fallback",
-                              None, None, at, at)
+            message = Message(
+                message_id(new.chat_id, seq),
+                new.chat_id,
+                seq,
+                rev,
+                new.client_id,
+                new.sender,
+                new.body,
+                new.tx,
+                new.xmtp_id,
+                new.xmtp_bound,
+                "provisional",
+                "fallback",
+                None,
+                None,
+                at,
+                at,
+            )
             batch.keys[key] = message
             batch.records.append(("message", message))
             return message, True
@@ -508,8 +555,11 @@ class JsonlStore:
             else:
                 chat_id, addresses = payload
                 chat = self.state.rooms[chat_id].to_chat()
-                chats.append(ChatChanged(chat, added=tuple(addresses)) if kind == "members"
-                             else ChatChanged(chat, removed=tuple(addresses)))
+                chats.append(
+                    ChatChanged(chat, added=tuple(addresses))
+                    if kind == "members"
+                    else ChatChanged(chat, removed=tuple(addresses))
+                )
         return Commit(tuple(messages), tuple(chats))
 
     def _durable(self, data: bytes) -> None:
@@ -540,7 +590,7 @@ class JsonlStore:
         return superseded >= COMPACT_MIN_SUPERSEDED and superseded > self.state.live_records()
 
     def _compact(self) -> bool:
-        """Rewrite the log as a snapshot: temp file, fsync, atomic rename, fsync the folder. False: the old log stays."""
+        """Rewrite the log as a snapshot: temp file, fsync, atomic rename, fsync the folder. False: old log stays."""
         tmp = self.path.with_name(self.path.name + ".compact")
         started = self.clock.now_ms()
         try:
@@ -575,7 +625,9 @@ class JsonlStore:
             log.critical("%s", self._broken)
         dropped = self.state.records - self.state.live_records()
         self.state.records = self.state.live_records()
-        log.info("compacted %s: dropped %d superseded records in %d ms", self.path, dropped, self.clock.now_ms() - started)
+        log.info(
+            "compacted %s: dropped %d superseded records in %d ms", self.path, dropped, self.clock.now_ms() - started
+        )
         return True
 
 
@@ -591,7 +643,7 @@ def _vouched(line: bytes) -> tuple[int, int] | None:
 def _append(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _append_and_sync(fd: int, data: bytes) -> OSError | None:

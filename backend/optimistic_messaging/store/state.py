@@ -1,8 +1,10 @@
 """The JSON-lines store's committed state in memory: replayed from the log at start, advanced by each durable record."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from ..models import Chat, Message
 
@@ -116,8 +118,11 @@ class State:
 
     def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
         """The address's chats, latest activity first, below `before`; and the cursor of the next page, if any."""
-        rooms = sorted((self.rooms[chat_id] for chat_id in self.member_of.get(address, ())),
-                       key=lambda room: room.activity, reverse=True)
+        rooms = sorted(
+            (self.rooms[chat_id] for chat_id in self.member_of.get(address, ())),
+            key=lambda room: room.activity,
+            reverse=True,
+        )
         if before is not None:
             rooms = [room for room in rooms if room.activity < before]
         page = rooms[:limit]
@@ -127,7 +132,7 @@ class State:
         return len(self.rooms) + self.messages
 
     def snapshot(self) -> Iterator[Record]:
-        """The fewest records that rebuild this state: what compaction writes (rooms in activity order, kept by replay)."""
+        """The fewest records that rebuild this state, for compaction (rooms in activity order, kept by replay)."""
         for room in sorted(self.rooms.values(), key=lambda r: r.activity):
             yield "chat", Room(room.id, list(room.members), room.title, room.created_by, room.created_at)
             for message in room.messages:

@@ -1,4 +1,5 @@
 """Sources of truth the reconciler asks: the chain for payments, XMTP for attested copies."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

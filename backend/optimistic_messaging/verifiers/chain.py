@@ -1,4 +1,5 @@
 """The chain: payment claims checked against finalized, canonical receipts over JSON-RPC (web3.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -12,11 +13,14 @@ from .rpc import JsonRpc, RpcError, quantity, result
 
 log = logging.getLogger(__name__)
 
+
 def _address(value: Any) -> str | None:
     return None if value is None else to_checksum_address(value)
 
 
-TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # Transfer(address,address,uint256)
+TRANSFER_TOPIC = (
+    "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # Transfer(address,address,uint256)
+)
 
 
 class ChainVerifier:
@@ -35,8 +39,11 @@ class ChainVerifier:
         if self.has_finalized_tag:
             response = self._request("eth_getBlockByNumber", ["finalized", False])
             if isinstance(response, dict) and "error" in response:
-                log.warning("node has no 'finalized' block tag (%s); counting %d confirmations instead",
-                            response["error"], self.confirmations)
+                log.warning(
+                    "node has no 'finalized' block tag (%s); counting %d confirmations instead",
+                    response["error"],
+                    self.confirmations,
+                )
                 self.has_finalized_tag = False
             else:
                 block = result(response)
@@ -63,8 +70,16 @@ class ChainVerifier:
             else:
                 final.append((m, seen[1], seen[2]))
         if asked:
-            answers = self._batch([req for m in asked for req in (("eth_getTransactionReceipt", [m.tx["hash"]]),
-                                                                  ("eth_getTransactionByHash", [m.tx["hash"]]))])
+            answers = self._batch(
+                [
+                    req
+                    for m in asked
+                    for req in (
+                        ("eth_getTransactionReceipt", [_claim(m)["hash"]]),
+                        ("eth_getTransactionByHash", [_claim(m)["hash"]]),
+                    )
+                ]
+            )
             for i, m in enumerate(asked):
                 try:
                     receipt, tx = result(answers[2 * i]), result(answers[2 * i + 1])
@@ -98,7 +113,9 @@ class ChainVerifier:
         """Drop what was remembered about a message: settled, or backing off."""
         self.waiting_for.pop(message_id, None)
 
-    def _settle_final(self, final: list[tuple[Message, dict[str, Any], dict[str, Any]]], now: int) -> dict[str, Outcome]:
+    def _settle_final(
+        self, final: list[tuple[Message, dict[str, Any], dict[str, Any]]], now: int
+    ) -> dict[str, Outcome]:
         """Only a receipt whose block is still the canonical one at its height settles (else: reorged, wait)."""
         if not final:
             return {}
@@ -137,12 +154,19 @@ class ChainVerifier:
             return Outcome({"status": "retracted", "source": "chain", "reason": "reverted"})
         if to_checksum_address(tx["from"]) != m.sender:
             return Outcome({"status": "retracted", "source": "chain", "reason": "not_sender"})
-        claim = m.tx
+        claim = _claim(m)
         actual = _payment(receipt, tx, m.sender, claim.get("token"))
         for field, reason in (("token", "token_mismatch"), ("to", "recipient_mismatch"), ("value", "amount_mismatch")):
             if actual[field] != claim[field]:
-                return Outcome({"status": "corrected", "source": "chain", "reason": reason,
-                                "tx": {**claim, **actual}, "original": {"body": m.body, "tx": claim}})
+                return Outcome(
+                    {
+                        "status": "corrected",
+                        "source": "chain",
+                        "reason": reason,
+                        "tx": {**claim, **actual},
+                        "original": {"body": m.body, "tx": claim},
+                    }
+                )
         return Outcome({"status": "confirmed", "source": "chain"})
 
     @property
@@ -157,14 +181,28 @@ class ChainVerifier:
         return self.rpc.batch(requests)
 
 
+def _claim(m: Message) -> dict[str, Any]:
+    """The payment a message claims (only payments are checked against the chain)."""
+    if m.tx is None:
+        raise ValueError(f"{m.id} claims no payment")
+    return m.tx
+
+
 def _payment(receipt: dict[str, Any], tx: dict[str, Any], sender: str, claimed_token: str | None) -> dict[str, Any]:
     """What the transaction paid: an ERC-20 Transfer from the sender (the claimed token's first), else native value."""
-    transfers = [log_ for log_ in receipt.get("logs") or []
-                 if len(log_.get("topics") or []) == 3 and log_["topics"][0].lower() == TRANSFER_TOPIC
-                 and _address("0x" + log_["topics"][1][-40:]) == sender]
+    transfers = [
+        log_
+        for log_ in receipt.get("logs") or []
+        if len(log_.get("topics") or []) == 3
+        and log_["topics"][0].lower() == TRANSFER_TOPIC
+        and _address("0x" + log_["topics"][1][-40:]) == sender
+    ]
     transfers.sort(key=lambda log_: _address(log_["address"]) != claimed_token)
     if transfers:
         t = transfers[0]
-        return {"token": _address(t["address"]), "to": _address("0x" + t["topics"][2][-40:]),
-                "value": str(int(t["data"], 16))}
+        return {
+            "token": _address(t["address"]),
+            "to": _address("0x" + t["topics"][2][-40:]),
+            "value": str(int(t["data"], 16)),
+        }
     return {"token": None, "to": _address(tx.get("to")), "value": str(quantity(tx["value"]))}

@@ -1,4 +1,5 @@
 """One JSON-RPC endpoint (an EVM node): the chain verifier and sign-in by transaction both ask it."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,7 +48,7 @@ class JsonRpc:
         """The raw answer (a dict with `result` or `error`)."""
         self.calls += 1
         try:
-            return self._provider.make_request(method, params)  # type: ignore[arg-type]
+            return self._provider.make_request(method, params)
         except Exception as exc:  # web3 raises many kinds for a node that is down or answers garbage
             raise VerifierDown(f"{method}: {type(exc).__name__}: {exc}") from None
 

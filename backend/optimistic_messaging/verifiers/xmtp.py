@@ -1,4 +1,5 @@
 """XMTP: content binding of message ids, and settling attested messages (by attestation or through a gateway)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -65,8 +66,15 @@ class XmtpVerifier:
             return Outcome({"xmtp_id": None, "xmtp_bound": False})
         if content == message.body:
             return Outcome({"status": "confirmed", "source": "xmtp"})
-        return Outcome({"status": "corrected", "source": "xmtp", "reason": "xmtp_mismatch", "body": content,
-                        "original": {"body": message.body, "tx": message.tx}})
+        return Outcome(
+            {
+                "status": "corrected",
+                "source": "xmtp",
+                "reason": "xmtp_mismatch",
+                "body": content,
+                "original": {"body": message.body, "tx": message.tx},
+            }
+        )
 
     def _lookup(self, message: Message) -> tuple[str, str] | None:
         """GET {gateway}/conversations/{chat_id}/messages/{xmtp_id} → (sender, content), or None for 404."""

@@ -18,10 +18,11 @@ quietly. What it changes:
   the error shape with one response; a foreign Origin is refused 403 at the handshake; a connection that has not
   sent a whole request within HTTP_IDLE_TIMEOUT_S is closed.
 """
+
 from __future__ import annotations
 
+from collections.abc import Collection
 from importlib.metadata import version
-from typing import Collection
 
 import socketio
 
@@ -29,8 +30,18 @@ from . import engine, frames, http
 from .engine import Later, broadcast, broadcast_many
 from .frames import Frame, LeanQueue, deliver, drop, event_frame, text_frame
 
-__all__ = ["Frame", "LeanQueue", "Later", "broadcast", "broadcast_many", "deliver", "drop", "event_frame", "install",
-           "text_frame"]
+__all__ = [
+    "Frame",
+    "Later",
+    "LeanQueue",
+    "broadcast",
+    "broadcast_many",
+    "deliver",
+    "drop",
+    "event_frame",
+    "install",
+    "text_frame",
+]
 
 PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-websocket": "0.10.1", "gevent": "26.9.0"}
 

@@ -1,4 +1,5 @@
 """engine.io and Socket.IO packets: broadcasts encoded once, one pinger for every socket, hostile packets refused."""
+
 from __future__ import annotations
 
 import functools
@@ -6,7 +7,8 @@ import logging
 import re
 import time
 from collections import deque
-from typing import Any, Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
 
 import engineio
 import engineio.packet
@@ -110,7 +112,7 @@ def _schedule_ping(self: engineio.socket.Socket) -> None:
 class Later:
     """A handler's answer that comes once `pending` is ready (a send on its way to durability): `answer()` makes it."""
 
-    __slots__ = ("pending", "answer")
+    __slots__ = ("answer", "pending")
 
     def __init__(self, pending: Any, answer: Callable[[], Any]) -> None:
         self.pending = pending
@@ -161,8 +163,9 @@ def _guard_messages(sio: socketio.Server) -> None:
 
     def ack(server: Any, eio_sid: str, namespace: str, ack_id: Any, value: Any) -> None:
         if ack_id is not None:
-            server._send_packet(eio_sid, server.packet_class(socketio.packet.ACK, namespace=namespace, id=ack_id,
-                                                             data=[value]))
+            server._send_packet(
+                eio_sid, server.packet_class(socketio.packet.ACK, namespace=namespace, id=ack_id, data=[value])
+            )
 
     def flush(server: Any, sid: str, eio_sid: str, namespace: str, lane: _Lane) -> None:
         while lane.entries and lane.entries[0][1] is not _WAITING:
@@ -195,7 +198,10 @@ def _guard_messages(sio: socketio.Server) -> None:
                     entry[1] = later.answer()
                 except Exception:
                     log.exception("%s answer failed", data[0])
-                    entry[1] = {"ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
+                    entry[1] = {
+                        "ok": False,
+                        "error": {"code": "internal", "message": "internal error; it has been logged"},
+                    }
                 flush(server, sid, eio_sid, namespace, lane)
 
             answer.pending.rawlink(ready)

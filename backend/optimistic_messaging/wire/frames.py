@@ -2,6 +2,7 @@
 
 Patches python-engineio's gevent websocket driver and per-socket queue, and gevent-websocket's frame reader.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -31,7 +32,7 @@ CLOSE_NORMAL, CLOSE_PROTOCOL, CLOSE_BAD_DATA, CLOSE_TOO_BIG = 1000, 1002, 1007, 
 log = logging.getLogger(__name__)
 _decode_header = gws.Header.__dict__["decode_header"].__func__
 _original_read_frame = gws.WebSocket.read_frame
-_by_websocket: dict[int, "FastWebSocket"] = {}  # id(gevent-websocket WebSocket) -> its driver, while connected
+_by_websocket: dict[int, FastWebSocket] = {}  # id(gevent-websocket WebSocket) -> its driver, while connected
 
 
 class Frame(bytes):
@@ -144,7 +145,7 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
         while rest:
             try:
                 gevent.socket.wait_write(fileno, timeout=1.0)
-            except socket.timeout:
+            except TimeoutError:
                 if queue.stalled(STALL_S if queue.backlog > MAX_BACKLOG_BYTES else patience_s):
                     self._stalled()
                 continue
@@ -201,9 +202,9 @@ def drop(eio_socket: Any, why: str) -> None:
 
 
 class LeanQueue:
-    """engine.io's per-socket send queue (one consumer: the socket's writer) in ~0.5 KB; gevent's JoinableQueue is ~3 KB."""
+    """engine.io's per-socket send queue (one consumer, the socket's writer): ~0.5 KB; gevent's JoinableQueue: ~3 KB."""
 
-    __slots__ = ("_items", "_head", "_ready", "_unfinished", "_finished", "backlog", "_progress_at")
+    __slots__ = ("_finished", "_head", "_items", "_progress_at", "_ready", "_unfinished", "backlog")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
@@ -239,7 +240,7 @@ class LeanQueue:
             self._head = 0
             self._ready.clear()
         elif self._head > 64 and self._head * 2 > len(self._items):
-            del self._items[:self._head]
+            del self._items[: self._head]
             self._head = 0
         return item
 

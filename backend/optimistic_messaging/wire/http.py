@@ -3,13 +3,15 @@
 Patches gevent's pywsgi handler (the server of `backend/main.py` and of gunicorn's gevent workers) and
 gevent-websocket's upgrade, so what holds for one server holds for the other.
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 import logging
 import socket
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 import gevent
 import gevent.pywsgi as pywsgi
@@ -34,26 +36,39 @@ def raw_response(status: str, code: str, message: str, headers: Collection[tuple
     """A whole HTTP/1.1 error response, for where pywsgi answers before any application runs; the connection closes."""
     body = error_body(code, message)
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"Connection: close\r\n{head}\r\n").encode("latin-1") + body
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"Connection: close\r\n{head}\r\n"
+    ).encode("latin-1") + body
 
 
 class _RequestTimeout(ValueError):
     """The client did not send a whole request line and headers in time: the connection is closed, unanswered."""
 
 
-def _refuse_upgrade(handler: WebSocketHandler, status: str, code: str, message: str,
-                    headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+def _refuse_upgrade(
+    handler: WebSocketHandler, status: str, code: str, message: str, headers: list[tuple[str, str]] | None = None
+) -> list[bytes]:
     body = error_body(code, message)
     handler.close_connection = True
-    handler.start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                    ("Connection", "close"), *(headers or [])])
+    handler.start_response(
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+            *(headers or []),
+        ],
+    )
     return [body]
 
 
 def _wants_websocket(environ: dict[str, Any]) -> bool:
-    return (environ.get("REQUEST_METHOD") == "GET" and environ.get("HTTP_UPGRADE", "").lower() == "websocket"
-            and "upgrade" in environ.get("HTTP_CONNECTION", "").lower())
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+        and "upgrade" in environ.get("HTTP_CONNECTION", "").lower()
+    )
 
 
 def send_and_linger(sock: Any, response: bytes, linger_s: float = LINGER_S) -> None:
@@ -74,16 +89,22 @@ def install(origins: Collection[str], idle_timeout_s: float) -> None:
     close a connection that has not sent a whole request line and headers within `idle_timeout_s`."""
     allowed = frozenset(origins)
     pywsgi._REQUEST_TOO_LONG_RESPONSE = raw_response(
-        "414 Request-URI Too Long", "too_large", f"request line over {pywsgi.MAX_REQUEST_LINE} bytes")
+        "414 Request-URI Too Long", "too_large", f"request line over {pywsgi.MAX_REQUEST_LINE} bytes"
+    )
     pywsgi._BAD_REQUEST_RESPONSE = raw_response("400 Bad Request", "invalid", "malformed HTTP request")
-    for status, code, message in (("400 Bad Request", "invalid", "malformed HTTP request"),
-                                  ("500 Internal Server Error", "internal", "internal error; it has been logged")):
+    for status, code, message in (
+        ("400 Bad Request", "invalid", "malformed HTTP request"),
+        ("500 Internal Server Error", "internal", "internal error; it has been logged"),
+    ):
         body = error_body(code, message)
-        pywsgi._ERRORS[int(status[:3])] = (status, [("Content-Type", "application/json"), ("Connection", "close"),
-                                                    ("Content-Length", str(len(body)))], body)
+        pywsgi._ERRORS[int(status[:3])] = (
+            status,
+            [("Content-Type", "application/json"), ("Connection", "close"), ("Content-Length", str(len(body)))],
+            body,
+        )
 
     def upgrade_websocket(self: WebSocketHandler) -> Any:
-        """RFC 6455 §4.2.1 checks, in the error shape and before anything is switched; then gevent-websocket's upgrade."""
+        """RFC 6455 §4.2.1 checks, in the error shape, before anything is switched; then gevent-websocket's upgrade."""
         environ = self.environ
         if not _wants_websocket(environ):
             return _original_upgrade(self)
@@ -94,8 +115,13 @@ def install(origins: Collection[str], idle_timeout_s: float) -> None:
             return _refuse_upgrade(self, "400 Bad Request", "invalid", "a websocket handshake must be HTTP/1.1")
         version = environ.get("HTTP_SEC_WEBSOCKET_VERSION")
         if version not in _WS_VERSIONS:
-            return _refuse_upgrade(self, "426 Upgrade Required" if version is None else "400 Bad Request", "invalid",
-                                   "Sec-WebSocket-Version must be 13", [("Sec-WebSocket-Version", "13")])
+            return _refuse_upgrade(
+                self,
+                "426 Upgrade Required" if version is None else "400 Bad Request",
+                "invalid",
+                "Sec-WebSocket-Version must be 13",
+                [("Sec-WebSocket-Version", "13")],
+            )
         try:
             key_ok = len(base64.b64decode(environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip(), validate=True)) == 16
         except (binascii.Error, ValueError):

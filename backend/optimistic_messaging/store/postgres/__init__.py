@@ -6,11 +6,13 @@ deadlock), assigns seq and rev under those locks — the order of commits is the
 announces what it committed with pg_notify in the same transaction, so every node hears of it in commit order.
 Nothing of history is held in memory: reads go to the database.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import gevent
 import orjson
@@ -29,10 +31,14 @@ from .notify import CHANNEL, encode_notifications
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("chat_id, seq, rev, client_id, sender, body, tx, xmtp_id, xmtp_bound, status, source, reason, original, "
-           "sent_at, updated_at")
-CHAT_COLUMNS = ("c.id, c.title, c.created_by, c.created_at, c.last_seq, c.rev, "
-                "array(SELECT address FROM members m WHERE m.chat_id = c.id ORDER BY joined)")
+COLUMNS = (
+    "chat_id, seq, rev, client_id, sender, body, tx, xmtp_id, xmtp_bound, status, source, reason, original, "
+    "sent_at, updated_at"
+)
+CHAT_COLUMNS = (
+    "c.id, c.title, c.created_by, c.created_at, c.last_seq, c.rev, "
+    "array(SELECT address FROM members m WHERE m.chat_id = c.id ORDER BY joined)"
+)
 MEMBER_OPS = ("create", "add", "remove")
 DOWN = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 DOWN_FOR_S = 0.5  # after the database could not be reached, writes are refused at once for this long, then retried
@@ -50,14 +56,15 @@ def _chat(row: Sequence[Any]) -> Chat:
 
 
 def _unavailable(exc: BaseException) -> ApiError:
-    return ApiError("unavailable", f"the database cannot be reached ({type(exc).__name__}); nothing was acknowledged, "
-                    "retry")
+    return ApiError(
+        "unavailable", f"the database cannot be reached ({type(exc).__name__}); nothing was acknowledged, retry"
+    )
 
 
 class _Op:
     """One write waiting for the next transaction."""
 
-    __slots__ = ("kind", "args", "result")
+    __slots__ = ("args", "kind", "result")
 
     def __init__(self, kind: str, *args: Any) -> None:
         self.kind = kind
@@ -68,7 +75,7 @@ class _Op:
 class _ChatState:
     """A chat as the transaction sees it: locked row, then this transaction's own changes on top."""
 
-    __slots__ = ("chat", "members", "members_changed", "new", "messages_added", "counters_changed")
+    __slots__ = ("chat", "counters_changed", "members", "members_changed", "messages_added", "new")
 
     def __init__(self, chat: Chat, new: bool = False) -> None:
         self.chat = chat
@@ -104,26 +111,35 @@ class _Transaction:
         changed = [_split(op.args[0]) for op in ops if op.kind == "change"]
         with conn.pipeline():
             conn.execute("BEGIN")
-            chats = conn.execute("SELECT id, title, created_by, created_at, last_seq, rev FROM chats WHERE id = ANY(%s) "
-                                 "ORDER BY id FOR UPDATE", (sorted({_chat_of(op) for op in ops}),))
+            chats = conn.execute(
+                "SELECT id, title, created_by, created_at, last_seq, rev FROM chats WHERE id = ANY(%s) "
+                "ORDER BY id FOR UPDATE",
+                (sorted({_chat_of(op) for op in ops}),),
+            )
             members = listed and conn.execute(  # member changes and registrations need the whole list
                 "SELECT chat_id, array_agg(address ORDER BY joined) FROM members WHERE chat_id = ANY(%s) "
-                "GROUP BY chat_id", (listed,))
+                "GROUP BY chat_id",
+                (listed,),
+            )
             senders = appends and conn.execute(  # a send needs only its sender's place
                 "SELECT chat_id, address FROM members WHERE (chat_id, address) IN "
                 "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                ([n.chat_id for n in appends], [n.sender for n in appends]))
+                ([n.chat_id for n in appends], [n.sender for n in appends]),
+            )
             keys = appends and conn.execute(
                 f"SELECT {COLUMNS} FROM messages WHERE (sender, client_id) IN "
                 "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                ([n.sender for n in appends], [n.client_id for n in appends]))
+                ([n.sender for n in appends], [n.client_id for n in appends]),
+            )
             current = changed and conn.execute(
                 f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN "
-                "(SELECT * FROM unnest(%s::text[], %s::bigint[]))", ([c for c, _ in changed], [q for _, q in changed]))
+                "(SELECT * FROM unnest(%s::text[], %s::bigint[]))",
+                ([c for c, _ in changed], [q for _, q in changed]),
+            )
         for row in chats.fetchall():
             self.chats[row[0]] = _ChatState(Chat(row[0], [], *row[1:]))
         if members:
-            found = dict(members.fetchall())
+            found: dict[str, list[str]] = dict(members.fetchall())
             for chat_id in listed:
                 state = self.chats.get(chat_id)
                 if state is not None:
@@ -189,8 +205,7 @@ class _Transaction:
 
     def _append(self, new: NewMessage) -> tuple[Message, bool]:
         state = self._state(new.chat_id)
-        member = ((new.chat_id, new.sender) in self.member_of if state.members is None
-                  else new.sender in state.members)
+        member = (new.chat_id, new.sender) in self.member_of if state.members is None else new.sender in state.members
         if not member:
             raise ApiError("forbidden", f"you are not a member of chat {new.chat_id!r}")
         earlier = self.keys.get((new.sender, new.client_id))
@@ -200,8 +215,24 @@ class _Transaction:
         seq, rev, at = chat.last_seq + 1, chat.rev + 1, self.clock.now_ms()
         state.chat = replace(chat, last_seq=seq, rev=rev)
         state.messages_added = state.counters_changed = True
-        m = Message(message_id(new.chat_id, seq), new.chat_id, seq, rev, new.client_id, new.sender, new.body, new.tx,
-                    new.xmtp_id, new.xmtp_bound, "provisional", "fallback", None, None, at, at)
+        m = Message(
+            message_id(new.chat_id, seq),
+            new.chat_id,
+            seq,
+            rev,
+            new.client_id,
+            new.sender,
+            new.body,
+            new.tx,
+            new.xmtp_id,
+            new.xmtp_bound,
+            "provisional",
+            "fallback",
+            None,
+            None,
+            at,
+            at,
+        )
         self.keys[(new.sender, new.client_id)] = self.current[m.id] = m
         self.inserts.append(m)
         self.stored.append(Stored(m, True))
@@ -236,29 +267,54 @@ class _Transaction:
         counters = [s for s in self.chats.values() if s.counters_changed or s.members_changed]
         with conn.pipeline(), conn.cursor() as cur:
             if new_chats:
-                cur.executemany("INSERT INTO chats (id, title, created_by, created_at, activity) "
-                                "VALUES (%s, %s, %s, %s, nextval('chat_activity'))",
-                                [(c.id, c.title, c.created_by, c.created_at) for c in new_chats])
+                cur.executemany(
+                    "INSERT INTO chats (id, title, created_by, created_at, activity) "
+                    "VALUES (%s, %s, %s, %s, nextval('chat_activity'))",
+                    [(c.id, c.title, c.created_by, c.created_at) for c in new_chats],
+                )
             if self.added:
                 cur.executemany("INSERT INTO members (chat_id, address) VALUES (%s, %s)", self.added)
             if self.removed:
                 cur.executemany("DELETE FROM members WHERE chat_id = %s AND address = %s", self.removed)
             if self.inserts:
-                cur.executemany(f"INSERT INTO messages ({COLUMNS}) VALUES "
-                                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                                [_row(m) for m in self.inserts])
+                cur.executemany(
+                    f"INSERT INTO messages ({COLUMNS}) VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [_row(m) for m in self.inserts],
+                )
             if self.updates:
-                cur.executemany("UPDATE messages SET rev = %s, body = %s, tx = %s, xmtp_id = %s, xmtp_bound = %s, "
-                                "status = %s, source = %s, reason = %s, original = %s, updated_at = %s "
-                                "WHERE chat_id = %s AND seq = %s",
-                                [(m.rev, m.body, _json(m.tx), m.xmtp_id, m.xmtp_bound, m.status, m.source, m.reason,
-                                  _json(m.original), m.updated_at, m.chat_id, m.seq) for m in self.updates.values()])
+                cur.executemany(
+                    "UPDATE messages SET rev = %s, body = %s, tx = %s, xmtp_id = %s, xmtp_bound = %s, "
+                    "status = %s, source = %s, reason = %s, original = %s, updated_at = %s "
+                    "WHERE chat_id = %s AND seq = %s",
+                    [
+                        (
+                            m.rev,
+                            m.body,
+                            _json(m.tx),
+                            m.xmtp_id,
+                            m.xmtp_bound,
+                            m.status,
+                            m.source,
+                            m.reason,
+                            _json(m.original),
+                            m.updated_at,
+                            m.chat_id,
+                            m.seq,
+                        )
+                        for m in self.updates.values()
+                    ],
+                )
             if counters:
-                cur.executemany("UPDATE chats SET last_seq = %s, rev = %s, members_version = members_version + %s, "
-                                "activity = CASE WHEN %s THEN nextval('chat_activity') ELSE activity END "
-                                "WHERE id = %s",
-                                [(s.chat.last_seq, s.chat.rev, int(s.members_changed), s.messages_added, s.chat.id)
-                                 for s in counters])
+                cur.executemany(
+                    "UPDATE chats SET last_seq = %s, rev = %s, members_version = members_version + %s, "
+                    "activity = CASE WHEN %s THEN nextval('chat_activity') ELSE activity END "
+                    "WHERE id = %s",
+                    [
+                        (s.chat.last_seq, s.chat.rev, int(s.members_changed), s.messages_added, s.chat.id)
+                        for s in counters
+                    ],
+                )
             for payload in encode_notifications(node, self.stored, self.chat_changes):
                 cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
             cur.execute("COMMIT")
@@ -287,8 +343,23 @@ def _json(value: Any) -> Jsonb | None:
 
 
 def _row(m: Message) -> tuple[Any, ...]:
-    return (m.chat_id, m.seq, m.rev, m.client_id, m.sender, m.body, _json(m.tx), m.xmtp_id, m.xmtp_bound, m.status,
-            m.source, m.reason, _json(m.original), m.sent_at, m.updated_at)
+    return (
+        m.chat_id,
+        m.seq,
+        m.rev,
+        m.client_id,
+        m.sender,
+        m.body,
+        _json(m.tx),
+        m.xmtp_id,
+        m.xmtp_bound,
+        m.status,
+        m.source,
+        m.reason,
+        _json(m.original),
+        m.sent_at,
+        m.updated_at,
+    )
 
 
 class PgStore:
@@ -299,8 +370,14 @@ class PgStore:
         self.clock = clock
         self.node = node
         self.pool = psycopg_pool.ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=False, name="om-reads", reconnect_timeout=5,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S})
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            name="om-reads",
+            reconnect_timeout=5,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+        )
         self._listeners: list[Listener] = []
         self._queue: list[_Op] = []
         self._wake = Event()
@@ -353,7 +430,7 @@ class PgStore:
         for attempt in (1, 2):
             try:
                 with self.pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
-                    return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+                    return conn.execute(query, params).fetchall()
             except psycopg_pool.PoolTimeout as exc:
                 raise _unavailable(exc) from None
             except DOWN as exc:
@@ -373,9 +450,12 @@ class PgStore:
         return {chat_id: (rev, version) for chat_id, rev, version in rows}
 
     def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
-        rows = self.query(f"SELECT {CHAT_COLUMNS}, c.activity FROM members mine JOIN chats c ON c.id = mine.chat_id "
-                          "WHERE mine.address = %s AND (%s::bigint IS NULL OR c.activity < %s) "
-                          "ORDER BY c.activity DESC LIMIT %s", (address, before, before, limit + 1))
+        rows = self.query(
+            f"SELECT {CHAT_COLUMNS}, c.activity FROM members mine JOIN chats c ON c.id = mine.chat_id "
+            "WHERE mine.address = %s AND (%s::bigint IS NULL OR c.activity < %s) "
+            "ORDER BY c.activity DESC LIMIT %s",
+            (address, before, before, limit + 1),
+        )
         page = rows[:limit]
         return [_chat(row) for row in page], page[-1][7] if len(rows) > limit else None
 
@@ -389,8 +469,10 @@ class PgStore:
         pairs = [_split(i) for i in message_ids]
         if not pairs:
             return {}
-        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN "
-                          "(SELECT * FROM unnest(%s::text[], %s::bigint[]))", ([p[0] for p in pairs], [p[1] for p in pairs]))
+        rows = self.query(
+            f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN (SELECT * FROM unnest(%s::text[], %s::bigint[]))",
+            ([p[0] for p in pairs], [p[1] for p in pairs]),
+        )
         return {m.id: m for m in map(_message, rows)}
 
     def at_rev(self, chat_id: str, rev: int) -> Message | None:
@@ -408,22 +490,30 @@ class PgStore:
 
     def page(self, chat_id: str, before: int | None, after: int | None, limit: int) -> tuple[list[Message], bool]:
         if after is not None:
-            rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND seq > %s "
-                              "AND (%s::bigint IS NULL OR seq < %s) ORDER BY seq LIMIT %s",
-                              (chat_id, after, before, before, limit + 1))
+            rows = self.query(
+                f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND seq > %s "
+                "AND (%s::bigint IS NULL OR seq < %s) ORDER BY seq LIMIT %s",
+                (chat_id, after, before, before, limit + 1),
+            )
             return [_message(r) for r in rows[:limit]], len(rows) > limit
-        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND (%s::bigint IS NULL OR seq < %s) "
-                          "ORDER BY seq DESC LIMIT %s", (chat_id, before, before, limit + 1))
+        rows = self.query(
+            f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND (%s::bigint IS NULL OR seq < %s) "
+            "ORDER BY seq DESC LIMIT %s",
+            (chat_id, before, before, limit + 1),
+        )
         return [_message(r) for r in reversed(rows[:limit])], len(rows) > limit
 
     def changes(self, chat_id: str, since_rev: int, limit: int) -> tuple[list[Message], bool]:
-        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND rev > %s ORDER BY rev LIMIT %s",
-                          (chat_id, since_rev, limit + 1))
+        rows = self.query(
+            f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND rev > %s ORDER BY rev LIMIT %s",
+            (chat_id, since_rev, limit + 1),
+        )
         return [_message(r) for r in rows[:limit]], len(rows) > limit
 
     def provisional(self) -> list[Message]:
-        rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' "
-                          "ORDER BY sent_at, chat_id, seq", ())
+        rows = self.query(
+            f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' ORDER BY sent_at, chat_id, seq", ()
+        )
         return [_message(r) for r in rows]
 
     def provisional_count(self) -> int:
@@ -559,4 +649,3 @@ class PgStore:
                 listener(commit)
             except Exception:
                 log.exception("store listener failed")
-

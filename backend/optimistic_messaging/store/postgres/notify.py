@@ -3,10 +3,12 @@
 A payload carries the committed messages themselves, or — for one too large to fit — a pointer a node reads it back
 by; and, for a chat whose members changed, its id and who was removed (the chat itself is read back).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -39,7 +41,8 @@ def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChan
         else:
             items.append((b"m", encoded))
     while items:
-        size, parts = len(head) + 1, {b"c": [], b"m": [], b"p": []}  # type: dict[bytes, list[bytes]]
+        size = len(head) + 1
+        parts: dict[bytes, list[bytes]] = {b"c": [], b"m": [], b"p": []}
         while items and size + len(items[0][1]) + 8 <= MAX_PAYLOAD:
             kind, encoded = items.pop(0)
             parts[kind].append(encoded)

@@ -1,5 +1,6 @@
 """The PostgreSQL schema, as numbered migrations applied at start: one transaction under an advisory lock, so nodes
 starting at once on an empty database apply each migration once and wait for each other."""
+
 from __future__ import annotations
 
 import logging
@@ -69,13 +70,17 @@ def migrate(conn: psycopg.Connection) -> int:
     """Bring the schema to the latest version; returns it. Safe when several nodes start at once."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute("CREATE TABLE IF NOT EXISTS om_schema (version int PRIMARY KEY, applied_at timestamptz "
-                     "NOT NULL DEFAULT now())")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS om_schema (version int PRIMARY KEY, applied_at timestamptz "
+            "NOT NULL DEFAULT now())"
+        )
         row = conn.execute("SELECT coalesce(max(version), 0) FROM om_schema").fetchone()
         current = row[0] if row else 0
         if current > len(MIGRATIONS):
-            raise RuntimeError(f"the database's schema is version {current}, newer than this server's "
-                               f"{len(MIGRATIONS)}: run the newer server")
+            raise RuntimeError(
+                f"the database's schema is version {current}, newer than this server's "
+                f"{len(MIGRATIONS)}: run the newer server"
+            )
         for version in range(current + 1, len(MIGRATIONS) + 1):
             conn.execute(MIGRATIONS[version - 1])
             conn.execute("INSERT INTO om_schema (version) VALUES (%s)", (version,))
