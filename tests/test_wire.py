@@ -39,10 +39,9 @@ def test_text_frames_carry_rfc_6455_length_encodings(size):
 
 
 def test_unmask_matches_the_rfc_xor():
-    header = frames.gws.Header()
-    header.mask = b"\x01\x02\x03\x04"
+    mask = b"\x01\x02\x03\x04"
     payload = bytes(range(256)) * 3
-    assert frames._unmask(header, payload) == bytes(b ^ header.mask[i % 4] for i, b in enumerate(payload))
+    assert frames._unmask(mask, payload) == bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def test_lean_queue_hands_items_over_in_order_and_times_out_empty():

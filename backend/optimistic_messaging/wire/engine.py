@@ -31,9 +31,13 @@ log = logging.getLogger(__name__)
 def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any]], skip: Collection[str] = ()) -> None:
     """Emit (room, event, data) triples in order: each frame encoded once, each socket written once."""
     frames: dict[str, list[Frame]] = {}
+    rooms = sio.manager.rooms.get("/", {})
     for room, event, data in events:
+        members = rooms.get(room)
+        if not members:
+            continue
         frame = event_frame(event, data)
-        for sid, eio_sid in sio.manager.get_participants("/", room):
+        for sid, eio_sid in members.items():  # read in place: nothing here yields, so the room cannot change meanwhile
             if sid not in skip:
                 frames.setdefault(eio_sid, []).append(frame)
     sockets = sio.eio.sockets
@@ -122,11 +126,21 @@ class Later:
 class _Lane:
     """One socket's outstanding answers, in the order its events came: each goes out once it and all before it have."""
 
-    __slots__ = ("entries", "idle")
+    __slots__ = ("entries", "waiter")
 
     def __init__(self) -> None:
         self.entries: deque[list[Any]] = deque()  # [ack id, answer or _WAITING]
-        self.idle = gevent.event.Event()
+        self.waiter: gevent.event.Event | None = None  # made only when an event has to wait for the lane to empty
+
+    def wait_empty(self) -> None:
+        if self.entries:
+            if self.waiter is None:
+                self.waiter = gevent.event.Event()
+            self.waiter.wait()
+
+    def emptied(self) -> None:
+        if self.waiter is not None:
+            self.waiter.set()
 
 
 _WAITING = object()
@@ -139,9 +153,26 @@ def _refuse(sio: socketio.Server, eio_sid: str, ack_id: Any, message: str) -> No
         sio.eio.send(eio_sid, f"3{ack_id}" + orjson.dumps([error]).decode())
 
 
+def _event_on_root(data: str) -> tuple[int | None, list[Any]] | None:
+    """An EVENT (2) on namespace '/' — `2[...]` or `2<ack id>[...]` — decoded here: (ack id, [name, *args]); None for
+    any other packet, which python-socketio decodes."""
+    if data[:1] != "2":
+        return None
+    end = 1
+    while end < len(data) and "0" <= data[end] <= "9":
+        end += 1
+    if end == len(data) or data[end] != "[" or end > 16:
+        return None
+    payload = orjson.loads(data[end:])
+    if not (isinstance(payload, list) and payload and isinstance(payload[0], str)):
+        raise ValueError("an event is a list that starts with its name")
+    return (int(data[1:end]) if end > 1 else None), payload
+
+
 def _guard_messages(sio: socketio.Server) -> None:
-    """In front of python-socketio's dispatch: binary packets drop the connection (nothing here uses them, and
-    their attachments would be buffered without limit); packets that do not decode get `invalid`, not silence."""
+    """In front of python-socketio's dispatch: events on '/' are decoded and answered here (the hot path); binary
+    packets drop the connection (nothing here uses them, and their attachments would be buffered without limit);
+    packets that do not decode get `invalid`, not silence."""
     dispatch = sio.eio.handlers["message"]
 
     def on_message(eio_sid: str, data: Any) -> None:
@@ -151,21 +182,32 @@ def _guard_messages(sio: socketio.Server) -> None:
                 drop(eio_socket, "binary packet")
             return
         try:
-            dispatch(eio_sid, data)
+            event = _event_on_root(data)
+            if event is None:
+                return dispatch(eio_sid, data)
+            sid = sio.manager.sid_from_eio_sid(eio_sid, "/")
+            if sid is not None and sio.manager.is_connected(sid, "/"):  # else python-socketio ignores it too
+                handle_event(sio, sid, eio_sid, event[1], "/", event[0])
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             log.debug("undecodable packet from %s: %s", eio_sid, exc)
             ack = _EVENT_ACK_ID.match(data)
             _refuse(sio, eio_sid, ack and ack.group(1), "packet is not a valid Socket.IO event with a JSON payload")
 
     sio.eio.on("message", on_message)
-    run_event = sio._handle_event_internal
     lanes: dict[str, _Lane] = {}  # sid -> its outstanding answers, while it has any
 
     def ack(server: Any, eio_sid: str, namespace: str, ack_id: Any, value: Any) -> None:
-        if ack_id is not None:
-            server._send_packet(
-                eio_sid, server.packet_class(socketio.packet.ACK, namespace=namespace, id=ack_id, data=[value])
+        """ACK (3) on '/' as one frame built here (python-socketio's Packet walks the data looking for binary)."""
+        if ack_id is None or value is server.not_handled:
+            return
+        data = [] if value is None else list(value) if isinstance(value, tuple) else [value]
+        if namespace != "/":
+            return server._send_packet(
+                eio_sid, server.packet_class(socketio.packet.ACK, namespace=namespace, id=ack_id, data=data)
             )
+        eio_socket = server.eio.sockets.get(eio_sid)
+        if eio_socket is not None:
+            deliver(eio_socket, text_frame(b"43" + str(ack_id).encode() + orjson.dumps(data)))
 
     def flush(server: Any, sid: str, eio_sid: str, namespace: str, lane: _Lane) -> None:
         while lane.entries and lane.entries[0][1] is not _WAITING:
@@ -173,16 +215,16 @@ def _guard_messages(sio: socketio.Server) -> None:
             ack(server, eio_sid, namespace, ack_id, value)
         if not lane.entries:
             lanes.pop(sid, None)
-            lane.idle.set()
+            lane.emptied()
 
     def handle_event(server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, ack_id: Any) -> None:
         lane = lanes.get(sid)
         if data[0] not in LANE_EVENTS or data[0] in RESERVED_EVENTS:
             if lane is not None:  # answers go out in order, and this event sees what the sends before it did
-                lane.idle.wait()
+                lane.wait_empty()
             if data[0] in RESERVED_EVENTS:  # else the server's own connect/disconnect handlers would run
                 return _refuse(sio, eio_sid, ack_id, f"'{data[0]}' is reserved and cannot be sent as an event")
-            return run_event(server, sid, eio_sid, data, namespace, ack_id)
+            return ack(server, eio_sid, namespace, ack_id, server._trigger_event(data[0], namespace, sid, *data[1:]))
         answer = server._trigger_event(data[0], namespace, sid, *data[1:])
         if not isinstance(answer, Later) and lane is None:
             return ack(server, eio_sid, namespace, ack_id, answer)
@@ -208,7 +250,7 @@ def _guard_messages(sio: socketio.Server) -> None:
         else:
             flush(server, sid, eio_sid, namespace, lane)
         if len(lane.entries) >= MAX_IN_FLIGHT:
-            lane.idle.wait()
+            lane.wait_empty()
 
     sio._handle_event_internal = handle_event
 

@@ -10,9 +10,13 @@ import logging
 import socket
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 import engineio.async_drivers.gevent as engineio_gevent
+import engineio.exceptions
+import engineio.packet
+import engineio.socket
 import gevent
 import gevent.event
 import gevent.queue
@@ -20,7 +24,7 @@ import gevent.socket
 import gevent.ssl
 import geventwebsocket.websocket as gws
 import orjson
-from geventwebsocket.exceptions import FrameTooLargeException, ProtocolError
+from geventwebsocket.exceptions import FrameTooLargeException, ProtocolError, WebSocketError
 
 from ..stats import METER
 
@@ -30,8 +34,6 @@ STALL_S = 5.0  # "stopped draining": not a byte written to it for this long
 _PACKET_TYPES = frozenset("0123456")  # engine.io v4 text packets (a base64 'b' binary packet is not accepted either)
 CLOSE_NORMAL, CLOSE_PROTOCOL, CLOSE_BAD_DATA, CLOSE_TOO_BIG = 1000, 1002, 1007, 1009
 log = logging.getLogger(__name__)
-_decode_header = gws.Header.__dict__["decode_header"].__func__
-_original_read_frame = gws.WebSocket.read_frame
 _by_websocket: dict[int, FastWebSocket] = {}  # id(gevent-websocket WebSocket) -> its driver, while connected
 
 
@@ -83,8 +85,6 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         ws = environ.get("wsgi.websocket")
         self.writing = False
-        self.message_bytes = 0  # of the message being read, across its continuation frames
-        self.utf8: Any = None  # an incremental decoder while a fragmented text message is being read
         if ws is None:
             return super().__call__(environ, start_response)
         self.gsock = ws.handler.socket
@@ -92,6 +92,7 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
         self.raw = None if isinstance(self.gsock, gevent.ssl.SSLSocket) else self.gsock._sock
         self.eio_socket = self.app.__self__  # self.app is the engine.io socket's bound _websocket_handler
         self.eio_socket.fast_ws = self
+        self.on_message = self.eio_socket.server.handlers["message"]
         _by_websocket[id(ws)] = self  # gevent-websocket's WebSocket has __slots__: find us from it by id
         try:
             return super().__call__(environ, start_response)  # returns when the connection ends
@@ -99,16 +100,26 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
             del _by_websocket[id(ws)]
 
     def wait(self) -> Any:
-        """The next message; a text frame that is no engine.io packet ends the connection as a close would.
-
-        engine.io decodes it outside its read loop's error handling: the connection's greenlet dies with a traceback
-        in the log and the session lingers until its ping times out.
+        """The next packet for engine.io's read loop. A MESSAGE (4) goes straight to the message handler instead, as
+        engine.io's loop would hand it on (without its Packet, per-packet log line and handler wrappers). A text frame
+        that is no engine.io packet ends the connection as a close would: engine.io decodes it outside its read loop's
+        error handling, so the connection's greenlet would die with a traceback and the session linger.
         """
-        message = super().wait()
-        if isinstance(message, str) and message[:1] not in _PACKET_TYPES:
-            log.info("closing connection %s: a frame that is no engine.io packet", self.eio_socket.sid)
-            return None
-        return message
+        while True:
+            message = super().wait()
+            if not isinstance(message, str):
+                return message
+            kind = message[:1]
+            if kind == "4" and not self.eio_socket.closed:
+                try:
+                    self.on_message(self.eio_socket.sid, message[1:])
+                except Exception:
+                    log.exception("message handler failed")
+                continue
+            if kind not in _PACKET_TYPES:
+                log.info("closing connection %s: a frame that is no engine.io packet", self.eio_socket.sid)
+                return None
+            return message
 
     def send(self, message: Any) -> None:
         queued = isinstance(message, Frame)  # only frames that went through deliver's queue count as backlog
@@ -202,9 +213,22 @@ def drop(eio_socket: Any, why: str) -> None:
 
 
 class LeanQueue:
-    """engine.io's per-socket send queue (one consumer, the socket's writer): ~0.5 KB; gevent's JoinableQueue: ~3 KB."""
+    """engine.io's per-socket send queue in ~0.5 KB (gevent's JoinableQueue is ~3 KB), with no writer greenlet parked on
+    it for the socket's life (~7 KB each): once `drain_with` gives it the socket, what waits is written by a greenlet
+    made when the first item comes and gone when the queue is empty."""
 
-    __slots__ = ("_finished", "_head", "_items", "_progress_at", "_ready", "_unfinished", "backlog")
+    __slots__ = (
+        "_dead",
+        "_drainer",
+        "_finished",
+        "_head",
+        "_items",
+        "_progress_at",
+        "_ready",
+        "_unfinished",
+        "_ws",
+        "backlog",
+    )
 
     def __init__(self) -> None:
         self._items: list[Any] = []
@@ -214,11 +238,49 @@ class LeanQueue:
         self._finished: gevent.event.Event | None = None  # made by the first join()
         self.backlog = 0  # frame bytes queued or being written: past MAX_BACKLOG_BYTES a stalled socket is cut off
         self._progress_at = time.monotonic()  # when bytes last reached this socket's kernel buffer
+        self._ws: Any = None  # the socket to drain into, once its websocket runs
+        self._drainer: gevent.Greenlet | None = None
+        self._dead = False  # a write failed: the connection is gone, nothing more is kept
+
+    def drain_with(self, ws: Any) -> None:
+        self._ws = ws
+        if self.qsize():
+            self._drainer = gevent.spawn(self._drain)
+
+    def finish(self) -> None:
+        """The connection ends: write what waits, close the websocket, and return once that is done."""
+        self.put(None)
+        if self._drainer is not None:
+            self._drainer.join()
+
+    def _drain(self) -> None:
+        ws = self._ws
+        try:
+            while self.qsize():
+                item = self.get(block=False)
+                self.task_done()
+                if item is None:
+                    ws.close()
+                    return
+                try:
+                    ws.send(item.encode())
+                except Exception:  # the connection is gone (as engine.io's own writer, stop and close)
+                    self._dead = True
+                    self._items.clear()
+                    self._head = self._unfinished = 0
+                    if self._finished is not None:
+                        self._finished.set()
+                    ws.close()
+                    return
+        finally:
+            self._drainer = None
 
     def qsize(self) -> int:
         return len(self._items) - self._head
 
     def put(self, item: Any) -> None:
+        if self._dead:
+            return
         if type(item) is _Queued:
             if not self.backlog:
                 self._progress_at = time.monotonic()  # a backlog's stall is counted from when it began
@@ -228,6 +290,8 @@ class LeanQueue:
         self._ready.set()
         if self._finished is not None:
             self._finished.clear()
+        if self._ws is not None and self._drainer is None:
+            self._drainer = gevent.spawn(self._drain)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         if not self.qsize() and not (block and self._ready.wait(timeout)):
@@ -269,12 +333,47 @@ class LeanQueue:
         return self._finished.wait(timeout)
 
 
-def _unmask(self: gws.Header, payload: bytes) -> bytes:
+def _websocket_handler(self: Any, ws: Any) -> Any:
+    """engine.io's Socket._websocket_handler for a socket that starts on websocket (the only kind here): its read loop,
+    with the queue drained on demand instead of by a writer greenlet for the socket's whole life."""
+    if self.connected or not isinstance(ws, FastWebSocket):  # an upgrade from polling: engine.io's own way
+        return _original_websocket_handler(self, ws)
+    server = self.server
+    self.connected = self.upgraded = True
+    self.queue.drain_with(ws)
+    while True:
+        try:
+            data = ws.wait()
+        except Exception as exc:
+            if not self.closed:
+                log.info("%s: unexpected error %r, closing the connection", self.sid, exc)
+            break
+        if data is None:
+            break
+        try:
+            self.receive(engineio.packet.Packet(encoded_packet=data))
+        except engineio.exceptions.UnknownPacketError:
+            pass
+        except engineio.exceptions.SocketIsClosedError:
+            break
+        except Exception:
+            log.exception("%s: unknown receive error", self.sid)
+            break
+    self.queue.finish()
+    self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+    return []
+
+
+_original_websocket_handler = engineio.socket.Socket._websocket_handler
+
+
+def _unmask(mask: bytes, payload: bytes) -> bytes:
+    """XOR with the 4-byte mask, in C (one big-integer XOR) rather than a Python loop per byte."""
     n = len(payload)
     if not n:
         return b""
-    mask = (bytes(self.mask) * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(mask, "little")).to_bytes(n, "little")
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
 
 
 def _write_control(ws: gws.WebSocket, frame: Frame) -> None:
@@ -286,7 +385,7 @@ def _write_control(ws: gws.WebSocket, frame: Frame) -> None:
         ws.raw_write(frame)
 
 
-def _handle_ping(self: gws.WebSocket, header: gws.Header, payload: bytes) -> None:
+def _handle_ping(self: gws.WebSocket, header: object, payload: bytes) -> None:
     _write_control(self, _frame(0xA, bytes(payload)))
 
 
@@ -303,7 +402,7 @@ def _close(self: gws.WebSocket, code: int | None = CLOSE_NORMAL, message: Any = 
         self.stream = self.raw_write = self.raw_read = self.environ = None
 
 
-def _handle_close(self: gws.WebSocket, header: gws.Header, payload: bytes) -> None:
+def _handle_close(self: gws.WebSocket, header: object, payload: bytes) -> None:
     """A client's close is answered with its own status code (none when it named none)."""
     if not payload:
         return self.close(None)
@@ -333,46 +432,88 @@ def _receive(self: gws.WebSocket) -> Any:
     return None
 
 
+def _reader(max_frame_bytes: int) -> Callable[[gws.WebSocket], Any]:
+    """A websocket's read_message: the next text (str) or binary (bytes) message, None after a close.
+
+    Two reads per frame (header and the rest), masking required, a frame or a fragmented message held to the packet
+    limit before its payload is read, bad UTF-8 refused at the fragment that carries it, control frames final and
+    short; faults raise ProtocolError, FrameTooLargeException or UnicodeError for `_receive` to close with.
+    """
+
+    def read_message(self: gws.WebSocket) -> Any:
+        read = self.raw_read
+        parts: list[bytes] | None = None  # the fragments of a message so far
+        texts: list[str] = []
+        decoder: Any = None
+        opcode = size = 0
+        while True:
+            head = read(2)
+            if len(head) != 2:
+                raise WebSocketError("the connection ended in the middle of a frame")
+            first, second = head[0], head[1]
+            if first & 0x70:
+                raise ProtocolError("a reserved bit is set (no extension was agreed)")
+            if not second & 0x80:
+                raise ProtocolError("a client's frames must be masked (RFC 6455 §5.1)")
+            op, fin, n = first & 0x0F, first & 0x80, second & 0x7F
+            mask = b""
+            if n == 126:
+                extended = read(6)
+                n, mask = struct.unpack_from("!H", extended)[0], extended[2:]
+            elif n == 127:
+                extended = read(12)
+                n, mask = struct.unpack_from("!Q", extended)[0], extended[8:]
+            if op >= 0x8:
+                if not fin or n > 125:
+                    raise ProtocolError("a control frame is final and carries at most 125 bytes")
+            elif n + size > max_frame_bytes:
+                raise FrameTooLargeException(f"a message over the {max_frame_bytes}-byte limit")
+            if mask:
+                payload = read(n)
+            else:
+                rest = read(4 + n)
+                mask, payload = rest[:4], rest[4:]
+            if len(mask) != 4 or len(payload) != n:
+                raise WebSocketError("the connection ended in the middle of a frame")
+            payload = _unmask(mask, payload)
+            if op == 0x9:
+                self.handle_ping(None, payload)
+            elif op == 0xA:
+                continue
+            elif op == 0x8:
+                self.handle_close(None, payload)
+                return None
+            elif op in (0x1, 0x2):
+                if parts is not None:
+                    raise ProtocolError("a message began before the one before it ended")
+                if fin:
+                    return payload.decode("utf-8") if op == 0x1 else payload
+                opcode, parts, size = op, [payload], n
+                if op == 0x1:
+                    decoder = codecs.getincrementaldecoder("utf-8")()
+                    texts.append(decoder.decode(payload))
+            elif op == 0x0:
+                if parts is None:
+                    raise ProtocolError("a continuation frame with no message to continue")
+                size += n
+                if decoder is not None:
+                    texts.append(decoder.decode(payload, bool(fin)))
+                else:
+                    parts.append(payload)
+                if fin:
+                    return "".join(texts) if opcode == 0x1 else b"".join(parts)
+            else:
+                raise ProtocolError(f"unknown opcode {op}")
+
+    return read_message
+
+
 def install(max_frame_bytes: int) -> dict[str, Any]:
     """Patch the frame reader and writer; returns the engine.io async parts to use (driver and queue)."""
-    gws.Header.mask_payload = gws.Header.unmask_payload = _unmask
-    gws.WebSocket.validate_utf8 = lambda self, payload: None  # one check per message instead, below and at decode
+    gws.WebSocket.read_message = _reader(max_frame_bytes)
     gws.WebSocket.handle_ping = _handle_ping
     gws.WebSocket.handle_close = _handle_close
     gws.WebSocket.close = _close
     gws.WebSocket.receive = _receive
-
-    def capped_header(cls: type, stream: Any) -> gws.Header:
-        header = _decode_header(cls, stream)
-        if not header.mask:
-            raise ProtocolError("a client's frames must be masked (RFC 6455 §5.1)")
-        if header.length > max_frame_bytes:
-            raise FrameTooLargeException(f"frame of {header.length} bytes is over the {max_frame_bytes}-byte limit")
-        return header
-
-    gws.Header.decode_header = classmethod(capped_header)
-
-    def checked_read_frame(self: gws.WebSocket) -> tuple[gws.Header, bytes]:
-        """A message split into fragments counts as a whole against the limit, and bad UTF-8 fails at its fragment."""
-        header, payload = _original_read_frame(self)
-        opcode = header.opcode
-        if opcode in (gws.WebSocket.OPCODE_TEXT, gws.WebSocket.OPCODE_BINARY, gws.WebSocket.OPCODE_CONTINUATION):
-            fast = _by_websocket.get(id(self))
-            if fast is None:
-                if opcode == gws.WebSocket.OPCODE_CONTINUATION or not header.fin:
-                    raise ProtocolError("fragmented messages are not accepted here")
-            elif opcode == gws.WebSocket.OPCODE_CONTINUATION:
-                fast.message_bytes += len(payload)
-                if fast.message_bytes > max_frame_bytes:
-                    raise FrameTooLargeException(f"fragmented message over the {max_frame_bytes}-byte limit")
-                if fast.utf8 is not None:
-                    fast.utf8.decode(payload, header.fin)
-            elif not header.fin:  # the first fragment of a message
-                fast.message_bytes = len(payload)
-                fast.utf8 = codecs.getincrementaldecoder("utf-8")() if opcode == gws.WebSocket.OPCODE_TEXT else None
-                if fast.utf8 is not None:
-                    fast.utf8.decode(payload)
-        return header, payload
-
-    gws.WebSocket.read_frame = checked_read_frame
+    engineio.socket.Socket._websocket_handler = _websocket_handler
     return {"websocket": FastWebSocket, "queue": LeanQueue}
