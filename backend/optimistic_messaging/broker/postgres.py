@@ -33,6 +33,7 @@ class PgBroker:
         self.store = store
         self.clock = clock
         self.node = store.node
+        self._own = '{"n":' + orjson.dumps(self.node).decode()  # how this node's own payloads begin (see notify.py)
         self._listeners: list[Listener] = []
         self._resyncs: list[Resync] = []
         self._listening = False
@@ -87,13 +88,13 @@ class PgBroker:
             failures += 1
 
     def _received(self, payload: str) -> None:
+        if payload.startswith(self._own):
+            return  # handed on when it committed: not even decoded
         try:
             notice = decode_notification(payload)
         except (ValueError, TypeError, KeyError):
             log.warning("a notification that is not ours on %s: %.200s", CHANNEL, payload)
             return
-        if notice.node == self.node:
-            return  # handed on when it committed
         stored = list(notice.stored)
         chats = []
         try:

@@ -104,55 +104,58 @@ class _Transaction:
         self.chat_changes: list[ChatChanged] = []
 
     def load(self, ops: list[_Op]) -> None:
-        """Begin, lock every chat the ops touch and read what their plans need: one round trip (a pipeline)."""
-        conn = self.conn
+        """Begin, lock every chat the ops touch and read what their plans need: one round trip."""
         listed = sorted({op.args[0] for op in ops if op.kind in MEMBER_OPS})
         appends = [op.args[0] for op in ops if op.kind == "append"]
         changed = [_split(op.args[0]) for op in ops if op.kind == "change"]
-        with conn.pipeline():
-            conn.execute("BEGIN")
-            chats = conn.execute(
-                "SELECT id, title, created_by, created_at, last_seq, rev FROM chats WHERE id = ANY(%s) "
-                "ORDER BY id FOR UPDATE",
-                (sorted({_chat_of(op) for op in ops}),),
-            )
-            members = listed and conn.execute(  # member changes and registrations need the whole list
-                "SELECT chat_id, array_agg(address ORDER BY joined) FROM members WHERE chat_id = ANY(%s) "
+        batch = _Batch()
+        batch.add("BEGIN")
+        chats = batch.add(
+            "SELECT id, title, created_by, created_at, last_seq, rev FROM chats WHERE id = ANY(%s::text[]) "
+            "ORDER BY id FOR UPDATE",
+            sorted({_chat_of(op) for op in ops}),
+        )
+        if listed:  # member changes and registrations need the whole list
+            members = batch.add(
+                "SELECT chat_id, array_agg(address ORDER BY joined) FROM members WHERE chat_id = ANY(%s::text[]) "
                 "GROUP BY chat_id",
-                (listed,),
+                listed,
             )
-            senders = appends and conn.execute(  # a send needs only its sender's place
+        if appends:  # a send needs only its sender's place, and whatever its idempotency key stored before
+            triples = orjson.dumps([(n.chat_id, n.sender, n.client_id) for n in appends]).decode()
+            senders = batch.add(
                 "SELECT chat_id, address FROM members WHERE (chat_id, address) IN "
-                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                ([n.chat_id for n in appends], [n.sender for n in appends]),
+                "(SELECT e->>0, e->>1 FROM json_array_elements(%s::json) e)",
+                triples,
             )
-            keys = appends and conn.execute(
+            keys = batch.add(
                 f"SELECT {COLUMNS} FROM messages WHERE (sender, client_id) IN "
-                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                ([n.sender for n in appends], [n.client_id for n in appends]),
+                "(SELECT e->>1, e->>2 FROM json_array_elements(%s::json) e)",
+                triples,
             )
-            current = changed and conn.execute(
+        if changed:
+            current = batch.add(
                 f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN "
-                "(SELECT * FROM unnest(%s::text[], %s::bigint[]))",
-                ([c for c, _ in changed], [q for _, q in changed]),
+                "(SELECT (e->>0), (e->>1)::bigint FROM json_array_elements(%s::json) e)",
+                orjson.dumps(changed).decode(),
             )
-        for row in chats.fetchall():
+        results = batch.run(self.conn)
+        for row in results[chats]:
             self.chats[row[0]] = _ChatState(Chat(row[0], [], *row[1:]))
-        if members:
-            found: dict[str, list[str]] = dict(members.fetchall())
+        if listed:
+            found: dict[str, list[str]] = dict(results[members])
             for chat_id in listed:
                 state = self.chats.get(chat_id)
                 if state is not None:
                     state.members = list(found.get(chat_id, ()))
                     state.chat.members = list(state.members)
-        if senders:
-            self.member_of.update((chat_id, address) for chat_id, address in senders.fetchall())
-        if keys:
-            for row in keys.fetchall():
+        if appends:
+            self.member_of.update((chat_id, address) for chat_id, address in results[senders])
+            for row in results[keys]:
                 m = _message(row)
                 self.keys[(m.sender, m.client_id)] = self.current[m.id] = m
-        if current:
-            for row in current.fetchall():
+        if changed:
+            for row in results[current]:
                 m = _message(row)
                 self.current.setdefault(m.id, m)
 
@@ -260,64 +263,94 @@ class _Transaction:
     # -- the writes ---------------------------------------------------------------------------------------------
 
     def write_and_commit(self, node: str) -> None:
-        """Every write, the notifications, COMMIT: one round trip (a pipeline), then PostgreSQL's WAL flush."""
-        conn = self.conn
+        """Every write, the notifications, COMMIT: one round trip, then PostgreSQL's WAL flush."""
         new_chats = [s.chat for s in self.chats.values() if s.new]
         self.added += [(c.id, a) for c in new_chats for a in c.members]
         counters = [s for s in self.chats.values() if s.counters_changed or s.members_changed]
-        with conn.pipeline(), conn.cursor() as cur:
-            if new_chats:
-                cur.executemany(
-                    "INSERT INTO chats (id, title, created_by, created_at, activity) "
-                    "VALUES (%s, %s, %s, %s, nextval('chat_activity'))",
-                    [(c.id, c.title, c.created_by, c.created_at) for c in new_chats],
-                )
-            if self.added:
-                cur.executemany("INSERT INTO members (chat_id, address) VALUES (%s, %s)", self.added)
-            if self.removed:
-                cur.executemany("DELETE FROM members WHERE chat_id = %s AND address = %s", self.removed)
-            if self.inserts:
-                cur.executemany(
-                    f"INSERT INTO messages ({COLUMNS}) VALUES "
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [_row(m) for m in self.inserts],
-                )
-            if self.updates:
-                cur.executemany(
-                    "UPDATE messages SET rev = %s, body = %s, tx = %s, xmtp_id = %s, xmtp_bound = %s, "
-                    "status = %s, source = %s, reason = %s, original = %s, updated_at = %s "
-                    "WHERE chat_id = %s AND seq = %s",
+        batch = _Batch()
+        for c in new_chats:
+            batch.add(
+                "INSERT INTO chats (id, title, created_by, created_at, activity) "
+                "VALUES (%s, %s, %s, %s, nextval('chat_activity'))",
+                c.id,
+                c.title,
+                c.created_by,
+                c.created_at,
+            )
+        for chat_id, address in self.added:
+            batch.add("INSERT INTO members (chat_id, address) VALUES (%s, %s)", chat_id, address)
+        for chat_id, address in self.removed:
+            batch.add("DELETE FROM members WHERE chat_id = %s AND address = %s", chat_id, address)
+        if self.inserts:  # one statement for all, its rows one JSON text: far cheaper on both sides than a row each
+            batch.add(
+                f"INSERT INTO messages ({COLUMNS}) SELECT {COLUMNS} FROM json_populate_recordset(NULL::messages, %s)",
+                orjson.dumps(self.inserts).decode(),
+            )
+        for m in self.updates.values():
+            batch.add(
+                "UPDATE messages SET rev = %s, body = %s, tx = %s, xmtp_id = %s, xmtp_bound = %s, "
+                "status = %s, source = %s, reason = %s, original = %s, updated_at = %s "
+                "WHERE chat_id = %s AND seq = %s",
+                m.rev,
+                m.body,
+                _json(m.tx),
+                m.xmtp_id,
+                m.xmtp_bound,
+                m.status,
+                m.source,
+                m.reason,
+                _json(m.original),
+                m.updated_at,
+                m.chat_id,
+                m.seq,
+            )
+        if counters:
+            batch.add(
+                "UPDATE chats c SET last_seq = u.last_seq, rev = u.rev, members_version = c.members_version + u.mv, "
+                "activity = CASE WHEN u.active THEN nextval('chat_activity') ELSE c.activity END "
+                "FROM json_to_recordset(%s) AS u(id text, last_seq bigint, rev bigint, mv int, active boolean) "
+                "WHERE c.id = u.id",
+                orjson.dumps(
                     [
-                        (
-                            m.rev,
-                            m.body,
-                            _json(m.tx),
-                            m.xmtp_id,
-                            m.xmtp_bound,
-                            m.status,
-                            m.source,
-                            m.reason,
-                            _json(m.original),
-                            m.updated_at,
-                            m.chat_id,
-                            m.seq,
-                        )
-                        for m in self.updates.values()
-                    ],
-                )
-            if counters:
-                cur.executemany(
-                    "UPDATE chats SET last_seq = %s, rev = %s, members_version = members_version + %s, "
-                    "activity = CASE WHEN %s THEN nextval('chat_activity') ELSE activity END "
-                    "WHERE id = %s",
-                    [
-                        (s.chat.last_seq, s.chat.rev, int(s.members_changed), s.messages_added, s.chat.id)
+                        {
+                            "id": s.chat.id,
+                            "last_seq": s.chat.last_seq,
+                            "rev": s.chat.rev,
+                            "mv": int(s.members_changed),
+                            "active": s.messages_added,
+                        }
                         for s in counters
-                    ],
-                )
-            for payload in encode_notifications(node, self.stored, self.chat_changes):
-                cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-            cur.execute("COMMIT")
+                    ]
+                ).decode(),
+            )
+        for payload in encode_notifications(node, self.stored, self.chat_changes):
+            batch.add("SELECT pg_notify(%s, %s)", CHANNEL, payload)
+        batch.add("COMMIT")
+        batch.run(self.conn)
+
+
+class _Batch:
+    """Statements sent as one query string (the simple query protocol, parameters quoted by psycopg's ClientCursor):
+    one round trip and one wait however many statements, where a pipeline waits once per statement."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, statement: str, *params: Any) -> int:
+        """Queue a statement; returns the index of its rows in what run() returns."""
+        self.statements.append(statement)
+        self.params += params
+        return len(self.statements) - 1
+
+    def run(self, conn: psycopg.Connection) -> list[list[tuple[Any, ...]]]:
+        with psycopg.ClientCursor(conn) as cur:
+            cur.execute("; ".join(self.statements), self.params)
+            results = []
+            while True:
+                results.append(cur.fetchall() if cur.description is not None else [])
+                if not cur.nextset():
+                    return results
 
 
 def _roll_back(conn: psycopg.Connection) -> None:
