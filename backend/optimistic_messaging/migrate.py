@@ -16,10 +16,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import psycopg
 
+from .models import Message
 from .store.jsonl import JsonlStore
-from .store.postgres import COLUMNS, _row
+from .store.postgres import INSERT_MESSAGES
 from .store.postgres.schema import migrate as migrate_schema
 from .store.state import Room
 
@@ -69,10 +71,7 @@ def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
                 "INSERT INTO members (chat_id, address) VALUES (%s, %s)",
                 [(room.id, address) for address in room.members],
             )
-            cur.executemany(
-                f"INSERT INTO messages ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [_row(m) for m in room.messages],
-            )
+            _insert(cur, room.messages)
         done.chats += 1
         done.messages += len(room.messages)
         return
@@ -85,10 +84,7 @@ def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
     with conn.cursor() as cur:
         for m in later:
             cur.execute("DELETE FROM messages WHERE chat_id = %s AND seq = %s", (m.chat_id, m.seq))
-        cur.executemany(
-            f"INSERT INTO messages ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [_row(m) for m in later],
-        )
+        _insert(cur, later)
     if later:
         conn.execute(
             "UPDATE chats SET last_seq = %s, rev = %s, activity = nextval('chat_activity') WHERE id = %s",
@@ -99,6 +95,12 @@ def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
         )
     done.messages += sum(1 for m in later if m.seq > last_seq)
     done.changed += sum(1 for m in later if m.seq <= last_seq)
+
+
+def _insert(cur: psycopg.Cursor, messages: list[Message]) -> None:
+    """The messages, a thousand to a statement: one JSON text each, never one of a chat's whole history."""
+    for start in range(0, len(messages), 1000):
+        cur.execute(INSERT_MESSAGES, (orjson.dumps(messages[start : start + 1000]).decode(),))
 
 
 def main(argv: list[str] | None = None) -> int:

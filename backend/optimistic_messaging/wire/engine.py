@@ -19,7 +19,7 @@ import orjson
 import socketio
 
 from ..stats import METER
-from .frames import Frame, deliver, drop, event_frame, text_frame
+from .frames import Frame, deliver, deliver_soon, drop, event_frame, text_frame
 
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 LANE_EVENTS = frozenset({"send"})  # events whose answers may come later, while the socket's next ones are read
@@ -45,7 +45,7 @@ def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any]],
         eio_socket = sockets.get(eio_sid)
         if eio_socket is not None:
             METER.deliveries += len(pending)
-            deliver(eio_socket, pending[0] if len(pending) == 1 else Frame(b"".join(pending)))
+            deliver_soon(eio_socket, pending[0] if len(pending) == 1 else Frame(b"".join(pending)))
 
 
 def broadcast(sio: socketio.Server, room: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
@@ -207,7 +207,7 @@ def _guard_messages(sio: socketio.Server) -> None:
             )
         eio_socket = server.eio.sockets.get(eio_sid)
         if eio_socket is not None:
-            deliver(eio_socket, text_frame(b"43" + str(ack_id).encode() + orjson.dumps(data)))
+            deliver_soon(eio_socket, text_frame(b"43" + str(ack_id).encode() + orjson.dumps(data)))
 
     def flush(server: Any, sid: str, eio_sid: str, namespace: str, lane: _Lane) -> None:
         while lane.entries and lane.entries[0][1] is not _WAITING:

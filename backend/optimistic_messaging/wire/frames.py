@@ -178,7 +178,34 @@ def _send_some(raw: Any, frame: bytes | memoryview) -> int:
         return 0
 
 
+_corked: dict[Any, list[Frame]] = {}  # engine.io socket -> frames for it, written at the end of this turn of the loop
+
+
+def deliver_soon(eio_socket: Any, frame: Frame) -> None:
+    """Write at the end of this turn of the loop: a commit's broadcast to a socket and the acks of that socket's sends
+    in it (answered in the same turn) leave in one write instead of one each."""
+    pending = _corked.get(eio_socket)
+    if pending is not None:
+        pending.append(frame)
+        return
+    if not _corked:
+        gevent.get_hub().loop.run_callback(_uncork)
+    _corked[eio_socket] = [frame]
+
+
+def _uncork() -> None:
+    while _corked:
+        eio_socket, frames = _corked.popitem()
+        _write(eio_socket, frames[0] if len(frames) == 1 else Frame(b"".join(frames)))
+
+
 def deliver(eio_socket: Any, frame: Frame) -> None:
+    """Write now, after whatever waits for this socket (order kept)."""
+    pending = _corked.pop(eio_socket, None)
+    _write(eio_socket, frame if pending is None else Frame(b"".join([*pending, frame])))
+
+
+def _write(eio_socket: Any, frame: Frame) -> None:
     """Write now when this socket's line is free, else queue behind what is already waiting (order kept)."""
     if eio_socket.closed or eio_socket.closing:
         return
