@@ -167,6 +167,20 @@ def postmaster_pid() -> int:
     return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def database_pids() -> list[int]:
+    """The PostgreSQL server and its children as they are now (the backends of a started node among them): the CPU
+    our store costs is theirs as much as the node's."""
+    main = postmaster_pid()
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == main:
+                children.append(int(entry.name))
+        except OSError:
+            continue  # ended meanwhile
+    return [main, *children]
+
+
 def redis_pid() -> int | None:
     found = subprocess.run(["pgrep", "-o", "redis-server"], capture_output=True, text=True).stdout.split()
     return int(found[0]) if found else None
@@ -195,7 +209,7 @@ class OursPg(Ours):
 
     @property
     def pids(self) -> list[int]:
-        return [self.pid, postmaster_pid()]
+        return [self.pid, *database_pids()]
 
 
 class OursCluster(Server):
@@ -241,7 +255,7 @@ class OursCluster(Server):
 
     @property
     def pids(self) -> list[int]:
-        return [node.pid for node in self.nodes] + [self.pid, postmaster_pid(), *filter(None, [redis_pid()])]
+        return [node.pid for node in self.nodes] + [self.pid, *database_pids(), *filter(None, [redis_pid()])]
 
     def clients(self, n: int, per_chat: int) -> list[ClientSpec]:
         return prepared_clients(self.url, n, per_chat)

@@ -196,7 +196,10 @@ def deliver_soon(eio_socket: Any, frame: Frame) -> None:
 def _uncork() -> None:
     while _corked:
         eio_socket, frames = _corked.popitem()
-        _write(eio_socket, frames[0] if len(frames) == 1 else Frame(b"".join(frames)))
+        try:
+            _write(eio_socket, frames[0] if len(frames) == 1 else Frame(b"".join(frames)))
+        except Exception:  # one socket's fault must not leave the others' frames waiting for a turn that never comes
+            log.exception("writing to %s failed", getattr(eio_socket, "sid", "a socket"))
 
 
 def deliver(eio_socket: Any, frame: Frame) -> None:
