@@ -11,7 +11,7 @@ import pytest
 
 from optimistic_messaging.errors import ApiError
 from optimistic_messaging.models import Message
-from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store
+from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store, Unsettled
 from optimistic_messaging.store.jsonl import JsonlStore
 from optimistic_messaging.store.postgres import PgStore
 
@@ -190,7 +190,19 @@ def test_changes_since_a_rev_come_in_rev_order_each_in_its_latest_state(store):
 def test_provisional_messages_are_the_unsettled_ones(store):
     a, b = send(store, "a"), send(store, "b")
     store.change(a.id, lambda m: {"status": "confirmed"})
-    assert [m.id for m in store.provisional()] == [b.id] and store.provisional_count() == 1
+    assert store.unsettled() == [Unsettled(b.id, b.rev, b.sent_at, "plain")]
+    assert store.unsettled_by_kind() == {"payment": 0, "xmtp": 0, "plain": 1}
+
+
+def test_unsettled_messages_come_oldest_first_with_what_settles_each(store, kind):
+    tx = {"hash": "0x" + "1" * 64, "chain_id": 42220, "to": BOB, "amount": "1", "token": "CELO"}
+    paid = store.append(NewMessage("c", ALICE, "t", "paid", tx=tx))[0]
+    kind.clock.advance(1)
+    copied = store.append(NewMessage("c", BOB, "x", "copied", xmtp_id="xmtp-1"))[0]
+    kind.clock.advance(1)
+    plain = send(store, "p")
+    assert [(u.id, u.kind) for u in store.unsettled()] == [(paid.id, "payment"), (copied.id, "xmtp"), (plain.id, "plain")]
+    assert store.unsettled_by_kind() == {"payment": 1, "xmtp": 1, "plain": 1}
 
 
 def test_messages_are_read_many_at_once_and_found_by_their_key(store):

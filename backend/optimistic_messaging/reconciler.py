@@ -13,7 +13,7 @@ from .clock import Clock
 from .config import Config
 from .leader import ALWAYS, Leadership
 from .models import Message
-from .store import Commit, Store, Stored
+from .store import Commit, Store, Unsettled, kind_of
 from .verifiers import WAIT, Outcome
 from .verifiers.chain import ChainVerifier
 from .verifiers.xmtp import XmtpVerifier
@@ -90,20 +90,18 @@ class Reconciler:
             return
         self.schedule.clear()
         self.leading = True
-        self.noticed(Commit(tuple(Stored(m, True) for m in self.store.provisional())))
+        for waiting in self.store.unsettled():
+            self._schedule(waiting)
 
     def waiting_by_kind(self) -> dict[str, int]:
         """Provisional messages by what settles them: the chain, XMTP, or the fallback's clock."""
-        counts = {"payment": 0, "xmtp": 0, "plain": 0}
-        for m in self.store.provisional():
-            counts["payment" if m.tx else "xmtp" if m.xmtp_id else "plain"] += 1
-        return counts
+        return self.store.unsettled_by_kind()
 
     def status(self) -> dict[str, Any]:
         return {
             "rounds": self.rounds,
             "leader": self.leadership.is_leader(),
-            "provisional": self.store.provisional_count(),
+            "provisional": sum(self.store.unsettled_by_kind().values()),
             "chain": "configured" if self.chain else "not configured",
             "rpc_calls": self.chain.calls if self.chain else 0,
             "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
@@ -136,13 +134,16 @@ class Reconciler:
             m = stored.message
             if m.status != "provisional":
                 self._forget(m.id)
-            elif m.tx and self.chain is None:
-                continue  # no chain to ask (CHAIN_RPC_URL unset): it stays provisional, and costs nothing
-            else:  # a payment or an XMTP copy: asked at the next round; else: at the end of its grace
-                first = 0 if m.tx or m.xmtp_id else m.sent_at + self.grace_ms
-                self._defer(m, max(first, self.held.get(m.id, 0)))  # a change does not cut a backoff short
+            else:
+                self._schedule(Unsettled(m.id, m.rev, m.sent_at, kind_of(m)))
 
-    def _defer(self, m: Message, until_ms: int) -> None:
+    def _schedule(self, m: Unsettled) -> None:
+        if m.kind == "payment" and self.chain is None:
+            return  # no chain to ask (CHAIN_RPC_URL unset): it stays provisional, and costs nothing
+        first = m.sent_at + self.grace_ms if m.kind == "plain" else 0  # else asked at the next round
+        self._defer(m, max(first, self.held.get(m.id, 0)))  # a change does not cut a backoff short
+
+    def _defer(self, m: Message | Unsettled, until_ms: int) -> None:
         heapq.heappush(self.schedule, (until_ms, m.id, m.rev))
 
     def _take_due(self, now: int) -> list[Message]:

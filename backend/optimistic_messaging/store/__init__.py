@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .base import ChatChanged, Commit, Listener, NewMessage, Pending, Store, Stored
+from .base import ChatChanged, Commit, Listener, NewMessage, Pending, Store, Stored, Unsettled, kind_of
 
-__all__ = ["ChatChanged", "Commit", "Listener", "NewMessage", "Pending", "Store", "Stored"]
+__all__ = ["ChatChanged", "Commit", "Listener", "NewMessage", "Pending", "Store", "Stored", "Unsettled", "kind_of"]

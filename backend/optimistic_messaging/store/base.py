@@ -46,6 +46,24 @@ class Commit:
     chats: tuple[ChatChanged, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """A provisional message as the reconciler schedules it: a few fields, so 100,000 waiting are not 100,000
+    messages in memory."""
+
+    id: str
+    rev: int
+    sent_at: int
+    kind: str  # what settles it: "payment" (the chain), "xmtp" (its XMTP copy) or "plain" (the fallback's clock)
+
+
+KINDS = ("payment", "xmtp", "plain")
+
+
+def kind_of(m: Message) -> str:
+    return "payment" if m.tx else "xmtp" if m.xmtp_id else "plain"
+
+
 class Pending(Protocol):
     """A write on its way to durability (gevent's AsyncResult): its answer, or a callback once it has one."""
 
@@ -104,10 +122,11 @@ class Store(Protocol):
     def changes(self, chat_id: str, since_rev: int, limit: int) -> tuple[list[Message], bool]:
         """Messages created or changed after `since_rev`, in rev order."""
 
-    def provisional(self) -> list[Message]:
-        """Every message not settled yet (the reconciler's work after a restart)."""
+    def unsettled(self) -> list[Unsettled]:
+        """Every message not settled yet, oldest first (the reconciler's work after a restart or a takeover)."""
 
-    def provisional_count(self) -> int: ...
+    def unsettled_by_kind(self) -> dict[str, int]:
+        """How many wait on each kind of settlement (every kind named, zero or not)."""
 
     # Writes: block the calling greenlet until durable; raise ApiError("unavailable") when not.
     def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:

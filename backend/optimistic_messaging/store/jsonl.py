@@ -26,7 +26,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ApiError
 from ..models import Chat, Message, message_id
 from ..stats import StoreStats
-from .base import Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored
+from .base import KINDS, Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored, Unsettled, kind_of
 from .state import Record, Room, State
 
 log = logging.getLogger(__name__)
@@ -363,11 +363,15 @@ class JsonlStore:
                 found.append(message)
         return found, False
 
-    def provisional(self) -> list[Message]:
-        return list(self.state.provisional.values())
+    def unsettled(self) -> list[Unsettled]:
+        waiting = sorted(self.state.provisional.values(), key=lambda m: (m.sent_at, m.chat_id, m.seq))
+        return [Unsettled(m.id, m.rev, m.sent_at, kind_of(m)) for m in waiting]
 
-    def provisional_count(self) -> int:
-        return len(self.state.provisional)
+    def unsettled_by_kind(self) -> dict[str, int]:
+        counts = dict.fromkeys(KINDS, 0)
+        for m in self.state.provisional.values():
+            counts[kind_of(m)] += 1
+        return counts
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from ...clock import Clock
 from ...errors import ApiError
 from ...models import Chat, Message, message_id
 from ...stats import StoreStats
-from ..base import Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored
+from ..base import KINDS, Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored, Unsettled
 from . import schema
 from .notify import CHANNEL, encode_notifications
 
@@ -42,6 +42,7 @@ INSERT_MESSAGES = (  # one statement for many, its rows one JSON text: far cheap
     f"INSERT INTO messages ({COLUMNS}) SELECT {COLUMNS} FROM json_populate_recordset(NULL::messages, %s)"
 )
 MEMBER_OPS = ("create", "add", "remove")
+KIND = "CASE WHEN tx IS NOT NULL THEN 'payment' WHEN xmtp_id IS NOT NULL THEN 'xmtp' ELSE 'plain' END"  # as kind_of
 DOWN = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 DOWN_FOR_S = 0.5  # after the database could not be reached, writes are refused at once for this long, then retried
 CONNECT_TIMEOUT_S = 5
@@ -508,14 +509,17 @@ class PgStore:
         )
         return [_message(r) for r in rows[:limit]], len(rows) > limit
 
-    def provisional(self) -> list[Message]:
+    def unsettled(self) -> list[Unsettled]:
         rows = self.query(
-            f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' ORDER BY sent_at, chat_id, seq", ()
+            f"SELECT chat_id, seq, rev, sent_at, {KIND} FROM messages WHERE status = 'provisional' "
+            "ORDER BY sent_at, chat_id, seq",
+            (),
         )
-        return [_message(r) for r in rows]
+        return [Unsettled(message_id(chat_id, seq), rev, sent_at, kind) for chat_id, seq, rev, sent_at, kind in rows]
 
-    def provisional_count(self) -> int:
-        return int(self.query("SELECT count(*) FROM messages WHERE status = 'provisional'", ())[0][0])
+    def unsettled_by_kind(self) -> dict[str, int]:
+        rows = self.query(f"SELECT {KIND}, count(*) FROM messages WHERE status = 'provisional' GROUP BY 1", ())
+        return {**dict.fromkeys(KINDS, 0), **{kind: int(n) for kind, n in rows}}
 
     # -- writes -------------------------------------------------------------------------------------------------
 
