@@ -164,7 +164,11 @@ def postmaster_pid() -> int:
 
     with psycopg.connect(PG_ADMIN_URL) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
-    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return parent_pid(backend)
+
+
+def parent_pid(pid: int | str) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def database_pids() -> list[int]:
@@ -174,7 +178,7 @@ def database_pids() -> list[int]:
     children = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == main:
+            if entry.name.isdigit() and parent_pid(entry.name) == main:
                 children.append(int(entry.name))
         except OSError:
             continue  # ended meanwhile

@@ -17,7 +17,7 @@ from ..clock import Clock
 from ..errors import ApiError
 from ..store import ChatChanged, Commit, Listener, Stored
 from ..store.postgres import DOWN, PgStore
-from ..store.postgres.notify import CHANNEL, decode_notification
+from ..store.postgres.notify import CHANNEL, decode_notification, head
 from . import Resync
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class PgBroker:
         self.store = store
         self.clock = clock
         self.node = store.node
-        self._own = '{"n":' + orjson.dumps(self.node).decode()  # how this node's own payloads begin (see notify.py)
+        self._own = head(self.node).decode()
         self._listeners: list[Listener] = []
         self._resyncs: list[Resync] = []
         self._listening = False

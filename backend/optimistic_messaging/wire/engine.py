@@ -19,7 +19,7 @@ import orjson
 import socketio
 
 from ..stats import METER
-from .frames import Frame, deliver, deliver_soon, drop, event_frame, text_frame
+from .frames import deliver, deliver_soon, drop, event_frame, text_frame
 
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 LANE_EVENTS = frozenset({"send"})  # events whose answers may come later, while the socket's next ones are read
@@ -29,23 +29,21 @@ log = logging.getLogger(__name__)
 
 
 def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any]], skip: Collection[str] = ()) -> None:
-    """Emit (room, event, data) triples in order: each frame encoded once, each socket written once."""
-    frames: dict[str, list[Frame]] = {}
+    """Emit (room, event, data) triples in order: each frame encoded once, each socket written once (deliver_soon
+    gathers a socket's frames of this turn into one write)."""
     rooms = sio.manager.rooms.get("/", {})
+    sockets = sio.eio.sockets
+    delivered = 0
     for room, event, data in events:
         members = rooms.get(room)
         if not members:
             continue
         frame = event_frame(event, data)
         for sid, eio_sid in members.items():  # read in place: nothing here yields, so the room cannot change meanwhile
-            if sid not in skip:
-                frames.setdefault(eio_sid, []).append(frame)
-    sockets = sio.eio.sockets
-    for eio_sid, pending in frames.items():
-        eio_socket = sockets.get(eio_sid)
-        if eio_socket is not None:
-            METER.deliveries += len(pending)
-            deliver_soon(eio_socket, pending[0] if len(pending) == 1 else Frame(b"".join(pending)))
+            if sid not in skip and (eio_socket := sockets.get(eio_sid)) is not None:
+                deliver_soon(eio_socket, frame)
+                delivered += 1
+    METER.deliveries += delivered
 
 
 def broadcast(sio: socketio.Server, room: str, event: str, data: Any, skip: Collection[str] = ()) -> None:

@@ -29,26 +29,31 @@ class Notice:
     chats: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (chat id, removed addresses)
 
 
+def head(node: str) -> bytes:
+    """How every payload of a node's begins: a node knows its own without decoding them."""
+    return b'{"n":' + orjson.dumps(node)
+
+
 def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChanged]) -> Iterator[str]:
     """The payloads for one commit: chat changes first (a node unsubscribes the removed before it delivers more)."""
-    head = b'{"n":' + orjson.dumps(node)
+    start = head(node)
     items: list[tuple[bytes, bytes]] = [(b"c", orjson.dumps([c.chat.id, c.removed])) for c in changed]
     for s in stored:
         encoded = orjson.dumps([int(s.new), s.message])
-        if len(head) + len(encoded) + 16 > MAX_PAYLOAD:
+        if len(start) + len(encoded) + 16 > MAX_PAYLOAD:
             encoded = orjson.dumps([s.message.chat_id, s.message.rev, int(s.new)])
             items.append((b"p", encoded))
         else:
             items.append((b"m", encoded))
     while items:
-        size = len(head) + 1
+        size = len(start) + 1
         parts: dict[bytes, list[bytes]] = {b"c": [], b"m": [], b"p": []}
         while items and size + len(items[0][1]) + 8 <= MAX_PAYLOAD:
             kind, encoded = items.pop(0)
             parts[kind].append(encoded)
             size += len(encoded) + 1
         body = b"".join(b',"' + kind + b'":[' + b",".join(values) + b"]" for kind, values in parts.items() if values)
-        yield (head + body + b"}").decode()
+        yield (start + body + b"}").decode()
 
 
 def decode_notification(payload: str) -> Notice:
