@@ -28,25 +28,30 @@ class Anvil:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.state = folder / "anvil-state.json"
+        self.config = folder / "anvil-config.json"
         self.proc: subprocess.Popen[bytes] | None = None
         self.keys: list[str] = []
 
     def start(self) -> "Anvil":
-        config = self.folder / "anvil-config.json"
+        self.config.unlink(missing_ok=True)
         command = [str(ANVIL), "--port", str(self.port), "--chain-id", str(CHAIN_ID), "--slots-in-an-epoch", "1",
-                   "--config-out", str(config), "--state", str(self.state)]
+                   "--config-out", str(self.config), "--state", str(self.state)]
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(self.folder / "anvil.log", "ab"))
-        wait_until(self._up, 30, f"anvil on {self.url}")
-        self.keys = json.loads(config.read_text())["private_keys"]
+        self.keys = wait_until(self._up, 30, f"anvil on {self.url}")
         return self
 
-    def _up(self) -> bool:
+    def _up(self) -> list[str] | None:
+        """The dev keys once this anvil answers and has written its config (that file is ours alone, so an answer
+        from some other process on the port never counts)."""
         if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(f"anvil exited with {self.proc.returncode}")
+            log = (self.folder / "anvil.log").read_text()[-500:]
+            raise AssertionError(f"anvil exited with {self.proc.returncode}: {log}")
         try:
-            return self.rpc("eth_chainId") == hex(CHAIN_ID)
-        except (requests.ConnectionError, requests.Timeout):
-            return False
+            if self.rpc("eth_chainId") != hex(CHAIN_ID):
+                return None
+            return json.loads(self.config.read_text())["private_keys"]
+        except (requests.ConnectionError, requests.Timeout, FileNotFoundError, ValueError, KeyError):
+            return None
 
     def stop(self) -> None:
         """SIGTERM: anvil writes its state file, so start() brings the same chain back."""

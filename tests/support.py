@@ -57,6 +57,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def claim_port(port: int, timeout: float = 30) -> None:
+    """Wait for a fixed port to be free (a previous stack may still be closing), else fail naming it: a stale process
+    on it would answer our readiness checks in place of the one we start."""
+
+    def free() -> bool:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+            return True
+
+    wait_until(free, timeout, f"port {port} to be free (something else is listening there)")
+
+
 def wait_until(check: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy (for state with no event to await, e.g. a port opening)."""
     deadline = time.monotonic() + timeout

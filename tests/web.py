@@ -16,7 +16,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from chain import Anvil
-from support import ROOT, Server, wait_until
+from support import ROOT, Server, claim_port, wait_until
 
 WEB = ROOT / "apps" / "web"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -47,6 +47,7 @@ class WebApp:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "WebApp":
+        claim_port(WEB_PORT)
         command = [str(WEB / "node_modules" / ".bin" / "next"), "start", "-p", str(WEB_PORT), "-H", "127.0.0.1"]
         self.proc = subprocess.Popen(command, cwd=WEB, env={**os.environ, **BUILD_ENV}, stdout=open(self.log, "ab"),
                                      stderr=subprocess.STDOUT)
@@ -68,6 +69,7 @@ class WebApp:
 
 
 def chain(folder: Path) -> Anvil:
+    claim_port(CHAIN_PORT)
     node = Anvil(folder)
     node.port, node.url = CHAIN_PORT, f"http://127.0.0.1:{CHAIN_PORT}"
     return node.start()
@@ -76,6 +78,7 @@ def chain(folder: Path) -> Anvil:
 def backend(folder: Path, anvil: Anvil) -> Server:
     server = Server(folder, {"CHAIN_RPC_URL": anvil.url, "RECONCILE_INTERVAL_S": "0.2", "XMTP_GRACE_S": "2",
                              "CORS_ORIGINS": WEB_URL, "SIWE_DOMAINS": f"127.0.0.1:{WEB_PORT}"})
+    claim_port(API_PORT)
     server.port, server.url = API_PORT, f"http://127.0.0.1:{API_PORT}"
     server.env["PORT"] = str(API_PORT)
     return server.start()
