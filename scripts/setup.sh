@@ -35,7 +35,7 @@ for want in "$@"; do
   case "$want" in
     --web) npm_ci apps/web ;;
     --test-tools)
-      npm_ci tests/node  # anvil, a real local EVM node
+      npm_ci tests/node  # anvil, a real local EVM node; a Farcaster client stand-in (miniapp-host, esbuild)
       # From Debian: Chromium for the browser tests (a test tool's own browser download does not work here) and
       # HAProxy, the load balancer in front of several nodes.
       missing=()

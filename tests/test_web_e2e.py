@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
 from optimistic_messaging.verifiers.xmtp import xmtp_message_id
 from support import Peer, Wallet, siwe_text
 from chain import REVERTER, claim
-from web import (CHROMIUM, CHROMIUM_ARGS, USDT, USDT_ADAPTER, WEB_PORT, WEB_URL, MiniPayWallet, WebApp, backend,
-                 build_web, chain, erc20_balance, give_usdt, install_usdt)
+from web import (CHROMIUM, CHROMIUM_ARGS, USDT, USDT_ADAPTER, WEB_PORT, WEB_URL, FarcasterClient,
+                 FarcasterHost, MiniPayWallet, WebApp, backend, build_web, chain, erc20_balance, give_usdt, install_usdt)
 
 pytestmark = pytest.mark.browser
 
@@ -58,10 +58,11 @@ window.ethereum = {
 
 
 class Person:
-    """One browser context signed in with a burner wallet, an injected one, or MiniPay's; and its pages' console errors."""
+    """One browser context signed in with a burner wallet, an injected one, MiniPay's, or a Farcaster client's; and its
+    pages' console errors. `page` is where the app is: the tab, or inside a Farcaster client the app's frame (`tab`)."""
 
     def __init__(self, browser: Browser, injected: Any = None, anvil: Any = None, minipay: MiniPayWallet | None = None,
-                 viewport: dict[str, int] = VIEWPORT) -> None:
+                 farcaster: FarcasterClient | None = None, viewport: dict[str, int] = VIEWPORT) -> None:
         self.context = browser.new_context(viewport=viewport, has_touch=True)
         if injected is not None:
             self.context.add_init_script(f"window.OM_WALLET_ADDRESS = {injected.address!r};" + INJECTED_WALLET)
@@ -71,12 +72,16 @@ class Person:
             self.context.expose_function("omChainRpc", lambda method, params: anvil.rpc(method, *params))
         if minipay is not None:
             minipay.install(self.context)
-        self.page = self.context.new_page()
+        if farcaster is not None:
+            farcaster.install(self.context)
+        self.tab = self.context.new_page()
         self.errors: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        self.page.goto(WEB_URL)
-        button = "signin-minipay" if minipay else "signin-injected" if injected is not None else "signin-burner"
+        self.tab.on("console", self._console)
+        self.tab.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        self.tab.goto(farcaster.url if farcaster else WEB_URL)
+        self.page: Any = self.tab.wait_for_selector("#app").content_frame() if farcaster else self.tab
+        button = ("signin-minipay" if minipay else "signin-farcaster" if farcaster
+                  else "signin-injected" if injected is not None else "signin-burner")
         self.page.get_by_test_id(button).click()
         self.address = self.page.get_by_test_id("my-address").get_attribute("data-address") or ""
         assert re.fullmatch(r"0x[0-9a-fA-F]{40}", self.address)
@@ -128,7 +133,7 @@ def two(people) -> tuple[Person, Person]:
 def screenshot(person: Person, name: str) -> None:
     """For the README: E2E_SCREENSHOT_DIR=docs/screenshots ./run-tests.sh tests/test_web_e2e.py"""
     folder = Path(os.environ.get("E2E_SCREENSHOT_DIR", "/tmp"))
-    person.page.screenshot(path=str(folder / f"{name}.png"))
+    person.tab.screenshot(path=str(folder / f"{name}.png"))
 
 
 def test_two_people_chat_instantly_with_typing_presence_and_settled_statuses(two):
@@ -326,6 +331,60 @@ def test_minipay_pays_in_usdt_with_a_legacy_erc20_transfer_and_the_fee_in_usdt(m
     expect(friend.bubbles("Paid 1.5 USDT")).to_have_attribute("data-status", "confirmed")
     expect(person.bubbles("Paid 1.5 USDT")).to_have_attribute("data-status", "confirmed")
     screenshot(person, "minipay-chat")
+    assert person.errors == [] and friend.errors == []
+
+
+# ---- Inside a Farcaster client ----
+
+@pytest.fixture(scope="module")
+def farcaster_host(stack) -> Iterator[FarcasterHost]:
+    host = FarcasterHost(stack["folder"])
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def farcaster(stack, farcaster_host, people) -> tuple[Person, FarcasterClient]:
+    client = FarcasterClient(farcaster_host, stack["anvil"])
+    return people(farcaster=client), client
+
+
+def test_inside_a_farcaster_client_the_app_says_ready_and_signs_in_with_the_clients_wallet(farcaster):
+    person, client = farcaster
+    assert person.tab.evaluate("window.omReady") is True  # the client's splash is gone only once the app said ready()
+    expect(person.page.get_by_test_id("my-address")).to_have_attribute("data-address", client.address)
+    asked = client.requests(person.tab)
+    [signed] = [r["params"] for r in asked if r["method"] == "personal_sign"]  # SIWE, through the client's wallet
+    text = bytes.fromhex(signed[0][2:]).decode() if signed[0].startswith("0x") else signed[0]
+    assert text.startswith(f"127.0.0.1:{WEB_PORT} wants you to sign in with your Ethereum account:\n{client.address}")
+    assert signed[1].lower() == client.address.lower()
+    assert "eth_sendTransaction" not in [r["method"] for r in asked]  # it can sign messages: no sign-in transaction
+
+
+def test_inside_a_farcaster_client_the_app_offers_only_the_clients_wallet(stack, farcaster_host):
+    context = stack["browser"].new_context(viewport=VIEWPORT)
+    client = FarcasterClient(farcaster_host, stack["anvil"])
+    client.install(context)
+    try:
+        tab = context.new_page()
+        tab.goto(client.url)
+        app = tab.frame_locator("#app")
+        expect(app.get_by_test_id("signin-farcaster")).to_be_enabled()
+        expect(app.get_by_test_id("signin-burner")).to_have_count(0)
+        expect(app.get_by_test_id("signin-injected")).to_have_count(0)
+    finally:
+        context.close()
+
+
+def test_inside_a_farcaster_client_people_chat_both_ways(farcaster, people):
+    person, _ = farcaster
+    friend = people()
+    url = person.open_dm_with(friend)
+    friend.page.goto(url)
+    person.say("gm from a cast")
+    expect(friend.bubbles("gm from a cast")).to_have_count(1)
+    friend.say("gm back")
+    expect(person.bubbles("gm back")).to_have_count(1)
     assert person.errors == [] and friend.errors == []
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import requests
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_utils import keccak
 
 from chain import Anvil
@@ -162,3 +166,66 @@ class MiniPayWallet:
             "to": tx["to"], "value": int(call["value"], 16), "data": call["data"],
         })
         return self.node.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex().removeprefix("0x"))
+
+
+NODE_TOOLS = ROOT / "tests" / "node"
+FARCASTER_PAGE = """<!doctype html><meta name="viewport" content="width=device-width">
+<body style="margin:0"><div id="splash" style="position:fixed;inset:0;background:#8a63d2;z-index:1">Loading…</div>
+<iframe id="app" src="%s/" style="border:0;width:100vw;height:100vh"></iframe>
+<script>window.OM_FARCASTER_ADDRESS = new URLSearchParams(location.search).get("address");</script>
+<script src="host.js"></script></body>""" % WEB_URL
+
+
+class FarcasterHost:
+    """A Farcaster client's page, served from its own local origin (a browser will not let a public page frame a local
+    app): it frames the app and serves it the official host library (tests/node/farcaster-host.js, bundled here with
+    esbuild) — a splash until ready(), a user in its context, and the wallet of the address in its query string."""
+
+    def __init__(self, folder: Path) -> None:
+        root = folder / "farcaster-client"
+        root.mkdir(exist_ok=True)
+        (root / "index.html").write_text(FARCASTER_PAGE)
+        subprocess.run([str(NODE_TOOLS / "node_modules" / ".bin" / "esbuild"), str(NODE_TOOLS / "farcaster-host.js"),
+                        "--bundle", "--format=iife", "--log-level=warning", f"--outfile={root / 'host.js'}"], check=True)
+        handler = partial(_QuietFiles, directory=str(root))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class FarcasterClient:
+    """One person's Farcaster client: the host page opened with this wallet, whose key is the test process's (it signs
+    messages, as Farcaster wallets do; chain calls go to anvil)."""
+
+    def __init__(self, host: FarcasterHost, node: Anvil) -> None:
+        self.node = node
+        self.account = Account.create()
+        self.url = f"{host.url}?address={self.address}"
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def install(self, context: Any) -> None:
+        context.expose_function("omPersonalSign", self.personal_sign)
+        context.expose_function("omChainRpc", lambda method, params: self.node.rpc(method, *params))
+
+    def personal_sign(self, data: str, address: str) -> str:
+        if address.lower() != self.address.lower():
+            raise ValueError(f"not this wallet's account: {address}")
+        message = encode_defunct(hexstr=data) if data.startswith("0x") else encode_defunct(text=data)
+        return "0x" + self.account.sign_message(message).signature.hex().removeprefix("0x")
+
+    @staticmethod
+    def requests(tab: Any) -> list[dict[str, Any]]:
+        """The wallet requests the framed app made through the client, in order."""
+        return tab.evaluate("window.omHostRequests")
