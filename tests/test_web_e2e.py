@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -30,17 +31,19 @@ expect.set_options(timeout=20_000)
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("web-stack")
     build_web()
-    anvil = chain(folder)
-    install_usdt(anvil)
-    server = backend(folder, anvil)
-    web = WebApp(folder).start()
-    with sync_playwright() as p:
+    with ExitStack() as running:  # each part stopped, last started first, even if another one's stop fails
+        anvil = chain(folder)
+        running.callback(anvil.stop)
+        install_usdt(anvil)
+        server = backend(folder, anvil)
+        running.callback(server.stop)
+        web = WebApp(folder)
+        running.callback(web.stop)
+        web.start()
+        p = running.enter_context(sync_playwright())
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        running.callback(browser.close)
         yield {"anvil": anvil, "server": server, "browser": browser, "folder": folder}
-        browser.close()
-    web.stop()
-    server.stop()
-    anvil.stop()
 
 
 # An injected EIP-1193 wallet (what MetaMask or MiniPay put on window.ethereum): it shares one account, signs with the

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 from functools import partial
@@ -54,7 +55,7 @@ class WebApp:
         claim_port(WEB_PORT)
         command = [str(WEB / "node_modules" / ".bin" / "next"), "start", "-p", str(WEB_PORT), "-H", "127.0.0.1"]
         self.proc = subprocess.Popen(command, cwd=WEB, env={**os.environ, **BUILD_ENV}, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(self._up, 60, f"the web app on {WEB_URL}")
         return self
 
@@ -67,9 +68,14 @@ class WebApp:
             return False
 
     def stop(self) -> None:
+        """The whole process group (next may run its server as a child), killed if it does not end in 20 s."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(20)
 
 
 def chain(folder: Path) -> Anvil:
