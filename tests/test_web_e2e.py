@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from eth_account.messages import encode_defunct
+from eth_utils import keccak
 from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
 
 from optimistic_messaging.verifiers.xmtp import xmtp_message_id
@@ -425,6 +426,37 @@ def test_a_group_is_created_with_a_title_and_its_members_see_it_in_their_list(pe
     expect(b.bubbles("who is in?")).to_have_count(1)
     b.page.get_by_test_id("members-toggle").click()
     expect(b.page.get_by_test_id("member")).to_have_count(3)
+
+
+def lookalike(address: str) -> Wallet:
+    """A wallet the app names as it names `address` (apps/web/src/lib/names.ts: two words of 64, picked by the first two
+    bytes of keccak(address)): one key in 4,096, ground in a moment."""
+
+    def words(of: str) -> tuple[int, int]:
+        digest = keccak(bytes.fromhex(of[2:]))
+        return digest[0] % 64, digest[1] % 64
+
+    while True:
+        wallet = Wallet()
+        if words(wallet.address) == words(address) and wallet.address.lower() != address.lower():
+            return wallet
+
+
+def test_two_people_in_a_chat_who_show_as_the_same_name_are_numbered_in_its_order(people, stack):
+    alice, bob = people(), people()
+    mallory = people(injected=lookalike(alice.address), anvil=stack["anvil"])  # made to pass as Alice
+    url = create_group(alice, "Book club", bob, mallory)
+    bob.page.goto(url)
+    mallory.page.goto(url)
+    alice.say("meet at 8")
+    mallory.say("no, at 9")
+    first = bob.bubbles("meet at 8").locator(".sender")
+    second = bob.bubbles("no, at 9").locator(".sender")
+    expect(first).to_have_text(re.compile(r" \(1\)$"))  # Alice created the chat: first in its members
+    expect(second).to_have_text(re.compile(r" \(2\)$"))
+    assert first.inner_text().removesuffix(" (1)") == second.inner_text().removesuffix(" (2)")
+    bob.page.get_by_test_id("members-toggle").click()
+    expect(bob.page.get_by_test_id("member").filter(has_text=" (2)")).to_have_count(1)
 
 
 def test_a_member_added_shows_up_at_once_in_every_members_list(people, group_members):

@@ -1,6 +1,6 @@
 "use client";
 import Link from "next/link";
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { Composer } from "@/components/composer";
 import { Explained } from "@/components/explained";
 import { MembersPanel } from "@/components/members-panel";
@@ -11,6 +11,7 @@ import { useNames } from "@/hooks/use-contacts";
 import { useOptimisticMessaging } from "@/hooks/use-optimistic-messaging";
 import { chatTitle, isDm } from "@/lib/chat-title";
 import type { Membership } from "@/lib/messages-reducer";
+import { distinctNames } from "@/lib/names";
 import type { Session } from "@/lib/session";
 import { connectionStatus } from "@/lib/status-info";
 
@@ -21,11 +22,17 @@ const OUTSIDER: Partial<Record<Membership, string>> = {
 
 export function ChatView({ chatId, session }: { chatId: string; session: Session }) {
   const chat = useOptimisticMessaging(chatId, session);
-  const nameOf = useNames(session.address);
+  const plainName = useNames(session.address);
   const [showMembers, setShowMembers] = useState(false);
   const [left, setLeft] = useState(false);
   const me = session.address;
   const known = chat.chat;
+  // Members first, in the server's order, then senders who have left: who is "(1)" and "(2)" is the same for everyone.
+  const people = useMemo(
+    () => [...(known?.members ?? []), ...chat.messages.flatMap((m) => (m.sender ? [m.sender] : []))],
+    [known?.members, chat.messages],
+  );
+  const nameOf = useMemo(() => distinctNames(people, plainName), [people, plainName]);
   const member = chat.membership === "member" || chat.membership === "unknown";
   const others = known?.members.filter((m) => m.toLowerCase() !== me.toLowerCase()) ?? [];
   // Payments are for DMs (the composer says so): not for a group that happens to have two members left.

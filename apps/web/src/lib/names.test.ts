@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { displayName, generatedName } from "./names";
+import { displayName, distinctNames, generatedName } from "./names";
 
 const ALICE = "0x1111111111111111111111111111111111111111";
 const BOB = "0x2222222222222222222222222222222222222222";
@@ -26,5 +26,31 @@ describe("names people see instead of addresses", () => {
   it("prefers the label this device gave a contact over the generated name", () => {
     expect(displayName(BOB, ALICE, { [BOB.toLowerCase()]: "Mum" })).toBe("Mum");
     expect(displayName(BOB, ALICE, {})).toBe(generatedName(BOB));
+  });
+
+  describe("within a chat", () => {
+    const CAROL = "0x3333333333333333333333333333333333333333";
+    const MALLORY = "0x4444444444444444444444444444444444444444";
+    // Mallory's address was ground to show as Alice does; Carol's name is her own.
+    const name = (address: string) => (address.toLowerCase() === CAROL ? "Calm Otter" : "Clever Mango");
+
+    it("numbers two people who share a name by their order in the chat, the same on every device", () => {
+      const nameOf = distinctNames([ALICE, CAROL, MALLORY], name);
+      expect(nameOf(ALICE)).toBe("Clever Mango (1)");
+      expect(nameOf(MALLORY.toUpperCase().replace("0X", "0x"))).toBe("Clever Mango (2)");
+    });
+
+    it("leaves a name nobody else in the chat has as it is", () => {
+      expect(distinctNames([ALICE, CAROL, MALLORY], name)(CAROL)).toBe("Calm Otter");
+      expect(distinctNames([ALICE, CAROL], name)(ALICE)).toBe("Clever Mango");
+    });
+
+    it("counts one address once, whatever its letter case", () => {
+      expect(distinctNames([ALICE, ALICE.toUpperCase().replace("0X", "0x")], name)(ALICE)).toBe("Clever Mango");
+    });
+
+    it("shows someone not in the chat by their plain name", () => {
+      expect(distinctNames([ALICE, MALLORY], name)(BOB)).toBe("Clever Mango");
+    });
   });
 });

@@ -34,3 +34,22 @@ export function displayName(address: string, me: string | null, labels: Labels =
   if (me && address.toLowerCase() === me.toLowerCase()) return "You";
   return labels[address.toLowerCase()] ?? generatedName(address);
 }
+
+/** Within one chat, a name that two people in it share is told apart by their order there ("Clever Mango (2)"):
+ * generated names are short, so two addresses can share one, by chance or made on purpose to pass as someone else.
+ * `people` are the chat's members in the server's order (the same on every device), then anyone else seen there. */
+export function distinctNames(people: readonly string[], name: (address: string) => string): (address: string) => string {
+  const order = new Map<string, string>(); // lower-case address → its name
+  for (const address of people) {
+    const key = address.toLowerCase();
+    if (!order.has(key)) order.set(key, name(address));
+  }
+  const sharing = new Map<string, string[]>(); // name → the addresses that show as it, in order
+  for (const [key, shown] of order) sharing.set(shown, [...(sharing.get(shown) ?? []), key]);
+  return (address) => {
+    const shown = name(address);
+    const same = sharing.get(shown) ?? [];
+    const index = same.indexOf(address.toLowerCase());
+    return same.length > 1 && index >= 0 ? `${shown} (${index + 1})` : shown;
+  };
+}
