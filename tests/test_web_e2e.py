@@ -389,6 +389,7 @@ def test_inside_a_farcaster_client_people_chat_both_ways(farcaster, people):
     expect(friend.bubbles("gm from a cast")).to_have_count(1)
     friend.say("gm back")
     expect(person.bubbles("gm back")).to_have_count(1)
+    screenshot(person, "farcaster-chat")
     assert person.errors == [] and friend.errors == []
 
 

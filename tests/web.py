@@ -175,7 +175,7 @@ class MiniPayWallet:
 
 
 NODE_TOOLS = ROOT / "tests" / "node"
-FARCASTER_PAGE = """<!doctype html><meta name="viewport" content="width=device-width">
+FARCASTER_PAGE = """<!doctype html><meta name="viewport" content="width=device-width"><link rel="icon" href="data:,">
 <body style="margin:0"><div id="splash" style="position:fixed;inset:0;background:#8a63d2;z-index:1">Loading…</div>
 <iframe id="app" src="%s/" style="border:0;width:100vw;height:100vh"></iframe>
 <script>window.OM_FARCASTER_ADDRESS = new URLSearchParams(location.search).get("address");</script>
