@@ -106,6 +106,23 @@ def test_a_member_is_removed_and_removing_one_who_is_not_is_not_found(store):
     assert refused(lambda: store.remove_member("c", BOB)).code == "not_found"
 
 
+def test_a_member_removed_and_added_back_at_once_is_a_member_last_and_nobody_elses_write_fails(kind, store):
+    store.add_members("c", [CAROL], 10)
+    _, added, sent = concurrently(lambda: store.remove_member("c", BOB), lambda: store.add_members("c", [BOB], 10),
+                                        lambda: send(store, "meanwhile"))  # likely one group commit for all three
+    assert added.members == [ALICE, CAROL, BOB] and sent.body == "hi"
+    assert store.chat("c").members == [ALICE, CAROL, BOB]
+    store.close()
+    assert kind.open().chat("c").members == [ALICE, CAROL, BOB]
+
+
+def test_a_chat_created_and_added_to_at_once_keeps_every_member(kind, store):
+    concurrently(lambda: store.create_chat("d", [ALICE], None, ALICE), lambda: store.add_members("d", [BOB], 10))
+    assert store.chat("d").members == [ALICE, BOB]
+    store.close()
+    assert kind.open().chat("d").members == [ALICE, BOB]
+
+
 def test_an_addresss_chats_come_latest_activity_first_in_pages(store):
     for chat_id in ("d", "e", "f"):
         store.create_chat(chat_id, [ALICE], None, ALICE)

@@ -78,11 +78,13 @@ class _Op:
 class _ChatState:
     """A chat as the transaction sees it: locked row, then this transaction's own changes on top."""
 
-    __slots__ = ("chat", "counters_changed", "members", "members_changed", "messages_added", "new")
+    __slots__ = ("chat", "counters_changed", "cycled", "members", "members_changed", "messages_added", "new", "stored")
 
     def __init__(self, chat: Chat, new: bool = False) -> None:
         self.chat = chat
         self.members: list[str] | None = chat.members if new else None  # loaded only for member changes
+        self.stored: tuple[str, ...] = ()  # the members the table holds (as loaded; none for a new chat)
+        self.cycled: set[str] = set()  # removed here, so rejoining here puts them last, as a new row does
         self.members_changed = False
         self.new = new
         self.messages_added = False
@@ -101,8 +103,6 @@ class _Transaction:
         self.member_of: set[tuple[str, str]] = set()  # (chat, address) pairs known to be members
         self.inserts: list[Message] = []
         self.updates: dict[str, Message] = {}
-        self.added: list[tuple[str, str]] = []
-        self.removed: list[tuple[str, str]] = []
         self.stored: list[Stored] = []
         self.chat_changes: list[ChatChanged] = []
 
@@ -151,6 +151,7 @@ class _Transaction:
                 state = self.chats.get(chat_id)
                 if state is not None:
                     state.members = list(found.get(chat_id, ()))
+                    state.stored = tuple(state.members)
                     state.chat.members = list(state.members)
         if appends:
             self.member_of.update((chat_id, address) for chat_id, address in results[senders])
@@ -191,7 +192,6 @@ class _Transaction:
         if added:
             state.members = current + added
             state.members_changed = True
-            self.added += [(chat_id, a) for a in added]
             state.chat = replace(state.chat, members=list(state.members))
             self.chat_changes.append(ChatChanged(state.chat, added=tuple(added)))
         return state.chat
@@ -203,7 +203,7 @@ class _Transaction:
             raise ApiError("not_found", f"{address} is not a member of chat {chat_id!r}")
         state.members = [m for m in current if m != address]
         state.members_changed = True
-        self.removed.append((chat_id, address))
+        state.cycled.add(address)
         self.member_of.discard((chat_id, address))
         state.chat = replace(state.chat, members=list(state.members))
         self.chat_changes.append(ChatChanged(state.chat, removed=(address,)))
@@ -265,10 +265,24 @@ class _Transaction:
 
     # -- the writes ---------------------------------------------------------------------------------------------
 
+    def _write_members(self, batch: _Batch) -> None:
+        """Each chat's members as they end this transaction, against what the table holds: its ops may remove and add
+        one address in any order (each row written once, deletes first), so no insert meets a row still there."""
+        for chat_id, state in self.chats.items():
+            if state.members is None or not (state.new or state.members_changed):
+                continue
+            final = set(state.members)
+            for address in state.stored:
+                if address not in final or address in state.cycled:
+                    batch.add("DELETE FROM members WHERE chat_id = %s AND address = %s", chat_id, address)
+            stored = set(state.stored)
+            for address in state.members:
+                if address not in stored or address in state.cycled:
+                    batch.add("INSERT INTO members (chat_id, address) VALUES (%s, %s)", chat_id, address)
+
     def write_and_commit(self, node: str) -> None:
         """Every write, the notifications, COMMIT: one round trip, then PostgreSQL's WAL flush."""
         new_chats = [s.chat for s in self.chats.values() if s.new]
-        self.added += [(c.id, a) for c in new_chats for a in c.members]
         counters = [s for s in self.chats.values() if s.counters_changed or s.members_changed]
         batch = _Batch()
         for c in new_chats:
@@ -280,10 +294,7 @@ class _Transaction:
                 c.created_by,
                 c.created_at,
             )
-        for chat_id, address in self.added:
-            batch.add("INSERT INTO members (chat_id, address) VALUES (%s, %s)", chat_id, address)
-        for chat_id, address in self.removed:
-            batch.add("DELETE FROM members WHERE chat_id = %s AND address = %s", chat_id, address)
+        self._write_members(batch)
         if self.inserts:
             batch.add(INSERT_MESSAGES, orjson.dumps(self.inserts).decode())
         if self.updates:
