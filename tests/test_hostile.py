@@ -216,6 +216,17 @@ def test_typing_floods_are_rate_limited(make_server, peers):
     assert a.send(chat["id"])["ok"], "sends have their own budget"
 
 
+def test_unknown_events_spend_the_same_budget_as_typing(make_server, peers):
+    server = make_server({"EVENT_RATE_PER_S": "0.05", "EVENT_RATE_BURST": "5"})
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    a = peers(server, alice)
+    acks = [a.call("no-such-event", {}) for _ in range(5)]
+    assert [ack["error"]["code"] for ack in acks] == ["invalid"] * 5
+    after = a.call("typing", {"chat_id": chat["id"], "typing": True})
+    assert after["error"]["code"] == "rate_limited"
+
+
 def test_an_engine_io_session_that_never_signs_in_is_dropped_at_its_first_ping(make_server):
     server = make_server({"PING_INTERVAL_S": "0.5"})
     ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket",

@@ -37,30 +37,33 @@ def register(sio: socketio.Server, s: Services) -> None:
     """Wire every event of the contract onto the Socket.IO server."""
     clock = s.clock
 
-    def handler(event: str, limited: bool = True) -> Callable[[Handler], Callable[..., Any]]:
+    def guarded(sid: str, event: str, fn: Handler, data: Any, extra: tuple[Any, ...], limited: bool) -> Any:
         """Answer `{"ok": true, ...}` or the error shape; never let a bad payload escape as a traceback."""
+        conn = s.connections.get(sid)
+        CONTEXT.set({"sid": sid, "address": conn and conn.address, "event": event})
+        try:
+            if conn is None:
+                raise ApiError("unauthorized", "this connection is not signed in")
+            if conn.expires_at <= clock.now_ms():
+                raise ApiError("unauthorized", "the session has expired: sign in again and reconnect")
+            if limited:
+                s.limits.events.take(conn.address)
+            if extra:
+                raise ApiError("invalid", f"'{event}' takes one payload object")
+            return fn(conn, data)
+        except ApiError as exc:
+            log.debug("%s refused: %s", event, exc.code)
+            return {"ok": False, **exc.body()}
+        except Exception:
+            log.exception("%s handler failed", event)
+            return {"ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
 
+    def handler(event: str, limited: bool = True) -> Callable[[Handler], Callable[..., Any]]:
         def decorate(fn: Handler) -> Callable[..., Any]:
             @wraps(fn)
             def run(sid: str, data: Any = None, *extra: Any) -> dict[str, Any] | Later | None:
-                conn = s.connections.get(sid)
-                CONTEXT.set({"sid": sid, "address": conn and conn.address, "event": event})
-                try:
-                    if conn is None:
-                        raise ApiError("unauthorized", "this connection is not signed in")
-                    if conn.expires_at <= clock.now_ms():
-                        raise ApiError("unauthorized", "the session has expired: sign in again and reconnect")
-                    if limited:
-                        s.limits.events.take(conn.address)
-                    if extra:
-                        raise ApiError("invalid", f"'{event}' takes one payload object")
-                    return fn(conn, data)
-                except ApiError as exc:
-                    log.debug("%s refused: %s", event, exc.code)
-                    return {"ok": False, **exc.body()}
-                except Exception:
-                    log.exception("%s handler failed", event)
-                    return {"ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
+                result: dict[str, Any] | Later | None = guarded(sid, event, fn, data, extra, limited)
+                return result
 
             sio.on(event, run)
             return run
@@ -186,9 +189,14 @@ def register(sio: socketio.Server, s: Services) -> None:
         set_typing(chat_id, conn.address, flag)
         return {"ok": True}
 
+    def refuse_unknown(conn: Connection, event: Any) -> dict[str, Any]:
+        raise ApiError("invalid", f"unknown event {str(event)[:64]!r}")
+
     @sio.on("*")
     def unknown(event: Any, sid: str, *data: Any) -> dict[str, Any]:
-        return {"ok": False, "error": {"code": "invalid", "message": f"unknown event {str(event)[:64]!r}"}}
+        """Unknown events spend from the same budget as the others: refusing them is work too."""
+        result: dict[str, Any] = guarded(sid, str(event)[:64], refuse_unknown, event, (), True)
+        return result
 
     def chat_changed(chat: Chat) -> None:
         """Every socket following the chat hears of it (a removed one last); then those no longer members stop."""
