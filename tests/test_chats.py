@@ -354,6 +354,15 @@ def test_chat_creation_and_member_changes_share_a_per_address_budget(frugal):
     assert frugal.post("/api/chats", {"members": [alice.address]}, bob.token).status_code == 201, "bob has his own budget"
 
 
+def test_malformed_chat_requests_spend_the_budget_too(frugal):
+    alice = Wallet().sign_in(frugal)
+    assert frugal.post("/api/chats", {"members": "nobody"}, alice.token).status_code == 400
+    assert frugal.post("/api/chats/x/members", {"members": 7}, alice.token).status_code == 400
+    assert frugal.request("DELETE", "/api/chats/x/members/not-an-address", alice.token).status_code == 400
+    r = frugal.post("/api/chats", {"members": [Wallet().address]}, alice.token)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+
+
 def test_the_chat_list_comes_in_pages_latest_first(server, wallets, peers):
     alice, bob = wallets(2)
     chats = [group(server, alice, bob)["id"] for _ in range(5)]

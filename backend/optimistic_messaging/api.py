@@ -144,6 +144,7 @@ def renew() -> Response:
 @bp.post("/chats")
 @signed_in
 def create_chat() -> Response:
+    services().chats.attempt(g.address)
     payload = json_body()
     chat_id = None if payload.get("id") is None else v.chat_id(payload, "id")
     chat, created = services().chats.create(g.address, v.addresses(payload), chat_id, v.title(payload))
@@ -153,6 +154,7 @@ def create_chat() -> Response:
 @bp.post("/chats/<chat_id>/members")
 @signed_in
 def add_members(chat_id: str) -> Response:
+    services().chats.attempt(g.address)
     members = v.addresses(json_body())
     return reply({"chat": services().chats.add_members(g.address, checked_chat_id(chat_id), members)})
 
@@ -160,6 +162,7 @@ def add_members(chat_id: str) -> Response:
 @bp.delete("/chats/<chat_id>/members/<address>")
 @signed_in
 def remove_member(chat_id: str, address: str) -> Response:
+    services().chats.attempt(g.address)
     member = v.address(address, "address")
     return reply({"chat": services().chats.remove_member(g.address, checked_chat_id(chat_id), member)})
 

@@ -40,7 +40,6 @@ class Chats:
         """A DM, a new group, or a registered id (e.g. an XMTP conversation id): the first registration wins, and a
         later one gets it back only when it asks for exactly the chat's members, so nobody is put in a chat with
         people they did not choose."""
-        self.limiter.take(caller)
         if caller not in members:
             members = [caller, *members]
         if len(members) > self.max_members:
@@ -63,8 +62,12 @@ class Chats:
             )
         return chat, False
 
-    def add_members(self, caller: str, chat_id: str, members: list[str]) -> Chat:
+    def attempt(self, caller: str) -> None:
+        """Spend from the caller's budget for chat creations and member changes: every attempt counts, a malformed
+        one too (`rate_limited` before anything else is looked at)."""
         self.limiter.take(caller)
+
+    def add_members(self, caller: str, chat_id: str, members: list[str]) -> Chat:
         self.require_member(caller, chat_id)
         if is_dm(chat_id):
             raise ApiError("invalid", "a DM keeps its two members; create a group to add people")
@@ -72,7 +75,6 @@ class Chats:
 
     def remove_member(self, caller: str, chat_id: str, address: str) -> Chat:
         """A member leaves a group; its creator may remove others. A DM keeps its two members."""
-        self.limiter.take(caller)
         self.require_member(caller, chat_id)
         if is_dm(chat_id):
             raise ApiError("invalid", "a DM keeps its two members; nobody can be removed from it")
