@@ -174,6 +174,13 @@ def test_concurrent_appends_commit_together_in_order(store):
     assert [m.seq for m in announced] == list(range(1, 21)) and len(commits) < 20, "fewer commits than writes"
 
 
+def test_a_client_id_used_in_another_chat_is_a_conflict_and_stores_nothing(store):
+    store.create_chat("d", [ALICE, BOB], None, ALICE)
+    send(store, "k", "in c")
+    assert refused(lambda: send(store, "k", "in d", chat="d")).code == "conflict"
+    assert store.chat("d").last_seq == 0 and send(store, "k", "again in c").body == "in c"
+
+
 def test_a_change_bumps_the_rev_and_no_change_bumps_nothing(store):
     m = send(store, "a")
     same = store.change(m.id, lambda current: None)

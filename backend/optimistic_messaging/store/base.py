@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..errors import ApiError
 from ..models import Chat, Message
 from ..stats import StoreStats
 
@@ -58,6 +59,14 @@ class Unsettled:
 
 
 KINDS = ("payment", "xmtp", "plain")
+
+
+def repeat_of(earlier: Message, new: NewMessage) -> Message:
+    """The first message of a (sender, client_id), for a repeat of it: only in the chat it was sent to, so a client
+    that reuses an id elsewhere is told (`conflict`) instead of getting another chat's message as its answer."""
+    if earlier.chat_id != new.chat_id:
+        raise ApiError("conflict", "this client_id was used for a message in another chat; choose a new one")
+    return earlier
 
 
 def kind_of(m: Message) -> str:

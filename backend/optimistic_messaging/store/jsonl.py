@@ -26,7 +26,19 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ApiError
 from ..models import Chat, Message, message_id
 from ..stats import StoreStats
-from .base import KINDS, Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored, Unsettled, kind_of
+from .base import (
+    KINDS,
+    Change,
+    ChatChanged,
+    Commit,
+    Listener,
+    NewMessage,
+    Pending,
+    Stored,
+    Unsettled,
+    kind_of,
+    repeat_of,
+)
 from .state import Record, Room, State
 
 log = logging.getLogger(__name__)
@@ -422,7 +434,7 @@ class JsonlStore:
                 raise ApiError("forbidden", f"you are not a member of chat {new.chat_id!r}")
             earlier = batch.keys.get(key) or self.state.find(*key)
             if earlier is not None:
-                return earlier, False
+                return repeat_of(earlier, new), False
             seq, rev = batch.bump(new.chat_id, True)
             at = self.clock.now_ms()
             message = Message(

@@ -24,7 +24,7 @@ from ...clock import Clock
 from ...errors import ApiError
 from ...models import Chat, Message, message_id
 from ...stats import StoreStats
-from ..base import KINDS, Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored, Unsettled
+from ..base import KINDS, Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored, Unsettled, repeat_of
 from . import schema
 from .notify import CHANNEL, encode_notifications
 
@@ -216,7 +216,7 @@ class _Transaction:
             raise ApiError("forbidden", f"you are not a member of chat {new.chat_id!r}")
         earlier = self.keys.get((new.sender, new.client_id))
         if earlier is not None:
-            return self.current.get(earlier.id, earlier), False
+            return repeat_of(self.current.get(earlier.id, earlier), new), False
         chat = state.chat
         seq, rev, at = chat.last_seq + 1, chat.rev + 1, self.clock.now_ms()
         state.chat = replace(chat, last_seq=seq, rev=rev)
