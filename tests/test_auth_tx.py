@@ -136,3 +136,41 @@ def test_a_transaction_for_another_chain_is_refused(make_server, anvil, funded):
 def test_without_a_chain_node_sign_in_by_transaction_is_unavailable_naming_the_setting(make_server):
     r = verify_tx(make_server(), "0x" + "ab" * 32)
     assert r.status_code == 503 and "CHAIN_RPC_URL" in r.json()["error"]["message"]
+
+
+# ---- The nonce's proof: the transaction is public, the proof is the asker's alone ----
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("tx-proof"), {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "2",
+                                                       "SIGNIN_TX_PROOF": "required"}).start()
+    yield srv
+    srv.stop()
+
+
+def issued(server: Server) -> tuple[str, str]:
+    body = server.get("/api/auth/nonce").json()
+    return body["nonce"], body["proof"]
+
+
+def test_whoever_reads_the_transaction_cannot_sign_in_with_it_where_the_proof_is_required(strict, anvil, funded):
+    n, proof = issued(strict)
+    tx_hash = sent(anvil, funded, text(n))  # from here on anyone can read it, in the mempool and then in a block
+    assert verify_tx(strict, tx_hash).status_code == 401
+    assert strict.post("/api/auth/verify-tx", {"tx_hash": tx_hash, "proof": "0" * 32}).status_code == 401
+    r = strict.post("/api/auth/verify-tx", {"tx_hash": tx_hash, "proof": proof})  # the nonce was left to its owner
+    assert r.status_code == 200 and r.json()["address"] == funded.address
+
+
+def test_a_proof_is_good_for_its_own_nonce_only(strict, anvil, funded):
+    n, _ = issued(strict)
+    _, other_proof = issued(strict)
+    r = strict.post("/api/auth/verify-tx", {"tx_hash": sent(anvil, funded, text(n)), "proof": other_proof})
+    assert r.status_code == 401 and "proof" in r.json()["error"]["message"]
+
+
+def test_a_wrong_proof_is_refused_even_where_it_is_optional(server, anvil, funded):
+    n, proof = issued(server)
+    tx_hash = sent(anvil, funded, text(n))
+    assert server.post("/api/auth/verify-tx", {"tx_hash": tx_hash, "proof": proof[::-1]}).status_code == 401
+    assert server.post("/api/auth/verify-tx", {"tx_hash": tx_hash, "proof": proof}).status_code == 200

@@ -86,7 +86,8 @@ def chain(folder: Path) -> Anvil:
 
 
 def backend(folder: Path, anvil: Anvil) -> Server:
-    server = Server(folder, {"CHAIN_RPC_URL": anvil.url, "RECONCILE_INTERVAL_S": "0.2", "XMTP_GRACE_S": "2",
+    server = Server(folder, {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_PROOF": "required",  # as the start script runs it
+                             "RECONCILE_INTERVAL_S": "0.2", "XMTP_GRACE_S": "2",
                              "CORS_ORIGINS": WEB_URL, "SIWE_DOMAINS": f"127.0.0.1:{WEB_PORT}"})
     claim_port(API_PORT)
     server.port, server.url = API_PORT, f"http://127.0.0.1:{API_PORT}"

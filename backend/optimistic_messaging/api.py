@@ -118,7 +118,9 @@ def health() -> Response:
 
 @bp.get("/auth/nonce")
 def nonce() -> Response:
-    return reply({"nonce": services().auth.nonces.issue()})
+    nonces = services().auth.nonces
+    issued = nonces.issue()
+    return reply({"nonce": issued, "proof": nonces.proof(issued)})
 
 
 def session_reply(session: Session) -> Response:
@@ -133,7 +135,8 @@ def verify() -> Response:
 
 @bp.post("/auth/verify-tx")
 def verify_tx() -> Response:
-    return session_reply(services().auth.sign_in_by_tx(json_body().get("tx_hash")))
+    payload = json_body()
+    return session_reply(services().auth.sign_in_by_tx(payload.get("tx_hash"), payload.get("proof")))
 
 
 @bp.post("/auth/renew")

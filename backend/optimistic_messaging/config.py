@@ -74,6 +74,7 @@ class Config:
     xmtp_grace_s: int = 30
     xmtp_gateway_url: str | None = None
     signin_tx_wait_s: float = 30.0
+    signin_tx_proof: str = "optional"  # or "required": verify-tx must bring the proof its nonce came with
     reconcile_interval_s: float = 1.0
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one object per line
@@ -89,6 +90,9 @@ class Config:
         fsync = get("FSYNC", "always").strip().lower()
         if fsync not in ("always", "off"):
             raise ValueError(f"FSYNC must be 'always' or 'off', not {fsync!r}")
+        proof = get("SIGNIN_TX_PROOF", cls.signin_tx_proof).strip().lower()
+        if proof not in ("optional", "required"):
+            raise ValueError(f"SIGNIN_TX_PROOF must be 'optional' or 'required', not {proof!r}")
         try:
             return cls(
                 host=get("HOST", cls.host),
@@ -122,6 +126,7 @@ class Config:
                 xmtp_grace_s=int(get("XMTP_GRACE_S", cls.xmtp_grace_s)),
                 xmtp_gateway_url=get("XMTP_GATEWAY_URL") or None,
                 signin_tx_wait_s=float(get("SIGNIN_TX_WAIT_S", cls.signin_tx_wait_s)),
+                signin_tx_proof=proof,
                 reconcile_interval_s=float(get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),
                 log_level=get("LOG_LEVEL", cls.log_level).upper(),
                 log_format=get("LOG_FORMAT", cls.log_format).strip().lower(),

@@ -403,7 +403,17 @@ PATHS: dict[str, Any] = {
             {
                 "200": ok(
                     "A nonce, single use, valid for 5 minutes.",
-                    closed({"nonce": {"type": "string", "pattern": "^[0-9a-f]{56}$"}}),
+                    closed(
+                        {
+                            "nonce": {"type": "string", "pattern": "^[0-9a-f]{56}$"},
+                            "proof": {
+                                "type": "string",
+                                "pattern": "^[0-9a-f]{32}$",
+                                "description": "Kept by the client: /verify-tx takes it with a transaction that "
+                                "names this nonce.",
+                            },
+                        }
+                    ),
                 )
             },
             (),
@@ -445,7 +455,14 @@ PATHS: dict[str, Any] = {
                 {
                     "type": "object",
                     "required": ["tx_hash"],
-                    "properties": {"tx_hash": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}},
+                    "properties": {
+                        "tx_hash": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"},
+                        "proof": {
+                            "type": "string",
+                            "description": "The proof given with the transaction's nonce (required when the server "
+                            "sets SIGNIN_TX_PROOF=required).",
+                        },
+                    },
                 }
             ),
         )

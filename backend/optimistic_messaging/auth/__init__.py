@@ -38,6 +38,7 @@ class Auth:
         self.domains = frozenset(config.siwe_domains)
         self.chain_id = config.chain_id
         self.nonces = Nonces(config.secret_key, used_nonces, clock)
+        self.tx_proof_required = config.signin_tx_proof == "required"
         self.tokens = Tokens(config.secret_key, config.token_ttl_s, config.session_max_age_s, clock)
         self.verifiers: list[TokenVerifier] = [self.tokens.verify]
         self.tx = (
@@ -75,14 +76,24 @@ class Auth:
             raise ApiError("unauthorized", "signature was not made by the message's address")
         return self.tokens.issue(signer)
 
-    def sign_in_by_tx(self, tx_hash: object) -> Session:
-        """A zero-value transaction to oneself on CHAIN_ID, its data `optimistic-messaging sign-in <domain> <nonce>`."""
+    def sign_in_by_tx(self, tx_hash: object, proof: object = None) -> Session:
+        """A zero-value transaction to oneself on CHAIN_ID, its data `optimistic-messaging sign-in <domain> <nonce>`.
+
+        The transaction is public once sent, so its nonce's `proof` (given with the nonce) shows the caller is the one
+        who asked for it: checked when given, and required with SIGNIN_TX_PROOF=required. A missing or wrong proof
+        leaves the nonce to its owner rather than letting whoever read the transaction first spend it."""
         if self.tx is None:
             raise ApiError("unavailable", "sign-in by transaction needs CHAIN_RPC_URL, which this server is not given")
         if not isinstance(tx_hash, str) or not _TX_HASH.fullmatch(tx_hash):
             raise ApiError("invalid", "'tx_hash' must be 0x followed by 64 hex characters")
+        if proof is not None and not isinstance(proof, str):
+            raise ApiError("invalid", "'proof' must be the string given with the nonce")
+        if proof is None and self.tx_proof_required:
+            raise ApiError("unauthorized", "this server requires the 'proof' given with the nonce")
         tx = self.tx.fetch(tx_hash.lower())
         claim = parse_text(tx.text) if tx.text is not None else None
+        if proof is not None and (claim is None or not self.nonces.proves(claim[1], proof)):
+            raise ApiError("unauthorized", "'proof' is not the one given with this transaction's nonce")
         fresh = self.nonces.consume_all(NONCE.findall(tx.text or ""))  # any attempt spends what it names
         if claim is None:
             raise ApiError(

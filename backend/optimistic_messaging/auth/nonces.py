@@ -48,6 +48,7 @@ class Nonces:
 
     def __init__(self, secret_key: str, used: UsedNonces, clock: Clock) -> None:
         self._key = hashlib.sha256(b"optimistic-messaging-nonce\0" + secret_key.encode()).digest()
+        self._proof_key = hashlib.sha256(b"optimistic-messaging-nonce-proof\0" + secret_key.encode()).digest()
         self._used = used
         self._clock = clock
 
@@ -57,6 +58,14 @@ class Nonces:
     def issue(self) -> str:
         body = f"{self._clock.now_ms():012x}{secrets.token_hex(10)}"
         return body + self._mac(body)
+
+    def proof(self, nonce: str) -> str:
+        """What only the one who asked for `nonce` is told: a sign-in transaction puts its nonce where anyone can read
+        it (the mempool, then the chain), so redeeming it also takes this."""
+        return hmac.new(self._proof_key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def proves(self, nonce: str, proof: str) -> bool:
+        return hmac.compare_digest(self.proof(nonce), proof)
 
     def consume(self, nonce: str) -> bool:
         """True once, for an unexpired nonce this server issued."""

@@ -96,7 +96,7 @@ describe("signIn with a wallet that will not sign messages", () => {
   }
 
   beforeEach(() => {
-    rest.nonce.mockResolvedValue({ nonce: "abcdef0123456789" });
+    rest.nonce.mockResolvedValue({ nonce: "abcdef0123456789", proof: "0123456789abcdef0123456789abcdef" });
     rest.verifyTx.mockResolvedValue({ token: "by-tx", address: ADDRESS, expires_at: Date.now() + 24 * HOUR });
   });
 
@@ -113,5 +113,12 @@ describe("signIn with a wallet that will not sign messages", () => {
     wallets.connectWallet.mockResolvedValue(wallet);
     expect(await signIn("injected", { byTransaction: true })).toMatchObject({ token: "by-tx", wallet: "injected" });
     expect(wallet.send).toHaveBeenCalledExactlyOnceWith(expect.objectContaining({ to: ADDRESS, value: 0n }));
+  });
+
+  it("hands the server the nonce's proof with the transaction, which anyone can read", async () => {
+    const wallet = refusingWallet();
+    wallets.connectWallet.mockResolvedValue(wallet);
+    await signIn("injected", { byTransaction: true });
+    expect(rest.verifyTx).toHaveBeenCalledWith(expect.any(String), "0123456789abcdef0123456789abcdef");
   });
 });

@@ -54,9 +54,9 @@ async function signInWithMessage(wallet: Wallet): Promise<SessionAnswer> {
 }
 
 async function signInByTransaction(wallet: Wallet): Promise<SessionAnswer> {
-  const { nonce } = await api.nonce();
+  const { nonce, proof } = await api.nonce();
   const hash = await wallet.send({ to: wallet.address, value: 0n, data: stringToHex(signInText(window.location.host, nonce)) });
-  return api.verifyTx(hash);
+  return api.verifyTx(hash, proof);
 }
 
 function keep(answer: SessionAnswer, wallet: WalletKind, final = false): Session {
