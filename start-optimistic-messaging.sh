@@ -20,8 +20,6 @@ scripts/setup.sh --web
 # The app's origin must be one the backend allows, whatever port it is on.
 export CORS_ORIGINS="${CORS_ORIGINS:-http://localhost:$web_port,http://127.0.0.1:$web_port}"
 export SIWE_DOMAINS="${SIWE_DOMAINS:-localhost:$web_port,127.0.0.1:$web_port}"
-# Its client is this web app, which brings the nonce's proof: sign-in transactions are public, so require it.
-export SIGNIN_TX_PROOF="${SIGNIN_TX_PROOF:-required}"
 export NEXT_PUBLIC_OPTIMISTIC_SERVER_URL="${NEXT_PUBLIC_OPTIMISTIC_SERVER_URL:-http://localhost:$port}"
 node apps/web/scripts/build-if-changed.mjs
 

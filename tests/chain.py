@@ -37,7 +37,12 @@ class Anvil:
         command = [str(ANVIL), "--port", str(self.port), "--chain-id", str(CHAIN_ID), "--slots-in-an-epoch", "1",
                    "--config-out", str(self.config), "--state", str(self.state)]
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(self.folder / "anvil.log", "ab"))
-        self.keys = wait_until(self._up, 30, f"anvil on {self.url}")
+        try:
+            self.keys = wait_until(self._up, 30, f"anvil on {self.url}")
+        except BaseException:
+            self.proc.kill()  # never left holding its port
+            self.proc.wait(30)
+            raise
         return self
 
     def _up(self) -> list[str] | None:

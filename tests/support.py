@@ -63,6 +63,7 @@ def claim_port(port: int, timeout: float = 30) -> None:
 
     def free() -> bool:
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is no listener
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
@@ -115,7 +116,13 @@ class Server:
         # Its own process group, so a kill reaches every process of it (gunicorn's worker as well as its master).
         self.proc = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        wait_until(self._healthy, 30, f"server on {self.url} (log: {self.log_path})")
+        try:
+            wait_until(self._healthy, 30, f"server on {self.url} (log: {self.log_path})")
+        except BaseException:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # never left holding its port
+                self.proc.wait(10)
+            raise
         return self
 
     def _healthy(self) -> bool:

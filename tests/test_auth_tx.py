@@ -138,7 +138,7 @@ def test_without_a_chain_node_sign_in_by_transaction_is_unavailable_naming_the_s
     assert r.status_code == 503 and "CHAIN_RPC_URL" in r.json()["error"]["message"]
 
 
-# ---- The nonce's proof: the transaction is public, the proof is the asker's alone ----
+# ---- Bound nonces: the transaction is public, the proof is the asker's alone ----
 
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil) -> Iterator[Server]:
@@ -148,29 +148,44 @@ def strict(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil) -> Iterator[S
     srv.stop()
 
 
-def issued(server: Server) -> tuple[str, str]:
-    body = server.get("/api/auth/nonce").json()
+def bound(server: Server) -> tuple[str, str]:
+    body = server.get("/api/auth/nonce", params={"bound": "true"}).json()
     return body["nonce"], body["proof"]
 
 
-def test_whoever_reads_the_transaction_cannot_sign_in_with_it_where_the_proof_is_required(strict, anvil, funded):
-    n, proof = issued(strict)
+def verify_with(server: Server, tx_hash: str, proof: str):
+    return server.post("/api/auth/verify-tx", {"tx_hash": tx_hash, "proof": proof})
+
+
+def test_whoever_reads_a_bound_transaction_cannot_sign_in_with_it_and_leaves_its_nonce_to_its_owner(
+        server, anvil, funded):
+    n, proof = bound(server)
     tx_hash = sent(anvil, funded, text(n))  # from here on anyone can read it, in the mempool and then in a block
-    assert verify_tx(strict, tx_hash).status_code == 401
-    assert strict.post("/api/auth/verify-tx", {"tx_hash": tx_hash, "proof": "0" * 32}).status_code == 401
-    r = strict.post("/api/auth/verify-tx", {"tx_hash": tx_hash, "proof": proof})  # the nonce was left to its owner
+    assert verify_tx(server, tx_hash).status_code == 401
+    assert verify_with(server, tx_hash, "0" * 32).status_code == 401
+    r = verify_with(server, tx_hash, proof)
     assert r.status_code == 200 and r.json()["address"] == funded.address
 
 
-def test_a_proof_is_good_for_its_own_nonce_only(strict, anvil, funded):
-    n, _ = issued(strict)
-    _, other_proof = issued(strict)
-    r = strict.post("/api/auth/verify-tx", {"tx_hash": sent(anvil, funded, text(n)), "proof": other_proof})
+def test_a_proof_is_good_for_its_own_nonce_only(server, anvil, funded):
+    n, _ = bound(server)
+    _, other_proof = bound(server)
+    r = verify_with(server, sent(anvil, funded, text(n)), other_proof)
     assert r.status_code == 401 and "proof" in r.json()["error"]["message"]
 
 
-def test_a_wrong_proof_is_refused_even_where_it_is_optional(server, anvil, funded):
-    n, proof = issued(server)
-    tx_hash = sent(anvil, funded, text(n))
-    assert server.post("/api/auth/verify-tx", {"tx_hash": tx_hash, "proof": proof[::-1]}).status_code == 401
-    assert server.post("/api/auth/verify-tx", {"tx_hash": tx_hash, "proof": proof}).status_code == 200
+def test_a_bound_attempt_spends_its_own_nonce_alone(server, anvil, funded):
+    victims, victims_proof = bound(server)
+    mine, proof = bound(server)
+    ruse = f"optimistic-messaging sign-in x{victims} {mine}".encode()  # names the victim's nonce too
+    assert verify_with(server, sent(anvil, funded, ruse), proof).status_code == 401  # no such domain
+    victim = Wallet()
+    anvil.rpc("anvil_setBalance", victim.address, hex(10**18))
+    r = verify_with(server, sent(anvil, victim, text(victims)), victims_proof)
+    assert r.status_code == 200 and r.json()["address"] == victim.address
+
+
+def test_where_the_proof_is_required_an_unbound_nonce_does_not_sign_in(strict, anvil, funded):
+    assert verify_tx(strict, sent(anvil, funded, text(nonce(strict)))).status_code == 401
+    n, proof = bound(strict)
+    assert verify_with(strict, sent(anvil, funded, text(n)), proof).status_code == 200

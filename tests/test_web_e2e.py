@@ -443,7 +443,7 @@ def lookalike(address: str) -> Wallet:
             return wallet
 
 
-def test_two_people_in_a_chat_who_show_as_the_same_name_are_numbered_in_its_order(people, stack):
+def test_two_people_in_a_chat_who_show_as_the_same_name_are_told_apart_by_tags_of_their_addresses(people, stack):
     alice, bob = people(), people()
     mallory = people(injected=lookalike(alice.address), anvil=stack["anvil"])  # made to pass as Alice
     url = create_group(alice, "Book club", bob, mallory)
@@ -451,13 +451,15 @@ def test_two_people_in_a_chat_who_show_as_the_same_name_are_numbered_in_its_orde
     mallory.page.goto(url)
     alice.say("meet at 8")
     mallory.say("no, at 9")
+    tagged = re.compile(r"^(.+) #([0-9a-f]{4})$")
     first = bob.bubbles("meet at 8").locator(".sender")
     second = bob.bubbles("no, at 9").locator(".sender")
-    expect(first).to_have_text(re.compile(r" \(1\)$"))  # Alice created the chat: first in its members
-    expect(second).to_have_text(re.compile(r" \(2\)$"))
-    assert first.inner_text().removesuffix(" (1)") == second.inner_text().removesuffix(" (2)")
+    expect(first).to_have_text(tagged)
+    expect(second).to_have_text(tagged)
+    (name_a, tag_a), (name_m, tag_m) = (tagged.match(x.inner_text()).groups() for x in (first, second))
+    assert name_a == name_m and tag_a != tag_m
     bob.page.get_by_test_id("members-toggle").click()
-    expect(bob.page.get_by_test_id("member").filter(has_text=" (2)")).to_have_count(1)
+    expect(bob.page.get_by_test_id("member").filter(has_text=f"#{tag_m}")).to_have_count(1)
 
 
 def test_a_member_added_shows_up_at_once_in_every_members_list(people, group_members):

@@ -69,13 +69,16 @@ class WebApp:
 
     def stop(self) -> None:
         """The whole process group (next may run its server as a child), killed if it does not end in 20 s."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(20)
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # even when next itself is gone: a child may hold the port
+            self.proc.wait(20)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(20)
 
 
 def chain(folder: Path) -> Anvil:
@@ -86,7 +89,7 @@ def chain(folder: Path) -> Anvil:
 
 
 def backend(folder: Path, anvil: Anvil) -> Server:
-    server = Server(folder, {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_PROOF": "required",  # as the start script runs it
+    server = Server(folder, {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_PROOF": "required",  # so the app must sign in by a bound nonce
                              "RECONCILE_INTERVAL_S": "0.2", "XMTP_GRACE_S": "2",
                              "CORS_ORIGINS": WEB_URL, "SIWE_DOMAINS": f"127.0.0.1:{WEB_PORT}"})
     claim_port(API_PORT)

@@ -119,7 +119,12 @@ def health() -> Response:
 @bp.get("/auth/nonce")
 def nonce() -> Response:
     nonces = services().auth.nonces
-    issued = nonces.issue()
+    bound = request.args.get("bound", "false")
+    if bound not in ("true", "false"):
+        raise ApiError("invalid", "'bound' must be true or false")
+    if bound == "false":
+        return reply({"nonce": nonces.issue()})
+    issued = nonces.issue(bound=True)
     return reply({"nonce": issued, "proof": nonces.proof(issued)})
 
 

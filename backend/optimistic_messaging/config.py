@@ -74,7 +74,7 @@ class Config:
     xmtp_grace_s: int = 30
     xmtp_gateway_url: str | None = None
     signin_tx_wait_s: float = 30.0
-    signin_tx_proof: str = "optional"  # or "required": verify-tx must bring the proof its nonce came with
+    signin_tx_proof: str = "optional"  # or "required": verify-tx takes bound nonces (and their proof) only
     reconcile_interval_s: float = 1.0
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one object per line

@@ -402,22 +402,34 @@ PATHS: dict[str, Any] = {
             "A single-use sign-in nonce (no auth)",
             {
                 "200": ok(
-                    "A nonce, single use, valid for 5 minutes.",
-                    closed(
-                        {
+                    "A nonce, single use, valid for 5 minutes; with `bound=true`, bound to its `proof`.",
+                    {
+                        "type": "object",
+                        "properties": {
                             "nonce": {"type": "string", "pattern": "^[0-9a-f]{56}$"},
                             "proof": {
                                 "type": "string",
                                 "pattern": "^[0-9a-f]{32}$",
-                                "description": "Kept by the client: /verify-tx takes it with a transaction that "
-                                "names this nonce.",
+                                "description": "Only with `bound=true`; kept by the client: /verify-tx takes it with a "
+                                "transaction that names this nonce.",
                             },
-                        }
-                    ),
+                        },
+                        "required": ["nonce"],
+                        "additionalProperties": False,
+                    },
                 )
             },
-            (),
+            ("400",),
             secured=False,
+            parameters=[
+                {
+                    "name": "bound",
+                    "in": "query",
+                    "required": False,
+                    "description": "`true`: a nonce that signs in by transaction only with its `proof`.",
+                    "schema": {"type": "string", "enum": ["true", "false"]},
+                }
+            ],
         )
     },
     "/api/auth/verify": {
@@ -459,8 +471,7 @@ PATHS: dict[str, Any] = {
                         "tx_hash": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"},
                         "proof": {
                             "type": "string",
-                            "description": "The proof given with the transaction's nonce (required when the server "
-                            "sets SIGNIN_TX_PROOF=required).",
+                            "description": "The proof given with the transaction's bound nonce.",
                         },
                     },
                 }

@@ -79,22 +79,26 @@ class Auth:
     def sign_in_by_tx(self, tx_hash: object, proof: object = None) -> Session:
         """A zero-value transaction to oneself on CHAIN_ID, its data `optimistic-messaging sign-in <domain> <nonce>`.
 
-        The transaction is public once sent, so its nonce's `proof` (given with the nonce) shows the caller is the one
-        who asked for it: checked when given, and required with SIGNIN_TX_PROOF=required. A missing or wrong proof
-        leaves the nonce to its owner rather than letting whoever read the transaction first spend it."""
+        The transaction is public once sent, so a bound nonce (asked for with `?bound=true`) is redeemed only with
+        the `proof` given with it; SIGNIN_TX_PROOF=required accepts bound nonces only. A refusal for want of the
+        proof uses nothing up, and a bound attempt spends its own nonce alone: nobody but its asker can spend it."""
         if self.tx is None:
             raise ApiError("unavailable", "sign-in by transaction needs CHAIN_RPC_URL, which this server is not given")
         if not isinstance(tx_hash, str) or not _TX_HASH.fullmatch(tx_hash):
             raise ApiError("invalid", "'tx_hash' must be 0x followed by 64 hex characters")
         if proof is not None and not isinstance(proof, str):
             raise ApiError("invalid", "'proof' must be the string given with the nonce")
-        if proof is None and self.tx_proof_required:
-            raise ApiError("unauthorized", "this server requires the 'proof' given with the nonce")
         tx = self.tx.fetch(tx_hash.lower())
         claim = parse_text(tx.text) if tx.text is not None else None
-        if proof is not None and (claim is None or not self.nonces.proves(claim[1], proof)):
-            raise ApiError("unauthorized", "'proof' is not the one given with this transaction's nonce")
-        fresh = self.nonces.consume_all(NONCE.findall(tx.text or ""))  # any attempt spends what it names
+        bound = claim is not None and self.nonces.is_bound(claim[1])
+        if bound or proof is not None or self.tx_proof_required:
+            if claim is None or not bound:
+                raise ApiError("unauthorized", "this server signs in by transaction with a bound nonce and its proof")
+            if proof is None or not self.nonces.proves(claim[1], proof):
+                raise ApiError("unauthorized", "'proof' is not the one given with this transaction's nonce")
+            fresh = self.nonces.consume_all([claim[1]])
+        else:
+            fresh = self.nonces.consume_all(NONCE.findall(tx.text or ""))  # any attempt spends what it names
         if claim is None:
             raise ApiError(
                 "unauthorized", "the transaction's data is not 'optimistic-messaging sign-in <domain> <nonce>'"

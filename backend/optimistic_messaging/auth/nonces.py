@@ -14,7 +14,7 @@ from typing import Protocol
 from ..clock import Clock
 
 NONCE_TTL_MS = 5 * 60 * 1000
-NONCE = re.compile(r"[0-9a-f]{56}")  # issued-at ms (12 hex) · random (20) · MAC (24)
+NONCE = re.compile(r"[0-9a-f]{56}")  # issued-at ms (12 hex) · random (20; its top bit: bound) · MAC (24)
 
 
 class UsedNonces(Protocol):
@@ -55,13 +55,20 @@ class Nonces:
     def _mac(self, body: str) -> str:
         return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:24]
 
-    def issue(self) -> str:
-        body = f"{self._clock.now_ms():012x}{secrets.token_hex(10)}"
+    def issue(self, bound: bool = False) -> str:
+        """A fresh nonce; a `bound` one (its flag under the MAC, so nobody can strip it) signs in by transaction only
+        with its `proof`."""
+        random = int.from_bytes(secrets.token_bytes(10), "big") & ~(1 << 79) | (bound << 79)
+        body = f"{self._clock.now_ms():012x}{random:020x}"
         return body + self._mac(body)
+
+    @staticmethod
+    def is_bound(nonce: str) -> bool:
+        return NONCE.fullmatch(nonce) is not None and int(nonce[12], 16) >= 8
 
     def proof(self, nonce: str) -> str:
         """What only the one who asked for `nonce` is told: a sign-in transaction puts its nonce where anyone can read
-        it (the mempool, then the chain), so redeeming it also takes this."""
+        it (the mempool, then the chain), so redeeming a bound nonce also takes this."""
         return hmac.new(self._proof_key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
 
     def proves(self, nonce: str, proof: str) -> bool:

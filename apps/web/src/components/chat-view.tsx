@@ -27,7 +27,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
   const [left, setLeft] = useState(false);
   const me = session.address;
   const known = chat.chat;
-  // Members first, in the server's order, then senders who have left: who is "(1)" and "(2)" is the same for everyone.
+  // Everyone who shows up here: members, and senders who have left.
   const people = useMemo(
     () => [...(known?.members ?? []), ...chat.messages.flatMap((m) => (m.sender ? [m.sender] : []))],
     [known?.members, chat.messages],

@@ -1,13 +1,13 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { ChatList } from "@/components/chat-list";
 import { NewChat } from "@/components/new-chat";
 import { useNames } from "@/hooks/use-contacts";
 import { api, ApiError } from "@/lib/api";
 import { appendPage, firstPage, readPage, type ChatListState } from "@/lib/chat-pages";
 import { deviceStorage } from "@/lib/device-storage";
-import { generatedName } from "@/lib/names";
+import { distinctNames, generatedName } from "@/lib/names";
 import { saveSession, type Session, type WalletKind } from "@/lib/session";
 import { walletForSession } from "@/lib/wallet";
 import {
@@ -30,8 +30,13 @@ const WALLET_LABEL: Record<WalletKind, string> = {
 /** The signed-in start page: who I am, my chats (page by page), a new DM or group. */
 export function Home({ session }: { session: Session }) {
   const router = useRouter();
-  const nameOf = useNames(session.address);
+  const plainName = useNames(session.address);
   const [list, setList] = useState<ChatListState | null>(null);
+  // Everyone in the listed chats: two DMs whose people share a name must not look alike.
+  const nameOf = useMemo(
+    () => distinctNames(list?.chats.flatMap((chat) => chat.members) ?? [], plainName),
+    [list, plainName],
+  );
   const [loadingMore, setLoadingMore] = useState(false);
   const [xmtp, setXmtp] = useState<XmtpClient | null>(null);
   const [xmtpOnly, setXmtpOnly] = useState(0);

@@ -40,12 +40,13 @@ const chatPath = (chatId: string) => `/api/chats/${encodeURIComponent(chatId)}`;
 const post = (body: unknown) => ({ method: "POST", body });
 
 export const api = {
-  // `proof` stays here: the sign-in transaction makes its nonce public, the proof shows who asked for it.
-  nonce: () => call<{ nonce: string; proof?: string }>("/api/auth/nonce", null),
+  nonce: () => call<{ nonce: string }>("/api/auth/nonce", null),
+  // For a sign-in transaction, which makes its nonce public: a bound one signs in only with `proof`, kept here.
+  boundNonce: () => call<{ nonce: string; proof: string }>("/api/auth/nonce?bound=true", null),
   verify: (message: string, signature: string) =>
     call<SessionAnswer>("/api/auth/verify", null, post({ message, signature })),
-  verifyTx: (txHash: string, proof?: string) =>
-    call<SessionAnswer>("/api/auth/verify-tx", null, post({ tx_hash: txHash, ...(proof ? { proof } : {}) })),
+  verifyTx: (txHash: string, proof: string) =>
+    call<SessionAnswer>("/api/auth/verify-tx", null, post({ tx_hash: txHash, proof })),
   renew: (token: string) => call<SessionAnswer>("/api/auth/renew", token, post({})),
   listChats: (token: string, cursor: string | null = null, limit = 100) =>
     call<ChatPage>(`/api/chats?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, token),

@@ -6,7 +6,7 @@ import { parseSession, readSessionRaw, saveSession, type Session } from "./sessi
 import { renewalDelay } from "./session-renewal";
 import type { Wallet } from "./wallet";
 
-const rest = vi.hoisted(() => ({ renew: vi.fn(), nonce: vi.fn(), verify: vi.fn(), verifyTx: vi.fn() }));
+const rest = vi.hoisted(() => ({ renew: vi.fn(), nonce: vi.fn(), boundNonce: vi.fn(), verify: vi.fn(), verifyTx: vi.fn() }));
 vi.mock("./api", async (importOriginal) => ({ ...(await importOriginal<typeof import("./api")>()), api: rest }));
 const wallets = vi.hoisted(() => ({ connectWallet: vi.fn() }));
 vi.mock("./wallet", async (importOriginal) => ({ ...(await importOriginal<typeof import("./wallet")>()), ...wallets }));
@@ -96,7 +96,8 @@ describe("signIn with a wallet that will not sign messages", () => {
   }
 
   beforeEach(() => {
-    rest.nonce.mockResolvedValue({ nonce: "abcdef0123456789", proof: "0123456789abcdef0123456789abcdef" });
+    rest.nonce.mockResolvedValue({ nonce: "abcdef0123456789" });
+    rest.boundNonce.mockResolvedValue({ nonce: "fedcba9876543210", proof: "0123456789abcdef0123456789abcdef" });
     rest.verifyTx.mockResolvedValue({ token: "by-tx", address: ADDRESS, expires_at: Date.now() + 24 * HOUR });
   });
 
@@ -115,10 +116,11 @@ describe("signIn with a wallet that will not sign messages", () => {
     expect(wallet.send).toHaveBeenCalledExactlyOnceWith(expect.objectContaining({ to: ADDRESS, value: 0n }));
   });
 
-  it("hands the server the nonce's proof with the transaction, which anyone can read", async () => {
+  it("signs in by a bound nonce and hands its proof with the transaction, which anyone can read", async () => {
     const wallet = refusingWallet();
     wallets.connectWallet.mockResolvedValue(wallet);
     await signIn("injected", { byTransaction: true });
+    expect(wallet.send).toHaveBeenCalledWith(expect.objectContaining({ data: expect.stringContaining("66656463") })); // "fedc"
     expect(rest.verifyTx).toHaveBeenCalledWith(expect.any(String), "0123456789abcdef0123456789abcdef");
   });
 });

@@ -54,7 +54,7 @@ async function signInWithMessage(wallet: Wallet): Promise<SessionAnswer> {
 }
 
 async function signInByTransaction(wallet: Wallet): Promise<SessionAnswer> {
-  const { nonce, proof } = await api.nonce();
+  const { nonce, proof } = await api.boundNonce();
   const hash = await wallet.send({ to: wallet.address, value: 0n, data: stringToHex(signInText(window.location.host, nonce)) });
   return api.verifyTx(hash, proof);
 }

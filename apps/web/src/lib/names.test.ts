@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { displayName, distinctNames, generatedName } from "./names";
+import { displayName, distinctNames, generatedName, nameTag } from "./names";
 
 const ALICE = "0x1111111111111111111111111111111111111111";
 const BOB = "0x2222222222222222222222222222222222222222";
@@ -28,19 +28,21 @@ describe("names people see instead of addresses", () => {
     expect(displayName(BOB, ALICE, {})).toBe(generatedName(BOB));
   });
 
-  describe("within a chat", () => {
+  describe("among the people of a chat", () => {
     const CAROL = "0x3333333333333333333333333333333333333333";
     const MALLORY = "0x4444444444444444444444444444444444444444";
     // Mallory's address was ground to show as Alice does; Carol's name is her own.
     const name = (address: string) => (address.toLowerCase() === CAROL ? "Calm Otter" : "Clever Mango");
 
-    it("numbers two people who share a name by their order in the chat, the same on every device", () => {
+    it("tags two people who share a name, each by their own address, whatever the order", () => {
       const nameOf = distinctNames([ALICE, CAROL, MALLORY], name);
-      expect(nameOf(ALICE)).toBe("Clever Mango (1)");
-      expect(nameOf(MALLORY.toUpperCase().replace("0X", "0x"))).toBe("Clever Mango (2)");
+      expect(nameOf(ALICE)).toBe(`Clever Mango ${nameTag(ALICE)}`);
+      expect(nameOf(MALLORY.toUpperCase().replace("0X", "0x"))).toBe(`Clever Mango ${nameTag(MALLORY)}`);
+      expect(nameTag(ALICE)).not.toBe(nameTag(MALLORY));
+      expect(distinctNames([MALLORY, ALICE], name)(ALICE)).toBe(nameOf(ALICE));
     });
 
-    it("leaves a name nobody else in the chat has as it is", () => {
+    it("leaves a name nobody else has as it is", () => {
       expect(distinctNames([ALICE, CAROL, MALLORY], name)(CAROL)).toBe("Calm Otter");
       expect(distinctNames([ALICE, CAROL], name)(ALICE)).toBe("Clever Mango");
     });
@@ -49,8 +51,9 @@ describe("names people see instead of addresses", () => {
       expect(distinctNames([ALICE, ALICE.toUpperCase().replace("0X", "0x")], name)(ALICE)).toBe("Clever Mango");
     });
 
-    it("shows someone not in the chat by their plain name", () => {
-      expect(distinctNames([ALICE, MALLORY], name)(BOB)).toBe("Clever Mango");
+    it("tags a shared name's tag from the address alone: four hex digits, none of the address", () => {
+      expect(nameTag(ALICE)).toMatch(/^#[0-9a-f]{4}$/);
+      expect(nameTag(ALICE)).not.toMatch(/1111/);
     });
   });
 });

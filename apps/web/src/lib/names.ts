@@ -35,21 +35,23 @@ export function displayName(address: string, me: string | null, labels: Labels =
   return labels[address.toLowerCase()] ?? generatedName(address);
 }
 
-/** Within one chat, a name that two people in it share is told apart by their order there ("Clever Mango (2)"):
- * generated names are short, so two addresses can share one, by chance or made on purpose to pass as someone else.
- * `people` are the chat's members in the server's order (the same on every device), then anyone else seen there. */
+/** "#3f9a": four hex digits of the address's hash past the two the name uses, shown beside a name that is shared. */
+export function nameTag(address: string): string {
+  const hash = hexToBytes(keccak256(toBytes(address.toLowerCase())));
+  return `#${hash[2]!.toString(16).padStart(2, "0")}${hash[3]!.toString(16).padStart(2, "0")}`;
+}
+
+/** Among `people` (a chat's members and senders, or everyone in the chat list), a name two of them share gets each
+ * one's tag ("Clever Mango #3f9a"): a generated name is 1 of 4,096, so an address can be made to pass as someone
+ * else's. The tag depends on the address alone, the same on every device and whoever joins or leaves. */
 export function distinctNames(people: readonly string[], name: (address: string) => string): (address: string) => string {
-  const order = new Map<string, string>(); // lower-case address → its name
+  const sharing = new Map<string, Set<string>>(); // name → the addresses that show as it
   for (const address of people) {
-    const key = address.toLowerCase();
-    if (!order.has(key)) order.set(key, name(address));
+    const shown = name(address);
+    sharing.set(shown, (sharing.get(shown) ?? new Set()).add(address.toLowerCase()));
   }
-  const sharing = new Map<string, string[]>(); // name → the addresses that show as it, in order
-  for (const [key, shown] of order) sharing.set(shown, [...(sharing.get(shown) ?? []), key]);
   return (address) => {
     const shown = name(address);
-    const same = sharing.get(shown) ?? [];
-    const index = same.indexOf(address.toLowerCase());
-    return same.length > 1 && index >= 0 ? `${shown} (${index + 1})` : shown;
+    return (sharing.get(shown)?.size ?? 0) > 1 ? `${shown} ${nameTag(address)}` : shown;
   };
 }
