@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from eth_account.messages import encode_defunct
 from eth_utils import keccak
 from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
 
 from optimistic_messaging.verifiers.xmtp import xmtp_message_id
 from support import Peer, Wallet, siwe_text
 from chain import REVERTER, claim
-from web import (CHROMIUM, CHROMIUM_ARGS, USDT, USDT_ADAPTER, WEB_PORT, WEB_URL, FarcasterClient,
-                 FarcasterHost, MiniPayWallet, WebApp, backend, build_web, chain, erc20_balance, give_usdt, install_usdt)
+from web import (CHROMIUM, CHROMIUM_ARGS, USDT, USDT_ADAPTER, WEB_PORT, WEB_URL, FarcasterClient, FarcasterHost,
+                 MiniPayWallet, WebApp, backend, build_web, chain, erc20_balance, expose_wallet, give_usdt, install_usdt)
 
 pytestmark = pytest.mark.browser
 
@@ -70,10 +69,7 @@ class Person:
         self.context = browser.new_context(viewport=viewport, has_touch=True)
         if injected is not None:
             self.context.add_init_script(f"window.OM_WALLET_ADDRESS = {injected.address!r};" + INJECTED_WALLET)
-            self.context.expose_function("omPersonalSign", lambda data, address: "0x" + injected.account.sign_message(
-                encode_defunct(hexstr=data) if data.startswith("0x") else encode_defunct(text=data)
-            ).signature.hex().removeprefix("0x"))
-            self.context.expose_function("omChainRpc", lambda method, params: anvil.rpc(method, *params))
+            expose_wallet(self.context, injected.account, anvil)
         if minipay is not None:
             minipay.install(self.context)
         if farcaster is not None:

@@ -121,6 +121,20 @@ def erc20_balance(node: Anvil, token: str, holder: str) -> int:
     return int(node.rpc("eth_call", {"to": token, "data": data}, "latest"), 16)
 
 
+def expose_wallet(context: Any, account: Any, node: Anvil) -> None:
+    """A wallet's two halves for a page's scripts: `window.omPersonalSign(data, address)`, signed by `account` (data as
+    0x hex or text), and `window.omChainRpc(method, params)`, every other request, answered by `node`."""
+
+    def personal_sign(data: str, address: str) -> str:
+        if address.lower() != account.address.lower():
+            raise ValueError(f"not this wallet's account: {address}")
+        message = encode_defunct(hexstr=data) if data.startswith("0x") else encode_defunct(text=data)
+        return "0x" + account.sign_message(message).signature.hex().removeprefix("0x")
+
+    context.expose_function("omPersonalSign", personal_sign)
+    context.expose_function("omChainRpc", lambda method, params: node.rpc(method, *params))
+
+
 class MiniPayWallet:
     """What MiniPay injects, served by the test process: one account, no message signing (EIP-1193 4200), and
     eth_sendTransaction signed here as a legacy (type 0) transaction with its own key, sent to anvil raw. Every
@@ -226,14 +240,7 @@ class FarcasterClient:
         return self.account.address
 
     def install(self, context: Any) -> None:
-        context.expose_function("omPersonalSign", self.personal_sign)
-        context.expose_function("omChainRpc", lambda method, params: self.node.rpc(method, *params))
-
-    def personal_sign(self, data: str, address: str) -> str:
-        if address.lower() != self.address.lower():
-            raise ValueError(f"not this wallet's account: {address}")
-        message = encode_defunct(hexstr=data) if data.startswith("0x") else encode_defunct(text=data)
-        return "0x" + self.account.sign_message(message).signature.hex().removeprefix("0x")
+        expose_wallet(context, self.account, self.node)
 
     @staticmethod
     def requests(tab: Any) -> list[dict[str, Any]]:

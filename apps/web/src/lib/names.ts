@@ -22,8 +22,10 @@ const NOUNS = [
 const capital = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
 
 /** "Clever Mango": two words picked by the address's hash, so everyone sees the same name for the same wallet. */
+const hashOf = (address: string) => hexToBytes(keccak256(toBytes(address.toLowerCase())));
+
 export function generatedName(address: string): string {
-  const hash = hexToBytes(keccak256(toBytes(address.toLowerCase())));
+  const hash = hashOf(address);
   return `${capital(ADJECTIVES[hash[0]! % ADJECTIVES.length]!)} ${capital(NOUNS[hash[1]! % NOUNS.length]!)}`;
 }
 
@@ -37,7 +39,7 @@ export function displayName(address: string, me: string | null, labels: Labels =
 
 /** "#3f9a": four hex digits of the address's hash past the two the name uses, shown beside a name that is shared. */
 export function nameTag(address: string): string {
-  const hash = hexToBytes(keccak256(toBytes(address.toLowerCase())));
+  const hash = hashOf(address);
   return `#${hash[2]!.toString(16).padStart(2, "0")}${hash[3]!.toString(16).padStart(2, "0")}`;
 }
 

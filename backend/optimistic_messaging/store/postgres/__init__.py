@@ -78,12 +78,21 @@ class _Op:
 class _ChatState:
     """A chat as the transaction sees it: locked row, then this transaction's own changes on top."""
 
-    __slots__ = ("chat", "counters_changed", "cycled", "members", "members_changed", "messages_added", "new", "stored")
+    __slots__ = (
+        "chat",
+        "counters_changed",
+        "cycled",
+        "in_table",
+        "members",
+        "members_changed",
+        "messages_added",
+        "new",
+    )
 
     def __init__(self, chat: Chat, new: bool = False) -> None:
         self.chat = chat
         self.members: list[str] | None = chat.members if new else None  # loaded only for member changes
-        self.stored: tuple[str, ...] = ()  # the members the table holds (as loaded; none for a new chat)
+        self.in_table: tuple[str, ...] = ()  # the members the table holds (as loaded; none for a new chat)
         self.cycled: set[str] = set()  # removed here, so rejoining here puts them last, as a new row does
         self.members_changed = False
         self.new = new
@@ -151,7 +160,7 @@ class _Transaction:
                 state = self.chats.get(chat_id)
                 if state is not None:
                     state.members = list(found.get(chat_id, ()))
-                    state.stored = tuple(state.members)
+                    state.in_table = tuple(state.members)
                     state.chat.members = list(state.members)
         if appends:
             self.member_of.update((chat_id, address) for chat_id, address in results[senders])
@@ -271,13 +280,12 @@ class _Transaction:
         for chat_id, state in self.chats.items():
             if state.members is None or not (state.new or state.members_changed):
                 continue
-            final = set(state.members)
-            for address in state.stored:
+            final, held = set(state.members), set(state.in_table)
+            for address in state.in_table:
                 if address not in final or address in state.cycled:
                     batch.add("DELETE FROM members WHERE chat_id = %s AND address = %s", chat_id, address)
-            stored = set(state.stored)
             for address in state.members:
-                if address not in stored or address in state.cycled:
+                if address not in held or address in state.cycled:
                     batch.add("INSERT INTO members (chat_id, address) VALUES (%s, %s)", chat_id, address)
 
     def write_and_commit(self, node: str) -> None:
