@@ -141,7 +141,8 @@ def verify() -> Response:
 @bp.post("/auth/verify-tx")
 def verify_tx() -> Response:
     payload = json_body()
-    return session_reply(services().auth.sign_in_by_tx(payload.get("tx_hash"), payload.get("proof")))
+    client = request.remote_addr or ""  # the peer: its share of the look-ups waiting for the chain's node
+    return session_reply(services().auth.sign_in_by_tx(payload.get("tx_hash"), payload.get("proof"), client))
 
 
 @bp.post("/auth/renew")
