@@ -12,7 +12,7 @@ import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from . import openapi
+from . import cursors, openapi
 from . import validation as v
 from .auth import Session
 from .errors import ApiError
@@ -180,13 +180,15 @@ def remove_member(chat_id: str, address: str) -> Response:
 @signed_in
 def list_chats() -> Response:
     limit = query_int("limit", 1, 200, 100)
-    cursor = query_int("cursor", 1, 2**63 - 1)  # PostgreSQL keeps it as a bigint
+    secret = services().config.secret_key
+    sealed = request.args.get("cursor")
+    cursor = None if sealed is None else cursors.unseal(secret, g.address, sealed)
     chats, next_cursor = services().chats.of(g.address, cursor, limit)
     return reply(
         {
             "chats": chats,
             "has_more": next_cursor is not None,
-            "next_cursor": None if next_cursor is None else str(next_cursor),
+            "next_cursor": None if next_cursor is None else cursors.seal(secret, g.address, next_cursor),
         }
     )
 
