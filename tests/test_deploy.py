@@ -49,6 +49,27 @@ def test_smoke_script_passes_against_a_live_server(server):
     assert "✗" not in run.stdout and run.stdout.count("✓") == 10
 
 
+MOVED = {"SIWE_DOMAINS": "chat.example:8443", "CORS_ORIGINS": "https://chat.example:8443"}  # the web app elsewhere
+
+
+def smoke(server, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "backend" / "test_messaging.py"), "--url", server.url, *flags],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_smoke_script_needs_no_flag_where_the_web_app_is_not_on_the_default_port(make_server):
+    run = smoke(make_server(MOVED))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "✗" not in run.stdout and run.stdout.count("✓") == 10
+
+
+def test_smoke_script_given_a_domain_the_server_refuses_names_the_flag_it_needs(make_server):
+    run = smoke(make_server(MOVED), "--domain", "localhost:3000")
+    assert run.returncode == 1
+    assert ("✗ sign in wallet A (SIWE): DomainRefused: the server does not allow SIWE domain localhost:3000: "
+            "pass --domain <one of SIWE_DOMAINS>") in run.stdout, run.stdout
+
+
 def test_smoke_script_fails_with_a_cross_when_the_server_is_down():
     run = subprocess.run([sys.executable, str(ROOT / "backend" / "test_messaging.py"), "--url",
                           f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)

@@ -111,6 +111,7 @@ def health() -> Response:
             "broker": "ok" if s.broker.healthy() else "reconnecting",
             "connections": len(s.connections),
             "chain_id": s.config.chain_id,
+            "siwe_domains": s.config.siwe_domains,  # what a client signs in for: public, as the web app's host is
             "reconciler": s.reconciler.status(),
         }
     )

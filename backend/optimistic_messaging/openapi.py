@@ -337,6 +337,11 @@ SCHEMAS: dict[str, Any] = {
             },
             "connections": {"type": "integer", "minimum": 0, "description": "Open sockets."},
             "chain_id": {"type": "integer"},
+            "siwe_domains": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The SIWE domains this server signs in for (SIWE_DOMAINS).",
+            },
             "reconciler": closed(
                 {
                     "rounds": {"type": "integer", "minimum": 0},
