@@ -10,6 +10,7 @@ import requests
 from optimistic_messaging.server import listener
 
 from support import ROOT, Peer, Wallet, free_port, new_chat
+from test_raw_http import BAD_REQUESTS, only_error
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "-k", "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
             "-w", "1", "--graceful-timeout", "5", "--chdir", str(ROOT / "backend"), "--no-control-socket", "--bind", "127.0.0.1:{port}",
@@ -86,6 +87,11 @@ def test_listener_sockets_hand_tcp_nodelay_to_accepted_connections():
     finally:
         for s in (accepted, client, sock):
             s.close()
+
+
+def test_gunicorn_worker_refuses_a_request_a_proxy_could_frame_otherwise(make_server):
+    status, error = only_error(gunicorn(make_server), BAD_REQUESTS["Content-Length beside chunked"])
+    assert (status, error["code"]) == (400, "invalid")
 
 
 def test_gunicorn_worker_answers_raw_http_faults_in_the_error_shape_and_closes_idle_connections(make_server):
