@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent
-from gevent.event import AsyncResult
+from gevent.event import AsyncResult, Event
 
 from ..clock import Clock
 from ..errors import ApiError
@@ -49,8 +49,9 @@ def parse_text(text: str) -> tuple[str, str] | None:
 
 class TxLookup:
     """Reads sign-in transactions from CHAIN_RPC_URL, waiting up to `wait_s` for the node to know them. One poller
-    asks the node for every waiting hash in one batch per `poll_s`, so thousands can wait (`max_waiting`) for the
-    price of one request; a client (by its address) holds at most `per_client` of them, so no one can hold them all."""
+    asks the node for a new hash at once (with the others new since its last request) and for every waiting hash in
+    one batch per `poll_s`, one request at a time: thousands can wait (`max_waiting`) for the price of a few requests.
+    A client (by its address) holds at most `per_client` of them, so no one can hold them all."""
 
     def __init__(
         self,
@@ -71,6 +72,8 @@ class TxLookup:
         self._askers: Counter[str] = Counter()  # hash -> how many wait for it
         self._clients: Counter[str] = Counter()  # client -> how many look-ups it has waiting
         self._count = 0  # look-ups waiting, all clients together
+        self._fresh: dict[str, None] = {}  # hashes not asked for yet, in arrival order
+        self._wake = Event()  # set when a hash is new
         self._poller: gevent.Greenlet | None = None
         self._last_round = -math.inf
 
@@ -83,7 +86,11 @@ class TxLookup:
                 "too many sign-ins by transaction are waiting for the node; retry soon",
                 retry_after_ms=int(self.poll_s * 1000),
             )
-        answer = self._waiting.setdefault(tx_hash, AsyncResult())
+        if tx_hash not in self._waiting:
+            self._waiting[tx_hash] = AsyncResult()
+            self._fresh[tx_hash] = None
+            self._wake.set()
+        answer = self._waiting[tx_hash]
         self._askers[tx_hash] += 1
         self._clients[client] += 1
         self._count += 1
@@ -103,13 +110,25 @@ class TxLookup:
                 del self._waiting[tx_hash]
 
     def _poll(self) -> None:
-        """A round per `poll_s` at most, while anything waits; a hash asked for after a quiet spell is asked at once."""
+        """While anything waits: every waiting hash once per `poll_s`, and between those rounds the new ones as soon
+        as the request before is answered (so a busy node sees one request at a time from here, never a flood)."""
         while self._waiting:
-            gevent.sleep(max(0.0, self._last_round + self.poll_s - self.clock.monotonic()))
-            self._last_round = self.clock.monotonic()
-            hashes = list(self._waiting)
-            for start in range(0, len(hashes), BATCH):
-                self._ask(hashes[start : start + BATCH])
+            now = self.clock.monotonic()
+            if now >= self._last_round + self.poll_s:
+                self._last_round = now
+                self._fresh.clear()
+                self._ask_all(list(self._waiting))
+            elif self._fresh:
+                fresh = [tx_hash for tx_hash in self._fresh if tx_hash in self._waiting]
+                self._fresh.clear()
+                self._ask_all(fresh)
+            else:
+                self._wake.clear()
+                self._wake.wait(self._last_round + self.poll_s - now)
+
+    def _ask_all(self, hashes: list[str]) -> None:
+        for start in range(0, len(hashes), BATCH):
+            self._ask(hashes[start : start + BATCH])
 
     def _ask(self, hashes: list[str]) -> None:
         """One batch: a known transaction answers its waiters; a node that cannot be asked answers `unavailable`."""
