@@ -20,12 +20,18 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 TIMEOUT = 10
+DEFAULT_DOMAIN = "localhost:3000"  # SIWE_DOMAINS' default: for a server whose health does not name its domains
+
+
+class DomainRefused(Exception):
+    """The server does not sign in for the SIWE domain used: the one thing the operator must then say."""
 
 
 class Smoke:
-    def __init__(self, url: str, domain: str) -> None:
+    def __init__(self, url: str, domain: str | None) -> None:
         self.url = url.rstrip("/")
-        self.domain = domain
+        self.domain = domain or DEFAULT_DOMAIN
+        self.learn_domain = domain is None  # then the server's health names the domain to sign in for
         self.failed = 0
 
     def check(self, name: str, step: Callable[[], Any]) -> Any:
@@ -51,6 +57,10 @@ class Smoke:
         r = requests.post(
             f"{self.url}/api/auth/verify", json={"message": text, "signature": signature}, timeout=TIMEOUT
         )
+        if r.status_code == 401 and "not an allowed domain" in r.json().get("error", {}).get("message", ""):
+            raise DomainRefused(
+                f"the server does not allow SIWE domain {self.domain}: pass --domain <one of SIWE_DOMAINS>"
+            )
         r.raise_for_status()
         return account.address, r.json()["token"]
 
@@ -68,6 +78,8 @@ class Smoke:
     def run(self) -> int:
         health = self.check("health", lambda: requests.get(f"{self.url}/api/health", timeout=TIMEOUT).json())
         assert health["status"] == "ok"
+        if self.learn_domain and health.get("siwe_domains"):
+            self.domain = health["siwe_domains"][0]
         alice, alice_token = self.check("sign in wallet A (SIWE)", self.sign_in)
         bob, bob_token = self.check("sign in wallet B (SIWE)", self.sign_in)
 
@@ -125,7 +137,9 @@ class Smoke:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://localhost:5001")
-    parser.add_argument("--domain", default="localhost:3000", help="a SIWE domain the server allows")
+    parser.add_argument(
+        "--domain", help="a SIWE domain the server allows (default: the first its /api/health names, or localhost:3000)"
+    )
     args = parser.parse_args()
     sys.exit(Smoke(args.url, args.domain).run())
 

@@ -1,13 +1,16 @@
 """Sign-in by transaction over REST against a real chain (anvil), for wallets that cannot sign messages (MiniPay)."""
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Iterator
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 
 from chain import Anvil, signed_tx
-from support import Server, Wallet
+from support import TIMEOUT, Server, Wallet, free_port, wait_until
 
 DOMAIN = "localhost:3000"
 
@@ -189,3 +192,89 @@ def test_where_the_proof_is_required_an_unbound_nonce_does_not_sign_in(strict, a
     assert verify_tx(strict, sent(anvil, funded, text(nonce(strict)))).status_code == 401
     n, proof = bound(strict)
     assert verify_with(strict, sent(anvil, funded, text(n)), proof).status_code == 200
+
+
+# ---- Look-ups waiting for the node: one batched poller for all, a share of them per client ----
+
+PER_CLIENT = 16  # SIGNIN_TX_PER_CLIENT's default
+OLD_CAP = 64  # what the whole server used to hold, whoever asked
+
+
+class FromAddress(HTTPAdapter):
+    """Connects from a source address of its own: Linux routes all of 127.0.0.0/8 to lo, so one test has many clients
+    of a server listening on 127.0.0.1."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        super().__init__(pool_maxsize=OLD_CAP)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, source_address=(self.source, 0), **kwargs)
+
+
+def client_at(source: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", FromAddress(source))
+    return session
+
+
+def verify_from(client: requests.Session, server: Server, tx_hash: str) -> requests.Response:
+    return client.post(server.url + "/api/auth/verify-tx", json={"tx_hash": tx_hash}, timeout=3 * TIMEOUT)
+
+
+def unknown_hash() -> str:
+    return "0x" + os.urandom(32).hex()
+
+
+@pytest.fixture
+def patient(make_server, anvil) -> Server:
+    """Waits long enough for a test to act while an attacker's look-ups are held."""
+    return make_server({"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "10"})
+
+
+def test_a_client_holding_its_share_of_waiting_look_ups_is_refused_and_others_still_sign_in(patient, anvil, funded):
+    attacker = client_at("127.0.0.2")
+    answers: list[requests.Response] = []
+    flood = [threading.Thread(target=lambda: answers.append(verify_from(attacker, patient, unknown_hash())))
+             for _ in range(OLD_CAP)]
+    for thread in flood:
+        thread.start()
+    wait_until(lambda: len(answers) >= OLD_CAP - PER_CLIENT, 3 * TIMEOUT, "the look-ups over the attacker's share")
+    over = answers[:OLD_CAP - PER_CLIENT]
+    assert {r.status_code for r in over} == {429}, [r.text for r in over[:3]]
+    assert all(r.json()["error"]["code"] == "rate_limited" and r.json()["error"]["retry_after_ms"] > 0 for r in over)
+
+    r = verify_from(client_at("127.0.0.3"), patient, sent(anvil, funded, text(nonce(patient))))
+    assert r.status_code == 200, r.text
+    assert r.json()["address"] == funded.address
+    assert verify_from(attacker, patient, unknown_hash()).status_code == 429, "its share is still held"
+
+    for thread in flood:
+        thread.join()
+    assert {r.status_code for r in answers[OLD_CAP - PER_CLIENT:]} == {401}, "unknown after the wait"
+    r = verify_from(attacker, patient, sent(anvil, funded, text(nonce(patient))))
+    assert r.status_code == 200, "its share is back once its look-ups ended"
+
+
+def test_many_look_ups_waiting_at_once_each_get_their_transaction(server, anvil):
+    wallets = [Wallet() for _ in range(PER_CLIENT)]
+    hashes = []
+    for wallet in wallets:
+        anvil.rpc("anvil_setBalance", wallet.address, hex(10**18))
+        raw, tx_hash = signed_tx(wallet, data=text(nonce(server)))
+        hashes.append((raw, tx_hash))
+    answers: dict[str, requests.Response] = {}
+    asking = [threading.Thread(target=lambda h=h: answers.__setitem__(h, verify_tx(server, h))) for _, h in hashes]
+    for thread in asking:
+        thread.start()
+    for raw, _ in hashes:  # most likely while the server is already waiting for them
+        anvil.rpc("eth_sendRawTransaction", raw)
+    for thread in asking:
+        thread.join()
+    assert [answers[h].json().get("address") for _, h in hashes] == [w.address for w in wallets]
+
+
+def test_a_node_that_cannot_be_asked_answers_unavailable(make_server):
+    down = make_server({"CHAIN_RPC_URL": f"http://127.0.0.1:{free_port()}", "SIGNIN_TX_WAIT_S": "2"})
+    r = verify_tx(down, unknown_hash())
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text

@@ -380,13 +380,45 @@ def test_the_chat_list_comes_in_pages_latest_first(server, wallets, peers):
     assert seen == expected
 
 
+def next_cursor(server, wallet, cursor=None) -> str:
+    page = server.get("/api/chats?limit=1" + (f"&cursor={cursor}" if cursor else ""), wallet.token).json()
+    assert page["has_more"], page
+    return page["next_cursor"]
+
+
+def test_the_chat_list_cursor_says_nothing_of_anyone_elses_traffic(server, wallets, peers):
+    alice, bob, carol, dave = wallets(4)
+    for _ in range(3):
+        group(server, alice, bob)
+    before = next_cursor(server, alice)
+    others = group(server, carol, dave)
+    talk = peers(server, carol)
+    for i in range(5):
+        talk.send(others["id"], f"traffic {i}")
+    after = next_cursor(server, alice)
+    assert not before.isdigit() and not after.isdigit(), "a number would count everyone's writes"
+    assert before != after != next_cursor(server, alice), "the same position never reads the same twice"
+
+
+def test_a_chat_list_cursor_pages_for_its_own_caller_alone_and_a_tampered_one_is_invalid(server, wallets):
+    alice, bob = wallets(2)
+    chats = [group(server, alice, bob)["id"] for _ in range(2)]
+    cursor = next_cursor(server, alice)
+    tampered = cursor[:20] + ("A" if cursor[20] != "A" else "B") + cursor[21:]
+    for wallet, sent in ((bob, cursor), (alice, tampered), (alice, cursor + "A")):
+        r = server.get(f"/api/chats?limit=1&cursor={sent}", wallet.token)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid", (wallet.address, sent, r.text)
+    page = server.get(f"/api/chats?limit=1&cursor={cursor}", alice.token).json()
+    assert [c["id"] for c in page["chats"]] == [chats[0]]
+
+
 def test_the_chat_list_is_100_at_most_by_default(server, wallets):
     (alice,) = wallets(1)
     page = server.get("/api/chats", alice.token).json()
     assert page == {"chats": [], "has_more": False, "next_cursor": None}
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=x", "cursor=-1", "cursor=abc"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=x", "cursor=-1", "cursor=abc", "cursor=1"])
 def test_a_bad_page_of_the_chat_list_is_invalid(server, wallets, query):
     (alice,) = wallets(1)
     r = server.get(f"/api/chats?{query}", alice.token)

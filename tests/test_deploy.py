@@ -10,6 +10,7 @@ import requests
 from optimistic_messaging.server import listener
 
 from support import ROOT, Peer, Wallet, free_port, new_chat
+from test_raw_http import BAD_REQUESTS, only_error
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "-k", "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
             "-w", "1", "--graceful-timeout", "5", "--chdir", str(ROOT / "backend"), "--no-control-socket", "--bind", "127.0.0.1:{port}",
@@ -49,6 +50,27 @@ def test_smoke_script_passes_against_a_live_server(server):
     assert "✗" not in run.stdout and run.stdout.count("✓") == 10
 
 
+MOVED = {"SIWE_DOMAINS": "chat.example:8443", "CORS_ORIGINS": "https://chat.example:8443"}  # the web app elsewhere
+
+
+def smoke(server, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "backend" / "test_messaging.py"), "--url", server.url, *flags],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_smoke_script_needs_no_flag_where_the_web_app_is_not_on_the_default_port(make_server):
+    run = smoke(make_server(MOVED))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "✗" not in run.stdout and run.stdout.count("✓") == 10
+
+
+def test_smoke_script_given_a_domain_the_server_refuses_names_the_flag_it_needs(make_server):
+    run = smoke(make_server(MOVED), "--domain", "localhost:3000")
+    assert run.returncode == 1
+    assert ("✗ sign in wallet A (SIWE): DomainRefused: the server does not allow SIWE domain localhost:3000: "
+            "pass --domain <one of SIWE_DOMAINS>") in run.stdout, run.stdout
+
+
 def test_smoke_script_fails_with_a_cross_when_the_server_is_down():
     run = subprocess.run([sys.executable, str(ROOT / "backend" / "test_messaging.py"), "--url",
                           f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
@@ -65,6 +87,11 @@ def test_listener_sockets_hand_tcp_nodelay_to_accepted_connections():
     finally:
         for s in (accepted, client, sock):
             s.close()
+
+
+def test_gunicorn_worker_refuses_a_request_a_proxy_could_frame_otherwise(make_server):
+    status, error = only_error(gunicorn(make_server), BAD_REQUESTS["Content-Length beside chunked"])
+    assert (status, error["code"]) == (400, "invalid")
 
 
 def test_gunicorn_worker_answers_raw_http_faults_in_the_error_shape_and_closes_idle_connections(make_server):

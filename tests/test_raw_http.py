@@ -69,6 +69,14 @@ BAD_REQUESTS = {
     "no HTTP method": b"GARBAGE\r\n\r\n",
     "bad Content-Length": b"POST /api/auth/verify HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
     "HTTP/2 line": b"GET /api/health HTTP/2.0\r\nHost: x\r\n\r\n",
+    # Framing a proxy in front may read otherwise (request smuggling): answered 400, and the connection closed.
+    "Content-Length beside chunked": b"GET /api/health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "Content-Lengths that differ": b"GET /api/health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                                   b"Content-Length: 5\r\n\r\n",
+    "a coding other than chunked": b"GET /api/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+    "chunked not last": b"GET /api/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+                        b"0\r\n\r\n",
 }
 
 

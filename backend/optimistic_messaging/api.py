@@ -12,7 +12,7 @@ import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from . import openapi
+from . import cursors, openapi
 from . import validation as v
 from .auth import Session
 from .errors import ApiError
@@ -111,6 +111,7 @@ def health() -> Response:
             "broker": "ok" if s.broker.healthy() else "reconnecting",
             "connections": len(s.connections),
             "chain_id": s.config.chain_id,
+            "siwe_domains": s.config.siwe_domains,  # what a client signs in for: public, as the web app's host is
             "reconciler": s.reconciler.status(),
         }
     )
@@ -141,7 +142,8 @@ def verify() -> Response:
 @bp.post("/auth/verify-tx")
 def verify_tx() -> Response:
     payload = json_body()
-    return session_reply(services().auth.sign_in_by_tx(payload.get("tx_hash"), payload.get("proof")))
+    client = request.remote_addr or ""  # the peer: its share of the look-ups waiting for the chain's node
+    return session_reply(services().auth.sign_in_by_tx(payload.get("tx_hash"), payload.get("proof"), client))
 
 
 @bp.post("/auth/renew")
@@ -179,13 +181,15 @@ def remove_member(chat_id: str, address: str) -> Response:
 @signed_in
 def list_chats() -> Response:
     limit = query_int("limit", 1, 200, 100)
-    cursor = query_int("cursor", 1, 2**63 - 1)  # PostgreSQL keeps it as a bigint
+    secret = services().config.secret_key
+    sealed = request.args.get("cursor")
+    cursor = None if sealed is None else cursors.unseal(secret, g.address, sealed)
     chats, next_cursor = services().chats.of(g.address, cursor, limit)
     return reply(
         {
             "chats": chats,
             "has_more": next_cursor is not None,
-            "next_cursor": None if next_cursor is None else str(next_cursor),
+            "next_cursor": None if next_cursor is None else cursors.seal(secret, g.address, next_cursor),
         }
     )
 

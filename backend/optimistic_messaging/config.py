@@ -74,6 +74,7 @@ class Config:
     xmtp_grace_s: int = 30
     xmtp_gateway_url: str | None = None
     signin_tx_wait_s: float = 30.0
+    signin_tx_per_client: int = 16  # sign-ins by transaction one client address may have waiting for the node
     signin_tx_proof: str = "optional"  # or "required": verify-tx takes bound nonces (and their proof) only
     reconcile_interval_s: float = 1.0
     log_level: str = "INFO"
@@ -126,6 +127,7 @@ class Config:
                 xmtp_grace_s=int(get("XMTP_GRACE_S", cls.xmtp_grace_s)),
                 xmtp_gateway_url=get("XMTP_GATEWAY_URL") or None,
                 signin_tx_wait_s=float(get("SIGNIN_TX_WAIT_S", cls.signin_tx_wait_s)),
+                signin_tx_per_client=int(get("SIGNIN_TX_PER_CLIENT", cls.signin_tx_per_client)),
                 signin_tx_proof=proof,
                 reconcile_interval_s=float(get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),
                 log_level=get("LOG_LEVEL", cls.log_level).upper(),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cursors import PATTERN as CURSOR
+
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
 CHAT_ID = "^[A-Za-z0-9._:-]{1,128}$"
 CLIENT_ID = "^[A-Za-z0-9_-]{1,64}$"
@@ -335,6 +337,11 @@ SCHEMAS: dict[str, Any] = {
             },
             "connections": {"type": "integer", "minimum": 0, "description": "Open sockets."},
             "chain_id": {"type": "integer"},
+            "siwe_domains": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The SIWE domains this server signs in for (SIWE_DOMAINS).",
+            },
             "reconciler": closed(
                 {
                     "rounds": {"type": "integer", "minimum": 0},
@@ -502,8 +509,9 @@ PATHS: dict[str, Any] = {
                             "has_more": {"type": "boolean"},
                             "next_cursor": {
                                 "type": ["string", "null"],
-                                "pattern": "^[0-9]{1,19}$",
-                                "description": "Opaque; pass it as `cursor` for the next page. Null on the last.",
+                                "pattern": CURSOR,
+                                "description": "Opaque, sealed for the caller alone; pass it as `cursor` for the next "
+                                "page. Null on the last.",
                             },
                         }
                     ),
@@ -512,7 +520,13 @@ PATHS: dict[str, Any] = {
             ("401",),
             parameters=[
                 query_int("limit", 1, 200, "Chats per page.", 100),
-                query_int("cursor", 1, 2**63 - 1, "A `next_cursor` from the page before."),
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "required": False,
+                    "description": "A `next_cursor` this server gave the caller; any other string is `invalid`.",
+                    "schema": {"type": "string", "pattern": CURSOR},
+                },
             ],
         ),
         "post": operation(

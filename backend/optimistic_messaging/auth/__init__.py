@@ -42,7 +42,12 @@ class Auth:
         self.tokens = Tokens(config.secret_key, config.token_ttl_s, config.session_max_age_s, clock)
         self.verifiers: list[TokenVerifier] = [self.tokens.verify]
         self.tx = (
-            TxLookup(JsonRpc(config.chain_rpc_url), clock, wait_s=config.signin_tx_wait_s)
+            TxLookup(
+                JsonRpc(config.chain_rpc_url),
+                clock,
+                wait_s=config.signin_tx_wait_s,
+                per_client=config.signin_tx_per_client,
+            )
             if config.chain_rpc_url
             else None
         )
@@ -76,19 +81,21 @@ class Auth:
             raise ApiError("unauthorized", "signature was not made by the message's address")
         return self.tokens.issue(signer)
 
-    def sign_in_by_tx(self, tx_hash: object, proof: object = None) -> Session:
+    def sign_in_by_tx(self, tx_hash: object, proof: object = None, client: str = "") -> Session:
         """A zero-value transaction to oneself on CHAIN_ID, its data `optimistic-messaging sign-in <domain> <nonce>`.
 
         The transaction is public once sent, so a bound nonce (asked for with `?bound=true`) is redeemed only with
         the `proof` given with it; SIGNIN_TX_PROOF=required accepts bound nonces only. A refusal for want of the
-        proof uses nothing up, and a bound attempt spends its own nonce alone: nobody but its asker can spend it."""
+        proof uses nothing up, and a bound attempt spends its own nonce alone: nobody but its asker can spend it.
+        `client` is the asker's network address: while the node does not know the transaction, it holds one of that
+        client's share of the waiting look-ups."""
         if self.tx is None:
             raise ApiError("unavailable", "sign-in by transaction needs CHAIN_RPC_URL, which this server is not given")
         if not isinstance(tx_hash, str) or not _TX_HASH.fullmatch(tx_hash):
             raise ApiError("invalid", "'tx_hash' must be 0x followed by 64 hex characters")
         if proof is not None and not isinstance(proof, str):
             raise ApiError("invalid", "'proof' must be the string given with the nonce")
-        tx = self.tx.fetch(tx_hash.lower())
+        tx = self.tx.fetch(tx_hash.lower(), client)
         claim = parse_text(tx.text) if tx.text is not None else None
         bound = claim is not None and self.nonces.is_bound(claim[1])
         if bound or proof is not None or self.tx_proof_required:

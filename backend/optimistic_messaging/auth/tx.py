@@ -4,22 +4,25 @@ to itself whose data names the domain and a nonce; the transaction's signature, 
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import gevent
-from gevent.lock import BoundedSemaphore
+from gevent.event import AsyncResult, Event
 
 from ..clock import Clock
 from ..errors import ApiError
 from ..verifiers import VerifierDown
-from ..verifiers.rpc import JsonRpc, RpcError, quantity
+from ..verifiers.rpc import JsonRpc, RpcError, quantity, result
 
 PREFIX = "optimistic-messaging sign-in "
 _DATA = re.compile(r"optimistic-messaging sign-in (\S+) (\S+)")
 _HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
 MAX_DATA_BYTES = 512
+BATCH = 256  # hashes per JSON-RPC batch: well under the batch limits public nodes set
 
 
 @dataclass(frozen=True)
@@ -45,48 +48,128 @@ def parse_text(text: str) -> tuple[str, str] | None:
 
 
 class TxLookup:
-    """Reads a transaction from CHAIN_RPC_URL, waiting up to `wait_s` for the node to know it; at most `max_waiting`
-    look-ups wait at once, so unknown hashes cannot tie up the server's greenlets or the node."""
+    """Reads sign-in transactions from CHAIN_RPC_URL, waiting up to `wait_s` for the node to know them. One poller
+    asks the node for a new hash at once (with the others new since its last request) and for every waiting hash in
+    one batch per `poll_s`, one request at a time: thousands can wait (`max_waiting`) for the price of a few requests.
+    A client (by its address) holds at most `per_client` of them, so no one can hold them all."""
 
     def __init__(
-        self, rpc: JsonRpc, clock: Clock, wait_s: float = 30.0, poll_s: float = 0.5, max_waiting: int = 64
+        self,
+        rpc: JsonRpc,
+        clock: Clock,
+        wait_s: float = 30.0,
+        poll_s: float = 0.5,
+        max_waiting: int = 4096,
+        per_client: int = 16,
     ) -> None:
         self.rpc = rpc
         self.clock = clock
         self.wait_s = wait_s
         self.poll_s = poll_s
-        self._slots = BoundedSemaphore(max_waiting)
+        self.max_waiting = max_waiting
+        self.per_client = per_client
+        self._waiting: dict[str, AsyncResult] = {}  # hash -> its answer, shared by everyone asking for it
+        self._askers: Counter[str] = Counter()  # hash -> how many wait for it
+        self._clients: Counter[str] = Counter()  # client -> how many look-ups it has waiting
+        self._count = 0  # look-ups waiting, all clients together
+        self._fresh: dict[str, None] = {}  # hashes not asked for yet, in arrival order
+        self._wake = Event()  # set when a hash is new
+        self._poller: gevent.Greenlet | None = None
+        self._last_round = -math.inf
 
-    def fetch(self, tx_hash: str) -> SignInTx:
-        if not self._slots.acquire(blocking=False):
+    def fetch(self, tx_hash: str, client: str) -> SignInTx:
+        """The transaction, once the node knows it; `client` (the asker's network address) spends one of its share
+        while it waits."""
+        if self._count >= self.max_waiting or self._clients[client] >= self.per_client:
             raise ApiError(
                 "rate_limited",
                 "too many sign-ins by transaction are waiting for the node; retry soon",
                 retry_after_ms=int(self.poll_s * 1000),
             )
+        if tx_hash not in self._waiting:
+            self._waiting[tx_hash] = AsyncResult()
+            self._fresh[tx_hash] = None
+            self._wake.set()
+        answer = self._waiting[tx_hash]
+        self._askers[tx_hash] += 1
+        self._clients[client] += 1
+        self._count += 1
+        if self._poller is None or self._poller.dead:
+            self._poller = gevent.spawn(self._poll)
         try:
-            deadline = self.clock.monotonic() + self.wait_s
-            while True:
-                tx = self._ask(tx_hash)
-                if tx is not None:
-                    return _read(tx)
-                if self.clock.monotonic() >= deadline:
-                    raise ApiError(
-                        "unauthorized",
-                        f"transaction {tx_hash} is not known to the chain's node (waited {self.wait_s:g} s)",
-                    )
-                gevent.sleep(self.poll_s)
+            answer.wait(self.wait_s)
+            if not answer.ready():
+                raise ApiError(
+                    "unauthorized", f"transaction {tx_hash} is not known to the chain's node (waited {self.wait_s:g} s)"
+                )
+            return _read(answer.get())
         finally:
-            self._slots.release()
+            self._count -= 1
+            _drop(self._clients, client)
+            if not _drop(self._askers, tx_hash) and self._waiting.get(tx_hash) is answer:
+                del self._waiting[tx_hash]
 
-    def _ask(self, tx_hash: str) -> dict[str, Any] | None:
+    def _poll(self) -> None:
+        """While anything waits: every waiting hash once per `poll_s`, and between those rounds the new ones as soon
+        as the request before is answered (so a busy node sees one request at a time from here, never a flood)."""
+        while self._waiting:
+            now = self.clock.monotonic()
+            if now >= self._last_round + self.poll_s:
+                self._last_round = now
+                self._fresh.clear()
+                self._ask_all(list(self._waiting))
+            elif self._fresh:
+                fresh = [tx_hash for tx_hash in self._fresh if tx_hash in self._waiting]
+                self._fresh.clear()
+                self._ask_all(fresh)
+            else:
+                self._wake.clear()
+                self._wake.wait(self._last_round + self.poll_s - now)
+
+    def _ask_all(self, hashes: list[str]) -> None:
+        for start in range(0, len(hashes), BATCH):
+            self._ask(hashes[start : start + BATCH])
+
+    def _ask(self, hashes: list[str]) -> None:
+        """One batch: a known transaction answers its waiters; a node that cannot be asked answers `unavailable`."""
         try:
-            tx = self.rpc.call("eth_getTransactionByHash", [tx_hash])
-        except (VerifierDown, RpcError) as exc:
-            raise ApiError("unavailable", f"the chain's node could not be asked for the transaction: {exc}") from None
-        if tx is not None and not isinstance(tx, dict):
-            raise ApiError("unavailable", "the chain's node answered something that is not a transaction")
-        return tx
+            answers = self.rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes])
+        except VerifierDown as exc:
+            for tx_hash in hashes:
+                self._settle(tx_hash, _unavailable(f"could not be asked for the transaction: {exc}"))
+            return
+        for tx_hash, raw in zip(hashes, answers, strict=True):
+            try:
+                tx = result(raw)
+            except RpcError as exc:
+                self._settle(tx_hash, _unavailable(f"could not be asked for the transaction: {exc}"))
+                continue
+            if isinstance(tx, dict):
+                self._settle(tx_hash, tx)
+            elif tx is not None:
+                self._settle(tx_hash, _unavailable("answered something that is not a transaction"))
+
+    def _settle(self, tx_hash: str, outcome: dict[str, Any] | ApiError) -> None:
+        answer = self._waiting.pop(tx_hash, None)
+        if answer is None:
+            return  # its waiters gave up during the round
+        if isinstance(outcome, ApiError):
+            answer.set_exception(outcome)
+        else:
+            answer.set(outcome)
+
+
+def _unavailable(why: str) -> ApiError:
+    return ApiError("unavailable", f"the chain's node {why}")
+
+
+def _drop(counts: Counter[str], key: str) -> int:
+    """One fewer for `key`, forgetting it at zero (a counter per client must not grow with every client ever seen)."""
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
+        return 0
+    return counts[key]
 
 
 def _read(tx: dict[str, Any]) -> SignInTx:

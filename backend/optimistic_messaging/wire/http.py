@@ -26,6 +26,7 @@ _original_read_requestline = pywsgi.WSGIHandler.read_requestline
 _original_read_request = pywsgi.WSGIHandler.read_request
 _original_handle_one_request = pywsgi.WSGIHandler.handle_one_request
 _original_client_error = pywsgi.WSGIHandler._handle_client_error
+_original_message_class = pywsgi.WSGIHandler.MessageClass
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -61,6 +62,19 @@ def _refuse_upgrade(
         ],
     )
     return [body]
+
+
+def check_framing(headers: Any) -> None:
+    """RFC 9112 §6: a body's length must be beyond doubt — a Transfer-Encoding of chunked alone, or one
+    Content-Length. pywsgi took a Content-Length beside a chunked one, or the first of several, or ignored a coding it
+    does not know, and kept the connection: a proxy in front that frames such a request otherwise would have the rest
+    read as a request of its own (request smuggling). Refused as malformed; the connection closes."""
+    codings = [c.strip().lower() for c in ",".join(headers.get_all("Transfer-Encoding") or []).split(",")]
+    lengths = {length.strip() for length in headers.get_all("Content-Length") or []}
+    if codings != [""] and (codings != ["chunked"] or lengths):
+        raise pywsgi._InvalidClientRequest(f"ambiguous framing: Transfer-Encoding {codings}, Content-Length {lengths}")
+    if len(lengths) > 1:
+        raise pywsgi._InvalidClientRequest(f"ambiguous framing: Content-Lengths {sorted(lengths)}")
 
 
 def _wants_websocket(environ: dict[str, Any]) -> bool:
@@ -146,6 +160,13 @@ def install(origins: Collection[str], idle_timeout_s: float) -> None:
         finally:
             self.om_deadline.close()
 
+    def message_class(self: pywsgi.WSGIHandler, *args: Any) -> Any:
+        """pywsgi's headers, once their framing is checked."""
+        headers = _original_message_class(self, *args)
+        if not headers.status:  # else pywsgi answers 400 itself
+            check_framing(headers)
+        return headers
+
     def handle_one_request(self: pywsgi.WSGIHandler) -> Any:
         """pywsgi's, but an error it answers before any application runs is sent with a lingering close."""
         try:
@@ -172,5 +193,6 @@ def install(origins: Collection[str], idle_timeout_s: float) -> None:
 
     pywsgi.WSGIHandler.read_requestline = read_requestline
     pywsgi.WSGIHandler.read_request = read_request
+    pywsgi.WSGIHandler.MessageClass = message_class
     pywsgi.WSGIHandler.handle_one_request = handle_one_request
     pywsgi.WSGIHandler._handle_client_error = handle_client_error
