@@ -109,6 +109,7 @@ def health() -> Response:
             "status": "ok",
             "store": store,
             "broker": "ok" if s.broker.healthy() else "reconnecting",
+            "redis": s.redis_state(),
             "connections": len(s.connections),
             "chain_id": s.config.chain_id,
             "reconciler": s.reconciler.status(),
