@@ -11,7 +11,8 @@ import pytest
 import redis
 
 from cluster import Cluster, PrivateRedis
-from support import Peer, Server, Wallet, new_chat, siwe_text, wait_until
+from support import Peer, Server, Wallet, free_port, new_chat, siwe_text, wait_until
+from test_metrics import scrape
 
 FAST = 5.0  # far above what each step takes now, far below what a hung Redis cost before (2 s per call)
 
@@ -46,7 +47,8 @@ def send_all(peer: Peer, chat_id: str, n: int) -> list[dict[str, Any]]:
 
 def test_a_hung_redis_stalls_no_send_or_join_and_the_node_uses_it_again_when_it_answers(private_redis, make_server,
                                                                                        peers):
-    server = make_server({"REDIS_URL": private_redis.url})
+    metrics = free_port()
+    server = make_server({"REDIS_URL": private_redis.url, "METRICS_PORT": str(metrics)})
     alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
     chat = new_chat(server, alice, bob)
     a, b = peers(server, alice), peers(server, bob)
@@ -61,10 +63,13 @@ def test_a_hung_redis_stalls_no_send_or_join_and_the_node_uses_it_again_when_it_
         joined = b.sio.call("join", {"chat_id": chat["id"]}, timeout=FAST)
         assert joined["ok"] and joined["online"] == sorted([alice.address, bob.address])
         assert redis_state(server) == "down"
+        assert scrape(metrics)[("om_redis_up", ())] == 0
     finally:
         private_redis.signal(signal.SIGCONT)
 
     wait_until(lambda: redis_state(server) == "ok", what="the node to use Redis again")
+    figures = scrape(metrics)
+    assert figures[("om_redis_up", ())] == 1 and figures[("om_redis_breaker_trips_total", ())] == 1
     assert a.send(chat["id"], "Redis answers again")["ok"]
     assert Wallet().sign_in(server).token, "nonces are checked in Redis again"
 
@@ -88,6 +93,28 @@ def test_sign_in_while_redis_is_down_is_unavailable_and_the_nonce_stays_usable(p
     wait_until(lambda: redis_state(server) == "ok", what="the node to use Redis again")
     assert server.post("/api/auth/verify", attempt).status_code == 200, "the refused attempt used nothing up"
     assert server.post("/api/auth/verify", attempt).status_code == 401, "and the nonce is single use again"
+
+
+@pytest.mark.parametrize("emptied", ["restarted", "flushed"])
+def test_a_used_nonce_stays_used_when_redis_comes_back_empty(private_redis, make_server, emptied):
+    server = make_server({"REDIS_URL": private_redis.url})
+    wallet = Wallet()
+    text = siwe_text(wallet.address, server.get("/api/auth/nonce").json()["nonce"])
+    attempt = {"message": text, "signature": wallet.sign(text)}
+    assert server.post("/api/auth/verify", attempt).status_code == 200
+
+    if emptied == "restarted":
+        private_redis.kill()
+        private_redis.start()
+    else:
+        redis.Redis(port=private_redis.port).flushall()
+
+    def replay() -> int | None:
+        status = server.post("/api/auth/verify", attempt).status_code
+        return None if status == 503 else status
+
+    assert wait_until(replay, what="Redis to answer") == 401, "a replay of a used sign-in is refused"
+    assert Wallet().sign_in(server).token, "a nonce issued since signs in"
 
 
 @pytest.fixture

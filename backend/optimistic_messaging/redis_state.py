@@ -77,6 +77,7 @@ class Redis:
         self._probe: gevent.Greenlet | None = None
         self._sweepers: list[Callable[[str], None]] = []
         self._restorers: list[Callable[[], None]] = []
+        self._keepers: list[Callable[[Any], None]] = []
 
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -107,6 +108,10 @@ class Redis:
         Redis was found emptied. It may raise ERRORS."""
         self._restorers.append(restore)
 
+    def on_beat(self, keep: Callable[[Any], None]) -> None:
+        """`keep(pipeline)` adds to each beat's pipeline what must exist in Redis whenever it answers."""
+        self._keepers.append(keep)
+
     def start(self) -> None:
         gevent.spawn(self._beat)
         gevent.spawn(self._sweep)
@@ -133,12 +138,20 @@ class Redis:
         self.up = False
         for _ in range(RESTORE_TRIES):
             changes = self.changes
-            self.client.zadd(self.nodes_key, {self.node: self.clock.now_ms()})
+            self._write_beat()
             for restore in self._restorers:
                 restore()
             if changes == self.changes:
                 break
         self.up, self.up_since = True, self.clock.monotonic()
+
+    def _write_beat(self) -> bool:
+        """This node's heartbeat, and what else each beat keeps (`on_beat`); whether Redis had not known the node."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.nodes_key, {self.node: self.clock.now_ms()})
+        for keep in self._keepers:
+            keep(pipe)
+        return bool(pipe.execute()[0])
 
     def _beat(self) -> None:
         """A beat that finds this node missing from the living (Redis emptied, or this node swept for silence)
@@ -147,7 +160,7 @@ class Redis:
         while True:
             if self.up:
                 try:
-                    if self.client.zadd(self.nodes_key, {self.node: self.clock.now_ms()}) and beaten:
+                    if self._write_beat() and beaten:
                         log.warning("Redis had forgotten this node (emptied, or swept): its state re-asserted")
                         self._restore()
                     beaten = True
@@ -173,22 +186,34 @@ class Redis:
                 self.trip("the sweep of dead nodes", exc)
 
 
+_USE = """
+local since = redis.call('GET', KEYS[2])
+if not since then
+  since = ARGV[3]
+  redis.call('SET', KEYS[2], since)
+end
+if tonumber(ARGV[1]) < tonumber(since) then return 0 end
+if redis.call('SET', KEYS[1], 1, 'NX', 'PXAT', ARGV[2]) then return 1 end
+return 0
+"""
+
+
 class RedisUsedNonces:
+    """Used nonces, each until it expires, and since when this ledger holds all of them (`nonces-since`, written by
+    every beat): an emptied Redis forgot which were used, so a nonce issued before it found itself new is refused."""
+
     def __init__(self, r: Redis) -> None:
         self.r = r
+        self._since = r.key("nonces-since")
+        self._use = r.client.register_script(_USE)
+        r.on_beat(lambda pipe: pipe.set(self._since, self.r.clock.now_ms(), nx=True))
 
     def use(self, nonce: str, issued_ms: int, expires_ms: int) -> bool:
-        """SET NX: the first node to use it wins. Without Redis a nonce cannot be vouched for: `unavailable`, and
-        nothing is noted on this node (a SET that reached a hung Redis may still use the nonce up: sign in anew)."""
-        return self.r.guarded(
-            "a nonce",
-            lambda: bool(
-                self.r.client.set(
-                    self.r.key("nonce", nonce), 1, nx=True, pxat=max(expires_ms, self.r.clock.now_ms() + 1)
-                )
-            ),
-            _nonces_unchecked,
-        )
+        """The first node to use it wins. Without Redis a nonce cannot be vouched for: `unavailable`, and nothing is
+        noted on this node (a call that reached a hung Redis may still use the nonce up: sign in anew)."""
+        now = self.r.clock.now_ms()
+        keys, args = [self.r.key("nonce", nonce), self._since], [issued_ms, max(expires_ms, now + 1), now]
+        return self.r.guarded("a nonce", lambda: bool(self._use(keys=keys, args=args)), _nonces_unchecked)
 
 
 def _nonces_unchecked() -> bool:
