@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from cluster import Cluster, PrivateRedis
-from support import Peer, Server, Wallet, free_port, new_chat, siwe_text, wait_until
+from support import Peer, Server, Wallet, free_port, new_chat, refusal, siwe_text, wait_until
 from test_metrics import scrape
 
 FAST = 5.0  # far above what each step takes now, far below what a hung Redis cost before (2 s per call)
@@ -123,7 +123,7 @@ def cluster_on(tmp_path: Path) -> Iterator[Callable[[PrivateRedis], Cluster]]:
     started: list[Cluster] = []
 
     def make(r: PrivateRedis) -> Cluster:
-        cluster = Cluster(tmp_path / "cluster", 2, {"NODE_TTL_S": "2"}, redis_url=r.url)
+        cluster = Cluster(tmp_path / "cluster", 2, {"NODE_TTL_S": "2", "MAX_SOCKETS_PER_ADDRESS": "2"}, redis_url=r.url)
         started.append(cluster)
         return cluster.start()
 
@@ -134,14 +134,15 @@ def cluster_on(tmp_path: Path) -> Iterator[Callable[[PrivateRedis], Cluster]]:
 
 @pytest.mark.own_store
 @pytest.mark.parametrize("emptied", ["restarted", "flushed"])
-def test_presence_held_by_a_node_is_reasserted_when_redis_comes_back_empty(private_redis, cluster_on, peers,
-                                                                          emptied):
+def test_presence_and_socket_counts_held_by_a_node_are_reasserted_when_redis_comes_back_empty(
+        private_redis, cluster_on, peers, emptied):
     c = cluster_on(private_redis)
     members = [Wallet().sign_in(c[0]) for _ in range(3)] + [Wallet().sign_in(c[1])]
     chat = new_chat(c[0], *members)
     on_first = [peers(c[0], w) for w in members[:3]]
     for peer in on_first:
         peer.join(chat["id"])
+    peers(c[0], members[0])  # the first member's second socket (of two allowed), in no chat
 
     if emptied == "restarted":
         private_redis.kill()
@@ -153,6 +154,8 @@ def test_presence_held_by_a_node_is_reasserted_when_redis_comes_back_empty(priva
     fourth = peers(c[1], members[3])
     # A join from the other node lists what Redis holds: node 0's three only once it re-asserted them.
     wait_until(lambda: fourth.join(chat["id"])["online"] == everyone, what="all four online, seen from node 1")
+    wait_until(lambda: redis_state(c[0]) == "ok", what="node 0 to have re-asserted all it holds")
+    assert refusal(c[1], members[0].token) == {"message": "rate_limited"}, "node 0's two sockets count on node 1"
     for peer in on_first[:2]:
         peer.close()
     for gone in members[:2]:
