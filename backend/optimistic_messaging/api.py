@@ -109,6 +109,7 @@ def health() -> Response:
             "status": "ok",
             "store": store,
             "broker": "ok" if s.broker.healthy() else "reconnecting",
+            "redis": s.redis_state(),
             "connections": len(s.connections),
             "chain_id": s.config.chain_id,
             "siwe_domains": s.config.siwe_domains,  # what a client signs in for: public, as the web app's host is

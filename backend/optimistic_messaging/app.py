@@ -53,6 +53,7 @@ def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Fla
         limits=limits,
         reconciler=reconciler,
         connections=Connections(backends.quota),
+        redis=backends.redis,
     )
 
     app = Flask(__name__)

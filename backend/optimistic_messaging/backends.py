@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .auth import LocalUsedNonces, UsedNonces
 from .auth.nonces import SharedUsedNonces
@@ -18,6 +19,9 @@ from .presence import LocalPresence, LocalSignals, Presence, Signals
 from .ratelimit import Limits
 from .store import Store
 from .store.jsonl import JsonlStore
+
+if TYPE_CHECKING:
+    from .redis_state import Redis
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ class Backends:
     presence: Presence
     signals: Signals
     quota: SocketQuota
-    redis: object | None = None  # the shared connection, its heartbeat and sweep, when REDIS_URL is set
+    redis: Redis | None = None  # the shared connection, its heartbeat, sweep and breaker, when REDIS_URL is set
 
     def start(self) -> None:
         """Once everything has subscribed: start hearing of commits and signals, beating, electing."""
@@ -87,6 +91,7 @@ def open_backends(config: Config, clock: Clock) -> Backends:
         node,
         clock,
         config.node_ttl_s,
+        config.redis_timeout_s,
     )
     signals = rs.RedisSignals(r)
     return Backends(

@@ -48,6 +48,7 @@ class Config:
     database_url: str | None = None  # PostgreSQL as the store of record (several nodes); unset: the JSON-lines log
     redis_url: str | None = None  # ephemeral state shared by nodes: presence, typing, rate limits, socket counts
     node_ttl_s: float = 20.0  # a node silent this long is dead: its sockets' presence is swept by the others
+    redis_timeout_s: float = 0.25  # a Redis call slower than this trips the breaker: the node keeps its own view
     secret_key: str = ""  # from_env always sets it (generated if need be); a Config without one is refused
     token_ttl_s: int = 86400
     session_max_age_s: int = 30 * 86400
@@ -102,6 +103,7 @@ class Config:
                 database_url=get("DATABASE_URL") or None,
                 redis_url=get("REDIS_URL") or None,
                 node_ttl_s=float(get("NODE_TTL_S", cls.node_ttl_s)),
+                redis_timeout_s=float(get("REDIS_TIMEOUT_S", cls.redis_timeout_s)),
                 secret_key=get("SECRET_KEY") or _secret_beside(data_file),
                 token_ttl_s=int(get("TOKEN_TTL_S", cls.token_ttl_s)),
                 session_max_age_s=int(get("SESSION_MAX_AGE_S", cls.session_max_age_s)),

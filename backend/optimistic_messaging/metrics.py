@@ -72,6 +72,13 @@ class Collector:
         healthy = GaugeMetricFamily("om_store_healthy", "1 while storage takes writes")
         healthy.add_metric([], int(s.store.healthy()))
         yield healthy
+        if s.redis is not None:
+            up = GaugeMetricFamily("om_redis_up", "1 while Redis is used; 0 while its breaker is open (own view)")
+            up.add_metric([], int(s.redis.up))
+            yield up
+            trips = CounterMetricFamily("om_redis_breaker_trips", "Times Redis failed or hung and the breaker opened")
+            trips.add_metric([], s.redis.trips)
+            yield trips
         yield from self._reconciler()
 
     def _reconciler(self) -> Iterator[Metric]:

@@ -335,6 +335,11 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["ok", "reconnecting"],
                 "description": "Whether this node hears the other nodes' commits.",
             },
+            "redis": {
+                "type": "string",
+                "enum": ["ok", "down", "not configured"],
+                "description": "down: Redis failed or hung and this node keeps its own view until it answers again.",
+            },
             "connections": {"type": "integer", "minimum": 0, "description": "Open sockets."},
             "chain_id": {"type": "integer"},
             "siwe_domains": {

@@ -81,6 +81,10 @@ class LocalPresence:
     def sids(self, chat_id: str, address: str) -> list[str]:
         return list(self._sockets.get(chat_id, {}).get(address, ()))
 
+    def held(self) -> list[tuple[str, str]]:
+        """Every (chat id, address) with a socket here: what this node asserts to the others."""
+        return [(chat_id, address) for chat_id, by_address in self._sockets.items() for address in by_address]
+
     def typing(self, chat_id: str, address: str, typing: bool) -> bool:
         key = (chat_id, address)
         if typing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .auth import Auth
 from .broker import Broker
@@ -15,6 +16,9 @@ from .presence import Presence, Signals
 from .ratelimit import Limits
 from .reconciler import Reconciler
 from .store import Store
+
+if TYPE_CHECKING:
+    from .redis_state import Redis
 
 
 @dataclass
@@ -31,3 +35,10 @@ class Services:
     limits: Limits
     reconciler: Reconciler
     connections: Connections
+    redis: Redis | None = None  # shared ephemeral state (REDIS_URL): its breaker's state for health and metrics
+
+    def redis_state(self) -> str:
+        """ok while Redis is used, down while this node keeps its own view (the breaker open)."""
+        if self.redis is None:
+            return "not configured"
+        return "ok" if self.redis.up else "down"
