@@ -279,7 +279,8 @@ export class ChatConnection {
         }, REFUSED_RETRY_MS);
       }
     });
-    // Sent just before the server disconnects a socket whose token expires ({expires_at}).
+    // Sent just before the server disconnects a socket whose token expires or whose session was signed out
+    // ({expires_at, reason: "expired" | "logout"}).
     socket.on("session:expired", () => {
       this.sessionEnded = true;
     });
