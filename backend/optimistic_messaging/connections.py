@@ -47,7 +47,7 @@ class Connection:
     sid: str
     address: str
     expires_at: int
-    session: str = ""
+    session: str
     chats: set[str] = field(default_factory=set)
 
 
@@ -64,7 +64,7 @@ class Connections:
     def __len__(self) -> int:
         return len(self._by_sid)
 
-    def open(self, sid: str, address: str, expires_at: int, session: str = "") -> Connection:
+    def open(self, sid: str, address: str, expires_at: int, session: str) -> Connection:
         if not self.quota.acquire(address):
             raise ApiError("rate_limited", f"this address already holds {self.quota.limit} sockets")
         conn = self._by_sid[sid] = Connection(sid, address, expires_at, session)
