@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from optimistic_messaging.auth import Auth, Identity, LocalUsedNonces, Nonces, Tokens
+from optimistic_messaging.auth import Auth, Identity, LocalUsedNonces, Nonces, Revocations, Tokens
 from optimistic_messaging.config import Config
 from optimistic_messaging.errors import ApiError
+from optimistic_messaging.store.jsonl import JsonlStore
 
 from support import FakeClock, Wallet, iso_now, siwe_text
 
@@ -132,7 +133,8 @@ def test_token_expires_after_its_ttl():
     clock = FakeClock()
     tokens = Tokens("k" * 32, ttl_s=60, max_age_s=3600, clock=clock)
     session = tokens.issue("0xabc")
-    assert tokens.verify(session.token) == Identity("0xabc", session.expires_at, clock.ms)
+    identity = tokens.verify(session.token)
+    assert identity == Identity("0xabc", session.expires_at, clock.ms, identity.session) and len(identity.session) >= 16
     clock.advance(60_000)
     assert tokens.verify(session.token) is None
 
@@ -192,9 +194,10 @@ def test_nonce_issued_before_a_restart_is_refused():
     assert nonces(clock).consume(before) is False
 
 
-def test_a_session_is_renewed_without_signing_until_its_maximum_age():
+def test_a_session_is_renewed_without_signing_until_its_maximum_age(tmp_path):
     clock = FakeClock()
-    auth = Auth(Config(secret_key="k" * 32, token_ttl_s=100, session_max_age_s=250), LocalUsedNonces(clock), clock)
+    auth = Auth(Config(secret_key="k" * 32, token_ttl_s=100, session_max_age_s=250), LocalUsedNonces(clock), clock,
+                Revocations(JsonlStore(tmp_path / "log"), clock))
     start = clock.ms
     session = auth.tokens.issue("0xabc")
     clock.advance(60_000)

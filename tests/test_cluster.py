@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 import pytest
 
 from cluster import Cluster, PrivatePostgres
-from support import TIMEOUT, Peer, Wallet, new_chat, siwe_text, wait_until
+from support import TIMEOUT, Peer, Wallet, new_chat, refusal, siwe_text, wait_until
 
 pytestmark = pytest.mark.own_store
 
@@ -54,6 +54,27 @@ def test_a_message_sent_on_one_node_reaches_sockets_on_every_node(clusters, peer
     sent = peers(c[0], alice).send(chat["id"], "to every node")["message"]
     for peer in listeners:
         assert peer.wait("message", lambda m: m["id"] == sent["id"]) == sent
+
+
+def test_a_sign_out_on_one_node_ends_that_session_on_every_node(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat = new_chat(c[0], alice, bob)
+    renewed = c[1].post("/api/auth/renew", token=alice.token).json()["token"]
+    leaving = [peers(c[1], alice), peers(c[1], Wallet(alice.account, renewed))]
+    staying = peers(c[1], Wallet(alice.account).sign_in(c[1]))
+    for peer in [*leaving, staying]:
+        peer.join(chat["id"])
+    assert c[0].post("/api/auth/logout", token=alice.token).status_code == 200
+    for peer in leaving:  # node B heard of it: its sockets of that session are told so and closed
+        assert peer.wait("session:expired")["reason"] == "logout"
+        wait_until(lambda peer=peer: not peer.sio.connected, what="node B to disconnect the signed-out socket")
+    for node in c.nodes:
+        for token in (alice.token, renewed):
+            r = node.get("/api/chats", token)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+            assert refusal(node, token) == {"message": "unauthorized"}
+    assert staying.send(chat["id"], "the other sign-in goes on")["ok"]
 
 
 def test_concurrent_pipelined_sends_on_two_nodes_get_one_gapless_seq_seen_in_the_same_order_everywhere(clusters, peers):

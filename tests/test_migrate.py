@@ -45,11 +45,13 @@ def a_log(make_server, tmp_path):
     a.call("attest", {"chat_id": group["chat"]["id"], "message_id": sent["id"], "xmtp_id": "xmtp-1"})
     server.request("DELETE", f"/api/chats/{group['chat']['id']}/members/{carol.address}", carol.token)
     a.close()
+    signed_out = Wallet(alice.account).sign_in(server).token
+    assert server.post("/api/auth/logout", token=signed_out).status_code == 200
     before = everything(server, alice.token)
     server.stop()
     secret = (server.data_file.parent / (server.data_file.name + ".secret")).read_text().strip()
     return {"server": server, "alice": alice, "bob": bob, "before": before, "secret": secret, "dm": dm["id"],
-            "group": group["chat"]["id"]}
+            "group": group["chat"]["id"], "signed_out": signed_out}
 
 
 def on_postgres(make_server, a_log, database_url: str) -> Server:
@@ -65,6 +67,7 @@ def test_a_log_comes_into_postgresql_with_everything_a_node_serves(make_server, 
     alice = a_log["alice"]  # the same token: the same SECRET_KEY signs it
     after = everything(node, alice.token)
     assert after == a_log["before"]
+    assert node.get("/api/chats", a_log["signed_out"]).status_code == 401, "a sign-out comes along"
     repeat = Peer(node, alice.token)
     assert repeat.send(a_log["dm"], "a repeat", client_id="dm3")["message"] == a_log["before"][a_log["dm"]][1][3]
     assert repeat.send(a_log["dm"], "new")["message"]["seq"] == 7, "the sequence goes on where the log left it"

@@ -1,4 +1,5 @@
-"""Sessions end with their tokens: an expired socket is told so and closed; the client signs in again and resumes."""
+"""Sessions end with their tokens: an expired socket is told so and closed; the client signs in again and resumes.
+A sign-out ends one session (the sign-in and its renewals) at once, for good, and nothing else of the address."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ import json
 import pytest
 import websocket
 
-from support import TIMEOUT, Wallet, new_chat, wait_until
+from support import TIMEOUT, Wallet, new_chat, refusal, wait_until
 
 TTL_S = 3
 
@@ -23,7 +24,7 @@ def test_a_socket_is_told_its_session_expired_and_is_disconnected(brief, peers):
     a = peers(brief, alice.sign_in(brief))
     a.join(chat["id"])
     expired = a.wait("session:expired", timeout=TTL_S + TIMEOUT)
-    assert expired == {"expires_at": alice.expires_at}
+    assert expired == {"expires_at": alice.expires_at, "reason": "expired"}
     wait_until(lambda: not a.sio.connected, what="the server to disconnect the socket")
     assert peers(brief, bob.sign_in(brief)).send(chat["id"], "after alice's session ended")["ok"]
     assert a.received("message") == []
@@ -57,3 +58,71 @@ def test_after_signing_in_again_the_client_resumes_by_rev_and_misses_nothing(bri
     missed = peers(brief, bob.sign_in(brief)).send(chat["id"], "while alice was away")["message"]
     again = peers(brief, alice.sign_in(brief)).join(chat["id"], since_rev=seen)
     assert [m["id"] for m in again["changes"]] == [missed["id"]]
+
+
+def logout(server, token: str | None):
+    return server.post("/api/auth/logout", token=token)
+
+
+def renewed(server, token: str) -> str:
+    r = server.post("/api/auth/renew", token=token)
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def refused_everywhere(server, token: str) -> None:
+    """The token is `unauthorized` on REST, for renewal and at socket connect."""
+    for r in (server.get("/api/chats", token), server.post("/api/auth/renew", token=token)):
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
+    assert refusal(server, token) == {"message": "unauthorized"}
+
+
+def test_a_sign_out_ends_the_token_and_every_renewal_of_it_and_nothing_else(server, wallets):
+    (alice,) = wallets(1)
+    tokens = [alice.token]
+    for _ in range(5):
+        tokens.append(renewed(server, tokens[-1]))
+    other = Wallet(alice.account).sign_in(server)  # the same address signed in again: another session
+    r = logout(server, tokens[2])
+    assert r.status_code == 200 and r.json() == {}
+    for token in tokens:
+        refused_everywhere(server, token)
+    assert logout(server, tokens[0]).status_code == 401, "signing out twice: its tokens are unauthorized by then"
+    assert server.get("/api/chats", other.token).status_code == 200
+    assert server.post("/api/auth/renew", token=other.token).status_code == 200
+
+
+def test_a_sign_out_without_a_good_token_is_unauthorized_in_the_error_shape(server):
+    for token in (None, "garbage"):
+        r = logout(server, token)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized" and r.json()["error"]["message"]
+
+
+def test_a_signed_out_sessions_sockets_are_told_so_and_disconnected_and_the_others_go_on(server, peers):
+    alice, bob = Wallet(), Wallet().sign_in(server)
+    chat = new_chat(server, bob, alice)
+    leaving = peers(server, alice.sign_in(server))
+    renewal = peers(server, Wallet(alice.account, renewed(server, alice.token)))  # the same session, renewed
+    staying = peers(server, Wallet(alice.account).sign_in(server))
+    for peer in (leaving, renewal, staying):
+        peer.join(chat["id"])
+    assert logout(server, alice.token).status_code == 200
+    for peer in (leaving, renewal):
+        assert peer.wait("session:expired")["reason"] == "logout"
+        wait_until(lambda peer=peer: not peer.sio.connected, what="the server to disconnect the signed-out socket")
+    assert leaving.received("session:expired") == [{"expires_at": alice.expires_at, "reason": "logout"}]
+    sent = staying.send(chat["id"], "still here")
+    assert sent["ok"] and staying.wait("message", lambda m: m["id"] == sent["message"]["id"])
+    assert staying.received("session:expired") == []
+
+
+def test_a_sign_out_survives_a_restart(make_server):
+    server = make_server()
+    alice = Wallet().sign_in(server)
+    renewal = renewed(server, alice.token)
+    assert logout(server, renewal).status_code == 200
+    server.stop()
+    server.start()
+    for token in (alice.token, renewal):
+        refused_everywhere(server, token)
+    assert server.get("/api/chats", Wallet(alice.account).sign_in(server).token).status_code == 200

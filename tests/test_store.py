@@ -286,6 +286,23 @@ def test_compaction_drops_superseded_records_and_keeps_the_state(store, path, mo
     assert path.read_bytes().count(b'"op":"commit"') > 1
 
 
+def test_compaction_drops_sign_outs_past_their_until_and_keeps_the_others(path, monkeypatch):
+    monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 5)
+    clock = FakeClock()
+    store = opened(path, clock=clock)
+    store.create_chat("c", [ALICE], None, ALICE)
+    store.revoke_session("gone", clock.now_ms() + 1_000)
+    store.revoke_session("kept", clock.now_ms() + 100_000)
+    clock.advance(1_000)
+    message = send(store, "m")
+    for i in range(10):  # superseded records outnumber live ones: the store compacts
+        store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})
+    log = path.read_bytes()
+    assert b'"x0"' not in log and b'"gone"' not in log and b'"kept"' in log
+    store.close()
+    assert opened(path, clock=clock).revoked_sessions() == {"kept": clock.now_ms() + 99_000}
+
+
 def test_a_header_of_another_format_stops_start_up(path):
     path.write_bytes(b'{"op":"log","format":3}\n')
     with pytest.raises(StoreCorrupt, match=r"messages\.json:1: unknown or damaged log header"):

@@ -248,6 +248,26 @@ def test_commits_announce_new_and_changed_messages_and_chat_changes(store):
     assert all(isinstance(ch, ChatChanged) for ch in changes) and changes[-1].chat.members == [ALICE, CAROL]
 
 
+def test_a_sign_out_is_announced_kept_across_a_restart_and_forgotten_past_its_until(store, kind):
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    now = kind.clock.now_ms()
+    store.revoke_session("brief", now + 1_000)
+    store.revoke_session("long", now + 100_000)
+    store.revoke_session("long", now + 50_000)  # a repeat never shortens it
+    assert [(r.session, r.until) for c in commits for r in c.revoked][:2] == [("brief", now + 1_000),
+                                                                             ("long", now + 100_000)]
+    assert all(not c.messages and not c.chats for c in commits)
+    assert store.revoked_sessions() == {"brief": now + 1_000, "long": now + 100_000}
+    kind.clock.advance(1_000)
+    assert store.revoked_sessions() == {"long": now + 100_000}
+    store.close()
+    again = kind.open()
+    assert again.revoked_sessions() == {"long": now + 100_000}
+    kind.clock.advance(99_000)
+    assert again.revoked_sessions() == {}
+
+
 def test_everything_is_there_again_after_a_restart(store, kind):
     m = send(store, "a", "kept")
     store.change(m.id, lambda current: {"xmtp_id": "x"})

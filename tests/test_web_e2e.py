@@ -220,9 +220,10 @@ def test_an_injected_wallet_signs_in_and_pays_through_the_wallet(stack, people):
     assert a.errors == [] and b.errors == []
 
 
-def test_a_renewed_session_keeps_the_page_as_it_was(people):
+def test_a_renewed_session_keeps_the_page_as_it_was_and_sign_out_ends_it_on_the_server(people, stack):
     """SessionKeeper renews the token once it is due (here at once: the stored session is made old); the page carries
-    on with the new token instead of starting over (what was typed stays)."""
+    on with the new token instead of starting over (what was typed stays). Sign out then ends that session on the
+    server: the token and the one it was renewed from are refused."""
     a = people()
     a.page.get_by_test_id("dm-address").fill("0xAbC")
     old = a.token
@@ -234,6 +235,11 @@ def test_a_renewed_session_keeps_the_page_as_it_was(people):
     a.page.wait_for_function("old => JSON.parse(localStorage.getItem('om.session')).token !== old", arg=old)
     expect(a.page.get_by_test_id("dm-address")).to_have_value("0xAbC")
     expect(a.page.get_by_test_id("chat-list")).to_have_attribute("aria-busy", "false")
+    renewed = a.token
+    a.page.get_by_role("button", name="Sign out").click()
+    expect(a.page.get_by_test_id("signin-burner")).to_be_visible()
+    for token in (old, renewed):
+        assert stack["server"].get("/api/chats", token).status_code == 401
     assert a.errors == []
 
 

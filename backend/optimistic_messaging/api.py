@@ -152,6 +152,12 @@ def renew() -> Response:
     return session_reply(services().auth.renew(bearer_token()))
 
 
+@bp.post("/auth/logout")
+def logout() -> Response:
+    services().auth.sign_out(bearer_token())
+    return reply({})
+
+
 @bp.post("/chats")
 @signed_in
 def create_chat() -> Response:

@@ -9,7 +9,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from . import api, events, logs, wire
-from .auth import Auth
+from .auth import Auth, Revocations
 from .backends import open_backends
 from .chats import Chats
 from .clock import SYSTEM_CLOCK, Clock
@@ -40,12 +40,16 @@ def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Fla
     reconciler = Reconciler(config, store, clock, backends.leadership)
     backends.broker.subscribe(reconciler.noticed)
     backends.broker.on_resync(reconciler.reseed)
+    revocations = Revocations(store, clock)
+    revocations.load()
+    backends.broker.subscribe(revocations.noticed)
+    backends.broker.on_resync(revocations.load)
     services = Services(
         config=config,
         clock=clock,
         store=store,
         broker=backends.broker,
-        auth=Auth(config, backends.used_nonces, clock),
+        auth=Auth(config, backends.used_nonces, clock, revocations),
         chats=chats,
         messaging=Messaging(config, store, chats, limits.sends),
         presence=backends.presence,

@@ -41,11 +41,13 @@ class LocalSocketQuota:
 
 @dataclass(eq=False)
 class Connection:
-    """One authenticated socket: whose it is, until when its session holds, and which chats it joined."""
+    """One authenticated socket: whose it is, until when its token holds, its session (what a sign-out ends), and
+    which chats it joined."""
 
     sid: str
     address: str
     expires_at: int
+    session: str
     chats: set[str] = field(default_factory=set)
 
 
@@ -56,15 +58,18 @@ class Connections:
         self.quota = quota
         self._by_sid: dict[str, Connection] = {}
         self._by_address: dict[str, dict[str, Connection]] = {}
+        self._by_session: dict[str, dict[str, Connection]] = {}
         self._expiry: list[tuple[int, str]] = []  # (expires_at, sid); entries of closed sockets are skipped
 
     def __len__(self) -> int:
         return len(self._by_sid)
 
-    def open(self, sid: str, address: str, expires_at: int) -> Connection:
+    def open(self, sid: str, address: str, expires_at: int, session: str) -> Connection:
         if not self.quota.acquire(address):
             raise ApiError("rate_limited", f"this address already holds {self.quota.limit} sockets")
-        conn = self._by_address.setdefault(address, {})[sid] = self._by_sid[sid] = Connection(sid, address, expires_at)
+        conn = self._by_sid[sid] = Connection(sid, address, expires_at, session)
+        self._by_address.setdefault(address, {})[sid] = conn
+        self._by_session.setdefault(session, {})[sid] = conn
         heapq.heappush(self._expiry, (expires_at, sid))
         return conn
 
@@ -72,10 +77,8 @@ class Connections:
         conn = self._by_sid.pop(sid, None)
         if conn is not None:
             self.quota.release(conn.address)
-            mine = self._by_address[conn.address]
-            del mine[sid]
-            if not mine:
-                del self._by_address[conn.address]
+            _drop(self._by_address, conn.address, sid)
+            _drop(self._by_session, conn.session, sid)
         return conn
 
     def get(self, sid: str) -> Connection | None:
@@ -83,6 +86,9 @@ class Connections:
 
     def of(self, address: str) -> list[Connection]:
         return list(self._by_address.get(address, {}).values())
+
+    def of_session(self, session: str) -> list[Connection]:
+        return list(self._by_session.get(session, {}).values())
 
     def next_expiry(self) -> int | None:
         """When the next open socket's session ends (ms), if any is open."""
@@ -99,3 +105,10 @@ class Connections:
             if conn is not None and conn.expires_at <= now_ms:
                 found.append(conn)
         return found
+
+
+def _drop(index: dict[str, dict[str, Connection]], key: str, sid: str) -> None:
+    mine = index[key]
+    del mine[sid]
+    if not mine:
+        del index[key]

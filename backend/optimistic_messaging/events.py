@@ -46,6 +46,8 @@ def register(sio: socketio.Server, s: Services) -> None:
                 raise ApiError("unauthorized", "this connection is not signed in")
             if conn.expires_at <= clock.now_ms():
                 raise ApiError("unauthorized", "the session has expired: sign in again and reconnect")
+            if conn.session in s.auth.revocations:  # its socket is being disconnected
+                raise ApiError("unauthorized", "this session was signed out: sign in again")
             if limited:
                 s.limits.events.take(conn.address)
             if extra:
@@ -98,7 +100,10 @@ def register(sio: socketio.Server, s: Services) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             identity = s.auth.identify(token)
-            s.connections.open(sid, identity.address, identity.expires_at)
+            s.connections.open(sid, identity.address, identity.expires_at, identity.session)
+            if identity.session in s.auth.revocations:  # signed out while the socket quota was being counted
+                s.connections.close(sid)
+                raise ApiError("unauthorized", "this session was signed out: sign in again")
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.code) from None
         environ.clear()  # a copy python-socketio would keep for the connection's life; nothing here reads it again
@@ -219,10 +224,11 @@ def register(sio: socketio.Server, s: Services) -> None:
 
     fanout = Fanout(s.store, deliver, chat_changed)
 
-    def end_session(conn: Connection) -> None:
-        """The token has expired: say so, disconnect the Socket.IO session and close its connection."""
+    def end_session(conn: Connection, reason: str = "expired") -> None:
+        """The token has expired or its session was signed out: say so, disconnect the Socket.IO session and close its
+        connection."""
         eio_sid = sio.manager.eio_sid_from_sid(conn.sid, "/")
-        sio.emit("session:expired", {"expires_at": conn.expires_at}, to=conn.sid)
+        sio.emit("session:expired", {"expires_at": conn.expires_at, "reason": reason}, to=conn.sid)
         sio.disconnect(conn.sid)
         eio_socket = sio.eio.sockets.get(eio_sid) if eio_sid else None
         if eio_socket is not None:
@@ -237,6 +243,14 @@ def register(sio: socketio.Server, s: Services) -> None:
                 except Exception:
                     log.exception("ending the expired session of %s failed", conn.sid)
 
+    def signed_out(session: str) -> None:
+        """A sign-out on any node: this node's sockets of that session end now."""
+        for conn in s.connections.of_session(session):
+            try:
+                end_session(conn, "logout")
+            except Exception:
+                log.exception("ending the signed-out session of %s failed", conn.sid)
+
     def expire_typing() -> None:
         while True:
             gevent.sleep(0.5)
@@ -246,5 +260,6 @@ def register(sio: socketio.Server, s: Services) -> None:
     s.signals.listen(signal)
     s.broker.subscribe(fanout.publish)
     s.broker.on_resync(fanout.resync)
+    s.auth.revocations.on_revoked(lambda session: gevent.spawn(signed_out, session))
     sio.start_background_task(sweep_sessions)
     sio.start_background_task(expire_typing)

@@ -1,9 +1,10 @@
 """`python -m optimistic_messaging.migrate FILE`: import a JSON-lines log into the PostgreSQL of DATABASE_URL.
 
 Every field a node serves comes along (ids, seq, rev, bodies, payments, statuses, times, members, titles, creators,
-idempotency keys). Run it with the nodes stopped. Run again, it imports nothing twice and never moves a chat's
-last_seq or rev back: a chat it brought in before gets what the log gained since (later messages, later changes),
-unless nodes wrote to that chat in the database meanwhile — then the database's history stands and the chat is named.
+idempotency keys), and the sign-outs still in force (the nodes share the log's SECRET_KEY: its tokens stay valid).
+Run it with the nodes stopped. Run again, it imports nothing twice and never moves a chat's last_seq or rev back: a
+chat it brought in before gets what the log gained since (later messages, later changes), unless nodes wrote to that
+chat in the database meanwhile — then the database's history stands and the chat is named.
 A chat the database had before any import is never touched.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import orjson
 import psycopg
 
+from .clock import SYSTEM_CLOCK
 from .models import Message
 from .store.jsonl import JsonlStore
 from .store.postgres import INSERT_MESSAGES
@@ -48,6 +50,12 @@ def import_log(path: Path, url: str) -> Imported:
                         _import_room(conn, room, done)
                 except psycopg.errors.UniqueViolation:  # an idempotency key the database gave to another message
                     done.diverged.append(room.id)
+            state.forget_revoked(SYSTEM_CLOCK.now_ms())
+            conn.cursor().executemany(
+                "INSERT INTO revoked_sessions (session_id, until) VALUES (%s, %s) ON CONFLICT (session_id) "
+                "DO UPDATE SET until = greatest(revoked_sessions.until, excluded.until)",
+                list(state.revoked.items()),
+            )
     return done
 
 

@@ -500,6 +500,17 @@ PATHS: dict[str, Any] = {
             description="A session ends `SESSION_MAX_AGE_S` (30 days) after its sign-in, renewed or not.",
         )
     },
+    "/api/auth/logout": {
+        "post": operation(
+            "logout",
+            "auth",
+            "Sign out: end this session (its sign-in and every renewal of it) on every node",
+            {"200": ok("Signed out: the session's tokens are `unauthorized` from now on.", closed({}))},
+            ("401",),
+            description="The address's other sign-ins go on. The session's sockets get `session:expired` with "
+            '`"reason": "logout"` and are disconnected. Signing out again with any of its tokens: `unauthorized`.',
+        )
+    },
     "/api/chats": {
         "get": operation(
             "listChats",

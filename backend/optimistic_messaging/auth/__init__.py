@@ -12,11 +12,12 @@ from ..config import Config
 from ..errors import ApiError
 from ..verifiers.rpc import JsonRpc
 from .nonces import NONCE, LocalUsedNonces, Nonces, UsedNonces
+from .revocations import Revocations
 from .siwe import SiweError, parse_message, recover_signer
 from .tokens import Identity, Session, Tokens
 from .tx import TxLookup, parse_text
 
-__all__ = ["Auth", "Identity", "LocalUsedNonces", "Nonces", "Session", "Tokens", "UsedNonces"]
+__all__ = ["Auth", "Identity", "LocalUsedNonces", "Nonces", "Revocations", "Session", "Tokens", "UsedNonces"]
 
 _NONCE_LINE = re.compile(r"^[ \t]*Nonce:[ \t]*(\S+?)[ \t]*$", re.MULTILINE)  # whatever the line ends
 _TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -31,10 +32,11 @@ def named_nonces(text: str) -> list[str]:
 
 
 class Auth:
-    """Sign-in (SIWE, or a transaction), renewal, and identity from any of the configured token providers."""
+    """Sign-in (SIWE, or a transaction), renewal, sign-out, and identity from any of the configured token providers."""
 
-    def __init__(self, config: Config, used_nonces: UsedNonces, clock: Clock) -> None:
+    def __init__(self, config: Config, used_nonces: UsedNonces, clock: Clock, revocations: Revocations) -> None:
         self.clock = clock
+        self.revocations = revocations
         self.domains = frozenset(config.siwe_domains)
         self.chain_id = config.chain_id
         self.nonces = Nonces(config.secret_key, used_nonces, clock)
@@ -129,13 +131,20 @@ class Auth:
     def renew(self, token: object) -> Session:
         """A fresh token for a live session, without signing again; a session ends SESSION_MAX_AGE_S after sign-in."""
         identity = self.identify(token)
-        return self.tokens.issue(identity.address, signed_in_at=identity.signed_in_at)
+        return self.tokens.issue(identity.address, renewing=identity)
+
+    def sign_out(self, token: object) -> None:
+        """End the token's session (the sign-in and every renewal of it) on every node, until its maximum age."""
+        identity = self.identify(token)
+        self.revocations.revoke(identity.session, self.tokens.ends_by(identity))
 
     def identify(self, token: object) -> Identity:
-        """The signed-in identity, or `unauthorized`."""
+        """The signed-in identity, or `unauthorized` (a signed-out session's tokens too, from memory only)."""
         if isinstance(token, str) and token:
             for verify in self.verifiers:
                 identity = verify(token)
                 if identity is not None:
+                    if identity.session in self.revocations:
+                        raise ApiError("unauthorized", "this session was signed out: sign in again")
                     return identity
         raise ApiError("unauthorized", "missing, bad or expired token")

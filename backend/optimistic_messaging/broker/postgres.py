@@ -112,9 +112,9 @@ class PgBroker:
                     chats.append(ChatChanged(chat, removed=removed))
         except ApiError as exc:  # the database went away meanwhile: readers find the gap and fill it later
             log.warning("could not read back what a notification points to: %s", exc)
-        if stored or chats:
+        if stored or chats or notice.revoked:
             stored.sort(key=lambda s: (s.message.chat_id, s.message.rev))
-            self._publish(Commit(tuple(stored), tuple(chats)))
+            self._publish(Commit(tuple(stored), tuple(chats), tuple(notice.revoked)))
 
     def _heartbeat(self) -> None:
         """Notify ourselves now and then: a LISTEN connection that hears nothing back for two beats is replaced; and

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
-from .base import ChatChanged, Commit, Listener, NewMessage, Pending, Store, Stored, Unsettled, kind_of
+from .base import ChatChanged, Commit, Listener, NewMessage, Pending, Revoked, Store, Stored, Unsettled, kind_of
 
-__all__ = ["ChatChanged", "Commit", "Listener", "NewMessage", "Pending", "Store", "Stored", "Unsettled", "kind_of"]
+__all__ = [
+    "ChatChanged",
+    "Commit",
+    "Listener",
+    "NewMessage",
+    "Pending",
+    "Revoked",
+    "Store",
+    "Stored",
+    "Unsettled",
+    "kind_of",
+]

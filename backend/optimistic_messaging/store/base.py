@@ -40,11 +40,20 @@ class ChatChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Revoked:
+    """A session signed out: its tokens are refused until `until` (ms), when none of them can be valid anyway."""
+
+    session: str
+    until: int
+
+
+@dataclass(frozen=True, slots=True)
 class Commit:
-    """One durable batch: its messages and chat changes, each in commit order."""
+    """One durable batch: its messages and chat changes, each in commit order; and sessions signed out."""
 
     messages: tuple[Stored, ...] = ()
     chats: tuple[ChatChanged, ...] = ()
+    revoked: tuple[Revoked, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +164,10 @@ class Store(Protocol):
 
     def change(self, message_id: str, change: Change) -> Message:
         """Apply `change` to the message's current state, bumping its chat's rev if anything changed."""
+
+    # Sign-outs: kept until each session's maximum age has passed, then dropped.
+    def revoke_session(self, session: str, until: int) -> None:
+        """Durably sign a session out until `until` (ms); announced to every node as a commit's `revoked`."""
+
+    def revoked_sessions(self) -> dict[str, int]:
+        """Every session signed out whose `until` has not passed yet, with it: what a node refuses from its start."""

@@ -34,6 +34,7 @@ from .base import (
     Listener,
     NewMessage,
     Pending,
+    Revoked,
     Stored,
     Unsettled,
     kind_of,
@@ -62,6 +63,9 @@ def encode_record(record: Record) -> bytes:
     if kind == "removed":
         chat_id, removed = payload
         return orjson.dumps({"op": kind, "id": chat_id, "removed": removed}) + b"\n"
+    if kind == "revoked":
+        session, until = payload
+        return orjson.dumps({"op": kind, "session": session, "until": until}) + b"\n"
     if kind == "chat":
         return (
             orjson.dumps(
@@ -112,6 +116,8 @@ def decode_record(line: bytes) -> Record:
         return kind, (data["id"], data["added"])
     if kind == "removed":
         return kind, (data["id"], data["removed"])
+    if kind == "revoked":
+        return kind, (data["session"], data["until"])
     raise ValueError(f"unknown op {kind!r}")
 
 
@@ -481,6 +487,16 @@ class JsonlStore:
 
         return self._submit(plan)
 
+    def revoke_session(self, session: str, until: int) -> None:
+        def plan(batch: _Batch) -> None:
+            batch.records.append(("revoked", (session, until)))
+
+        self._submit(plan)
+
+    def revoked_sessions(self) -> dict[str, int]:
+        now = self.clock.now_ms()
+        return {session: until for session, until in self.state.revoked.items() if until > now}
+
     def _submit(self, plan: Callable[[_Batch], Any]) -> Any:
         """Queue a write for the next batch and wait until it is durable and applied."""
         return self._enqueue(plan).get()
@@ -563,9 +579,12 @@ class JsonlStore:
         """What a batch's records committed, as listeners hear it."""
         messages: list[Stored] = []
         chats: list[ChatChanged] = []
+        revoked: list[Revoked] = []
         for kind, payload in records:
             if kind == "message" or kind == "update":
                 messages.append(Stored(payload, kind == "message"))
+            elif kind == "revoked":
+                revoked.append(Revoked(*payload))
             elif kind == "chat":
                 chats.append(ChatChanged(payload.to_chat(), added=tuple(payload.members)))
             else:
@@ -576,7 +595,7 @@ class JsonlStore:
                     if kind == "members"
                     else ChatChanged(chat, removed=tuple(addresses))
                 )
-        return Commit(tuple(messages), tuple(chats))
+        return Commit(tuple(messages), tuple(chats), tuple(revoked))
 
     def _durable(self, data: bytes) -> None:
         """Append and (with FSYNC=always) fsync off the event loop, so other sockets keep being served."""
@@ -609,6 +628,7 @@ class JsonlStore:
         """Rewrite the log as a snapshot: temp file, fsync, atomic rename, fsync the folder. False: old log stays."""
         tmp = self.path.with_name(self.path.name + ".compact")
         started = self.clock.now_ms()
+        self.state.forget_revoked(started)  # past their sessions' maximum age: nothing left to refuse
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:

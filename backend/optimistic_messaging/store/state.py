@@ -9,7 +9,8 @@ from typing import Any
 from ..models import Chat, Message
 
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…]))
-# · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state.
+# · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
+# · ("revoked", (session, until)) for a session signed out.
 Record = tuple[str, Any]
 
 
@@ -41,6 +42,7 @@ class State:
         self.member_of: dict[str, set[str]] = {}
         self.keys: dict[tuple[str, str], str] = {}  # (sender, client_id) -> message id
         self.provisional: dict[str, Message] = {}
+        self.revoked: dict[str, int] = {}  # session signed out -> until when (ms) it is refused
         self.messages = 0
         self.activity = 0  # bumped by every new chat and new message, in commit order
         self.records = 0  # lines in the log; minus the live ones, what compaction would drop
@@ -77,6 +79,9 @@ class State:
                     chats.discard(chat_id)
                     if not chats:
                         del self.member_of[address]
+        elif kind == "revoked":
+            session, until = payload
+            self.revoked[session] = max(until, self.revoked.get(session, until))
         else:
             raise ValueError(f"unknown record kind {kind!r}")
 
@@ -129,7 +134,11 @@ class State:
         return [room.to_chat() for room in page], page[-1].activity if len(rooms) > limit else None
 
     def live_records(self) -> int:
-        return len(self.rooms) + self.messages
+        return len(self.rooms) + self.messages + len(self.revoked)
+
+    def forget_revoked(self, now_ms: int) -> None:
+        """Sign-outs whose sessions have passed their maximum age: no token of theirs is valid any more."""
+        self.revoked = {session: until for session, until in self.revoked.items() if until > now_ms}
 
     def snapshot(self) -> Iterator[Record]:
         """The fewest records that rebuild this state, for compaction (rooms in activity order, kept by replay)."""
@@ -137,3 +146,5 @@ class State:
             yield "chat", Room(room.id, list(room.members), room.title, room.created_by, room.created_at)
             for message in room.messages:
                 yield "message", message
+        for session, until in self.revoked.items():
+            yield "revoked", (session, until)

@@ -5,6 +5,7 @@ import { ChatList } from "@/components/chat-list";
 import { NewChat } from "@/components/new-chat";
 import { useNames } from "@/hooks/use-contacts";
 import { api, ApiError } from "@/lib/api";
+import { signOut as endSession } from "@/lib/auth";
 import { appendPage, firstPage, readPage, type ChatListState } from "@/lib/chat-pages";
 import { deviceStorage } from "@/lib/device-storage";
 import { distinctNames, generatedName } from "@/lib/names";
@@ -103,10 +104,11 @@ export function Home({ session }: { session: Session }) {
     setXmtpAsked((n) => n + 1);
   }
 
-  /** Signing out also forgets what this device cached of the user's chats (an expired session keeps it). */
+  /** Signing out ends the session on the server and forgets what this device cached of the user's chats (an expired
+   * session keeps it). */
   function signOut() {
     void deviceStorage().history.forget(session.address).catch(() => undefined);
-    saveSession(null);
+    void endSession(token.current);
   }
 
   /** A DM over XMTP when the peer is there (and the server's copy has the same two people), else on the server. */

@@ -48,6 +48,7 @@ export const api = {
   verifyTx: (txHash: string, proof: string) =>
     call<SessionAnswer>("/api/auth/verify-tx", null, post({ tx_hash: txHash, proof })),
   renew: (token: string) => call<SessionAnswer>("/api/auth/renew", token, post({})),
+  logout: (token: string) => call<Record<string, never>>("/api/auth/logout", token, post({})),
   listChats: (token: string, cursor: string | null = null, limit = 100) =>
     call<ChatPage>(`/api/chats?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, token),
   chat: (token: string, chatId: string) => call<{ chat: Chat }>(chatPath(chatId), token),

@@ -1,12 +1,20 @@
 // Signing in and renewing against the server (mocked): what is signed or sent only when asked, and what an answer
 // may and may not change on this device.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { NeedsTransaction, renew, signIn } from "./auth";
+import { ApiError } from "./api";
+import { NeedsTransaction, renew, SIGN_OUT_WAIT_MS, signIn, signOut } from "./auth";
 import { parseSession, readSessionRaw, saveSession, type Session } from "./session";
 import { renewalDelay } from "./session-renewal";
 import type { Wallet } from "./wallet";
 
-const rest = vi.hoisted(() => ({ renew: vi.fn(), nonce: vi.fn(), boundNonce: vi.fn(), verify: vi.fn(), verifyTx: vi.fn() }));
+const rest = vi.hoisted(() => ({
+  renew: vi.fn(),
+  logout: vi.fn(),
+  nonce: vi.fn(),
+  boundNonce: vi.fn(),
+  verify: vi.fn(),
+  verifyTx: vi.fn(),
+}));
 vi.mock("./api", async (importOriginal) => ({ ...(await importOriginal<typeof import("./api")>()), api: rest }));
 const wallets = vi.hoisted(() => ({ connectWallet: vi.fn() }));
 vi.mock("./wallet", async (importOriginal) => ({ ...(await importOriginal<typeof import("./wallet")>()), ...wallets }));
@@ -29,6 +37,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  vi.useRealTimers();
   vi.unstubAllGlobals();
   for (const fn of [...Object.values(rest), ...Object.values(wallets)]) fn.mockReset();
 });
@@ -122,5 +131,39 @@ describe("signIn with a wallet that will not sign messages", () => {
     await signIn("injected", { byTransaction: true });
     expect(wallet.send).toHaveBeenCalledWith(expect.objectContaining({ data: expect.stringContaining("66656463") })); // "fedc"
     expect(rest.verifyTx).toHaveBeenCalledWith(expect.any(String), "0123456789abcdef0123456789abcdef");
+  });
+});
+
+describe("signOut", () => {
+  it("asks the server to end the session with its token before forgetting it here", async () => {
+    signedIn();
+    let storedWhenAsked: string | null = null;
+    rest.logout.mockImplementation(async () => {
+      storedWhenAsked = stored()?.token ?? null;
+      return {};
+    });
+    await signOut("old");
+    expect(rest.logout).toHaveBeenCalledExactlyOnceWith("old");
+    expect(storedWhenAsked).toBe("old");
+    expect(readSessionRaw()).toBeNull();
+  });
+
+  it("signs out here even when the server cannot be reached or refuses the token", async () => {
+    for (const error of [new ApiError("network", "The server cannot be reached", 0), new ApiError("unauthorized", "x", 401)]) {
+      signedIn();
+      rest.logout.mockRejectedValueOnce(error);
+      await signOut("old");
+      expect(readSessionRaw()).toBeNull();
+    }
+  });
+
+  it("does not keep the user waiting on a server that never answers", async () => {
+    vi.useFakeTimers();
+    signedIn();
+    rest.logout.mockReturnValue(new Promise(() => undefined));
+    const signingOut = signOut("old");
+    await vi.advanceTimersByTimeAsync(SIGN_OUT_WAIT_MS);
+    await signingOut;
+    expect(readSessionRaw()).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 // Signing in against the server, two ways: Sign-In with Ethereum (nonce → EIP-4361 message, viem's formatter, which
 // the server's strict parser accepts → personal_sign), or — for wallets that cannot sign messages (MiniPay, or one
 // that refuses personal_sign once the user agrees) — a zero-value transaction to oneself whose data names the domain
-// and the nonce. Then a session token, renewed before it expires so that signing in again is rare.
+// and the nonce. Then a session token, renewed before it expires so that signing in again is rare, until signing out.
 import { stringToHex } from "viem";
 import { createSiweMessage } from "viem/siwe";
 import { api } from "./api";
@@ -85,4 +85,20 @@ export async function renew(session: Session): Promise<Session | null> {
   const answer = await api.renew(session.token);
   if (parseSession(readSessionRaw())?.token !== session.token) return null;
   return keep(answer, session.wallet, answer.expires_at <= session.expires_at);
+}
+
+/** How long signing out waits for the server before it forgets the session here anyway. */
+export const SIGN_OUT_WAIT_MS = 5_000;
+
+/** Signs out: first the server ends the session on every node (this token, every renewal of it, and its sockets
+ * elsewhere), then this device forgets it. Best effort: an unreachable, slow or refusing server (the token already
+ * expired or ended) does not keep the user signed in here. */
+export async function signOut(token: string): Promise<void> {
+  let waited: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    api.logout(token).catch(() => undefined),
+    new Promise((resolve) => (waited = setTimeout(resolve, SIGN_OUT_WAIT_MS))),
+  ]);
+  clearTimeout(waited);
+  saveSession(null);
 }

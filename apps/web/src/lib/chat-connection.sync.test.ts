@@ -218,7 +218,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     const refresh = vi.fn<Refresh>(async () => session("renewed"));
     const h = setup(oneMessageIn, memoryOutbox(), "token", memoryHistory(), refresh);
     await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(1));
-    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.push("session:expired", { expires_at: Date.now(), reason: "expired" });
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
     expect(refresh).toHaveBeenCalledWith("token");
@@ -231,7 +231,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     let renewed: (s: Session) => void = () => undefined;
     const h = setup(sendOk(), memoryOutbox(), "token", memoryHistory(), () => new Promise((r) => (renewed = r)));
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
-    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.push("session:expired", { expires_at: Date.now(), reason: "expired" });
     h.socket.serverDisconnect();
     await h.connection.send("written meanwhile");
     expect(h.sends()).toEqual([]);
@@ -241,10 +241,21 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     await vi.waitFor(() => expect(h.store.getState().local).toEqual({}));
   });
 
+  it("after a sign-out gets no session silently in its place (a burner's would undo it): it asks the user", async () => {
+    const refresh = vi.fn<Refresh>(async () => session("signed-in-again"));
+    const h = setup(sendOk(), memoryOutbox(), "token", memoryHistory(), refresh);
+    await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
+    h.socket.push("session:expired", { expires_at: Date.now(), reason: "logout" });
+    h.socket.serverDisconnect();
+    await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
+    expect(refresh).not.toHaveBeenCalled();
+    expect(h.socket.auths).toEqual([{ token: "token" }]);
+  });
+
   it("does not reconnect with the expired token when no session can be had silently: it asks the user", async () => {
     const h = setup(sendOk());
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
-    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.push("session:expired", { expires_at: Date.now(), reason: "expired" });
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
     expect(h.socket.auths).toEqual([{ token: "token" }]);
@@ -254,7 +265,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
   it("resumes from the highest rev with the session the user signs in with, outbox kept", async () => {
     const h = setup(oneMessageIn);
     await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(1));
-    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.push("session:expired", { expires_at: Date.now(), reason: "expired" });
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
     await h.connection.send("kept");
@@ -281,7 +292,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     const h = setup(oneMessageIn, memoryOutbox(), "token", memoryHistory(), refresh);
     await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(1));
     h.connection.sessionChanged(session("renewed")); // SessionKeeper renewed it; this socket still runs on "token"
-    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.push("session:expired", { expires_at: Date.now(), reason: "expired" });
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
     expect(h.socket.auths).toEqual([{ token: "token" }, { token: "renewed" }]);
@@ -295,10 +306,10 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     const h = setup(sendOk(), memoryOutbox(), "token", memoryHistory(), refresh);
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
     h.connection.sessionChanged(session("renewed"));
-    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.push("session:expired", { expires_at: Date.now(), reason: "expired" });
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
-    h.socket.push("session:expired", { expires_at: Date.now() });
+    h.socket.push("session:expired", { expires_at: Date.now(), reason: "expired" });
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
     expect(refresh).toHaveBeenCalledExactlyOnceWith("renewed");

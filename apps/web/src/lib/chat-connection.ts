@@ -80,6 +80,9 @@ export class ChatConnection {
   private connectedWith: string | null = null;
   /** The server said the session ends (`session:expired`): its disconnect is no cue to reconnect with the same token. */
   private sessionEnded = false;
+  /** The session was signed out (`session:expired` with reason `logout`, here or in another tab): nothing is got
+   * silently in its place — a burner's silent sign-in would undo the sign-out. */
+  private signedOut = false;
   /** A silent refresh was tried and the socket has not connected since: a second refusal goes to the user. */
   private refreshed = false;
   /** Waiting for refreshSession: nothing is sent meanwhile. */
@@ -193,7 +196,7 @@ export class ChatConnection {
       this.reconnect();
       return;
     }
-    if (this.refreshed) {
+    if (this.refreshed || this.signedOut) {
       this.authFailed();
       return;
     }
@@ -221,7 +224,7 @@ export class ChatConnection {
   sessionChanged(session: Session): void {
     if (session.token === this.token || session.expires_at <= Date.now()) return;
     this.token = session.token;
-    this.refreshed = false;
+    this.refreshed = this.signedOut = false;
     if (!this.authExpired) return;
     this.authExpired = false;
     this.o.onAuthResumed();
@@ -279,9 +282,11 @@ export class ChatConnection {
         }, REFUSED_RETRY_MS);
       }
     });
-    // Sent just before the server disconnects a socket whose token expires ({expires_at}).
-    socket.on("session:expired", () => {
+    // Sent just before the server disconnects a socket whose token expires or whose session was signed out
+    // ({expires_at, reason: "expired" | "logout"}).
+    socket.on("session:expired", (event?: { reason?: string }) => {
       this.sessionEnded = true;
+      if (event?.reason === "logout") this.signedOut = true;
     });
     socket.on("chat:update", (chat: Chat) => this.dispatch({ type: "chatUpdated", chat }));
     const onMessage = (message: Message) => this.dispatch({ type: "socketMessages", messages: [message] });

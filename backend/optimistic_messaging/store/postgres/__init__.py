@@ -24,9 +24,21 @@ from ...clock import Clock
 from ...errors import ApiError
 from ...models import Chat, Message, message_id
 from ...stats import StoreStats
-from ..base import KINDS, Change, ChatChanged, Commit, Listener, NewMessage, Pending, Stored, Unsettled, repeat_of
+from ..base import (
+    KINDS,
+    Change,
+    ChatChanged,
+    Commit,
+    Listener,
+    NewMessage,
+    Pending,
+    Revoked,
+    Stored,
+    Unsettled,
+    repeat_of,
+)
 from . import schema
-from .notify import CHANNEL, encode_notifications
+from .notify import CHANNEL, encode_notifications, encode_revocation
 
 log = logging.getLogger(__name__)
 
@@ -564,6 +576,29 @@ class PgStore:
     def change(self, message_id_: str, change: Change) -> Message:
         result: Message = self._submit(_Op("change", message_id_, change))
         return result
+
+    def revoke_session(self, session: str, until: int) -> None:
+        """Rare and independent of any chat: its own transaction (pruning the expired), outside the group commit."""
+        revoked = Revoked(session, until)
+        for attempt in (1, 2):  # a connection found broken (the database restarted) is retried: the write is a repeat
+            try:
+                with self.pool.connection(timeout=CONNECT_TIMEOUT_S) as conn, conn.transaction():
+                    conn.execute(
+                        "INSERT INTO revoked_sessions (session_id, until) VALUES (%s, %s) ON CONFLICT (session_id) "
+                        "DO UPDATE SET until = greatest(revoked_sessions.until, excluded.until)",
+                        (session, until),
+                    )
+                    conn.execute("DELETE FROM revoked_sessions WHERE until <= %s", (self.clock.now_ms(),))
+                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, encode_revocation(self.node, revoked)))
+                break
+            except DOWN as exc:
+                if attempt == 2 or isinstance(exc, psycopg_pool.PoolTimeout):
+                    raise _unavailable(exc) from None
+        self._announce(Commit(revoked=(revoked,)))
+
+    def revoked_sessions(self) -> dict[str, int]:
+        rows = self.query("SELECT session_id, until FROM revoked_sessions WHERE until > %s", (self.clock.now_ms(),))
+        return dict(rows)
 
     def _submit(self, op: _Op) -> Any:
         return self._enqueue(op).get()

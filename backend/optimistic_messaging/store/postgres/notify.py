@@ -1,7 +1,7 @@
 """What a commit tells the other nodes: pg_notify payloads (at most 8,000 bytes each, PostgreSQL's limit), in order.
 
 A payload carries the committed messages themselves, or — for one too large to fit — a pointer a node reads it back
-by; and, for a chat whose members changed, its id and who was removed (the chat itself is read back).
+by; for a chat whose members changed, its id and who was removed (the chat itself is read back); or a sign-out.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ...models import Message
-from ..base import ChatChanged, Stored
+from ..base import ChatChanged, Revoked, Stored
 
 CHANNEL = "om_commits"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses a payload of 8,000 or more
@@ -27,6 +27,7 @@ class Notice:
     stored: list[Stored] = field(default_factory=list)
     pointers: list[tuple[str, int, bool]] = field(default_factory=list)  # (chat, rev, new): a message too large
     chats: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (chat id, removed addresses)
+    revoked: list[Revoked] = field(default_factory=list)
 
 
 def head(node: str) -> bytes:
@@ -56,6 +57,11 @@ def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChan
         yield (start + body + b"}").decode()
 
 
+def encode_revocation(node: str, revoked: Revoked) -> str:
+    """The payload of one sign-out (a session id is short: it always fits)."""
+    return (head(node) + b',"r":[' + orjson.dumps([revoked.session, revoked.until]) + b"]}").decode()
+
+
 def decode_notification(payload: str) -> Notice:
     data: dict[str, Any] = orjson.loads(payload)
     return Notice(
@@ -63,4 +69,5 @@ def decode_notification(payload: str) -> Notice:
         stored=[Stored(Message(**m), bool(new)) for new, m in data.get("m", ())],
         pointers=[(chat_id, rev, bool(new)) for chat_id, rev, new in data.get("p", ())],
         chats=[(chat_id, tuple(removed)) for chat_id, removed in data.get("c", ())],
+        revoked=[Revoked(session, until) for session, until in data.get("r", ())],
     )

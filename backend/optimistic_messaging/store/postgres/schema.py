@@ -63,6 +63,14 @@ MIGRATIONS: list[str] = [
         rev      bigint NOT NULL
     );
     """,
+    # 2: sessions signed out, each kept until its maximum age has passed (then pruned).
+    """
+    CREATE TABLE revoked_sessions (
+        session_id  text PRIMARY KEY,
+        until       bigint NOT NULL
+    );
+    CREATE INDEX revoked_sessions_by_until ON revoked_sessions (until);
+    """,
 ]
 
 
