@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from . import openapi
 from . import validation as v
 from .auth import Session
+from .clients import client_address
 from .errors import ApiError
 from .logs import CONTEXT
 from .services import Services
@@ -69,6 +70,18 @@ def bearer_token() -> str | None:
     return token if scheme.lower() == "bearer" else None
 
 
+def sign_in_attempt(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Spends one of the client's sign-in attempts (SIGNIN_RATE_*) before any work: a flood is refused cheaply."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        s = services()
+        s.limits.signins.take(client_address(request.environ, s.config.trusted_proxies))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
     """Bearer token required; the caller's address lands in g.address."""
 
@@ -117,6 +130,7 @@ def health() -> Response:
 
 
 @bp.get("/auth/nonce")
+@sign_in_attempt
 def nonce() -> Response:
     nonces = services().auth.nonces
     bound = request.args.get("bound", "false")
@@ -133,18 +147,21 @@ def session_reply(session: Session) -> Response:
 
 
 @bp.post("/auth/verify")
+@sign_in_attempt
 def verify() -> Response:
     payload = json_body()
     return session_reply(services().auth.sign_in(payload.get("message"), payload.get("signature")))
 
 
 @bp.post("/auth/verify-tx")
+@sign_in_attempt
 def verify_tx() -> Response:
     payload = json_body()
     return session_reply(services().auth.sign_in_by_tx(payload.get("tx_hash"), payload.get("proof")))
 
 
 @bp.post("/auth/renew")
+@sign_in_attempt
 def renew() -> Response:
     return session_reply(services().auth.renew(bearer_token()))
 

@@ -98,6 +98,8 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
             return super().__call__(environ, start_response)  # returns when the connection ends
         finally:
             del _by_websocket[id(ws)]
+            # Break the engine.io socket's cycles through us, so refcounting frees the session now, not the collector.
+            self.eio_socket.fast_ws = self.eio_socket.queue._ws = None
 
     def wait(self) -> Any:
         """The next packet for engine.io's read loop. A MESSAGE (4) goes straight to the message handler instead, as
