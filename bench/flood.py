@@ -1,7 +1,8 @@
 """Floods for scenario (g), run as a process of their own so they do not share the measuring clients' interpreter:
-`python bench/flood.py opens|siwe <url> <seconds> <threads> <limit>` prints one JSON line of counts.
+`python bench/flood.py opens|spread|siwe <url> <seconds> <threads> <limit>` prints one JSON line of counts.
 
 opens: engine.io websocket handshakes (read the open packet, close; no sign-in), at most `limit` in all.
+spread: the same, each as from another address (a random X-Forwarded-For, for a server that trusts 127.0.0.1).
 siwe: SIWE verify attempts with a well-formed but unissued nonce, paced to `limit` per second in all.
 """
 from __future__ import annotations
@@ -24,11 +25,17 @@ from eth_account.messages import encode_defunct
 from targets import ORIGIN, SIWE_DOMAIN
 
 
-def open_once(host: str, port: int) -> str:
+def spread_address() -> str:
+    """A random address in 10.0.0.0/8: one client among millions."""
+    return "10." + ".".join(str(b) for b in os.urandom(3))
+
+
+def open_once(host: str, port: int, spread: bool) -> str:
     """One handshake; 'open' when the open packet came, else the HTTP status."""
     key = base64.b64encode(os.urandom(16)).decode()
+    forwarded = f"X-Forwarded-For: {spread_address()}\r\n" if spread else ""
     request = (f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{forwarded}\r\n").encode()
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(request)
         data = b""
@@ -48,7 +55,7 @@ def open_once(host: str, port: int) -> str:
     return "open"
 
 
-def opens(url: str, seconds: float, threads: int, limit: int) -> Counter:
+def opens(url: str, seconds: float, threads: int, limit: int, spread: bool = False) -> Counter:
     parts = urlsplit(url)
     counts: Counter = Counter()
     left = iter(range(limit))
@@ -57,7 +64,7 @@ def opens(url: str, seconds: float, threads: int, limit: int) -> Counter:
     def run() -> None:
         while time.monotonic() < end and next(left, None) is not None:
             try:
-                counts[open_once(parts.hostname or "127.0.0.1", parts.port or 80)] += 1
+                counts[open_once(parts.hostname or "127.0.0.1", parts.port or 80, spread)] += 1
             except OSError as exc:
                 counts[type(exc).__name__] += 1
 
@@ -102,5 +109,8 @@ def siwe(url: str, seconds: float, threads: int, per_s: int) -> Counter:
 if __name__ == "__main__":
     kind, url, seconds, threads, limit = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     t0 = time.monotonic()
-    counts = (opens if kind == "opens" else siwe)(url, seconds, threads, limit)
+    if kind == "siwe":
+        counts = siwe(url, seconds, threads, limit)
+    else:
+        counts = opens(url, seconds, threads, limit, spread=kind == "spread")
     print(json.dumps({"counts": {str(k): v for k, v in counts.items()}, "seconds": round(time.monotonic() - t0, 2)}))

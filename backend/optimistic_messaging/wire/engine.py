@@ -289,8 +289,12 @@ def install(sio: socketio.Server) -> None:
     on_disconnect = sio.eio.handlers["disconnect"]
 
     def disconnect(eio_sid: str, *args: Any) -> Any:
+        """A session closing is forgotten at once, by the pinger and by engine.io (whose sweep is off)."""
         pinger.forget(eio_sid)
-        return on_disconnect(eio_sid, *args)
+        try:
+            return on_disconnect(eio_sid, *args)
+        finally:
+            sio.eio.sockets.pop(eio_sid, None)
 
     sio.eio.on("disconnect", disconnect)
     _guard_messages(sio)

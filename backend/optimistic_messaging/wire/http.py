@@ -116,7 +116,7 @@ def install(origins: Collection[str], idle_timeout_s: float, admit: Callable[[di
     def upgrade_websocket(self: WebSocketHandler) -> Any:
         """RFC 6455 §4.2.1 checks, in the error shape, before anything is switched; then gevent-websocket's upgrade."""
         environ = self.environ
-        if not _wants_websocket(environ):
+        if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
             return _original_upgrade(self)
         try:
             admit(environ)  # first: a refusal is the cheapest answer there is
@@ -124,6 +124,10 @@ def install(origins: Collection[str], idle_timeout_s: float, admit: Callable[[di
             retry_s = str(math.ceil(exc.extra.get("retry_after_ms", 1000) / 1000))
             status = f"{exc.status} {HTTPStatus(exc.status).phrase}"
             return _refuse_upgrade_with(self, status, orjson.dumps(exc.body()), [("Retry-After", retry_s)])
+        if not _wants_websocket(environ):  # else engine.io opened a session it could not serve (a 500, and it stayed)
+            return _refuse_upgrade(
+                self, "400 Bad Request", "invalid", "a websocket handshake is a GET with Connection: Upgrade"
+            )
         origin = environ.get("HTTP_ORIGIN")
         if origin is not None and origin not in allowed:  # no Origin: not a browser (bots, servers)
             return _refuse_upgrade(self, "403 Forbidden", "forbidden", f"origin {origin[:200]!r} is not allowed")
