@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from chain import Anvil
-from support import STORE, UNTHROTTLED_CLIENT, Peer, Server, Wallet, drop_databases
+from support import STORE, Peer, Server, Wallet, drop_databases
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -44,8 +44,7 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The shared server: tests isolate themselves by using fresh wallets and chats."""
     srv = Server(tmp_path_factory.mktemp("shared"), {"RATE_PER_S": "1000", "RATE_BURST": "1000",
-                                                     "CHAT_RATE_PER_MIN": "60000", "CHAT_RATE_BURST": "1000",
-                                                     **UNTHROTTLED_CLIENT}).start()
+                                                     "CHAT_RATE_PER_MIN": "60000", "CHAT_RATE_BURST": "1000"}).start()
     yield srv
     srv.stop()
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import websocket
 
-from support import UNTHROTTLED_CLIENT, Wallet, new_chat
+from support import Wallet, new_chat
 
 MB = 1024 * 1024
 
@@ -56,7 +56,7 @@ def assert_rate_limited(status: int, body: bytes) -> None:
 
 
 def test_closed_engine_io_sessions_are_freed_at_once(make_server):
-    server = make_server(UNTHROTTLED_CLIENT)  # the default 25 s interval: the pinger used to hold them that long
+    server = make_server()  # the default 25 s interval: the pinger used to hold them that long
     for _ in range(300):  # warm up what every connection touches once
         assert handshake(server)[0] == 101
     before = rss_bytes(server)
@@ -67,7 +67,7 @@ def test_closed_engine_io_sessions_are_freed_at_once(make_server):
 
 
 def test_signed_in_sessions_leave_nothing_behind(make_server):
-    server = make_server(UNTHROTTLED_CLIENT)
+    server = make_server()
     wallets = [Wallet().sign_in(server) for _ in range(4)]
     chat = new_chat(server, wallets[0], *wallets[1:])
     url = server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
