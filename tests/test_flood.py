@@ -126,8 +126,9 @@ def test_sign_in_attempts_are_budgeted_per_client(make_server, method, path):
     server = make_server({"SIGNIN_RATE_PER_MIN": "1", "SIGNIN_RATE_BURST": "3", "TRUSTED_PROXIES": "127.0.0.1"})
     alice = Wallet().sign_in(server)  # two attempts: nonce and verify
     assert server.post("/api/auth/renew", token=alice.token).status_code == 200  # the third
-    r = server.request(method, path, json={})
+    r = server.request(method, path, json={}, headers={"Origin": "http://localhost:3000"})
     assert_rate_limited(r.status_code, r.content)  # refused before the body is even looked at
+    assert r.headers["Access-Control-Allow-Origin"] == "http://localhost:3000", "the web app can read the refusal"
     other: Any = server.get("/api/auth/nonce", headers={"X-Forwarded-For": "203.0.113.9"})
     assert other.status_code == 200, "another client behind the proxy has its own budget"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import wraps
+from http import HTTPStatus
 from typing import Any, overload
 
 import gevent
@@ -21,6 +22,7 @@ from .logs import CONTEXT
 from .services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+SIGN_IN_PATHS = frozenset({"/api/auth/nonce", "/api/auth/verify", "/api/auth/verify-tx", "/api/auth/renew"})
 DIGITS = re.compile(r"[0-9]{1,19}")
 
 
@@ -68,18 +70,6 @@ def body_bytes() -> bytes:
 def bearer_token() -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token if scheme.lower() == "bearer" else None
-
-
-def sign_in_attempt(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Spends one of the client's sign-in attempts (SIGNIN_RATE_*) before any work: a flood is refused cheaply."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        s = services()
-        s.limits.signins.take(client_address(request.environ, s.config.trusted_proxies))
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -130,7 +120,6 @@ def health() -> Response:
 
 
 @bp.get("/auth/nonce")
-@sign_in_attempt
 def nonce() -> Response:
     nonces = services().auth.nonces
     bound = request.args.get("bound", "false")
@@ -147,21 +136,18 @@ def session_reply(session: Session) -> Response:
 
 
 @bp.post("/auth/verify")
-@sign_in_attempt
 def verify() -> Response:
     payload = json_body()
     return session_reply(services().auth.sign_in(payload.get("message"), payload.get("signature")))
 
 
 @bp.post("/auth/verify-tx")
-@sign_in_attempt
 def verify_tx() -> Response:
     payload = json_body()
     return session_reply(services().auth.sign_in_by_tx(payload.get("tx_hash"), payload.get("proof")))
 
 
 @bp.post("/auth/renew")
-@sign_in_attempt
 def renew() -> Response:
     return session_reply(services().auth.renew(bearer_token()))
 
@@ -241,10 +227,46 @@ def checked_chat_id(chat_id: str) -> str:
     return v.chat_id({"id": chat_id}, "id")
 
 
+def cors_headers(origin: str | None, origins: frozenset[str]) -> list[tuple[str, str]]:
+    """What lets a page of an allowed origin read the answer."""
+    if origin not in origins:
+        return []
+    return [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
+        ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+        ("Access-Control-Max-Age", "600"),
+    ]
+
+
+def budget_sign_ins(app: Flask, origins: frozenset[str]) -> None:
+    """Every sign-in attempt spends its client's budget (SIGNIN_RATE_*), in front of Flask: a flood's refusals cost
+    half of what a request through it does."""
+    s = services_of(app)
+    inner = app.wsgi_app
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") in SIGN_IN_PATHS and environ.get("REQUEST_METHOD") != "OPTIONS":
+            try:
+                s.limits.signins.take(client_address(environ, s.config.trusted_proxies))
+            except ApiError as exc:
+                body = orjson.dumps(exc.body())
+                headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Vary", "Origin")]
+                start_response(
+                    f"{exc.status} {HTTPStatus(exc.status).phrase}",
+                    headers + cors_headers(environ.get("HTTP_ORIGIN"), origins),
+                )
+                return [body]
+        return inner(environ, start_response)
+
+    app.wsgi_app = wsgi_app  # type: ignore[method-assign]
+
+
 def install(app: Flask) -> None:
-    """Mount the API, its error shape, and CORS for the allowed origins only (never '*')."""
+    """Mount the API, its error shape, the sign-in budget, and CORS for the allowed origins only (never '*')."""
     app.register_blueprint(bp)
     origins = frozenset(services_of(app).config.cors_origins)
+    budget_sign_ins(app, origins)
 
     @app.before_request
     def context() -> None:
@@ -273,12 +295,8 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def cors(response: Response) -> Response:
-        origin = request.headers.get("Origin")
-        if origin in origins:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
-            response.headers["Access-Control-Max-Age"] = "600"
+        for name, value in cors_headers(request.headers.get("Origin"), origins):
+            response.headers[name] = value
         response.vary.add("Origin")
         if g.get("close_connection"):
             response.headers["Connection"] = "close"
