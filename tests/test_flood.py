@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import websocket
 
+from cluster import Cluster
 from support import Wallet, new_chat
 
 MB = 1024 * 1024
@@ -118,6 +119,17 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_handshake_budg
     assert_rate_limited(*handshake(server, {"X-Forwarded-For": "198.51.100.1, 203.0.113.5"})[::2])
     assert handshake(server, {"X-Forwarded-For": "203.0.113.6"})[0] == 101, "another client has its own budget"
     assert handshake(server)[0] == 101, "the proxy's own requests count as the proxy's"
+
+
+@pytest.mark.own_store
+def test_the_handshake_budget_holds_across_nodes_sharing_redis(tmp_path):
+    cluster = Cluster(tmp_path, 2, {"HANDSHAKE_RATE_PER_MIN": "1", "HANDSHAKE_RATE_BURST": "2"}).start()
+    try:
+        assert [handshake(cluster[0])[0], handshake(cluster[1])[0]] == [101, 101]
+        assert_rate_limited(*handshake(cluster[0])[::2])
+        assert_rate_limited(*handshake(cluster[1])[::2])
+    finally:
+        cluster.stop()
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/api/auth/nonce"), ("POST", "/api/auth/verify"),
