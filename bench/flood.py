@@ -15,13 +15,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
 from eth_account import Account
 from eth_account.messages import encode_defunct
-
 from targets import ORIGIN, SIWE_DOMAIN
 
 
@@ -34,8 +33,9 @@ def open_once(host: str, port: int, spread: bool) -> str:
     """One handshake; 'open' when the open packet came, else the HTTP status."""
     key = base64.b64encode(os.urandom(16)).decode()
     forwarded = f"X-Forwarded-For: {spread_address()}\r\n" if spread else ""
-    request = (f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{forwarded}\r\n").encode()
+    request = (f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
+               f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\n{forwarded}\r\n").encode()
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(request)
         data = b""
@@ -78,10 +78,11 @@ def opens(url: str, seconds: float, threads: int, limit: int, spread: bool = Fal
 
 def siwe(url: str, seconds: float, threads: int, per_s: int) -> Counter:
     account = Account.create()
-    issued = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    issued = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     message = (f"{SIWE_DOMAIN} wants you to sign in with your Ethereum account:\n{account.address}\n\nFlood\n\n"
                f"URI: {ORIGIN}\nVersion: 1\nChain ID: 42220\nNonce: {'0' * 64}\nIssued At: {issued}")
-    body = {"message": message, "signature": "0x" + bytes(account.sign_message(encode_defunct(text=message)).signature).hex()}
+    signature = bytes(account.sign_message(encode_defunct(text=message)).signature)
+    body = {"message": message, "signature": "0x" + signature.hex()}
     counts: Counter = Counter()
     t0 = time.monotonic()
     sent = iter(range(10**9))
@@ -107,7 +108,8 @@ def siwe(url: str, seconds: float, threads: int, per_s: int) -> Counter:
 
 
 if __name__ == "__main__":
-    kind, url, seconds, threads, limit = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    kind, url = sys.argv[1], sys.argv[2]
+    seconds, threads, limit = float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     t0 = time.monotonic()
     if kind == "siwe":
         counts = siwe(url, seconds, threads, limit)

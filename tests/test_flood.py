@@ -1,5 +1,5 @@
 """Floods anyone can send without signing in: closed sessions are freed at once, handshakes and sign-in attempts are
-budgeted per client (behind TRUSTED_PROXIES, per forwarded address), and a silent client is closed at its ping timeout."""
+budgeted per client (behind TRUSTED_PROXIES, per forwarded address), and a silent client is closed at its timeout."""
 from __future__ import annotations
 
 import base64
