@@ -47,10 +47,26 @@ ROWS = [
     Row("f", "RSS added MB", "rss_added_mb", "", None, "< 60 MB", lambda o, n: o < 60),
     Row("f", "messages stored", "messages"),
     Row("f", "sends/s", "sends_per_s"),
+    Row("g", "opens, many addresses", "opens"),
+    Row("g", "opens/s", "opens_per_s"),
+    Row("g", "RSS added by opens MB", "opens_rss_added_mb", "< 20 MB", lambda o, n: o < 20, "< 20 MB", lambda o, n: o < 20),
+    Row("g", "send p99 ms, quiet", "send_p99_ms.quiet"),
+    Row("g", "send p99 ms, opens", "send_p99_ms.opens"),
+    Row("g", "p99 opens / quiet", "opens_p99_ratio"),
+    Row("g", "opens/s, one address", "one_per_s"),
+    Row("g", "  of them refused 429", "one_refused"),
+    Row("g", "send p99 ms, those", "send_p99_ms.one"),
+    Row("g", "p99 those / quiet", "one_p99_ratio", "<= 2x", lambda o, n: o <= 2, "<= 2x", lambda o, n: o <= 2),
+    Row("g", "SIWE attempts/s", "siwe_per_s"),
+    Row("g", "SIWE refused 429", "siwe_refused"),
+    Row("g", "send p99 ms, SIWE", "send_p99_ms.siwe"),
+    Row("g", "p99 SIWE / quiet", "siwe_p99_ratio", "<= 2x", lambda o, n: o <= 2, "<= 2x", lambda o, n: o <= 2),
+    Row("g", "RSS added by churn MB", "churn_rss_added_mb", "< 5 MB", lambda o, n: o < 5, "< 5 MB", lambda o, n: o < 5),
+    Row("g", "signed-in churn cycles", "churn_cycles"),
 ]
 
 TITLES = {"a": "(a) latency", "b": "(b) fan-out 500/s", "c": "(c) idle RSS", "d": "(d) max fan-out",
-          "e": "(e) replay start-up", "f": "(f) memory, 100k stored"}
+          "e": "(e) replay start-up", "f": "(f) memory, 100k stored", "g": "(g) floods, churn"}
 SIDES = ("node", "ours", "ours-pg", "ours-pg2")
 
 

@@ -24,6 +24,10 @@ from pathlib import Path
 from report import TITLES, Result, table
 from targets import NODE_REF, ORIGIN, ROOT, NodeRef, Ours, OursCluster, OursPg, Server, prepared_clients
 
+# (g) runs with the default per-client budgets, trusting 127.0.0.1 as a proxy: a flood "from many addresses" sends a
+# random X-Forwarded-For with each request.
+FLOOD_ENV = {"HANDSHAKE_RATE_PER_MIN": "120", "HANDSHAKE_RATE_BURST": "120", "SIGNIN_RATE_PER_MIN": "60",
+             "SIGNIN_RATE_BURST": "60", "TRUSTED_PROXIES": "127.0.0.1"}
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
 LOADGEN = BENCH / "loadgen"
@@ -40,9 +44,14 @@ class Sizes:
     idle_connections: int = 2000
     replay_messages: int = 1_000_000
     stored_messages: int = 100_000
+    flood_opens: int = 40_000
+    flood_s: float = 20
+    siwe_per_s: int = 700
+    churn_cycles: int = 6_000
 
 
-QUICK = Sizes(latency_messages=300, fanout_s=3, max_fanout_s=3, replay_messages=100_000, stored_messages=10_000)  # (c) keeps 2,000: its target is per 2,000
+QUICK = Sizes(latency_messages=300, fanout_s=3, max_fanout_s=3, replay_messages=100_000, stored_messages=10_000,
+              flood_opens=10_000, flood_s=5, churn_cycles=1_500)  # (c) keeps 2,000: its target is per 2,000
 
 
 def plan(sizes: Sizes) -> dict[str, tuple[int, int, dict]]:
@@ -209,6 +218,89 @@ def measure_memory(server: Server, n: int) -> Result:
         server.stop()
 
 
+def measure_floods(server: Server, sizes: Sizes) -> Result:
+    """(g) What anyone can do without signing in, and signed-in churn, under the default budgets: RSS added by
+    `flood_opens` engine.io opens (read the open packet, close) in `flood_s` as from many addresses, and by
+    `churn_cycles` signed-in connect/join/disconnect cycles; another user's send p99 (ack, one at a time, 50/s) quiet,
+    during those opens, during opens from one address, and during `siwe_per_s` SIWE attempts from one address."""
+    import socketio  # the test extra's client
+    import websocket
+
+    from flood import spread_address
+
+    try:
+        server.start()
+        specs = prepared_clients(server.url, 6, 2)  # a pair whose sends are timed; four wallets that churn
+        sender = socketio.Client(reconnection=False, websocket_extra_options={"suppress_origin": True})
+        sender.connect(server.url, auth={"token": specs[0]["token"]}, transports=["websocket"], wait_timeout=30)
+
+        def send_p99(flood: list[str] | None, seconds: float) -> tuple[float, dict]:
+            """Timed sends for `seconds`, or while a flood process runs; (p99 ms, the flood's counts)."""
+            proc = None if flood is None else subprocess.Popen(
+                [sys.executable, str(BENCH / "flood.py"), flood[0], server.url, *flood[1:]], stdout=subprocess.PIPE,
+                text=True)
+            samples: list[float] = []
+            end = time.perf_counter() + seconds
+            while (proc.poll() is None) if proc else time.perf_counter() < end:
+                t0 = time.perf_counter()
+                ack = sender.call("send", {"chat_id": specs[0]["chat"], "client_id": f"g{len(samples)}-{time.monotonic_ns()}",
+                                           "body": "timed"}, timeout=30)
+                if not ack.get("ok"):
+                    raise RuntimeError(f"a timed send failed: {ack}")
+                samples.append((time.perf_counter() - t0) * 1000)
+                time.sleep(max(0.0, 0.02 - (time.perf_counter() - t0)))
+            counts = json.loads(proc.communicate()[0].strip().splitlines()[-1]) if proc else {}
+            samples.sort()
+            return round(samples[int(len(samples) * 0.99)], 2), counts
+
+        quiet, _ = send_p99(None, min(10.0, sizes.flood_s))
+        before = rss_kb(server.pid)
+        during_opens, opened = send_p99(["spread", str(sizes.flood_s), "4", str(sizes.flood_opens)], 0)
+        opens_mb = (rss_kb(server.pid) - before) / 1024
+        during_one, one = send_p99(["opens", str(sizes.flood_s), "4", str(sizes.flood_opens)], 0)
+        during_siwe, siwe = send_p99(["siwe", str(sizes.flood_s), "4", str(sizes.siwe_per_s)], 0)
+
+        def churn(wallet: dict, cycles: int) -> None:
+            url = server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+            for _ in range(cycles):
+                ws = websocket.create_connection(url, timeout=30, suppress_origin=True,
+                                                 header=[f"X-Forwarded-For: {spread_address()}"])
+                ws.recv()
+                ws.send("40" + json.dumps({"token": wallet["token"]}))
+                ws.recv()
+                ws.send('421["join",' + json.dumps({"chat_id": wallet["chat"]}) + "]")
+                while not ws.recv().startswith("431"):
+                    pass
+                ws.close()
+
+        def churn_all(cycles: int) -> None:
+            workers = [threading.Thread(target=churn, args=(spec, cycles // 4)) for spec in specs[2:]]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+
+        churn_all(200)  # warm-up
+        before = rss_kb(server.pid)
+        churn_all(sizes.churn_cycles)
+        churn_mb = (rss_kb(server.pid) - before) / 1024
+        sender.disconnect()
+        opens_made = opened["counts"].get("open", 0)
+        siwe_made = sum(siwe["counts"].values())
+        return {"ok": True, "opens": opens_made, "opens_per_s": round(opens_made / opened["seconds"]),
+                "opens_rss_added_mb": round(opens_mb, 1), "churn_cycles": sizes.churn_cycles,
+                "churn_rss_added_mb": round(churn_mb, 1),
+                "send_p99_ms": {"quiet": quiet, "opens": during_opens, "one": during_one, "siwe": during_siwe},
+                "opens_p99_ratio": round(during_opens / quiet, 2), "one_p99_ratio": round(during_one / quiet, 2),
+                "one_per_s": round(sum(one["counts"].values()) / one["seconds"]),
+                "one_refused": one["counts"].get("429", 0), "siwe_p99_ratio": round(during_siwe / quiet, 2),
+                "siwe_per_s": round(siwe_made / siwe["seconds"]), "siwe_refused": siwe["counts"].get("429", 0)}
+    except Exception as e:  # noqa: BLE001 - reported in the table instead
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    finally:
+        server.stop()
+
+
 def rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
@@ -217,12 +309,13 @@ def rss_kb(pid: int) -> int:
 def servers(scenario: str, stores: list[str], tmp: Path) -> list[Server]:
     """The servers a scenario runs against, in the table's order; (c) measures one process, (f) our stores only."""
     logs = OUT / "logs"
-    made: list[Server] = [] if scenario == "f" else [NodeRef(logs / f"node-{scenario}.log")]
+    made: list[Server] = [] if scenario in ("f", "g") else [NodeRef(logs / f"node-{scenario}.log")]
+    env = FLOOD_ENV if scenario == "g" else None
     if "jsonl" in stores:
-        made.append(Ours(logs / f"ours-{scenario}.log", tmp / f"messages-{scenario}.json"))
+        made.append(Ours(logs / f"ours-{scenario}.log", tmp / f"messages-{scenario}.json", env))
     if "pg" in stores:
-        made.append(OursPg(logs / f"ours-pg-{scenario}.log", tmp / f"unused-{scenario}.json"))
-    if "pg2" in stores and scenario not in ("c", "f"):
+        made.append(OursPg(logs / f"ours-pg-{scenario}.log", tmp / f"unused-{scenario}.json", env))
+    if "pg2" in stores and scenario not in ("c", "f", "g"):
         made.append(OursCluster(logs / f"ours-pg2-{scenario}.log", tmp))
     return made
 
@@ -236,7 +329,7 @@ def versions() -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run with smaller numbers")
-    parser.add_argument("--only", default="abcdef", help="comma-separated scenarios, e.g. a,b (default: all)")
+    parser.add_argument("--only", default="abcdefg", help="comma-separated scenarios, e.g. a,b (default: all)")
     parser.add_argument("--stores", default="jsonl,pg,pg2",
                         help="ours on: jsonl (the log), pg (PostgreSQL, one node), pg2 (two nodes behind HAProxy)")
     args = parser.parse_args()
@@ -251,7 +344,7 @@ def main() -> int:
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
 
     results: dict[str, dict[str, Result]] = {}
-    deps_error = ensure_node_deps()
+    deps_error = ensure_node_deps() if set(only) & set(plan(sizes)) else None  # Node runs (a)-(d) only
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_dir:
         tmp = Path(tmp_dir)
         fsync = fsync_ms(tmp)
@@ -265,6 +358,8 @@ def main() -> int:
                 t0 = time.perf_counter()
                 if scenario == "f":
                     result = measure_memory(server, sizes.stored_messages)
+                elif scenario == "g":
+                    result = measure_floods(server, sizes)
                 else:
                     result = ({"ok": False, "error": deps_error} if deps_error
                               else measure(server, scenario, plan(sizes)[scenario], tmp))

@@ -104,7 +104,8 @@ class NodeRef(Server):
 
 
 class Ours(Server):
-    """backend/main.py with durable writes (FSYNC=always) and the rate limits out of the way."""
+    """backend/main.py with durable writes (FSYNC=always) and the rate limits out of the way (every load generator
+    client is 127.0.0.1: the per-client budgets too)."""
 
     name = "ours"
 
@@ -116,7 +117,9 @@ class Ours(Server):
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = {"HOST": "127.0.0.1", "PORT": str(self.port), "DATA_FILE": str(self.data_file), "FSYNC": "always",
                "RATE_PER_S": "100000", "RATE_BURST": "100000", "CHAT_RATE_PER_MIN": "1000000",
-               "CHAT_RATE_BURST": "100000", "CORS_ORIGINS": ORIGIN, "PYTHONUNBUFFERED": "1", **self.env}
+               "CHAT_RATE_BURST": "100000", "HANDSHAKE_RATE_PER_MIN": "10000000", "HANDSHAKE_RATE_BURST": "1000000",
+               "SIGNIN_RATE_PER_MIN": "10000000", "SIGNIN_RATE_BURST": "1000000", "CORS_ORIGINS": ORIGIN,
+               "PYTHONUNBUFFERED": "1", **self.env}
         return [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "backend" / "main.py")], env
 
     def clients(self, n: int, per_chat: int) -> list[ClientSpec]:

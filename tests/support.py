@@ -25,6 +25,9 @@ TIMEOUT = 10.0
 # The one fixture switch: OM_TEST_STORE=postgres runs every server on PostgreSQL (a fresh database each), not the log.
 STORE = os.environ.get("OM_TEST_STORE", "jsonl")
 PG_ADMIN_URL = os.environ.get("OM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Every test client is 127.0.0.1, so test servers lift the per-client budgets unless a test sets them itself.
+UNTHROTTLED_CLIENT = {"HANDSHAKE_RATE_PER_MIN": "1000000", "HANDSHAKE_RATE_BURST": "100000",
+                      "SIGNIN_RATE_PER_MIN": "1000000", "SIGNIN_RATE_BURST": "100000"}
 CREATED_DATABASES: list[tuple[str, str]] = []  # (admin url, name): dropped when the session ends
 
 
@@ -98,6 +101,7 @@ class Server:
             "PORT": str(self.port),
             "DATA_FILE": str(data_dir / "messages.json"),
             "RECONCILE_INTERVAL_S": "0.2",
+            **UNTHROTTLED_CLIENT,
             **(env or {}),
         }
         if STORE == "postgres" and "DATABASE_URL" not in self.env:

@@ -62,3 +62,9 @@ def test_json_logs_are_one_object_per_line_with_what_was_being_served(make_serve
 def test_an_unknown_log_format_is_refused(tmp_path):
     with pytest.raises(ValueError, match="LOG_FORMAT"):
         Config.from_env(env(tmp_path, LOG_FORMAT="xml"))
+
+
+@pytest.mark.parametrize("proxies", ["10.0.0.1,not-an-ip", "10.0.0.0/33", "*"])
+def test_malformed_trusted_proxies_are_refused(tmp_path, proxies):
+    with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+        Config.from_env(env(tmp_path, TRUSTED_PROXIES=proxies))

@@ -64,6 +64,8 @@ BAD_REQUESTS = {
     "websocket with a bad key": upgrade("Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: bm90IDE2IGJ5dGVz"),
     "websocket version 99": upgrade("Sec-WebSocket-Version: 99", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="),
     "websocket without version": upgrade("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="),
+    "websocket without Connection: Upgrade": b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+                                             b"Upgrade: websocket\r\nConnection: close\r\n\r\n",
     "request line too long": b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
     "header too long": b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-A: " + b"b" * 70_000 + b"\r\n\r\n",
     "no HTTP method": b"GARBAGE\r\n\r\n",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import wraps
+from http import HTTPStatus
 from typing import Any, overload
 
 import gevent
@@ -15,11 +16,15 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from . import cursors, openapi
 from . import validation as v
 from .auth import Session
+from .clients import client_address
 from .errors import ApiError
 from .logs import CONTEXT
 from .services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+SIGN_IN_PATHS = frozenset(
+    {"/api/auth/nonce", "/api/auth/verify", "/api/auth/verify-tx", "/api/auth/renew", "/api/auth/logout"}
+)
 DIGITS = re.compile(r"[0-9]{1,19}")
 
 
@@ -143,8 +148,9 @@ def verify() -> Response:
 @bp.post("/auth/verify-tx")
 def verify_tx() -> Response:
     payload = json_body()
-    client = request.remote_addr or ""  # the peer: its share of the look-ups waiting for the chain's node
-    return session_reply(services().auth.sign_in_by_tx(payload.get("tx_hash"), payload.get("proof"), client))
+    s = services()
+    client = client_address(request.environ, s.config.trusted_proxies)  # its share of the look-ups waiting for the node
+    return session_reply(s.auth.sign_in_by_tx(payload.get("tx_hash"), payload.get("proof"), client))
 
 
 @bp.post("/auth/renew")
@@ -235,10 +241,46 @@ def checked_chat_id(chat_id: str) -> str:
     return v.chat_id({"id": chat_id}, "id")
 
 
+def cors_headers(origin: str | None, origins: frozenset[str]) -> list[tuple[str, str]]:
+    """What lets a page of an allowed origin read the answer."""
+    if origin not in origins:
+        return []
+    return [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
+        ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+        ("Access-Control-Max-Age", "600"),
+    ]
+
+
+def budget_sign_ins(app: Flask, origins: frozenset[str]) -> None:
+    """Every sign-in attempt spends its client's budget (SIGNIN_RATE_*), in front of Flask: a flood's refusals cost
+    half of what a request through it does."""
+    s = services_of(app)
+    inner = app.wsgi_app
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") in SIGN_IN_PATHS and environ.get("REQUEST_METHOD") != "OPTIONS":
+            try:
+                s.limits.signins.take(client_address(environ, s.config.trusted_proxies))
+            except ApiError as exc:
+                body = orjson.dumps(exc.body())
+                headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Vary", "Origin")]
+                start_response(
+                    f"{exc.status} {HTTPStatus(exc.status).phrase}",
+                    headers + cors_headers(environ.get("HTTP_ORIGIN"), origins),
+                )
+                return [body]
+        return inner(environ, start_response)
+
+    app.wsgi_app = wsgi_app  # type: ignore[method-assign]
+
+
 def install(app: Flask) -> None:
-    """Mount the API, its error shape, and CORS for the allowed origins only (never '*')."""
+    """Mount the API, its error shape, the sign-in budget, and CORS for the allowed origins only (never '*')."""
     app.register_blueprint(bp)
     origins = frozenset(services_of(app).config.cors_origins)
+    budget_sign_ins(app, origins)
 
     @app.before_request
     def context() -> None:
@@ -267,12 +309,8 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def cors(response: Response) -> Response:
-        origin = request.headers.get("Origin")
-        if origin in origins:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
-            response.headers["Access-Control-Max-Age"] = "600"
+        for name, value in cors_headers(request.headers.get("Origin"), origins):
+            response.headers[name] = value
         response.vary.add("Origin")
         if g.get("close_connection"):
             response.headers["Connection"] = "close"

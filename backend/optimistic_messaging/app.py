@@ -12,6 +12,7 @@ from . import api, events, logs, wire
 from .auth import Auth, Revocations
 from .backends import open_backends
 from .chats import Chats
+from .clients import client_address
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
 from .connections import Connections
@@ -74,11 +75,18 @@ def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Fla
         cors_allowed_origins=list(config.cors_origins),
         max_http_buffer_size=config.max_request_bytes,
         ping_interval=config.ping_interval_s,
+        ping_timeout=config.ping_timeout_s,
         json=OrjsonCodec,
         logger=False,
         engineio_logger=False,
     )
-    wire.install(socketio.server, config.max_request_bytes, config.cors_origins, config.http_idle_timeout_s)
+    wire.install(
+        socketio.server,
+        config.max_request_bytes,
+        config.cors_origins,
+        config.http_idle_timeout_s,
+        lambda environ: limits.handshakes.take(client_address(environ, config.trusted_proxies)),
+    )
     events.register(socketio.server, services)
     socketio.start_background_task(services.reconciler.run)
     backends.start()

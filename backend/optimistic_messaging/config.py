@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from .clients import networks
+
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
@@ -62,6 +64,11 @@ class Config:
     event_rate_burst: int = 200
     chat_rate_per_min: float = 30.0
     chat_rate_burst: int = 30
+    handshake_rate_per_min: float = 120.0  # Socket.IO connections opened per client address (IP, or /64)
+    handshake_rate_burst: int = 120
+    signin_rate_per_min: float = 60.0  # sign-in attempts (nonce, verify, verify-tx, renew) per client address
+    signin_rate_burst: int = 60
+    trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For names the client
     max_members: int = 1000
     max_sockets_per_address: int = 32
     ping_interval_s: float = 25.0
@@ -82,6 +89,12 @@ class Config:
     log_format: str = "text"  # or "json": one object per line
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None  # /metrics on a listener of its own; unset: off
+
+    @property
+    def ping_timeout_s(self) -> float:
+        """How long a PONG may take: engine.io's 20 s, but never more than the interval, so a silent client is closed
+        within two intervals of its last answer whatever the interval."""
+        return min(20.0, self.ping_interval_s)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -117,6 +130,11 @@ class Config:
                 event_rate_burst=int(get("EVENT_RATE_BURST", cls.event_rate_burst)),
                 chat_rate_per_min=float(get("CHAT_RATE_PER_MIN", cls.chat_rate_per_min)),
                 chat_rate_burst=int(get("CHAT_RATE_BURST", cls.chat_rate_burst)),
+                handshake_rate_per_min=float(get("HANDSHAKE_RATE_PER_MIN", cls.handshake_rate_per_min)),
+                handshake_rate_burst=int(get("HANDSHAKE_RATE_BURST", cls.handshake_rate_burst)),
+                signin_rate_per_min=float(get("SIGNIN_RATE_PER_MIN", cls.signin_rate_per_min)),
+                signin_rate_burst=int(get("SIGNIN_RATE_BURST", cls.signin_rate_burst)),
+                trusted_proxies=_csv(get("TRUSTED_PROXIES", "")),
                 max_members=int(get("MAX_MEMBERS", cls.max_members)),
                 max_sockets_per_address=int(get("MAX_SOCKETS_PER_ADDRESS", cls.max_sockets_per_address)),
                 ping_interval_s=float(get("PING_INTERVAL_S", cls.ping_interval_s)),
@@ -148,3 +166,7 @@ class Config:
             raise ValueError(f"LOG_FORMAT must be 'text' or 'json', not {self.log_format!r}")
         if not self.cors_origins or "*" in self.cors_origins:
             raise ValueError("CORS_ORIGINS must list the allowed origins; empty or '*' would allow every origin")
+        try:
+            networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES must list IPs or CIDRs: {exc}") from None

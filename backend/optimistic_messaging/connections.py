@@ -79,6 +79,9 @@ class Connections:
             self.quota.release(conn.address)
             _drop(self._by_address, conn.address, sid)
             _drop(self._by_session, conn.session, sid)
+            if len(self._expiry) > 2 * len(self._by_sid) + 64:  # mostly closed sockets' entries: keep them bounded
+                self._expiry = [entry for entry in self._expiry if entry[1] in self._by_sid]
+                heapq.heapify(self._expiry)
         return conn
 
     def get(self, sid: str) -> Connection | None:

@@ -66,7 +66,7 @@ class Collector:
         sockets.add_metric([], len(s.connections))
         yield sockets
         refused = CounterMetricFamily("om_refusals", "Requests refused rate_limited, by budget", labels=["budget"])
-        for budget in ("sends", "events", "chats"):
+        for budget in ("sends", "events", "chats", "handshakes", "signins"):
             refused.add_metric([budget], getattr(s.limits, budget).refused)
         yield refused
         healthy = GaugeMetricFamily("om_store_healthy", "1 while storage takes writes")

@@ -1,4 +1,5 @@
-"""Per-address budgets (token buckets): sends, other socket events, and chat creation and membership changes.
+"""Budgets (token buckets): per wallet address, sends, other socket events, and chat creation and membership changes;
+per client address (clients.client_address), Socket.IO handshakes and sign-in attempts.
 
 Each budget is a `RateLimiter`: in this process, or shared by every node. `Limits` builds all of them in one place.
 """
@@ -80,6 +81,8 @@ class Limits:
     sends: RateLimiter  # RATE_PER_S / RATE_BURST: every send attempt
     events: RateLimiter  # EVENT_RATE_PER_S / EVENT_RATE_BURST: every other socket event
     chats: RateLimiter  # CHAT_RATE_PER_MIN / CHAT_RATE_BURST: chat creation and member changes
+    handshakes: RateLimiter  # HANDSHAKE_RATE_PER_MIN / HANDSHAKE_RATE_BURST: Socket.IO connections, per client
+    signins: RateLimiter  # SIGNIN_RATE_PER_MIN / SIGNIN_RATE_BURST: nonce, verify, verify-tx, renew, per client
 
     @staticmethod
     def budgets(config: Config) -> dict[str, Budget]:
@@ -87,6 +90,10 @@ class Limits:
             "sends": Budget("sends", config.rate_per_s, config.rate_burst),
             "events": Budget("socket events", config.event_rate_per_s, config.event_rate_burst),
             "chats": Budget("chat creations and member changes", config.chat_rate_per_min / 60, config.chat_rate_burst),
+            "handshakes": Budget(
+                "connection handshakes", config.handshake_rate_per_min / 60, config.handshake_rate_burst
+            ),
+            "signins": Budget("sign-in attempts", config.signin_rate_per_min / 60, config.signin_rate_burst),
         }
 
     @classmethod

@@ -10,19 +10,21 @@ quietly. What it changes:
   packet limit (a fragmented message as a whole) with bad UTF-8 failing at its fragment; close frames carry their
   status code (a client's is echoed; 1002/1007/1009 for protocol, UTF-8 and size faults). A socket whose backlog
   passes 4 MiB is cut only once it stops draining. Each socket's send queue is a lean one.
-- `engine`: one greenlet pings all sockets (engine.io parks a sleeping one per socket) and closes sessions left
-  without a Socket.IO session for a whole interval; binary packets drop the connection, undecodable ones are
+- `engine`: one greenlet pings all sockets (engine.io parks a sleeping one per socket), closes those whose PONG is
+  late and sessions left without a Socket.IO session for a whole interval, and holds session ids only (a closed
+  session is freed at once); binary packets drop the connection, undecodable ones are
   answered `invalid`, the reserved event names are refused. A socket's consecutive sends are in flight together (a
   handler answers `Later`), their answers going out in the order the sends came, and any other event waits for them.
 - `http`: raw HTTP faults (bad request lines, headers, chunked bodies, overlong lines, bad handshakes) are answered in
-  the error shape with one response; a foreign Origin is refused 403 at the handshake; a connection that has not
-  sent a whole request within HTTP_IDLE_TIMEOUT_S is closed.
+  the error shape with one response; a handshake over its client's budget is refused 429 and a foreign Origin 403,
+  both before the upgrade; a connection that has not sent a whole request within HTTP_IDLE_TIMEOUT_S is closed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from importlib.metadata import version
+from typing import Any
 
 import socketio
 
@@ -46,11 +48,18 @@ __all__ = [
 PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-websocket": "0.10.1", "gevent": "26.9.0"}
 
 
-def install(sio: socketio.Server, max_frame_bytes: int, origins: Collection[str], idle_timeout_s: float) -> None:
-    """Switch the server onto the fast, hardened path; refuses library versions it was not written against."""
+def install(
+    sio: socketio.Server,
+    max_frame_bytes: int,
+    origins: Collection[str],
+    idle_timeout_s: float,
+    admit: Callable[[dict[str, Any]], None],
+) -> None:
+    """Switch the server onto the fast, hardened path; refuses library versions it was not written against.
+    `admit(environ)` raises `rate_limited` for a websocket handshake over its client's budget."""
     found = {name: version(name) for name in PINNED}
     if found != PINNED:
         raise RuntimeError(f"optimistic_messaging.wire is written for {PINNED}, found {found}: re-check its internals")
     sio.eio._async = {**sio.eio._async, **frames.install(max_frame_bytes)}
     engine.install(sio)
-    http.install(origins, idle_timeout_s)
+    http.install(origins, idle_timeout_s, admit)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
@@ -63,52 +64,76 @@ def _send_packet(eio: engineio.Server, eio_sid: str, pkt: engineio.packet.Packet
 
 
 class _Pinger:
-    """One greenlet sends every socket's engine.io PING; engine.io itself parks a sleeping greenlet per socket.
+    """One greenlet sends every socket's engine.io PING and closes those whose PONG is late; engine.io itself parks a
+    sleeping greenlet per socket and leaves the timeout to a sweep that can take ping_timeout more to come round.
 
-    An engine.io session with no Socket.IO session on '/' at two pings in a row (or at its first) is closed: it signed
-    in to nothing for a whole interval. One that leaves '/' and comes back within an interval is not.
+    It keeps session ids, never sockets, and forgets a session as it closes: a closed session is freed at once, not
+    after an interval. An engine.io session with no Socket.IO session on '/' at two pings in a row (or at its first)
+    is closed: it signed in to nothing for a whole interval. One that leaves '/' and comes back within an interval is
+    not.
     """
 
     def __init__(self, eio: engineio.Server, attached: Callable[[str], bool]) -> None:
         self.eio = eio
         self.attached = attached
-        self.due: deque[tuple[float, Any]] = deque()  # one interval for all, so appending keeps it sorted
+        # One interval (and one timeout) for all, so adding at the end keeps each sorted by deadline.
+        self.due: OrderedDict[str, float] = OrderedDict()  # sid -> when its next PING goes out
+        self.answers: OrderedDict[str, float] = OrderedDict()  # sid -> by when its PONG must have come
         self.wake = gevent.event.Event()
         gevent.spawn(self.run)
 
-    def add(self, eio_socket: Any) -> None:
-        self.due.append((time.monotonic() + self.eio.ping_interval, eio_socket))
+    def add(self, sid: str) -> None:
+        """The session opened or answered a PING: its next one goes out in an interval."""
+        self.answers.pop(sid, None)
+        self.due[sid] = time.monotonic() + self.eio.ping_interval
         self.wake.set()
+
+    def forget(self, sid: str) -> None:
+        self.due.pop(sid, None)
+        self.answers.pop(sid, None)
 
     def run(self) -> None:
         while True:
-            if not self.due:
+            if not self.due and not self.answers:
                 self.wake.clear()
                 self.wake.wait()
-            at, eio_socket = self.due[0]
-            wait = at - time.monotonic()
-            if wait > 0:
-                gevent.sleep(wait)
                 continue
-            self.due.popleft()
-            if eio_socket.closing or eio_socket.closed:
-                continue
-            if self.attached(eio_socket.sid):
-                eio_socket.om_unattached = False
-            elif getattr(eio_socket, "om_unattached", True):  # a new session counts as unattached since its start
-                drop(eio_socket, "no Socket.IO session on '/' for a whole ping interval")
-                continue
+            now = time.monotonic()
+            ping_at = next(iter(self.due.values())) if self.due else math.inf
+            late_at = next(iter(self.answers.values())) if self.answers else math.inf
+            if min(ping_at, late_at) > now:
+                gevent.sleep(min(ping_at, late_at) - now)
+            elif late_at <= ping_at:
+                self._late(self.answers.popitem(last=False)[0])
             else:
-                eio_socket.om_unattached = True
-            eio_socket.last_ping = time.time()
-            eio_socket.send(engineio.packet.Packet(engineio.packet.PING))
+                self._ping(self.due.popitem(last=False)[0])
+
+    def _late(self, sid: str) -> None:
+        eio_socket = self.eio.sockets.get(sid)
+        if eio_socket is not None and not (eio_socket.closing or eio_socket.closed):
+            drop(eio_socket, f"no answer to a ping within {self.eio.ping_timeout:g} s")
+
+    def _ping(self, sid: str) -> None:
+        eio_socket = self.eio.sockets.get(sid)
+        if eio_socket is None or eio_socket.closing or eio_socket.closed:
+            return
+        if self.attached(sid):
+            eio_socket.om_unattached = False
+        elif getattr(eio_socket, "om_unattached", True):  # a new session counts as unattached since its start
+            drop(eio_socket, "no Socket.IO session on '/' for a whole ping interval")
+            return
+        else:
+            eio_socket.om_unattached = True
+        eio_socket.last_ping = time.time()
+        self.answers[sid] = time.monotonic() + self.eio.ping_timeout
+        eio_socket.send(engineio.packet.Packet(engineio.packet.PING))
 
 
 def _schedule_ping(self: engineio.socket.Socket) -> None:
     """engine.io's Socket.schedule_ping, handing the wait to the server's one pinger."""
     if self.last_ping:
         self.last_ping = None
-        self.server.om_pinger.add(self)
+        self.server.om_pinger.add(self.sid)
 
 
 class Later:
@@ -256,6 +281,20 @@ def _guard_messages(sio: socketio.Server) -> None:
 def install(sio: socketio.Server) -> None:
     """Direct sends, one pinger, and the packet guard on this Socket.IO server."""
     sio.eio.send_packet = functools.partial(_send_packet, sio.eio)
-    sio.eio.om_pinger = _Pinger(sio.eio, lambda eio_sid: sio.manager.sid_from_eio_sid(eio_sid, "/") is not None)
+    attached = lambda eio_sid: sio.manager.sid_from_eio_sid(eio_sid, "/") is not None
+    pinger = sio.eio.om_pinger = _Pinger(sio.eio, attached)
     engineio.socket.Socket.schedule_ping = _schedule_ping
+    # engine.io's sweep for late PONGs is the pinger's job; its copy of every socket kept closed ones for ping_timeout.
+    sio.eio.start_service_task = False
+    on_disconnect = sio.eio.handlers["disconnect"]
+
+    def disconnect(eio_sid: str, *args: Any) -> Any:
+        """A session closing is forgotten at once, by the pinger and by engine.io (whose sweep is off)."""
+        pinger.forget(eio_sid)
+        try:
+            return on_disconnect(eio_sid, *args)
+        finally:
+            sio.eio.sockets.pop(eio_sid, None)
+
+    sio.eio.on("disconnect", disconnect)
     _guard_messages(sio)

@@ -98,6 +98,9 @@ class FastWebSocket(engineio_gevent.WebSocketWSGI):
             return super().__call__(environ, start_response)  # returns when the connection ends
         finally:
             del _by_websocket[id(ws)]
+            # Break the engine.io socket's cycles through us, so refcounting frees the session now, not the collector.
+            self.eio_socket.fast_ws = None
+            self.eio_socket.queue.detach()
 
     def wait(self) -> Any:
         """The next packet for engine.io's read loop. A MESSAGE (4) goes straight to the message handler instead, as
@@ -284,7 +287,7 @@ class LeanQueue:
             self._drainer.join()
 
     def _drain(self) -> None:
-        ws = self._ws
+        ws = self._ws  # None when the connection ended before this greenlet ran: then nothing waits either
         try:
             while self.qsize():
                 item = self.get(block=False)
@@ -295,15 +298,24 @@ class LeanQueue:
                 try:
                     ws.send(item.encode())
                 except Exception:  # the connection is gone (as engine.io's own writer, stop and close)
-                    self._dead = True
-                    self._items.clear()
-                    self._head = self._unfinished = 0
-                    if self._finished is not None:
-                        self._finished.set()
+                    self._abandon()
                     ws.close()
                     return
         finally:
             self._drainer = None
+
+    def _abandon(self) -> None:
+        """Nothing more will be written: drop what waits and whatever comes."""
+        self._dead = True
+        self._items.clear()
+        self._head = self._unfinished = 0
+        if self._finished is not None:
+            self._finished.set()
+
+    def detach(self) -> None:
+        """The connection has ended: let go of its websocket (a cycle through the engine.io socket); write no more."""
+        self._abandon()
+        self._ws = None
 
     def qsize(self) -> int:
         return len(self._items) - self._head

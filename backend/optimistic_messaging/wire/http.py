@@ -9,14 +9,18 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 import socket
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from http import HTTPStatus
 from typing import Any
 
 import gevent
 import gevent.pywsgi as pywsgi
 import orjson
 from geventwebsocket.handler import WebSocketHandler
+
+from ..errors import ApiError
 
 log = logging.getLogger(__name__)
 LINGER_S = 2.0
@@ -50,7 +54,12 @@ class _RequestTimeout(ValueError):
 def _refuse_upgrade(
     handler: WebSocketHandler, status: str, code: str, message: str, headers: list[tuple[str, str]] | None = None
 ) -> list[bytes]:
-    body = error_body(code, message)
+    return _refuse_upgrade_with(handler, status, error_body(code, message), headers)
+
+
+def _refuse_upgrade_with(
+    handler: WebSocketHandler, status: str, body: bytes, headers: list[tuple[str, str]] | None = None
+) -> list[bytes]:
     handler.close_connection = True
     handler.start_response(
         status,
@@ -98,9 +107,10 @@ def send_and_linger(sock: Any, response: bytes, linger_s: float = LINGER_S) -> N
         pass
 
 
-def install(origins: Collection[str], idle_timeout_s: float) -> None:
-    """Answer raw-HTTP faults in the error shape; refuse foreign origins and bad handshakes before the upgrade;
-    close a connection that has not sent a whole request line and headers within `idle_timeout_s`."""
+def install(origins: Collection[str], idle_timeout_s: float, admit: Callable[[dict[str, Any]], None]) -> None:
+    """Answer raw-HTTP faults in the error shape; refuse handshakes over their client's budget (`admit` raises
+    `rate_limited`), from foreign origins, or malformed, before the upgrade; close a connection that has not sent a
+    whole request line and headers within `idle_timeout_s`."""
     allowed = frozenset(origins)
     pywsgi._REQUEST_TOO_LONG_RESPONSE = raw_response(
         "414 Request-URI Too Long", "too_large", f"request line over {pywsgi.MAX_REQUEST_LINE} bytes"
@@ -120,8 +130,18 @@ def install(origins: Collection[str], idle_timeout_s: float) -> None:
     def upgrade_websocket(self: WebSocketHandler) -> Any:
         """RFC 6455 §4.2.1 checks, in the error shape, before anything is switched; then gevent-websocket's upgrade."""
         environ = self.environ
-        if not _wants_websocket(environ):
+        if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
             return _original_upgrade(self)
+        try:
+            admit(environ)  # first: a refusal is the cheapest answer there is
+        except ApiError as exc:
+            retry_s = str(math.ceil(exc.extra.get("retry_after_ms", 1000) / 1000))
+            status = f"{exc.status} {HTTPStatus(exc.status).phrase}"
+            return _refuse_upgrade_with(self, status, orjson.dumps(exc.body()), [("Retry-After", retry_s)])
+        if not _wants_websocket(environ):  # else engine.io opened a session it could not serve (a 500, and it stayed)
+            return _refuse_upgrade(
+                self, "400 Bad Request", "invalid", "a websocket handshake is a GET with Connection: Upgrade"
+            )
         origin = environ.get("HTTP_ORIGIN")
         if origin is not None and origin not in allowed:  # no Origin: not a browser (bots, servers)
             return _refuse_upgrade(self, "403 Forbidden", "forbidden", f"origin {origin[:200]!r} is not allowed")
