@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -98,9 +99,29 @@ class PrivatePostgres:
     def stop(self, mode: str = "fast") -> None:
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def freeze(self) -> None:
+        """Hang it (SIGSTOP to the postmaster and every backend): connections stay open, nothing answers."""
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
+
+    def _pids(self) -> list[int]:
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+        return [postmaster, *map(int, children)]
+
     def remove(self) -> None:
         try:
+            self.thaw()  # a test that failed while it was frozen
             self.stop("immediate")
+        except FileNotFoundError:
+            pass  # stopped already
         except subprocess.CalledProcessError:
             pass  # stopped already
         shutil.rmtree(self.folder, ignore_errors=True)

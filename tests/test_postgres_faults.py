@@ -1,0 +1,117 @@
+"""PostgreSQL racing, down or hung: a race between nodes fails nobody, and a database away is said at once."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from eth_account import Account
+
+from cluster import Cluster, PrivatePostgres
+from support import TIMEOUT, Wallet, new_chat, wait_until
+
+pytestmark = pytest.mark.own_store
+
+QUICK = 1.0  # a request timeout: an answer that waits on the database (5 s before) does not come within it
+UNLIMITED = {"RATE_PER_S": "100000", "RATE_BURST": "100000", "CHAT_RATE_PER_MIN": "1000000",
+             "CHAT_RATE_BURST": "100000"}
+
+
+@pytest.fixture
+def outage(private_pg: PrivatePostgres, tmp_path) -> Iterator[Cluster]:
+    """One node on the private PostgreSQL, whatever a test leaves it in (stopped, frozen) undone after."""
+    c = Cluster(tmp_path, 1, {**UNLIMITED, "XMTP_GRACE_S": "5"}, database_url=private_pg.database()).start()
+    try:
+        yield c
+    finally:
+        if private_pg.running():
+            private_pg.thaw()
+        else:
+            private_pg.start()
+        c.stop()
+
+
+def test_the_same_new_dm_created_on_two_nodes_at_once_is_one_chat_and_refuses_no_other_write(tmp_path, peers):
+    c = Cluster(tmp_path, 2, UNLIMITED).start()
+    try:
+        alice, carol, dave = Wallet().sign_in(c[0]), Wallet().sign_in(c[1]), Wallet()
+        others = new_chat(c[1], carol, dave)
+        bystander = peers(c[1], carol)
+        sends: list[dict] = []
+        racing = threading.Event()
+
+        def send_meanwhile() -> None:
+            while racing.is_set():
+                sends.append(bystander.send(others["id"], "unrelated"))
+
+        def create(node: int, address: str) -> requests.Response:
+            return requests.post(c[node].url + "/api/chats", json={"members": [address]}, timeout=TIMEOUT,
+                                 headers={"Authorization": f"Bearer {alice.token}"})
+
+        addresses = [Account.create().address for _ in range(300)]
+        racing.set()
+        sender = threading.Thread(target=send_meanwhile)
+        sender.start()
+        with ThreadPoolExecutor(32) as pool:
+            pairs = [(pool.submit(create, 0, a), pool.submit(create, 1, a)) for a in addresses]
+            answers = [(first.result(), second.result()) for first, second in pairs]
+        racing.clear()
+        sender.join(TIMEOUT)
+
+        for (first, second), address in zip(answers, addresses, strict=True):
+            assert {first.status_code, second.status_code} == {200, 201}, (first.text, second.text)
+            assert first.json()["chat"] == second.json()["chat"]
+            assert first.json()["chat"]["members"] == [alice.address, address]  # both EIP-55
+        assert sends and all(s["ok"] for s in sends), [s for s in sends if not s["ok"]][:3]
+    finally:
+        c.stop()
+
+
+def test_with_postgresql_stopped_health_reads_and_writes_say_unavailable_at_once_and_recover(
+        outage, private_pg, peers):
+    node = outage[0]
+    alice, bob = Wallet().sign_in(node), Wallet().sign_in(node)
+    chat = new_chat(node, alice, bob)
+    peer = peers(node, alice)
+    peer.join(chat["id"])
+    private_pg.stop("immediate")
+    wait_until(lambda: node.get("/api/health").status_code == 503, what="the node to find the database away")
+
+    health = node.get("/api/health", timeout=QUICK)
+    assert (health.status_code, health.json()["status"]) == (503, "unavailable")
+    read = node.get(f"/api/chats/{chat['id']}/messages", alice.token, timeout=QUICK)
+    assert (read.status_code, read.json()["error"]["code"]) == (503, "unavailable")
+    assert node.get("/api/chats", alice.token, timeout=QUICK).json()["error"]["code"] == "unavailable"
+    assert peer.sio.call("join", {"chat_id": chat["id"]}, timeout=QUICK)["error"]["code"] == "unavailable"
+    send = peer.sio.call("send", {"chat_id": chat["id"], "client_id": "during", "body": "x"}, timeout=QUICK)
+    assert send["error"]["code"] == "unavailable"
+
+    private_pg.start()
+    wait_until(lambda: node.get("/api/health").status_code == 200, 30, "the node to find the database back")
+    assert peer.join(chat["id"])["changes"] == []
+    assert peer.send(chat["id"], "after", client_id="after")["ok"]
+    assert [m["body"] for m in node.get(f"/api/chats/{chat['id']}/messages", bob.token).json()["messages"]] == [
+        "after"]
+
+
+def test_a_hung_postgresql_is_said_once_by_the_reconciler_without_a_traceback(outage, private_pg, peers):
+    node = outage[0]
+    alice, bob = Wallet().sign_in(node), Wallet().sign_in(node)
+    chat = new_chat(node, alice, bob)
+    sent = peers(node, alice).send(chat["id"], "settled after the outage")["message"]  # due in XMTP_GRACE_S
+    private_pg.freeze()
+    wait_until(lambda: node.get("/api/health").status_code == 503, what="the node to find the database hung")
+    assert node.get(f"/api/chats/{chat['id']}", alice.token, timeout=QUICK).json()["error"]["code"] == "unavailable"
+    said = "reconcile rounds wait for the store"
+    wait_until(lambda: said in node.log(), what="the reconciler to say it waits for the store")
+
+    private_pg.thaw()  # after rounds every RECONCILE_INTERVAL_S (0.2 s) for at least the probe's second
+    wait_until(lambda: node.get("/api/health").status_code == 200, 30, "the node to find the database back")
+    wait_until(lambda: [(m["id"], m["status"]) for m in node.get(f"/api/chats/{chat['id']}/messages",
+                                                                   bob.token).json()["messages"]]
+               == [(sent["id"], "confirmed")], 30, "the message to be settled once the store answers")
+    log = node.log()
+    assert "Traceback" not in log, log
+    assert log.count(said) == 1, log
