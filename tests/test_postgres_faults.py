@@ -10,7 +10,7 @@ import requests
 from eth_account import Account
 
 from cluster import Cluster, PrivatePostgres
-from support import TIMEOUT, Wallet, new_chat, wait_until
+from support import TIMEOUT, Peer, Wallet, new_chat, wait_until
 
 pytestmark = pytest.mark.own_store
 
@@ -115,3 +115,60 @@ def test_a_hung_postgresql_is_said_once_by_the_reconciler_without_a_traceback(ou
     log = node.log()
     assert "Traceback" not in log, log
     assert log.count(said) == 1, log
+
+
+def test_sends_racing_another_nodes_idempotency_keys_fail_alone_never_the_batch(tmp_path, peers):
+    """Three commits in a row meeting keys another node is committing (here, the test's own transactions): each send
+    gets its own answer (the keys were used in another chat: `conflict`), and the batch's other send is stored."""
+    import psycopg
+
+    c = Cluster(tmp_path, 1, UNLIMITED).start()
+    elsewhere: list[psycopg.Connection] = []
+    try:
+        carol, dave, erin = Wallet().sign_in(c[0]), Wallet(), Wallet()
+        chat, other = new_chat(c[0], carol, dave), new_chat(c[0], carol, erin)
+        keys = ["k1", "k2", "k3"]
+        for i, key in enumerate(keys):  # another node's transactions, holding these keys uncommitted
+            conn = psycopg.connect(c.database_url)
+            conn.execute("INSERT INTO messages (chat_id, seq, rev, client_id, sender, body, xmtp_bound, status, "
+                         "source, sent_at, updated_at) VALUES (%s, %s, %s, %s, %s, 'elsewhere', false, 'confirmed', "
+                         "'fallback', 0, 0)", (other["id"], 100 + i, 100 + i, key, carol.address))
+            elsewhere.append(conn)
+        done, acks = pipeline(peers(c[0], carol), chat["id"], [*keys, "unrelated"])
+        for _ in keys:  # commit whichever the node's batch waits on, one at a time: a collision each
+            blocker = wait_until(lambda: next((conn for conn in elsewhere if not conn.closed
+                                               and conn.info.backend_pid in blocking(c)), None),
+                                 what="the node's commit to wait on a key held elsewhere")
+            blocker.commit()
+            blocker.close()
+        assert done.wait(TIMEOUT)
+        assert {key: ack.get("error", {}).get("code") for key, ack in acks.items()} == {
+            "k1": "conflict", "k2": "conflict", "k3": "conflict", "unrelated": None}
+        assert acks["unrelated"]["ok"] and acks["unrelated"]["message"]["seq"] == 1
+        assert peers(c[0], carol).send(chat["id"], "and the next write is taken")["ok"]
+    finally:
+        for conn in elsewhere:
+            conn.close()
+        c.stop()
+
+
+def pipeline(peer: Peer, chat_id: str, keys: list[str]) -> tuple[threading.Event, dict[str, dict]]:
+    """Send without waiting (one group commit); the acks by client_id, and an event set at the last."""
+    acks: dict[str, dict] = {}
+    done = threading.Event()
+
+    def on_ack(key: str, ack: dict) -> None:
+        acks[key] = ack
+        if len(acks) == len(keys):
+            done.set()
+
+    for key in keys:
+        peer.sio.emit("send", {"chat_id": chat_id, "client_id": key, "body": key},
+                      callback=lambda ack, key=key: on_ack(key, ack))
+    return done, acks
+
+
+def blocking(c: Cluster) -> set[int]:
+    """The backends that some backend of this database waits on for a lock."""
+    return {pid for (pid,) in c.sql("SELECT DISTINCT unnest(pg_blocking_pids(pid)) FROM pg_stat_activity "
+                                    "WHERE datname = current_database()")}
