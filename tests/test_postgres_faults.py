@@ -1,6 +1,8 @@
 """PostgreSQL racing, down or hung: a race between nodes fails nobody, and a database away is said at once."""
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +52,7 @@ def test_the_same_new_dm_created_on_two_nodes_at_once_is_one_chat_and_refuses_no
             return requests.post(c[node].url + "/api/chats", json={"members": [address]}, timeout=TIMEOUT,
                                  headers={"Authorization": f"Bearer {alice.token}"})
 
-        addresses = [Account.create().address for _ in range(300)]
+        addresses = [Account.create().address for _ in range(200)]
         racing.set()
         sender = threading.Thread(target=send_meanwhile)
         sender.start()
@@ -152,6 +154,54 @@ def test_sends_racing_another_nodes_idempotency_keys_fail_alone_never_the_batch(
             "k1": "conflict", "k2": "conflict", "k3": "conflict", "unrelated": None}
         assert acks["unrelated"]["message"]["seq"] == 1
         assert peers(c[0], carol).send(chat["id"], "and the next write is taken")["ok"]
+    finally:
+        for conn in elsewhere:
+            conn.close()
+        c.stop()
+
+
+def test_new_chats_racing_another_nodes_creation_are_that_nodes_chats_and_refuse_nothing_else(tmp_path, peers):
+    """The same new DMs being created elsewhere (the test's own transactions) while the node creates them, three
+    commits in a row: each creation answers 200 with the chat made elsewhere, and the batch's send is stored."""
+    import psycopg
+
+    c = Cluster(tmp_path, 1, UNLIMITED).start()
+    elsewhere: list[psycopg.Connection] = []
+    try:
+        alice, bob, dave = Wallet().sign_in(c[0]), Wallet(), Wallet()
+        held, chat = new_chat(c[0], alice, bob), new_chat(c[0], alice, dave)
+        others = [Account.create().address for _ in range(3)]
+        for address in others:  # another node's transactions, creating the same DMs, uncommitted
+            conn = psycopg.connect(c.database_url)
+            dm = "dm:" + ":".join(sorted((alice.address.lower(), address.lower())))
+            conn.execute("INSERT INTO chats (id, created_by, created_at, activity) "
+                         "VALUES (%s, %s, 0, nextval('chat_activity'))", (dm, alice.address))
+            conn.execute("INSERT INTO members (chat_id, address) VALUES (%s, %s), (%s, %s)",
+                         (dm, alice.address, dm, address))
+            elsewhere.append(conn)
+        creating = [http.client.HTTPConnection("127.0.0.1", c[0].port, timeout=TIMEOUT) for _ in others]
+        with psycopg.connect(c.database_url) as locker:  # the node's writer waits on it, so the rest queue up
+            locker.execute("SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (held["id"],))
+            first, _ = pipeline(peers(c[0], alice), held["id"], ["first"])
+            wait_until(lambda: locker.info.backend_pid in blocking(c), what="the node's writer to wait on the lock")
+            for conn, address in zip(creating, others, strict=True):
+                conn.request("POST", "/api/chats", json.dumps({"members": [address]}),
+                             {"Authorization": f"Bearer {alice.token}", "Content-Type": "application/json"})
+            done, acks = pipeline(peers(c[0], alice), chat["id"], ["unrelated"])
+            assert c[0].get("/api/health").status_code == 200  # a round trip: the node has read the requests
+        assert first.wait(TIMEOUT)
+        for _ in others:  # commit whichever the node's next commit waits on, one at a time: a collision each
+            blocker = wait_until(lambda: next((conn for conn in elsewhere if not conn.closed
+                                               and conn.info.backend_pid in blocking(c)), None),
+                                 what="the node's commit to wait on a chat created elsewhere")
+            blocker.commit()
+            blocker.close()
+        for conn, address in zip(creating, others, strict=True):
+            answer = conn.getresponse()
+            body = json.loads(answer.read())
+            assert answer.status == 200, body
+            assert body["chat"]["members"] == [alice.address, address]
+        assert done.wait(TIMEOUT) and acks["unrelated"]["ok"], acks
     finally:
         for conn in elsewhere:
             conn.close()
