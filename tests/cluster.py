@@ -104,24 +104,25 @@ class PrivatePostgres:
 
     def freeze(self) -> None:
         """Hang it (SIGSTOP to the postmaster and every backend): connections stay open, nothing answers."""
-        for pid in self._pids():
-            os.kill(pid, signal.SIGSTOP)
+        self._signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
-        for pid in self._pids():
-            os.kill(pid, signal.SIGCONT)
+        self._signal(signal.SIGCONT)
 
-    def _pids(self) -> list[int]:
-        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
-        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
-        return [postmaster, *map(int, children)]
+    def _signal(self, sig: int) -> None:
+        postmaster = (self.data / "postmaster.pid").read_text().split()[0]
+        children = subprocess.run(["pgrep", "-P", postmaster], capture_output=True, text=True).stdout.split()
+        for pid in (postmaster, *children):
+            try:
+                os.kill(int(pid), sig)
+            except ProcessLookupError:
+                pass  # a backend that has just ended
 
     def remove(self) -> None:
         try:
-            self.thaw()  # a test that failed while it was frozen
+            if self.running():
+                self.thaw()  # a test that failed while it was frozen
             self.stop("immediate")
-        except FileNotFoundError:
-            pass  # stopped already
         except subprocess.CalledProcessError:
             pass  # stopped already
         shutil.rmtree(self.folder, ignore_errors=True)
