@@ -482,24 +482,28 @@ class PgStore:
         """Ask the database every PROBE_S, at once when something found it unreachable, on a connection of its own
         (a pool full of waiting reads must not look like a database away)."""
         conn: psycopg.Connection | None = None
-        while True:
-            self._probe_now.wait(PROBE_S)
-            self._probe_now.clear()
-            try:
-                with gevent.Timeout(PROBE_TIMEOUT_S, NoAnswer):
-                    if conn is None or conn.closed or conn.broken:
-                        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-                    conn.execute("SELECT 1")
-            except Exception as exc:  # whatever keeps SELECT 1 from answering keeps everything else from it too
-                if conn is not None:
-                    conn.close()
-                    conn = None
-                self._set_away(exc)
-            else:
-                if self._away is not None:
-                    log.warning("the database answers again")
-                    self._away = None
-                    self._answering.set()
+        try:
+            while True:
+                self._probe_now.wait(PROBE_S)
+                self._probe_now.clear()
+                try:
+                    with gevent.Timeout(PROBE_TIMEOUT_S, NoAnswer):
+                        if conn is None or conn.closed or conn.broken:
+                            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+                        conn.execute("SELECT 1")
+                except Exception as exc:  # whatever keeps SELECT 1 from answering keeps everything else from it too
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                    self._set_away(exc)
+                else:
+                    if self._away is not None:
+                        log.warning("the database answers again")
+                        self._away = None
+                        self._answering.set()
+        finally:  # closed (the store closing kills this greenlet)
+            if conn is not None:
+                conn.close()
 
     def _set_away(self, exc: BaseException) -> None:
         if self._away is None:
