@@ -98,13 +98,14 @@ def test_with_postgresql_stopped_health_reads_and_writes_say_unavailable_at_once
         "after"]
 
 
-def test_a_hung_postgresql_is_said_once_by_the_reconciler_without_a_traceback(outage, private_pg, peers):
+def test_a_hung_postgresql_is_found_without_waiting_on_it_and_said_once_by_the_reconciler(outage, private_pg, peers):
     node = outage[0]
     alice, bob = Wallet().sign_in(node), Wallet().sign_in(node)
     chat = new_chat(node, alice, bob)
     sent = peers(node, alice).send(chat["id"], "settled after the outage")["message"]  # due in XMTP_GRACE_S
     private_pg.freeze()
-    wait_until(lambda: node.get("/api/health").status_code == 503, what="the node to find the database hung")
+    wait_until(lambda: node.get("/api/health", timeout=QUICK).status_code == 503,  # never waiting on it meanwhile
+               what="the node to find the database hung")
     assert node.get(f"/api/chats/{chat['id']}", alice.token, timeout=QUICK).json()["error"]["code"] == "unavailable"
     said = "reconcile rounds wait for the store"
     wait_until(lambda: said in node.log(), what="the reconciler to say it waits for the store")

@@ -25,6 +25,7 @@ MAX_BACKOFF_MS = 60_000  # after errors in a row (the source of truth down or an
 MAX_POLL_MS = 15_000  # a payment without a receipt yet, an XMTP copy not found yet: asked again at least this often
 MAX_DUE_PER_ROUND = 5_000  # a burst coming due at once is settled over several rounds, not in one long stall
 HEAD_WATCH_S = 0.25  # between rounds, while payments wait on a known block: how often to look at the final head
+COUNT_EVERY_S = 1.0  # how often health's count of provisional messages is read again (never while health waits)
 
 
 class Reconciler:
@@ -59,6 +60,9 @@ class Reconciler:
         self.last_error: str | None = None
         self.leading = False
         self.store_away = False  # the last round found the store away (said once per outage, not every round)
+        self.provisional = sum(store.unsettled_by_kind().values())  # as last counted, for health
+        self._counting: gevent.Greenlet | None = None
+        self._counted_at = clock.monotonic()
         self.reseed()
 
     def run(self) -> None:
@@ -113,16 +117,29 @@ class Reconciler:
         return self.store.unsettled_by_kind()
 
     def status(self) -> dict[str, Any]:
+        """Never waits on the store (health answers from it): `provisional` is as counted at most a second before,
+        while the store answers."""
+        if self.clock.monotonic() - self._counted_at >= COUNT_EVERY_S and (
+            self._counting is None or self._counting.ready()
+        ):
+            self._counted_at = self.clock.monotonic()
+            self._counting = gevent.spawn(self._count)
         return {
             "rounds": self.rounds,
             "leader": self.leadership.is_leader(),
-            "provisional": sum(self.store.unsettled_by_kind().values()),
+            "provisional": self.provisional,
             "chain": "configured" if self.chain else "not configured",
             "rpc_calls": self.chain.calls if self.chain else 0,
             "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
             "errors": self.errors,
             "last_error": self.last_error,
         }
+
+    def _count(self) -> None:
+        try:
+            self.provisional = sum(self.store.unsettled_by_kind().values())
+        except ApiError:
+            pass  # the store away: health says so, and the last count stands
 
     def round(self) -> ApiError | None:
         """One round; the store's refusal if it was found away while storing what was settled."""
