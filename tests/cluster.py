@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -98,8 +99,29 @@ class PrivatePostgres:
     def stop(self, mode: str = "fast") -> None:
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def freeze(self) -> None:
+        """Hang it (SIGSTOP to the postmaster and every backend): connections stay open, nothing answers."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: int) -> None:
+        postmaster = (self.data / "postmaster.pid").read_text().split()[0]
+        children = subprocess.run(["pgrep", "-P", postmaster], capture_output=True, text=True).stdout.split()
+        for pid in (postmaster, *children):
+            try:
+                os.kill(int(pid), sig)
+            except ProcessLookupError:
+                pass  # a backend that has just ended
+
     def remove(self) -> None:
         try:
+            if self.running():
+                self.thaw()  # a test that failed while it was frozen
             self.stop("immediate")
         except subprocess.CalledProcessError:
             pass  # stopped already

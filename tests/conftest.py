@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from chain import Anvil
+from cluster import PrivatePostgres
 from support import STORE, Peer, Server, Wallet, drop_databases
 
 
@@ -76,3 +77,11 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
     node = Anvil(tmp_path_factory.mktemp("anvil")).start()
     yield node
     node.stop()
+
+
+@pytest.fixture(scope="session")
+def private_pg() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL of this test session's own, to stop and start again."""
+    pg = PrivatePostgres().init()
+    yield pg
+    pg.remove()

@@ -161,7 +161,7 @@ class Server:
     def request(self, method: str, path: str, token: str | None = None, headers: dict[str, str] | None = None,
                 **kw: Any) -> requests.Response:
         headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
-        return requests.request(method, self.url + path, headers=headers, timeout=TIMEOUT, **kw)
+        return requests.request(method, self.url + path, headers=headers, **{"timeout": TIMEOUT, **kw})
 
     def get(self, path: str, token: str | None = None, **kw: Any) -> requests.Response:
         return self.request("GET", path, token, **kw)

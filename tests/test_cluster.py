@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from cluster import Cluster, PrivatePostgres
+from cluster import Cluster
 from support import TIMEOUT, Peer, Wallet, new_chat, refusal, siwe_text, wait_until
 
 pytestmark = pytest.mark.own_store
@@ -295,14 +295,6 @@ def test_the_event_loop_serves_others_while_a_query_waits(clusters, peers):
         locker.rollback()
     waiting.join(TIMEOUT)
     assert answers and answers[0]["ok"]
-
-
-@pytest.fixture(scope="session")
-def private_pg() -> Iterator[PrivatePostgres]:
-    """A PostgreSQL of this test session's own, to stop and start again."""
-    pg = PrivatePostgres().init()
-    yield pg
-    pg.remove()
 
 
 def test_with_postgresql_down_sends_are_refused_never_falsely_acked_and_nodes_recover_by_themselves(

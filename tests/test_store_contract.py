@@ -307,3 +307,5 @@ class storage_down:
             resource.setrlimit(resource.RLIMIT_FSIZE, self.limit)
         else:
             self.kind.pg.start()
+            for store in self.kind.opened:  # and each store has found it back (it refuses at once until then)
+                assert store.answering(10)

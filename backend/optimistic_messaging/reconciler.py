@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import heapq
 import logging
-from typing import Any
+from typing import Any, TypeGuard
 
 import gevent
 from gevent.pool import Pool
 
 from .clock import Clock
 from .config import Config
+from .errors import ApiError
 from .leader import ALWAYS, Leadership
 from .models import Message
 from .store import Commit, Store, Unsettled, kind_of
@@ -24,6 +25,7 @@ MAX_BACKOFF_MS = 60_000  # after errors in a row (the source of truth down or an
 MAX_POLL_MS = 15_000  # a payment without a receipt yet, an XMTP copy not found yet: asked again at least this often
 MAX_DUE_PER_ROUND = 5_000  # a burst coming due at once is settled over several rounds, not in one long stall
 HEAD_WATCH_S = 0.25  # between rounds, while payments wait on a known block: how often to look at the final head
+COUNT_EVERY_S = 1.0  # how often health's count of provisional messages is read again (never while health waits)
 
 
 class Reconciler:
@@ -57,10 +59,15 @@ class Reconciler:
         self.errors = 0  # checks that failed (source of truth down or answering garbage), ever
         self.last_error: str | None = None
         self.leading = False
+        self.store_away = False  # the last round found the store away (said once per outage, not every round)
+        self.provisional = sum(store.unsettled_by_kind().values())  # as last counted, for health
+        self._counting: gevent.Greenlet | None = None
+        self._counted_at = clock.monotonic()
         self.reseed()
 
     def run(self) -> None:
-        """Forever, one round per RECONCILE_INTERVAL_S; a failing round is logged and the next one comes.
+        """Forever, one round per RECONCILE_INTERVAL_S; a failing round is logged and the next one comes (a store
+        that is away, once per outage: the rounds retry quietly until it answers).
 
         While payments wait on a known block, the final head is watched in between, and the next round starts
         as soon as that block is final: settlement follows finality closely, not the round clock.
@@ -71,17 +78,29 @@ class Reconciler:
                 if self.leadership.is_leader():
                     if not self.leading:
                         self.reseed()
-                    self.round()
+                    away = self.round()
                     self.rounds += 1
+                    if away is None:
+                        self.store_away = False
+                    else:
+                        self._wait_for_store(away)
                 else:
                     self.leading = False
-            except Exception:
-                log.exception("reconcile round failed")
+            except Exception as exc:
+                if _store_away(exc):
+                    self._wait_for_store(exc)
+                else:
+                    log.exception("reconcile round failed")
             next_round = started + self.interval_ms / 1000
             while (left := next_round - self.clock.monotonic()) > 0:
                 gevent.sleep(min(left, HEAD_WATCH_S))
                 if self.chain is not None and self.clock.monotonic() < next_round and self.chain.became_final():
                     break
+
+    def _wait_for_store(self, exc: BaseException) -> None:
+        if not self.store_away:
+            log.warning("reconcile rounds wait for the store: %s", exc)
+        self.store_away = True
 
     def reseed(self) -> None:
         """Schedule afresh what the store holds unsettled: at start, on taking over, and after commits may have been
@@ -98,10 +117,17 @@ class Reconciler:
         return self.store.unsettled_by_kind()
 
     def status(self) -> dict[str, Any]:
+        """Never waits on the store (health answers from it): `provisional` is as counted at most a second before,
+        while the store answers."""
+        if self.clock.monotonic() - self._counted_at >= COUNT_EVERY_S and (
+            self._counting is None or self._counting.ready()
+        ):
+            self._counted_at = self.clock.monotonic()
+            self._counting = gevent.spawn(self._count)
         return {
             "rounds": self.rounds,
             "leader": self.leadership.is_leader(),
-            "provisional": sum(self.store.unsettled_by_kind().values()),
+            "provisional": self.provisional,
             "chain": "configured" if self.chain else "not configured",
             "rpc_calls": self.chain.calls if self.chain else 0,
             "xmtp": "gateway" if self.xmtp.gateway_url else "attestation",
@@ -109,7 +135,14 @@ class Reconciler:
             "last_error": self.last_error,
         }
 
-    def round(self) -> None:
+    def _count(self) -> None:
+        try:
+            self.provisional = sum(self.store.unsettled_by_kind().values())
+        except ApiError:
+            pass  # the store away: health says so, and the last count stands
+
+    def round(self) -> ApiError | None:
+        """One round; the store's refusal if it was found away while storing what was settled."""
         now = self.clock.now_ms()
         due = self._take_due(now)
         try:
@@ -118,7 +151,7 @@ class Reconciler:
                 **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
                 **self._plain([m for m in due if not m.tx and not m.xmtp_id], now),
             }
-            self._apply(due, outcomes, now)
+            return self._apply(due, outcomes, now)
         except BaseException as exc:
             for m in due:  # none of them may fall off the schedule (a settled one is skipped when it comes due)
                 self._failed(m, f"reconcile round failed: {exc!r}", now)
@@ -176,7 +209,7 @@ class Reconciler:
         deadline = m.sent_at + (self.tx_timeout_ms if m.tx else self.grace_ms)  # when the clock settles it
         return min(now + min(MAX_POLL_MS, self.interval_ms * 2 ** (polls - 1)), deadline)
 
-    def _failed(self, m: Message, error: str, now: int) -> None:
+    def _failed(self, m: Message, error: str, now: int, quiet: bool = False) -> None:
         """Back off exponentially (to MAX_BACKOFF_MS); nothing about it is remembered meanwhile."""
         failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
         until = self.held[m.id] = now + min(MAX_BACKOFF_MS, self.interval_ms * 2**failures)
@@ -185,7 +218,8 @@ class Reconciler:
             self.chain.forget(m.id)  # else its known block would wake the head watch while it backs off
         self.errors += 1
         self.last_error = error
-        log.warning("cannot settle %s yet (attempt %d): %s", m.id, failures, error)
+        if not quiet:  # the store away is said once by the round, not once per message
+            log.warning("cannot settle %s yet (attempt %d): %s", m.id, failures, error)
 
     def _forget(self, message_id: str) -> None:
         for table in (self.failures, self.held, self.polls):
@@ -220,7 +254,7 @@ class Reconciler:
             if now - m.sent_at >= self.grace_ms
         }
 
-    def _apply(self, due: list[Message], outcomes: dict[str, Outcome], now: int) -> None:
+    def _apply(self, due: list[Message], outcomes: dict[str, Outcome], now: int) -> ApiError | None:
         """Write every change at once (one group commit); a message that changed meanwhile waits for the next round."""
         changes = []
         for m in due:
@@ -235,9 +269,17 @@ class Reconciler:
             else:  # a stored change schedules the message again by itself, if it is still provisional
                 changes.append((m, gevent.spawn(self.store.change, m.id, _unless_changed(m, outcome.fields))))
         gevent.joinall([greenlet for _, greenlet in changes])
+        away: ApiError | None = None
         for m, greenlet in changes:
-            if greenlet.exception is not None:
-                self._failed(m, f"settling could not be stored: {greenlet.exception}", now)
+            if (exc := greenlet.exception) is not None:
+                if _store_away(exc):
+                    away = exc
+                self._failed(m, f"settling could not be stored: {exc}", now, quiet=exc is away)
+        return away
+
+
+def _store_away(exc: BaseException | None) -> TypeGuard[ApiError]:
+    return isinstance(exc, ApiError) and exc.code == "unavailable"
 
 
 def _unless_changed(seen: Message, fields: dict[str, Any]) -> Any:

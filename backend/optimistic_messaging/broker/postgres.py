@@ -16,7 +16,7 @@ import psycopg
 from ..clock import Clock
 from ..errors import ApiError
 from ..store import ChatChanged, Commit, Listener, Stored
-from ..store.postgres import DOWN, PgStore
+from ..store.postgres import DOWN, PROBE_TIMEOUT_S, PgStore
 from ..store.postgres.notify import CHANNEL, decode_notification, head
 from . import Resync
 
@@ -72,6 +72,7 @@ class PgBroker:
                 self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=2)
                 self._conn.execute(f"LISTEN {CHANNEL}")
                 self._listening, self._heard_at, failures = True, self.clock.monotonic(), 0
+                self.store.answering(PROBE_TIMEOUT_S)  # back after an outage: reads are refused until the probe says so
                 self._resync()  # whatever was committed while nobody here listened
                 for notify in self._conn.notifies():
                     self._heard_at = self.clock.monotonic()
@@ -143,6 +144,8 @@ class PgBroker:
         for callback in self._resyncs:
             try:
                 callback()
+            except ApiError as exc:  # the store away again: the next resync reads what this one could not
+                log.warning("resync failed: %s", exc.message)
             except Exception:
                 log.exception("resync failed")
 

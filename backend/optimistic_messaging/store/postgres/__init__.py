@@ -5,11 +5,18 @@ connection of this node's. Each transaction locks the rows of the chats it touch
 deadlock), assigns seq and rev under those locks — the order of commits is the order of each chat's revs — and
 announces what it committed with pg_notify in the same transaction, so every node hears of it in commit order.
 Nothing of history is held in memory: reads go to the database.
+
+Whether the database answers is known ahead of any request: a probe asks it every PROBE_S, and a read or write that
+finds it unreachable asks the probe at once. While it is away, reads and writes are refused at once (`unavailable`)
+and health says so without waiting on it. What the database refuses of one op (a constraint, bad data) fails that op
+alone; a race with another node's commit (the same new chat, the same idempotency key) is planned again and finds
+what that node stored.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -56,9 +63,15 @@ INSERT_MESSAGES = (  # one statement for many, its rows one JSON text: far cheap
 MEMBER_OPS = ("create", "add", "remove")
 KIND = "CASE WHEN tx IS NOT NULL THEN 'payment' WHEN xmtp_id IS NOT NULL THEN 'xmtp' ELSE 'plain' END"  # as kind_of
 DOWN = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
-DOWN_FOR_S = 0.5  # after the database could not be reached, writes are refused at once for this long, then retried
-CONNECT_TIMEOUT_S = 5
+AWAY_STATES = ("08", "53", "57P")  # connection lost, out of resources, shutting down: not one statement's fault
+REPLAN = (psycopg.errors.UniqueViolation, psycopg.errors.TransactionRollback)  # raced another commit: nothing stored
+CREATE_LOCK = 0x6F6D_0003  # pg_advisory_xact_lock(key, hash of the id): "om", creating a chat
+CONNECT_TIMEOUT_S = 2  # libpq's least
 START_WAIT_S = 30  # how long start-up waits for the database to take connections
+PROBE_S = 1.0  # how often a node asks the database whether it answers
+PROBE_TIMEOUT_S = 2.0  # a probe unanswered this long finds it away (hung, not only down)
+READ_WAIT_S = 1.0  # a read waits this long for a pooled connection, then finds the database away
+READ_TIMEOUT_S = 5.0  # a read unanswered this long finds it away (hung): its connection is closed
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -70,10 +83,25 @@ def _chat(row: Sequence[Any]) -> Chat:
     return Chat(row[0], list(row[6]), row[1], row[2], row[3], row[4], row[5])
 
 
-def _unavailable(exc: BaseException) -> ApiError:
-    return ApiError(
-        "unavailable", f"the database cannot be reached ({type(exc).__name__}); nothing was acknowledged, retry"
-    )
+def _unavailable(why: BaseException | str) -> ApiError:
+    name = why if isinstance(why, str) else type(why).__name__
+    return ApiError("unavailable", f"the database cannot be reached ({name}); nothing was acknowledged, retry")
+
+
+class NoAnswer(TimeoutError):
+    """The database did not answer in time."""
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The database, or the way to it, is gone: as opposed to a statement it refused (a constraint, a deadlock)."""
+    if isinstance(exc, (psycopg.InterfaceError, psycopg_pool.PoolTimeout)):
+        return True
+    return isinstance(exc, psycopg.OperationalError) and (exc.sqlstate is None or exc.sqlstate.startswith(AWAY_STATES))
+
+
+def _lock_key(chat_id: str) -> int:
+    """The chat id's advisory lock key (a signed int4): the same on every node."""
+    return (zlib.crc32(chat_id.encode()) ^ 0x8000_0000) - 0x8000_0000
 
 
 class _Op:
@@ -134,6 +162,10 @@ class _Transaction:
         changed = [_split(op.args[0]) for op in ops if op.kind == "change"]
         batch = _Batch()
         batch.add("BEGIN")
+        # Creating a chat: first its id's lock, which another node creating it holds until it commits, so the read
+        # below finds the chat that node made (there is no row yet to lock). Before any row lock, in one order.
+        for key in sorted({_lock_key(op.args[0]) for op in ops if op.kind == "create"}):
+            batch.add("SELECT pg_advisory_xact_lock(%s, %s)", CREATE_LOCK, key)
         chats = batch.add(
             "SELECT id, title, created_by, created_at, last_seq, rev FROM chats WHERE id = ANY(%s::text[]) "
             "ORDER BY id FOR UPDATE",
@@ -413,7 +445,11 @@ class PgStore:
         self._wake = Event()
         self._writer: gevent.Greenlet | None = None
         self._conn: psycopg.Connection | None = None  # the writer's own
-        self._down_until = 0.0
+        self._prober: gevent.Greenlet | None = None
+        self._away: str | None = None  # why the database was last found unreachable; None while it answers
+        self._probe_now = Event()
+        self._answering = Event()  # set while the database is found answering
+        self._answering.set()
         self.stats = StoreStats()
 
     # -- life cycle -------------------------------------------------------------------------------------------
@@ -433,11 +469,13 @@ class PgStore:
                 gevent.sleep(1)
         self.pool.open()
         self._writer = gevent.spawn(self._write_loop)
+        self._prober = gevent.spawn(self._probe_loop)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.kill()
-            self._writer = None
+        for greenlet in (self._writer, self._prober):
+            if greenlet is not None:
+                greenlet.kill()
+        self._writer = self._prober = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -447,24 +485,73 @@ class PgStore:
         self._listeners.append(listener)
 
     def healthy(self) -> bool:
+        """What the probe last found: never waits on the database."""
+        return self._away is None and self._writer is not None and not self._writer.dead
+
+    # -- whether the database answers ------------------------------------------------------------------------------
+
+    def _probe_loop(self) -> None:
+        """Ask the database every PROBE_S, at once when something found it unreachable, on a connection of its own
+        (a pool full of waiting reads must not look like a database away)."""
+        conn: psycopg.Connection | None = None
         try:
-            self.query("SELECT 1", ())
-            return self._writer is not None and not self._writer.dead
-        except ApiError:
-            return False
+            while True:
+                self._probe_now.wait(PROBE_S)
+                self._probe_now.clear()
+                try:
+                    with gevent.Timeout(PROBE_TIMEOUT_S, NoAnswer):
+                        if conn is None or conn.closed or conn.broken:
+                            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+                        conn.execute("SELECT 1")
+                except Exception as exc:  # whatever keeps SELECT 1 from answering keeps everything else from it too
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                    self._set_away(exc)
+                else:
+                    if self._away is not None:
+                        log.warning("the database answers again")
+                        self._away = None
+                        self._answering.set()
+        finally:  # closed (the store closing kills this greenlet)
+            if conn is not None:
+                conn.close()
+
+    def _set_away(self, exc: BaseException) -> None:
+        if self._away is None:
+            log.error("the database cannot be reached (%s): reads and writes are refused until it answers", exc)
+        self._away = type(exc).__name__
+        self._answering.clear()
+
+    def answering(self, timeout: float) -> bool:
+        """Whether the database answers, asking it now (waiting at most `timeout`) if it was found away."""
+        if self._away is not None:
+            self._probe_now.set()
+        return self._answering.wait(timeout)
+
+    def _lost(self, exc: BaseException) -> None:
+        """A read or write found the database unreachable: refuse at once from now on, and have the probe look."""
+        self._set_away(exc)
+        self._probe_now.set()
 
     # -- reads ------------------------------------------------------------------------------------------------
 
     def query(self, query: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
-        """One statement on a pooled connection; a connection found broken (the database restarted) is retried once."""
+        """One statement on a pooled connection; a connection found broken (the database restarted) is retried once.
+        While the database is known to be away, `unavailable` at once."""
+        if self._away is not None:
+            raise _unavailable(self._away)
         for attempt in (1, 2):
             try:
-                with self.pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
+                with self.pool.connection(timeout=READ_WAIT_S) as conn, gevent.Timeout(READ_TIMEOUT_S, NoAnswer):
                     return conn.execute(query, params).fetchall()
-            except psycopg_pool.PoolTimeout as exc:
+            except NoAnswer as exc:
+                self._lost(exc)
                 raise _unavailable(exc) from None
             except DOWN as exc:
-                if attempt == 2:
+                if attempt == 2 or isinstance(exc, psycopg_pool.PoolTimeout):
+                    if unreachable(exc):
+                        self._lost(exc)
                     raise _unavailable(exc) from None
         raise AssertionError("unreachable")
 
@@ -605,8 +692,8 @@ class PgStore:
 
     def _enqueue(self, op: _Op) -> AsyncResult:
         """Queue a write for the next transaction; its result is set once committed."""
-        if self.clock.monotonic() < self._down_until:
-            raise ApiError("unavailable", "the database cannot be reached; nothing was acknowledged, retry")
+        if self._away is not None:
+            raise _unavailable(self._away)
         self._queue.append(op)
         self._wake.set()
         return op.result
@@ -618,7 +705,9 @@ class PgStore:
             self._wake.wait()
             self._wake.clear()
             ops, self._queue = self._queue, []
-            if ops:
+            if ops and self._away is not None:  # found away since they were queued: refused at once, not tried
+                self._refuse(ops, _unavailable(self._away))
+            elif ops:
                 try:
                     self._commit(ops)
                 except Exception as exc:  # a bug: fail these ops, keep the writer
@@ -633,7 +722,8 @@ class PgStore:
         return self._conn
 
     def _commit(self, ops: list[_Op]) -> None:
-        """One transaction for every queued op: retried on a fresh connection while nothing can have committed."""
+        """One transaction for every queued op: planned again after a race with another node's commit, retried on a
+        fresh connection while nothing can have committed; what the database refuses fails only the op that asked."""
         for attempt in (1, 2, 3):
             try:
                 conn = self._connection()
@@ -647,22 +737,16 @@ class PgStore:
                 outcomes = [self._plan(tx, op) for op in ops]
                 committing = True
                 tx.write_and_commit(self.node)
-            except psycopg.errors.UniqueViolation:  # another node stored one of these keys meanwhile: plan again
-                conn.execute("ROLLBACK")
+            except REPLAN:  # another node committed one of these keys meanwhile: planning again finds what it stored
+                _roll_back(conn)
                 continue
-            except DOWN as exc:
+            except psycopg.Error as exc:
+                if not unreachable(exc):  # the database refused something one op asked: not the others' fault
+                    _roll_back(conn)
+                    return self._each_alone(ops, exc)
                 if committing or attempt == 3:  # COMMIT sent: whether it committed is unknown
                     return self._down(ops, exc)
                 continue  # before COMMIT nothing can have been stored: a fresh connection, once more
-            except psycopg.Error as exc:  # the database refused something one op asked: it must not fail the others
-                _roll_back(conn)
-                if len(ops) == 1:
-                    log.error("the database refused a write: %r", exc)
-                    ops[0].result.set_exception(ApiError("internal", f"the write failed ({type(exc).__name__})"))
-                    return None
-                for op in ops:
-                    self._commit([op])
-                return None
             except BaseException:
                 _roll_back(conn)
                 raise
@@ -675,7 +759,19 @@ class PgStore:
             if tx.stored or tx.chat_changes:
                 self._announce(Commit(tuple(tx.stored), tuple(tx.chat_changes)))
             return None
-        return self._down(ops, RuntimeError("the same idempotency keys kept colliding"))
+        return self._each_alone(ops, RuntimeError("raced other nodes' commits three times"))
+
+    def _each_alone(self, ops: list[_Op], exc: BaseException) -> None:
+        """Commit each op in a transaction of its own, so a refusal or a race fails only the op it concerns."""
+        if len(ops) > 1:
+            for op in ops:
+                if self._away is None:
+                    self._commit([op])
+                else:
+                    self._refuse([op], _unavailable(self._away))
+            return
+        log.error("the database refused a write: %r", exc)
+        ops[0].result.set_exception(ApiError("internal", f"the write failed ({type(exc).__name__})"))
 
     @staticmethod
     def _plan(tx: _Transaction, op: _Op) -> tuple[_Op, bool, Any]:
@@ -689,13 +785,16 @@ class PgStore:
             return op, False, ApiError("internal", f"the write could not be planned ({type(exc).__name__})")
 
     def _down(self, ops: list[_Op], exc: BaseException) -> None:
-        log.error("database write failed: %s", exc)
+        """The database could not be reached: these ops are refused, and so is what comes until it answers again."""
         self.stats.failures += 1
-        self._down_until = self.clock.monotonic() + DOWN_FOR_S
+        self._lost(exc)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        error = _unavailable(exc)
+        self._refuse(ops, _unavailable(exc))
+
+    @staticmethod
+    def _refuse(ops: list[_Op], error: ApiError) -> None:
         for op in ops:
             op.result.set_exception(error)
 
