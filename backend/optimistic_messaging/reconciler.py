@@ -11,6 +11,7 @@ from gevent.pool import Pool
 
 from .clock import Clock
 from .config import Config
+from .errors import ApiError
 from .leader import ALWAYS, Leadership
 from .models import Message
 from .store import Commit, Store, Unsettled, kind_of
@@ -236,7 +237,9 @@ class Reconciler:
                 changes.append((m, gevent.spawn(self.store.change, m.id, _unless_changed(m, outcome.fields))))
         gevent.joinall([greenlet for _, greenlet in changes])
         for m, greenlet in changes:
-            if greenlet.exception is not None:
+            if isinstance(greenlet.exception, ApiError) and greenlet.exception.code == "not_found":
+                self._forget(m.id)  # erased meanwhile (its chat's last member left): nothing to settle
+            elif greenlet.exception is not None:
                 self._failed(m, f"settling could not be stored: {greenlet.exception}", now)
 
 
