@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 COMPACT_MIN_SUPERSEDED = 10_000
 ERASED_COMPACT_S = 60.0  # an erased chat's bytes leave the log with a rewrite: at once, or this long after the last
+ERASED_COMPACT_SHARE = 0.01  # or longer on a large log: writes wait while it is rewritten, at most this share of time
 LOG_HEADER = b'{"op":"log","format":2}\n'  # a log without it was written before commit lines: read line by line
 _HEADER = b'{"op":"log",'  # how any header starts: one that is not LOG_HEADER is of another format, or damaged
 _COMMIT = b'{"op":"commit",'
@@ -208,6 +209,7 @@ class JsonlStore:
         self._broken: str | None = None
         self._writer: gevent.Greenlet | None = None
         self._compacted_at = float("-inf")  # monotonic time of the last rewrite tried
+        self._compact_s = 0.0  # how long the last rewrite took
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -655,10 +657,12 @@ class JsonlStore:
 
     def _erased_wait(self) -> float | None:
         """How long until the log is rewritten for the chats erased since it last was (None: there are none): at once
-        after the first, then at most once per ERASED_COMPACT_S, so erasing many chats does not rewrite it each time."""
+        after the first, then at most once per ERASED_COMPACT_S, so erasing many chats does not rewrite it each time
+        (and on a log so large that a rewrite takes long, at most ERASED_COMPACT_SHARE of the time)."""
         if not self.state.erasures:
             return None
-        return max(0.0, self._compacted_at + ERASED_COMPACT_S - self.clock.monotonic())
+        interval = max(ERASED_COMPACT_S, self._compact_s / ERASED_COMPACT_SHARE)
+        return max(0.0, self._compacted_at + interval - self.clock.monotonic())
 
     def _should_compact(self) -> bool:
         superseded = self.state.records - self.state.live_records()
@@ -701,6 +705,7 @@ class JsonlStore:
             log.critical("%s", self._broken)
         dropped = self.state.records - self.state.live_records()
         self.state.records = self.state.live_records()
+        self._compact_s = self.clock.monotonic() - self._compacted_at
         self.state.erasures = 0
         log.info(
             "compacted %s: dropped %d superseded records in %d ms", self.path, dropped, self.clock.now_ms() - started
