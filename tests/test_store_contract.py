@@ -135,7 +135,7 @@ def test_members_added_later_see_from_the_next_seq_on_or_from_where_the_adder_do
     send(store, "dave's", sender=DAVE)
     store.remove_member("c", DAVE)
     store.add_members("c", [DAVE], 10)  # back, from the chat's next message on
-    assert refused(lambda: send(store, "dave's", sender=DAVE)).code == "conflict"  # its earlier message is not its answer
+    assert refused(lambda: send(store, "dave's", sender=DAVE)).code == "conflict"  # not its earlier message
     store.close()
     again = kind.open()
     assert again.late_members("c") == {DAVE: 5} and again.visible_from("c", CAROL) == 1
