@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from support import Wallet, new_chat
+from support import STORE, Peer, Wallet, new_chat, wait_until
 
 CHAT_FIELDS = {"id", "members", "title", "created_by", "created_at", "last_seq", "rev"}
 
@@ -423,3 +423,173 @@ def test_a_bad_page_of_the_chat_list_is_invalid(server, wallets, query):
     (alice,) = wallets(1)
     r = server.get(f"/api/chats?{query}", alice.token)
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
+
+
+# v1.2: a member added to an existing chat sees it from that point on, unless the adder shares its history.
+
+def add(server, caller, chat_id, *others, **extra):
+    return server.post(f"/api/chats/{chat_id}/members", {"members": [w.address for w in others], **extra}, caller.token)
+
+
+def bodies(server, chat_id, wallet, query=""):
+    r = server.get(f"/api/chats/{chat_id}/messages{query}", wallet.token)
+    assert r.status_code == 200, r.text
+    return [m["body"] for m in r.json()["messages"]]
+
+
+def test_a_member_added_later_sees_the_chat_from_then_on_everywhere(server, wallets, peers):
+    alice, bob, carol = wallets(3)
+    chat = group(server, alice, bob)
+    a = peers(server, alice)
+    a.join(chat["id"])
+    old = [a.send(chat["id"], f"before carol {i}")["message"] for i in range(3)]
+    added = add(server, alice, chat["id"], carol)
+    assert added.status_code == 200 and added.json()["chat"]["last_seq"] == 3, "last_seq stays the chat's"
+    assert bodies(server, chat["id"], carol) == [] and bodies(server, chat["id"], carol, "?after=0") == []
+    assert bodies(server, chat["id"], carol, "?before=3") == []
+    changes = server.get(f"/api/chats/{chat['id']}/changes?since_rev=0", carol.token).json()
+    assert changes == {"changes": [], "has_more": False}
+    c = peers(server, carol)
+    joined = c.join(chat["id"])
+    assert joined["changes"] == [] and not joined["has_more"] and joined["chat"]["last_seq"] == 3
+    assert c.join(chat["id"], since_rev=0)["changes"] == []
+    # A change to an earlier message (here its XMTP id; settlement is another) reaches the others, not carol.
+    ack = a.call("attest", {"chat_id": chat["id"], "message_id": old[0]["id"], "xmtp_id": "x-old"})
+    assert ack["ok"]
+    new = a.send(chat["id"], "after carol")["message"]
+    assert c.wait("message", lambda m: m["id"] == new["id"])["seq"] == 4
+    assert c.received("message:update") == [] and [m["id"] for m in c.received("message")] == [new["id"]]
+    assert a.wait("message:update", lambda m: m["id"] == old[0]["id"])
+    assert bodies(server, chat["id"], carol) == ["after carol"]
+    assert [m["seq"] for m in c.join(chat["id"], since_rev=0)["changes"]] == [4]
+    assert bodies(server, chat["id"], bob) == [m["body"] for m in old] + ["after carol"], "first members see it all"
+
+
+def test_an_adder_may_share_as_much_history_as_it_sees(server, wallets, peers):
+    alice, bob, carol, dave, eve = wallets(5)
+    chat = group(server, alice, bob)
+    a = peers(server, alice)
+    for body in ("one", "two"):
+        a.send(chat["id"], body)
+    assert add(server, alice, chat["id"], carol).status_code == 200  # carol: from seq 3 on
+    a.send(chat["id"], "three")
+    assert add(server, bob, chat["id"], dave, share_history=True).status_code == 200
+    assert bodies(server, chat["id"], dave) == ["one", "two", "three"]
+    assert add(server, carol, chat["id"], eve, share_history=True).status_code == 200
+    assert bodies(server, chat["id"], eve) == ["three"], "at most what the adder sees"
+    assert add(server, alice, chat["id"], Wallet().sign_in(server), share_history=False).status_code == 200
+
+
+@pytest.mark.parametrize("share", ["yes", 1, None, [True]])
+def test_share_history_must_be_true_or_false(server, wallets, share):
+    alice, bob, carol = wallets(3)
+    chat = group(server, alice, bob)
+    r = add(server, alice, chat["id"], carol, share_history=share)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid"
+    assert "share_history" in r.json()["error"]["message"]
+    assert carol.address not in server.get(f"/api/chats/{chat['id']}", alice.token).json()["chat"]["members"]
+
+
+def test_a_member_added_back_starts_again_from_then_and_its_own_earlier_messages_are_not_found(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = group(server, alice, bob)
+    b = peers(server, bob)
+    mine = b.send(chat["id"], "bob's before he left")["message"]
+    assert remove(server, bob, chat["id"], bob.address).status_code == 200
+    peers(server, alice).send(chat["id"], "while bob was away")
+    assert add(server, alice, chat["id"], bob).status_code == 200
+    assert bodies(server, chat["id"], bob) == []
+    ack = b.call("attest", {"chat_id": chat["id"], "message_id": mine["id"], "xmtp_id": "x-1"})
+    assert ack["error"]["code"] == "not_found"
+    assert b.send(chat["id"], "again", client_id=mine["client_id"])["error"]["code"] == "conflict"  # not its answer
+    assert bodies(server, chat["id"], bob) == []
+
+
+# v1.2: when a chat's last member leaves, its history is erased and its id is free again.
+
+def test_a_chat_whose_last_member_left_is_erased_and_its_id_starts_again_after_it(make_server, tmp_path):
+    srv = make_server()
+    alice, bob, carol, mallory = (Wallet().sign_in(srv) for _ in range(4))
+    chat_id = XMTP_GROUP + "e1"
+    assert register(srv, alice, chat_id, bob, carol).status_code == 201
+    a = Peer(srv, alice.token)
+    try:
+        sent = [a.send(chat_id, f"secret {i} of the erased chat", client_id=f"erased-{i}")["message"] for i in range(3)]
+        a.call("attest", {"chat_id": chat_id, "message_id": sent[0]["id"], "xmtp_id": "x-erased"})
+    finally:
+        a.close()
+    last = srv.get(f"/api/chats/{chat_id}", alice.token).json()["chat"]
+    assert remove(srv, alice, chat_id, bob.address).status_code == 200
+    assert remove(srv, carol, chat_id, carol.address).status_code == 200
+    gone = remove(srv, alice, chat_id, alice.address)
+    assert gone.status_code == 200 and gone.json()["chat"]["members"] == []
+    assert srv.get(f"/api/chats/{chat_id}", alice.token).json()["error"]["code"] == "not_found"
+    if STORE == "jsonl":  # the log is rewritten without it at once (the first erasure since the server started)
+        wait_until(lambda: b"erased chat" not in srv.data_file.read_bytes(), what="the erased text gone from the log")
+
+    def check_continuation(srv):
+        again = register(srv, mallory, chat_id)
+        assert again.status_code == 201, again.text
+        chat = again.json()["chat"]
+        assert chat["members"] == [mallory.address] and chat["created_by"] == mallory.address
+        m = Peer(srv, mallory.token)
+        try:
+            assert m.join(chat_id)["changes"] == []
+            first = m.send(chat_id, "a new chat", client_id="erased-0")["message"]  # an erased key is free again
+            assert first["seq"] > last["last_seq"] and first["rev"] > last["rev"]
+            assert first["id"] not in {s["id"] for s in sent} and first["body"] == "a new chat"
+            ack = m.call("attest", {"chat_id": chat_id, "message_id": sent[1]["id"], "xmtp_id": "x"})
+            assert ack["error"]["code"] == "not_found"
+        finally:
+            m.close()
+        assert bodies(srv, chat_id, mallory) == bodies(srv, chat_id, mallory, "?after=0") == ["a new chat"]
+        changes = srv.get(f"/api/chats/{chat_id}/changes?since_rev=0", mallory.token).json()["changes"]
+        assert [c["body"] for c in changes] == ["a new chat"]
+        return first
+
+    srv.stop()
+    srv.start()  # what was erased stays erased, and the new chat continues after it
+    first = check_continuation(srv)
+    srv.stop()
+    srv.start()
+    assert bodies(srv, chat_id, mallory) == ["a new chat"]
+    assert srv.get(f"/api/chats/{chat_id}", mallory.token).json()["chat"]["last_seq"] == first["seq"]
+    if STORE == "jsonl":
+        assert b"erased chat" not in srv.data_file.read_bytes()
+
+
+def test_the_last_member_of_a_chat_that_others_left_may_leave_and_anyone_may_register_it(server, wallets, peers):
+    alice, bob, carol = wallets(3)
+    chat_id = XMTP_GROUP + alice.address[2:10]
+    register(server, alice, chat_id, bob)
+    sent = peers(server, bob).send(chat_id, "to be erased")["message"]
+    assert remove(server, alice, chat_id, bob.address).status_code == 200
+    assert remove(server, alice, chat_id, alice.address).json()["chat"]["members"] == []
+    assert server.get(f"/api/chats/{chat_id}/messages", bob.token).json()["error"]["code"] == "not_found"
+    again = register(server, carol, chat_id, alice)
+    assert again.status_code == 201 and again.json()["chat"]["last_seq"] == sent["seq"]
+    assert bodies(server, chat_id, alice) == [] and bodies(server, chat_id, carol) == []
+
+
+def test_an_erased_chats_pending_settlements_are_dropped_harmlessly(make_server):
+    srv = make_server({"XMTP_GRACE_S": "3"})  # long enough not to settle them first: they wait when erased
+    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
+    chat_id = XMTP_GROUP + "e2"
+    assert register(srv, alice, chat_id, bob).status_code == 201
+    a = Peer(srv, alice.token)
+    try:
+        for i in range(3):
+            assert a.send(chat_id, f"pending {i}")["message"]["status"] == "provisional"
+    finally:
+        a.close()
+    health = srv.get("/api/health").json()["reconciler"]
+    assert health["provisional"] == 3
+    for who in (bob, alice):
+        assert remove(srv, who, chat_id, who.address).status_code == 200
+    assert srv.get("/api/health").json()["reconciler"]["provisional"] == 0
+    rounds = srv.get("/api/health").json()["reconciler"]["rounds"]
+    past_grace = lambda: srv.get("/api/health").json()["reconciler"]["rounds"] > rounds + 20
+    wait_until(past_grace, what="rounds past the grace")
+    after = srv.get("/api/health").json()["reconciler"]
+    assert after["errors"] == health["errors"] == 0 and after["provisional"] == 0
+    assert "Traceback" not in srv.log() and "cannot settle" not in srv.log()

@@ -192,6 +192,47 @@ def test_a_member_removed_on_one_node_stops_hearing_on_another(clusters, peers):
     assert [m["body"] for m in b.received("message")] == ["marker"]
 
 
+def test_a_member_added_on_one_node_gets_no_earlier_message_on_another_and_an_erased_chat_keeps_no_socket(
+        clusters, peers):
+    c = clusters(2)
+    alice, bob, carol, mallory = (Wallet().sign_in(c[0]) for _ in range(4))
+    chat_id = "c1a57e2" + alice.address[2:12].lower()
+    r = c[0].post("/api/chats", {"members": [bob.address], "id": chat_id}, alice.token)
+    assert r.status_code == 201, r.text
+    a, b = peers(c[0], alice), peers(c[1], bob)
+    a.join(chat_id)
+    b.join(chat_id)  # node 1 serves the chat from here on
+    old = a.send(chat_id, "before carol")["message"]
+    b.wait("message", lambda m: m["id"] == old["id"])
+    assert c[0].post(f"/api/chats/{chat_id}/members", {"members": [carol.address]}, alice.token).status_code == 200
+    k = peers(c[1], carol)
+    assert k.join(chat_id)["changes"] == []
+    assert a.call("attest", {"chat_id": chat_id, "message_id": old["id"], "xmtp_id": "x-old"})["ok"]
+    b.wait("message:update", lambda m: m["id"] == old["id"])
+    new = a.send(chat_id, "after carol")["message"]
+    k.wait("message", lambda m: m["id"] == new["id"])
+    assert k.received("message:update") == [] and [m["body"] for m in k.received("message")] == ["after carol"]
+    # Everyone leaves; the last one's socket on the other node hears of it and is unsubscribed, so the next chat of
+    # that id tells it nothing.
+    for who in (bob, carol):
+        assert c[0].request("DELETE", f"/api/chats/{chat_id}/members/{who.address}", who.token).status_code == 200
+    a2 = peers(c[1], alice)
+    a2.join(chat_id)
+    assert c[0].request("DELETE", f"/api/chats/{chat_id}/members/{alice.address}", alice.token).json()["chat"][
+        "members"] == []
+    assert a2.wait("chat:update", lambda ch: ch["members"] == [])["id"] == chat_id
+    assert c[1].post("/api/chats", {"members": [], "id": chat_id}, mallory.token).status_code == 201
+    m = peers(c[1], mallory)
+    m.join(chat_id)
+    fresh = m.send(chat_id, "a new chat")["message"]
+    assert fresh["seq"] > new["seq"]
+    marker_chat = new_chat(c[1], mallory, alice)  # a2 still hears of other chats, in order: it is alive
+    a2.join(marker_chat["id"])
+    marker = m.send(marker_chat["id"], "marker")["message"]
+    a2.wait("message", lambda msg: msg["id"] == marker["id"])
+    assert "a new chat" not in [msg["body"] for msg in a2.received("message")]
+
+
 def test_each_message_is_settled_once_by_one_node(clusters, peers):
     c = clusters(3, XMTP_GRACE_S="1")
     alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])

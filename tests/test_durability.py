@@ -93,7 +93,7 @@ def test_torn_last_line_is_repaired_at_start_with_a_warning(make_server):
 def test_corrupt_line_refuses_start_up_naming_the_line(tmp_path):
     data = tmp_path / "messages.json"
     chat = encode_batch([("chat", Room("c", [], None, "0x0", 1))])
-    data.write_bytes(LOG_HEADER + chat.replace(b'"c"', b'"d"') + encode_batch([("members", ("c", ["0x1"]))]))
+    data.write_bytes(LOG_HEADER + chat.replace(b'"c"', b'"d"') + encode_batch([("members", ("c", ["0x1"], 1))]))
     run = subprocess.run([sys.executable, str(ROOT / "backend" / "main.py")], cwd=ROOT, capture_output=True,
                          text=True, timeout=60, env={"DATA_FILE": str(data), "PORT": "1", "PATH": "/usr/bin:/bin"})
     assert run.returncode != 0

@@ -119,3 +119,28 @@ def test_migrate_needs_a_database_url_and_a_log(tmp_path):
                          cwd=ROOT / "backend", env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "DATABASE_URL" in run.stderr
+
+
+def test_where_members_views_begin_and_erased_ids_counters_come_along(make_server, tmp_path):
+    server = make_server({"RATE_PER_S": "1000", "RATE_BURST": "1000"})
+    alice, bob, carol = Wallet().sign_in(server), Wallet().sign_in(server), Wallet().sign_in(server)
+    group = new_chat(server, alice, bob, Wallet())["id"]
+    erased = "e7a5ed" + alice.address[2:12].lower()
+    assert server.post("/api/chats", {"members": [bob.address], "id": erased}, alice.token).status_code == 201
+    a = Peer(server, alice.token)
+    for chat_id in (group, erased):
+        a.send(chat_id, "before")
+        a.send(chat_id, "before, too")
+    a.close()
+    assert server.post(f"/api/chats/{group}/members", {"members": [carol.address]}, alice.token).status_code == 200
+    for who in (bob, alice):
+        assert server.request("DELETE", f"/api/chats/{erased}/members/{who.address}", who.token).status_code == 200
+    server.stop()
+    secret = (server.data_file.parent / (server.data_file.name + ".secret")).read_text().strip()
+    url = fresh_database()
+    assert migrate(server.data_file, url).returncode == 0
+    pg = make_server({"DATABASE_URL": url, "SECRET_KEY": secret})
+    assert pg.get(f"/api/chats/{group}/messages", carol.token).json()["messages"] == []
+    assert len(pg.get(f"/api/chats/{group}/messages", bob.token).json()["messages"]) == 2
+    again = pg.post("/api/chats", {"members": [], "id": erased}, carol.token)
+    assert again.status_code == 201 and again.json()["chat"]["last_seq"] == 2

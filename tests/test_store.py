@@ -18,7 +18,7 @@ from optimistic_messaging.models import Message
 from optimistic_messaging.store.state import Room
 from optimistic_messaging.store.jsonl import LOG_HEADER, JsonlStore, StoreCorrupt, encode_batch, encode_record
 
-from support import FakeClock
+from support import FakeClock, wait_until
 
 ALICE = "0x" + "a" * 40
 
@@ -301,6 +301,43 @@ def test_compaction_drops_sign_outs_past_their_until_and_keeps_the_others(path, 
     assert b'"x0"' not in log and b'"gone"' not in log and b'"kept"' in log
     store.close()
     assert opened(path, clock=clock).revoked_sessions() == {"kept": clock.now_ms() + 99_000}
+
+
+def test_a_member_added_in_a_log_from_before_v1_2_sees_the_whole_chat(path):
+    bob = "0x" + "b" * 40
+    path.write_bytes(encode_record(("chat", Room("c", [ALICE], None, ALICE, 1)))
+                     + encode_record(("message", message(1, "old")))
+                     + b'{"op":"members","id":"c","added":["%s"]}\n' % bob.encode())
+    store = opened(path)
+    assert store.visible_from("c", bob) == 1 and store.late_members("c") == {}
+
+
+def test_erased_chats_leave_the_log_at_once_then_at_most_once_a_minute_and_at_start_if_missed(path):
+    clock = FakeClock()
+    store = opened(path, clock=clock)
+    for chat_id in ("c", "d", "e"):
+        store.create_chat(chat_id, [ALICE], None, ALICE)
+        send(store, f"{chat_id}1", f"secret of {chat_id}", chat=chat_id)
+
+    def erased_from_disk(chat_id: str) -> bool:
+        gevent.sleep(0.01)  # the rewrite runs on the writer, just after the erasure's commit
+        return f"secret of {chat_id}".encode() not in path.read_bytes()
+
+    store.remove_member("c", ALICE)
+    assert wait_until(lambda: erased_from_disk("c"))
+    store.remove_member("d", ALICE)
+    send(store, "meanwhile", chat="e")
+    assert not erased_from_disk("d"), "not a rewrite per erasure"
+    clock.advance(int(jsonl.ERASED_COMPACT_S * 1000))
+    send(store, "later", chat="e")
+    assert wait_until(lambda: erased_from_disk("d"))
+    store.remove_member("e", ALICE)
+    store.close()  # before its rewrite was due
+    assert not erased_from_disk("e")
+    again = opened(path, clock=clock)
+    assert wait_until(lambda: erased_from_disk("e")) and again.chat("e") is None
+    assert again.create_chat("e", [ALICE], None, ALICE)[0].last_seq == 3
+    again.close()
 
 
 def test_a_header_of_another_format_stops_start_up(path):

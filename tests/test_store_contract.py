@@ -116,6 +116,64 @@ def test_a_member_removed_and_added_back_at_once_is_a_member_last_and_nobody_els
     assert kind.open().chat("c").members == [ALICE, CAROL, BOB]
 
 
+def test_members_added_later_see_from_the_next_seq_on_or_from_where_the_adder_does(kind, store):
+    DAVE, EVE = "0x" + "d" * 40, "0x" + "e" * 40
+    send(store, "a")
+    send(store, "b")
+    store.add_members("c", [CAROL], 10)
+    store.add_members("c", [DAVE], 10, share_from=CAROL)
+    store.add_members("c", [EVE], 10, share_from=BOB)
+    starts = {a: store.visible_from("c", a) for a in (ALICE, BOB, CAROL, DAVE, EVE)}
+    assert starts == {ALICE: 1, BOB: 1, CAROL: 3, DAVE: 3, EVE: 1} and store.visible_from("c", "0x" + "f" * 40) is None
+    assert store.late_members("c") == {CAROL: 3, DAVE: 3}
+    m = send(store, "c")
+    assert store.page("c", None, None, 10, 3) == ([m], False) and store.page("c", None, 0, 10, 3) == ([m], False)
+    assert store.page("c", 3, None, 10, 3) == ([], False) and store.changes("c", 0, 10, 3) == ([m], False)
+    assert [x.seq for x in store.page("c", None, None, 10)[0]] == [1, 2, 3]
+    store.remove_member("c", CAROL)
+    store.add_members("c", [CAROL], 10, share_from=ALICE)  # shared: all of it again
+    send(store, "dave's", sender=DAVE)
+    store.remove_member("c", DAVE)
+    store.add_members("c", [DAVE], 10)  # back, from the chat's next message on
+    assert refused(lambda: send(store, "dave's", sender=DAVE)).code == "conflict"  # not its earlier message
+    store.close()
+    again = kind.open()
+    assert again.late_members("c") == {DAVE: 5} and again.visible_from("c", CAROL) == 1
+
+
+def test_the_last_member_leaving_erases_the_chat_and_its_id_starts_again_after_it(kind, store):
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    a, b = send(store, "a", "secret"), send(store, "b", "secret", sender=BOB)
+    store.change(a.id, lambda current: {"status": "confirmed"})  # b stays provisional
+    store.remove_member("c", BOB)
+    erased = store.remove_member("c", ALICE)
+    assert (erased.id, erased.members, erased.last_seq, erased.rev) == ("c", [], 2, 3)
+    assert commits[-1].chats[-1].chat == erased and commits[-1].chats[-1].removed == (ALICE,)
+    assert store.chat("c") is None and not store.is_member("c", ALICE) and store.versions(["c"]) == {}
+    assert store.message(a.id) is None and store.messages([a.id, b.id]) == {} and store.find(BOB, "b") is None
+    assert store.unsettled() == [] and store.unsettled_by_kind() == {"payment": 0, "xmtp": 0, "plain": 0}
+    assert store.chats_of(ALICE, None, 10) == ([], None)
+    assert refused(lambda: store.change(b.id, lambda current: {"status": "confirmed"})).code == "not_found"
+    assert refused(lambda: send(store, "late")).code == "not_found"
+
+    def continues(s: Store) -> None:
+        chat, created = s.create_chat("c", [CAROL], None, CAROL)
+        assert created and (chat.members, chat.last_seq, chat.rev) == ([CAROL], 2, 3)
+        assert s.page("c", None, None, 10) == ([], False) and s.changes("c", 0, 10) == ([], False)
+        m = s.append(NewMessage("c", CAROL, "b", "new"))[0]  # an erased key, free again
+        assert (m.seq, m.rev, m.id) == (3, 4, "c/3") and s.message(b.id) is None
+        assert s.page("c", None, 0, 10) == ([m], False) and s.versions(["c"])["c"][1] > 0
+
+    store.close()
+    again = kind.open()
+    continues(again)
+    again.close()
+    assert kind.open().page("c", None, None, 10)[0][0].body == "new"
+    if kind.kind == "jsonl":
+        assert b"secret" not in kind.path.read_bytes()
+
+
 def test_a_chat_created_and_added_to_at_once_keeps_every_member(kind, store):
     concurrently(lambda: store.create_chat("d", [ALICE], None, ALICE), lambda: store.add_members("d", [BOB], 10))
     assert store.chat("d").members == [ALICE, BOB]

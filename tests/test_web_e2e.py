@@ -485,6 +485,30 @@ def test_a_member_added_shows_up_at_once_in_every_members_list(people, group_mem
     expect(d.page.get_by_test_id("composer")).to_be_disabled()
 
 
+def test_a_member_added_sees_the_group_from_then_on_unless_its_history_is_shared(people, group_members):
+    a, b, c, d = people(), people(), people(), people()
+    url = create_group(a, "Newcomers", b, Wallet())  # a third member: a group, not a DM
+    b.page.goto(url)
+    a.say("before c came")
+    expect(b.bubbles("before c came")).to_have_count(1)  # stored before c is added
+    a.page.get_by_test_id("members-toggle").click()
+    expect(a.page.get_by_test_id("share-history")).not_to_be_checked()  # the default: from then on, as on XMTP
+    a.page.get_by_test_id("add-members").fill(c.address)
+    a.page.get_by_test_id("add-members-submit").click()
+    expect(a.page.locator(f'[data-testid="member"][data-address="{c.address}"]')).to_have_count(1)
+    a.say("after c came")
+    c.page.goto(url)
+    expect(c.bubbles("after c came")).to_have_count(1)
+    expect(c.bubbles("before c came")).to_have_count(0)
+    a.page.get_by_test_id("add-members").fill(d.address)
+    a.page.get_by_test_id("share-history").check()
+    a.page.get_by_test_id("add-members-submit").click()
+    expect(a.page.locator(f'[data-testid="member"][data-address="{d.address}"]')).to_have_count(1)
+    d.page.goto(url)
+    expect(d.bubbles("before c came")).to_have_count(1)
+    expect(d.bubbles("after c came")).to_have_count(1)
+
+
 def test_leaving_a_group_stops_writing_there_and_the_others_see_the_member_go(people, group_members):
     a, b, c = people(), people(), people()
     url = create_group(a, "Leavers", b, c)

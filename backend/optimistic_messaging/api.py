@@ -178,8 +178,9 @@ def create_chat() -> Response:
 @signed_in
 def add_members(chat_id: str) -> Response:
     services().chats.attempt(g.address)
-    members = v.addresses(json_body())
-    return reply({"chat": services().chats.add_members(g.address, checked_chat_id(chat_id), members)})
+    payload = json_body()
+    members, share = v.addresses(payload), v.optional_bool(payload, "share_history")
+    return reply({"chat": services().chats.add_members(g.address, checked_chat_id(chat_id), members, share)})
 
 
 @bp.delete("/chats/<chat_id>/members/<address>")

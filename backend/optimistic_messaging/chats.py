@@ -29,12 +29,15 @@ class Chats:
         self.max_members = max_members
         self.limiter = limiter  # chat creations and member changes, per address (CHAT_RATE_PER_MIN)
 
-    def require_member(self, caller: str, chat_id: str) -> None:
-        """`not_found` for no such chat, `forbidden` for a chat the caller is not in."""
-        if not self.store.is_member(chat_id, caller):
+    def require_member(self, caller: str, chat_id: str) -> int:
+        """The first seq the caller may see of the chat (added later, the messages before it are not theirs);
+        `not_found` for no such chat, `forbidden` for a chat the caller is not in."""
+        first = self.store.visible_from(chat_id, caller)
+        if first is None:
             if self.store.chat(chat_id) is None:
                 raise ApiError("not_found", f"no chat {chat_id!r}")
             raise ApiError("forbidden", f"you are not a member of chat {chat_id!r}")
+        return first
 
     def create(self, caller: str, members: list[str], chat_id: str | None, title: str | None) -> tuple[Chat, bool]:
         """A DM, a new group, or a registered id (e.g. an XMTP conversation id): the first registration wins, and a
@@ -67,14 +70,17 @@ class Chats:
         one too (`rate_limited` before anything else is looked at)."""
         self.limiter.take(caller)
 
-    def add_members(self, caller: str, chat_id: str, members: list[str]) -> Chat:
+    def add_members(self, caller: str, chat_id: str, members: list[str], share_history: bool = False) -> Chat:
+        """New members see the chat from its next message on (as in XMTP/MLS groups), or, when the caller shares
+        its history, as much of it as the caller sees."""
         self.require_member(caller, chat_id)
         if is_dm(chat_id):
             raise ApiError("invalid", "a DM keeps its two members; create a group to add people")
-        return self.store.add_members(chat_id, members, self.max_members)
+        return self.store.add_members(chat_id, members, self.max_members, caller if share_history else None)
 
     def remove_member(self, caller: str, chat_id: str, address: str) -> Chat:
-        """A member leaves a group; its creator may remove others. A DM keeps its two members."""
+        """A member leaves a group; its creator may remove others. A DM keeps its two members. When the last one
+        leaves, the chat is erased and its id free (the answer: the chat without members)."""
         self.require_member(caller, chat_id)
         if is_dm(chat_id):
             raise ApiError("invalid", "a DM keeps its two members; nobody can be removed from it")
@@ -97,15 +103,15 @@ class Chats:
     def history(
         self, caller: str, chat_id: str, before: int | None, after: int | None, limit: int
     ) -> tuple[list[Message], bool]:
-        self.require_member(caller, chat_id)
-        return self.store.page(chat_id, before, after, limit)
+        first = self.require_member(caller, chat_id)
+        return self.store.page(chat_id, before, after, limit, first)
 
     def changes(
         self, caller: str, chat_id: str, since_rev: int, limit: int = MAX_CHANGES
     ) -> tuple[list[Message], bool]:
         """Changes after `since_rev` in rev order: at most `limit` messages and about MAX_CHANGES_CHARS of text."""
-        self.require_member(caller, chat_id)
-        found, has_more = self.store.changes(chat_id, since_rev, limit)
+        first = self.require_member(caller, chat_id)
+        found, has_more = self.store.changes(chat_id, since_rev, limit, first)
         chars = 0
         for i, message in enumerate(found):
             chars += len(message.body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import wraps
 from typing import Any
 
@@ -15,7 +15,7 @@ from .connections import Connection
 from .errors import ApiError
 from .fanout import Fanout
 from .logs import CONTEXT
-from .models import Chat
+from .models import Chat, Message
 from .services import Services
 from .stats import METER
 from .store import Stored
@@ -120,14 +120,16 @@ def register(sio: socketio.Server, s: Services) -> None:
         payload = v.obj(data)
         chat_id = v.chat_id(payload)
         since_rev = v.optional_int(payload, "since_rev")
-        s.chats.require_member(conn.address, chat_id)
+        first = s.chats.require_member(conn.address, chat_id)
         # Subscribe, then read: every change after the read reaches this socket as an event (one between the two can
         # come both ways: clients de-duplicate by id).
         sio.enter_room(conn.sid, room(chat_id))
         conn.chats.add(chat_id)
         fanout.serve(chat_id)
+        if first > 1:
+            fanout.late_member(chat_id, conn.address, first)
         if since_rev is None:
-            changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE)
+            changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE, first)
         else:
             changes, has_more = s.chats.changes(conn.address, chat_id, since_rev)
         if s.presence.join(chat_id, conn.address, conn.sid):
@@ -212,12 +214,29 @@ def register(sio: socketio.Server, s: Services) -> None:
             if conn is not None and conn.address not in members:
                 part(conn, chat.id)
 
+    def hidden(message: Message) -> Collection[str]:
+        """The sockets of members added after this message (it is not theirs): looked for only in a chat that has
+        such members, and only for a message older than one of them."""
+        late = fanout.late(message.chat_id)
+        if not late or message.seq >= max(late.values()):
+            return ()
+        return {
+            sid
+            for sid, _ in sio.manager.get_participants("/", room(message.chat_id))
+            if (conn := s.connections.get(sid)) is not None and late.get(conn.address, 1) > message.seq
+        }
+
     def deliver(stored: list[Stored]) -> None:
         """Each batch goes out in order: every socket sees its chats' messages in seq order."""
         broadcast_many(
             sio,
             (
-                (room(item.message.chat_id), "message" if item.new else "message:update", item.message)
+                (
+                    room(item.message.chat_id),
+                    "message" if item.new else "message:update",
+                    item.message,
+                    hidden(item.message),
+                )
                 for item in stored
             ),
         )

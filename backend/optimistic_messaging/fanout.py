@@ -28,6 +28,7 @@ class _Served:
     rev: int = -1  # the highest rev delivered; -1 while the chat's position is being read
     seq: int = 0  # the highest seq delivered as a new message
     members_version: int = 0
+    late: dict[str, int] = field(default_factory=dict)  # members who may not see all of it: first seq each sees
     held: dict[int, Stored] = field(default_factory=dict)  # revs that came before the ones missing below them
     filler: gevent.Greenlet | None = None  # a fill from the store, scheduled or running
     filling: bool = False  # the fill is running: nothing else goes out meanwhile
@@ -50,6 +51,7 @@ class Fanout:
         try:
             version = self.store.versions([chat_id]).get(chat_id)
             chat = self.store.chat(chat_id)
+            late = self.store.late_members(chat_id)
         except BaseException:
             self.served.pop(chat_id, None)
             raise
@@ -57,7 +59,33 @@ class Fanout:
             self.served.pop(chat_id, None)
             return
         state.rev, state.seq, state.members_version = chat.rev, chat.last_seq, version[1]
+        state.late = late
         self._flush(chat_id, state)
+
+    def late(self, chat_id: str) -> dict[str, int]:
+        """The chat's members who may not see all of it, and the first seq each may see (what delivery skips)."""
+        state = self.served.get(chat_id)
+        return state.late if state is not None else {}
+
+    def late_member(self, chat_id: str, address: str, first: int) -> None:
+        """A member joining here sees the chat from `first` on (the store says so, even before this node hears of
+        the change that added them)."""
+        state = self.served.get(chat_id)
+        if state is not None:
+            state.late[address] = first
+
+    def _relearn_late(self, chat_id: str) -> None:
+        """Members changed: who sees the chat from where, read again (kept as it was while the store is away; what a
+        join noted during the read stands)."""
+        state = self.served.get(chat_id)
+        before = dict(state.late) if state is not None else {}
+        try:
+            late = self.store.late_members(chat_id)
+        except ApiError as exc:
+            log.warning("could not read where the members of %s begin: %s", chat_id, exc)
+            return
+        if state is not None:
+            state.late = {**late, **{a: n for a, n in state.late.items() if before.get(a) != n}}
 
     def unserve(self, chat_id: str) -> None:
         """No socket here follows the chat any more."""
@@ -69,6 +97,8 @@ class Fanout:
         """Broker listener: member changes first (the removed hear nothing more), then messages in rev order."""
         for change in commit.chats:
             if change.chat.id in self.served:
+                if not change.removed:  # created or added to (another node's notice names only the removed)
+                    self._relearn_late(change.chat.id)
                 self.chat_changed(change.chat)
         out: list[Stored] = []
         for stored in commit.messages:
@@ -93,6 +123,7 @@ class Fanout:
             if members_version != state.members_version:
                 chat = self.store.chat(chat_id)
                 state.members_version = members_version
+                self._relearn_late(chat_id)
                 if chat is not None:
                     self.chat_changed(chat)
             if rev > state.rev:

@@ -49,9 +49,9 @@ class Messaging:
         message_id = v.string(payload, "message_id", v.MESSAGE_ID, "a message id as the server gave it")
         xmtp_id = v.xmtp_id(payload)
         keyed = v.optional_bool(payload, "keyed")
-        self.chats.require_member(sender, chat_id)
+        first = self.chats.require_member(sender, chat_id)
         message = self.store.message(message_id)
-        if message is None or message.chat_id != chat_id:
+        if message is None or message.chat_id != chat_id or message.seq < first:
             raise ApiError("not_found", f"no message {message_id!r} in chat {chat_id!r}")
         if message.sender != sender:
             raise ApiError("forbidden", "only the sender of a message may attest its XMTP id")

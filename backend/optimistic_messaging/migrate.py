@@ -1,10 +1,11 @@
 """`python -m optimistic_messaging.migrate FILE`: import a JSON-lines log into the PostgreSQL of DATABASE_URL.
 
-Every field a node serves comes along (ids, seq, rev, bodies, payments, statuses, times, members, titles, creators,
-idempotency keys), and the sign-outs still in force (the nodes share the log's SECRET_KEY: its tokens stay valid).
-Run it with the nodes stopped. Run again, it imports nothing twice and never moves a chat's last_seq or rev back: a
-chat it brought in before gets what the log gained since (later messages, later changes), unless nodes wrote to that
-chat in the database meanwhile — then the database's history stands and the chat is named.
+Every field a node serves comes along (ids, seq, rev, bodies, payments, statuses, times, members and where each one's
+view begins, titles, creators, idempotency keys, the counters of erased chats), and the sign-outs still in force (the
+nodes share the log's SECRET_KEY: its tokens stay valid). Run it with the nodes stopped. Run again, it imports nothing
+twice and never moves a chat's last_seq or rev back: a chat it brought in before gets what the log gained since (later
+messages, later changes), unless nodes wrote to that chat in the database meanwhile — then the database's history
+stands and the chat is named.
 A chat the database had before any import is never touched.
 """
 
@@ -44,6 +45,12 @@ def import_log(path: Path, url: str) -> Imported:
     with psycopg.connect(url, autocommit=True) as conn:
         migrate_schema(conn)
         with conn.transaction():
+            for chat_id, (last_seq, rev, version) in state.tombs.items():  # a database's own later erasure stands
+                conn.execute(
+                    "INSERT INTO erased_chats (id, last_seq, rev, members_version) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    (chat_id, last_seq, rev, version),
+                )
             for room in sorted(state.rooms.values(), key=lambda r: r.activity):  # activity order: 'latest first' kept
                 try:
                     with conn.transaction():  # a savepoint: a chat that cannot come in whole does not come in
@@ -67,17 +74,17 @@ def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
     ).fetchone()
     if row is None:
         conn.execute(
-            "INSERT INTO chats (id, title, created_by, created_at, last_seq, rev, activity) "
-            "VALUES (%s, %s, %s, %s, %s, %s, nextval('chat_activity'))",
-            (room.id, room.title, room.created_by, room.created_at, room.last_seq, room.rev),
+            "INSERT INTO chats (id, title, created_by, created_at, last_seq, rev, members_version, activity) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, nextval('chat_activity'))",
+            (room.id, room.title, room.created_by, room.created_at, room.last_seq, room.rev, room.members_version),
         )
         conn.execute(
             "INSERT INTO imported (chat_id, last_seq, rev) VALUES (%s, %s, %s)", (room.id, room.last_seq, room.rev)
         )
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO members (chat_id, address) VALUES (%s, %s)",
-                [(room.id, address) for address in room.members],
+                "INSERT INTO members (chat_id, address, visible_from) VALUES (%s, %s, %s)",
+                [(room.id, address, room.starts.get(address, 1)) for address in room.members],
             )
             _insert(cur, room.messages)
         done.chats += 1

@@ -322,7 +322,13 @@ SCHEMAS: dict[str, Any] = {
                 "maxItems": 1000,
                 "items": schema("Address"),
                 "description": "Addresses in any case; duplicates (in any case) count once.",
-            }
+            },
+            "share_history": {
+                "type": "boolean",
+                "default": False,
+                "description": "Whether the new members see the chat's earlier messages (as much of them as the "
+                "caller sees). Without it they see it from its next message on, as in XMTP/MLS groups.",
+            },
         },
     },
     "ChatAnswer": closed({"chat": schema("Chat")}),
@@ -566,7 +572,7 @@ PATHS: dict[str, Any] = {
                     "type": "object",
                     "required": ["members"],
                     "properties": {
-                        **SCHEMAS["Members"]["properties"],
+                        "members": SCHEMAS["Members"]["properties"]["members"],
                         "id": {
                             "type": ["string", "null"],
                             "pattern": CHAT_ID,
@@ -603,7 +609,9 @@ PATHS: dict[str, Any] = {
             "A member adds members",
             {"200": ok("The chat with its members now.", schema("ChatAnswer"))},
             ("401", "403", "404", "413", "429"),
-            description="A DM keeps its two members (`invalid`); beyond `MAX_MEMBERS` is `invalid`.",
+            description="A DM keeps its two members (`invalid`); beyond `MAX_MEMBERS` is `invalid`. New members see "
+            "the chat from its next message on (history, changes, `join`, events: earlier messages are not theirs), "
+            "unless `share_history` is true; members already in it keep what they see.",
             requestBody=request_body(schema("Members")),
         ),
     },
@@ -613,10 +621,12 @@ PATHS: dict[str, Any] = {
             "removeMember",
             "chats",
             "A member leaves a group; its creator removes others",
-            {"200": ok("The chat with its members now.", schema("ChatAnswer"))},
+            {"200": ok("The chat with its members now (none: the chat is erased).", schema("ChatAnswer"))},
             ("401", "403", "404", "429"),
             description="Anyone else removing another is `forbidden`; a DM's members cannot be removed (`invalid`); "
-            "an address that is not a member is `not_found`.",
+            "an address that is not a member is `not_found`. When the last member leaves, the chat and its history "
+            "are erased and its id is free: registered again, it starts a new chat whose seq and rev go on after the "
+            "erased ones.",
         ),
     },
     "/api/chats/{chat_id}/messages": {
@@ -641,7 +651,8 @@ PATHS: dict[str, Any] = {
             },
             ("401", "403", "404"),
             description="`before`: the latest `limit` below it; `after`: the earliest `limit` above it; both: the "
-            "earliest `limit` between them; neither: the latest `limit`.",
+            "earliest `limit` between them; neither: the latest `limit`. A member added later (without shared "
+            "history) gets only the messages from when they were added on.",
             parameters=[
                 query_int("before", 0, MAX_SAFE, "Only messages with a lower seq."),
                 query_int("after", 0, MAX_SAFE, "Only messages with a higher seq."),

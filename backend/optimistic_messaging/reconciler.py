@@ -271,10 +271,14 @@ class Reconciler:
         gevent.joinall([greenlet for _, greenlet in changes])
         away: ApiError | None = None
         for m, greenlet in changes:
-            if (exc := greenlet.exception) is not None:
-                if _store_away(exc):
-                    away = exc
-                self._failed(m, f"settling could not be stored: {exc}", now, quiet=exc is away)
+            if (exc := greenlet.exception) is None:
+                continue
+            if isinstance(exc, ApiError) and exc.code == "not_found":
+                self._forget(m.id)  # erased meanwhile (its chat's last member left): nothing to settle
+                continue
+            if _store_away(exc):
+                away = exc
+            self._failed(m, f"settling could not be stored: {exc}", now, quiet=exc is away)
         return away
 
 

@@ -107,8 +107,8 @@ class PgBroker:
                 message = self.store.at_rev(chat_id, rev)
                 if message is not None:
                     stored.append(Stored(message, new))
-            for chat_id, removed in notice.chats:
-                chat = self.store.chat(chat_id)
+            for chat_id, removed, erased in notice.chats:
+                chat = erased or self.store.chat(chat_id)
                 if chat is not None:
                     chats.append(ChatChanged(chat, removed=removed))
         except ApiError as exc:  # the database went away meanwhile: readers find the gap and fill it later

@@ -70,11 +70,14 @@ class Unsettled:
 KINDS = ("payment", "xmtp", "plain")
 
 
-def repeat_of(earlier: Message, new: NewMessage) -> Message:
-    """The first message of a (sender, client_id), for a repeat of it: only in the chat it was sent to, so a client
-    that reuses an id elsewhere is told (`conflict`) instead of getting another chat's message as its answer."""
+def repeat_of(earlier: Message, new: NewMessage, first: int) -> Message:
+    """The first message of a (sender, client_id), for a repeat of it: only in the chat it was sent to and from where
+    the sender sees it (`first`), so a client that reuses an id elsewhere, or from before it left and came back, is
+    told (`conflict`) instead of getting a message that is not theirs to see as its answer."""
     if earlier.chat_id != new.chat_id:
         raise ApiError("conflict", "this client_id was used for a message in another chat; choose a new one")
+    if earlier.seq < first:
+        raise ApiError("conflict", "this client_id was used for a message from before you were added; choose a new one")
     return earlier
 
 
@@ -120,6 +123,12 @@ class Store(Protocol):
 
     def is_member(self, chat_id: str, address: str) -> bool: ...
 
+    def visible_from(self, chat_id: str, address: str) -> int | None:
+        """The first seq of the chat the member may see (1: all of it); None for someone who is not a member."""
+
+    def late_members(self, chat_id: str) -> dict[str, int]:
+        """The members who may not see all of the chat, and the first seq each may see: what live delivery skips."""
+
     def versions(self, chat_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
         """(rev, members version) of each of these chats that exists: what a node checks it has not missed anything
         of (the members version goes up with every member change)."""
@@ -134,11 +143,14 @@ class Store(Protocol):
 
     def find(self, sender: str, client_id: str) -> Message | None: ...
 
-    def page(self, chat_id: str, before: int | None, after: int | None, limit: int) -> tuple[list[Message], bool]:
-        """Messages ascending by seq and whether more lie beyond the page in the direction of travel."""
+    def page(
+        self, chat_id: str, before: int | None, after: int | None, limit: int, first: int = 1
+    ) -> tuple[list[Message], bool]:
+        """Messages from seq `first` on, ascending by seq, and whether more lie beyond the page in the direction of
+        travel."""
 
-    def changes(self, chat_id: str, since_rev: int, limit: int) -> tuple[list[Message], bool]:
-        """Messages created or changed after `since_rev`, in rev order."""
+    def changes(self, chat_id: str, since_rev: int, limit: int, first: int = 1) -> tuple[list[Message], bool]:
+        """Messages from seq `first` on created or changed after `since_rev`, in rev order."""
 
     def unsettled(self) -> list[Unsettled]:
         """Every message not settled yet, oldest first (the reconciler's work after a restart or a takeover)."""
@@ -148,13 +160,16 @@ class Store(Protocol):
 
     # Writes: block the calling greenlet until durable; raise ApiError("unavailable") when not.
     def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:
-        """Create the chat, or return the existing one (False) if the id is taken."""
+        """Create the chat, or return the existing one (False) if the id is taken. An id whose chat was erased is
+        free: the new chat's seq and rev go on after the erased one's."""
 
-    def add_members(self, chat_id: str, members: list[str], limit: int) -> Chat:
-        """Add the new ones; `invalid` if the chat would then have more than `limit` members."""
+    def add_members(self, chat_id: str, members: list[str], limit: int, share_from: str | None = None) -> Chat:
+        """Add the new ones, who see the chat from its next message on, or from where the member `share_from` does;
+        `invalid` if the chat would then have more than `limit` members."""
 
     def remove_member(self, chat_id: str, address: str) -> Chat:
-        """Remove one member; `not_found` if it is not one."""
+        """Remove one member; `not_found` if it is not one. The last one's leaving erases the chat and everything
+        in it (the answer: the chat as it was, without members); only its seq, rev and members version stay."""
 
     def append(self, new: NewMessage) -> tuple[Message, bool]:
         """Store a new provisional message, or return the sender's earlier one with that client_id (False)."""

@@ -45,6 +45,8 @@ from .state import Record, Room, State
 log = logging.getLogger(__name__)
 
 COMPACT_MIN_SUPERSEDED = 10_000
+ERASED_COMPACT_S = 60.0  # an erased chat's bytes leave the log with a rewrite: at once, or this long after the last
+ERASED_COMPACT_SHARE = 0.01  # or longer on a large log: writes wait while it is rewritten, at most this share of time
 LOG_HEADER = b'{"op":"log","format":2}\n'  # a log without it was written before commit lines: read line by line
 _HEADER = b'{"op":"log",'  # how any header starts: one that is not LOG_HEADER is of another format, or damaged
 _COMMIT = b'{"op":"commit",'
@@ -58,8 +60,11 @@ def encode_record(record: Record) -> bytes:
     """One log line."""
     kind, payload = record
     if kind == "members":
-        chat_id, added = payload
-        return orjson.dumps({"op": kind, "id": chat_id, "added": added}) + b"\n"
+        chat_id, added, visible_from = payload
+        return orjson.dumps({"op": kind, "id": chat_id, "added": added, "from": visible_from}) + b"\n"
+    if kind == "erased":
+        chat_id, last_seq, rev, members_version = payload
+        return orjson.dumps({"op": kind, "id": chat_id, "seq": last_seq, "rev": rev, "mv": members_version}) + b"\n"
     if kind == "removed":
         chat_id, removed = payload
         return orjson.dumps({"op": kind, "id": chat_id, "removed": removed}) + b"\n"
@@ -76,6 +81,7 @@ def encode_record(record: Record) -> bytes:
                     "title": payload.title,
                     "created_by": payload.created_by,
                     "created_at": payload.created_at,
+                    **({"starts": payload.starts} if payload.starts else {}),
                 }
             )
             + b"\n"
@@ -111,9 +117,13 @@ def decode_record(line: bytes) -> Record:
     if kind == "message" or kind == "update":
         return kind, Message(**data["m"])
     if kind == "chat":
-        return kind, Room(data["id"], data["members"], data["title"], data["created_by"], data["created_at"])
+        room = Room(data["id"], data["members"], data["title"], data["created_by"], data["created_at"])
+        room.starts = {str(a): int(n) for a, n in data.get("starts", {}).items()}
+        return kind, room
     if kind == "members":
-        return kind, (data["id"], data["added"])
+        return kind, (data["id"], data["added"], int(data.get("from", 1)))  # logs from before v1.2: from the start
+    if kind == "erased":
+        return kind, (data["id"], int(data["seq"]), int(data["rev"]), int(data["mv"]))
     if kind == "removed":
         return kind, (data["id"], data["removed"])
     if kind == "revoked":
@@ -142,9 +152,10 @@ class _Batch:
         self.members: dict[str, list[str]] = {}
         self.keys: dict[tuple[str, str], Message] = {}
         self.messages: dict[str, Message] = {}
+        self.erased: dict[str, Chat] = {}  # chats whose last member left in this batch, as they were then
 
     def room(self, chat_id: str) -> Room:
-        room = self.rooms.get(chat_id) or self.state.rooms.get(chat_id)
+        room = self.rooms.get(chat_id) or (None if chat_id in self.erased else self.state.rooms.get(chat_id))
         if room is None:
             raise ApiError("not_found", f"no chat {chat_id!r}")
         return room
@@ -153,16 +164,38 @@ class _Batch:
         """The chat's members, counting this batch's earlier changes."""
         return self.members[chat_id] if chat_id in self.members else self.room(chat_id).members
 
-    def bump(self, chat_id: str, new_message: bool) -> tuple[int, int]:
-        """Next (seq, rev) of the chat, counting this batch's earlier records."""
+    def counter(self, chat_id: str) -> list[int]:
+        """[last_seq, rev] of the chat, counting this batch's earlier records."""
         counter = self.counters.get(chat_id)
         if counter is None:
             room = self.room(chat_id)
             counter = self.counters[chat_id] = [room.last_seq, room.rev]
+        return counter
+
+    def bump(self, chat_id: str, new_message: bool) -> tuple[int, int]:
+        """Next (seq, rev) of the chat, counting this batch's earlier records."""
+        counter = self.counter(chat_id)
         if new_message:
             counter[0] += 1
         counter[1] += 1
         return counter[0], counter[1]
+
+    def tomb(self, chat_id: str) -> tuple[int, int, int] | None:
+        """The counters an erased chat of this id reached (in this batch or before): a new one continues after them."""
+        chat = self.erased.get(chat_id)
+        return (chat.last_seq, chat.rev, 0) if chat is not None else self.state.tombs.get(chat_id)
+
+    def erase(self, chat_id: str) -> Chat:
+        """The last member left: the chat goes with everything in it; its counters stay for the next of its id."""
+        room = self.room(chat_id)
+        last_seq, rev = self.counter(chat_id)
+        chat = Chat(chat_id, [], room.title, room.created_by, room.created_at, last_seq, rev)
+        self.rooms.pop(chat_id, None)
+        self.members.pop(chat_id, None)
+        self.counters.pop(chat_id, None)
+        self.erased[chat_id] = chat
+        self.records.append(("erased", (chat_id, last_seq, rev, room.members_version + 1)))
+        return chat
 
 
 class JsonlStore:
@@ -181,6 +214,8 @@ class JsonlStore:
         self._size = 0
         self._broken: str | None = None
         self._writer: gevent.Greenlet | None = None
+        self._compacted_at = float("-inf")  # monotonic time of the last rewrite tried
+        self._compact_s = 0.0  # how long the last rewrite took
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -344,6 +379,15 @@ class JsonlStore:
     def is_member(self, chat_id: str, address: str) -> bool:
         return chat_id in self.state.member_of.get(address, ())
 
+    def visible_from(self, chat_id: str, address: str) -> int | None:
+        if not self.is_member(chat_id, address):
+            return None
+        return self.state.rooms[chat_id].starts.get(address, 1)
+
+    def late_members(self, chat_id: str) -> dict[str, int]:
+        room = self.state.rooms.get(chat_id)
+        return {} if room is None else dict(room.starts)
+
     def versions(self, chat_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
         rooms = self.state.rooms
         return {i: (rooms[i].rev, rooms[i].members_version) for i in chat_ids if i in rooms}
@@ -361,21 +405,24 @@ class JsonlStore:
     def find(self, sender: str, client_id: str) -> Message | None:
         return self.state.find(sender, client_id)
 
-    def page(self, chat_id: str, before: int | None, after: int | None, limit: int) -> tuple[list[Message], bool]:
-        messages = self.state.rooms[chat_id].messages
+    def page(
+        self, chat_id: str, before: int | None, after: int | None, limit: int, first: int = 1
+    ) -> tuple[list[Message], bool]:
+        room = self.state.rooms[chat_id]
+        low = max(first, room.base_seq + 1)
+        high = room.last_seq if before is None else min(before - 1, room.last_seq)
         if after is not None:
-            end = len(messages) if before is None else max(after, min(before - 1, len(messages)))
-            return messages[after : min(after + limit, end)], after + limit < end
-        end = len(messages) if before is None else max(0, min(before - 1, len(messages)))
-        start = max(0, end - limit)
-        return messages[start:end], start > 0
+            start, end = max(after + 1, low), min(after + limit, high)
+            return room.slice(start, end), end < high
+        start = max(low, high - limit + 1)
+        return room.slice(start, high), start > low
 
-    def changes(self, chat_id: str, since_rev: int, limit: int) -> tuple[list[Message], bool]:
+    def changes(self, chat_id: str, since_rev: int, limit: int, first: int = 1) -> tuple[list[Message], bool]:
         room = self.state.rooms[chat_id]
         found: list[Message] = []
-        for rev in range(since_rev + 1, room.rev + 1):
+        for rev in range(max(since_rev, room.base_rev) + 1, room.rev + 1):
             message = room.by_rev.get(rev)
-            if message is not None:
+            if message is not None and message.seq >= first:
                 if len(found) == limit:
                     return found, True
                 found.append(message)
@@ -395,38 +442,44 @@ class JsonlStore:
 
     def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:
         def plan(batch: _Batch) -> tuple[str, bool]:
-            if chat_id in batch.rooms or chat_id in self.state.rooms:
+            if chat_id in batch.rooms or (chat_id in self.state.rooms and chat_id not in batch.erased):
                 return chat_id, False
             room = batch.rooms[chat_id] = Room(chat_id, list(members), title, created_by, self.clock.now_ms())
+            room.continue_after(batch.tomb(chat_id))
             batch.records.append(("chat", room))
             return chat_id, True
 
         chat_id_, created = self._submit(plan)
         return self.state.rooms[chat_id_].to_chat(), created
 
-    def add_members(self, chat_id: str, members: list[str], limit: int) -> Chat:
+    def add_members(self, chat_id: str, members: list[str], limit: int, share_from: str | None = None) -> Chat:
         def plan(batch: _Batch) -> None:
             current = batch.current_members(chat_id)
             added = [m for m in members if m not in current]
             if len(current) + len(added) > limit:
                 raise ApiError("invalid", f"'members' would make more than {limit} members")
             if added:
+                if share_from in current:
+                    visible_from = batch.room(chat_id).starts.get(share_from, 1)
+                else:
+                    visible_from = batch.counter(chat_id)[0] + 1
                 batch.members[chat_id] = current + added
-                batch.records.append(("members", (chat_id, added)))
+                batch.records.append(("members", (chat_id, added, visible_from)))
 
         self._submit(plan)
         return self.state.rooms[chat_id].to_chat()
 
     def remove_member(self, chat_id: str, address: str) -> Chat:
-        def plan(batch: _Batch) -> None:
+        def plan(batch: _Batch) -> Chat | None:
             current = batch.current_members(chat_id)
             if address not in current:
                 raise ApiError("not_found", f"{address} is not a member of chat {chat_id!r}")
             batch.members[chat_id] = [m for m in current if m != address]
             batch.records.append(("removed", (chat_id, [address])))
+            return None if batch.members[chat_id] else batch.erase(chat_id)
 
-        self._submit(plan)
-        return self.state.rooms[chat_id].to_chat()
+        erased: Chat | None = self._submit(plan)
+        return erased or self.state.rooms[chat_id].to_chat()
 
     def append(self, new: NewMessage) -> tuple[Message, bool]:
         result: tuple[Message, bool] = self.append_later(new).get()
@@ -440,7 +493,7 @@ class JsonlStore:
                 raise ApiError("forbidden", f"you are not a member of chat {new.chat_id!r}")
             earlier = batch.keys.get(key) or self.state.find(*key)
             if earlier is not None:
-                return repeat_of(earlier, new), False
+                return repeat_of(earlier, new, batch.room(new.chat_id).starts.get(new.sender, 1)), False
             seq, rev = batch.bump(new.chat_id, True)
             at = self.clock.now_ms()
             message = Message(
@@ -517,13 +570,13 @@ class JsonlStore:
         ops: list[_Op] = []
         try:
             while True:
-                self._wake.wait()
+                self._wake.wait(self._erased_wait())
                 self._wake.clear()
                 ops, self._queue = self._queue, []
                 if ops:
                     self._commit(ops)
-                    if self._should_compact():
-                        self._compact()
+                if self._should_compact() or self._erased_wait() == 0:
+                    self._compact()
         except BaseException as exc:
             if isinstance(exc, gevent.GreenletExit):
                 raise
@@ -568,28 +621,29 @@ class JsonlStore:
         for op in planned:
             op.result.set(op.value if op.finish is None else op.finish(op.value))
         if batch.records:
-            commit = self._announce(batch.records)
+            commit = self._announce(batch)
             for listener in self._listeners:
                 try:
                     listener(commit)
                 except Exception:
                     log.exception("store listener failed")
 
-    def _announce(self, records: list[Record]) -> Commit:
-        """What a batch's records committed, as listeners hear it."""
+    def _announce(self, batch: _Batch) -> Commit:
+        """What a batch's records committed, as listeners hear it (an erased chat as its last member left it)."""
         messages: list[Stored] = []
         chats: list[ChatChanged] = []
         revoked: list[Revoked] = []
-        for kind, payload in records:
+        for kind, payload in batch.records:
             if kind == "message" or kind == "update":
                 messages.append(Stored(payload, kind == "message"))
             elif kind == "revoked":
                 revoked.append(Revoked(*payload))
             elif kind == "chat":
                 chats.append(ChatChanged(payload.to_chat(), added=tuple(payload.members)))
-            else:
-                chat_id, addresses = payload
-                chat = self.state.rooms[chat_id].to_chat()
+            elif kind != "erased":
+                chat_id, addresses = payload[:2]
+                room = self.state.rooms.get(chat_id)
+                chat = batch.erased[chat_id] if room is None else room.to_chat()
                 chats.append(
                     ChatChanged(chat, added=tuple(addresses))
                     if kind == "members"
@@ -620,6 +674,15 @@ class JsonlStore:
 
     # -- compaction -------------------------------------------------------------------------------
 
+    def _erased_wait(self) -> float | None:
+        """How long until the log is rewritten for the chats erased since it last was (None: there are none): at once
+        after the first, then at most once per ERASED_COMPACT_S, so erasing many chats does not rewrite it each time
+        (and on a log so large that a rewrite takes long, at most ERASED_COMPACT_SHARE of the time)."""
+        if not self.state.erasures:
+            return None
+        interval = max(ERASED_COMPACT_S, self._compact_s / ERASED_COMPACT_SHARE)
+        return max(0.0, self._compacted_at + interval - self.clock.monotonic())
+
     def _should_compact(self) -> bool:
         superseded = self.state.records - self.state.live_records()
         return superseded >= COMPACT_MIN_SUPERSEDED and superseded > self.state.live_records()
@@ -629,6 +692,7 @@ class JsonlStore:
         tmp = self.path.with_name(self.path.name + ".compact")
         started = self.clock.now_ms()
         self.state.forget_revoked(started)  # past their sessions' maximum age: nothing left to refuse
+        self._compacted_at = self.clock.monotonic()
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
@@ -661,6 +725,8 @@ class JsonlStore:
             log.critical("%s", self._broken)
         dropped = self.state.records - self.state.live_records()
         self.state.records = self.state.live_records()
+        self._compact_s = self.clock.monotonic() - self._compacted_at
+        self.state.erasures = 0
         log.info(
             "compacted %s: dropped %d superseded records in %d ms", self.path, dropped, self.clock.now_ms() - started
         )

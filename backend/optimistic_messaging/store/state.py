@@ -8,8 +8,9 @@ from typing import Any
 
 from ..models import Chat, Message
 
-# A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…]))
+# A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
+# · ("erased", (chat_id, last_seq, rev, members_version)) its last member left: its history goes, its counters stay
 # · ("revoked", (session, until)) for a session signed out.
 Record = tuple[str, Any]
 
@@ -27,11 +28,26 @@ class Room:
     rev: int = 0
     activity: int = 0  # the store-wide order of its creation or latest message: 'latest first' without clock ties
     members_version: int = 0  # member changes so far
-    messages: list[Message] = field(default_factory=list)  # index seq - 1
+    starts: dict[str, int] = field(default_factory=dict)  # members added without all of its history: first seq seen
+    base_seq: int = 0  # the seq and rev an erased chat of this id had reached: this one continues after them
+    base_rev: int = 0
+    messages: list[Message] = field(default_factory=list)  # index seq - base_seq - 1
     by_rev: dict[int, Message] = field(default_factory=dict)  # the current message at each live rev
 
     def to_chat(self) -> Chat:
         return Chat(self.id, list(self.members), self.title, self.created_by, self.created_at, self.last_seq, self.rev)
+
+    def continue_after(self, tomb: tuple[int, int, int] | None) -> None:
+        """A chat registered again after an erasure: its seq, rev and members version go on from the erased ones."""
+        if tomb is not None:
+            self.base_seq = self.last_seq = tomb[0]
+            self.base_rev = self.rev = tomb[1]
+            self.members_version = tomb[2] + 1
+
+    def slice(self, low: int, high: int) -> list[Message]:
+        """Its messages with seq from low to high."""
+        low = max(low, self.base_seq + 1)
+        return self.messages[low - self.base_seq - 1 : high - self.base_seq] if high >= low else []
 
 
 class State:
@@ -41,6 +57,8 @@ class State:
         self.rooms: dict[str, Room] = {}
         self.member_of: dict[str, set[str]] = {}
         self.keys: dict[tuple[str, str], str] = {}  # (sender, client_id) -> message id
+        self.tombs: dict[str, tuple[int, int, int]] = {}  # erased chat id -> (last_seq, rev, members_version)
+        self.erasures = 0  # chats erased whose bytes the log still holds (until compaction rewrites it)
         self.provisional: dict[str, Message] = {}
         self.revoked: dict[str, int] = {}  # session signed out -> until when (ms) it is refused
         self.messages = 0
@@ -56,18 +74,21 @@ class State:
         elif kind == "chat":
             if payload.id in self.rooms:
                 raise ValueError(f"chat {payload.id!r} created twice")
+            payload.continue_after(self.tombs.get(payload.id))
             self.rooms[payload.id] = payload
             self._touch(payload)
             for address in payload.members:
                 self.member_of.setdefault(address, set()).add(payload.id)
         elif kind == "members":
-            chat_id, added = payload
+            chat_id, added, visible_from = payload
             room = self.rooms[chat_id]
             room.members_version += 1
             for address in added:
                 if address not in room.members:
                     room.members.append(address)
                     self.member_of.setdefault(address, set()).add(chat_id)
+                    if visible_from > 1:
+                        room.starts[address] = visible_from
         elif kind == "removed":
             chat_id, removed = payload
             room = self.rooms[chat_id]
@@ -75,15 +96,36 @@ class State:
             for address in removed:
                 if address in room.members:
                     room.members.remove(address)
-                    chats = self.member_of[address]
-                    chats.discard(chat_id)
-                    if not chats:
-                        del self.member_of[address]
+                    room.starts.pop(address, None)
+                    self._unlist(address, chat_id)
+        elif kind == "erased":
+            self._erase(*payload)
         elif kind == "revoked":
             session, until = payload
             self.revoked[session] = max(until, self.revoked.get(session, until))
         else:
             raise ValueError(f"unknown record kind {kind!r}")
+
+    def _unlist(self, address: str, chat_id: str) -> None:
+        chats = self.member_of[address]
+        chats.discard(chat_id)
+        if not chats:
+            del self.member_of[address]
+
+    def _erase(self, chat_id: str, last_seq: int, rev: int, members_version: int) -> None:
+        """Its last member left: nothing of it stays but the counters a new chat of that id continues after."""
+        room = self.rooms.pop(chat_id, None)
+        if room is not None:
+            for m in room.messages:
+                if self.keys.get((m.sender, m.client_id)) == m.id:
+                    del self.keys[(m.sender, m.client_id)]
+                self.provisional.pop(m.id, None)
+            self.messages -= len(room.messages)
+            for address in room.members:
+                self._unlist(address, chat_id)
+            self.erasures += 1
+            members_version = max(members_version, room.members_version + 1)
+        self.tombs[chat_id] = (last_seq, rev, members_version)
 
     def _put(self, message: Message, new: bool) -> None:
         room = self.rooms[message.chat_id]
@@ -96,9 +138,9 @@ class State:
             self.keys[(message.sender, message.client_id)] = message.id
             self.messages += 1
         else:
-            old = room.messages[message.seq - 1]
+            old = room.messages[message.seq - room.base_seq - 1]
             room.by_rev.pop(old.rev, None)
-            room.messages[message.seq - 1] = message
+            room.messages[message.seq - room.base_seq - 1] = message
         room.by_rev[message.rev] = message
         room.rev = max(room.rev, message.rev)
         if message.status == "provisional":
@@ -113,9 +155,9 @@ class State:
     def message(self, message_id: str) -> Message | None:
         chat_id, _, seq = message_id.rpartition("/")
         room = self.rooms.get(chat_id)
-        if room is None or not seq.isdigit() or not 0 < int(seq) <= room.last_seq:
+        if room is None or not seq.isdigit() or not room.base_seq < int(seq) <= room.last_seq:
             return None
-        return room.messages[int(seq) - 1]
+        return room.messages[int(seq) - room.base_seq - 1]
 
     def find(self, sender: str, client_id: str) -> Message | None:
         message_id = self.keys.get((sender, client_id))
@@ -134,16 +176,24 @@ class State:
         return [room.to_chat() for room in page], page[-1].activity if len(rooms) > limit else None
 
     def live_records(self) -> int:
-        return len(self.rooms) + self.messages + len(self.revoked)
+        return len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked)
 
     def forget_revoked(self, now_ms: int) -> None:
         """Sign-outs whose sessions have passed their maximum age: no token of theirs is valid any more."""
         self.revoked = {session: until for session, until in self.revoked.items() if until > now_ms}
 
     def snapshot(self) -> Iterator[Record]:
-        """The fewest records that rebuild this state, for compaction (rooms in activity order, kept by replay)."""
+        """The fewest records that rebuild this state, for compaction (erased ids first, then rooms in activity order,
+        kept by replay)."""
+        for chat_id, tomb in self.tombs.items():
+            yield "erased", (chat_id, *tomb)
         for room in sorted(self.rooms.values(), key=lambda r: r.activity):
-            yield "chat", Room(room.id, list(room.members), room.title, room.created_by, room.created_at)
+            yield (
+                "chat",
+                Room(
+                    room.id, list(room.members), room.title, room.created_by, room.created_at, starts=dict(room.starts)
+                ),
+            )
             for message in room.messages:
                 yield "message", message
         for session, until in self.revoked.items():

@@ -29,13 +29,13 @@ _EVENT_ACK_ID = re.compile(r"2(?:/[^,]*,)?([0-9]{1,15})")
 log = logging.getLogger(__name__)
 
 
-def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any]], skip: Collection[str] = ()) -> None:
-    """Emit (room, event, data) triples in order: each frame encoded once, each socket written once (deliver_soon
-    gathers a socket's frames of this turn into one write)."""
+def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any, Collection[str]]]) -> None:
+    """Emit (room, event, data, sids to skip) in order: each frame encoded once, each socket written once
+    (deliver_soon gathers a socket's frames of this turn into one write)."""
     rooms = sio.manager.rooms.get("/", {})
     sockets = sio.eio.sockets
     delivered = 0
-    for room, event, data in events:
+    for room, event, data, skip in events:
         members = rooms.get(room)
         if not members:
             continue
@@ -49,7 +49,7 @@ def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any]],
 
 def broadcast(sio: socketio.Server, room: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
     """Emit one event to every socket in the room but `skip`."""
-    broadcast_many(sio, ((room, event, data),), skip)
+    broadcast_many(sio, ((room, event, data, skip),))
 
 
 def _send_packet(eio: engineio.Server, eio_sid: str, pkt: engineio.packet.Packet) -> None:

@@ -10,7 +10,8 @@ import type { Chat } from "@/lib/types";
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /** Who is in the chat (live: `chat:update` keeps it current), names this device gives them, and for groups: adding
- * members, removing them (the creator), leaving. */
+ * members (who see the chat from then on, unless its history is shared with them), removing them (the creator),
+ * leaving. */
 export function MembersPanel({
   chat,
   session,
@@ -30,6 +31,7 @@ export function MembersPanel({
   const group = !isDm(chat);
   const creator = same(chat.created_by, me);
   const [adding, setAdding] = useState("");
+  const [shareHistory, setShareHistory] = useState(false);
   const [naming, setNaming] = useState<string | null>(null);
   const [label, setLabel] = useState("");
   const [busy, setBusy] = useState(false);
@@ -54,7 +56,13 @@ export function MembersPanel({
     const fresh = { ...parsed, valid: parsed.valid.filter((a) => !chat.members.some((m) => same(m, a))) };
     const problem = fresh.valid.length === 0 && parsed.valid.length > 0 ? "Already in this group" : membersProblem(fresh, me);
     if (problem) return setError(problem);
-    void act(() => api.addMembers(session.token, chat.id, withoutMe(fresh.valid, me)), () => setAdding(""));
+    void act(
+      () => api.addMembers(session.token, chat.id, withoutMe(fresh.valid, me), shareHistory),
+      () => {
+        setAdding("");
+        setShareHistory(false);
+      },
+    );
   }
 
   function name(event: FormEvent, address: string) {
@@ -135,6 +143,15 @@ export function MembersPanel({
           <button type="submit" className="secondary" data-testid="add-members-submit" disabled={busy}>
             Add
           </button>
+          <label className="share-history">
+            <input
+              type="checkbox"
+              data-testid="share-history"
+              checked={shareHistory}
+              onChange={(e) => setShareHistory(e.target.checked)}
+            />
+            Share chat history with new members
+          </label>
         </form>
       )}
       {group && (

@@ -54,8 +54,9 @@ export const api = {
   chat: (token: string, chatId: string) => call<{ chat: Chat }>(chatPath(chatId), token),
   createChat: (token: string, body: { members: string[]; id?: string; title?: string }) =>
     call<{ chat: Chat }>("/api/chats", token, post(body)),
-  addMembers: (token: string, chatId: string, members: string[]) =>
-    call<{ chat: Chat }>(`${chatPath(chatId)}/members`, token, post({ members })),
+  // New members see the chat from then on, unless `shareHistory` gives them as much of it as the caller sees.
+  addMembers: (token: string, chatId: string, members: string[], shareHistory = false) =>
+    call<{ chat: Chat }>(`${chatPath(chatId)}/members`, token, post({ members, share_history: shareHistory })),
   removeMember: (token: string, chatId: string, address: string) =>
     call<{ chat: Chat }>(`${chatPath(chatId)}/members/${address}`, token, { method: "DELETE" }),
   messagesBefore: (token: string, chatId: string, before: number, limit = 50) =>

@@ -116,7 +116,7 @@ describe("registerXmtpConversations", () => {
     const id = h.network.addConversation([h.me, peer, late]);
     h.chats.set(id, [h.me, peer].map((m) => m.toLowerCase()));
     expect(await h.xmtp.registerXmtpConversations(h.client, "token")).toEqual([]);
-    expect(rest.addMembers).toHaveBeenCalledWith("token", id, [late]);
+    expect(rest.addMembers).toHaveBeenCalledWith("token", id, [late], false); // from then on, as on XMTP
     expect(h.chats.get(id)).toContain(late.toLowerCase());
   });
 

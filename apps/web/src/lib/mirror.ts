@@ -36,7 +36,8 @@ export async function mirrorConversation(token: string, id: string, members: str
     if (!(error instanceof ApiError) || error.code !== "conflict") throw error;
     const plan = planMirror(members, error.wire?.members);
     if (plan.kind === "xmtp-only") return "xmtp-only";
-    if (plan.kind === "add") await api.addMembers(token, id, plan.missing);
+    // As in the XMTP group (MLS), members added later do not get the messages from before they were added.
+    if (plan.kind === "add") await api.addMembers(token, id, plan.missing, false);
     return "mirrored";
   }
 }

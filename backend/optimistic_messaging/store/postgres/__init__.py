@@ -122,11 +122,13 @@ class _ChatState:
         "chat",
         "counters_changed",
         "cycled",
+        "gone",
         "in_table",
         "members",
         "members_changed",
         "messages_added",
         "new",
+        "starts",
     )
 
     def __init__(self, chat: Chat, new: bool = False) -> None:
@@ -134,6 +136,8 @@ class _ChatState:
         self.members: list[str] | None = chat.members if new else None  # loaded only for member changes
         self.in_table: tuple[str, ...] = ()  # the members the table holds (as loaded; none for a new chat)
         self.cycled: set[str] = set()  # removed here, so rejoining here puts them last, as a new row does
+        self.starts: dict[str, int] = {}  # members' first visible seq, where it is not 1 (loaded with the members)
+        self.gone = False  # its last member left here: erased at commit
         self.members_changed = False
         self.new = new
         self.messages_added = False
@@ -149,15 +153,18 @@ class _Transaction:
         self.chats: dict[str, _ChatState] = {}
         self.keys: dict[tuple[str, str], Message] = {}
         self.current: dict[str, Message] = {}  # message id -> its state, as read or as changed here
-        self.member_of: set[tuple[str, str]] = set()  # (chat, address) pairs known to be members
+        self.member_of: dict[tuple[str, str], int] = {}  # (chat, address) known to be a member -> its first seq
         self.inserts: list[Message] = []
         self.updates: dict[str, Message] = {}
         self.stored: list[Stored] = []
         self.chat_changes: list[ChatChanged] = []
+        self.tombs: dict[str, tuple[int, int, int]] = {}  # erased chats' counters, for the ids registered here
+        self.erased: dict[str, Chat] = {}  # chats erased here, as their last member left them
 
     def load(self, ops: list[_Op]) -> None:
         """Begin, lock every chat the ops touch and read what their plans need: one round trip."""
         listed = sorted({op.args[0] for op in ops if op.kind in MEMBER_OPS})
+        created = sorted({op.args[0] for op in ops if op.kind == "create"})
         appends = [op.args[0] for op in ops if op.kind == "append"]
         changed = [_split(op.args[0]) for op in ops if op.kind == "change"]
         batch = _Batch()
@@ -173,14 +180,18 @@ class _Transaction:
         )
         if listed:  # member changes and registrations need the whole list
             members = batch.add(
-                "SELECT chat_id, array_agg(address ORDER BY joined) FROM members WHERE chat_id = ANY(%s::text[]) "
-                "GROUP BY chat_id",
+                "SELECT chat_id, array_agg(address ORDER BY joined), array_agg(visible_from ORDER BY joined) "
+                "FROM members WHERE chat_id = ANY(%s::text[]) GROUP BY chat_id",
                 listed,
+            )
+        if created:  # an id whose chat was erased: a new chat continues its counters
+            tombs = batch.add(
+                "SELECT id, last_seq, rev, members_version FROM erased_chats WHERE id = ANY(%s::text[])", created
             )
         if appends:  # a send needs only its sender's place, and whatever its idempotency key stored before
             triples = orjson.dumps([(n.chat_id, n.sender, n.client_id) for n in appends]).decode()
             senders = batch.add(
-                "SELECT chat_id, address FROM members WHERE (chat_id, address) IN "
+                "SELECT chat_id, address, visible_from FROM members WHERE (chat_id, address) IN "
                 "(SELECT e->>0, e->>1 FROM json_array_elements(%s::json) e)",
                 triples,
             )
@@ -199,15 +210,19 @@ class _Transaction:
         for row in results[chats]:
             self.chats[row[0]] = _ChatState(Chat(row[0], [], *row[1:]))
         if listed:
-            found: dict[str, list[str]] = dict(results[members])
+            found = {row[0]: (row[1], row[2]) for row in results[members]}
             for chat_id in listed:
                 state = self.chats.get(chat_id)
                 if state is not None:
-                    state.members = list(found.get(chat_id, ()))
+                    addresses, starts = found.get(chat_id, ([], []))
+                    state.members = list(addresses)
+                    state.starts = {a: n for a, n in zip(addresses, starts, strict=True) if n > 1}
                     state.in_table = tuple(state.members)
                     state.chat.members = list(state.members)
+        if created:
+            self.tombs = {row[0]: (row[1], row[2], row[3]) for row in results[tombs]}
         if appends:
-            self.member_of.update((chat_id, address) for chat_id, address in results[senders])
+            self.member_of.update(((chat_id, address), first) for chat_id, address, first in results[senders])
             for row in results[keys]:
                 m = _message(row)
                 self.keys[(m.sender, m.client_id)] = self.current[m.id] = m
@@ -223,26 +238,30 @@ class _Transaction:
 
     def _state(self, chat_id: str) -> _ChatState:
         state = self.chats.get(chat_id)
-        if state is None:
+        if state is None or state.gone:
             raise ApiError("not_found", f"no chat {chat_id!r}")
         return state
 
     def _create(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:
         state = self.chats.get(chat_id)
-        if state is not None:
+        if state is not None and not state.gone:
             return state.chat, False
-        chat = Chat(chat_id, list(members), title, created_by, self.clock.now_ms(), 0, 0)
+        erased = self.erased.get(chat_id)
+        last_seq, rev, _ = (erased.last_seq, erased.rev, 0) if erased else self.tombs.get(chat_id, (0, 0, 0))
+        chat = Chat(chat_id, list(members), title, created_by, self.clock.now_ms(), last_seq, rev)
         self.chats[chat_id] = _ChatState(chat, new=True)
         self.chat_changes.append(ChatChanged(chat, added=tuple(members)))
         return chat, True
 
-    def _add(self, chat_id: str, members: list[str], limit: int) -> Chat:
+    def _add(self, chat_id: str, members: list[str], limit: int, share_from: str | None) -> Chat:
         state = self._state(chat_id)
         current = state.members or []
         added = [m for m in members if m not in current]
         if len(current) + len(added) > limit:
             raise ApiError("invalid", f"'members' would make more than {limit} members")
         if added:
+            start = state.starts.get(share_from, 1) if share_from in current else state.chat.last_seq + 1
+            state.starts.update((address, start) for address in added if start > 1)
             state.members = current + added
             state.members_changed = True
             state.chat = replace(state.chat, members=list(state.members))
@@ -257,9 +276,15 @@ class _Transaction:
         state.members = [m for m in current if m != address]
         state.members_changed = True
         state.cycled.add(address)
-        self.member_of.discard((chat_id, address))
+        state.starts.pop(address, None)
+        self.member_of.pop((chat_id, address), None)
         state.chat = replace(state.chat, members=list(state.members))
         self.chat_changes.append(ChatChanged(state.chat, removed=(address,)))
+        if not state.members:  # the last one: the chat goes, and its idempotency keys with it
+            state.gone = True
+            self.erased[chat_id] = state.chat
+            for key in [k for k, m in self.keys.items() if m.chat_id == chat_id]:
+                del self.keys[key]
         return state.chat
 
     def _append(self, new: NewMessage) -> tuple[Message, bool]:
@@ -269,7 +294,9 @@ class _Transaction:
             raise ApiError("forbidden", f"you are not a member of chat {new.chat_id!r}")
         earlier = self.keys.get((new.sender, new.client_id))
         if earlier is not None:
-            return repeat_of(self.current.get(earlier.id, earlier), new), False
+            loaded = state.members is not None  # then its starts are loaded too, with this transaction's changes
+            first = state.starts.get(new.sender, 1) if loaded else self.member_of.get((new.chat_id, new.sender), 1)
+            return repeat_of(self.current.get(earlier.id, earlier), new, first), False
         chat = state.chat
         seq, rev, at = chat.last_seq + 1, chat.rev + 1, self.clock.now_ms()
         state.chat = replace(chat, last_seq=seq, rev=rev)
@@ -322,7 +349,7 @@ class _Transaction:
         """Each chat's members as they end this transaction, against what the table holds: its ops may remove and add
         one address in any order (each row written once, deletes first), so no insert meets a row still there."""
         for chat_id, state in self.chats.items():
-            if state.members is None or not (state.new or state.members_changed):
+            if state.members is None or state.gone or not (state.new or state.members_changed):
                 continue
             final, held = set(state.members), set(state.in_table)
             for address in state.in_table:
@@ -330,21 +357,58 @@ class _Transaction:
                     batch.add("DELETE FROM members WHERE chat_id = %s AND address = %s", chat_id, address)
             for address in state.members:
                 if address not in held or address in state.cycled:
-                    batch.add("INSERT INTO members (chat_id, address) VALUES (%s, %s)", chat_id, address)
+                    batch.add(
+                        "INSERT INTO members (chat_id, address, visible_from) VALUES (%s, %s, %s)",
+                        chat_id,
+                        address,
+                        state.starts.get(address, 1),
+                    )
+
+    def _erase(self, batch: _Batch) -> None:
+        """The chats whose last member left: every row of theirs goes; their counters stay for the next of each id
+        (first in the transaction, so a chat registered again here is inserted after)."""
+        gone = sorted(self.erased)
+        for table, column in (("messages", "chat_id"), ("members", "chat_id"), ("imported", "chat_id")):
+            batch.add(f"DELETE FROM {table} WHERE {column} = ANY(%s::text[])", gone)
+        for chat in self.erased.values():
+            batch.add(
+                "INSERT INTO erased_chats (id, last_seq, rev, members_version) "
+                "VALUES (%s, %s, %s, coalesce((SELECT members_version FROM chats WHERE id = %s), 0) + 1) "
+                "ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, rev = excluded.rev, "
+                "members_version = excluded.members_version",
+                chat.id,
+                chat.last_seq,
+                chat.rev,
+                chat.id,
+            )
+        batch.add("DELETE FROM chats WHERE id = ANY(%s::text[])", gone)
+        erased_at = {chat.id: chat.last_seq for chat in self.erased.values()}
+
+        def kept(m: Message) -> bool:
+            return m.seq > erased_at.get(m.chat_id, -1)
+
+        self.inserts = [m for m in self.inserts if kept(m)]
+        self.updates = {i: m for i, m in self.updates.items() if kept(m)}
+        self.stored = [s for s in self.stored if kept(s.message)]
 
     def write_and_commit(self, node: str) -> None:
         """Every write, the notifications, COMMIT: one round trip, then PostgreSQL's WAL flush."""
-        new_chats = [s.chat for s in self.chats.values() if s.new]
-        counters = [s for s in self.chats.values() if s.counters_changed or s.members_changed]
+        new_chats = [s.chat for s in self.chats.values() if s.new and not s.gone]
+        counters = [s for s in self.chats.values() if (s.counters_changed or s.members_changed) and not s.gone]
         batch = _Batch()
+        if self.erased:
+            self._erase(batch)
         for c in new_chats:
             batch.add(
-                "INSERT INTO chats (id, title, created_by, created_at, activity) "
-                "VALUES (%s, %s, %s, %s, nextval('chat_activity'))",
+                "INSERT INTO chats (id, title, created_by, created_at, last_seq, rev, members_version, activity) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, nextval('chat_activity'))",
                 c.id,
                 c.title,
                 c.created_by,
                 c.created_at,
+                c.last_seq,
+                c.rev,
+                self.tombs.get(c.id, (0, 0, -1))[2] + 1,
             )
         self._write_members(batch)
         if self.inserts:
@@ -562,6 +626,16 @@ class PgStore:
     def is_member(self, chat_id: str, address: str) -> bool:
         return bool(self.query("SELECT 1 FROM members WHERE chat_id = %s AND address = %s", (chat_id, address)))
 
+    def visible_from(self, chat_id: str, address: str) -> int | None:
+        rows = self.query("SELECT visible_from FROM members WHERE chat_id = %s AND address = %s", (chat_id, address))
+        return int(rows[0][0]) if rows else None
+
+    def late_members(self, chat_id: str) -> dict[str, int]:
+        rows = self.query(
+            "SELECT address, visible_from FROM members WHERE chat_id = %s AND visible_from > 1", (chat_id,)
+        )
+        return {address: int(start) for address, start in rows}
+
     def versions(self, chat_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
         rows = self.query("SELECT id, rev, members_version FROM chats WHERE id = ANY(%s)", (list(chat_ids),))
         return {chat_id: (rev, version) for chat_id, rev, version in rows}
@@ -605,25 +679,27 @@ class PgStore:
         rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE sender = %s AND client_id = %s", (sender, client_id))
         return _message(rows[0]) if rows else None
 
-    def page(self, chat_id: str, before: int | None, after: int | None, limit: int) -> tuple[list[Message], bool]:
+    def page(
+        self, chat_id: str, before: int | None, after: int | None, limit: int, first: int = 1
+    ) -> tuple[list[Message], bool]:
         if after is not None:
             rows = self.query(
-                f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND seq > %s "
+                f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND seq > %s AND seq >= %s "
                 "AND (%s::bigint IS NULL OR seq < %s) ORDER BY seq LIMIT %s",
-                (chat_id, after, before, before, limit + 1),
+                (chat_id, after, first, before, before, limit + 1),
             )
             return [_message(r) for r in rows[:limit]], len(rows) > limit
         rows = self.query(
-            f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND (%s::bigint IS NULL OR seq < %s) "
+            f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND seq >= %s AND (%s::bigint IS NULL OR seq < %s) "
             "ORDER BY seq DESC LIMIT %s",
-            (chat_id, before, before, limit + 1),
+            (chat_id, first, before, before, limit + 1),
         )
         return [_message(r) for r in reversed(rows[:limit])], len(rows) > limit
 
-    def changes(self, chat_id: str, since_rev: int, limit: int) -> tuple[list[Message], bool]:
+    def changes(self, chat_id: str, since_rev: int, limit: int, first: int = 1) -> tuple[list[Message], bool]:
         rows = self.query(
-            f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND rev > %s ORDER BY rev LIMIT %s",
-            (chat_id, since_rev, limit + 1),
+            f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND rev > %s AND seq >= %s ORDER BY rev LIMIT %s",
+            (chat_id, since_rev, first, limit + 1),
         )
         return [_message(r) for r in rows[:limit]], len(rows) > limit
 
@@ -645,8 +721,8 @@ class PgStore:
         result: tuple[Chat, bool] = self._submit(_Op("create", chat_id, list(members), title, created_by))
         return result
 
-    def add_members(self, chat_id: str, members: list[str], limit: int) -> Chat:
-        result: Chat = self._submit(_Op("add", chat_id, list(members), limit))
+    def add_members(self, chat_id: str, members: list[str], limit: int, share_from: str | None = None) -> Chat:
+        result: Chat = self._submit(_Op("add", chat_id, list(members), limit, share_from))
         return result
 
     def remove_member(self, chat_id: str, address: str) -> Chat:

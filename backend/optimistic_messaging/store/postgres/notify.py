@@ -1,7 +1,8 @@
 """What a commit tells the other nodes: pg_notify payloads (at most 8,000 bytes each, PostgreSQL's limit), in order.
 
 A payload carries the committed messages themselves, or — for one too large to fit — a pointer a node reads it back
-by; for a chat whose members changed, its id and who was removed (the chat itself is read back); or a sign-out.
+by; for a chat whose members changed, its id and who was removed (the chat itself is read back, but for one erased as
+its last member left: that one comes along, as nothing is left to read); or a sign-out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ...models import Message
+from ...models import Chat, Message
 from ..base import ChatChanged, Revoked, Stored
 
 CHANNEL = "om_commits"
@@ -26,7 +27,8 @@ class Notice:
     node: str
     stored: list[Stored] = field(default_factory=list)
     pointers: list[tuple[str, int, bool]] = field(default_factory=list)  # (chat, rev, new): a message too large
-    chats: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (chat id, removed addresses)
+    # (chat id, removed addresses, the chat if it was erased)
+    chats: list[tuple[str, tuple[str, ...], Chat | None]] = field(default_factory=list)
     revoked: list[Revoked] = field(default_factory=list)
 
 
@@ -38,7 +40,9 @@ def head(node: str) -> bytes:
 def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChanged]) -> Iterator[str]:
     """The payloads for one commit: chat changes first (a node unsubscribes the removed before it delivers more)."""
     start = head(node)
-    items: list[tuple[bytes, bytes]] = [(b"c", orjson.dumps([c.chat.id, c.removed])) for c in changed]
+    items: list[tuple[bytes, bytes]] = [
+        (b"c", orjson.dumps([c.chat.id, c.removed, *([] if c.chat.members else [c.chat])])) for c in changed
+    ]
     for s in stored:
         encoded = orjson.dumps([int(s.new), s.message])
         if len(start) + len(encoded) + 16 > MAX_PAYLOAD:
@@ -68,6 +72,6 @@ def decode_notification(payload: str) -> Notice:
         node=data["n"],
         stored=[Stored(Message(**m), bool(new)) for new, m in data.get("m", ())],
         pointers=[(chat_id, rev, bool(new)) for chat_id, rev, new in data.get("p", ())],
-        chats=[(chat_id, tuple(removed)) for chat_id, removed in data.get("c", ())],
+        chats=[(c[0], tuple(c[1]), Chat(**c[2]) if len(c) > 2 else None) for c in data.get("c", ())],
         revoked=[Revoked(session, until) for session, until in data.get("r", ())],
     )

@@ -71,6 +71,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX revoked_sessions_by_until ON revoked_sessions (until);
     """,
+    # 3 (v1.2): where each member's view of a chat begins; the counters of erased chats, which a new one continues.
+    """
+    ALTER TABLE members ADD COLUMN IF NOT EXISTS visible_from bigint NOT NULL DEFAULT 1;
+    CREATE TABLE IF NOT EXISTS erased_chats (
+        id              text PRIMARY KEY,
+        last_seq        bigint NOT NULL,
+        rev             bigint NOT NULL,
+        members_version bigint NOT NULL
+    );
+    """,
 ]
 
 
