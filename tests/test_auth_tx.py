@@ -17,7 +17,8 @@ DOMAIN = "localhost:3000"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("tx-sign-in"), {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "2"}).start()
+    srv = Server(tmp_path_factory.mktemp("tx-sign-in"), {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "2",
+                                                         "SIGNIN_TX_PROOF": "optional"}).start()  # plain nonces too
     yield srv
     srv.stop()
 
@@ -131,7 +132,7 @@ def test_a_malformed_hash_is_invalid(server, tx_hash):
 
 
 def test_a_transaction_for_another_chain_is_refused(make_server, anvil, funded):
-    other_chain = make_server({"CHAIN_RPC_URL": anvil.url, "CHAIN_ID": "1"})  # its node is on 42220: no tx is for it
+    other_chain = make_server({"CHAIN_RPC_URL": anvil.url, "CHAIN_ID": "1", "SIGNIN_TX_PROOF": "optional"})  # its node is on 42220: no tx is for it
     r = verify_tx(other_chain, sent(anvil, funded, text(nonce(other_chain))))
     assert r.status_code == 401 and "chain 42220" in r.json()["error"]["message"]
 
@@ -145,8 +146,8 @@ def test_without_a_chain_node_sign_in_by_transaction_is_unavailable_naming_the_s
 
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("tx-proof"), {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "2",
-                                                       "SIGNIN_TX_PROOF": "required"}).start()
+    """SIGNIN_TX_PROOF left at its default (v1.2: required)."""
+    srv = Server(tmp_path_factory.mktemp("tx-proof"), {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "2"}).start()
     yield srv
     srv.stop()
 
@@ -229,7 +230,7 @@ def unknown_hash() -> str:
 @pytest.fixture
 def patient(make_server, anvil) -> Server:
     """Waits long enough for a test to act while an attacker's look-ups are held."""
-    return make_server({"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "10"})
+    return make_server({"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "10", "SIGNIN_TX_PROOF": "optional"})
 
 
 def test_a_client_holding_its_share_of_waiting_look_ups_is_refused_and_others_still_sign_in(patient, anvil, funded):

@@ -83,7 +83,7 @@ class Config:
     xmtp_gateway_url: str | None = None
     signin_tx_wait_s: float = 30.0
     signin_tx_per_client: int = 16  # sign-ins by transaction one client address may have waiting for the node
-    signin_tx_proof: str = "optional"  # or "required": verify-tx takes bound nonces (and their proof) only
+    signin_tx_proof: str = "required"  # verify-tx takes bound nonces (and their proof) only; "optional": plain ones too
     reconcile_interval_s: float = 1.0
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one object per line
