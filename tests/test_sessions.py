@@ -3,6 +3,7 @@ A sign-out ends one session (the sign-in and its renewals) at once, for good, an
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import websocket
@@ -28,6 +29,22 @@ def test_a_socket_is_told_its_session_expired_and_is_disconnected(brief, peers):
     wait_until(lambda: not a.sio.connected, what="the server to disconnect the socket")
     assert peers(brief, bob.sign_in(brief)).send(chat["id"], "after alice's session ended")["ok"]
     assert a.received("message") == []
+
+
+def test_nothing_reaches_a_socket_past_its_tokens_expiry(brief, peers):
+    alice, bob = Wallet().sign_in(brief), Wallet()
+    chat = new_chat(brief, alice, bob)
+    a = peers(brief, alice)
+    a.join(chat["id"])
+    # bob signs in half a session later, so his socket outlives alice's and can talk across her expiry
+    wait_until(lambda: time.time() * 1000 >= alice.expires_at - TTL_S * 500, TTL_S, "half of alice's session to pass")
+    b = peers(brief, bob.sign_in(brief))
+    sent = 0
+    while a.sio.connected:  # bob keeps talking, one message acked at a time, until alice's socket is ended
+        assert b.send(chat["id"], f"message {sent}")["ok"]
+        sent += 1
+    late = [m for m in a.received("message") if m["sent_at"] >= alice.expires_at]
+    assert sent > 0 and late == [], f"{len(late)} message(s) stored after {alice.expires_at} reached the socket"
 
 
 def test_an_expired_session_ends_its_engine_io_connection_too(brief):

@@ -13,6 +13,7 @@ import socketio
 from . import validation as v
 from .connections import Connection
 from .errors import ApiError
+from .expiry import ExpirySweeper
 from .fanout import Fanout
 from .logs import CONTEXT
 from .models import Chat, Message
@@ -24,7 +25,6 @@ from .wire import Later, broadcast, broadcast_many
 log = logging.getLogger(__name__)
 
 JOIN_PAGE = 50
-SWEEP_S = 1.0  # how often expired sessions are looked for: a socket outlives its token by at most this
 Handler = Callable[[Connection, Any], "dict[str, Any] | Later | None"]
 
 
@@ -104,6 +104,7 @@ def register(sio: socketio.Server, s: Services) -> None:
             if identity.session in s.auth.revocations:  # signed out while the socket quota was being counted
                 s.connections.close(sid)
                 raise ApiError("unauthorized", "this session was signed out: sign in again")
+            sweeper.opened(identity.expires_at)
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.code) from None
         environ.clear()  # a copy python-socketio would keep for the connection's life; nothing here reads it again
@@ -253,14 +254,7 @@ def register(sio: socketio.Server, s: Services) -> None:
         if eio_socket is not None:
             eio_socket.close(wait=False)
 
-    def sweep_sessions() -> None:
-        while True:
-            gevent.sleep(SWEEP_S)
-            for conn in s.connections.expired(clock.now_ms()):
-                try:
-                    end_session(conn)
-                except Exception:
-                    log.exception("ending the expired session of %s failed", conn.sid)
+    sweeper = ExpirySweeper(s.connections, clock, end_session)
 
     def signed_out(session: str) -> None:
         """A sign-out on any node: this node's sockets of that session end now."""
@@ -280,5 +274,5 @@ def register(sio: socketio.Server, s: Services) -> None:
     s.broker.subscribe(fanout.publish)
     s.broker.on_resync(fanout.resync)
     s.auth.revocations.on_revoked(lambda session: gevent.spawn(signed_out, session))
-    sio.start_background_task(sweep_sessions)
+    sio.start_background_task(sweeper.run)
     sio.start_background_task(expire_typing)
