@@ -5,8 +5,9 @@ import http.client
 import json
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
+import psycopg
 import pytest
 import requests
 from eth_account import Account
@@ -118,6 +119,42 @@ def test_a_hung_postgresql_is_found_without_waiting_on_it_and_said_once_by_the_r
     log = node.log()
     assert "Traceback" not in log, log
     assert log.count(said) == 1, log
+
+
+def test_every_pooled_connection_busy_refuses_those_reads_only_never_finds_the_database_away(outage, peers):
+    """Reads queued behind a table lock (the test's own transaction) fill the pool: the read left waiting is refused,
+    while health, sends and the log never say the database is away."""
+    node = outage[0]
+    alice, bob = Wallet().sign_in(node), Wallet().sign_in(node)
+    chat = new_chat(node, alice, bob)
+    peer = peers(node, alice)
+    with psycopg.connect(outage.database_url) as locker, ThreadPoolExecutor(12) as pool:
+        locker.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")  # reads of history wait, holding connections
+        reads = [pool.submit(node.get, f"/api/chats/{chat['id']}/messages", bob.token) for _ in range(12)]
+        refused = next(as_completed(reads)).result().json()  # more reads than pooled connections: one is left waiting
+        assert refused["error"]["code"] == "unavailable", refused
+        assert node.get("/api/health", timeout=QUICK).status_code == 200
+        locker.rollback()
+        answers = [r.result() for r in reads]
+    assert 200 in {a.status_code for a in answers} <= {200, 503}, [a.text for a in answers]
+    assert peer.send(chat["id"], "after", client_id="after")["ok"]
+    assert node.get("/api/health").status_code == 200
+    assert "the database cannot be reached" not in node.log(), node.log()
+
+
+def test_a_sign_out_with_postgresql_stopped_is_unavailable_at_once_and_works_once_it_is_back(outage, private_pg):
+    node = outage[0]
+    alice = Wallet().sign_in(node)
+    private_pg.stop("immediate")
+    wait_until(lambda: node.get("/api/health").status_code == 503, what="the node to find the database away")
+
+    refused = node.post("/api/auth/logout", token=alice.token, timeout=QUICK)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "unavailable")
+
+    private_pg.start()
+    wait_until(lambda: node.get("/api/health").status_code == 200, 30, "the node to find the database back")
+    assert node.post("/api/auth/logout", token=alice.token).status_code == 200
+    assert node.get("/api/chats", alice.token).status_code == 401
 
 
 def test_sends_racing_another_nodes_idempotency_keys_fail_alone_never_the_batch(tmp_path, peers):

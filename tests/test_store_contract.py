@@ -174,6 +174,23 @@ def test_the_last_member_leaving_erases_the_chat_and_its_id_starts_again_after_i
         assert b"secret" not in kind.path.read_bytes()
 
 
+def test_a_chat_erased_and_registered_again_in_one_commit_has_versions_past_the_erased_ones(kind, store):
+    """A node that missed both tells the change at resync by the versions alone: they must differ from the old ones."""
+    send(store, "a")
+    store.remove_member("c", BOB)
+    before = store.versions(["c"])["c"]
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    _, (chat, created) = concurrently(lambda: store.remove_member("c", ALICE),
+                                      lambda: store.create_chat("c", [CAROL], None, CAROL))
+    assert len(commits) == 1 and [c.chat.members for c in commits[0].chats] == [[], [CAROL]]  # one commit
+    assert created and (chat.members, chat.last_seq, chat.rev) == ([CAROL], 1, 1)
+    for s in (store, kind.open()):
+        rev, version = s.versions(["c"])["c"]
+        assert rev >= before[0] and version > before[1], (before, (rev, version))
+        assert s.chat("c").members == [CAROL] and not s.is_member("c", ALICE)
+
+
 def test_a_chat_created_and_added_to_at_once_keeps_every_member(kind, store):
     concurrently(lambda: store.create_chat("d", [ALICE], None, ALICE), lambda: store.add_members("d", [BOB], 10))
     assert store.chat("d").members == [ALICE, BOB]

@@ -110,7 +110,12 @@ class Chats:
         self, caller: str, chat_id: str, since_rev: int, limit: int = MAX_CHANGES
     ) -> tuple[list[Message], bool]:
         """Changes after `since_rev` in rev order: at most `limit` messages and about MAX_CHANGES_CHARS of text."""
-        first = self.require_member(caller, chat_id)
+        return self.changes_from(chat_id, since_rev, self.require_member(caller, chat_id), limit)
+
+    def changes_from(
+        self, chat_id: str, since_rev: int, first: int, limit: int = MAX_CHANGES
+    ) -> tuple[list[Message], bool]:
+        """The same for a member already checked (who sees from seq `first` on): no second membership read."""
         found, has_more = self.store.changes(chat_id, since_rev, limit, first)
         chars = 0
         for i, message in enumerate(found):

@@ -132,7 +132,7 @@ def register(sio: socketio.Server, s: Services) -> None:
         if since_rev is None:
             changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE, first)
         else:
-            changes, has_more = s.chats.changes(conn.address, chat_id, since_rev)
+            changes, has_more = s.chats.changes_from(chat_id, since_rev, first)
         if s.presence.join(chat_id, conn.address, conn.sid):
             tell_others(
                 "presence", chat_id, conn.address, {"chat_id": chat_id, "address": conn.address, "online": True}

@@ -633,17 +633,19 @@ class JsonlStore:
         messages: list[Stored] = []
         chats: list[ChatChanged] = []
         revoked: list[Revoked] = []
+        registered: set[str] = set()  # chats registered in this batch: an erased one's later changes are the new one's
         for kind, payload in batch.records:
             if kind == "message" or kind == "update":
                 messages.append(Stored(payload, kind == "message"))
             elif kind == "revoked":
                 revoked.append(Revoked(*payload))
             elif kind == "chat":
+                registered.add(payload.id)
                 chats.append(ChatChanged(payload.to_chat(), added=tuple(payload.members)))
             elif kind != "erased":
                 chat_id, addresses = payload[:2]
-                room = self.state.rooms.get(chat_id)
-                chat = batch.erased[chat_id] if room is None else room.to_chat()
+                erased = chat_id in batch.erased and chat_id not in registered
+                chat = batch.erased[chat_id] if erased else self.state.rooms[chat_id].to_chat()
                 chats.append(
                     ChatChanged(chat, added=tuple(addresses))
                     if kind == "members"

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import gevent
 import orjson
@@ -62,7 +62,7 @@ INSERT_MESSAGES = (  # one statement for many, its rows one JSON text: far cheap
 )
 MEMBER_OPS = ("create", "add", "remove")
 KIND = "CASE WHEN tx IS NOT NULL THEN 'payment' WHEN xmtp_id IS NOT NULL THEN 'xmtp' ELSE 'plain' END"  # as kind_of
-DOWN = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+DOWN = (psycopg.OperationalError, psycopg.InterfaceError)
 AWAY_STATES = ("08", "53", "57P")  # connection lost, out of resources, shutting down: not one statement's fault
 REPLAN = (psycopg.errors.UniqueViolation, psycopg.errors.TransactionRollback)  # raced another commit: nothing stored
 CREATE_LOCK = 0x6F6D_0003  # pg_advisory_xact_lock(key, hash of the id): "om", creating a chat
@@ -70,8 +70,9 @@ CONNECT_TIMEOUT_S = 2  # libpq's least
 START_WAIT_S = 30  # how long start-up waits for the database to take connections
 PROBE_S = 1.0  # how often a node asks the database whether it answers
 PROBE_TIMEOUT_S = 2.0  # a probe unanswered this long finds it away (hung, not only down)
-READ_WAIT_S = 1.0  # a read waits this long for a pooled connection, then finds the database away
+READ_WAIT_S = 1.0  # a read waits this long for a pooled connection, then is refused (the database is not away)
 READ_TIMEOUT_S = 5.0  # a read unanswered this long finds it away (hung): its connection is closed
+T = TypeVar("T")
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -94,7 +95,7 @@ class NoAnswer(TimeoutError):
 
 def unreachable(exc: BaseException) -> bool:
     """The database, or the way to it, is gone: as opposed to a statement it refused (a constraint, a deadlock)."""
-    if isinstance(exc, (psycopg.InterfaceError, psycopg_pool.PoolTimeout)):
+    if isinstance(exc, psycopg.InterfaceError):
         return True
     return isinstance(exc, psycopg.OperationalError) and (exc.sqlstate is None or exc.sqlstate.startswith(AWAY_STATES))
 
@@ -158,7 +159,7 @@ class _Transaction:
         self.updates: dict[str, Message] = {}
         self.stored: list[Stored] = []
         self.chat_changes: list[ChatChanged] = []
-        self.tombs: dict[str, tuple[int, int, int]] = {}  # erased chats' counters, for the ids registered here
+        self.tombs: dict[str, tuple[int, int]] = {}  # erased chats' last_seq and rev, for the ids registered here
         self.erased: dict[str, Chat] = {}  # chats erased here, as their last member left them
 
     def load(self, ops: list[_Op]) -> None:
@@ -185,9 +186,7 @@ class _Transaction:
                 listed,
             )
         if created:  # an id whose chat was erased: a new chat continues its counters
-            tombs = batch.add(
-                "SELECT id, last_seq, rev, members_version FROM erased_chats WHERE id = ANY(%s::text[])", created
-            )
+            tombs = batch.add("SELECT id, last_seq, rev FROM erased_chats WHERE id = ANY(%s::text[])", created)
         if appends:  # a send needs only its sender's place, and whatever its idempotency key stored before
             triples = orjson.dumps([(n.chat_id, n.sender, n.client_id) for n in appends]).decode()
             senders = batch.add(
@@ -220,7 +219,7 @@ class _Transaction:
                     state.in_table = tuple(state.members)
                     state.chat.members = list(state.members)
         if created:
-            self.tombs = {row[0]: (row[1], row[2], row[3]) for row in results[tombs]}
+            self.tombs = {row[0]: (row[1], row[2]) for row in results[tombs]}
         if appends:
             self.member_of.update(((chat_id, address), first) for chat_id, address, first in results[senders])
             for row in results[keys]:
@@ -247,7 +246,7 @@ class _Transaction:
         if state is not None and not state.gone:
             return state.chat, False
         erased = self.erased.get(chat_id)
-        last_seq, rev, _ = (erased.last_seq, erased.rev, 0) if erased else self.tombs.get(chat_id, (0, 0, 0))
+        last_seq, rev = (erased.last_seq, erased.rev) if erased else self.tombs.get(chat_id, (0, 0))
         chat = Chat(chat_id, list(members), title, created_by, self.clock.now_ms(), last_seq, rev)
         self.chats[chat_id] = _ChatState(chat, new=True)
         self.chat_changes.append(ChatChanged(chat, added=tuple(members)))
@@ -398,17 +397,18 @@ class _Transaction:
         batch = _Batch()
         if self.erased:
             self._erase(batch)
-        for c in new_chats:
+        for c in new_chats:  # its members version after the erased one's, if erased before or in this transaction
             batch.add(
                 "INSERT INTO chats (id, title, created_by, created_at, last_seq, rev, members_version, activity) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, nextval('chat_activity'))",
+                "VALUES (%s, %s, %s, %s, %s, %s, "
+                "coalesce((SELECT members_version FROM erased_chats WHERE id = %s), -1) + 1, nextval('chat_activity'))",
                 c.id,
                 c.title,
                 c.created_by,
                 c.created_at,
                 c.last_seq,
                 c.rev,
-                self.tombs.get(c.id, (0, 0, -1))[2] + 1,
+                c.id,
             )
         self._write_members(batch)
         if self.inserts:
@@ -601,19 +601,27 @@ class PgStore:
     # -- reads ------------------------------------------------------------------------------------------------
 
     def query(self, query: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
-        """One statement on a pooled connection; a connection found broken (the database restarted) is retried once.
-        While the database is known to be away, `unavailable` at once."""
+        """One statement on a pooled connection."""
+        return self._pooled(lambda conn: conn.execute(query, params).fetchall())
+
+    def _pooled(self, work: Callable[[psycopg.Connection], T]) -> T:
+        """`work` (a repeat if done twice) on a pooled connection, retried once on a connection found broken (the
+        database restarted); `unavailable` at once while the database is away. Every pooled connection busy fails this
+        call only: the probe, on its own connection, decides whether the database is away."""
         if self._away is not None:
             raise _unavailable(self._away)
         for attempt in (1, 2):
             try:
                 with self.pool.connection(timeout=READ_WAIT_S) as conn, gevent.Timeout(READ_TIMEOUT_S, NoAnswer):
-                    return conn.execute(query, params).fetchall()
+                    return work(conn)
+            except psycopg_pool.PoolTimeout:
+                self._probe_now.set()
+                raise _unavailable("every pooled connection busy") from None
             except NoAnswer as exc:
                 self._lost(exc)
                 raise _unavailable(exc) from None
             except DOWN as exc:
-                if attempt == 2 or isinstance(exc, psycopg_pool.PoolTimeout):
+                if attempt == 2:
                     if unreachable(exc):
                         self._lost(exc)
                     raise _unavailable(exc) from None
@@ -741,22 +749,21 @@ class PgStore:
         return result
 
     def revoke_session(self, session: str, until: int) -> None:
-        """Rare and independent of any chat: its own transaction (pruning the expired), outside the group commit."""
+        """Rare and independent of any chat: its own transaction (pruning the expired) on a pooled connection, outside
+        the group commit, refused and bounded as reads are (it is a repeat if done twice)."""
         revoked = Revoked(session, until)
-        for attempt in (1, 2):  # a connection found broken (the database restarted) is retried: the write is a repeat
-            try:
-                with self.pool.connection(timeout=CONNECT_TIMEOUT_S) as conn, conn.transaction():
-                    conn.execute(
-                        "INSERT INTO revoked_sessions (session_id, until) VALUES (%s, %s) ON CONFLICT (session_id) "
-                        "DO UPDATE SET until = greatest(revoked_sessions.until, excluded.until)",
-                        (session, until),
-                    )
-                    conn.execute("DELETE FROM revoked_sessions WHERE until <= %s", (self.clock.now_ms(),))
-                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, encode_revocation(self.node, revoked)))
-                break
-            except DOWN as exc:
-                if attempt == 2 or isinstance(exc, psycopg_pool.PoolTimeout):
-                    raise _unavailable(exc) from None
+        batch = _Batch()
+        batch.add("BEGIN")
+        batch.add(
+            "INSERT INTO revoked_sessions (session_id, until) VALUES (%s, %s) ON CONFLICT (session_id) "
+            "DO UPDATE SET until = greatest(revoked_sessions.until, excluded.until)",
+            session,
+            until,
+        )
+        batch.add("DELETE FROM revoked_sessions WHERE until <= %s", self.clock.now_ms())
+        batch.add("SELECT pg_notify(%s, %s)", CHANNEL, encode_revocation(self.node, revoked))
+        batch.add("COMMIT")
+        self._pooled(batch.run)
         self._announce(Commit(revoked=(revoked,)))
 
     def revoked_sessions(self) -> dict[str, int]:
