@@ -86,7 +86,7 @@ def _erase(conn: psycopg.Connection, chat_id: str, erased_rev: int, done: Import
         done.diverged.append(chat_id)
         return
     for table, column in (("messages", "chat_id"), ("members", "chat_id"), ("imported", "chat_id"), ("chats", "id")):
-        conn.execute(f"DELETE FROM {table} WHERE {column} = %s", (chat_id,))  # type: ignore[arg-type]
+        conn.execute(f"DELETE FROM {table} WHERE {column} = %s", (chat_id,))
     done.erased += 1
 
 

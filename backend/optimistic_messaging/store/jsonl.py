@@ -646,7 +646,7 @@ class JsonlStore:
                 room = self.state.rooms.get(chat_id)
                 chat = batch.erased[chat_id] if room is None else room.to_chat()
                 chats.append(
-                    ChatChanged(chat, added=tuple(addresses))
+                    ChatChanged(chat, added=tuple(addresses), visible_from=payload[2])
                     if kind == "members"
                     else ChatChanged(chat, removed=tuple(addresses))
                 )
