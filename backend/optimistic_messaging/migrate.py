@@ -5,7 +5,7 @@ view begins, titles, creators, idempotency keys, the counters of erased chats), 
 nodes share the log's SECRET_KEY: its tokens stay valid). Run it with the nodes stopped. Run again, it imports nothing
 twice and never moves a chat's last_seq or rev back: a chat it brought in before gets what the log gained since (later
 messages, later changes), unless nodes wrote to that chat in the database meanwhile — then the database's history
-stands and the chat is named.
+stands and the chat is named. A chat it brought in that the log erased since is erased in the database too.
 A chat the database had before any import is never touched.
 """
 
