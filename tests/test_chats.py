@@ -593,3 +593,34 @@ def test_an_erased_chats_pending_settlements_are_dropped_harmlessly(make_server)
     after = srv.get("/api/health").json()["reconciler"]
     assert after["errors"] == health["errors"] == 0 and after["provisional"] == 0
     assert "Traceback" not in srv.log() and "cannot settle" not in srv.log()
+
+
+def test_paging_forward_from_the_start_gives_the_first_page_a_late_member_may_see(server, wallets, peers):
+    alice, bob, carol = wallets(3)
+    chat = group(server, alice, bob)
+    a = peers(server, alice)
+    for i in range(5):
+        a.send(chat["id"], f"before carol {i}")
+    assert add(server, alice, chat["id"], carol).status_code == 200  # carol: from seq 6 on
+    for i in range(5):
+        a.send(chat["id"], f"after carol {i}")
+    assert seqs(server, chat, carol, "?after=0&limit=3") == ([6, 7, 8], True)
+    assert seqs(server, chat, carol, "?after=8&limit=3") == ([9, 10], False)
+    assert seqs(server, chat, carol, "?after=0&limit=5") == ([6, 7, 8, 9, 10], False)
+    assert seqs(server, chat, carol, "?after=0&before=9&limit=2") == ([6, 7], True)
+    assert seqs(server, chat, carol, "?after=0&before=9&limit=3") == ([6, 7, 8], False)
+
+
+def test_paging_forward_from_the_start_of_a_chat_recreated_after_an_erasure(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat_id = XMTP_GROUP + alice.address[2:10]
+    register(server, alice, chat_id)
+    peers(server, alice).send(chat_id, "erased")
+    assert remove(server, alice, chat_id, alice.address).json()["chat"]["members"] == []
+    chat = register(server, bob, chat_id).json()["chat"]
+    b = peers(server, bob)
+    sent = [b.send(chat_id, f"new {i}")["message"]["seq"] for i in range(3)]
+    assert sent[0] > 1
+    assert seqs(server, chat, bob, "?after=0&limit=2") == (sent[:2], True)
+    assert seqs(server, chat, bob, f"?after={sent[1]}&limit=2") == (sent[2:], False)
+    assert seqs(server, chat, bob, "?after=0&limit=3") == (sent, False)

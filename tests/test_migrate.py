@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from support import ROOT, Peer, Server, Wallet, fresh_database, new_chat
@@ -144,3 +145,48 @@ def test_where_members_views_begin_and_erased_ids_counters_come_along(make_serve
     assert len(pg.get(f"/api/chats/{group}/messages", bob.token).json()["messages"]) == 2
     again = pg.post("/api/chats", {"members": [], "id": erased}, carol.token)
     assert again.status_code == 201 and again.json()["chat"]["last_seq"] == 2
+
+
+def test_a_chat_erased_in_the_log_after_an_import_is_erased_by_the_next_and_its_id_starts_again(make_server):
+    server = make_server({"RATE_PER_S": "1000", "RATE_BURST": "1000"})
+    alice, bob, carol, dave = (Wallet().sign_in(server) for _ in range(4))
+    again, gone = ("e7a5ed" + prefix + alice.address[2:12].lower() for prefix in ("a0", "b0"))
+    for chat_id in (again, gone):
+        assert server.post("/api/chats", {"members": [bob.address], "id": chat_id}, alice.token).status_code == 201
+    a = Peer(server, alice.token)
+    for chat_id in (again, gone):
+        a.send(chat_id, "secret of the first chat")
+        a.send(chat_id, "another secret")
+    a.close()
+    old = server.get(f"/api/chats/{again}", alice.token).json()["chat"]
+    server.stop()
+    secret = (server.data_file.parent / (server.data_file.name + ".secret")).read_text().strip()
+    url = fresh_database()
+    assert migrate(server.data_file, url).returncode == 0
+    server.start()  # the log goes on: both chats erased as their last members leave, one registered again by others
+    for chat_id in (again, gone):
+        for who in (bob, alice):
+            assert server.request("DELETE", f"/api/chats/{chat_id}/members/{who.address}", who.token).status_code == 200
+    assert server.post("/api/chats", {"members": [dave.address], "id": again}, carol.token).status_code == 201
+    c = Peer(server, carol.token)
+    first = c.send(again, "the new chat")["message"]
+    c.close()
+    server.stop()
+    run = migrate(server.data_file, url)
+    assert run.returncode == 0 and "erased 2 chats" in run.stdout, run.stdout + run.stderr
+    pg = make_server({"DATABASE_URL": url, "SECRET_KEY": secret})
+    chat = pg.get(f"/api/chats/{again}", carol.token).json()["chat"]
+    assert chat["members"] == [carol.address, dave.address] and chat["last_seq"] == first["seq"] > old["last_seq"]
+    assert chat["rev"] == first["rev"] > old["rev"]
+    assert [m["body"] for m in pg.get(f"/api/chats/{again}/messages?after=0", dave.token).json()["messages"]] == [
+        "the new chat"]
+    for who in (alice, bob):
+        assert pg.get(f"/api/chats/{again}", who.token).status_code == 403, "the old members are not members"
+        assert pg.get(f"/api/chats/{gone}", who.token).status_code == 404
+        assert pg.get("/api/chats", who.token).json()["chats"] == []
+    with psycopg.connect(url) as conn:
+        left = conn.execute("SELECT count(*) FROM messages WHERE body LIKE '%secret%'").fetchone()
+    assert left == (0,), "no trace of the erased chats"
+    p = Peer(pg, carol.token)
+    assert p.send(again, "and on")["message"]["seq"] == first["seq"] + 1
+    p.close()

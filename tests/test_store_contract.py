@@ -10,6 +10,7 @@ import gevent
 import pytest
 
 from optimistic_messaging.errors import ApiError
+from optimistic_messaging.fanout import Fanout
 from optimistic_messaging.models import Message
 from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store, Unsettled
 from optimistic_messaging.store.jsonl import JsonlStore
@@ -319,8 +320,22 @@ def test_commits_announce_new_and_changed_messages_and_chat_changes(store):
     store.remove_member("c", BOB)
     assert [(s.message.rev, s.new) for c in commits for s in c.messages] == [(1, True), (2, False)]
     changes = [change for c in commits for change in c.chats]
-    assert [(ch.added, ch.removed) for ch in changes] == [((CAROL,), ()), ((), (BOB,))]
+    assert [(ch.added, ch.removed, ch.visible_from) for ch in changes] == [((CAROL,), (), 2), ((), (BOB,), 1)]
     assert all(isinstance(ch, ChatChanged) for ch in changes) and changes[-1].chat.members == [ALICE, CAROL]
+
+
+def test_delivery_learns_where_added_members_begin_from_the_commit_without_a_read(store, kind):
+    """The commit says it: the writer, which hands commits on, never waits on a read (nor fails for want of one)."""
+    fanout = Fanout(store, lambda stored: None, lambda chat: None)
+    fanout.serve("c")
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    send(store, "a")
+    store.add_members("c", [CAROL], 10)
+    with storage_down(kind):  # nothing can be read now
+        for commit in commits:
+            fanout.publish(commit)
+        assert fanout.late("c") == {CAROL: 2}
 
 
 def test_a_sign_out_is_announced_kept_across_a_restart_and_forgotten_past_its_until(store, kind):

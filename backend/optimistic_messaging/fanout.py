@@ -12,7 +12,7 @@ import gevent
 
 from .errors import ApiError
 from .models import Chat
-from .store import Commit, Store, Stored
+from .store import ChatChanged, Commit, Store, Stored
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Fanout:
             self.served.pop(chat_id, None)
             return
         state.rev, state.seq, state.members_version = chat.rev, chat.last_seq, version[1]
-        state.late = late
+        state.late = {**late, **state.late}  # what a join or a commit noted during the read is newer: it stands
         self._flush(chat_id, state)
 
     def late(self, chat_id: str) -> dict[str, int]:
@@ -96,9 +96,12 @@ class Fanout:
     def publish(self, commit: Commit) -> None:
         """Broker listener: member changes first (the removed hear nothing more), then messages in rev order."""
         for change in commit.chats:
-            if change.chat.id in self.served:
-                if not change.removed:  # created or added to (another node's notice names only the removed)
+            state = self.served.get(change.chat.id)
+            if state is not None:
+                if change.visible_from is None:  # another node's notice that could not say where the added begin
                     self._relearn_late(change.chat.id)
+                else:  # no read: this may run in the store's writer, which must never wait on one
+                    _note_starts(state.late, change)
                 self.chat_changed(change.chat)
         out: list[Stored] = []
         for stored in commit.messages:
@@ -181,3 +184,14 @@ class Fanout:
         state.filler = None
         if self.served.get(chat_id) is state:
             self._flush(chat_id, state)
+
+
+def _note_starts(late: dict[str, int], change: ChatChanged) -> None:
+    """Who sees the chat from where, after a change: the added from where the commit says, the removed not at all."""
+    for address in change.removed:
+        late.pop(address, None)
+    for address in change.added:
+        if change.visible_from is not None and change.visible_from > 1:
+            late[address] = change.visible_from
+        else:
+            late.pop(address, None)

@@ -5,7 +5,7 @@ view begins, titles, creators, idempotency keys, the counters of erased chats), 
 nodes share the log's SECRET_KEY: its tokens stay valid). Run it with the nodes stopped. Run again, it imports nothing
 twice and never moves a chat's last_seq or rev back: a chat it brought in before gets what the log gained since (later
 messages, later changes), unless nodes wrote to that chat in the database meanwhile — then the database's history
-stands and the chat is named.
+stands and the chat is named. A chat it brought in that the log erased since is erased in the database too.
 A chat the database had before any import is never touched.
 """
 
@@ -36,6 +36,7 @@ class Imported:
     chats: int = 0
     messages: int = 0
     changed: int = 0
+    erased: int = 0
     diverged: list[str] = field(default_factory=list)
 
 
@@ -45,13 +46,18 @@ def import_log(path: Path, url: str) -> Imported:
     with psycopg.connect(url, autocommit=True) as conn:
         migrate_schema(conn)
         with conn.transaction():
-            for chat_id, (last_seq, rev, version) in state.tombs.items():  # a database's own later erasure stands
-                conn.execute(
+            for chat_id, (last_seq, rev, version) in state.tombs.items():
+                _erase(conn, chat_id, rev, done)
+                conn.execute(  # the counters never move back, whichever side erased the chat last
                     "INSERT INTO erased_chats (id, last_seq, rev, members_version) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (id) DO NOTHING",
+                    "ON CONFLICT (id) DO UPDATE SET last_seq = greatest(erased_chats.last_seq, excluded.last_seq), "
+                    "rev = greatest(erased_chats.rev, excluded.rev), "
+                    "members_version = greatest(erased_chats.members_version, excluded.members_version)",
                     (chat_id, last_seq, rev, version),
                 )
             for room in sorted(state.rooms.values(), key=lambda r: r.activity):  # activity order: 'latest first' kept
+                if room.id in done.diverged:  # named already: the database's history stands
+                    continue
                 try:
                     with conn.transaction():  # a savepoint: a chat that cannot come in whole does not come in
                         _import_room(conn, room, done)
@@ -64,6 +70,24 @@ def import_log(path: Path, url: str) -> Imported:
                 list(state.revoked.items()),
             )
     return done
+
+
+def _erase(conn: psycopg.Connection, chat_id: str, erased_rev: int, done: Imported) -> None:
+    """A chat an earlier run brought in that the log erased since: it goes from the database too, leaving no trace
+    (as the store erases), unless nodes wrote to it in the database meanwhile — then that history stands."""
+    row = conn.execute(
+        "SELECT c.last_seq, c.rev, i.last_seq, i.rev FROM chats c JOIN imported i ON i.chat_id = c.id "
+        "WHERE c.id = %s FOR UPDATE OF c",
+        (chat_id,),
+    ).fetchone()
+    if row is None or row[3] > erased_rev:  # never imported, or what came in is the chat the log has after it
+        return
+    if row[:2] != row[2:]:
+        done.diverged.append(chat_id)
+        return
+    for table, column in (("messages", "chat_id"), ("members", "chat_id"), ("imported", "chat_id"), ("chats", "id")):
+        conn.execute(f"DELETE FROM {table} WHERE {column} = %s", (chat_id,))
+    done.erased += 1
 
 
 def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
@@ -131,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.file}: no such log", file=sys.stderr)
         return 2
     done = import_log(args.file, url)
-    print(f"imported {done.chats} chats, {done.messages} messages and {done.changed} later changes from {args.file}")
+    print(
+        f"imported {done.chats} chats, {done.messages} messages and {done.changed} later changes from {args.file}, "
+        f"erased {done.erased} chats erased there since"
+    )
     for chat_id in done.diverged:
         print(f"not imported: chat {chat_id} has another history in the database", file=sys.stderr)
     return 0

@@ -107,10 +107,11 @@ class PgBroker:
                 message = self.store.at_rev(chat_id, rev)
                 if message is not None:
                     stored.append(Stored(message, new))
-            for chat_id, removed, erased in notice.chats:
+            for chat_id, removed, erased, starts in notice.chats:
                 chat = erased or self.store.chat(chat_id)
                 if chat is not None:
-                    chats.append(ChatChanged(chat, removed=removed))
+                    added, visible_from = starts or ((), None)
+                    chats.append(ChatChanged(chat, added, removed, visible_from))
         except ApiError as exc:  # the database went away meanwhile: readers find the gap and fill it later
             log.warning("could not read back what a notification points to: %s", exc)
         if stored or chats or notice.revoked:

@@ -32,11 +32,13 @@ class Stored:
 
 @dataclass(frozen=True, slots=True)
 class ChatChanged:
-    """A chat created (every member `added`) or whose members changed, as the commit left it."""
+    """A chat created (every member `added`) or whose members changed, as the commit left it; with the first seq the
+    added see, so delivery knows without a read (None: another node's notice could not say, and it is read)."""
 
     chat: Chat
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    visible_from: int | None = 1
 
 
 @dataclass(frozen=True, slots=True)

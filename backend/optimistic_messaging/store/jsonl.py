@@ -412,7 +412,8 @@ class JsonlStore:
         low = max(first, room.base_seq + 1)
         high = room.last_seq if before is None else min(before - 1, room.last_seq)
         if after is not None:
-            start, end = max(after + 1, low), min(after + limit, high)
+            start = max(after + 1, low)
+            end = min(start + limit - 1, high)  # anchored on the first seq the caller may see, not on `after`
             return room.slice(start, end), end < high
         start = max(low, high - limit + 1)
         return room.slice(start, high), start > low
@@ -647,7 +648,7 @@ class JsonlStore:
                 erased = chat_id in batch.erased and chat_id not in registered
                 chat = batch.erased[chat_id] if erased else self.state.rooms[chat_id].to_chat()
                 chats.append(
-                    ChatChanged(chat, added=tuple(addresses))
+                    ChatChanged(chat, added=tuple(addresses), visible_from=payload[2])
                     if kind == "members"
                     else ChatChanged(chat, removed=tuple(addresses))
                 )

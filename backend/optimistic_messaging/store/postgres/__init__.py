@@ -264,7 +264,7 @@ class _Transaction:
             state.members = current + added
             state.members_changed = True
             state.chat = replace(state.chat, members=list(state.members))
-            self.chat_changes.append(ChatChanged(state.chat, added=tuple(added)))
+            self.chat_changes.append(ChatChanged(state.chat, added=tuple(added), visible_from=start))
         return state.chat
 
     def _remove(self, chat_id: str, address: str) -> Chat:

@@ -2,7 +2,8 @@
 
 A payload carries the committed messages themselves, or — for one too large to fit — a pointer a node reads it back
 by; for a chat whose members changed, its id and who was removed (the chat itself is read back, but for one erased as
-its last member left: that one comes along, as nothing is left to read); or a sign-out.
+its last member left: that one comes along, as nothing is left to read), and beside it under "s" who was added and the
+first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); or a sign-out.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ class Notice:
     node: str
     stored: list[Stored] = field(default_factory=list)
     pointers: list[tuple[str, int, bool]] = field(default_factory=list)  # (chat, rev, new): a message too large
-    # (chat id, removed addresses, the chat if it was erased)
-    chats: list[tuple[str, tuple[str, ...], Chat | None]] = field(default_factory=list)
+    # (chat id, removed addresses, the chat if it was erased, (added addresses, first seq they see) if it says)
+    chats: list[tuple[str, tuple[str, ...], Chat | None, tuple[tuple[str, ...], int] | None]] = field(
+        default_factory=list
+    )
     revoked: list[Revoked] = field(default_factory=list)
 
 
@@ -40,23 +43,27 @@ def head(node: str) -> bytes:
 def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChanged]) -> Iterator[str]:
     """The payloads for one commit: chat changes first (a node unsubscribes the removed before it delivers more)."""
     start = head(node)
-    items: list[tuple[bytes, bytes]] = [
-        (b"c", orjson.dumps([c.chat.id, c.removed, *([] if c.chat.members else [c.chat])])) for c in changed
-    ]
+    units: list[list[tuple[bytes, bytes]]] = []  # each goes whole into one payload: a change and its starts together
+    for c in changed:
+        change = orjson.dumps([c.chat.id, c.removed, *([] if c.chat.members else [c.chat])])
+        starts = orjson.dumps([c.added, c.visible_from] if c.visible_from is not None else None)
+        if len(start) + len(change) + len(starts) + 32 > MAX_PAYLOAD:
+            starts = b"null"  # too many added to carry: read back
+        units.append([(b"c", change), (b"s", starts)])
     for s in stored:
         encoded = orjson.dumps([int(s.new), s.message])
         if len(start) + len(encoded) + 16 > MAX_PAYLOAD:
             encoded = orjson.dumps([s.message.chat_id, s.message.rev, int(s.new)])
-            items.append((b"p", encoded))
+            units.append([(b"p", encoded)])
         else:
-            items.append((b"m", encoded))
-    while items:
+            units.append([(b"m", encoded)])
+    while units:
         size = len(start) + 1
-        parts: dict[bytes, list[bytes]] = {b"c": [], b"m": [], b"p": []}
-        while items and size + len(items[0][1]) + 8 <= MAX_PAYLOAD:
-            kind, encoded = items.pop(0)
-            parts[kind].append(encoded)
-            size += len(encoded) + 1
+        parts: dict[bytes, list[bytes]] = {b"c": [], b"s": [], b"m": [], b"p": []}
+        while units and size + sum(len(encoded) + 8 for _, encoded in units[0]) <= MAX_PAYLOAD:
+            for kind, encoded in units.pop(0):
+                parts[kind].append(encoded)
+                size += len(encoded) + 8
         body = b"".join(b',"' + kind + b'":[' + b",".join(values) + b"]" for kind, values in parts.items() if values)
         yield (start + body + b"}").decode()
 
@@ -68,10 +75,15 @@ def encode_revocation(node: str, revoked: Revoked) -> str:
 
 def decode_notification(payload: str) -> Notice:
     data: dict[str, Any] = orjson.loads(payload)
+    changes = data.get("c", ())
+    starts = data.get("s") or [None] * len(changes)  # a payload of a node before "s": not said
     return Notice(
         node=data["n"],
         stored=[Stored(Message(**m), bool(new)) for new, m in data.get("m", ())],
         pointers=[(chat_id, rev, bool(new)) for chat_id, rev, new in data.get("p", ())],
-        chats=[(c[0], tuple(c[1]), Chat(**c[2]) if len(c) > 2 else None) for c in data.get("c", ())],
+        chats=[
+            (c[0], tuple(c[1]), Chat(**c[2]) if len(c) > 2 else None, None if s is None else (tuple(s[0]), s[1]))
+            for c, s in zip(changes, starts, strict=True)
+        ],
         revoked=[Revoked(session, until) for session, until in data.get("r", ())],
     )

@@ -1,0 +1,29 @@
+"""PostgreSQL's commit notifications: what a node tells the others of a member change, and reads of older nodes."""
+from __future__ import annotations
+
+from optimistic_messaging.models import Chat
+from optimistic_messaging.store import ChatChanged
+from optimistic_messaging.store.postgres.notify import MAX_PAYLOAD, decode_notification, encode_notifications
+
+ALICE, CAROL = "0x" + "a" * 40, "0x" + "c" * 40
+
+
+def chat(*members: str) -> Chat:
+    return Chat("c", list(members), None, ALICE, 0, 5, 9)
+
+
+def test_a_member_change_says_who_was_added_and_from_which_seq():
+    change = ChatChanged(chat(ALICE, CAROL), added=(CAROL,), visible_from=6)
+    (payload,) = encode_notifications("node", [], [change, ChatChanged(chat(CAROL), removed=(ALICE,))])
+    assert decode_notification(payload).chats == [("c", (), None, ((CAROL,), 6)), ("c", (ALICE,), None, ((), 1))]
+
+
+def test_too_many_added_to_carry_are_left_for_the_node_to_read():
+    many = tuple("0x" + f"{i:040x}" for i in range(1000))
+    (payload,) = encode_notifications("node", [], [ChatChanged(chat(*many), added=many, visible_from=6)])
+    assert len(payload.encode()) < MAX_PAYLOAD and decode_notification(payload).chats == [("c", (), None, None)]
+
+
+def test_a_notice_of_a_node_from_before_starts_were_carried_is_read_as_not_saying():
+    notice = decode_notification('{"n":"old","c":[["c",[]],["c",["' + ALICE + '"]]]}')
+    assert notice.chats == [("c", (), None, None), ("c", (ALICE,), None, None)]
