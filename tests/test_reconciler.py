@@ -230,3 +230,14 @@ def test_messages_still_provisional_in_the_log_are_settled_after_a_restart(store
         assert (status(again, payment_free), again.message(payment_free.id).source) == ("confirmed", "fallback")
     finally:
         again.close()
+
+
+def test_plain_messages_waiting_cost_the_reconciler_no_memory_each(store, clock):
+    rec = reconciler(store)
+    waiting = [send(store, f"w{i}") for i in range(1_000)]
+    rec.round()
+    rec.reseed()  # as on taking over
+    assert rec.schedule == [], "the store is the schedule of plain messages"
+    clock.ms += GRACE_S * 1000
+    rec.round()
+    assert all(status(store, m) == "confirmed" for m in waiting)

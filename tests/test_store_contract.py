@@ -305,6 +305,30 @@ def test_unsettled_messages_come_oldest_first_with_what_settles_each(store, kind
     assert store.unsettled_by_kind() == {"payment": 1, "xmtp": 1, "plain": 1}
 
 
+def test_unsettled_messages_of_some_kinds_only(store, kind):
+    tx = {"hash": "0x" + "1" * 64, "chain_id": 42220, "to": BOB, "amount": "1", "token": "CELO"}
+    paid = store.append(NewMessage("c", ALICE, "t", "paid", tx=tx))[0]
+    copied = store.append(NewMessage("c", BOB, "x", "copied", xmtp_id="xmtp-1"))[0]
+    send(store, "p")
+    assert [u.id for u in store.unsettled(("payment", "xmtp"))] == [paid.id, copied.id]
+    assert [u.id for u in store.unsettled(("xmtp",))] == [copied.id]
+
+
+def test_plain_messages_come_due_by_the_time_they_were_sent_oldest_first_a_few_at_a_time(store, kind):
+    tx = {"hash": "0x" + "1" * 64, "chain_id": 42220, "to": BOB, "amount": "1", "token": "CELO"}
+    store.append(NewMessage("c", ALICE, "t", "paid", tx=tx))
+    a = send(store, "a")
+    store.append(NewMessage("c", BOB, "x", "copied", xmtp_id="xmtp-1"))
+    b, settled = send(store, "b"), send(store, "settled")
+    store.change(settled.id, lambda m: {"status": "confirmed"})
+    kind.clock.advance(1)
+    late = send(store, "late")
+    assert store.due_plain(a.sent_at - 1, 10) == []
+    assert [m.id for m in store.due_plain(b.sent_at, 10)] == [a.id, b.id]
+    assert store.due_plain(late.sent_at, 2) == [a, b]
+    assert [m.id for m in store.due_plain(late.sent_at, 10)] == [a.id, b.id, late.id]
+
+
 def test_messages_are_read_many_at_once_and_found_by_their_key(store):
     a, b = send(store, "a"), send(store, "b")
     assert store.messages([a.id, b.id, "c/99", "none/1"]) == {a.id: a, b.id: b}

@@ -31,9 +31,14 @@ COUNT_EVERY_S = 1.0  # how often health's count of provisional messages is read 
 class Reconciler:
     """Each round: the provisional messages that are due, oldest first, to the chain, to XMTP, or to the fallback clock.
 
-    What is due comes from a schedule, not from a scan of every provisional message: each message is put on it when
-    it is stored or changes (the store tells every listener), and again after each check, so a round costs what is
-    due, not what is waiting. Whatever a round takes off the schedule goes back on it, whatever happens in the round.
+    What is due comes from a schedule, not from a scan of every provisional message, so a round costs what is due,
+    not what is waiting. Plain messages, settled by the clock, are the many: the store is their schedule (the due
+    ones, oldest first, `Store.due_plain`), so a node keeps nothing in memory per waiting message, and a failed round
+    or write holds all of them back together (the store is the one thing they wait on). Payments and XMTP copies are
+    asked of an outside source, each again and again until it settles: they are scheduled in memory, each when it is
+    stored or changes (the store tells every listener) and again after each check; their number is bounded by what
+    those sources are asked about meanwhile (a copy settles by XMTP_GRACE_S, a payment by TX_TIMEOUT_S). Whatever a
+    round takes off the schedule goes back on it, whatever happens in the round.
     """
 
     def __init__(self, config: Config, store: Store, clock: Clock, leadership: Leadership = ALWAYS) -> None:
@@ -50,8 +55,11 @@ class Reconciler:
         )
         self.xmtp = XmtpVerifier(config.xmtp_gateway_url, self.grace_ms)
         self.pool = Pool(16)  # XMTP gateway look-ups in flight at once
-        # (not before ms, message id, its rev then): an entry for an older rev is stale, the newer one stands for it
+        # payments and XMTP copies, (not before ms, message id, its rev then): an entry for an older rev is stale, the
+        # newer one stands for it
         self.schedule: list[tuple[int, str, int]] = []
+        self.plain_failures = 0  # rounds in a row whose plain messages could not be settled (the store refusing)
+        self.plain_held = 0  # plain messages back off together until (ms)
         self.failures: dict[str, int] = {}  # message id -> errors in a row
         self.held: dict[str, int] = {}  # message id -> backing off until (ms), whatever changes meanwhile
         self.polls: dict[str, int] = {}  # message id -> checks in a row that found nothing yet
@@ -103,13 +111,13 @@ class Reconciler:
         self.store_away = True
 
     def reseed(self) -> None:
-        """Schedule afresh what the store holds unsettled: at start, on taking over, and after commits may have been
-        missed (the schedule is fed by commits as they are announced)."""
+        """Schedule afresh the payments and XMTP copies the store holds unsettled: at start, on taking over, and after
+        commits may have been missed (the schedule is fed by commits as they are announced)."""
         if not self.leadership.is_leader():
             return
         self.schedule.clear()
         self.leading = True
-        for waiting in self.store.unsettled():
+        for waiting in self.store.unsettled(("payment", "xmtp") if self.chain is not None else ("xmtp",)):
             self._schedule(waiting)
 
     def waiting_by_kind(self) -> dict[str, int]:
@@ -153,14 +161,19 @@ class Reconciler:
             }
             return self._apply(due, outcomes, now)
         except BaseException as exc:
+            error = f"reconcile round failed: {exc!r}"
             for m in due:  # none of them may fall off the schedule (a settled one is skipped when it comes due)
-                self._failed(m, f"reconcile round failed: {exc!r}", now)
+                if kind_of(m) != "plain":
+                    self._failed(m, error, now)
+            if any(kind_of(m) == "plain" for m in due):
+                self._plain_failed(error, now)
             raise
 
     # -- the schedule ---------------------------------------------------------------------------
 
     def noticed(self, commit: Commit) -> None:
-        """Commit listener: a message stored or changed is (re)scheduled while provisional, forgotten once settled."""
+        """Commit listener: a payment or XMTP copy stored or changed is (re)scheduled while provisional; any message is
+        forgotten once settled."""
         if not self.leading:
             return
         for stored in commit.messages:
@@ -171,10 +184,9 @@ class Reconciler:
                 self._schedule(Unsettled(m.id, m.rev, m.sent_at, kind_of(m)))
 
     def _schedule(self, m: Unsettled) -> None:
-        if m.kind == "payment" and self.chain is None:
-            return  # no chain to ask (CHAIN_RPC_URL unset): it stays provisional, and costs nothing
-        first = m.sent_at + self.grace_ms if m.kind == "plain" else 0  # else asked at the next round
-        self._defer(m, max(first, self.held.get(m.id, 0)))  # a change does not cut a backoff short
+        if m.kind == "plain" or (m.kind == "payment" and self.chain is None):
+            return  # the store schedules it; or no chain to ask (CHAIN_RPC_URL unset): it stays provisional, for free
+        self._defer(m, self.held.get(m.id, 0))  # asked at the next round; a change does not cut a backoff short
 
     def _defer(self, m: Message | Unsettled, until_ms: int) -> None:
         heapq.heappush(self.schedule, (until_ms, m.id, m.rev))
@@ -186,11 +198,12 @@ class Reconciler:
             taken.append(heapq.heappop(self.schedule))
         try:
             current = self.store.messages({message_id for _, message_id, _ in taken})
+            plain = self._plain_due(now, MAX_DUE_PER_ROUND - len(taken))
         except BaseException:
             for entry in taken:  # the store could not be read: nothing falls off the schedule
                 heapq.heappush(self.schedule, entry)
             raise
-        due: dict[str, Message] = {}
+        due: dict[str, Message] = {m.id: m for m in plain}
         for _, message_id, rev in taken:
             m = current.get(message_id)
             if m is None or m.status != "provisional":
@@ -199,10 +212,15 @@ class Reconciler:
                 due[message_id] = m
         return sorted(due.values(), key=lambda m: (m.sent_at, m.chat_id, m.seq))
 
+    def _plain_due(self, now: int, limit: int) -> list[Message]:
+        """Plain messages past XMTP_GRACE_S, from the store, but those backing off (one whose own write was refused)."""
+        if limit <= 0 or now < self.plain_held:
+            return []
+        due = self.store.due_plain(now - self.grace_ms, limit + len(self.held))
+        return [m for m in due if self.held.get(m.id, 0) <= now][:limit]
+
     def _next_check(self, m: Message, now: int) -> int:
-        """After a check that found nothing to settle yet."""
-        if not m.tx and not m.xmtp_id:
-            return m.sent_at + self.grace_ms  # plain: the clock settles it
+        """After a check of a payment or an XMTP copy that found nothing to settle yet."""
         if m.tx and self.chain is not None and self.chain.waiting_on_block(m.id):
             return now  # its receipt is known: each round costs one comparison with the final head
         polls = self.polls[m.id] = self.polls.get(m.id, 0) + 1  # no receipt, or not on XMTP: ask less and less often
@@ -213,13 +231,23 @@ class Reconciler:
         """Back off exponentially (to MAX_BACKOFF_MS); nothing about it is remembered meanwhile."""
         failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
         until = self.held[m.id] = now + min(MAX_BACKOFF_MS, self.interval_ms * 2**failures)
-        self._defer(m, until)
+        if kind_of(m) != "plain":  # a plain one comes back from the store once `held` lets it
+            self._defer(m, until)
         if self.chain is not None:
             self.chain.forget(m.id)  # else its known block would wake the head watch while it backs off
         self.errors += 1
         self.last_error = error
         if not quiet:  # the store away is said once by the round, not once per message
             log.warning("cannot settle %s yet (attempt %d): %s", m.id, failures, error)
+
+    def _plain_failed(self, error: str, now: int, quiet: bool = False) -> None:
+        """Every plain message backs off together (as `_failed`): they wait on the store alone."""
+        self.plain_failures += 1
+        self.plain_held = now + min(MAX_BACKOFF_MS, self.interval_ms * 2**self.plain_failures)
+        self.errors += 1
+        self.last_error = error
+        if not quiet:
+            log.warning("cannot settle plain messages yet (attempt %d): %s", self.plain_failures, error)
 
     def _forget(self, message_id: str) -> None:
         for table in (self.failures, self.held, self.polls):
@@ -247,16 +275,15 @@ class Reconciler:
         return dict(self.pool.imap_unordered(ask, messages))
 
     def _plain(self, messages: list[Message], now: int) -> dict[str, Outcome]:
-        """Neither a payment nor an XMTP copy: confirmed by the fallback once XMTP_GRACE_S has passed."""
-        return {
-            m.id: Outcome({"status": "confirmed", "source": "fallback"})
-            for m in messages
-            if now - m.sent_at >= self.grace_ms
-        }
+        """Neither a payment nor an XMTP copy: confirmed by the fallback (the store gives them once XMTP_GRACE_S has
+        passed)."""
+        return {m.id: Outcome({"status": "confirmed", "source": "fallback"}) for m in messages}
 
     def _apply(self, due: list[Message], outcomes: dict[str, Outcome], now: int) -> ApiError | None:
         """Write every change at once (one group commit); a message that changed meanwhile waits for the next round."""
         changes = []
+        if any(kind_of(m) == "plain" for m in due):
+            self.plain_failures = 0
         for m in due:
             outcome = outcomes.get(m.id, WAIT)
             if outcome.error is not None:
@@ -276,9 +303,13 @@ class Reconciler:
             if isinstance(exc, ApiError) and exc.code == "not_found":
                 self._forget(m.id)  # erased meanwhile (its chat's last member left): nothing to settle
                 continue
+            error = f"settling could not be stored: {exc}"
             if _store_away(exc):
                 away = exc
-            self._failed(m, f"settling could not be stored: {exc}", now, quiet=exc is away)
+            if kind_of(m) != "plain" or exc is not away:
+                self._failed(m, error, now, quiet=exc is away)
+            elif now >= self.plain_held:  # the store away: the plain ones back off together, once
+                self._plain_failed(error, now, quiet=True)
         return away
 
 

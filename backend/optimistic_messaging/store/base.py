@@ -154,8 +154,14 @@ class Store(Protocol):
     def changes(self, chat_id: str, since_rev: int, limit: int, first: int = 1) -> tuple[list[Message], bool]:
         """Messages from seq `first` on created or changed after `since_rev`, in rev order."""
 
-    def unsettled(self) -> list[Unsettled]:
-        """Every message not settled yet, oldest first (the reconciler's work after a restart or a takeover)."""
+    def unsettled(self, kinds: Iterable[str] = KINDS) -> list[Unsettled]:
+        """Every message not settled yet of these kinds, oldest first (what the reconciler asks an outside source
+        about, after a restart or a takeover)."""
+
+    def due_plain(self, sent_by: int, limit: int) -> list[Message]:
+        """Plain messages (neither a payment nor an XMTP copy) still provisional and sent at or before `sent_by` (ms),
+        oldest first, at most `limit`: what the fallback's clock settles now. The store is their schedule, so the
+        reconciler keeps nothing in memory per waiting message."""
 
     def unsettled_by_kind(self) -> dict[str, int]:
         """How many wait on each kind of settlement (every kind named, zero or not)."""

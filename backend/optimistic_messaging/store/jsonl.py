@@ -429,9 +429,22 @@ class JsonlStore:
                 found.append(message)
         return found, False
 
-    def unsettled(self) -> list[Unsettled]:
-        waiting = sorted(self.state.provisional.values(), key=lambda m: (m.sent_at, m.chat_id, m.seq))
+    def unsettled(self, kinds: Iterable[str] = KINDS) -> list[Unsettled]:
+        waiting = sorted(
+            (m for m in self.state.provisional.values() if kind_of(m) in kinds),
+            key=lambda m: (m.sent_at, m.chat_id, m.seq),
+        )
         return [Unsettled(m.id, m.rev, m.sent_at, kind_of(m)) for m in waiting]
+
+    def due_plain(self, sent_by: int, limit: int) -> list[Message]:
+        """In commit order, which is the order they were sent in, up to the first sent after `sent_by` (one made plain
+        again later, its XMTP copy dropped, comes due in its new place)."""
+        due: list[Message] = []
+        for m in self.state.plain.values():
+            if m.sent_at > sent_by or len(due) == limit:
+                break
+            due.append(m)
+        return due
 
     def unsettled_by_kind(self) -> dict[str, int]:
         counts = dict.fromkeys(KINDS, 0)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import Chat, Message
+from .base import kind_of
 
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
@@ -60,6 +61,7 @@ class State:
         self.tombs: dict[str, tuple[int, int, int]] = {}  # erased chat id -> (last_seq, rev, members_version)
         self.erasures = 0  # chats erased whose bytes the log still holds (until compaction rewrites it)
         self.provisional: dict[str, Message] = {}
+        self.plain: dict[str, Message] = {}  # the provisional ones the clock settles, in commit order (as sent)
         self.revoked: dict[str, int] = {}  # session signed out -> until when (ms) it is refused
         self.messages = 0
         self.activity = 0  # bumped by every new chat and new message, in commit order
@@ -120,6 +122,7 @@ class State:
                 if self.keys.get((m.sender, m.client_id)) == m.id:
                     del self.keys[(m.sender, m.client_id)]
                 self.provisional.pop(m.id, None)
+                self.plain.pop(m.id, None)
             self.messages -= len(room.messages)
             for address in room.members:
                 self._unlist(address, chat_id)
@@ -147,6 +150,10 @@ class State:
             self.provisional[message.id] = message
         else:
             self.provisional.pop(message.id, None)
+        if message.status == "provisional" and kind_of(message) == "plain":
+            self.plain[message.id] = message
+        else:
+            self.plain.pop(message.id, None)
 
     def _touch(self, room: Room) -> None:
         self.activity += 1

@@ -711,13 +711,22 @@ class PgStore:
         )
         return [_message(r) for r in rows[:limit]], len(rows) > limit
 
-    def unsettled(self) -> list[Unsettled]:
+    def unsettled(self, kinds: Iterable[str] = KINDS) -> list[Unsettled]:
         rows = self.query(
             f"SELECT chat_id, seq, rev, sent_at, {KIND} FROM messages WHERE status = 'provisional' "
-            "ORDER BY sent_at, chat_id, seq",
-            (),
+            f"AND {KIND} = ANY(%s) ORDER BY sent_at, chat_id, seq",
+            (list(kinds),),
         )
         return [Unsettled(message_id(chat_id, seq), rev, sent_at, kind) for chat_id, seq, rev, sent_at, kind in rows]
+
+    def due_plain(self, sent_by: int, limit: int) -> list[Message]:
+        """From the index of provisional plain messages by time sent: a round reads what is due, not what waits."""
+        rows = self.query(
+            f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' AND tx IS NULL AND xmtp_id IS NULL "
+            "AND sent_at <= %s ORDER BY sent_at, chat_id, seq LIMIT %s",
+            (sent_by, limit),
+        )
+        return [_message(row) for row in rows]
 
     def unsettled_by_kind(self) -> dict[str, int]:
         rows = self.query(f"SELECT {KIND}, count(*) FROM messages WHERE status = 'provisional' GROUP BY 1", ())

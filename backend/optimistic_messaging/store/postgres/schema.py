@@ -81,6 +81,11 @@ MIGRATIONS: list[str] = [
         members_version bigint NOT NULL
     );
     """,
+    # 4: the reconciler's schedule of plain messages (settled by the clock): the due ones by time sent, oldest first.
+    """
+    CREATE INDEX IF NOT EXISTS messages_plain_due ON messages (sent_at, chat_id, seq)
+        WHERE status = 'provisional' AND tx IS NULL AND xmtp_id IS NULL;
+    """,
 ]
 
 
