@@ -4,10 +4,12 @@
 import { io, type Socket } from "socket.io-client";
 import { api, ApiError } from "./api";
 import { config } from "./config";
+import { initialLifecycle, maySend, transition, type Lifecycle, type LifecycleEvent } from "./connection-lifecycle";
 import { HistoryWriter, type History } from "./history";
 import { lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
 import { sameMembers } from "./mirror";
 import { nextCreatedAt, type Outbox } from "./outbox";
+import { RETRY_MS, retryDelay, Retryer } from "./retry";
 import type { Session } from "./session";
 import type { Store } from "./store";
 import type { Ack, Chat, JoinAck, Message, PresenceEvent, Tx, TypingEvent } from "./types";
@@ -22,7 +24,6 @@ import {
 } from "./xmtp";
 
 const ACK_TIMEOUT_MS = 10_000;
-const RETRY_MS = 1000;
 /** After the server refused the connection for another reason than the token (too many sockets for this address),
  * which socket.io-client does not retry by itself: try again this much later. */
 export const REFUSED_RETRY_MS = 5000;
@@ -30,8 +31,6 @@ export const REFUSED_RETRY_MS = 5000;
 const CACHE_WAIT_MS = 500;
 /** Renew the typing flag this often while typing; the server drops it after 5 s without renewal. */
 const TYPING_RENEW_MS = 2000;
-/** Codes worth sending the same message again for; anything else is a final refusal. */
-const RETRYABLE = new Set(["rate_limited", "unavailable", "internal"]);
 
 export interface ChatConnectionOptions {
   chatId: string;
@@ -57,7 +56,8 @@ export interface ChatConnectionOptions {
 export class ChatConnection {
   private socket: Socket | null = null;
   private xmtp: XmtpChat | null = null;
-  private stopped = false;
+  /** Live, refreshing, expired or closed: changed only through `move`. */
+  private lifecycle: Lifecycle = initialLifecycle;
   private joinedOnce = false;
   private outboxLoaded: Promise<void> = Promise.resolve();
   /** The history cache read (or found empty, or given up on): the first join waits for it, to ask only for what
@@ -71,22 +71,11 @@ export class ChatConnection {
    * retryable refusal can hold back everything behind it and the server stores them in the order written. */
   private sendSlot: { clientId: string } | null = null;
   /** Waiting out a retryable refusal before sending again. */
-  private backoffTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The server refused the session token: nothing more is sent until the user signs in again (a new connection). */
-  private authExpired = false;
+  private readonly retryer = new Retryer(() => void this.pump());
   /** The newest token we hold: the next (re)connect and every REST call use it. */
   private token: string;
   /** The token the current (or last) connection was opened with: what the server ends or refuses on the socket. */
   private connectedWith: string | null = null;
-  /** The server said the session ends (`session:expired`): its disconnect is no cue to reconnect with the same token. */
-  private sessionEnded = false;
-  /** The session was signed out (`session:expired` with reason `logout`, here or in another tab): nothing is got
-   * silently in its place — a burner's silent sign-in would undo the sign-out. */
-  private signedOut = false;
-  /** A silent refresh was tried and the socket has not connected since: a second refusal goes to the user. */
-  private refreshed = false;
-  /** Waiting for refreshSession: nothing is sent meanwhile. */
-  private refreshing = false;
   /** Bumped to abandon a running catch-up (a newer join or a disconnect). */
   private catchUpGeneration = 0;
   /** client_id → server message id, and → XMTP id: both known means an `attest` is due. */
@@ -114,10 +103,9 @@ export class ChatConnection {
   stop(): void {
     this.historyWriter.close();
     this.unsubscribe();
-    this.stopped = true;
+    this.move({ type: "stopped" });
     clearTimeout(this.connectTimer);
-    clearTimeout(this.backoffTimer);
-    this.backoffTimer = undefined;
+    this.retryer.cancel();
     this.catchUpGeneration++;
     this.socket?.removeAllListeners();
     this.socket?.disconnect();
@@ -130,6 +118,16 @@ export class ChatConnection {
 
   private get chatId() {
     return this.o.chatId;
+  }
+
+  private get stopped(): boolean {
+    return this.lifecycle.kind === "closed";
+  }
+
+  /** The one place the lifecycle changes; returns the new state. */
+  private move(event: LifecycleEvent): Lifecycle {
+    this.lifecycle = transition(this.lifecycle, event);
+    return this.lifecycle;
   }
 
   /** Applies an action; any local entry it settles or drops (ack, echo, catch-up, discard) leaves the outbox too. */
@@ -181,33 +179,32 @@ export class ChatConnection {
   }
 
   /** The server refused the session token (expired): ask the user to sign in again, once. */
-  private authFailed(): void {
-    if (this.authExpired || this.stopped) return;
-    this.authExpired = true;
-    this.o.onAuthFailed();
+  private authFailed(event: LifecycleEvent = { type: "authFailed" }): void {
+    const before = this.lifecycle;
+    if (this.move(event) !== before && this.lifecycle.kind === "expired") this.o.onAuthFailed();
   }
 
   /** The server ended or refused the session of `refused`: carry on with a newer token when we hold one already (a
    * renewal came while the socket ran on the old one), else with a fresh session when it can be had without the user,
    * else ask them. Rejoining with the same highest rev and flushing the outbox follow from the reconnect. */
   private async refreshSession(refused: string | null): Promise<void> {
-    if (this.refreshing || this.authExpired) return;
+    if (this.lifecycle.kind !== "live") return;
     if (refused !== this.token) {
       this.reconnect();
       return;
     }
-    if (this.refreshed || this.signedOut) {
+    if (this.move({ type: "refreshStarted" }).kind !== "refreshing") {
+      // Refreshed once already since the last connect, or signed out: only the user can sign in again.
       this.authFailed();
       return;
     }
-    this.refreshed = this.refreshing = true;
     const next = await this.o.refreshSession(this.token).catch(() => null);
-    this.refreshing = false;
     if (this.stopped) return;
     if (!next) {
-      this.authFailed();
+      this.authFailed({ type: "refreshEnded", renewed: false });
       return;
     }
+    this.move({ type: "refreshEnded", renewed: true });
     this.token = next.token;
     this.reconnect();
   }
@@ -224,9 +221,9 @@ export class ChatConnection {
   sessionChanged(session: Session): void {
     if (session.token === this.token || session.expires_at <= Date.now()) return;
     this.token = session.token;
-    this.refreshed = this.signedOut = false;
-    if (!this.authExpired) return;
-    this.authExpired = false;
+    const wasExpired = this.lifecycle.kind === "expired";
+    this.move({ type: "sessionChanged" });
+    if (!wasExpired) return;
     this.o.onAuthResumed();
     this.reconnect();
   }
@@ -250,8 +247,7 @@ export class ChatConnection {
     // closed while still connecting makes the browser log a warning.
     this.connectTimer = setTimeout(() => socket.connect(), 0);
     socket.on("connect", () => {
-      this.sessionEnded = false;
-      this.refreshed = false;
+      this.move({ type: "connected" });
       this.o.onSocket(true);
       this.o.onProblem(null);
       void this.historyLoaded.then(() => this.join(socket));
@@ -267,7 +263,7 @@ export class ChatConnection {
       // The client reconnects by itself except after a server-side disconnect; one that ends the session needs a
       // new session first.
       if (reason !== "io server disconnect" || this.stopped) return;
-      if (this.sessionEnded) void this.refreshSession(this.connectedWith);
+      if (this.lifecycle.kind !== "closed" && this.lifecycle.ending) void this.refreshSession(this.connectedWith);
       else socket.connect();
     });
     socket.on("connect_error", (error) => {
@@ -285,8 +281,7 @@ export class ChatConnection {
     // Sent just before the server disconnects a socket whose token expires or whose session was signed out
     // ({expires_at, reason: "expired" | "logout"}).
     socket.on("session:expired", (event?: { reason?: string }) => {
-      this.sessionEnded = true;
-      if (event?.reason === "logout") this.signedOut = true;
+      this.move({ type: "sessionEnding", signedOut: event?.reason === "logout" });
     });
     socket.on("chat:update", (chat: Chat) => this.dispatch({ type: "chatUpdated", chat }));
     const onMessage = (message: Message) => this.dispatch({ type: "socketMessages", messages: [message] });
@@ -388,7 +383,7 @@ export class ChatConnection {
   private async pump(): Promise<void> {
     await this.outboxLoaded;
     const socket = this.socket;
-    if (this.stopped || this.authExpired || this.refreshing || this.sendSlot || this.backoffTimer !== undefined) return;
+    if (!maySend(this.lifecycle) || this.sendSlot || this.retryer.waiting) return;
     if (!socket?.connected) return; // the reconnect flushes
     const message = this.nextPending();
     if (!message) return;
@@ -417,29 +412,20 @@ export class ChatConnection {
       }
       // An answer from before a disconnect: the reconnect has flushed again already.
       if (!current) return;
-      if (err || ack.ok) {
-        // Timed out on a live connection: try again, still ahead of everything written after it.
-        this.backOff(RETRY_MS);
+      const delay = err || ack.ok ? RETRY_MS : retryDelay(ack.error);
+      if (err || ack.ok || delay !== null) {
+        // Timed out on a live connection, or refused for now: try again, still ahead of everything written after it
+        // (later messages wait too, so the order they were written in survives).
+        this.retryer.after(delay ?? RETRY_MS);
       } else if (ack.error.code === "unauthorized") {
         // The session expired: the message stays pending (and in the outbox) for after the next sign-in.
         void this.refreshSession(this.connectedWith);
-      } else if (RETRYABLE.has(ack.error.code)) {
-        // Later messages wait too, so the order they were written in survives.
-        this.backOff(ack.error.retry_after_ms ?? RETRY_MS);
       } else {
         this.dispatch({ type: "sendRejected", clientId: id, error: ack.error.message });
         this.removeFromOutbox(id);
         void this.pump();
       }
     });
-  }
-
-  private backOff(delayMs: number): void {
-    clearTimeout(this.backoffTimer);
-    this.backoffTimer = setTimeout(() => {
-      this.backoffTimer = undefined;
-      void this.pump();
-    }, delayMs);
   }
 
   async send(body: string, tx: Tx | null = null): Promise<void> {
