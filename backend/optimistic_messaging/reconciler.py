@@ -13,8 +13,8 @@ from .clock import Clock
 from .config import Config
 from .errors import ApiError
 from .leader import ALWAYS, Leadership
-from .models import Message
-from .store import Commit, Store, Unsettled, kind_of
+from .models import Message, settled_by
+from .store import Commit, Store, Unsettled
 from .verifiers import WAIT, Outcome
 from .verifiers.chain import ChainVerifier
 from .verifiers.xmtp import XmtpVerifier
@@ -147,9 +147,9 @@ class Reconciler:
         due = self._take_due(now)
         try:
             outcomes = {
-                **self._payments([m for m in due if m.tx], now),
-                **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
-                **self._plain([m for m in due if not m.tx and not m.xmtp_id], now),
+                **self._payments([m for m in due if settled_by(m) == "payment"], now),
+                **self._attested([m for m in due if settled_by(m) == "xmtp"], now),
+                **self._plain([m for m in due if settled_by(m) == "plain"], now),
             }
             return self._apply(due, outcomes, now)
         except BaseException as exc:
@@ -168,7 +168,7 @@ class Reconciler:
             if m.status != "provisional":
                 self._forget(m.id)
             else:
-                self._schedule(Unsettled(m.id, m.rev, m.sent_at, kind_of(m)))
+                self._schedule(Unsettled(m.id, m.rev, m.sent_at, settled_by(m)))
 
     def _schedule(self, m: Unsettled) -> None:
         if m.kind == "payment" and self.chain is None:
@@ -201,12 +201,13 @@ class Reconciler:
 
     def _next_check(self, m: Message, now: int) -> int:
         """After a check that found nothing to settle yet."""
-        if not m.tx and not m.xmtp_id:
-            return m.sent_at + self.grace_ms  # plain: the clock settles it
-        if m.tx and self.chain is not None and self.chain.waiting_on_block(m.id):
+        settler = settled_by(m)
+        if settler == "plain":
+            return m.sent_at + self.grace_ms  # the clock settles it
+        if settler == "payment" and self.chain is not None and self.chain.waiting_on_block(m.id):
             return now  # its receipt is known: each round costs one comparison with the final head
         polls = self.polls[m.id] = self.polls.get(m.id, 0) + 1  # no receipt, or not on XMTP: ask less and less often
-        deadline = m.sent_at + (self.tx_timeout_ms if m.tx else self.grace_ms)  # when the clock settles it
+        deadline = m.sent_at + (self.tx_timeout_ms if settler == "payment" else self.grace_ms)  # the clock settles it
         return min(now + min(MAX_POLL_MS, self.interval_ms * 2 ** (polls - 1)), deadline)
 
     def _failed(self, m: Message, error: str, now: int, quiet: bool = False) -> None:
