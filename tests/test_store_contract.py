@@ -9,9 +9,9 @@ from typing import Callable, Iterator
 import gevent
 import pytest
 
-from optimistic_messaging.errors import ApiError
+from optimistic_messaging.errors import CODES, ApiError, Forbidden, Invalid, NotFound
 from optimistic_messaging.fanout import Fanout
-from optimistic_messaging.models import Message
+from optimistic_messaging.models import Message, settled_by
 from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store, Unsettled
 from optimistic_messaging.store.jsonl import JsonlStore
 from optimistic_messaging.store.postgres import PgStore
@@ -327,6 +327,24 @@ def test_plain_messages_come_due_by_the_time_they_were_sent_oldest_first_a_few_a
     assert [m.id for m in store.due_plain(b.sent_at, 10)] == [a.id, b.id]
     assert store.due_plain(late.sent_at, 2) == [a, b]
     assert [m.id for m in store.due_plain(late.sent_at, 10)] == [a.id, b.id, late.id]
+
+
+def test_what_settles_a_message_is_decided_by_models_settled_by_in_both_stores(store):
+    tx = {"hash": "0x" + "2" * 64, "chain_id": 42220, "to": BOB, "amount": "1", "token": "CELO"}
+    sent = [
+        store.append(NewMessage("c", ALICE, "both", "paid, with a copy", tx=tx, xmtp_id="xmtp-2"))[0],
+        store.append(NewMessage("c", ALICE, "copy", "copied", xmtp_id="xmtp-3"))[0],
+        send(store, "plain"),
+    ]
+    kinds = {u.id: u.kind for u in store.unsettled()}  # on PostgreSQL, the SQL built by settled_by_sql
+    assert [kinds[m.id] for m in sent] == [settled_by(m) for m in sent] == ["payment", "xmtp", "plain"]
+
+
+def test_store_refusals_are_domain_errors_the_edge_names(store):
+    assert isinstance(refused(lambda: send(store, "x", chat="none")), NotFound)
+    assert isinstance(refused(lambda: send(store, "y", sender=CAROL)), Forbidden)
+    assert isinstance(refused(lambda: store.add_members("c", ["0x" + "d" * 40], 2)), Invalid)
+    assert [CODES[NotFound], CODES[Forbidden], CODES[Invalid]] == ["not_found", "forbidden", "invalid"]
 
 
 def test_messages_are_read_many_at_once_and_found_by_their_key(store):

@@ -12,6 +12,7 @@ import gevent
 
 from .errors import ApiError
 from .models import Chat
+from .positions import StreamPosition
 from .store import ChatChanged, Commit, Store, Stored
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,10 @@ FILL_PAGE = 500
 class _Served:
     """What this node has delivered of one chat."""
 
-    rev: int = -1  # the highest rev delivered; -1 while the chat's position is being read
+    position: StreamPosition[Stored] = field(default_factory=StreamPosition)  # unknown while it is being read
     seq: int = 0  # the highest seq delivered as a new message
     members_version: int = 0
     late: dict[str, int] = field(default_factory=dict)  # members who may not see all of it: first seq each sees
-    held: dict[int, Stored] = field(default_factory=dict)  # revs that came before the ones missing below them
     filler: gevent.Greenlet | None = None  # a fill from the store, scheduled or running
     filling: bool = False  # the fill is running: nothing else goes out meanwhile
 
@@ -58,7 +58,8 @@ class Fanout:
         if chat is None or version is None or self.served.get(chat_id) is not state:
             self.served.pop(chat_id, None)
             return
-        state.rev, state.seq, state.members_version = chat.rev, chat.last_seq, version[1]
+        state.position.reach(chat.rev)
+        state.seq, state.members_version = chat.last_seq, version[1]
         state.late = {**late, **state.late}  # what a join or a commit noted during the read is newer: it stands
         self._flush(chat_id, state)
 
@@ -106,15 +107,15 @@ class Fanout:
         out: list[Stored] = []
         for stored in commit.messages:
             state = self.served.get(stored.message.chat_id)
-            if state is not None and stored.message.rev > state.rev:
-                state.held[stored.message.rev] = stored
+            if state is not None:
+                state.position.hold(stored.message.rev, stored)
                 out += self._ready(stored.message.chat_id, state)
         if out:
             self.deliver(out)
 
     def resync(self) -> None:
         """After commits may have been missed: every served chat is checked against the store, and caught up."""
-        chat_ids = [chat_id for chat_id, state in self.served.items() if state.rev >= 0]
+        chat_ids = [chat_id for chat_id, state in self.served.items() if state.position.known]
         if not chat_ids:
             return
         versions = self.store.versions(chat_ids)
@@ -129,22 +130,18 @@ class Fanout:
                 self._relearn_late(chat_id)
                 if chat is not None:
                     self.chat_changed(chat)
-            if rev > state.rev:
+            if rev > state.position.rev:
                 self._fill_soon(chat_id, state, 0)
 
     def _ready(self, chat_id: str, state: _Served) -> list[Stored]:
         """What can go out now: held revs that follow the last delivered one. A gap left behind gets filled."""
-        out: list[Stored] = []
-        if state.rev < 0 or state.filling:
-            return out
-        while stored := state.held.pop(state.rev + 1, None):
-            out.append(stored)
-            state.rev = stored.message.rev
+        if not state.position.known or state.filling:
+            return []
+        out = state.position.advance()
+        for stored in out:
             if stored.new:
                 state.seq = stored.message.seq
-        for rev in [r for r in state.held if r <= state.rev]:
-            del state.held[rev]
-        if state.held:
+        if state.position.gap:
             self._fill_soon(chat_id, state, GAP_WAIT_S)
         elif state.filler is not None:  # the gap closed by itself before its fill began
             state.filler.kill(block=False)
@@ -165,12 +162,12 @@ class Fanout:
         state.filling = True
         try:
             while True:
-                changes, more = self.store.changes(chat_id, state.rev, FILL_PAGE)
+                changes, more = self.store.changes(chat_id, state.position.rev, FILL_PAGE)
                 if self.served.get(chat_id) is not state or not changes:
                     break
                 new = sorted((m for m in changes if m.seq > state.seq), key=lambda m: m.seq)
                 out = [Stored(m, True) for m in new] + [Stored(m, False) for m in changes if m.seq <= state.seq]
-                state.rev = max(m.rev for m in changes)
+                state.position.reach(max(m.rev for m in changes))
                 state.seq = new[-1].seq if new else state.seq
                 self.deliver(out)
                 if not more:

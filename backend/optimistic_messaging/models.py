@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(slots=True)
@@ -17,6 +17,19 @@ class Chat:
     created_at: int
     last_seq: int
     rev: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message as its sender asks for it to be stored."""
+
+    chat_id: str
+    sender: str
+    client_id: str
+    body: str
+    tx: dict[str, Any] | None = None
+    xmtp_id: str | None = None
+    xmtp_bound: bool = False
 
 
 @dataclass(slots=True)
@@ -40,7 +53,45 @@ class Message:
     sent_at: int
     updated_at: int
 
+    @classmethod
+    def provisional(cls, new: NewMessage, seq: int, rev: int, at: int) -> Message:
+        """A message as first stored, by either store: provisional, `fallback` until a verifier settles it."""
+        return cls(
+            message_id(new.chat_id, seq),
+            new.chat_id,
+            seq,
+            rev,
+            new.client_id,
+            new.sender,
+            new.body,
+            new.tx,
+            new.xmtp_id,
+            new.xmtp_bound,
+            "provisional",
+            "fallback",
+            None,
+            None,
+            at,
+            at,
+        )
+
 
 def message_id(chat_id: str, seq: int) -> str:
     """Unique without a global counter: '/' never occurs in a chat id, and (chat, seq) is immutable."""
     return f"{chat_id}/{seq}"
+
+
+Settler = Literal["payment", "xmtp", "plain"]
+SETTLERS: tuple[Settler, ...] = ("payment", "xmtp", "plain")
+SETTLED_BY: tuple[tuple[Settler, str], ...] = (("payment", "tx"), ("xmtp", "xmtp_id"))  # first field set decides
+
+
+def settled_by(m: Message) -> Settler:
+    """Which verifier settles a message: "payment" (the chain), "xmtp" (its XMTP copy), else "plain" (the clock)."""
+    return next((settler for settler, field in SETTLED_BY if getattr(m, field) is not None), "plain")
+
+
+def settled_by_sql() -> str:
+    """`settled_by` as an SQL expression over the messages table's columns, built from the same rules."""
+    whens = " ".join(f"WHEN {field} IS NOT NULL THEN '{settler}'" for settler, field in SETTLED_BY)
+    return f"CASE {whens} ELSE 'plain' END"

@@ -13,8 +13,8 @@ from .clock import Clock
 from .config import Config
 from .errors import ApiError
 from .leader import ALWAYS, Leadership
-from .models import Message
-from .store import Commit, Store, Unsettled, kind_of
+from .models import Message, settled_by
+from .store import Commit, Store, Unsettled
 from .verifiers import WAIT, Outcome
 from .verifiers.chain import ChainVerifier
 from .verifiers.xmtp import XmtpVerifier
@@ -155,17 +155,17 @@ class Reconciler:
         due = self._take_due(now)
         try:
             outcomes = {
-                **self._payments([m for m in due if m.tx], now),
-                **self._attested([m for m in due if not m.tx and m.xmtp_id], now),
-                **self._plain([m for m in due if not m.tx and not m.xmtp_id], now),
+                **self._payments([m for m in due if settled_by(m) == "payment"], now),
+                **self._attested([m for m in due if settled_by(m) == "xmtp"], now),
+                **self._plain([m for m in due if settled_by(m) == "plain"], now),
             }
             return self._apply(due, outcomes, now)
         except BaseException as exc:
             error = f"reconcile round failed: {exc!r}"
             for m in due:  # none of them may fall off the schedule (a settled one is skipped when it comes due)
-                if kind_of(m) != "plain":
+                if settled_by(m) != "plain":
                     self._failed(m, error, now)
-            if any(kind_of(m) == "plain" for m in due):
+            if any(settled_by(m) == "plain" for m in due):
                 self._plain_failed(error, now)
             raise
 
@@ -181,7 +181,7 @@ class Reconciler:
             if m.status != "provisional":
                 self._forget(m.id)
             else:
-                self._schedule(Unsettled(m.id, m.rev, m.sent_at, kind_of(m)))
+                self._schedule(Unsettled(m.id, m.rev, m.sent_at, settled_by(m)))
 
     def _schedule(self, m: Unsettled) -> None:
         if m.kind == "plain" or (m.kind == "payment" and self.chain is None):
@@ -221,17 +221,18 @@ class Reconciler:
 
     def _next_check(self, m: Message, now: int) -> int:
         """After a check of a payment or an XMTP copy that found nothing to settle yet."""
-        if m.tx and self.chain is not None and self.chain.waiting_on_block(m.id):
+        settler = settled_by(m)
+        if settler == "payment" and self.chain is not None and self.chain.waiting_on_block(m.id):
             return now  # its receipt is known: each round costs one comparison with the final head
         polls = self.polls[m.id] = self.polls.get(m.id, 0) + 1  # no receipt, or not on XMTP: ask less and less often
-        deadline = m.sent_at + (self.tx_timeout_ms if m.tx else self.grace_ms)  # when the clock settles it
+        deadline = m.sent_at + (self.tx_timeout_ms if settler == "payment" else self.grace_ms)  # the clock settles it
         return min(now + min(MAX_POLL_MS, self.interval_ms * 2 ** (polls - 1)), deadline)
 
     def _failed(self, m: Message, error: str, now: int, quiet: bool = False) -> None:
         """Back off exponentially (to MAX_BACKOFF_MS); nothing about it is remembered meanwhile."""
         failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
         until = self.held[m.id] = now + min(MAX_BACKOFF_MS, self.interval_ms * 2**failures)
-        if kind_of(m) != "plain":  # a plain one comes back from the store once `held` lets it
+        if settled_by(m) != "plain":  # a plain one comes back from the store once `held` lets it
             self._defer(m, until)
         if self.chain is not None:
             self.chain.forget(m.id)  # else its known block would wake the head watch while it backs off
@@ -282,7 +283,7 @@ class Reconciler:
     def _apply(self, due: list[Message], outcomes: dict[str, Outcome], now: int) -> ApiError | None:
         """Write every change at once (one group commit); a message that changed meanwhile waits for the next round."""
         changes = []
-        if any(kind_of(m) == "plain" for m in due):
+        if any(settled_by(m) == "plain" for m in due):
             self.plain_failures = 0
         for m in due:
             outcome = outcomes.get(m.id, WAIT)
@@ -306,7 +307,7 @@ class Reconciler:
             error = f"settling could not be stored: {exc}"
             if _store_away(exc):
                 away = exc
-            if kind_of(m) != "plain" or exc is not away:
+            if settled_by(m) != "plain" or exc is not away:
                 self._failed(m, error, now, quiet=exc is away)
             elif now >= self.plain_held:  # the store away: the plain ones back off together, once
                 self._plain_failed(error, now, quiet=True)

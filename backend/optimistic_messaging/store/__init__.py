@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import ChatChanged, Commit, Listener, NewMessage, Pending, Revoked, Store, Stored, Unsettled, kind_of
+from .base import ChatChanged, Commit, Listener, NewMessage, Pending, Revoked, Store, Stored, Unsettled
 
 __all__ = [
     "ChatChanged",
@@ -14,5 +14,4 @@ __all__ = [
     "Store",
     "Stored",
     "Unsettled",
-    "kind_of",
 ]

@@ -6,20 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import ApiError
-from ..models import Chat, Message
+from ..errors import Conflict
+from ..models import SETTLERS, Chat, Message, NewMessage, Settler
 from ..stats import StoreStats
-
-
-@dataclass(frozen=True, slots=True)
-class NewMessage:
-    chat_id: str
-    sender: str
-    client_id: str
-    body: str
-    tx: dict[str, Any] | None = None
-    xmtp_id: str | None = None
-    xmtp_bound: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +55,7 @@ class Unsettled:
     id: str
     rev: int
     sent_at: int
-    kind: str  # what settles it: "payment" (the chain), "xmtp" (its XMTP copy) or "plain" (the fallback's clock)
-
-
-KINDS = ("payment", "xmtp", "plain")
+    kind: Settler  # what settles it (models.settled_by)
 
 
 def repeat_of(earlier: Message, new: NewMessage, first: int) -> Message:
@@ -77,14 +63,10 @@ def repeat_of(earlier: Message, new: NewMessage, first: int) -> Message:
     the sender sees it (`first`), so a client that reuses an id elsewhere, or from before it left and came back, is
     told (`conflict`) instead of getting a message that is not theirs to see as its answer."""
     if earlier.chat_id != new.chat_id:
-        raise ApiError("conflict", "this client_id was used for a message in another chat; choose a new one")
+        raise Conflict("this client_id was used for a message in another chat; choose a new one")
     if earlier.seq < first:
-        raise ApiError("conflict", "this client_id was used for a message from before you were added; choose a new one")
+        raise Conflict("this client_id was used for a message from before you were added; choose a new one")
     return earlier
-
-
-def kind_of(m: Message) -> str:
-    return "payment" if m.tx else "xmtp" if m.xmtp_id else "plain"
 
 
 class Pending(Protocol):
@@ -154,7 +136,7 @@ class Store(Protocol):
     def changes(self, chat_id: str, since_rev: int, limit: int, first: int = 1) -> tuple[list[Message], bool]:
         """Messages from seq `first` on created or changed after `since_rev`, in rev order."""
 
-    def unsettled(self, kinds: Iterable[str] = KINDS) -> list[Unsettled]:
+    def unsettled(self, kinds: Iterable[str] = SETTLERS) -> list[Unsettled]:
         """Every message not settled yet of these kinds, oldest first (what the reconciler asks an outside source
         about, after a restart or a takeover)."""
 
@@ -166,7 +148,7 @@ class Store(Protocol):
     def unsettled_by_kind(self) -> dict[str, int]:
         """How many wait on each kind of settlement (every kind named, zero or not)."""
 
-    # Writes: block the calling greenlet until durable; raise ApiError("unavailable") when not.
+    # Writes: block the calling greenlet until durable; raise Unavailable (errors.py) when not.
     def create_chat(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:
         """Create the chat, or return the existing one (False) if the id is taken. An id whose chat was erased is
         free: the new chat's seq and rev go on after the erased one's."""

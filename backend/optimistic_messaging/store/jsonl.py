@@ -23,11 +23,10 @@ import orjson
 from gevent.event import AsyncResult, Event
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ApiError
-from ..models import Chat, Message, message_id
+from ..errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
+from ..models import SETTLERS, Chat, Message, settled_by
 from ..stats import StoreStats
 from .base import (
-    KINDS,
     Change,
     ChatChanged,
     Commit,
@@ -37,7 +36,6 @@ from .base import (
     Revoked,
     Stored,
     Unsettled,
-    kind_of,
     repeat_of,
 )
 from .state import Record, Room, State
@@ -157,7 +155,7 @@ class _Batch:
     def room(self, chat_id: str) -> Room:
         room = self.rooms.get(chat_id) or (None if chat_id in self.erased else self.state.rooms.get(chat_id))
         if room is None:
-            raise ApiError("not_found", f"no chat {chat_id!r}")
+            raise NotFound(f"no chat {chat_id!r}")
         return room
 
     def current_members(self, chat_id: str) -> list[str]:
@@ -429,12 +427,12 @@ class JsonlStore:
                 found.append(message)
         return found, False
 
-    def unsettled(self, kinds: Iterable[str] = KINDS) -> list[Unsettled]:
+    def unsettled(self, kinds: Iterable[str] = SETTLERS) -> list[Unsettled]:
         waiting = sorted(
-            (m for m in self.state.provisional.values() if kind_of(m) in kinds),
+            (m for m in self.state.provisional.values() if settled_by(m) in kinds),
             key=lambda m: (m.sent_at, m.chat_id, m.seq),
         )
-        return [Unsettled(m.id, m.rev, m.sent_at, kind_of(m)) for m in waiting]
+        return [Unsettled(m.id, m.rev, m.sent_at, settled_by(m)) for m in waiting]
 
     def due_plain(self, sent_by: int, limit: int) -> list[Message]:
         """In commit order, which is the order they were sent in, up to the first sent after `sent_by` (one made plain
@@ -447,9 +445,9 @@ class JsonlStore:
         return due
 
     def unsettled_by_kind(self) -> dict[str, int]:
-        counts = dict.fromkeys(KINDS, 0)
+        counts: dict[str, int] = dict.fromkeys(SETTLERS, 0)
         for m in self.state.provisional.values():
-            counts[kind_of(m)] += 1
+            counts[settled_by(m)] += 1
         return counts
 
     # -- writes -------------------------------------------------------------------------------
@@ -471,7 +469,7 @@ class JsonlStore:
             current = batch.current_members(chat_id)
             added = [m for m in members if m not in current]
             if len(current) + len(added) > limit:
-                raise ApiError("invalid", f"'members' would make more than {limit} members")
+                raise Invalid(f"'members' would make more than {limit} members")
             if added:
                 if share_from in current:
                     visible_from = batch.room(chat_id).starts.get(share_from, 1)
@@ -487,7 +485,7 @@ class JsonlStore:
         def plan(batch: _Batch) -> Chat | None:
             current = batch.current_members(chat_id)
             if address not in current:
-                raise ApiError("not_found", f"{address} is not a member of chat {chat_id!r}")
+                raise NotFound(f"{address} is not a member of chat {chat_id!r}")
             batch.members[chat_id] = [m for m in current if m != address]
             batch.records.append(("removed", (chat_id, [address])))
             return None if batch.members[chat_id] else batch.erase(chat_id)
@@ -504,30 +502,12 @@ class JsonlStore:
 
         def plan(batch: _Batch) -> tuple[Message, bool]:
             if new.sender not in batch.current_members(new.chat_id):
-                raise ApiError("forbidden", f"you are not a member of chat {new.chat_id!r}")
+                raise Forbidden(f"you are not a member of chat {new.chat_id!r}")
             earlier = batch.keys.get(key) or self.state.find(*key)
             if earlier is not None:
                 return repeat_of(earlier, new, batch.room(new.chat_id).starts.get(new.sender, 1)), False
             seq, rev = batch.bump(new.chat_id, True)
-            at = self.clock.now_ms()
-            message = Message(
-                message_id(new.chat_id, seq),
-                new.chat_id,
-                seq,
-                rev,
-                new.client_id,
-                new.sender,
-                new.body,
-                new.tx,
-                new.xmtp_id,
-                new.xmtp_bound,
-                "provisional",
-                "fallback",
-                None,
-                None,
-                at,
-                at,
-            )
+            message = Message.provisional(new, seq, rev, self.clock.now_ms())
             batch.keys[key] = message
             batch.records.append(("message", message))
             return message, True
@@ -543,7 +523,7 @@ class JsonlStore:
         def plan(batch: _Batch) -> Message:
             current = batch.messages.get(message_id_) or self.state.message(message_id_)
             if current is None:
-                raise ApiError("not_found", f"no message {message_id_!r}")
+                raise NotFound(f"no message {message_id_!r}")
             fields = change(current)
             if not fields:
                 return current
@@ -571,7 +551,7 @@ class JsonlStore:
     def _enqueue(self, plan: Callable[[_Batch], Any], finish: Callable[[Any], Any] | None = None) -> AsyncResult:
         """Queue a write for the next batch: its result is set once it is durable and applied (`finish` then)."""
         if self._broken is not None:
-            raise ApiError("unavailable", f"storage is not accepting writes: {self._broken}")
+            raise Unavailable(f"storage is not accepting writes: {self._broken}")
         op = _Op(plan, finish)
         self._queue.append(op)
         self._wake.set()
@@ -596,7 +576,7 @@ class JsonlStore:
                 raise
             log.critical("store writer failed: %r; no more writes until a restart", exc, exc_info=True)
             self._broken = f"the store's writer failed ({exc!r}); restart to recover"
-            error = ApiError("unavailable", self._broken)
+            error = Unavailable(self._broken)
             for op in ops + self._queue:
                 if not op.result.ready():
                     op.result.set_exception(error)
@@ -611,12 +591,12 @@ class JsonlStore:
             try:
                 op.value = op.plan(batch)
                 planned.append(op)
-            except ApiError as exc:
+            except DomainError as exc:
                 op.result.set_exception(exc)
             except Exception as exc:  # a bug in one op's plan fails that op, not the batch
                 log.exception("planning a write failed")
                 del batch.records[mark:]
-                op.result.set_exception(ApiError("internal", f"the write could not be planned ({type(exc).__name__})"))
+                op.result.set_exception(Failed(f"the write could not be planned ({type(exc).__name__})"))
         if batch.records:
             started = self.clock.monotonic()
             try:
@@ -626,7 +606,7 @@ class JsonlStore:
                 self.stats.failures += 1
                 log.error("write to %s failed: %s", self.path, exc)
                 self._roll_back()
-                error = ApiError("unavailable", "storage could not make the write durable; nothing was stored, retry")
+                error = Unavailable("storage could not make the write durable; nothing was stored, retry")
                 for op in planned:
                     op.result.set_exception(error)
                 return

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import Chat, Message
-from .base import kind_of
+from ..models import Chat, Message, settled_by
 
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
@@ -150,7 +149,7 @@ class State:
             self.provisional[message.id] = message
         else:
             self.provisional.pop(message.id, None)
-        if message.status == "provisional" and kind_of(message) == "plain":
+        if message.status == "provisional" and settled_by(message) == "plain":
             self.plain[message.id] = message
         else:
             self.plain.pop(message.id, None)

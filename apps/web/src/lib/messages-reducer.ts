@@ -1,7 +1,10 @@
 // The state of one open chat as a pure reducer: every copy of a message (the `send` ack, the `message` echo,
 // join changes, REST pages, the outbox, XMTP) folds into one entry, so the UI never shows a message twice.
 import type { CachedChat } from "./history";
+import { cut, paged, seenLive, snapshot, type CatchUp } from "./stream-position";
 import type { Chat, JoinAck, Message, ServerStatus, Tx } from "./types";
+
+export type { CatchUp } from "./stream-position";
 
 /** A message written here and not yet acknowledged by the server (it lives in the outbox meanwhile). */
 export interface LocalMessage {
@@ -57,13 +60,6 @@ export interface ChatState {
   /** Address → time (ms) its typing flag expires. */
   typing: Record<string, number>;
   online: string[];
-}
-
-export interface CatchUp {
-  /** Last rev paged so far: everything up to it is seen. */
-  cursor: number;
-  /** Highest rev seen on the socket meanwhile (or before the cut ack): counts once the catch-up completes. */
-  liveMax: number;
 }
 
 export type Action =
@@ -125,10 +121,10 @@ function mergeMessages(state: ChatState, messages: Message[], trackRev: boolean)
   let idByClientKey = state.idByClientKey;
   let local = state.local;
   let xmtp = state.xmtp;
-  let highestRev = state.highestRev;
+  let liveRev = 0;
   for (const message of messages) {
     if (message.chat_id !== state.chatId) continue;
-    if (trackRev) highestRev = Math.max(highestRev, message.rev);
+    if (trackRev) liveRev = Math.max(liveRev, message.rev);
     const held = byId[message.id];
     if (held && held.rev > message.rev) continue;
     if (held !== message) byId = { ...byId, [message.id]: message };
@@ -143,12 +139,8 @@ function mergeMessages(state: ChatState, messages: Message[], trackRev: boolean)
       delete xmtp[message.xmtp_id];
     }
   }
-  let catchUp = state.catchUp;
-  if (catchUp && highestRev > catchUp.liveMax) {
-    // A hole is still being paged: a live rev beyond it is applied but is no place to resume from yet.
-    catchUp = { ...catchUp, liveMax: highestRev };
-  }
-  if (catchUp) highestRev = state.highestRev;
+  // While a hole is still being paged, a live rev beyond it is applied but is no place to resume from yet.
+  const { highestRev, catchUp } = seenLive(state, liveRev);
   if (
     byId === state.byId &&
     local === state.local &&
@@ -200,12 +192,10 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
       if (sinceRev !== null && ack.has_more) {
         // A cut catch-up: seen without holes only up to the last change; the rest is paged from there. Anything
         // the socket delivered since the join was sent (state.highestRev beyond sinceRev) counts once it is done.
-        const cursor = Math.max(sinceRev, ack.changes.at(-1)?.rev ?? sinceRev);
-        const liveMax = Math.max(state.catchUp?.liveMax ?? 0, state.highestRev);
-        return { ...base, highestRev: cursor, catchUp: { cursor, liveMax } };
+        return { ...base, ...cut(state, sinceRev, ack.changes.at(-1)?.rev) };
       }
       // The ack is a consistent snapshot at chat.rev: nothing up to it is missing.
-      const highestRev = Math.max(state.highestRev, state.catchUp?.liveMax ?? 0, maxRev(ack.changes), ack.chat.rev);
+      const { highestRev } = snapshot(state, Math.max(maxRev(ack.changes), ack.chat.rev));
       if (sinceRev !== null) return { ...base, highestRev, catchUp: null };
       // First join: the latest page; has_more says older history exists below it.
       const lowest = minSeq(ack.changes);
@@ -240,15 +230,8 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
     }
     case "changesPage": {
       const next = mergeMessages(state, action.messages, false);
-      const catchUp = state.catchUp;
-      if (!catchUp) return next;
-      const cursor = Math.max(catchUp.cursor, action.messages.at(-1)?.rev ?? 0);
-      if (action.completeRev === null) return { ...next, highestRev: cursor, catchUp: { ...catchUp, cursor } };
-      return {
-        ...next,
-        highestRev: Math.max(state.highestRev, cursor, catchUp.liveMax, action.completeRev),
-        catchUp: null,
-      };
+      if (!state.catchUp) return next;
+      return { ...next, ...paged(state, action.messages.at(-1)?.rev ?? 0, action.completeRev) };
     }
     case "localAdded": {
       let local = state.local;

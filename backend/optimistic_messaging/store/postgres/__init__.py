@@ -28,11 +28,10 @@ import psycopg_pool
 from gevent.event import AsyncResult, Event
 
 from ...clock import Clock
-from ...errors import ApiError
-from ...models import Chat, Message, message_id
+from ...errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
+from ...models import SETTLERS, Chat, Message, message_id, settled_by_sql
 from ...stats import StoreStats
 from ..base import (
-    KINDS,
     Change,
     ChatChanged,
     Commit,
@@ -61,7 +60,7 @@ INSERT_MESSAGES = (  # one statement for many, its rows one JSON text: far cheap
     f"INSERT INTO messages ({COLUMNS}) SELECT {COLUMNS} FROM json_populate_recordset(NULL::messages, %s)"
 )
 MEMBER_OPS = ("create", "add", "remove")
-KIND = "CASE WHEN tx IS NOT NULL THEN 'payment' WHEN xmtp_id IS NOT NULL THEN 'xmtp' ELSE 'plain' END"  # as kind_of
+KIND = settled_by_sql()  # which verifier settles a row: models.settled_by, in SQL
 DOWN = (psycopg.OperationalError, psycopg.InterfaceError)
 AWAY_STATES = ("08", "53", "57P")  # connection lost, out of resources, shutting down: not one statement's fault
 REPLAN = (psycopg.errors.UniqueViolation, psycopg.errors.TransactionRollback)  # raced another commit: nothing stored
@@ -84,9 +83,9 @@ def _chat(row: Sequence[Any]) -> Chat:
     return Chat(row[0], list(row[6]), row[1], row[2], row[3], row[4], row[5])
 
 
-def _unavailable(why: BaseException | str) -> ApiError:
+def _unavailable(why: BaseException | str) -> Unavailable:
     name = why if isinstance(why, str) else type(why).__name__
-    return ApiError("unavailable", f"the database cannot be reached ({name}); nothing was acknowledged, retry")
+    return Unavailable(f"the database cannot be reached ({name}); nothing was acknowledged, retry")
 
 
 class NoAnswer(TimeoutError):
@@ -238,7 +237,7 @@ class _Transaction:
     def _state(self, chat_id: str) -> _ChatState:
         state = self.chats.get(chat_id)
         if state is None or state.gone:
-            raise ApiError("not_found", f"no chat {chat_id!r}")
+            raise NotFound(f"no chat {chat_id!r}")
         return state
 
     def _create(self, chat_id: str, members: list[str], title: str | None, created_by: str) -> tuple[Chat, bool]:
@@ -257,7 +256,7 @@ class _Transaction:
         current = state.members or []
         added = [m for m in members if m not in current]
         if len(current) + len(added) > limit:
-            raise ApiError("invalid", f"'members' would make more than {limit} members")
+            raise Invalid(f"'members' would make more than {limit} members")
         if added:
             start = state.starts.get(share_from, 1) if share_from in current else state.chat.last_seq + 1
             state.starts.update((address, start) for address in added if start > 1)
@@ -271,7 +270,7 @@ class _Transaction:
         state = self._state(chat_id)
         current = state.members or []
         if address not in current:
-            raise ApiError("not_found", f"{address} is not a member of chat {chat_id!r}")
+            raise NotFound(f"{address} is not a member of chat {chat_id!r}")
         state.members = [m for m in current if m != address]
         state.members_changed = True
         state.cycled.add(address)
@@ -290,7 +289,7 @@ class _Transaction:
         state = self._state(new.chat_id)
         member = (new.chat_id, new.sender) in self.member_of if state.members is None else new.sender in state.members
         if not member:
-            raise ApiError("forbidden", f"you are not a member of chat {new.chat_id!r}")
+            raise Forbidden(f"you are not a member of chat {new.chat_id!r}")
         earlier = self.keys.get((new.sender, new.client_id))
         if earlier is not None:
             loaded = state.members is not None  # then its starts are loaded too, with this transaction's changes
@@ -300,24 +299,7 @@ class _Transaction:
         seq, rev, at = chat.last_seq + 1, chat.rev + 1, self.clock.now_ms()
         state.chat = replace(chat, last_seq=seq, rev=rev)
         state.messages_added = state.counters_changed = True
-        m = Message(
-            message_id(new.chat_id, seq),
-            new.chat_id,
-            seq,
-            rev,
-            new.client_id,
-            new.sender,
-            new.body,
-            new.tx,
-            new.xmtp_id,
-            new.xmtp_bound,
-            "provisional",
-            "fallback",
-            None,
-            None,
-            at,
-            at,
-        )
+        m = Message.provisional(new, seq, rev, at)
         self.keys[(new.sender, new.client_id)] = self.current[m.id] = m
         self.inserts.append(m)
         self.stored.append(Stored(m, True))
@@ -326,7 +308,7 @@ class _Transaction:
     def _change(self, message_id_: str, change: Change) -> Message:
         current = self.current.get(message_id_)
         if current is None:
-            raise ApiError("not_found", f"no message {message_id_!r}")
+            raise NotFound(f"no message {message_id_!r}")
         fields = change(current)
         if not fields:
             return current
@@ -711,7 +693,7 @@ class PgStore:
         )
         return [_message(r) for r in rows[:limit]], len(rows) > limit
 
-    def unsettled(self, kinds: Iterable[str] = KINDS) -> list[Unsettled]:
+    def unsettled(self, kinds: Iterable[str] = SETTLERS) -> list[Unsettled]:
         rows = self.query(
             f"SELECT chat_id, seq, rev, sent_at, {KIND} FROM messages WHERE status = 'provisional' "
             f"AND {KIND} = ANY(%s) ORDER BY sent_at, chat_id, seq",
@@ -730,7 +712,7 @@ class PgStore:
 
     def unsettled_by_kind(self) -> dict[str, int]:
         rows = self.query(f"SELECT {KIND}, count(*) FROM messages WHERE status = 'provisional' GROUP BY 1", ())
-        return {**dict.fromkeys(KINDS, 0), **{kind: int(n) for kind, n in rows}}
+        return {**dict.fromkeys(SETTLERS, 0), **{kind: int(n) for kind, n in rows}}
 
     # -- writes -------------------------------------------------------------------------------------------------
 
@@ -806,7 +788,7 @@ class PgStore:
                     log.exception("a group commit failed")
                     for op in ops:
                         if not op.result.ready():
-                            op.result.set_exception(ApiError("internal", f"the write failed ({type(exc).__name__})"))
+                            op.result.set_exception(Failed(f"the write failed ({type(exc).__name__})"))
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -863,18 +845,18 @@ class PgStore:
                     self._refuse([op], _unavailable(self._away))
             return
         log.error("the database refused a write: %r", exc)
-        ops[0].result.set_exception(ApiError("internal", f"the write failed ({type(exc).__name__})"))
+        ops[0].result.set_exception(Failed(f"the write failed ({type(exc).__name__})"))
 
     @staticmethod
     def _plan(tx: _Transaction, op: _Op) -> tuple[_Op, bool, Any]:
         """An op's outcome; a refusal or a bug in one op's plan fails that op, not the transaction."""
         try:
             return op, True, tx.plan(op)
-        except ApiError as exc:
+        except DomainError as exc:
             return op, False, exc
         except Exception as exc:
             log.exception("planning a write failed")
-            return op, False, ApiError("internal", f"the write could not be planned ({type(exc).__name__})")
+            return op, False, Failed(f"the write could not be planned ({type(exc).__name__})")
 
     def _down(self, ops: list[_Op], exc: BaseException) -> None:
         """The database could not be reached: these ops are refused, and so is what comes until it answers again."""
@@ -886,7 +868,7 @@ class PgStore:
         self._refuse(ops, _unavailable(exc))
 
     @staticmethod
-    def _refuse(ops: list[_Op], error: ApiError) -> None:
+    def _refuse(ops: list[_Op], error: DomainError) -> None:
         for op in ops:
             op.result.set_exception(error)
 

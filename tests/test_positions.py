@@ -1,0 +1,39 @@
+"""StreamPosition on its own: how far a stream has gone out with nothing missing, revs past a gap held till it closes."""
+
+from __future__ import annotations
+
+from optimistic_messaging.positions import StreamPosition
+
+
+def test_nothing_goes_out_while_the_position_is_not_known():
+    position: StreamPosition[str] = StreamPosition()
+    position.hold(0, "r0")
+    assert not position.known and position.advance() == [] and position.gap
+    position.reach(0)
+    assert position.advance() == [] and not position.gap, "rev 0 is already where it stands: dropped"
+
+
+def test_revs_go_out_in_order_once_the_gap_below_them_closes():
+    position: StreamPosition[str] = StreamPosition(rev=3)
+    position.hold(6, "r6")
+    position.hold(5, "r5")
+    assert position.advance() == [] and position.gap and position.rev == 3
+    position.hold(4, "r4")
+    assert position.advance() == ["r4", "r5", "r6"] and not position.gap and position.rev == 6
+
+
+def test_a_rev_already_past_is_never_held_or_given_twice():
+    position: StreamPosition[str] = StreamPosition(rev=3)
+    position.hold(3, "again")
+    position.hold(2, "older")
+    assert position.advance() == [] and not position.gap
+
+
+def test_a_fill_from_elsewhere_moves_the_position_and_drops_what_it_covered():
+    position: StreamPosition[str] = StreamPosition(rev=1)
+    position.hold(3, "r3")
+    position.hold(5, "r5")
+    position.reach(4)  # revs 2..4 were read from the store
+    assert position.advance() == ["r5"] and position.rev == 5 and not position.gap
+    position.reach(2)
+    assert position.rev == 5, "a position never goes back"
