@@ -53,11 +53,13 @@ class Backends:
                 start()
 
     def close(self) -> None:
+        """Let go of connections and files (the broker's LISTEN, the store's writer and log or pool)."""
         for part in (self.broker, self.store):
             part.close()
 
 
 def open_backends(config: Config, clock: Clock) -> Backends:
+    """Build each seam's configured implementation; nothing is connected or read until `open()` and `start()`."""
     node = secrets.token_hex(6)
     if config.database_url is None:
         store: Store = JsonlStore(config.data_file, fsync=config.fsync, clock=clock)
