@@ -9,15 +9,14 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optimistic_messaging.app import create_app  # noqa: E402
-from optimistic_messaging.config import Config  # noqa: E402
+from optimistic_messaging.boot import boot, config_from_env  # noqa: E402
 from optimistic_messaging.server import serve  # noqa: E402
 
 
 def main() -> None:
-    config = Config.from_env()
+    config = config_from_env()
     try:
-        serve(create_app(config), config)
+        serve(boot(config), config)
     except KeyboardInterrupt:
         pass
 

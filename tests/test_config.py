@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from optimistic_messaging.config import Config
+from optimistic_messaging.boot import config_from_env
 
 
 def env(tmp_path, **extra):
@@ -11,8 +11,8 @@ def env(tmp_path, **extra):
 
 
 def test_secret_is_generated_once_and_kept_beside_the_data(tmp_path):
-    first = Config.from_env(env(tmp_path)).secret_key
-    assert len(first) >= 32 and Config.from_env(env(tmp_path)).secret_key == first
+    first = config_from_env(env(tmp_path)).secret_key
+    assert len(first) >= 32 and config_from_env(env(tmp_path)).secret_key == first
     assert (tmp_path / "m.json.secret").read_text() == first
 
 
@@ -20,26 +20,26 @@ def test_secret_is_generated_once_and_kept_beside_the_data(tmp_path):
 def test_a_short_or_empty_secret_is_refused(tmp_path, secret):
     (tmp_path / "m.json.secret").write_text(secret)
     with pytest.raises(ValueError, match="SECRET_KEY"):
-        Config.from_env(env(tmp_path))
+        config_from_env(env(tmp_path))
     with pytest.raises(ValueError, match="SECRET_KEY"):
-        Config.from_env(env(tmp_path, SECRET_KEY="tooshort"))
+        config_from_env(env(tmp_path, SECRET_KEY="tooshort"))
 
 
 @pytest.mark.parametrize("origins", ["", "*", "http://localhost:3000,*", " , "])
 def test_empty_or_wildcard_origins_are_refused(tmp_path, origins):
     with pytest.raises(ValueError, match="CORS_ORIGINS"):
-        Config.from_env(env(tmp_path, CORS_ORIGINS=origins))
+        config_from_env(env(tmp_path, CORS_ORIGINS=origins))
 
 
 def test_fsync_takes_always_or_off_only(tmp_path):
-    assert Config.from_env(env(tmp_path, FSYNC="off")).fsync is False
+    assert config_from_env(env(tmp_path, FSYNC="off")).fsync is False
     with pytest.raises(ValueError, match="FSYNC"):
-        Config.from_env(env(tmp_path, FSYNC="sometimes"))
+        config_from_env(env(tmp_path, FSYNC="sometimes"))
 
 
 def test_malformed_numbers_are_refused_naming_the_problem(tmp_path):
     with pytest.raises(ValueError, match="bad configuration"):
-        Config.from_env(env(tmp_path, PORT="http"))
+        config_from_env(env(tmp_path, PORT="http"))
 
 
 def test_json_logs_are_one_object_per_line_with_what_was_being_served(make_server, peers):
@@ -61,10 +61,10 @@ def test_json_logs_are_one_object_per_line_with_what_was_being_served(make_serve
 
 def test_an_unknown_log_format_is_refused(tmp_path):
     with pytest.raises(ValueError, match="LOG_FORMAT"):
-        Config.from_env(env(tmp_path, LOG_FORMAT="xml"))
+        config_from_env(env(tmp_path, LOG_FORMAT="xml"))
 
 
 @pytest.mark.parametrize("proxies", ["10.0.0.1,not-an-ip", "10.0.0.0/33", "*"])
 def test_malformed_trusted_proxies_are_refused(tmp_path, proxies):
     with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
-        Config.from_env(env(tmp_path, TRUSTED_PROXIES=proxies))
+        config_from_env(env(tmp_path, TRUSTED_PROXIES=proxies))

@@ -3,10 +3,7 @@ OpenAPI 3.1, and the real server, fed generated requests by schemathesis, answer
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import uuid
 import zlib
 from typing import Any, Callable, Iterator
@@ -17,8 +14,10 @@ import schemathesis
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from chain import Anvil, claim
+from optimistic_messaging.app import create_app
+from optimistic_messaging.config import Config
 from optimistic_messaging.openapi import SPEC
-from support import ROOT, Peer, Server, Wallet, new_chat
+from support import Peer, Server, Wallet, new_chat
 
 # The schema schemathesis generates from: the module the server serves (that it serves exactly this is a test below).
 # Deterministic: a fixed seed, derandomized, no example database; bounded: a dozen generated cases per operation on
@@ -30,16 +29,6 @@ SCHEMA = schemathesis.openapi.from_dict(SPEC, config=schemathesis.Config.from_di
 }))
 
 AUTOMATIC_METHODS = {"HEAD", "OPTIONS"}  # Flask answers these on every route by itself (HEAD as GET; CORS preflight)
-# The app's routes as Flask holds them, from the real app factory in a process of its own, gevent-patched as served.
-ROUTES_OF_THE_APP = """
-from gevent import monkey; monkey.patch_all()
-import json, os, sys
-from optimistic_messaging.app import create_app
-app = create_app()
-print(json.dumps([[rule.rule, rule.endpoint, sorted(rule.methods)] for rule in app.url_map.iter_rules()]))
-sys.stdout.flush()
-os._exit(0)
-"""
 # The contract's table of codes and statuses (docs/protocol.md), with this implementation's two additions: 414 for a
 # request line over 8 KiB, and 405 (code `invalid`) for a method a path does not serve.
 STATUSES_OF = {"invalid": {400, 405}, "unauthorized": {401}, "forbidden": {403}, "not_found": {404},
@@ -49,16 +38,15 @@ STATUSES_OF = {"invalid": {400, 405}, "unauthorized": {401}, "forbidden": {403},
 
 @pytest.fixture(scope="module")
 def app_routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
-    """Every route under /api the app serves, as an OpenAPI path, with the methods its views declare."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env["DATA_FILE"] = str(tmp_path_factory.mktemp("routes") / "messages.json")
-    out = subprocess.run([sys.executable, "-c", ROUTES_OF_THE_APP], env=env, cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+    """Every route under /api the app serves, as an OpenAPI path, with the methods its views declare: the real app
+    factory, built in this process (building it starts and writes nothing)."""
+    data_file = tmp_path_factory.mktemp("routes") / "messages.json"
+    app = create_app(Config(data_file=data_file, secret_key="k" * 32))
     routes: dict[str, set[str]] = {}
-    for rule, endpoint, methods in json.loads(out.splitlines()[-1]):
-        if endpoint != "static" and rule.startswith("/api/"):
-            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
-            routes.setdefault(path, set()).update(set(methods) - AUTOMATIC_METHODS)
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static" and rule.rule.startswith("/api/"):
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+            routes.setdefault(path, set()).update(set(rule.methods or ()) - AUTOMATIC_METHODS)
     return routes
 
 

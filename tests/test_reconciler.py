@@ -49,6 +49,7 @@ def reconciler(store: JsonlStore, **settings: Any) -> Reconciler:
     config = Config(secret_key="k" * 64, xmtp_grace_s=GRACE_S, reconcile_interval_s=INTERVAL_MS / 1000, **settings)
     r = Reconciler(config, store, store.clock)
     store.subscribe(r.noticed)
+    r.start()
     return r
 
 

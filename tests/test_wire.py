@@ -6,7 +6,6 @@ import threading
 import gevent
 import gevent.queue
 import pytest
-import socketio
 import websocket
 
 from optimistic_messaging import wire
@@ -18,7 +17,7 @@ from support import TIMEOUT, new_chat
 def test_install_refuses_library_versions_it_was_not_written_for(monkeypatch):
     monkeypatch.setattr(wire, "version", lambda name: "0.0.1")
     with pytest.raises(RuntimeError, match="re-check its internals"):
-        wire.install(socketio.Server(async_mode="gevent"), 65536, ["http://localhost:3000"], 10, lambda environ: None)
+        wire.install(65536, ["http://localhost:3000"], 10, lambda environ: None)
 
 
 def test_installed_versions_are_the_pinned_ones():

@@ -1,18 +1,19 @@
-"""The app factory: one Flask app with its Socket.IO server, its store loaded and its handlers wired."""
+"""The app factory: one Flask app with its Socket.IO server and its handlers wired, built and nothing else.
+
+Building starts nothing, patches no library, configures no logging and touches no file: the process boot
+(`boot.py`) does those, and starts the app's `Background`."""
 
 from __future__ import annotations
-
-import gc
 
 import orjson
 from flask import Flask
 from flask_socketio import SocketIO
 
-from . import api, events, logs, wire
+from . import api, events, wire
 from .auth import Auth, Revocations
 from .backends import open_backends
+from .background import Background
 from .chats import Chats
-from .clients import client_address
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
 from .connections import Connections
@@ -31,10 +32,12 @@ class OrjsonCodec:
     loads = staticmethod(orjson.loads)
 
 
-def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Flask:
-    """Build the server; `app.extensions["socketio"]` is its Socket.IO server."""
-    config = config or Config.from_env()
-    logs.configure(config.log_level, config.log_format)
+BACKGROUND = "optimistic_messaging.background"  # the app's extension holding its Background
+
+
+def create_app(config: Config, clock: Clock = SYSTEM_CLOCK) -> Flask:
+    """Build the server; `app.extensions["socketio"]` is its Socket.IO server, `app.extensions[BACKGROUND]` what the
+    boot starts."""
     backends = open_backends(config, clock)
     store, limits = backends.store, backends.limits
     chats = Chats(store, config.max_members, limits.chats)
@@ -42,7 +45,6 @@ def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Fla
     backends.broker.subscribe(reconciler.noticed)
     backends.broker.on_resync(reconciler.reseed)
     revocations = Revocations(store, clock)
-    revocations.load()
     backends.broker.subscribe(revocations.noticed)
     backends.broker.on_resync(revocations.load)
     services = Services(
@@ -80,30 +82,6 @@ def create_app(config: Config | None = None, clock: Clock = SYSTEM_CLOCK) -> Fla
         logger=False,
         engineio_logger=False,
     )
-    wire.install(
-        socketio.server,
-        config.max_request_bytes,
-        config.cors_origins,
-        config.http_idle_timeout_s,
-        lambda environ: limits.handshakes.take(client_address(environ, config.trusted_proxies)),
-    )
-    events.register(socketio.server, services)
-    socketio.start_background_task(services.reconciler.run)
-    backends.start()
-    if config.metrics_port is not None:
-        from .metrics import serve_metrics
-
-        serve_metrics(services, config.metrics_host, config.metrics_port)
-    _spare_the_collector()
+    loops = [wire.attach(socketio.server), *events.register(socketio.server, services)]
+    app.extensions[BACKGROUND] = Background(backends, revocations, reconciler, loops)
     return app
-
-
-def _spare_the_collector() -> None:
-    """Stored messages live as long as the process: keep the cyclic GC from rescanning them on every pass.
-
-    Freezing moves what start-up loaded out of the collector's view; the higher first threshold makes
-    collections rarer under the steady allocation of a busy event loop (nothing we keep forms cycles).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)

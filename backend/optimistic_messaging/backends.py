@@ -41,6 +41,10 @@ class Backends:
     quota: SocketQuota
     redis: Redis | None = None  # the shared connection, its heartbeat, sweep and breaker, when REDIS_URL is set
 
+    def open(self) -> None:
+        """Open the store: the log is read, or the schema migrated and the pool opened."""
+        self.store.start()
+
     def start(self) -> None:
         """Once everything has subscribed: start hearing of commits and signals, beating, electing."""
         for part in (self.broker, self.leadership, self.signals, self.redis):
@@ -48,12 +52,17 @@ class Backends:
             if start is not None:
                 start()
 
+    def close(self) -> None:
+        """Let go of connections and files (the broker's LISTEN, the store's writer and log or pool)."""
+        for part in (self.broker, self.store):
+            part.close()
+
 
 def open_backends(config: Config, clock: Clock) -> Backends:
+    """Build each seam's configured implementation; nothing is connected or read until `open()` and `start()`."""
     node = secrets.token_hex(6)
     if config.database_url is None:
         store: Store = JsonlStore(config.data_file, fsync=config.fsync, clock=clock)
-        store.start()
         broker: Broker = LocalBroker(store)
         leadership: Leadership = ALWAYS
         used_nonces: UsedNonces = LocalUsedNonces(clock)
@@ -63,7 +72,6 @@ def open_backends(config: Config, clock: Clock) -> Backends:
         from .store.postgres import PgStore
 
         pg = PgStore(config.database_url, clock, node)
-        pg.start()
         store, broker, leadership = pg, PgBroker(config.database_url, pg, clock), AdvisoryLock(config.database_url)
         used_nonces = SharedUsedNonces(pg.query, clock)
     if config.redis_url is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,29 +17,6 @@ def _csv(value: str) -> tuple[str, ...]:
 MIN_SECRET_CHARS = 32
 
 
-def _secret_beside(data_file: Path) -> str:
-    """Generate the signing key once and keep it beside the data, so a restart keeps tokens valid.
-
-    Written to a temporary file, synced, then renamed: a crash never leaves a short or empty key behind.
-    """
-    path = data_file.with_name(data_file.name + ".secret")
-    if path.exists():
-        return path.read_text().strip()
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent.resolve(), os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path.read_text().strip()
-
-
 @dataclass(frozen=True)
 class Config:
     """Every setting of the server; see the README's configuration table."""
@@ -51,7 +28,7 @@ class Config:
     redis_url: str | None = None  # ephemeral state shared by nodes: presence, typing, rate limits, socket counts
     node_ttl_s: float = 20.0  # a node silent this long is dead: its sockets' presence is swept by the others
     redis_timeout_s: float = 0.25  # a Redis call slower than this trips the breaker: the node keeps its own view
-    secret_key: str = ""  # from_env always sets it (generated if need be); a Config without one is refused
+    secret_key: str = ""  # SECRET_KEY, or the boot's key file (boot.config_from_env); a Config without one is refused
     token_ttl_s: int = 86400
     session_max_age_s: int = 30 * 86400
     siwe_domains: tuple[str, ...] = ("localhost:3000", "127.0.0.1:3000")
@@ -97,8 +74,9 @@ class Config:
         return min(20.0, self.ping_interval_s)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Config:
-        """Read the environment; fail fast with a clear message on a malformed value."""
+    def from_env(cls, env: dict[str, str] | None = None, secret_for: Callable[[Path], str] | None = None) -> Config:
+        """Read the environment; fail fast with a clear message on a malformed value. Without SECRET_KEY the key is
+        `secret_for(data_file)` (the boot keeps it in a file); writes nothing itself."""
         env = dict(os.environ if env is None else env)
         get = env.get
         data_file = Path(get("DATA_FILE", "messages.json"))
@@ -117,7 +95,7 @@ class Config:
                 redis_url=get("REDIS_URL") or None,
                 node_ttl_s=float(get("NODE_TTL_S", cls.node_ttl_s)),
                 redis_timeout_s=float(get("REDIS_TIMEOUT_S", cls.redis_timeout_s)),
-                secret_key=get("SECRET_KEY") or _secret_beside(data_file),
+                secret_key=get("SECRET_KEY") or (secret_for(data_file) if secret_for else ""),
                 token_ttl_s=int(get("TOKEN_TTL_S", cls.token_ttl_s)),
                 session_max_age_s=int(get("SESSION_MAX_AGE_S", cls.session_max_age_s)),
                 siwe_domains=_csv(get("SIWE_DOMAINS", ",".join(cls.siwe_domains))),

@@ -33,8 +33,9 @@ def room(chat_id: str) -> str:
     return "chat:" + chat_id
 
 
-def register(sio: socketio.Server, s: Services) -> None:
-    """Wire every event of the contract onto the Socket.IO server."""
+def register(sio: socketio.Server, s: Services) -> list[Callable[[], None]]:
+    """Wire every event of the contract onto the Socket.IO server; returns the loops the boot runs in the
+    background (nothing starts here)."""
     clock = s.clock
 
     def guarded(sid: str, event: str, fn: Handler, data: Any, extra: tuple[Any, ...], limited: bool) -> Any:
@@ -274,5 +275,4 @@ def register(sio: socketio.Server, s: Services) -> None:
     s.broker.subscribe(fanout.publish)
     s.broker.on_resync(fanout.resync)
     s.auth.revocations.on_revoked(lambda session: gevent.spawn(signed_out, session))
-    sio.start_background_task(sweeper.run)
-    sio.start_background_task(expire_typing)
+    return [sweeper.run, expire_typing]

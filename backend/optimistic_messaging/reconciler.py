@@ -68,9 +68,14 @@ class Reconciler:
         self.last_error: str | None = None
         self.leading = False
         self.store_away = False  # the last round found the store away (said once per outage, not every round)
-        self.provisional = sum(store.unsettled_by_kind().values())  # as last counted, for health
+        self.provisional = 0  # as last counted, for health
         self._counting: gevent.Greenlet | None = None
         self._counted_at = clock.monotonic()
+
+    def start(self) -> None:
+        """Once the store is open: count and schedule what it holds unsettled (building reads nothing)."""
+        self.provisional = sum(self.store.unsettled_by_kind().values())
+        self._counted_at = self.clock.monotonic()
         self.reseed()
 
     def run(self) -> None:

@@ -1,5 +1,5 @@
 """WSGI entry point for gunicorn's gevent websocket worker (one worker per process)."""
 
-from .app import create_app
+from .boot import boot, config_from_env
 
-app = create_app()
+app = boot(config_from_env())

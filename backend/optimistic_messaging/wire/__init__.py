@@ -3,7 +3,8 @@
 This package is the only code that reaches into library internals (python-engineio's per-socket queue and websocket
 driver, python-socketio's dispatch, gevent-websocket's frame reader and upgrade, gevent's pywsgi handler). `install`
 refuses any version but the pinned ones, so an upgrade fails loudly in tests/test_wire.py instead of misbehaving
-quietly. What it changes:
+quietly; the process boot calls it once. `attach` puts one Socket.IO server on the path (the app factory does; it
+starts nothing: the pinger's loop is returned for the app's background). What it changes:
 - `frames`: every text packet's websocket frame is built once and written straight to each recipient's socket when
   nothing else is queued or being written there (else it waits in that socket's queue, in order); a batch of
   broadcasts reaches each socket as one write. Incoming frames must be masked, are unmasked in C, and are held to the
@@ -36,6 +37,7 @@ __all__ = [
     "Frame",
     "Later",
     "LeanQueue",
+    "attach",
     "broadcast",
     "broadcast_many",
     "deliver",
@@ -49,17 +51,24 @@ PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-webs
 
 
 def install(
-    sio: socketio.Server,
     max_frame_bytes: int,
     origins: Collection[str],
     idle_timeout_s: float,
     admit: Callable[[dict[str, Any]], None],
 ) -> None:
-    """Switch the server onto the fast, hardened path; refuses library versions it was not written against.
-    `admit(environ)` raises `rate_limited` for a websocket handshake over its client's budget."""
+    """Patch the libraries onto the fast, hardened path, process-wide (the process boot does it, once); refuses
+    library versions it was not written against. `admit(environ)` raises `rate_limited` for a websocket handshake
+    over its client's budget."""
     found = {name: version(name) for name in PINNED}
     if found != PINNED:
         raise RuntimeError(f"optimistic_messaging.wire is written for {PINNED}, found {found}: re-check its internals")
-    sio.eio._async = {**sio.eio._async, **frames.install(max_frame_bytes)}
-    engine.install(sio)
+    frames.install(max_frame_bytes)
+    engine.install()
     http.install(origins, idle_timeout_s, admit)
+
+
+def attach(sio: socketio.Server) -> Callable[[], None]:
+    """Put this Socket.IO server on that path (its websocket driver and queue, direct sends, the packet guard, one
+    pinger); starts nothing: returns the pinger's loop, for the app's background to run."""
+    sio.eio._async = {**sio.eio._async, "websocket": frames.FastWebSocket, "queue": frames.LeanQueue}
+    return engine.attach(sio)

@@ -80,7 +80,6 @@ class _Pinger:
         self.due: OrderedDict[str, float] = OrderedDict()  # sid -> when its next PING goes out
         self.answers: OrderedDict[str, float] = OrderedDict()  # sid -> by when its PONG must have come
         self.wake = gevent.event.Event()
-        gevent.spawn(self.run)
 
     def add(self, sid: str) -> None:
         """The session opened or answered a PING: its next one goes out in an interval."""
@@ -278,12 +277,17 @@ def _guard_messages(sio: socketio.Server) -> None:
     sio._handle_event_internal = handle_event
 
 
-def install(sio: socketio.Server) -> None:
-    """Direct sends, one pinger, and the packet guard on this Socket.IO server."""
+def install() -> None:
+    """Process-wide: every engine.io socket hands its wait for the next PING to its server's one pinger."""
+    engineio.socket.Socket.schedule_ping = _schedule_ping
+
+
+def attach(sio: socketio.Server) -> Callable[[], None]:
+    """Direct sends, one pinger, and the packet guard on this Socket.IO server; returns the pinger's loop, for the
+    caller to run (nothing starts here)."""
     sio.eio.send_packet = functools.partial(_send_packet, sio.eio)
     attached = lambda eio_sid: sio.manager.sid_from_eio_sid(eio_sid, "/") is not None
     pinger = sio.eio.om_pinger = _Pinger(sio.eio, attached)
-    engineio.socket.Socket.schedule_ping = _schedule_ping
     # engine.io's sweep for late PONGs is the pinger's job; its copy of every socket kept closed ones for ping_timeout.
     sio.eio.start_service_task = False
     on_disconnect = sio.eio.handlers["disconnect"]
@@ -298,3 +302,4 @@ def install(sio: socketio.Server) -> None:
 
     sio.eio.on("disconnect", disconnect)
     _guard_messages(sio)
+    return pinger.run

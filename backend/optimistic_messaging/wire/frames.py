@@ -550,12 +550,11 @@ def _reader(max_frame_bytes: int) -> Callable[[gws.WebSocket], Any]:
     return read_message
 
 
-def install(max_frame_bytes: int) -> dict[str, Any]:
-    """Patch the frame reader and writer; returns the engine.io async parts to use (driver and queue)."""
+def install(max_frame_bytes: int) -> None:
+    """Patch the frame reader and writer, process-wide."""
     gws.WebSocket.read_message = _reader(max_frame_bytes)
     gws.WebSocket.handle_ping = _handle_ping
     gws.WebSocket.handle_close = _handle_close
     gws.WebSocket.close = _close
     gws.WebSocket.receive = _receive
     engineio.socket.Socket._websocket_handler = _websocket_handler
-    return {"websocket": FastWebSocket, "queue": LeanQueue}
