@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -23,6 +24,15 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from targets import ORIGIN, SIWE_DOMAIN
 
+
+
+def in_threads(run: Callable[[], None], threads: int) -> None:
+    """Run `run` on `threads` threads at once and wait for all of them."""
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
 
 def spread_address() -> str:
     """A random address in 10.0.0.0/8: one client among millions."""
@@ -68,11 +78,7 @@ def opens(url: str, seconds: float, threads: int, limit: int, spread: bool = Fal
             except OSError as exc:
                 counts[type(exc).__name__] += 1
 
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    in_threads(run, threads)
     return counts
 
 
@@ -99,11 +105,7 @@ def siwe(url: str, seconds: float, threads: int, per_s: int) -> Counter:
             except requests.RequestException as exc:
                 counts[type(exc).__name__] += 1
 
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    in_threads(run, threads)
     return counts
 
 
