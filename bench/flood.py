@@ -25,7 +25,6 @@ from eth_account.messages import encode_defunct
 from targets import ORIGIN, SIWE_DOMAIN
 
 
-
 def in_threads(run: Callable[[], None], threads: int) -> None:
     """Run `run` on `threads` threads at once and wait for all of them."""
     workers = [threading.Thread(target=run) for _ in range(threads)]
