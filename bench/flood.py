@@ -33,6 +33,7 @@ def in_threads(run: Callable[[], None], threads: int) -> None:
     for w in workers:
         w.join()
 
+
 def spread_address() -> str:
     """A random address in 10.0.0.0/8: one client among millions."""
     return "10." + ".".join(str(b) for b in os.urandom(3))

@@ -50,6 +50,7 @@ def main() -> None:
             conn.execute("UPDATE chats SET last_seq = %s, rev = %s + 1", (n, n))
         tracemalloc.start()
         reconciler = Reconciler(Config(secret_key="k" * 64, xmtp_grace_s=3600), store, SYSTEM_CLOCK)
+        reconciler.start()  # takes over: counts and reseeds
         reconciler.round()
         kept, peak = tracemalloc.get_traced_memory()
         print(f"{n:,} waiting: the reconciler holds {kept / 1e6:.2f} MB after taking over and a round "

@@ -36,8 +36,9 @@ BACKGROUND = "optimistic_messaging.background"  # the app's extension holding it
 
 
 def create_app(config: Config, clock: Clock = SYSTEM_CLOCK) -> Flask:
-    """Build the server; `app.extensions["socketio"]` is its Socket.IO server, `app.extensions[BACKGROUND]` what the
-    boot starts."""
+    """Build the server, starting nothing; `app.extensions["socketio"]` is its Socket.IO server,
+    `app.extensions[BACKGROUND]` what the boot starts (serve `boot.boot(config)`, not this alone: the background opens
+    the store)."""
     backends = open_backends(config, clock)
     store, limits = backends.store, backends.limits
     chats = Chats(store, config.max_members, limits.chats)

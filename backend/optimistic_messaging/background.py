@@ -26,7 +26,7 @@ class Background:
         """Open the store, read what is kept in memory from it, then run the loops (the pinger, the sweepers, the
         reconciler) and hear of commits."""
         self.backends.open()
-        self.revocations.load()
+        self.revocations.load(announce=False)  # no socket is open yet: nothing to end
         self.reconciler.start()
         self.running = [gevent.spawn(loop) for loop in (self.reconciler.run, *self.loops)]
         self.backends.start()

@@ -46,17 +46,18 @@ class Revocations:
         for revoked in commit.revoked:
             self._learn(revoked.session, revoked.until)
 
-    def load(self) -> None:
-        """Read every sign-out in force from the store (at start, and after notifications may have been missed)."""
+    def load(self, announce: bool = True) -> None:
+        """Read every sign-out in force from the store (at start, where no socket is open yet to end: `announce`
+        False; and after notifications may have been missed)."""
         try:
             found = self.store.revoked_sessions()
         except ApiError as exc:
             log.warning("could not read the sessions signed out: %s; trying again at the next resync", exc)
             return
         for session, until in found.items():
-            self._learn(session, until)
+            self._learn(session, until, announce)
 
-    def _learn(self, session: str, until: int) -> None:
+    def _learn(self, session: str, until: int, announce: bool = True) -> None:
         now = self.clock.now_ms()
         while self._expiry and self._expiry[0][0] <= now:  # past their maximum age: no token of theirs is valid
             _, gone = heapq.heappop(self._expiry)
@@ -67,7 +68,7 @@ class Revocations:
         known = session in self._until
         self._until[session] = until
         heapq.heappush(self._expiry, (until, session))
-        if known:
+        if known or not announce:
             return
         for ended in self._ended:
             try:

@@ -59,9 +59,7 @@ def install(
     """Patch the libraries onto the fast, hardened path, process-wide (the process boot does it, once); refuses
     library versions it was not written against. `admit(environ)` raises `rate_limited` for a websocket handshake
     over its client's budget."""
-    found = {name: version(name) for name in PINNED}
-    if found != PINNED:
-        raise RuntimeError(f"optimistic_messaging.wire is written for {PINNED}, found {found}: re-check its internals")
+    _check_versions()
     frames.install(max_frame_bytes)
     engine.install()
     http.install(origins, idle_timeout_s, admit)
@@ -70,5 +68,13 @@ def install(
 def attach(sio: socketio.Server) -> Callable[[], None]:
     """Put this Socket.IO server on that path (its websocket driver and queue, direct sends, the packet guard, one
     pinger); starts nothing: returns the pinger's loop, for the app's background to run."""
+    _check_versions()
     sio.eio._async = {**sio.eio._async, "websocket": frames.FastWebSocket, "queue": frames.LeanQueue}
     return engine.attach(sio)
+
+
+def _check_versions() -> None:
+    """Refuse library versions this package was not written against: an upgrade fails loudly here, not quietly later."""
+    found = {name: version(name) for name in PINNED}
+    if found != PINNED:
+        raise RuntimeError(f"optimistic_messaging.wire is written for {PINNED}, found {found}: re-check its internals")

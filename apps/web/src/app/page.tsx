@@ -11,8 +11,9 @@ export default function HomePage() {
         <span className="title">Optimistic Messaging</span>
       </header>
       {state.status === "signed-in" ? (
-        // Keyed by person, not by token: a renewed token carries on with the same page.
-        <Home key={state.session.address} session={state.session} />
+        // Keyed by person and wallet, not by token: a renewed token carries on with the same page; another wallet for
+        // the same address sets XMTP up anew.
+        <Home key={`${state.session.address}:${state.session.wallet}`} session={state.session} />
       ) : state.status === "signed-out" ? (
         <div className="page">
           <SignIn />
