@@ -3,7 +3,6 @@ comes back whole."""
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import redis
 
 from cluster import Cluster, PrivateRedis
 from support import Peer, Server, Wallet, free_port, new_chat, refusal, siwe_text, wait_until
+from test_cluster import pipeline
 from test_metrics import scrape
 
 FAST = 5.0  # far above what each step takes now, far below what a hung Redis cost before (2 s per call)
@@ -31,17 +31,7 @@ def redis_state(server: Server) -> str:
 
 def send_all(peer: Peer, chat_id: str, n: int) -> list[dict[str, Any]]:
     """n sends written at once (not waiting for each ack); their acks, once all came within FAST seconds."""
-    acks: list[dict[str, Any]] = []
-    done = threading.Event()
-
-    def on_ack(ack: dict[str, Any]) -> None:
-        acks.append(ack)
-        if len(acks) == n:
-            done.set()
-
-    for i in range(n):
-        peer.sio.emit("send", {"chat_id": chat_id, "client_id": f"hung{i}", "body": f"while Redis hangs {i}"},
-                      callback=on_ack)
+    done, acks = pipeline(peer, chat_id, n, "hung")
     assert done.wait(FAST), f"{len(acks)} of {n} sends acknowledged within {FAST} s"
     return acks
 
