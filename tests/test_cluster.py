@@ -390,3 +390,19 @@ def test_with_postgresql_down_sends_are_refused_never_falsely_acked_and_nodes_re
     finally:
         c.stop()
 
+
+
+def test_a_reaction_and_a_deletion_on_one_node_reach_a_socket_joined_on_another(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat = new_chat(c[0], alice, bob)
+    b = peers(c[1], bob)
+    b.join(chat["id"])
+    a = peers(c[0], alice)
+    sent = a.send(chat["id"], "react across nodes")["message"]
+    target = {"chat_id": chat["id"], "message_id": sent["id"]}
+    liked = a.call("react", {**target, "emoji": "🎉", "action": "added"})["message"]
+    assert b.wait("message:update", lambda m: m["id"] == sent["id"] and m["reaction_counts"]) == liked
+    deleted = a.call("delete", target)["message"]
+    assert b.wait("message:update", lambda m: m["id"] == sent["id"] and m["deleted"]) == deleted
+    assert deleted["body"] == "" and c.sql("SELECT body FROM messages WHERE chat_id = %s", chat["id"]) == [("",)]
