@@ -536,3 +536,16 @@ def test_a_deleted_xmtp_copy_is_settled_by_the_clock_and_a_deleted_payment_by_th
     assert {u.id: u.kind for u in store.unsettled()} == {paid.id: "payment", copied.id: "plain"}
     assert [m.id for m in store.due_plain(copied.sent_at, 10)] == [copied.id]
     assert settled_by(store.message(copied.id)) == "plain"
+
+
+def test_a_chat_erased_as_its_last_member_leaves_takes_its_reactors_with_it(kind, store):
+    m = send(store, "a")
+    react(store, m, BOB)
+    store.remove_member("c", BOB)
+    store.remove_member("c", ALICE)
+    if kind.kind == "postgres":
+        import psycopg
+        with psycopg.connect(kind.url) as conn:
+            assert conn.execute("SELECT count(*) FROM reactions WHERE chat_id = 'c'").fetchone() == (0,)
+    else:
+        assert kind.open().state.reactors == {} and store.state.reactions == 0
