@@ -52,9 +52,12 @@ class Backends:
                 start()
 
     def close(self) -> None:
-        """Let go of connections and files (the broker's LISTEN, the store's writer and log or pool)."""
-        for part in (self.broker, self.store):
-            part.close()
+        """Stop every greenlet `start()` began and let go of connections and files: first what hears the other nodes
+        (signals, Redis's heartbeat and sweep, the election, the broker's LISTEN), then the store they read."""
+        for part in (self.signals, self.redis, self.leadership, self.broker, self.store):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
 
 
 def open_backends(config: Config, clock: Clock) -> Backends:

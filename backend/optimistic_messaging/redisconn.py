@@ -71,6 +71,7 @@ class Redis:
         self.trips = 0  # times the breaker opened, for /metrics
         self.changes = 0  # bumped by every change to this node's own state: a re-assertion that raced one repeats
         self._probe: gevent.Greenlet | None = None
+        self._loops: list[gevent.Greenlet] = []  # the heartbeat and the sweep
         self._sweepers: list[Callable[[str], None]] = []
         self._restorers: list[Callable[[], None]] = []
         self._keepers: list[Callable[[Any], None]] = []
@@ -109,8 +110,13 @@ class Redis:
         self._keepers.append(keep)
 
     def start(self) -> None:
-        gevent.spawn(self._beat)
-        gevent.spawn(self._sweep)
+        self._loops = [gevent.spawn(self._beat), gevent.spawn(self._sweep)]
+
+    def close(self) -> None:
+        """Stop beating, sweeping and probing, and let go of the pool's connections."""
+        gevent.killall([*self._loops, *([self._probe] if self._probe is not None else [])])
+        self._loops, self._probe = [], None
+        self.client.close()
 
     def alive_since(self) -> int:
         """Beats newer than this (ms) are of living nodes."""

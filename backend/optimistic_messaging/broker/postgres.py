@@ -55,6 +55,7 @@ class PgBroker:
         self._listening = False
         self._heard_at = clock.monotonic()
         self._conn: psycopg.Connection | None = None
+        self._loops: list[gevent.Greenlet] = []  # the listener and the heartbeat
         store.subscribe(self._publish)
 
     def subscribe(self, listener: Listener) -> None:
@@ -64,10 +65,12 @@ class PgBroker:
         self._resyncs.append(callback)
 
     def start(self) -> None:
-        gevent.spawn(self._listen)
-        gevent.spawn(self._heartbeat)
+        self._loops = [gevent.spawn(self._listen), gevent.spawn(self._heartbeat)]
 
     def close(self) -> None:
+        """Stop listening and beating; the LISTEN connection closes as the listener ends."""
+        gevent.killall(self._loops)
+        self._loops = []
         if self._conn is not None:
             self._conn.close()
 

@@ -139,10 +139,17 @@ class RedisSignals(LocalSignals):
         self.r = r
         self.channel = r.key("signals")
         self.listening = False  # subscribed, as Redis confirmed
+        self._receiver: gevent.Greenlet | None = None
         r.on_restore(self._heard)
 
     def start(self) -> None:
-        gevent.spawn(self._receive)
+        self._receiver = gevent.spawn(self._receive)
+
+    def close(self) -> None:
+        """Stop listening to the other nodes (the subscription is closed as the receiver ends)."""
+        if self._receiver is not None:
+            self._receiver.kill()
+            self._receiver = None
 
     def send(self, chat_id: str, event: str, data: dict[str, Any], skip: str) -> None:
         super().send(chat_id, event, data, skip)
