@@ -64,7 +64,9 @@ def open_backends(config: Config, clock: Clock) -> Backends:
     """Build each seam's configured implementation; nothing is connected or read until `open()` and `start()`."""
     node = secrets.token_hex(6)
     if config.database_url is None:
-        store: Store = JsonlStore(config.data_file, fsync=config.fsync, clock=clock)
+        store: Store = JsonlStore(
+            config.data_file, fsync=config.fsync, clock=clock, erase_within_s=config.erase_within_s
+        )
         broker: Broker = LocalBroker(store)
         leadership: Leadership = ALWAYS
         used_nonces: UsedNonces = LocalUsedNonces(clock)

@@ -11,7 +11,8 @@ from ..models import Chat, Message, settled_by
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
 # · ("erased", (chat_id, last_seq, rev, members_version)) its last member left: its history goes, its counters stay
-# · ("revoked", (session, until)) for a session signed out.
+# · ("revoked", (session, until)) for a session signed out
+# · ("reactor", (message_id, emoji, address, added)) one reactor of a message added or removed (its "update" follows).
 Record = tuple[str, Any]
 
 
@@ -59,6 +60,9 @@ class State:
         self.keys: dict[tuple[str, str], str] = {}  # (sender, client_id) -> message id
         self.tombs: dict[str, tuple[int, int, int]] = {}  # erased chat id -> (last_seq, rev, members_version)
         self.erasures = 0  # chats erased whose bytes the log still holds (until compaction rewrites it)
+        self.deletions = 0  # messages deleted whose text the log still holds (until compaction rewrites it)
+        self.reactors: dict[str, dict[str, list[str]]] = {}  # message id -> emoji -> every reactor, oldest first
+        self.reactions = 0  # reactors held, each one live record
         self.provisional: dict[str, Message] = {}
         self.plain: dict[str, Message] = {}  # the provisional ones the clock settles, in commit order (as sent)
         self.revoked: dict[str, int] = {}  # session signed out -> until when (ms) it is refused
@@ -104,6 +108,8 @@ class State:
         elif kind == "revoked":
             session, until = payload
             self.revoked[session] = max(until, self.revoked.get(session, until))
+        elif kind == "reactor":
+            self._react(*payload)
         else:
             raise ValueError(f"unknown record kind {kind!r}")
 
@@ -122,6 +128,7 @@ class State:
                     del self.keys[(m.sender, m.client_id)]
                 self.provisional.pop(m.id, None)
                 self.plain.pop(m.id, None)
+                self._drop_reactors(m.id)
             self.messages -= len(room.messages)
             for address in room.members:
                 self._unlist(address, chat_id)
@@ -141,6 +148,9 @@ class State:
             self.messages += 1
         else:
             old = room.messages[message.seq - room.base_seq - 1]
+            if message.deleted and not old.deleted:
+                self._drop_reactors(message.id)
+                self.deletions += 1
             room.by_rev.pop(old.rev, None)
             room.messages[message.seq - room.base_seq - 1] = message
         room.by_rev[message.rev] = message
@@ -153,6 +163,28 @@ class State:
             self.plain[message.id] = message
         else:
             self.plain.pop(message.id, None)
+
+    def _react(self, message_id: str, emoji: str, address: str, added: bool) -> None:
+        by_emoji = self.reactors.setdefault(message_id, {})
+        reactors = by_emoji.setdefault(emoji, [])
+        if address in reactors:
+            reactors.remove(address)
+            self.reactions -= 1
+        if added:
+            reactors.append(address)
+            self.reactions += 1
+        if not reactors:
+            del by_emoji[emoji]
+        if not by_emoji:
+            del self.reactors[message_id]
+
+    def _drop_reactors(self, message_id: str) -> None:
+        """A message deleted or erased: who reacted to it goes with it."""
+        self.reactions -= sum(map(len, self.reactors.pop(message_id, {}).values()))
+
+    def reactors_of(self, message_id: str, emoji: str) -> list[str]:
+        """Every reactor of the message with this emoji, oldest first."""
+        return list(self.reactors.get(message_id, {}).get(emoji, ()))
 
     def _touch(self, room: Room) -> None:
         self.activity += 1
@@ -182,7 +214,7 @@ class State:
         return [room.to_chat() for room in page], page[-1].activity if len(rooms) > limit else None
 
     def live_records(self) -> int:
-        return len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked)
+        return len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked) + self.reactions
 
     def forget_revoked(self, now_ms: int) -> None:
         """Sign-outs whose sessions have passed their maximum age: no token of theirs is valid any more."""
@@ -202,5 +234,8 @@ class State:
             )
             for message in room.messages:
                 yield "message", message
+                for emoji, reactors in self.reactors.get(message.id, {}).items():
+                    for address in reactors:
+                        yield "reactor", (message.id, emoji, address, True)
         for session, until in self.revoked.items():
             yield "revoked", (session, until)

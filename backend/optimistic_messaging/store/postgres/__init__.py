@@ -31,6 +31,7 @@ from ...broker.notify import CHANNEL, encode_notifications, encode_revocation
 from ...clock import Clock
 from ...errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
 from ...models import SETTLERS, Chat, Message, message_id, settled_by_sql
+from ...reactions import Reaction, react
 from ...stats import StoreStats
 from ..base import (
     Change,
@@ -42,6 +43,7 @@ from ..base import (
     Revoked,
     Stored,
     Unsettled,
+    check_reply,
     repeat_of,
 )
 from . import schema
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = (
     "chat_id, seq, rev, client_id, sender, body, tx, xmtp_id, xmtp_bound, status, source, reason, original, "
-    "sent_at, updated_at"
+    "sent_at, updated_at, reply_to, reactions, reaction_counts, deleted"
 )
 CHAT_COLUMNS = (
     "c.id, c.title, c.created_by, c.created_at, c.last_seq, c.rev, "
@@ -59,6 +61,8 @@ CHAT_COLUMNS = (
 INSERT_MESSAGES = (  # one statement for many, its rows one JSON text: far cheaper on both sides than a row each
     f"INSERT INTO messages ({COLUMNS}) SELECT {COLUMNS} FROM json_populate_recordset(NULL::messages, %s)"
 )
+ADD_REACTOR = "INSERT INTO reactions (chat_id, seq, emoji, address) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
+REMOVE_REACTOR = "DELETE FROM reactions WHERE chat_id = %s AND seq = %s AND emoji = %s AND address = %s"
 MEMBER_OPS = ("create", "add", "remove")
 KIND = settled_by_sql()  # which verifier settles a row: models.settled_by, in SQL
 DOWN = (psycopg.OperationalError, psycopg.InterfaceError)
@@ -160,13 +164,19 @@ class _Transaction:
         self.chat_changes: list[ChatChanged] = []
         self.tombs: dict[str, tuple[int, int]] = {}  # erased chats' last_seq and rev, for the ids registered here
         self.erased: dict[str, Chat] = {}  # chats erased here, as their last member left them
+        self.replied: set[tuple[str, int]] = set()  # the messages replies name that exist, as (chat, seq)
+        self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors, oldest first
+        self.reactor_writes: list[tuple[str, int, str, str, bool]] = []  # (chat, seq, emoji, address, added), in order
+        self.deleted: list[tuple[str, int]] = []  # messages deleted here: their reactors go
 
     def load(self, ops: list[_Op]) -> None:
         """Begin, lock every chat the ops touch and read what their plans need: one round trip."""
         listed = sorted({op.args[0] for op in ops if op.kind in MEMBER_OPS})
         created = sorted({op.args[0] for op in ops if op.kind == "create"})
         appends = [op.args[0] for op in ops if op.kind == "append"]
-        changed = [_split(op.args[0]) for op in ops if op.kind == "change"]
+        changed = [_split(op.args[0]) for op in ops if op.kind in ("change", "react")]
+        reacted = sorted({(*_split(op.args[0]), op.args[1].emoji) for op in ops if op.kind == "react"})
+        replies = [_split(n.reply_to) for n in appends if n.reply_to is not None]
         batch = _Batch()
         batch.add("BEGIN")
         # Creating a chat: first its id's lock, which another node creating it holds until it commits, so the read
@@ -198,6 +208,18 @@ class _Transaction:
                 "(SELECT e->>1, e->>2 FROM json_array_elements(%s::json) e)",
                 triples,
             )
+        if replies:  # only sends that reply read more than a plain send
+            replied = batch.add(
+                "SELECT chat_id, seq FROM messages WHERE (chat_id, seq) IN "
+                "(SELECT (e->>0), (e->>1)::bigint FROM json_array_elements(%s::json) e)",
+                orjson.dumps(replies).decode(),
+            )
+        if reacted:
+            reactors = batch.add(
+                "SELECT chat_id, seq, emoji, address FROM reactions WHERE (chat_id, seq, emoji) IN "
+                "(SELECT (e->>0), (e->>1)::bigint, (e->>2) FROM json_array_elements(%s::json) e) ORDER BY at",
+                orjson.dumps(reacted).decode(),
+            )
         if changed:
             current = batch.add(
                 f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN "
@@ -228,6 +250,11 @@ class _Transaction:
             for row in results[current]:
                 m = _message(row)
                 self.current.setdefault(m.id, m)
+        if replies:
+            self.replied = {(chat_id, seq) for chat_id, seq in results[replied]}
+        if reacted:
+            for chat_id, seq, emoji, address in results[reactors]:
+                self.reactors.setdefault((message_id(chat_id, seq), emoji), []).append(address)
 
     # -- plans: each decides against what is read and what earlier ops of this transaction did ---------------------
 
@@ -290,11 +317,16 @@ class _Transaction:
         member = (new.chat_id, new.sender) in self.member_of if state.members is None else new.sender in state.members
         if not member:
             raise Forbidden(f"you are not a member of chat {new.chat_id!r}")
+        loaded = state.members is not None  # then its starts are loaded too, with this transaction's changes
+        first = state.starts.get(new.sender, 1) if loaded else self.member_of.get((new.chat_id, new.sender), 1)
         earlier = self.keys.get((new.sender, new.client_id))
         if earlier is not None:
-            loaded = state.members is not None  # then its starts are loaded too, with this transaction's changes
-            first = state.starts.get(new.sender, 1) if loaded else self.member_of.get((new.chat_id, new.sender), 1)
             return repeat_of(self.current.get(earlier.id, earlier), new, first), False
+        check_reply(
+            new,
+            first,
+            lambda seq: (new.chat_id, seq) in self.replied or message_id(new.chat_id, seq) in self.current,
+        )
         chat = state.chat
         seq, rev, at = chat.last_seq + 1, chat.rev + 1, self.clock.now_ms()
         state.chat = replace(chat, last_seq=seq, rev=rev)
@@ -306,21 +338,41 @@ class _Transaction:
         return m, True
 
     def _change(self, message_id_: str, change: Change) -> Message:
+        current = self._current(message_id_)
+        fields = change(current)
+        return self._update(current, fields) if fields else current
+
+    def _react(self, message_id_: str, reaction: Reaction) -> Message:
+        current = self._current(message_id_)
+        key = (message_id_, reaction.emoji)
+        outcome = react(current, self.reactors.get(key, []), reaction)
+        if outcome is None:
+            return current
+        fields, self.reactors[key] = outcome
+        updated = self._update(current, fields)
+        self.reactor_writes.append((current.chat_id, current.seq, reaction.emoji, reaction.address, reaction.added))
+        return updated
+
+    def _current(self, message_id_: str) -> Message:
         current = self.current.get(message_id_)
         if current is None:
             raise NotFound(f"no message {message_id_!r}")
-        fields = change(current)
-        if not fields:
-            return current
+        return current
+
+    def _update(self, current: Message, fields: dict[str, Any]) -> Message:
+        """The message changed by `fields` at its chat's next rev; one deleted here loses its reactors."""
         state = self._state(current.chat_id)
         rev = state.chat.rev + 1
         state.chat = replace(state.chat, rev=rev)
         state.counters_changed = True
-        updated = self.current[message_id_] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
-        if any(m.id == message_id_ for m in self.inserts):
-            self.inserts = [updated if m.id == message_id_ else m for m in self.inserts]
+        updated = self.current[current.id] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        if any(m.id == current.id for m in self.inserts):
+            self.inserts = [updated if m.id == current.id else m for m in self.inserts]
         else:
-            self.updates[message_id_] = updated
+            self.updates[current.id] = updated
+        if updated.deleted and not current.deleted:
+            self.deleted.append((current.chat_id, current.seq))
+            self.reactors = {k: v for k, v in self.reactors.items() if k[0] != current.id}
         self.stored.append(Stored(updated, False))
         return updated
 
@@ -349,7 +401,12 @@ class _Transaction:
         """The chats whose last member left: every row of theirs goes; their counters stay for the next of each id
         (first in the transaction, so a chat registered again here is inserted after)."""
         gone = sorted(self.erased)
-        for table, column in (("messages", "chat_id"), ("members", "chat_id"), ("imported", "chat_id")):
+        for table, column in (
+            ("reactions", "chat_id"),
+            ("messages", "chat_id"),
+            ("members", "chat_id"),
+            ("imported", "chat_id"),
+        ):
             batch.add(f"DELETE FROM {table} WHERE {column} = ANY(%s::text[])", gone)
         for chat in self.erased.values():
             batch.add(
@@ -370,7 +427,20 @@ class _Transaction:
 
         self.inserts = [m for m in self.inserts if kept(m)]
         self.updates = {i: m for i, m in self.updates.items() if kept(m)}
+        self.reactor_writes = [w for w in self.reactor_writes if w[1] > erased_at.get(w[0], -1)]
+        self.deleted = [d for d in self.deleted if d[1] > erased_at.get(d[0], -1)]
         self.stored = [s for s in self.stored if kept(s.message)]
+
+    def _write_reactions(self, batch: _Batch) -> None:
+        """Reactors in the order they came (one may add and remove within a transaction); a deleted message's go."""
+        for chat_id, seq, emoji, address, added in self.reactor_writes:
+            batch.add(ADD_REACTOR if added else REMOVE_REACTOR, chat_id, seq, emoji, address)
+        if self.deleted:
+            batch.add(
+                "DELETE FROM reactions WHERE (chat_id, seq) IN "
+                "(SELECT (e->>0), (e->>1)::bigint FROM json_array_elements(%s::json) e)",
+                orjson.dumps(self.deleted).decode(),
+            )
 
     def write_and_commit(self, node: str) -> None:
         """Every write, the notifications, COMMIT: one round trip, then PostgreSQL's WAL flush."""
@@ -399,10 +469,12 @@ class _Transaction:
             batch.add(
                 "UPDATE messages m SET rev = u.rev, body = u.body, tx = u.tx, xmtp_id = u.xmtp_id, "
                 "xmtp_bound = u.xmtp_bound, status = u.status, source = u.source, reason = u.reason, "
-                "original = u.original, updated_at = u.updated_at "
+                "original = u.original, updated_at = u.updated_at, reactions = u.reactions, "
+                "reaction_counts = u.reaction_counts, deleted = u.deleted "
                 "FROM json_populate_recordset(NULL::messages, %s) u WHERE m.chat_id = u.chat_id AND m.seq = u.seq",
                 orjson.dumps(list(self.updates.values())).decode(),
             )
+        self._write_reactions(batch)
         if counters:
             batch.add(
                 "UPDATE chats c SET last_seq = u.last_seq, rev = u.rev, members_version = c.members_version + u.mv, "
@@ -460,7 +532,7 @@ def _roll_back(conn: psycopg.Connection) -> None:
 def _chat_of(op: _Op) -> str:
     if op.kind == "append":
         return op.args[0].chat_id
-    if op.kind == "change":
+    if op.kind in ("change", "react"):
         return _split(op.args[0])[0]
     return op.args[0]
 
@@ -700,8 +772,8 @@ class PgStore:
     def due_plain(self, sent_by: int, limit: int) -> list[Message]:
         """From the index of provisional plain messages by time sent: a round reads what is due, not what waits."""
         rows = self.query(
-            f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' AND tx IS NULL AND xmtp_id IS NULL "
-            "AND sent_at <= %s ORDER BY sent_at, chat_id, seq LIMIT %s",
+            f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' AND tx IS NULL "
+            "AND (xmtp_id IS NULL OR deleted) AND sent_at <= %s ORDER BY sent_at, chat_id, seq LIMIT %s",
             (sent_by, limit),
         )
         return [_message(row) for row in rows]
@@ -733,6 +805,10 @@ class PgStore:
 
     def change(self, message_id_: str, change: Change) -> Message:
         result: Message = self._submit(_Op("change", message_id_, change))
+        return result
+
+    def react(self, message_id_: str, reaction: Reaction) -> Message:
+        result: Message = self._submit(_Op("react", message_id_, reaction))
         return result
 
     def revoke_session(self, session: str, until: int) -> None:

@@ -86,6 +86,26 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS messages_plain_due ON messages (sent_at, chat_id, seq)
         WHERE status = 'provisional' AND tx IS NULL AND xmtp_id IS NULL;
     """,
+    # 5 (v1.2): replies, reactions (every reactor kept, the message shows the latest), deletion; a deleted message's
+    # XMTP copy settles it no more: the clock's schedule takes it.
+    """
+    ALTER TABLE messages
+        ADD COLUMN IF NOT EXISTS reply_to text,
+        ADD COLUMN IF NOT EXISTS reactions jsonb NOT NULL DEFAULT '{}',
+        ADD COLUMN IF NOT EXISTS reaction_counts jsonb NOT NULL DEFAULT '{}',
+        ADD COLUMN IF NOT EXISTS deleted boolean NOT NULL DEFAULT false;
+    CREATE TABLE IF NOT EXISTS reactions (
+        chat_id  text NOT NULL,
+        seq      bigint NOT NULL,
+        emoji    text NOT NULL,
+        address  text NOT NULL,
+        at       bigserial,               -- the order they reacted in: the latest are shown
+        PRIMARY KEY (chat_id, seq, emoji, address)
+    );
+    DROP INDEX IF EXISTS messages_plain_due;
+    CREATE INDEX messages_plain_due ON messages (sent_at, chat_id, seq)
+        WHERE status = 'provisional' AND tx IS NULL AND (xmtp_id IS NULL OR deleted);
+    """,
 ]
 
 
