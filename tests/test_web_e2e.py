@@ -480,6 +480,7 @@ def test_a_member_added_shows_up_at_once_in_every_members_list(people, group_mem
     # The creator removes d: everyone's list follows, and d can no longer write there.
     expect(a.page.get_by_role("button", name=re.compile(r"^Remove "))).to_have_count(3)  # each says whom
     a.page.locator(f'[data-testid="member"][data-address="{d.address}"]').get_by_test_id("member-remove").click()
+    a.page.get_by_test_id("member-remove-confirm").click()  # asked first: it cannot be undone
     expect(members_count(b)).to_have_text("3 members")
     expect(d.page.get_by_test_id("not-member")).to_contain_text("You are no longer a member of this chat")
     expect(d.page.get_by_test_id("composer")).to_be_disabled()
@@ -516,6 +517,8 @@ def test_leaving_a_group_stops_writing_there_and_the_others_see_the_member_go(pe
     expect(members_count(a)).to_have_text("3 members")
     b.page.get_by_test_id("members-toggle").click()
     b.page.get_by_test_id("leave-group").click()
+    expect(members_count(a)).to_have_text("3 members")  # nothing happens before the confirmation
+    b.page.get_by_test_id("leave-group-confirm").click()
     expect(b.page.get_by_test_id("not-member")).to_contain_text("You left this group")
     expect(b.page.get_by_test_id("composer")).to_be_disabled()
     expect(members_count(a)).to_have_text("2 members")

@@ -1,6 +1,7 @@
 "use client";
 import Link from "next/link";
 import { chatTitle } from "@/lib/chat-title";
+import { counted } from "@/lib/format";
 import type { Chat } from "@/lib/types";
 
 export function ChatList({
@@ -27,7 +28,7 @@ export function ChatList({
               {chatTitle(chat, me, nameOf)}
               <span className="muted">
                 {" "}
-                · {chat.members.length > 2 || chat.title ? `${chat.members.length} members · ` : ""}
+                · {chat.members.length > 2 || chat.title ? `${counted(chat.members.length, "member")} · ` : ""}
                 {chat.last_seq} {chat.last_seq === 1 ? "message" : "messages"}
               </span>
             </Link>

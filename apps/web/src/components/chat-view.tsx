@@ -10,6 +10,7 @@ import { SessionExpired } from "@/components/session-expired";
 import { useNames } from "@/hooks/use-contacts";
 import { useOptimisticMessaging } from "@/hooks/use-optimistic-messaging";
 import { chatTitle, isDm } from "@/lib/chat-title";
+import { counted } from "@/lib/format";
 import type { Membership } from "@/lib/messages-reducer";
 import { distinctNames } from "@/lib/names";
 import type { Session } from "@/lib/session";
@@ -56,7 +57,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
             aria-expanded={showMembers}
             onClick={() => setShowMembers((shown) => !shown)}
           >
-            {known.members.length} {known.members.length === 1 ? "member" : "members"}
+            {counted(known.members.length, "member")}
           </button>
         )}
         <Explained info={connectionStatus(chat.connection)} testId="connection" className="connection end" />
@@ -101,6 +102,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
       <MessageList
         messages={chat.messages}
         me={me}
+        group={!known || !isDm(known)}
         nameOf={nameOf}
         hasOlder={chat.hasOlder}
         loadingOlder={chat.loadingOlder}

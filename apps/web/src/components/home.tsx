@@ -1,6 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { ChatList } from "@/components/chat-list";
+import { MyAddress } from "@/components/my-address";
 import { NewChat } from "@/components/new-chat";
 import { useHome } from "@/hooks/use-home";
 import { generatedName } from "@/lib/names";
@@ -30,7 +31,7 @@ export function Home({ session }: { session: Session }) {
         {session.wallet !== "minipay" && (
           <details>
             <summary>Your address, to share</summary>
-            <p className="mono">{session.address}</p>
+            <MyAddress address={session.address} />
           </details>
         )}
         <div className="row">

@@ -8,11 +8,14 @@ import { messageStatus } from "@/lib/status-info";
 export function MessageBubble({
   message: m,
   mine,
+  showSender,
   nameOf,
   onDiscard,
 }: {
   message: ViewMessage;
   mine: boolean;
+  /** In a group, whose it is; a DM's header names the one other person already. */
+  showSender: boolean;
   nameOf(address: string): string;
   onDiscard(clientId: string): void;
 }) {
@@ -28,7 +31,7 @@ export function MessageBubble({
       data-seq={m.seq ?? ""}
       data-body={m.body}
     >
-      {!mine && <div className="sender">{m.sender ? nameOf(m.sender) : "Someone on XMTP"}</div>}
+      {showSender && <div className="sender">{m.sender ? nameOf(m.sender) : "Someone on XMTP"}</div>}
       {m.tx && (
         <div className="payment">
           {formatAmount(m.tx, config.tokens)} → {nameOf(m.tx.to)}

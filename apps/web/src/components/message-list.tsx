@@ -9,6 +9,7 @@ const NEAR_EDGE_PX = 80;
 export function MessageList({
   messages,
   me,
+  group,
   nameOf,
   hasOlder,
   loadingOlder,
@@ -17,6 +18,8 @@ export function MessageList({
 }: {
   messages: ViewMessage[];
   me: string;
+  /** A group's bubbles name their sender; a DM's do not. */
+  group: boolean;
   nameOf(address: string): string;
   hasOlder: boolean;
   loadingOlder: boolean;
@@ -57,15 +60,10 @@ export function MessageList({
           </button>
         </li>
       )}
-      {messages.map((m) => (
-        <MessageBubble
-          key={m.key}
-          message={m}
-          mine={m.sender.toLowerCase() === me.toLowerCase()}
-          nameOf={nameOf}
-          onDiscard={onDiscard}
-        />
-      ))}
+      {messages.map((m) => {
+        const mine = m.sender.toLowerCase() === me.toLowerCase();
+        return <MessageBubble key={m.key} message={m} mine={mine} showSender={group && !mine} nameOf={nameOf} onDiscard={onDiscard} />;
+      })}
     </ol>
   );
 }

@@ -367,6 +367,23 @@ describe("ChatConnection membership", () => {
     expect(h.store.getState().online).toEqual([]);
     expect(h.store.getState().typing).toEqual({});
   });
+
+  it("goes offline the moment the browser says so, and comes back when it is online again", async () => {
+    const network = new EventTarget();
+    vi.stubGlobal("window", network);
+    try {
+      const h = setup((event) => (event === "join" ? { ...joinOk(0), online: [ME, PEER] } : undefined));
+      await vi.waitFor(() => expect(h.store.getState().online).toEqual([ME, PEER]));
+      network.dispatchEvent(new Event("offline"));
+      expect(h.socket.connected).toBe(false);
+      expect(h.store.getState().online).toEqual([]);
+      network.dispatchEvent(new Event("online"));
+      expect(h.socket.connected).toBe(true);
+      await vi.waitFor(() => expect(h.socket.emitted("join")).toHaveLength(2));
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
 });
 
 describe("ChatConnection send order", () => {

@@ -8,6 +8,7 @@ import { initialLifecycle, maySend, transition, type Lifecycle, type LifecycleEv
 import { HistoryWriter, type History } from "./history";
 import { lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
 import { sameMembers } from "./mirror";
+import { browserNetwork, followNetwork, type NetworkEvents } from "./network";
 import { nextCreatedAt, type Outbox } from "./outbox";
 import { RETRY_MS, retryDelay, Retryer } from "./retry";
 import type { Session } from "./session";
@@ -51,6 +52,8 @@ export interface ChatConnectionOptions {
   onAuthResumed(): void;
   /** Where the XMTP SDK comes from; the lazy import of @xmtp/browser-sdk unless given. */
   loadXmtpSdk?: XmtpSdkLoader;
+  /** Where the browser says it went offline or online; the window unless given. */
+  network?: NetworkEvents | null;
 }
 
 export class ChatConnection {
@@ -97,6 +100,8 @@ export class ChatConnection {
     this.outboxLoaded = this.loadOutbox();
     this.unsubscribe = this.o.store.subscribe(() => this.historyWriter.changed());
     this.connectSocket();
+    const unwatch = followNetwork(this.o.network === undefined ? browserNetwork() : this.o.network, () => this.socket);
+    this.onStop.add(unwatch);
     void this.connectXmtp();
   }
 
