@@ -9,11 +9,12 @@ import { HistoryWriter, type History } from "./history";
 import { lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
 import { sameMembers } from "./mirror";
 import { browserNetwork, followNetwork, type NetworkEvents } from "./network";
+import { Marker } from "./marker";
 import { nextCreatedAt, type Outbox } from "./outbox";
 import { RETRY_MS, retryDelay, Retryer } from "./retry";
 import type { Session } from "./session";
 import type { Store } from "./store";
-import type { Ack, Chat, JoinAck, Message, PresenceEvent, Tx, TypingEvent } from "./types";
+import type { Ack, Chat, JoinAck, Message, PresenceEvent, ReceiptEvent, Tx, TypingEvent } from "./types";
 import { walletForSession } from "./wallet";
 import {
   getXmtpClient,
@@ -89,9 +90,23 @@ export class ChatConnection {
   /** Called once by stop(): what waits on this chat gives up. */
   private readonly onStop = new Set<() => void>();
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Our read and delivered positions, sent as `mark`. */
+  private readonly marker: Marker;
+  /** client_ids sent over XMTP as replies: their XMTP copy is no text, so the server cannot bind it to the content. */
+  private readonly xmtpReplies = new Set<string>();
 
   constructor(private readonly o: ChatConnectionOptions) {
     this.token = o.session.token;
+    this.marker = new Marker({
+      chatId: o.chatId,
+      state: () => o.store.getState(),
+      socket: () => {
+        const socket = this.socket;
+        const joined = o.store.getState().membership === "member" && this.joining === null;
+        return socket?.connected && joined && maySend(this.lifecycle) ? socket : null;
+      },
+      marked: (p) => this.dispatch({ type: "receipt", positions: { address: o.session.address, ...p } }),
+    });
     this.historyWriter = new HistoryWriter(o.history, o.session.address, () => o.store.getState());
   }
 
@@ -109,6 +124,7 @@ export class ChatConnection {
     this.historyWriter.close();
     this.unsubscribe();
     this.move({ type: "stopped" });
+    this.marker.stop();
     clearTimeout(this.connectTimer);
     this.retryer.cancel();
     this.catchUpGeneration++;
@@ -140,6 +156,7 @@ export class ChatConnection {
     if (this.stopped) return;
     const before = this.o.store.getState().local;
     this.o.store.dispatch(action);
+    this.marker.due();
     const after = this.o.store.getState().local;
     if (after === before) return;
     for (const clientId of Object.keys(before)) {
@@ -253,6 +270,7 @@ export class ChatConnection {
     this.connectTimer = setTimeout(() => socket.connect(), 0);
     socket.on("connect", () => {
       this.move({ type: "connected" });
+      this.marker.connected();
       this.o.onSocket(true);
       this.o.onProblem(null);
       void this.historyLoaded.then(() => this.join(socket));
@@ -296,6 +314,11 @@ export class ChatConnection {
       if (event.chat_id === this.chatId) {
         this.dispatch({ type: "typing", address: event.address, typing: event.typing, now: Date.now() });
       }
+    });
+    socket.on("receipt", (event: ReceiptEvent) => {
+      if (event.chat_id !== this.chatId) return;
+      const { address, read_seq, delivered_seq } = event;
+      this.dispatch({ type: "receipt", positions: { address, read_seq, delivered_seq } });
     });
     socket.on("presence", (event: PresenceEvent) => {
       if (event.chat_id === this.chatId) this.dispatch({ type: "presence", address: event.address, online: event.online });
@@ -400,7 +423,8 @@ export class ChatConnection {
       client_id: id,
       body: message.body,
       ...(message.tx ? { tx: message.tx } : {}),
-      ...(message.xmtp_id ? { xmtp_id: message.xmtp_id, keyed: true } : {}),
+      ...(message.reply_to ? { reply_to: message.reply_to } : {}),
+      ...(message.xmtp_id ? { xmtp_id: message.xmtp_id, keyed: !message.reply_to } : {}),
     };
     socket.timeout(ACK_TIMEOUT_MS).emit("send", payload, (err: Error | null, ack: Ack<{ message: Message }>) => {
       const current = this.sendSlot === slot;
@@ -433,7 +457,8 @@ export class ChatConnection {
     });
   }
 
-  async send(body: string, tx: Tx | null = null): Promise<void> {
+  /** Sends `body` (with a payment's `tx` claim, or as a reply to the server message `replyTo`). */
+  async send(body: string, tx: Tx | null = null, replyTo: string | null = null): Promise<void> {
     const message: LocalMessage = {
       client_id: crypto.randomUUID(),
       chat_id: this.chatId,
@@ -441,6 +466,7 @@ export class ChatConnection {
       body,
       tx,
       created_at: nextCreatedAt(),
+      ...(replyTo ? { reply_to: replyTo } : {}),
     };
     this.dispatch({ type: "localAdded", entries: [message] });
     this.stopTyping();
@@ -452,7 +478,13 @@ export class ChatConnection {
   }
 
   private async sendOverXmtp(xmtp: XmtpChat, message: LocalMessage): Promise<void> {
-    const xmtpId = await xmtp.sendText(message.body, message.client_id);
+    const replied = message.reply_to ? this.o.store.getState().byId[message.reply_to] : undefined;
+    // A reply goes over XMTP as its reply content type when the message answered has an XMTP copy; the server's copy
+    // then links to it by attestation (a reply is no text: the server cannot bind it to the content).
+    if (replied?.xmtp_id) this.xmtpReplies.add(message.client_id);
+    const xmtpId = replied?.xmtp_id
+      ? await xmtp.sendReply(message.body, { xmtp_id: replied.xmtp_id, sender: replied.sender }, message.client_id)
+      : await xmtp.sendText(message.body, message.client_id);
     if (!xmtpId || this.stopped) return;
     this.xmtpIds.set(message.client_id, xmtpId);
     const pending = this.o.store.getState().local[message.client_id];
@@ -475,12 +507,51 @@ export class ChatConnection {
       .timeout(ACK_TIMEOUT_MS)
       .emit(
         "attest",
-        { chat_id: this.chatId, message_id: messageId, xmtp_id: xmtpId, keyed: true },
+        { chat_id: this.chatId, message_id: messageId, xmtp_id: xmtpId, keyed: !this.xmtpReplies.has(clientId) },
         (err: Error | null, ack: Ack<{ message: Message }>) => {
           if (err) this.attested.delete(clientId); // retried on the next flush
           else if (ack.ok) this.dispatch({ type: "fetchedMessages", messages: [ack.message] });
         },
       );
+  }
+
+  /** The newest message seen on screen with the page in the foreground: read up to it. */
+  seen(seq: number): void {
+    this.marker.seen(seq);
+  }
+
+  /** Adds or removes our `emoji` on a message (v1.2 `react`), and on its XMTP copy where XMTP is the path. */
+  async react(messageId: string, emoji: string, added: boolean): Promise<void> {
+    const action = added ? "added" : "removed";
+    const message = await this.request("react", { chat_id: this.chatId, message_id: messageId, emoji, action });
+    const target = message ?? this.o.store.getState().byId[messageId];
+    if (message && this.xmtp && target?.xmtp_id) void this.xmtp.sendReaction({ xmtp_id: target.xmtp_id, sender: target.sender }, emoji, added);
+  }
+
+  /** Deletes our message for everyone (v1.2 `delete`): the server erases its text. */
+  async deleteMessage(messageId: string): Promise<void> {
+    await this.request("delete", { chat_id: this.chatId, message_id: messageId });
+  }
+
+  /** A message action over the socket; the message it answers is shown at once. Null (and the problem said) when it
+   * could not be done. */
+  private request(event: "react" | "delete", payload: Record<string, unknown>): Promise<Message | null> {
+    const socket = this.socket;
+    if (!socket?.connected) {
+      this.o.onProblem("Not connected: try again once you are back online");
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve) => {
+      socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (err: Error | null, ack: Ack<{ message: Message }>) => {
+        if (this.stopped) return resolve(null);
+        if (!err && ack.ok) {
+          this.dispatch({ type: "fetchedMessages", messages: [ack.message] });
+          return resolve(ack.message);
+        }
+        this.o.onProblem(err || ack.ok ? "The server did not answer: try again" : ack.error.message);
+        resolve(null);
+      });
+    });
   }
 
   /** Called on every keystroke; tells the others at most every 2 s. */

@@ -97,7 +97,18 @@ export interface StandInConversation {
   readonly id: string;
   members: SdkConversation["members"];
   sendText: SdkConversation["sendText"];
+  sendReply: SdkConversation["sendReply"];
+  sendReaction: SdkConversation["sendReaction"];
   stream: SdkConversation["stream"];
+}
+
+/** A reply or reaction as the stand-in received it. */
+export interface SentContent<T> {
+  conversationId: string;
+  senderInboxId: string;
+  content: T;
+  opts: Parameters<SdkConversation["sendText"]>[1];
+  id: string;
 }
 
 export interface StandInClient {
@@ -121,6 +132,8 @@ export class StandInNetwork {
   readonly conversations = new Map<string, StoredConversation>();
   readonly registered = new Set<string>();
   readonly sends: SentText[] = [];
+  readonly replies: SentContent<Parameters<SdkConversation["sendReply"]>[0]>[] = [];
+  readonly reactions: SentContent<Parameters<SdkConversation["sendReaction"]>[0]>[] = [];
   /** Message streams opened and ended, across every conversation. */
   readonly streams = { opened: 0, ended: 0 };
   readonly creates: { identifier: Identifier; options: CreateOptions; signature: Uint8Array }[] = [];
@@ -203,6 +216,16 @@ export class StandInNetwork {
         stored.messages.push(message);
         // Streams hear of it asynchronously, the sender's own streams included.
         for (const listener of stored.listeners) queueMicrotask(() => listener(message));
+        return id;
+      },
+      sendReply: async (reply, opts) => {
+        const id = randomGroupId() + randomGroupId();
+        this.replies.push({ conversationId: stored.id, senderInboxId, content: reply, opts, id });
+        return id;
+      },
+      sendReaction: async (reaction, opts) => {
+        const id = randomGroupId() + randomGroupId();
+        this.reactions.push({ conversationId: stored.id, senderInboxId, content: reaction, opts, id });
         return id;
       },
       stream: async (options) => {
