@@ -1,11 +1,19 @@
 // The start page's data, without React: the chat list page by page, its error, XMTP coming up in the background
-// (its conversations mirrored, then the list loaded again), and the actions (new DM or group, sign-out). The page
-// renders `getState()` through `useHome`.
+// (its conversations mirrored, then the list loaded again), and the actions (new DM or group, sign-out). The list is
+// live (contract v1.2): a socket that joins no chat hears `chat:update`, `chat:removed`, `chat:activity` and our own
+// `receipt`, and every (re)connect reads the list again; a failed read is retried by itself. The page renders
+// `getState()` through `useHome`.
+import { io, type Socket } from "socket.io-client";
 import { api, ApiError } from "./api";
 import { signOut as endSession } from "./auth";
+import { chatActivity, chatRemoved, chatUpdated, ownReceipt } from "./chat-list-live";
 import { appendPage, firstPage, readPage, type ChatListState } from "./chat-pages";
+import { config } from "./config";
 import { deviceStorage } from "./device-storage";
+import { browserNetwork, followNetwork, type NetworkEvents } from "./network";
+import { Retryer } from "./retry";
 import { saveSession, type Session } from "./session";
+import type { Chat, ChatActivity, ReceiptEvent } from "./types";
 import { walletForSession } from "./wallet";
 import { allowXmtp, getXmtpClient, registerXmtpConversations, startXmtpDm, xmtpEnabled, type XmtpClient } from "./xmtp";
 
@@ -23,6 +31,10 @@ export const initialHomeState: HomeState = { list: null, loadingMore: false, err
 
 type Owner = Pick<Session, "token" | "address" | "wallet">;
 
+/** A failed read of the list is tried again after this, doubling up to LIST_RETRY_MAX_MS. */
+export const LIST_RETRY_MS = 1000;
+const LIST_RETRY_MAX_MS = 15_000;
+
 export class HomeStore {
   private state: HomeState = initialHomeState;
   private readonly listeners = new Set<() => void>();
@@ -31,8 +43,15 @@ export class HomeStore {
   /** Bumped to drop the answers of a list load or XMTP set-up that a newer one (or close) replaced. */
   private listRun = 0;
   private xmtpRun = 0;
+  private socket: Socket | null = null;
+  /** Reads that failed in a row: the next retry waits longer. */
+  private failures = 0;
+  private readonly retryer = new Retryer(() => this.reload());
 
-  constructor(private readonly owner: Owner) {
+  constructor(
+    private readonly owner: Owner,
+    private readonly network: NetworkEvents | null = browserNetwork(),
+  ) {
     this.token = owner.token;
   }
 
@@ -52,10 +71,70 @@ export class HomeStore {
   start(): () => void {
     this.reload();
     this.startXmtp();
+    const closeSocket = this.follow();
     return () => {
       this.listRun++;
       this.xmtpRun++;
+      this.retryer.cancel();
+      closeSocket();
     };
+  }
+
+  /** The socket of the live list; the returned function closes it. */
+  private follow(): () => void {
+    const socket = io(config.serverUrl, {
+      transports: ["websocket"],
+      auth: (give) => give({ token: this.token }),
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+      autoConnect: false,
+    });
+    this.socket = socket;
+    let connectedBefore = false;
+    socket.on("connect", () => {
+      // Events missed while away are not replayed: the list is read again (the first read is under way already).
+      if (connectedBefore || this.state.error) this.reload();
+      connectedBefore = true;
+    });
+    socket.on("chat:update", (chat: Chat) => this.change((list) => chatUpdated(list, chat)));
+    socket.on("chat:removed", (event: { chat_id: string }) => this.change((list) => chatRemoved(list, event.chat_id)));
+    socket.on("chat:activity", (event: ChatActivity) => this.activity(event));
+    socket.on("receipt", (event: ReceiptEvent) => this.change((list) => ownReceipt(list, event, this.owner.address)));
+    const timer = setTimeout(() => socket.connect(), 0); // as ChatConnection: a double mount stops it first
+    const unwatch = followNetwork(this.network, () => this.socket);
+    return () => {
+      clearTimeout(timer);
+      unwatch();
+      socket.removeAllListeners();
+      socket.disconnect();
+      this.socket = null;
+    };
+  }
+
+  private change(next: (list: ChatListState) => ChatListState): void {
+    const list = this.state.list;
+    if (!list) return;
+    const changed = next(list);
+    if (changed !== list) this.set({ list: changed });
+  }
+
+  /** A new message: the list follows; a chat it does not hold is read; someone else's message has reached this
+   * device, so it is marked delivered. */
+  private activity(event: ChatActivity): void {
+    const list = this.state.list;
+    if (!list) return;
+    const next = chatActivity(list, event, this.owner.address);
+    if (next === null) {
+      api.chat(this.token, event.chat_id).then(({ chat }) => this.change((held) => chatUpdated(held, chat)), () => undefined);
+    } else if (next === list) {
+      return; // a repeat: marked already
+    } else {
+      this.set({ list: next });
+    }
+    const { sender, deleted } = event.last_message;
+    if (!deleted && sender.toLowerCase() !== this.owner.address.toLowerCase() && this.socket?.connected) {
+      this.socket.emit("mark", { chat_id: event.chat_id, delivered_seq: event.last_seq }, () => undefined);
+    }
   }
 
   sessionChanged(token: string): void {
@@ -65,8 +144,13 @@ export class HomeStore {
   /** The first page again; an older load still running is dropped. */
   reload(): void {
     const run = ++this.listRun;
+    this.retryer.cancel();
     api.listChats(this.token).then(
-      (page) => run === this.listRun && this.set({ list: firstPage(readPage(page)) }),
+      (page) => {
+        if (run !== this.listRun) return;
+        this.failures = 0;
+        this.set({ list: firstPage(readPage(page)), error: null });
+      },
       (e: unknown) => run === this.listRun && this.failed(e),
     );
   }
@@ -84,9 +168,15 @@ export class HomeStore {
       .finally(() => this.set({ loadingMore: false }));
   }
 
+  /** A refused session ends; anything else (the server away, a network down) is said and tried again by itself. */
   private failed(e: unknown): void {
-    if (e instanceof ApiError && e.code === "unauthorized") saveSession(null);
-    else this.set({ error: "Your chats could not be loaded" });
+    if (e instanceof ApiError && e.code === "unauthorized") {
+      saveSession(null);
+      return;
+    }
+    this.set({ error: "Your chats could not be loaded: trying again" });
+    this.retryer.after(Math.min(LIST_RETRY_MS * 2 ** this.failures, LIST_RETRY_MAX_MS));
+    this.failures++;
   }
 
   /** XMTP comes up in the background; once it does, its conversations are mirrored and listed too. */
