@@ -1,6 +1,7 @@
 "use client";
 import Link from "next/link";
 import { useMemo, useState } from "react";
+import type { BubbleActions } from "@/components/message-bubble";
 import { Composer } from "@/components/composer";
 import { Explained } from "@/components/explained";
 import { MembersPanel } from "@/components/members-panel";
@@ -11,7 +12,8 @@ import { useNames } from "@/hooks/use-contacts";
 import { useOptimisticMessaging } from "@/hooks/use-optimistic-messaging";
 import { chatTitle, isDm } from "@/lib/chat-title";
 import { counted } from "@/lib/format";
-import type { Membership } from "@/lib/messages-reducer";
+import { DELETED_TEXT } from "@/lib/chat-preview";
+import type { Membership, ViewMessage } from "@/lib/messages-reducer";
 import { distinctNames } from "@/lib/names";
 import type { Session } from "@/lib/session";
 import { connectionStatus } from "@/lib/status-info";
@@ -26,6 +28,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
   const plainName = useNames(session.address);
   const [showMembers, setShowMembers] = useState(false);
   const [left, setLeft] = useState(false);
+  const [replyTo, setReplyTo] = useState<ViewMessage | null>(null);
   const me = session.address;
   const known = chat.chat;
   // Everyone who shows up here: members, and senders who have left.
@@ -40,6 +43,11 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
   const recipient = member && known && isDm(known) ? (others[0] ?? null) : null;
   const outsider = left ? "You left this group" : OUTSIDER[chat.membership];
   const title = chat.membership === "not-member" ? "Chat" : known ? chatTitle(known, me, nameOf) : "…";
+  const { react, deleteMessage, discard } = chat;
+  const actions: Omit<BubbleActions, "onJump"> = useMemo(
+    () => ({ onReply: setReplyTo, onReact: react, onDelete: deleteMessage, onDiscard: discard }),
+    [react, deleteMessage, discard],
+  );
 
   return (
     <div className="chat">
@@ -107,7 +115,11 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
         hasOlder={chat.hasOlder}
         loadingOlder={chat.loadingOlder}
         onLoadOlder={chat.loadOlder}
-        onDiscard={chat.discard}
+        divider={chat.divider}
+        tickOf={chat.tickOf}
+        readersOf={chat.readersOf}
+        onSeen={chat.seen}
+        actions={actions}
       />
       {chat.typing.length > 0 && (
         <p className="typing" data-testid="typing">
@@ -115,7 +127,12 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
         </p>
       )}
       <Composer
-        onSend={(text) => chat.send(text)}
+        onSend={(text) => {
+          chat.send(text, null, replyTo?.id ?? null);
+          setReplyTo(null);
+        }}
+        replyingTo={replyTo && { name: nameOf(replyTo.sender), body: replyTo.deleted ? DELETED_TEXT : replyTo.body }}
+        onCancelReply={() => setReplyTo(null)}
         onTyping={chat.notifyTyping}
         onStopTyping={chat.stopTyping}
         disabled={!!outsider}

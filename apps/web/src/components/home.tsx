@@ -17,7 +17,7 @@ const WALLET_LABEL: Record<WalletKind, string> = {
 /** The signed-in start page: who I am, my chats (page by page), a new DM or group. Its data lives in HomeStore. */
 export function Home({ session }: { session: Session }) {
   const router = useRouter();
-  const { store, list, loadingMore, error, xmtp, xmtpOnly, nameOf, offerXmtp } = useHome(session);
+  const { store, list, loadingMore, error, xmtp, xmtpOnly, nameOf, offerXmtp, settings, settingsError } = useHome(session);
   const open = (chatId: string) => router.push(`/chats/${encodeURIComponent(chatId)}`);
 
   return (
@@ -75,6 +75,29 @@ export function Home({ session }: { session: Session }) {
           </p>
         )}
       </section>
+
+      {settings && (
+        <section className="card" aria-labelledby="settings-title" data-testid="settings">
+          <h2 id="settings-title">Settings</h2>
+          <label className="setting">
+            <input
+              type="checkbox"
+              data-testid="share-read-receipts"
+              checked={settings.read_receipts}
+              onChange={(e) => store.setReadReceipts(e.target.checked)}
+            />
+            <span>
+              Share read receipts
+              <span className="muted"> — others see how far you have read and what reached you; off, nobody does.</span>
+            </span>
+          </label>
+          {settingsError && (
+            <p className="error" role="alert">
+              {settingsError}
+            </p>
+          )}
+        </section>
+      )}
 
       <NewChat me={session.address} onDm={(peer) => store.openDm(peer)} onGroup={(title, members) => store.openGroup(title, members)} onOpened={open} />
     </div>

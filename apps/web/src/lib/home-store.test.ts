@@ -8,7 +8,7 @@ import { serverMessage } from "./testing/messages";
 import type { Chat, ChatPage, Message } from "./types";
 
 vi.mock("socket.io-client", async () => ({ io: (await import("./testing/fake-socket")).fakeIo }));
-const rest = vi.hoisted(() => ({ listChats: vi.fn(), createChat: vi.fn(), chat: vi.fn() }));
+const rest = vi.hoisted(() => ({ listChats: vi.fn(), createChat: vi.fn(), chat: vi.fn(), settings: vi.fn(), putSettings: vi.fn() }));
 vi.mock("./api", async (importOriginal) => ({ ...(await importOriginal<typeof import("./api")>()), api: rest }));
 const saved = vi.hoisted(() => ({ saveSession: vi.fn() }));
 vi.mock("./session", async (importOriginal) => ({ ...(await importOriginal<typeof import("./session")>()), ...saved }));
@@ -20,6 +20,7 @@ const page = (ids: number[], next: string | null = null): ChatPage => ({ chats: 
 const ids = (store: HomeStore) => store.getState().list?.chats.map((c) => c.id);
 
 function started(network: EventTarget | null = null) {
+  if (!rest.settings.getMockImplementation()) rest.settings.mockRejectedValue(new ApiError("not_found", "no settings here", 404));
   const store = new HomeStore({ token: "t1", address: ME, wallet: "burner" }, network);
   const changes = vi.fn();
   store.subscribe(changes);
@@ -35,6 +36,8 @@ afterEach(() => {
   rest.listChats.mockReset();
   rest.createChat.mockReset();
   rest.chat.mockReset();
+  rest.settings.mockReset();
+  rest.putSettings.mockReset();
   saved.saveSession.mockReset();
 });
 
@@ -200,5 +203,32 @@ describe("HomeStore's live list (v1.2)", () => {
     expect(h.socket.connected).toBe(false);
     network.dispatchEvent(new Event("online"));
     expect(rest.listChats).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("HomeStore settings (v1.2)", () => {
+  it("reads the settings, shows a change at once, and puts it back when the server refuses it", async () => {
+    rest.listChats.mockResolvedValue(page([1]));
+    rest.settings.mockResolvedValue({ settings: { read_receipts: true, push_previews: true } });
+    rest.putSettings
+      .mockResolvedValueOnce({ settings: { read_receipts: false, push_previews: true } })
+      .mockRejectedValueOnce(new ApiError("rate_limited", "Too many changes", 429));
+    const { store } = started();
+    await vi.waitFor(() => expect(store.getState().settings).toEqual({ read_receipts: true, push_previews: true }));
+    store.setReadReceipts(false);
+    expect(store.getState().settings?.read_receipts).toBe(false);
+    await vi.waitFor(() => expect(rest.putSettings).toHaveBeenCalledWith("t1", { read_receipts: false }));
+    store.setReadReceipts(true);
+    expect(store.getState().settings?.read_receipts).toBe(true);
+    await vi.waitFor(() => expect(store.getState().settingsError).toBe("Too many changes"));
+    expect(store.getState().settings?.read_receipts).toBe(false);
+  });
+
+  it("leaves the settings out on a server without them", async () => {
+    rest.listChats.mockResolvedValue(page([1]));
+    const { store } = started();
+    await vi.waitFor(() => expect(rest.settings).toHaveBeenCalled());
+    await Promise.resolve();
+    expect(store.getState().settings).toBeNull();
   });
 });

@@ -13,7 +13,7 @@ import { deviceStorage } from "./device-storage";
 import { browserNetwork, followNetwork, type NetworkEvents } from "./network";
 import { Retryer } from "./retry";
 import { saveSession, type Session } from "./session";
-import type { Chat, ChatActivity, ReceiptEvent } from "./types";
+import type { Chat, ChatActivity, ReceiptEvent, Settings } from "./types";
 import { walletForSession } from "./wallet";
 import { allowXmtp, getXmtpClient, registerXmtpConversations, startXmtpDm, xmtpEnabled, type XmtpClient } from "./xmtp";
 
@@ -25,9 +25,20 @@ export interface HomeState {
   xmtp: XmtpClient | null;
   /** XMTP conversations not mirrored (the server holds their id with other people in it). */
   xmtpOnly: number;
+  /** The account's settings (v1.2); null until read, or when the server has none. */
+  settings: Settings | null;
+  settingsError: string | null;
 }
 
-export const initialHomeState: HomeState = { list: null, loadingMore: false, error: null, xmtp: null, xmtpOnly: 0 };
+export const initialHomeState: HomeState = {
+  list: null,
+  loadingMore: false,
+  error: null,
+  xmtp: null,
+  xmtpOnly: 0,
+  settings: null,
+  settingsError: null,
+};
 
 type Owner = Pick<Session, "token" | "address" | "wallet">;
 
@@ -44,6 +55,8 @@ export class HomeStore {
   private listRun = 0;
   private xmtpRun = 0;
   private socket: Socket | null = null;
+  /** The page closed: late answers are dropped. */
+  private closed = false;
   /** Reads that failed in a row: the next retry waits longer. */
   private failures = 0;
   private readonly retryer = new Retryer(() => this.reload());
@@ -71,11 +84,13 @@ export class HomeStore {
   start(): () => void {
     this.reload();
     this.startXmtp();
+    this.loadSettings();
     const closeSocket = this.follow();
     return () => {
       this.listRun++;
       this.xmtpRun++;
       this.retryer.cancel();
+      this.closed = true;
       closeSocket();
     };
   }
@@ -194,6 +209,25 @@ export class HomeStore {
       this.set({ xmtpOnly: alone.length });
       this.reload();
     })();
+  }
+
+  /** The settings once; a server without them (v1.1) leaves the panel out. */
+  private loadSettings(): void {
+    api.settings(this.token).then(
+      ({ settings }) => !this.closed && this.set({ settings }),
+      () => undefined,
+    );
+  }
+
+  /** Whether others see how far we read; shown at once, put back when the server refuses. */
+  setReadReceipts(share: boolean): void {
+    const held = this.state.settings;
+    if (!held) return;
+    this.set({ settings: { ...held, read_receipts: share }, settingsError: null });
+    api.putSettings(this.token, { read_receipts: share }).then(
+      ({ settings }) => this.set({ settings }),
+      (e: unknown) => this.set({ settings: held, settingsError: e instanceof Error ? e.message : "Not saved" }),
+    );
   }
 
   /** The user turned XMTP on: the set-up runs again, and may now ask the wallet to sign. */
