@@ -150,6 +150,10 @@ def test_two_people_chat_instantly_with_typing_presence_and_settled_statuses(two
     expect(a.bubbles("gm frens")).to_have_count(1)
     expect(a.bubbles("gm frens")).to_have_attribute("data-status", "confirmed")  # the fallback settles it
     expect(b.bubbles("gm frens")).to_have_attribute("data-status", "confirmed")
+    # A plain message wears no settlement badge, only its ticks; a DM's bubbles do not repeat the other's name.
+    expect(a.bubbles("gm frens").get_by_test_id("status")).to_have_count(0)
+    expect(a.bubbles("gm frens").get_by_test_id("ticks")).to_have_text(re.compile(r"^✓"))
+    expect(b.bubbles("gm frens").locator(".sender")).to_have_count(0)
     b.say("wagmi")
     expect(a.bubbles("wagmi")).to_have_count(1)
     screenshot(a, "chat-a")
@@ -158,6 +162,43 @@ def test_two_people_chat_instantly_with_typing_presence_and_settled_statuses(two
     expect(b.bubbles("gm frens")).to_have_count(1)
     expect(b.bubbles("wagmi")).to_have_count(1)
     assert a.errors == [] and b.errors == []
+
+
+def test_the_browser_going_offline_shows_offline_and_nobody_online_at_once_then_comes_back(two):
+    a, b = two
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    expect(a.page.get_by_test_id(f"presence-{b.address}")).to_have_attribute("data-online", "true")
+    a.context.set_offline(True)  # the browser's offline event: no waiting for a ping to time out
+    try:
+        expect(a.page.get_by_test_id("connection")).to_have_attribute("data-kind", "Offline", timeout=3000)
+        expect(a.page.get_by_test_id(f"presence-{b.address}")).to_have_attribute("data-online", "false", timeout=3000)
+        a.say("sent from offline")
+        expect(a.bubbles("sent from offline")).to_have_attribute("data-status", "sending")
+    finally:
+        a.context.set_offline(False)
+    expect(a.page.get_by_test_id("connection")).to_have_attribute("data-kind", "Fallback")
+    expect(b.bubbles("sent from offline")).to_have_count(1)
+
+
+def test_the_start_page_offers_the_address_whole_with_a_copy_button_and_lists_chats_with_pictures(two):
+    a, b = two
+    a.page.get_by_test_id("my-address").locator("xpath=..").get_by_text("Your address, to share").click()
+    halves = a.page.get_by_test_id("address-text").locator("span")
+    expect(halves).to_have_count(2)
+    assert "".join(halves.all_inner_texts()) == a.address
+    heights = {round(h.bounding_box()["height"]) for h in halves.all()}
+    assert len(heights) == 1  # never one character alone on a line
+    a.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    a.page.get_by_test_id("address-copy").click()
+    expect(a.page.get_by_test_id("address-copy")).to_have_text("Copied")
+    assert a.page.evaluate("navigator.clipboard.readText()") == a.address
+    a.open_dm_with(b)
+    a.say("hello there")
+    a.page.get_by_test_id("back").click()
+    item = a.page.get_by_test_id("chat-item")
+    expect(item.get_by_test_id("avatar")).to_have_count(1)
+    screenshot(a, "chat-list")
 
 
 def test_payment_message_is_pending_until_the_block_is_final_then_confirmed(two, stack):
@@ -611,9 +652,11 @@ def test_every_status_has_its_own_badge_and_a_tap_explains_it(people, stack):
         anvil.finalize()
     finally:
         peer.close()
-    expected = {"Paid 2 CELO": ("pending", "Pending"), "plain text": ("confirmed", "Confirmed"),
-                "bound to XMTP": ("verified", "Verified"), "Paid 3 CELO": ("corrected", "Corrected"),
-                "Paid 4 CELO": ("retracted", "Retracted")}
+    expected = {"Paid 2 CELO": ("pending", "Pending"), "bound to XMTP": ("verified", "Verified"),
+                "Paid 3 CELO": ("corrected", "Corrected"), "Paid 4 CELO": ("retracted", "Retracted")}
+    # A plain text is in no doubt once acknowledged: settled, it shows no badge (its sender's ticks say enough).
+    expect(a.bubbles("plain text")).to_have_attribute("data-kind", "confirmed")
+    expect(a.bubbles("plain text").get_by_test_id("status")).to_have_count(0)
     for body, (kind, label) in expected.items():
         expect(a.bubbles(body)).to_have_attribute("data-kind", kind)
         expect(a.bubbles(body).get_by_test_id("status")).to_contain_text(label)

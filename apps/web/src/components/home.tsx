@@ -76,9 +76,9 @@ export function Home({ session }: { session: Session }) {
         )}
       </section>
 
-      {settings && (
-        <section className="card" aria-labelledby="settings-title" data-testid="settings">
-          <h2 id="settings-title">Settings</h2>
+      <details className="card" data-testid="settings" onToggle={(e) => e.currentTarget.open && store.loadSettings()}>
+        <summary>Settings</summary>
+        {settings && (
           <label className="setting">
             <input
               type="checkbox"
@@ -91,13 +91,13 @@ export function Home({ session }: { session: Session }) {
               <span className="muted"> — others see how far you have read and what reached you; off, nobody does.</span>
             </span>
           </label>
-          {settingsError && (
-            <p className="error" role="alert">
-              {settingsError}
-            </p>
-          )}
-        </section>
-      )}
+        )}
+        {settingsError && (
+          <p className="error" role="alert" data-testid="settings-error">
+            {settingsError}
+          </p>
+        )}
+      </details>
 
       <NewChat me={session.address} onDm={(peer) => store.openDm(peer)} onGroup={(title, members) => store.openGroup(title, members)} onOpened={open} />
     </div>

@@ -84,7 +84,6 @@ export class HomeStore {
   start(): () => void {
     this.reload();
     this.startXmtp();
-    this.loadSettings();
     const closeSocket = this.follow();
     return () => {
       this.listRun++;
@@ -211,11 +210,15 @@ export class HomeStore {
     })();
   }
 
-  /** The settings once; a server without them (v1.1) leaves the panel out. */
-  private loadSettings(): void {
+  /** The settings, read when the panel is opened (not on every visit: a v1.1 server has none, and a browser reports
+   * each refused request on its console). */
+  loadSettings(): void {
+    if (this.state.settings) return;
     api.settings(this.token).then(
-      ({ settings }) => !this.closed && this.set({ settings }),
-      () => undefined,
+      ({ settings }) => !this.closed && this.set({ settings, settingsError: null }),
+      (e: unknown) =>
+        !this.closed &&
+        this.set({ settingsError: e instanceof ApiError && e.status === 404 ? "This server has no settings" : "Settings could not be read" }),
     );
   }
 
