@@ -1,6 +1,7 @@
 "use client";
 import { useState } from "react";
 import { ConfirmButton } from "@/components/confirm-button";
+import { EmojiButton } from "@/components/emoji-button";
 
 /** The quick reactions offered (XMTP apps and messengers offer about these). */
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
@@ -29,12 +30,12 @@ export function MessageActions({
     <div className="message-actions" data-testid="message-actions" role="group" aria-label="Message actions">
       <div className="picker" role="group" aria-label="React">
         {QUICK_REACTIONS.map((emoji) => (
-          <button
+          <EmojiButton
             key={emoji}
-            type="button"
-            className={`emoji${picked(emoji) ? " picked" : ""}`}
-            data-testid="react-pick"
-            data-emoji={emoji}
+            emoji={emoji}
+            className="emoji"
+            mine={picked(emoji) && "picked"}
+            testId="react-pick"
             aria-pressed={picked(emoji)}
             onClick={() => {
               onReact(emoji, !picked(emoji));
@@ -42,7 +43,7 @@ export function MessageActions({
             }}
           >
             {emoji}
-          </button>
+          </EmojiButton>
         ))}
       </div>
       <div className="row">

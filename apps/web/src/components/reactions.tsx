@@ -1,5 +1,6 @@
 "use client";
 import { useState } from "react";
+import { EmojiButton } from "@/components/emoji-button";
 
 /** A message's reactions as chips (emoji and count, most first); a tap shows who reacted, and adds or takes back
  * our own. */
@@ -29,18 +30,18 @@ export function Reactions({
     <div className="reactions">
       <div className="chips">
         {emojis.map((emoji) => (
-          <button
+          <EmojiButton
             key={emoji}
-            type="button"
-            className={`chip${minePicked(emoji) ? " mine" : ""}`}
-            data-testid="reaction"
-            data-emoji={emoji}
+            emoji={emoji}
+            className="chip"
+            mine={minePicked(emoji) && "mine"}
+            testId="reaction"
             aria-expanded={open === emoji}
             aria-label={`${emoji} ${counts[emoji]}: who reacted`}
             onClick={() => setOpen((shown) => (shown === emoji ? null : emoji))}
           >
             {emoji} {counts[emoji]}
-          </button>
+          </EmojiButton>
         ))}
       </div>
       {open && (
