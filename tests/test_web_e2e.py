@@ -201,6 +201,33 @@ def test_the_start_page_offers_the_address_whole_with_a_copy_button_and_lists_ch
     screenshot(a, "chat-list")
 
 
+def test_at_360_px_a_message_offers_react_reply_copy_and_delete_without_overflowing(people):
+    a, b = people(viewport=MINIPAY_VIEWPORT), people(viewport=MINIPAY_VIEWPORT)
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.say("a long word: " + "x" * 80)
+    a.say("hello")
+    b.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    b.bubbles("hello").get_by_test_id("message-menu").click()
+    menu = b.bubbles("hello").get_by_test_id("message-actions")
+    expect(menu.get_by_test_id("react-pick")).to_have_count(6)
+    expect(menu.get_by_test_id("delete")).to_have_count(0)  # not b's message to delete
+    menu.get_by_test_id("copy").click()
+    expect(menu.get_by_test_id("copy")).to_have_text("Copied")
+    assert b.page.evaluate("navigator.clipboard.readText()") == "hello"
+    menu.get_by_test_id("reply").click()
+    expect(b.page.get_by_test_id("replying")).to_contain_text("hello")
+    screenshot(b, "reply-360")
+    b.page.get_by_test_id("reply-cancel").click()
+    expect(b.page.get_by_test_id("replying")).to_have_count(0)
+    a.bubbles("hello").get_by_test_id("message-menu").click()
+    a.bubbles("hello").get_by_test_id("delete").click()
+    expect(a.bubbles("hello").get_by_test_id("delete-confirm")).to_be_visible()  # asked first
+    a.bubbles("hello").get_by_test_id("delete-cancel").click()
+    for person in (a, b):
+        assert person.page.evaluate("document.scrollingElement.scrollWidth") <= 360
+
+
 def test_payment_message_is_pending_until_the_block_is_final_then_confirmed(two, stack):
     a, b = two
     anvil = stack["anvil"]
