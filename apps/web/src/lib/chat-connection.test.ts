@@ -26,7 +26,8 @@ function fakeServer(me: string, members: string[]) {
   let seq = 0;
   const byClientId = new Map<string, Message>();
   const byId = new Map<string, Message>();
-  return async (event: string, payload: Record<string, unknown>): Promise<Ack<{ message: Message }> | Ack<JoinAck> | undefined> => {
+  const positions = { read_seq: 0, delivered_seq: 0 };
+  return async (event: string, payload: Record<string, unknown>): Promise<Ack<{ message: Message }> | Ack<JoinAck> | Ack<typeof positions> | undefined> => {
     switch (event) {
       case "join": {
         const ack: JoinAck = {
@@ -56,6 +57,12 @@ function fakeServer(me: string, members: string[]) {
         const message = { ...held, rev: held.rev + 1, xmtp_id: payload.xmtp_id as string, xmtp_bound: bound };
         byId.set(message.id, message);
         return { ok: true, message };
+      }
+      case "mark": {
+        const read = Math.max(positions.read_seq, (payload.read_seq as number | undefined) ?? 0);
+        positions.read_seq = read;
+        positions.delivered_seq = Math.max(positions.delivered_seq, read, (payload.delivered_seq as number | undefined) ?? 0);
+        return { ok: true, ...positions };
       }
       case "react": {
         const held = byId.get(payload.message_id as string);
@@ -209,6 +216,16 @@ describe("ChatConnection over XMTP (stand-in SDK)", () => {
     expect(h.network.reactions[0]!.content).toEqual({
       reference: h.network.sends[0]!.id, referenceInboxId: inboxIdOf(h.me), action: 1, content: "👍", schema: 1,
     });
+  });
+
+  it("sends XMTP's read receipt when we read on, not when messages are only delivered", async () => {
+    const h = await xmtpReady();
+    h.socket.push("message", serverMessageIn({ seq: 1, client_id: "p1", sender: h.peer, body: "hi" }));
+    await vi.waitFor(() => expect(h.socket.emitted("mark")).toEqual([{ chat_id: CHAT, delivered_seq: 1 }]));
+    await vi.waitFor(() => expect(h.store.getState().positions[h.me.toLowerCase()]?.delivered_seq).toBe(1));
+    expect(h.network.readReceipts).toEqual([]);
+    h.connection.seen(1);
+    await vi.waitFor(() => expect(h.network.readReceipts).toEqual([{ conversationId: CHAT, senderInboxId: inboxIdOf(h.me) }]));
   });
 
   it("shows our own message once although the XMTP stream echoes it", async () => {

@@ -105,7 +105,12 @@ export class ChatConnection {
         const joined = o.store.getState().membership === "member" && this.joining === null;
         return socket?.connected && joined && maySend(this.lifecycle) ? socket : null;
       },
-      marked: (p) => this.dispatch({ type: "receipt", positions: { address: o.session.address, ...p } }),
+      marked: (p) => {
+        const before = o.store.getState().positions[o.session.address.toLowerCase()]?.read_seq ?? 0;
+        this.dispatch({ type: "receipt", positions: { address: o.session.address, ...p } });
+        // Where XMTP is the path, its copy of the chat hears that we read on too (its read receipt content type).
+        if (p.read_seq > before && this.xmtp) void this.xmtp.sendReadReceipt();
+      },
     });
     this.historyWriter = new HistoryWriter(o.history, o.session.address, () => o.store.getState());
   }

@@ -115,6 +115,8 @@ export interface XmtpChat {
   sendReply(text: string, to: XmtpRef, clientId: string): Promise<string | null>;
   /** XMTP's reaction content type (reaction:1.0, a Unicode emoji added or removed); the id, or null. */
   sendReaction(to: XmtpRef, emoji: string, added: boolean): Promise<string | null>;
+  /** XMTP's read receipt content type (readReceipt:1.0): read up to now; the id, or null. */
+  sendReadReceipt(): Promise<string | null>;
   close(): void;
 }
 
@@ -178,6 +180,7 @@ export async function openXmtpChat(
           .catch(() => null),
       sendReaction: (to, emoji, added) =>
         conversation.sendReaction(reactionContent(to.xmtp_id, inboxOf(to.sender), emoji, added)).catch(() => null),
+      sendReadReceipt: () => conversation.sendReadReceipt().catch(() => null),
       close: () => void stream.end().catch(() => undefined),
     };
   } catch {

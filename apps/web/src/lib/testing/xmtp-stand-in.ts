@@ -99,6 +99,7 @@ export interface StandInConversation {
   sendText: SdkConversation["sendText"];
   sendReply: SdkConversation["sendReply"];
   sendReaction: SdkConversation["sendReaction"];
+  sendReadReceipt: SdkConversation["sendReadReceipt"];
   stream: SdkConversation["stream"];
 }
 
@@ -134,6 +135,8 @@ export class StandInNetwork {
   readonly sends: SentText[] = [];
   readonly replies: SentContent<Parameters<SdkConversation["sendReply"]>[0]>[] = [];
   readonly reactions: SentContent<Parameters<SdkConversation["sendReaction"]>[0]>[] = [];
+  /** Read receipts sent: by whom, in which conversation. */
+  readonly readReceipts: { conversationId: string; senderInboxId: string }[] = [];
   /** Message streams opened and ended, across every conversation. */
   readonly streams = { opened: 0, ended: 0 };
   readonly creates: { identifier: Identifier; options: CreateOptions; signature: Uint8Array }[] = [];
@@ -227,6 +230,10 @@ export class StandInNetwork {
         const id = randomGroupId() + randomGroupId();
         this.reactions.push({ conversationId: stored.id, senderInboxId, content: reaction, opts, id });
         return id;
+      },
+      sendReadReceipt: async () => {
+        this.readReceipts.push({ conversationId: stored.id, senderInboxId });
+        return randomGroupId() + randomGroupId();
       },
       stream: async (options) => {
         const queue: DecodedMessage<unknown>[] = [];
