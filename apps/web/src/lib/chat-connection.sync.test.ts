@@ -359,6 +359,15 @@ describe("ChatConnection membership", () => {
     expect(h.store.getState().membership).toBe("removed");
   });
 
+  it("knows we are out of the chat from chat:removed (v1.2), and only for this chat", async () => {
+    const h = setup(sendOk());
+    await vi.waitFor(() => expect(h.store.getState().membership).toBe("member"));
+    h.socket.push("chat:removed", { chat_id: "another" });
+    expect(h.store.getState().membership).toBe("member");
+    h.socket.push("chat:removed", { chat_id: CHAT });
+    expect(h.store.getState().membership).toBe("removed");
+  });
+
   it("shows nobody online or typing while the socket is down", async () => {
     const h = setup((event) => (event === "join" ? { ...joinOk(0), online: [ME, PEER] } : undefined));
     await vi.waitFor(() => expect(h.store.getState().online).toEqual([ME, PEER]));

@@ -312,6 +312,7 @@ export class ChatConnection {
       this.move({ type: "sessionEnding", signedOut: event?.reason === "logout" });
     });
     socket.on("chat:update", (chat: Chat) => this.dispatch({ type: "chatUpdated", chat }));
+    socket.on("chat:removed", (event: { chat_id: string }) => this.dispatch({ type: "chatRemoved", chatId: event.chat_id }));
     const onMessage = (message: Message) => this.dispatch({ type: "socketMessages", messages: [message] });
     socket.on("message", onMessage);
     socket.on("message:update", onMessage);

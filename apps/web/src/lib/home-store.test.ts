@@ -204,6 +204,17 @@ describe("HomeStore's live list (v1.2)", () => {
     network.dispatchEvent(new Event("online"));
     expect(rest.listChats).toHaveBeenCalledTimes(2);
   });
+
+  it("connects the live list again with a renewed token after the server ended the old one's socket", async () => {
+    rest.listChats.mockResolvedValue(page([1]));
+    const h = started();
+    await vi.waitFor(() => expect(h.socket.connected).toBe(true));
+    h.socket.serverDisconnect();
+    h.socket.active = false; // socket.io-client does not reconnect by itself after a server-side disconnect
+    h.store.sessionChanged("t2");
+    expect(h.socket.connected).toBe(true);
+    expect(h.socket.auths.at(-1)).toEqual({ token: "t2" });
+  });
 });
 
 describe("HomeStore settings (v1.2)", () => {

@@ -151,8 +151,11 @@ export class HomeStore {
     }
   }
 
+  /** A renewed token: used from now on, and the live list's socket, if the server ended it with the old one,
+   * connects again with it. */
   sessionChanged(token: string): void {
     this.token = token;
+    if (this.socket && !this.socket.connected && this.socket.active === false) this.socket.connect();
   }
 
   /** The first page again; an older load still running is dropped. */

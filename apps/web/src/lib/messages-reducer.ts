@@ -79,6 +79,8 @@ export type Action =
   | { type: "notMember" }
   /** `chat:update`: the chat's members (or title) changed. */
   | { type: "chatUpdated"; chat: Chat }
+  /** v1.2 `chat:removed`: we left this chat or were removed from it. */
+  | { type: "chatRemoved"; chatId: string }
   /** The socket dropped: nobody is known to be online or typing until we are back. */
   | { type: "disconnected" }
   /** Messages from the socket, which arrive in rev order and so may advance highestRev. */
@@ -254,6 +256,9 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
       if (stillIn) return { ...state, chat, membership: "member" };
       return { ...state, chat, membership: "removed", online: [], typing: {} };
     }
+    case "chatRemoved":
+      if (action.chatId !== state.chatId || state.membership === "removed") return state;
+      return { ...state, membership: "removed", online: [], typing: {} };
     case "disconnected":
       return state.online.length === 0 && Object.keys(state.typing).length === 0 ? state : { ...state, online: [], typing: {} };
     case "socketMessages":
