@@ -694,5 +694,11 @@ def test_every_status_has_its_own_badge_and_a_tap_explains_it(people, stack):
     expect(a.bubbles("Paid 2 CELO").get_by_test_id("status-explanation")).to_be_visible()
     expect(a.bubbles("Paid 2 CELO").get_by_test_id("status-explanation")).to_contain_text("Pending: shown instantly")
     screenshot(a, "statuses")
+    # The last message's explanation opens where it can be read: not under the composer.
+    a.bubbles("Paid 4 CELO").get_by_test_id("status").tap()
+    tip = a.bubbles("Paid 4 CELO").get_by_test_id("status-explanation")
+    expect(tip).to_be_visible()
+    composer_top = a.page.get_by_test_id("composer").bounding_box()["y"]
+    assert tip.bounding_box()["y"] + tip.bounding_box()["height"] <= composer_top
     a.page.get_by_test_id("connection").tap()
     expect(a.page.get_by_test_id("connection-explanation")).to_contain_text("Fallback: XMTP is out of reach")
