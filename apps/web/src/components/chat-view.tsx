@@ -2,6 +2,7 @@
 import Link from "next/link";
 import { useMemo, useState } from "react";
 import type { BubbleActions } from "@/components/message-bubble";
+import { AvatarPicture } from "@/components/avatar";
 import { Composer } from "@/components/composer";
 import { Explained } from "@/components/explained";
 import { MembersPanel } from "@/components/members-panel";
@@ -55,6 +56,9 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
         <Link href="/" className="back" data-testid="back" aria-label="Back to chats">
           ←
         </Link>
+        {known && chat.membership !== "not-member" && (
+          <AvatarPicture seed={known && isDm(known) ? (others[0] ?? known.id) : chatId} label={title} size={32} />
+        )}
         <span className="title" data-testid="chat-title">
           {title}
         </span>
