@@ -26,22 +26,16 @@ export function MessageActions({
   onDone(): void;
 }) {
   const [copied, setCopied] = useState(false);
+  const pick = (emoji: string) => {
+    onReact(emoji, !picked(emoji));
+    onDone();
+  };
   return (
     <div className="message-actions" data-testid="message-actions" role="group" aria-label="Message actions">
       <div className="picker" role="group" aria-label="React">
         {QUICK_REACTIONS.map((emoji) => (
-          <EmojiButton
-            key={emoji}
-            emoji={emoji}
-            className="emoji"
-            mine={picked(emoji) && "picked"}
-            testId="react-pick"
-            aria-pressed={picked(emoji)}
-            onClick={() => {
-              onReact(emoji, !picked(emoji));
-              onDone();
-            }}
-          >
+          <EmojiButton key={emoji} emoji={emoji} className="emoji" mine={picked(emoji) && "picked"} testId="react-pick"
+            aria-pressed={picked(emoji)} onClick={() => pick(emoji)}>
             {emoji}
           </EmojiButton>
         ))}
