@@ -150,6 +150,10 @@ def test_two_people_chat_instantly_with_typing_presence_and_settled_statuses(two
     expect(a.bubbles("gm frens")).to_have_count(1)
     expect(a.bubbles("gm frens")).to_have_attribute("data-status", "confirmed")  # the fallback settles it
     expect(b.bubbles("gm frens")).to_have_attribute("data-status", "confirmed")
+    # A plain message wears no settlement badge, only its ticks; a DM's bubbles do not repeat the other's name.
+    expect(a.bubbles("gm frens").get_by_test_id("status")).to_have_count(0)
+    expect(a.bubbles("gm frens").get_by_test_id("ticks")).to_have_text(re.compile(r"^✓"))
+    expect(b.bubbles("gm frens").locator(".sender")).to_have_count(0)
     b.say("wagmi")
     expect(a.bubbles("wagmi")).to_have_count(1)
     screenshot(a, "chat-a")
@@ -158,6 +162,70 @@ def test_two_people_chat_instantly_with_typing_presence_and_settled_statuses(two
     expect(b.bubbles("gm frens")).to_have_count(1)
     expect(b.bubbles("wagmi")).to_have_count(1)
     assert a.errors == [] and b.errors == []
+
+
+def test_the_browser_going_offline_shows_offline_and_nobody_online_at_once_then_comes_back(two):
+    a, b = two
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    expect(a.page.get_by_test_id(f"presence-{b.address}")).to_have_attribute("data-online", "true")
+    a.context.set_offline(True)  # the browser's offline event: no waiting for a ping to time out
+    try:
+        expect(a.page.get_by_test_id("connection")).to_have_attribute("data-kind", "Offline", timeout=3000)
+        expect(a.page.get_by_test_id(f"presence-{b.address}")).to_have_attribute("data-online", "false", timeout=3000)
+        a.say("sent from offline")
+        expect(a.bubbles("sent from offline")).to_have_attribute("data-status", "sending")
+    finally:
+        a.context.set_offline(False)
+    expect(a.page.get_by_test_id("connection")).to_have_attribute("data-kind", "Fallback")
+    expect(b.bubbles("sent from offline")).to_have_count(1)
+
+
+def test_the_start_page_offers_the_address_whole_with_a_copy_button_and_lists_chats_with_pictures(two):
+    a, b = two
+    a.page.get_by_test_id("my-address").locator("xpath=..").get_by_text("Your address, to share").click()
+    halves = a.page.get_by_test_id("address-text").locator("span")
+    expect(halves).to_have_count(2)
+    assert "".join(halves.all_inner_texts()) == a.address
+    heights = {round(h.bounding_box()["height"]) for h in halves.all()}
+    assert len(heights) == 1  # never one character alone on a line
+    a.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    a.page.get_by_test_id("address-copy").click()
+    expect(a.page.get_by_test_id("address-copy")).to_have_text("Copied")
+    assert a.page.evaluate("navigator.clipboard.readText()") == a.address
+    a.open_dm_with(b)
+    a.say("hello there")
+    a.page.get_by_test_id("back").click()
+    item = a.page.get_by_test_id("chat-item")
+    expect(item.get_by_test_id("avatar")).to_have_count(1)
+    screenshot(a, "chat-list")
+
+
+def test_at_360_px_a_message_offers_react_reply_copy_and_delete_without_overflowing(people):
+    a, b = people(viewport=MINIPAY_VIEWPORT), people(viewport=MINIPAY_VIEWPORT)
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.say("a long word: " + "x" * 80)
+    a.say("hello")
+    b.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    b.bubbles("hello").get_by_test_id("message-menu").click()
+    menu = b.bubbles("hello").get_by_test_id("message-actions")
+    expect(menu.get_by_test_id("react-pick")).to_have_count(6)
+    expect(menu.get_by_test_id("delete")).to_have_count(0)  # not b's message to delete
+    menu.get_by_test_id("copy").click()
+    expect(menu.get_by_test_id("copy")).to_have_text("Copied")
+    assert b.page.evaluate("navigator.clipboard.readText()") == "hello"
+    menu.get_by_test_id("reply").click()
+    expect(b.page.get_by_test_id("replying")).to_contain_text("hello")
+    screenshot(b, "reply-360")
+    b.page.get_by_test_id("reply-cancel").click()
+    expect(b.page.get_by_test_id("replying")).to_have_count(0)
+    a.bubbles("hello").get_by_test_id("message-menu").click()
+    a.bubbles("hello").get_by_test_id("delete").click()
+    expect(a.bubbles("hello").get_by_test_id("delete-confirm")).to_be_visible()  # asked first
+    a.bubbles("hello").get_by_test_id("delete-cancel").click()
+    for person in (a, b):
+        assert person.page.evaluate("document.scrollingElement.scrollWidth") <= 360
 
 
 def test_payment_message_is_pending_until_the_block_is_final_then_confirmed(two, stack):
@@ -480,6 +548,7 @@ def test_a_member_added_shows_up_at_once_in_every_members_list(people, group_mem
     # The creator removes d: everyone's list follows, and d can no longer write there.
     expect(a.page.get_by_role("button", name=re.compile(r"^Remove "))).to_have_count(3)  # each says whom
     a.page.locator(f'[data-testid="member"][data-address="{d.address}"]').get_by_test_id("member-remove").click()
+    a.page.get_by_test_id("member-remove-confirm").click()  # asked first: it cannot be undone
     expect(members_count(b)).to_have_text("3 members")
     expect(d.page.get_by_test_id("not-member")).to_contain_text("You are no longer a member of this chat")
     expect(d.page.get_by_test_id("composer")).to_be_disabled()
@@ -516,6 +585,8 @@ def test_leaving_a_group_stops_writing_there_and_the_others_see_the_member_go(pe
     expect(members_count(a)).to_have_text("3 members")
     b.page.get_by_test_id("members-toggle").click()
     b.page.get_by_test_id("leave-group").click()
+    expect(members_count(a)).to_have_text("3 members")  # nothing happens before the confirmation
+    b.page.get_by_test_id("leave-group-confirm").click()
     expect(b.page.get_by_test_id("not-member")).to_contain_text("You left this group")
     expect(b.page.get_by_test_id("composer")).to_be_disabled()
     expect(members_count(a)).to_have_text("2 members")
@@ -608,9 +679,11 @@ def test_every_status_has_its_own_badge_and_a_tap_explains_it(people, stack):
         anvil.finalize()
     finally:
         peer.close()
-    expected = {"Paid 2 CELO": ("pending", "Pending"), "plain text": ("confirmed", "Confirmed"),
-                "bound to XMTP": ("verified", "Verified"), "Paid 3 CELO": ("corrected", "Corrected"),
-                "Paid 4 CELO": ("retracted", "Retracted")}
+    expected = {"Paid 2 CELO": ("pending", "Pending"), "bound to XMTP": ("verified", "Verified"),
+                "Paid 3 CELO": ("corrected", "Corrected"), "Paid 4 CELO": ("retracted", "Retracted")}
+    # A plain text is in no doubt once acknowledged: settled, it shows no badge (its sender's ticks say enough).
+    expect(a.bubbles("plain text")).to_have_attribute("data-kind", "confirmed")
+    expect(a.bubbles("plain text").get_by_test_id("status")).to_have_count(0)
     for body, (kind, label) in expected.items():
         expect(a.bubbles(body)).to_have_attribute("data-kind", kind)
         expect(a.bubbles(body).get_by_test_id("status")).to_contain_text(label)
@@ -621,5 +694,11 @@ def test_every_status_has_its_own_badge_and_a_tap_explains_it(people, stack):
     expect(a.bubbles("Paid 2 CELO").get_by_test_id("status-explanation")).to_be_visible()
     expect(a.bubbles("Paid 2 CELO").get_by_test_id("status-explanation")).to_contain_text("Pending: shown instantly")
     screenshot(a, "statuses")
+    # The last message's explanation opens where it can be read: not under the composer.
+    a.bubbles("Paid 4 CELO").get_by_test_id("status").tap()
+    tip = a.bubbles("Paid 4 CELO").get_by_test_id("status-explanation")
+    expect(tip).to_be_visible()
+    composer_top = a.page.get_by_test_id("composer").bounding_box()["y"]
+    assert tip.bounding_box()["y"] + tip.bounding_box()["height"] <= composer_top
     a.page.get_by_test_id("connection").tap()
     expect(a.page.get_by_test_id("connection-explanation")).to_contain_text("Fallback: XMTP is out of reach")

@@ -1,6 +1,8 @@
 "use client";
 import Link from "next/link";
 import { useMemo, useState } from "react";
+import type { BubbleActions } from "@/components/message-bubble";
+import { AvatarPicture } from "@/components/avatar";
 import { Composer } from "@/components/composer";
 import { Explained } from "@/components/explained";
 import { MembersPanel } from "@/components/members-panel";
@@ -10,7 +12,9 @@ import { SessionExpired } from "@/components/session-expired";
 import { useNames } from "@/hooks/use-contacts";
 import { useOptimisticMessaging } from "@/hooks/use-optimistic-messaging";
 import { chatTitle, isDm } from "@/lib/chat-title";
-import type { Membership } from "@/lib/messages-reducer";
+import { counted } from "@/lib/format";
+import { DELETED_TEXT } from "@/lib/chat-preview";
+import type { Membership, ViewMessage } from "@/lib/messages-reducer";
 import { distinctNames } from "@/lib/names";
 import type { Session } from "@/lib/session";
 import { connectionStatus } from "@/lib/status-info";
@@ -25,6 +29,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
   const plainName = useNames(session.address);
   const [showMembers, setShowMembers] = useState(false);
   const [left, setLeft] = useState(false);
+  const [replyTo, setReplyTo] = useState<ViewMessage | null>(null);
   const me = session.address;
   const known = chat.chat;
   // Everyone who shows up here: members, and senders who have left.
@@ -39,6 +44,11 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
   const recipient = member && known && isDm(known) ? (others[0] ?? null) : null;
   const outsider = left ? "You left this group" : OUTSIDER[chat.membership];
   const title = chat.membership === "not-member" ? "Chat" : known ? chatTitle(known, me, nameOf) : "…";
+  const { react, deleteMessage, discard } = chat;
+  const actions: Omit<BubbleActions, "onJump"> = useMemo(
+    () => ({ onReply: setReplyTo, onReact: react, onDelete: deleteMessage, onDiscard: discard }),
+    [react, deleteMessage, discard],
+  );
 
   return (
     <div className="chat">
@@ -46,6 +56,9 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
         <Link href="/" className="back" data-testid="back" aria-label="Back to chats">
           ←
         </Link>
+        {known && chat.membership !== "not-member" && (
+          <AvatarPicture seed={known && isDm(known) ? (others[0] ?? known.id) : chatId} label={title} size={32} />
+        )}
         <span className="title" data-testid="chat-title">
           {title}
         </span>
@@ -56,7 +69,7 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
             aria-expanded={showMembers}
             onClick={() => setShowMembers((shown) => !shown)}
           >
-            {known.members.length} {known.members.length === 1 ? "member" : "members"}
+            {counted(known.members.length, "member")}
           </button>
         )}
         <Explained info={connectionStatus(chat.connection)} testId="connection" className="connection end" />
@@ -101,11 +114,16 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
       <MessageList
         messages={chat.messages}
         me={me}
+        group={!known || !isDm(known)}
         nameOf={nameOf}
         hasOlder={chat.hasOlder}
         loadingOlder={chat.loadingOlder}
         onLoadOlder={chat.loadOlder}
-        onDiscard={chat.discard}
+        divider={chat.divider}
+        tickOf={chat.tickOf}
+        readersOf={chat.readersOf}
+        onSeen={chat.seen}
+        actions={actions}
       />
       {chat.typing.length > 0 && (
         <p className="typing" data-testid="typing">
@@ -113,7 +131,12 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
         </p>
       )}
       <Composer
-        onSend={(text) => chat.send(text)}
+        onSend={(text) => {
+          chat.send(text, null, replyTo?.id ?? null);
+          setReplyTo(null);
+        }}
+        replyingTo={replyTo && { name: nameOf(replyTo.sender), body: replyTo.deleted ? DELETED_TEXT : replyTo.body }}
+        onCancelReply={() => setReplyTo(null)}
         onTyping={chat.notifyTyping}
         onStopTyping={chat.stopTyping}
         disabled={!!outsider}

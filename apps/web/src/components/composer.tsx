@@ -14,17 +14,26 @@ export function Composer({
   onTyping,
   onStopTyping,
   disabled = false,
+  replyingTo = null,
+  onCancelReply,
 }: {
   onSend(text: string): void;
   onTyping(): void;
   onStopTyping(): void;
   disabled?: boolean;
+  /** The message being answered: shown above the box until sent or cancelled. */
+  replyingTo?: { name: string; body: string } | null;
+  onCancelReply?(): void;
 }) {
   const [text, setText] = useState("");
   const box = useRef<HTMLTextAreaElement>(null);
   const max = config.maxBodyChars;
   const length = charCount(text.trim());
   const over = length > max;
+
+  useLayoutEffect(() => {
+    if (replyingTo) box.current?.focus();
+  }, [replyingTo]);
 
   useLayoutEffect(() => {
     const el = box.current;
@@ -56,6 +65,17 @@ export function Composer({
         submit();
       }}
     >
+      {replyingTo && (
+        <div className="replying" data-testid="replying">
+          <span className="quote-text">
+            <span className="quote-name">Reply to {replyingTo.name}</span>
+            <span className="quote-body">{replyingTo.body}</span>
+          </span>
+          <button type="button" className="link" data-testid="reply-cancel" aria-label="Cancel the reply" onClick={onCancelReply}>
+            ✕
+          </button>
+        </div>
+      )}
       <div className="composer-row">
         <label className="visually-hidden" htmlFor="composer">
           Message

@@ -1,6 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { ChatList } from "@/components/chat-list";
+import { MyAddress } from "@/components/my-address";
 import { NewChat } from "@/components/new-chat";
 import { useHome } from "@/hooks/use-home";
 import { generatedName } from "@/lib/names";
@@ -16,7 +17,7 @@ const WALLET_LABEL: Record<WalletKind, string> = {
 /** The signed-in start page: who I am, my chats (page by page), a new DM or group. Its data lives in HomeStore. */
 export function Home({ session }: { session: Session }) {
   const router = useRouter();
-  const { store, list, loadingMore, error, xmtp, xmtpOnly, nameOf, offerXmtp } = useHome(session);
+  const { store, list, loadingMore, error, xmtp, xmtpOnly, nameOf, offerXmtp, settings, settingsError } = useHome(session);
   const open = (chatId: string) => router.push(`/chats/${encodeURIComponent(chatId)}`);
 
   return (
@@ -30,7 +31,7 @@ export function Home({ session }: { session: Session }) {
         {session.wallet !== "minipay" && (
           <details>
             <summary>Your address, to share</summary>
-            <p className="mono">{session.address}</p>
+            <MyAddress address={session.address} />
           </details>
         )}
         <div className="row">
@@ -74,6 +75,29 @@ export function Home({ session }: { session: Session }) {
           </p>
         )}
       </section>
+
+      <details className="card" data-testid="settings" onToggle={(e) => e.currentTarget.open && store.loadSettings()}>
+        <summary>Settings</summary>
+        {settings && (
+          <label className="setting">
+            <input
+              type="checkbox"
+              data-testid="share-read-receipts"
+              checked={settings.read_receipts}
+              onChange={(e) => store.setReadReceipts(e.target.checked)}
+            />
+            <span>
+              Share read receipts
+              <span className="muted"> — others see how far you have read and what reached you; off, nobody does.</span>
+            </span>
+          </label>
+        )}
+        {settingsError && (
+          <p className="error" role="alert" data-testid="settings-error">
+            {settingsError}
+          </p>
+        )}
+      </details>
 
       <NewChat me={session.address} onDm={(peer) => store.openDm(peer)} onGroup={(title, members) => store.openGroup(title, members)} onOpened={open} />
     </div>

@@ -1,5 +1,6 @@
 "use client";
 import { useState, type FormEvent } from "react";
+import { ConfirmButton } from "@/components/confirm-button";
 import { api } from "@/lib/api";
 import { membersProblem, parseAddressList, withoutMe } from "@/lib/addresses";
 import { isDm } from "@/lib/chat-title";
@@ -111,15 +112,14 @@ export function MembersPanel({
                   </button>
                 )}
                 {group && creator && !same(member, me) && (
-                  <button
-                    className="link danger"
-                    data-testid="member-remove"
-                    aria-label={`Remove ${nameOf(member)}`}
+                  <ConfirmButton
+                    label="Remove"
+                    question={`Remove ${nameOf(member)} from the group?`}
+                    testId="member-remove"
+                    ariaLabel={`Remove ${nameOf(member)}`}
                     disabled={busy}
-                    onClick={() => act(() => api.removeMember(session.token, chat.id, member))}
-                  >
-                    Remove
-                  </button>
+                    onConfirm={() => void act(() => api.removeMember(session.token, chat.id, member))}
+                  />
                 )}
               </>
             )}
@@ -155,14 +155,14 @@ export function MembersPanel({
         </form>
       )}
       {group && (
-        <button
+        <ConfirmButton
+          label="Leave group"
+          question="Leave this group? You will no longer see its new messages."
           className="secondary danger"
-          data-testid="leave-group"
+          testId="leave-group"
           disabled={busy}
-          onClick={() => act(() => api.removeMember(session.token, chat.id, me), onLeft)}
-        >
-          Leave group
-        </button>
+          onConfirm={() => void act(() => api.removeMember(session.token, chat.id, me), onLeft)}
+        />
       )}
       {error && (
         <p className="error" role="alert" data-testid="members-error">

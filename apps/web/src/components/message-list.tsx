@@ -1,45 +1,106 @@
 "use client";
-import { useLayoutEffect, useRef } from "react";
-import { MessageBubble } from "@/components/message-bubble";
+import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef } from "react";
+import { MessageBubble, type BubbleActions } from "@/components/message-bubble";
+import { counted } from "@/lib/format";
 import type { ViewMessage } from "@/lib/messages-reducer";
+import type { Tick } from "@/lib/receipts";
 
 const NEAR_EDGE_PX = 80;
+/** A message counts as seen when this much of it is on screen. */
+const SEEN_RATIO = 0.5;
 
-/** The scrolling list: stays pinned to the newest message, and loads older history when scrolled to the top. */
+/** The scrolling list: opens at the first unread message (under an "N new messages" divider), then stays pinned to
+ * the newest; loads older history when scrolled to the top; reports what is seen (on screen, page in the
+ * foreground) so it can be marked read. */
 export function MessageList({
   messages,
   me,
+  group,
   nameOf,
   hasOlder,
   loadingOlder,
   onLoadOlder,
-  onDiscard,
+  divider,
+  tickOf,
+  readersOf,
+  onSeen,
+  actions,
 }: {
   messages: ViewMessage[];
   me: string;
+  /** A group's bubbles name their sender and say who has seen ours; a DM's do not. */
+  group: boolean;
   nameOf(address: string): string;
   hasOlder: boolean;
   loadingOlder: boolean;
   onLoadOlder(): void;
-  onDiscard(clientId: string): void;
+  divider: { beforeKey: string; count: number } | null;
+  tickOf(seq: number): Tick;
+  readersOf(seq: number): string[];
+  onSeen(seq: number): void;
+  actions: Omit<BubbleActions, "onJump">;
 }) {
   const list = useRef<HTMLOListElement>(null);
   // What the list looked like before this render: decides between "keep my place" and "follow the newest".
   const before = useRef({ firstKey: "", height: 0, top: 0, nearBottom: true });
+  /** Whether the view was opened at the first unread message already (once per chat view). */
+  const openedAtUnread = useRef(false);
+  const byId = useMemo(() => new Map(messages.flatMap((m) => (m.id ? [[m.id, m] as const] : []))), [messages]);
 
   useLayoutEffect(() => {
     const el = list.current;
     if (!el) return;
     const previous = before.current;
     const firstKey = messages[0]?.key ?? "";
-    if (previous.firstKey && firstKey !== previous.firstKey && !previous.nearBottom) {
+    const line = divider && !openedAtUnread.current ? el.querySelector<HTMLElement>('[data-testid="unread-divider"]') : null;
+    if (line) {
+      openedAtUnread.current = true;
+      el.scrollTop = line.offsetTop - el.offsetTop - 8;
+    } else if (previous.firstKey && firstKey !== previous.firstKey && !previous.nearBottom) {
       // Older messages were put above: keep the same messages in view.
       el.scrollTop = previous.top + (el.scrollHeight - previous.height);
     } else if (previous.nearBottom) {
       el.scrollTop = el.scrollHeight;
     }
     before.current = { firstKey, height: el.scrollHeight, top: el.scrollTop, nearBottom: isNearBottom(el) };
-  }, [messages]);
+  }, [messages, divider]);
+
+  // Seen = at least half on screen while the page is in the foreground; hidden tabs read nothing.
+  useEffect(() => {
+    const root = list.current;
+    if (!root || typeof IntersectionObserver === "undefined") return;
+    const visible = new Set<number>();
+    const report = () => {
+      if (document.visibilityState === "visible" && visible.size) onSeen(Math.max(...visible));
+    };
+    const observer = new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          const seq = Number((entry.target as HTMLElement).dataset.seq);
+          if (!seq) continue;
+          if (entry.isIntersecting && entry.intersectionRatio >= SEEN_RATIO) visible.add(seq);
+          else visible.delete(seq);
+        }
+        report();
+      },
+      { root, threshold: [0, SEEN_RATIO, 1] },
+    );
+    for (const el of root.querySelectorAll<HTMLElement>("[data-seq]")) if (el.dataset.seq) observer.observe(el);
+    document.addEventListener("visibilitychange", report);
+    return () => {
+      observer.disconnect();
+      document.removeEventListener("visibilitychange", report);
+    };
+  }, [messages, onSeen]);
+
+  const onJump = useCallback((id: string) => {
+    const target = list.current?.querySelector<HTMLElement>(`[data-id="${CSS.escape(id)}"]`);
+    if (!target) return;
+    target.scrollIntoView({ block: "center", behavior: "smooth" });
+    target.classList.remove("flash");
+    void target.offsetWidth; // restart the highlight
+    target.classList.add("flash");
+  }, []);
 
   function onScroll() {
     const el = list.current;
@@ -57,15 +118,31 @@ export function MessageList({
           </button>
         </li>
       )}
-      {messages.map((m) => (
-        <MessageBubble
-          key={m.key}
-          message={m}
-          mine={m.sender.toLowerCase() === me.toLowerCase()}
-          nameOf={nameOf}
-          onDiscard={onDiscard}
-        />
-      ))}
+      {messages.map((m) => {
+        const mine = m.sender.toLowerCase() === me.toLowerCase();
+        const acked = mine && m.seq !== null && !m.error;
+        return (
+          <Fragment key={m.key}>
+            {divider?.beforeKey === m.key && (
+              <li className="unread-divider" data-testid="unread-divider" role="separator">
+                {counted(divider.count, "new message")}
+              </li>
+            )}
+            <MessageBubble
+              message={m}
+              me={me}
+              mine={mine}
+              showSender={group && !mine}
+              group={group}
+              nameOf={nameOf}
+              replied={m.reply_to ? (byId.get(m.reply_to) ?? null) : null}
+              tick={acked ? tickOf(m.seq!) : null}
+              readers={acked && group ? readersOf(m.seq!) : []}
+              actions={{ ...actions, onJump }}
+            />
+          </Fragment>
+        );
+      })}
     </ol>
   );
 }

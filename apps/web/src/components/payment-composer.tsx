@@ -7,7 +7,7 @@ import { pay, Shortfall } from "@/lib/payments";
 import type { Session } from "@/lib/session";
 import { parseAmount, type Token } from "@/lib/tokens";
 import type { Tx } from "@/lib/types";
-import { walletForSession } from "@/lib/wallet";
+import { paymentsOff, walletForSession } from "@/lib/wallet";
 
 /** The chain's own coin, offered beside the stablecoins where the wallet shows it (not in MiniPay). */
 const NATIVE = "CELO";
@@ -36,10 +36,13 @@ export function PaymentComposer({
   const paying = useRef(false);
   const [error, setError] = useState<{ text: string; addCash: boolean } | null>(null);
   const token: Token | null = config.tokens.find((t) => t.symbol === symbol) ?? null;
+  // Not offered where it cannot work (the development wallet without a chain node): said once, not after a try.
+  const off = recipient ? paymentsOff(session.wallet) : null;
+  const payTo = off ? null : recipient;
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    if (!recipient || paying.current) return;
+    if (!payTo || paying.current) return;
     const decimals = token?.decimals ?? 18;
     const value = parseAmount(amount, decimals);
     if (value === null) {
@@ -55,7 +58,7 @@ export function PaymentComposer({
         setError({ text: "The wallet of this session is not available: sign in again", addCash: false });
         return;
       }
-      const tx = await pay(wallet, recipient, value, token);
+      const tx = await pay(wallet, payTo, value, token);
       // What was paid, as the claim says it (not as typed: "1,50" is 1.5).
       onPaid(`Paid ${formatUnits(value, decimals)} ${symbol}`, tx);
       setAmount("");
@@ -77,9 +80,9 @@ export function PaymentComposer({
         id="pay-amount"
         data-testid="pay-amount"
         inputMode="decimal"
-        placeholder={recipient ? `Amount to ${recipientName ?? "them"}` : "Payments: DMs only"}
+        placeholder={payTo ? `Amount to ${recipientName ?? "them"}` : off ? "Payments are off" : "Payments: DMs only"}
         value={amount}
-        disabled={!recipient}
+        disabled={!payTo}
         onChange={(e) => setAmount(e.target.value)}
       />
       <label className="visually-hidden" htmlFor="pay-token">
@@ -89,16 +92,21 @@ export function PaymentComposer({
         id="pay-token"
         data-testid="pay-token"
         value={symbol}
-        disabled={!recipient}
+        disabled={!payTo}
         onChange={(e) => setSymbol(e.target.value)}
       >
         {choices.map((choice) => (
           <option key={choice}>{choice}</option>
         ))}
       </select>
-      <button data-testid="pay-send" type="submit" className="secondary" disabled={!recipient || busy}>
+      <button data-testid="pay-send" type="submit" className="secondary" disabled={!payTo || busy}>
         {busy ? "Paying…" : "Pay"}
       </button>
+      {off && (
+        <p className="muted pay-error" data-testid="pay-off">
+          {off}
+        </p>
+      )}
       {error && (
         <p className="error pay-error" role="alert" data-testid="pay-error">
           {error.text}

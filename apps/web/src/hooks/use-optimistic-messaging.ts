@@ -13,6 +13,7 @@ import {
   type ViewMessage,
 } from "@/lib/messages-reducer";
 import { signIn } from "@/lib/auth";
+import { readersOf, tickOf, unreadDivider, type Tick } from "@/lib/receipts";
 import { deviceStorage, historyOf } from "@/lib/device-storage";
 import { parseSession, readSessionRaw, type Session } from "@/lib/session";
 import { createStore } from "@/lib/store";
@@ -38,7 +39,16 @@ export interface OptimisticMessaging {
   problem: string | null;
   /** The session ended and could not be renewed silently: the user signs in again. */
   authFailed: boolean;
-  send(body: string, tx?: Tx | null): void;
+  /** Where the "N new messages" divider goes (fixed where the chat was opened); null when nothing was unread. */
+  divider: { beforeKey: string; count: number } | null;
+  /** How far our message at `seq` got, and who else has read it. */
+  tickOf(seq: number): Tick;
+  readersOf(seq: number): string[];
+  send(body: string, tx?: Tx | null, replyTo?: string | null): void;
+  /** The newest message seen on screen with the page in the foreground. */
+  seen(seq: number): void;
+  react(messageId: string, emoji: string, added: boolean): void;
+  deleteMessage(messageId: string): void;
   notifyTyping(): void;
   stopTyping(): void;
   loadOlder(): void;
@@ -110,9 +120,14 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
   const messages = useMemo(() => selectMessages(state), [state]);
   const typing = useMemo(() => selectTyping(state), [state]);
 
-  const send = useCallback((body: string, tx: Tx | null = null) => {
-    void connection.current?.send(body, tx);
+  const divider = useMemo(() => unreadDivider(state, messages), [state, messages]);
+
+  const send = useCallback((body: string, tx: Tx | null = null, replyTo: string | null = null) => {
+    void connection.current?.send(body, tx, replyTo);
   }, []);
+  const seen = useCallback((seq: number) => connection.current?.seen(seq), []);
+  const react = useCallback((id: string, emoji: string, added: boolean) => void connection.current?.react(id, emoji, added), []);
+  const deleteMessage = useCallback((id: string) => void connection.current?.deleteMessage(id), []);
   const notifyTyping = useCallback(() => connection.current?.typing(), []);
   const stopTyping = useCallback(() => connection.current?.stopTyping(), []);
   const discard = useCallback((clientId: string) => connection.current?.discard(clientId), []);
@@ -138,7 +153,13 @@ export function useOptimisticMessaging(chatId: string, session: Session): Optimi
     loadingOlder,
     problem,
     authFailed,
+    divider,
+    tickOf: (seq: number) => tickOf(state, seq),
+    readersOf: (seq: number) => readersOf(state, seq),
     send,
+    seen,
+    react,
+    deleteMessage,
     notifyTyping,
     stopTyping,
     loadOlder,

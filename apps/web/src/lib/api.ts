@@ -1,6 +1,6 @@
 // REST calls to the server (docs/protocol.md). Errors come back as ApiError with the server's code.
 import { config } from "./config";
-import type { Chat, ChatPage, Message, SessionAnswer, WireError } from "./types";
+import type { Chat, ChatPage, Message, SessionAnswer, Settings, WireError } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -61,6 +61,10 @@ export const api = {
     call<{ chat: Chat }>(`${chatPath(chatId)}/members/${address}`, token, { method: "DELETE" }),
   messagesBefore: (token: string, chatId: string, before: number, limit = 50) =>
     call<{ messages: Message[]; has_more: boolean }>(`${chatPath(chatId)}/messages?before=${before}&limit=${limit}`, token),
+  // v1.2: a PUT changes the fields it names and answers them all.
+  settings: (token: string) => call<{ settings: Settings }>("/api/me/settings", token),
+  putSettings: (token: string, change: Partial<Settings>) =>
+    call<{ settings: Settings }>("/api/me/settings", token, { method: "PUT", body: change }),
   changes: (token: string, chatId: string, sinceRev: number) =>
     call<{ changes: Message[]; has_more: boolean }>(`${chatPath(chatId)}/changes?since_rev=${sinceRev}`, token),
 };

@@ -359,6 +359,15 @@ describe("ChatConnection membership", () => {
     expect(h.store.getState().membership).toBe("removed");
   });
 
+  it("knows we are out of the chat from chat:removed (v1.2), and only for this chat", async () => {
+    const h = setup(sendOk());
+    await vi.waitFor(() => expect(h.store.getState().membership).toBe("member"));
+    h.socket.push("chat:removed", { chat_id: "another" });
+    expect(h.store.getState().membership).toBe("member");
+    h.socket.push("chat:removed", { chat_id: CHAT });
+    expect(h.store.getState().membership).toBe("removed");
+  });
+
   it("shows nobody online or typing while the socket is down", async () => {
     const h = setup((event) => (event === "join" ? { ...joinOk(0), online: [ME, PEER] } : undefined));
     await vi.waitFor(() => expect(h.store.getState().online).toEqual([ME, PEER]));
@@ -366,6 +375,23 @@ describe("ChatConnection membership", () => {
     h.socket.disconnect();
     expect(h.store.getState().online).toEqual([]);
     expect(h.store.getState().typing).toEqual({});
+  });
+
+  it("goes offline the moment the browser says so, and comes back when it is online again", async () => {
+    const network = new EventTarget();
+    vi.stubGlobal("window", network);
+    try {
+      const h = setup((event) => (event === "join" ? { ...joinOk(0), online: [ME, PEER] } : undefined));
+      await vi.waitFor(() => expect(h.store.getState().online).toEqual([ME, PEER]));
+      network.dispatchEvent(new Event("offline"));
+      expect(h.socket.connected).toBe(false);
+      expect(h.store.getState().online).toEqual([]);
+      network.dispatchEvent(new Event("online"));
+      expect(h.socket.connected).toBe(true);
+      await vi.waitFor(() => expect(h.socket.emitted("join")).toHaveLength(2));
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });
 
@@ -509,5 +535,79 @@ describe("ChatConnection and the history cache", () => {
     h.socket.push("message", message(4));
     h.connection.stop();
     expect(h.history.saved.at(-1)?.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("ChatConnection receipts and message actions (v1.2)", () => {
+  /** A v1.2 server's answers to join (three messages from PEER, nothing read) and mark (forward only). */
+  function v12(extra: Answer = () => undefined): Answer {
+    const mine = { read_seq: 0, delivered_seq: 0 };
+    return (event, payload) => {
+      if (event === "join") return { ...joinOk(3, revs(1, 3)), chat: { ...chat(3), read_seq: 0, delivered_seq: 0, unread: 3 } };
+      if (event === "mark") {
+        mine.read_seq = Math.max(mine.read_seq, (payload.read_seq as number | undefined) ?? 0);
+        mine.delivered_seq = Math.max(mine.delivered_seq, mine.read_seq, (payload.delivered_seq as number | undefined) ?? 0);
+        return { ok: true, ...mine };
+      }
+      return extra(event, payload);
+    };
+  }
+  const own = (h: ReturnType<typeof setup>) => h.store.getState().positions[ME.toLowerCase()];
+
+  it("marks delivered when messages reach the device, and read only up to what was seen", async () => {
+    const h = setup(v12());
+    await vi.waitFor(() => expect(own(h)).toMatchObject({ delivered_seq: 3, read_seq: 0 }));
+    expect(h.socket.emitted("mark")).toEqual([{ chat_id: CHAT, delivered_seq: 3 }]);
+    h.socket.push("message", message(4));
+    await vi.waitFor(() => expect(own(h)).toMatchObject({ delivered_seq: 4 }));
+    h.connection.seen(2);
+    await vi.waitFor(() => expect(own(h)).toMatchObject({ read_seq: 2 }));
+    h.connection.seen(2); // nothing new
+    expect(h.socket.emitted("mark")).toEqual([
+      { chat_id: CHAT, delivered_seq: 3 },
+      { chat_id: CHAT, delivered_seq: 4 },
+      { chat_id: CHAT, read_seq: 2 },
+    ]);
+  });
+
+  it("asks no more marks after a final refusal until the next connection", async () => {
+    let refuse = true;
+    const h = setup(v12());
+    const answer = h.socket.answer;
+    h.socket.answer = ((event: string, payload: never) =>
+      event === "mark" && refuse ? refusal("invalid") : answer(event, payload)) as FakeSocket["answer"];
+    await vi.waitFor(() => expect(h.socket.emitted("mark")).toHaveLength(1));
+    h.connection.seen(3);
+    expect(h.socket.emitted("mark")).toHaveLength(1);
+    refuse = false;
+    h.reconnect();
+    await vi.waitFor(() => expect(own(h)).toMatchObject({ read_seq: 3, delivered_seq: 3 }));
+  });
+
+  it("moves the others' positions from receipt events of this chat only", async () => {
+    const h = setup(v12());
+    await vi.waitFor(() => expect(h.store.getState().membership).toBe("member"));
+    h.socket.push("receipt", { chat_id: CHAT, address: PEER, read_seq: 2, delivered_seq: 3 });
+    h.socket.push("receipt", { chat_id: "other", address: PEER, read_seq: 9, delivered_seq: 9 });
+    expect(h.store.getState().positions[PEER.toLowerCase()]).toEqual({ address: PEER, read_seq: 2, delivered_seq: 3 });
+  });
+
+  it("sends reply_to with a reply, and shows what react and delete answer", async () => {
+    const deleted = message(2, { sender: ME, rev: 9, body: "", deleted: true });
+    const h = setup(v12((event) => {
+      if (event === "send") return { ok: true, message: message(4, { sender: ME, reply_to: `${CHAT}/1` }) };
+      if (event === "delete") return { ok: true, message: deleted };
+      if (event === "react") return refusal("invalid");
+      return undefined;
+    }));
+    await vi.waitFor(() => expect(h.store.getState().membership).toBe("member"));
+    await h.connection.send("yes", null, `${CHAT}/1`);
+    await vi.waitFor(() => expect(h.socket.emitted("send")).toMatchObject([{ body: "yes", reply_to: `${CHAT}/1` }]));
+    await h.connection.deleteMessage(`${CHAT}/2`);
+    expect(h.socket.emitted("delete")).toEqual([{ chat_id: CHAT, message_id: `${CHAT}/2` }]);
+    expect(h.store.getState().byId[`${CHAT}/2`]).toMatchObject({ deleted: true, body: "" });
+    await h.connection.react(`${CHAT}/1`, "👍", true);
+    expect(h.socket.emitted("react")).toEqual([{ chat_id: CHAT, message_id: `${CHAT}/1`, emoji: "👍", action: "added" }]);
+    expect(h.store.getState().byId[`${CHAT}/1`]?.reactions).toBeUndefined(); // refused: nothing changed
   });
 });

@@ -7,7 +7,7 @@ import { initialChatState, messagesReducer, selectMessages, type Action, type Ch
 import type { Outbox, OutboxEntry } from "./outbox";
 import { createStore } from "./store";
 import { sockets, type FakeSocket } from "./testing/fake-socket";
-import { keyedTextMessageId, StandInNetwork, type StandInConversation } from "./testing/xmtp-stand-in";
+import { inboxIdOf, keyedTextMessageId, StandInNetwork, type StandInConversation } from "./testing/xmtp-stand-in";
 import type { Ack, JoinAck, Message } from "./types";
 import { memoryHistory } from "./testing/memory-history";
 import { serverMessage } from "./testing/messages";
@@ -26,7 +26,8 @@ function fakeServer(me: string, members: string[]) {
   let seq = 0;
   const byClientId = new Map<string, Message>();
   const byId = new Map<string, Message>();
-  return async (event: string, payload: Record<string, unknown>): Promise<Ack<{ message: Message }> | Ack<JoinAck> | undefined> => {
+  const positions = { read_seq: 0, delivered_seq: 0 };
+  return async (event: string, payload: Record<string, unknown>): Promise<Ack<{ message: Message }> | Ack<JoinAck> | Ack<typeof positions> | undefined> => {
     switch (event) {
       case "join": {
         const ack: JoinAck = {
@@ -54,6 +55,19 @@ function fakeServer(me: string, members: string[]) {
         const bound = (await keyedTextMessageId(CHAT, held.client_id, held.body)) === payload.xmtp_id;
         if (payload.keyed && !bound) return { ok: false, error: { code: "invalid", message: "xmtp_id mismatch" } };
         const message = { ...held, rev: held.rev + 1, xmtp_id: payload.xmtp_id as string, xmtp_bound: bound };
+        byId.set(message.id, message);
+        return { ok: true, message };
+      }
+      case "mark": {
+        const read = Math.max(positions.read_seq, (payload.read_seq as number | undefined) ?? 0);
+        positions.read_seq = read;
+        positions.delivered_seq = Math.max(positions.delivered_seq, read, (payload.delivered_seq as number | undefined) ?? 0);
+        return { ok: true, ...positions };
+      }
+      case "react": {
+        const held = byId.get(payload.message_id as string);
+        if (!held) return { ok: false, error: { code: "not_found", message: "no such message" } };
+        const message = { ...held, rev: held.rev + 1, reactions: { [payload.emoji as string]: [me] } };
         byId.set(message.id, message);
         return { ok: true, message };
       }
@@ -171,6 +185,47 @@ describe("ChatConnection over XMTP (stand-in SDK)", () => {
       { chat_id: CHAT, message_id: `${CHAT}/1`, xmtp_id: sent!.id, keyed: true },
     ]);
     await vi.waitFor(() => expect(h.bubbles()).toMatchObject([{ body: "hello", xmtp_bound: true }]));
+  });
+
+  it("sends a reply over XMTP as its reply content type, referring to the XMTP copy, and attests it unkeyed", async () => {
+    const h = await xmtpReady();
+    await h.connection.send("hello");
+    await vi.waitFor(() => expect(h.bubbles()).toMatchObject([{ xmtp_bound: true }]));
+    const original = h.network.sends[0]!.id;
+    await h.connection.send("answer", null, `${CHAT}/1`);
+    await vi.waitFor(() => expect(h.socket.emitted("attest")).toHaveLength(2));
+    expect(h.network.sends).toHaveLength(1); // not a second text
+    const [reply] = h.network.replies;
+    const sent = (h.socket.emitted("send") as { client_id: string; reply_to?: string }[])[1]!;
+    expect(sent.reply_to).toBe(`${CHAT}/1`);
+    expect(reply!.content).toMatchObject({ reference: original, referenceInboxId: inboxIdOf(h.me) });
+    expect(reply!.opts).toEqual({ idempotencyKey: sent.client_id });
+    expect(new TextDecoder().decode(reply!.content.content.content)).toBe("answer");
+    expect(reply!.content.content.type).toEqual({ authorityId: "xmtp.org", typeId: "text", versionMajor: 1, versionMinor: 0 });
+    expect(h.socket.emitted("attest")[1]).toEqual({ chat_id: CHAT, message_id: `${CHAT}/2`, xmtp_id: reply!.id, keyed: false });
+  });
+
+  it("reacts on the server and on the XMTP copy alike", async () => {
+    const h = await xmtpReady();
+    await h.connection.send("hello");
+    await vi.waitFor(() => expect(h.bubbles()).toMatchObject([{ xmtp_bound: true }]));
+    await h.connection.react(`${CHAT}/1`, "👍", true);
+    expect(h.socket.emitted("react")).toEqual([{ chat_id: CHAT, message_id: `${CHAT}/1`, emoji: "👍", action: "added" }]);
+    expect(h.bubbles()[0]!.reactions).toEqual({ "👍": [h.me] });
+    await vi.waitFor(() => expect(h.network.reactions).toHaveLength(1));
+    expect(h.network.reactions[0]!.content).toEqual({
+      reference: h.network.sends[0]!.id, referenceInboxId: inboxIdOf(h.me), action: 1, content: "👍", schema: 1,
+    });
+  });
+
+  it("sends XMTP's read receipt when we read on, not when messages are only delivered", async () => {
+    const h = await xmtpReady();
+    h.socket.push("message", serverMessageIn({ seq: 1, client_id: "p1", sender: h.peer, body: "hi" }));
+    await vi.waitFor(() => expect(h.socket.emitted("mark")).toEqual([{ chat_id: CHAT, delivered_seq: 1 }]));
+    await vi.waitFor(() => expect(h.store.getState().positions[h.me.toLowerCase()]?.delivered_seq).toBe(1));
+    expect(h.network.readReceipts).toEqual([]);
+    h.connection.seen(1);
+    await vi.waitFor(() => expect(h.network.readReceipts).toEqual([{ conversationId: CHAT, senderInboxId: inboxIdOf(h.me) }]));
   });
 
   it("shows our own message once although the XMTP stream echoes it", async () => {

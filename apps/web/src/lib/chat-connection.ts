@@ -8,11 +8,13 @@ import { initialLifecycle, maySend, transition, type Lifecycle, type LifecycleEv
 import { HistoryWriter, type History } from "./history";
 import { lowestSeq, type Action, type ChatState, type LocalMessage } from "./messages-reducer";
 import { sameMembers } from "./mirror";
+import { browserNetwork, followNetwork, type NetworkEvents } from "./network";
+import { Marker } from "./marker";
 import { nextCreatedAt, type Outbox } from "./outbox";
 import { RETRY_MS, retryDelay, Retryer } from "./retry";
 import type { Session } from "./session";
 import type { Store } from "./store";
-import type { Ack, Chat, JoinAck, Message, PresenceEvent, Tx, TypingEvent } from "./types";
+import type { Ack, Chat, JoinAck, Message, PresenceEvent, ReceiptEvent, Tx, TypingEvent } from "./types";
 import { walletForSession } from "./wallet";
 import {
   getXmtpClient,
@@ -51,6 +53,8 @@ export interface ChatConnectionOptions {
   onAuthResumed(): void;
   /** Where the XMTP SDK comes from; the lazy import of @xmtp/browser-sdk unless given. */
   loadXmtpSdk?: XmtpSdkLoader;
+  /** Where the browser says it went offline or online; the window unless given. */
+  network?: NetworkEvents | null;
 }
 
 export class ChatConnection {
@@ -86,9 +90,28 @@ export class ChatConnection {
   /** Called once by stop(): what waits on this chat gives up. */
   private readonly onStop = new Set<() => void>();
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Our read and delivered positions, sent as `mark`. */
+  private readonly marker: Marker;
+  /** client_ids sent over XMTP as replies: their XMTP copy is no text, so the server cannot bind it to the content. */
+  private readonly xmtpReplies = new Set<string>();
 
   constructor(private readonly o: ChatConnectionOptions) {
     this.token = o.session.token;
+    this.marker = new Marker({
+      chatId: o.chatId,
+      state: () => o.store.getState(),
+      socket: () => {
+        const socket = this.socket;
+        const joined = o.store.getState().membership === "member" && this.joining === null;
+        return socket?.connected && joined && maySend(this.lifecycle) ? socket : null;
+      },
+      marked: (p) => {
+        const before = o.store.getState().positions[o.session.address.toLowerCase()]?.read_seq ?? 0;
+        this.dispatch({ type: "receipt", positions: { address: o.session.address, ...p } });
+        // Where XMTP is the path, its copy of the chat hears that we read on too (its read receipt content type).
+        if (p.read_seq > before && this.xmtp) void this.xmtp.sendReadReceipt();
+      },
+    });
     this.historyWriter = new HistoryWriter(o.history, o.session.address, () => o.store.getState());
   }
 
@@ -97,6 +120,8 @@ export class ChatConnection {
     this.outboxLoaded = this.loadOutbox();
     this.unsubscribe = this.o.store.subscribe(() => this.historyWriter.changed());
     this.connectSocket();
+    const unwatch = followNetwork(this.o.network === undefined ? browserNetwork() : this.o.network, () => this.socket);
+    this.onStop.add(unwatch);
     void this.connectXmtp();
   }
 
@@ -104,6 +129,7 @@ export class ChatConnection {
     this.historyWriter.close();
     this.unsubscribe();
     this.move({ type: "stopped" });
+    this.marker.stop();
     clearTimeout(this.connectTimer);
     this.retryer.cancel();
     this.catchUpGeneration++;
@@ -135,6 +161,7 @@ export class ChatConnection {
     if (this.stopped) return;
     const before = this.o.store.getState().local;
     this.o.store.dispatch(action);
+    this.marker.due();
     const after = this.o.store.getState().local;
     if (after === before) return;
     for (const clientId of Object.keys(before)) {
@@ -248,6 +275,7 @@ export class ChatConnection {
     this.connectTimer = setTimeout(() => socket.connect(), 0);
     socket.on("connect", () => {
       this.move({ type: "connected" });
+      this.marker.connected();
       this.o.onSocket(true);
       this.o.onProblem(null);
       void this.historyLoaded.then(() => this.join(socket));
@@ -284,6 +312,7 @@ export class ChatConnection {
       this.move({ type: "sessionEnding", signedOut: event?.reason === "logout" });
     });
     socket.on("chat:update", (chat: Chat) => this.dispatch({ type: "chatUpdated", chat }));
+    socket.on("chat:removed", (event: { chat_id: string }) => this.dispatch({ type: "chatRemoved", chatId: event.chat_id }));
     const onMessage = (message: Message) => this.dispatch({ type: "socketMessages", messages: [message] });
     socket.on("message", onMessage);
     socket.on("message:update", onMessage);
@@ -291,6 +320,11 @@ export class ChatConnection {
       if (event.chat_id === this.chatId) {
         this.dispatch({ type: "typing", address: event.address, typing: event.typing, now: Date.now() });
       }
+    });
+    socket.on("receipt", (event: ReceiptEvent) => {
+      if (event.chat_id !== this.chatId) return;
+      const { address, read_seq, delivered_seq } = event;
+      this.dispatch({ type: "receipt", positions: { address, read_seq, delivered_seq } });
     });
     socket.on("presence", (event: PresenceEvent) => {
       if (event.chat_id === this.chatId) this.dispatch({ type: "presence", address: event.address, online: event.online });
@@ -395,7 +429,8 @@ export class ChatConnection {
       client_id: id,
       body: message.body,
       ...(message.tx ? { tx: message.tx } : {}),
-      ...(message.xmtp_id ? { xmtp_id: message.xmtp_id, keyed: true } : {}),
+      ...(message.reply_to ? { reply_to: message.reply_to } : {}),
+      ...(message.xmtp_id ? { xmtp_id: message.xmtp_id, keyed: !message.reply_to } : {}),
     };
     socket.timeout(ACK_TIMEOUT_MS).emit("send", payload, (err: Error | null, ack: Ack<{ message: Message }>) => {
       const current = this.sendSlot === slot;
@@ -428,7 +463,8 @@ export class ChatConnection {
     });
   }
 
-  async send(body: string, tx: Tx | null = null): Promise<void> {
+  /** Sends `body` (with a payment's `tx` claim, or as a reply to the server message `replyTo`). */
+  async send(body: string, tx: Tx | null = null, replyTo: string | null = null): Promise<void> {
     const message: LocalMessage = {
       client_id: crypto.randomUUID(),
       chat_id: this.chatId,
@@ -436,6 +472,7 @@ export class ChatConnection {
       body,
       tx,
       created_at: nextCreatedAt(),
+      ...(replyTo ? { reply_to: replyTo } : {}),
     };
     this.dispatch({ type: "localAdded", entries: [message] });
     this.stopTyping();
@@ -447,7 +484,13 @@ export class ChatConnection {
   }
 
   private async sendOverXmtp(xmtp: XmtpChat, message: LocalMessage): Promise<void> {
-    const xmtpId = await xmtp.sendText(message.body, message.client_id);
+    const replied = message.reply_to ? this.o.store.getState().byId[message.reply_to] : undefined;
+    // A reply goes over XMTP as its reply content type when the message answered has an XMTP copy; the server's copy
+    // then links to it by attestation (a reply is no text: the server cannot bind it to the content).
+    if (replied?.xmtp_id) this.xmtpReplies.add(message.client_id);
+    const xmtpId = replied?.xmtp_id
+      ? await xmtp.sendReply(message.body, { xmtp_id: replied.xmtp_id, sender: replied.sender }, message.client_id)
+      : await xmtp.sendText(message.body, message.client_id);
     if (!xmtpId || this.stopped) return;
     this.xmtpIds.set(message.client_id, xmtpId);
     const pending = this.o.store.getState().local[message.client_id];
@@ -470,12 +513,51 @@ export class ChatConnection {
       .timeout(ACK_TIMEOUT_MS)
       .emit(
         "attest",
-        { chat_id: this.chatId, message_id: messageId, xmtp_id: xmtpId, keyed: true },
+        { chat_id: this.chatId, message_id: messageId, xmtp_id: xmtpId, keyed: !this.xmtpReplies.has(clientId) },
         (err: Error | null, ack: Ack<{ message: Message }>) => {
           if (err) this.attested.delete(clientId); // retried on the next flush
           else if (ack.ok) this.dispatch({ type: "fetchedMessages", messages: [ack.message] });
         },
       );
+  }
+
+  /** The newest message seen on screen with the page in the foreground: read up to it. */
+  seen(seq: number): void {
+    this.marker.seen(seq);
+  }
+
+  /** Adds or removes our `emoji` on a message (v1.2 `react`), and on its XMTP copy where XMTP is the path. */
+  async react(messageId: string, emoji: string, added: boolean): Promise<void> {
+    const action = added ? "added" : "removed";
+    const message = await this.request("react", { chat_id: this.chatId, message_id: messageId, emoji, action });
+    const target = message ?? this.o.store.getState().byId[messageId];
+    if (message && this.xmtp && target?.xmtp_id) void this.xmtp.sendReaction({ xmtp_id: target.xmtp_id, sender: target.sender }, emoji, added);
+  }
+
+  /** Deletes our message for everyone (v1.2 `delete`): the server erases its text. */
+  async deleteMessage(messageId: string): Promise<void> {
+    await this.request("delete", { chat_id: this.chatId, message_id: messageId });
+  }
+
+  /** A message action over the socket; the message it answers is shown at once. Null (and the problem said) when it
+   * could not be done. */
+  private request(event: "react" | "delete", payload: Record<string, unknown>): Promise<Message | null> {
+    const socket = this.socket;
+    if (!socket?.connected) {
+      this.o.onProblem("Not connected: try again once you are back online");
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve) => {
+      socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (err: Error | null, ack: Ack<{ message: Message }>) => {
+        if (this.stopped) return resolve(null);
+        if (!err && ack.ok) {
+          this.dispatch({ type: "fetchedMessages", messages: [ack.message] });
+          return resolve(ack.message);
+        }
+        this.o.onProblem(err || ack.ok ? "The server did not answer: try again" : ack.error.message);
+        resolve(null);
+      });
+    });
   }
 
   /** Called on every keystroke; tells the others at most every 2 s. */

@@ -23,7 +23,8 @@ const CELO_STABLECOINS =
 export const config = {
   serverUrl: (process.env.NEXT_PUBLIC_OPTIMISTIC_SERVER_URL || "http://localhost:5001").replace(/\/+$/, ""),
   chainId: chainId(process.env.NEXT_PUBLIC_CHAIN_ID),
-  chainRpcUrl: process.env.NEXT_PUBLIC_CHAIN_RPC_URL || "http://127.0.0.1:8545",
+  /** The chain node the burner wallet pays through; null when the build names none (the burner cannot pay then). */
+  chainRpcUrl: process.env.NEXT_PUBLIC_CHAIN_RPC_URL || null,
   xmtpEnv: xmtpEnv(process.env.NEXT_PUBLIC_XMTP_ENV),
   tokens: parseTokens(process.env.NEXT_PUBLIC_TOKENS || CELO_STABLECOINS) as readonly Token[],
   /** The server's longest message body (MAX_BODY_CHARS), in characters (code points, as the server counts). */

@@ -1,11 +1,19 @@
 // The start page's data, without React: the chat list page by page, its error, XMTP coming up in the background
-// (its conversations mirrored, then the list loaded again), and the actions (new DM or group, sign-out). The page
-// renders `getState()` through `useHome`.
+// (its conversations mirrored, then the list loaded again), and the actions (new DM or group, sign-out). The list is
+// live (contract v1.2): a socket that joins no chat hears `chat:update`, `chat:removed`, `chat:activity` and our own
+// `receipt`, and every (re)connect reads the list again; a failed read is retried by itself. The page renders
+// `getState()` through `useHome`.
+import { io, type Socket } from "socket.io-client";
 import { api, ApiError } from "./api";
 import { signOut as endSession } from "./auth";
+import { chatActivity, chatRemoved, chatUpdated, ownReceipt } from "./chat-list-live";
 import { appendPage, firstPage, readPage, type ChatListState } from "./chat-pages";
+import { config } from "./config";
 import { deviceStorage } from "./device-storage";
+import { browserNetwork, followNetwork, type NetworkEvents } from "./network";
+import { Retryer } from "./retry";
 import { saveSession, type Session } from "./session";
+import type { Chat, ChatActivity, ReceiptEvent, Settings } from "./types";
 import { walletForSession } from "./wallet";
 import { allowXmtp, getXmtpClient, registerXmtpConversations, startXmtpDm, xmtpEnabled, type XmtpClient } from "./xmtp";
 
@@ -17,11 +25,26 @@ export interface HomeState {
   xmtp: XmtpClient | null;
   /** XMTP conversations not mirrored (the server holds their id with other people in it). */
   xmtpOnly: number;
+  /** The account's settings (v1.2); null until read, or when the server has none. */
+  settings: Settings | null;
+  settingsError: string | null;
 }
 
-export const initialHomeState: HomeState = { list: null, loadingMore: false, error: null, xmtp: null, xmtpOnly: 0 };
+export const initialHomeState: HomeState = {
+  list: null,
+  loadingMore: false,
+  error: null,
+  xmtp: null,
+  xmtpOnly: 0,
+  settings: null,
+  settingsError: null,
+};
 
 type Owner = Pick<Session, "token" | "address" | "wallet">;
+
+/** A failed read of the list is tried again after this, doubling up to LIST_RETRY_MAX_MS. */
+export const LIST_RETRY_MS = 1000;
+const LIST_RETRY_MAX_MS = 15_000;
 
 export class HomeStore {
   private state: HomeState = initialHomeState;
@@ -31,8 +54,17 @@ export class HomeStore {
   /** Bumped to drop the answers of a list load or XMTP set-up that a newer one (or close) replaced. */
   private listRun = 0;
   private xmtpRun = 0;
+  private socket: Socket | null = null;
+  /** The page closed: late answers are dropped. */
+  private closed = false;
+  /** Reads that failed in a row: the next retry waits longer. */
+  private failures = 0;
+  private readonly retryer = new Retryer(() => this.reload());
 
-  constructor(private readonly owner: Owner) {
+  constructor(
+    private readonly owner: Owner,
+    private readonly network: NetworkEvents | null = browserNetwork(),
+  ) {
     this.token = owner.token;
   }
 
@@ -52,21 +84,90 @@ export class HomeStore {
   start(): () => void {
     this.reload();
     this.startXmtp();
+    const closeSocket = this.follow();
     return () => {
       this.listRun++;
       this.xmtpRun++;
+      this.retryer.cancel();
+      this.closed = true;
+      closeSocket();
     };
   }
 
+  /** The socket of the live list; the returned function closes it. */
+  private follow(): () => void {
+    const socket = io(config.serverUrl, {
+      transports: ["websocket"],
+      auth: (give) => give({ token: this.token }),
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+      autoConnect: false,
+    });
+    this.socket = socket;
+    let connectedBefore = false;
+    socket.on("connect", () => {
+      // Events missed while away are not replayed: the list is read again (the first read is under way already).
+      if (connectedBefore || this.state.error) this.reload();
+      connectedBefore = true;
+    });
+    socket.on("chat:update", (chat: Chat) => this.change((list) => chatUpdated(list, chat)));
+    socket.on("chat:removed", (event: { chat_id: string }) => this.change((list) => chatRemoved(list, event.chat_id)));
+    socket.on("chat:activity", (event: ChatActivity) => this.activity(event));
+    socket.on("receipt", (event: ReceiptEvent) => this.change((list) => ownReceipt(list, event, this.owner.address)));
+    const timer = setTimeout(() => socket.connect(), 0); // as ChatConnection: a double mount stops it first
+    const unwatch = followNetwork(this.network, () => this.socket);
+    return () => {
+      clearTimeout(timer);
+      unwatch();
+      socket.removeAllListeners();
+      socket.disconnect();
+      this.socket = null;
+    };
+  }
+
+  private change(next: (list: ChatListState) => ChatListState): void {
+    const list = this.state.list;
+    if (!list) return;
+    const changed = next(list);
+    if (changed !== list) this.set({ list: changed });
+  }
+
+  /** A new message: the list follows; a chat it does not hold is read; someone else's message has reached this
+   * device, so it is marked delivered. */
+  private activity(event: ChatActivity): void {
+    const list = this.state.list;
+    if (!list) return;
+    const next = chatActivity(list, event, this.owner.address);
+    if (next === null) {
+      api.chat(this.token, event.chat_id).then(({ chat }) => this.change((held) => chatUpdated(held, chat)), () => undefined);
+    } else if (next === list) {
+      return; // a repeat: marked already
+    } else {
+      this.set({ list: next });
+    }
+    const { sender, deleted } = event.last_message;
+    if (!deleted && sender.toLowerCase() !== this.owner.address.toLowerCase() && this.socket?.connected) {
+      this.socket.emit("mark", { chat_id: event.chat_id, delivered_seq: event.last_seq }, () => undefined);
+    }
+  }
+
+  /** A renewed token: used from now on, and the live list's socket, if the server ended it with the old one,
+   * connects again with it. */
   sessionChanged(token: string): void {
     this.token = token;
+    if (this.socket && !this.socket.connected && this.socket.active === false) this.socket.connect();
   }
 
   /** The first page again; an older load still running is dropped. */
   reload(): void {
     const run = ++this.listRun;
+    this.retryer.cancel();
     api.listChats(this.token).then(
-      (page) => run === this.listRun && this.set({ list: firstPage(readPage(page)) }),
+      (page) => {
+        if (run !== this.listRun) return;
+        this.failures = 0;
+        this.set({ list: firstPage(readPage(page)), error: null });
+      },
       (e: unknown) => run === this.listRun && this.failed(e),
     );
   }
@@ -84,9 +185,15 @@ export class HomeStore {
       .finally(() => this.set({ loadingMore: false }));
   }
 
+  /** A refused session ends; anything else (the server away, a network down) is said and tried again by itself. */
   private failed(e: unknown): void {
-    if (e instanceof ApiError && e.code === "unauthorized") saveSession(null);
-    else this.set({ error: "Your chats could not be loaded" });
+    if (e instanceof ApiError && e.code === "unauthorized") {
+      saveSession(null);
+      return;
+    }
+    this.set({ error: "Your chats could not be loaded: trying again" });
+    this.retryer.after(Math.min(LIST_RETRY_MS * 2 ** this.failures, LIST_RETRY_MAX_MS));
+    this.failures++;
   }
 
   /** XMTP comes up in the background; once it does, its conversations are mirrored and listed too. */
@@ -104,6 +211,29 @@ export class HomeStore {
       this.set({ xmtpOnly: alone.length });
       this.reload();
     })();
+  }
+
+  /** The settings, read when the panel is opened (not on every visit: a v1.1 server has none, and a browser reports
+   * each refused request on its console). */
+  loadSettings(): void {
+    if (this.state.settings) return;
+    api.settings(this.token).then(
+      ({ settings }) => !this.closed && this.set({ settings, settingsError: null }),
+      (e: unknown) =>
+        !this.closed &&
+        this.set({ settingsError: e instanceof ApiError && e.status === 404 ? "This server has no settings" : "Settings could not be read" }),
+    );
+  }
+
+  /** Whether others see how far we read; shown at once, put back when the server refuses. */
+  setReadReceipts(share: boolean): void {
+    const held = this.state.settings;
+    if (!held) return;
+    this.set({ settings: { ...held, read_receipts: share }, settingsError: null });
+    api.putSettings(this.token, { read_receipts: share }).then(
+      ({ settings }) => this.set({ settings }),
+      (e: unknown) => this.set({ settings: held, settingsError: e instanceof Error ? e.message : "Not saved" }),
+    );
   }
 
   /** The user turned XMTP on: the set-up runs again, and may now ask the wallet to sign. */

@@ -2,7 +2,7 @@
 // join changes, REST pages, the outbox, XMTP) folds into one entry, so the UI never shows a message twice.
 import type { CachedChat } from "./history";
 import { cut, paged, seenLive, snapshot, type CatchUp } from "./stream-position";
-import type { Chat, JoinAck, Message, ServerStatus, Tx } from "./types";
+import type { Chat, JoinAck, Message, Positions, ServerStatus, Tx } from "./types";
 
 export type { CatchUp } from "./stream-position";
 
@@ -18,6 +18,8 @@ export interface LocalMessage {
   xmtp_id?: string | null;
   /** Why the server refused it for good (it is then out of the outbox, shown so the user can discard it). */
   error?: string | null;
+  /** The server id of the message this one answers (v1.2 `reply_to`). */
+  reply_to?: string | null;
 }
 
 /** A message seen on XMTP, kept until its server copy (same xmtp_id, or same sender and text) shows up. */
@@ -60,6 +62,11 @@ export interface ChatState {
   /** Address → time (ms) its typing flag expires. */
   typing: Record<string, number>;
   online: string[];
+  /** v1.2 read and delivered positions by lower-case address: the members who share them, and ours. */
+  positions: Record<string, Positions>;
+  /** Our read position when this view first joined: the "N new messages" divider sits after it and stays there while
+   * we read on. Null before the first join (or from a v1.1 server, which tells no positions). */
+  unreadFrom: number | null;
 }
 
 export type Action =
@@ -72,6 +79,8 @@ export type Action =
   | { type: "notMember" }
   /** `chat:update`: the chat's members (or title) changed. */
   | { type: "chatUpdated"; chat: Chat }
+  /** v1.2 `chat:removed`: we left this chat or were removed from it. */
+  | { type: "chatRemoved"; chatId: string }
   /** The socket dropped: nobody is known to be online or typing until we are back. */
   | { type: "disconnected" }
   /** Messages from the socket, which arrive in rev order and so may advance highestRev. */
@@ -89,6 +98,8 @@ export type Action =
   | { type: "typing"; address: string; typing: boolean; now: number }
   | { type: "tick"; now: number }
   | { type: "presence"; address: string; online: boolean }
+  /** v1.2 `receipt` (or our own `mark` ack): a member's positions, which only ever move forward. */
+  | { type: "receipt"; positions: Positions }
   | { type: "xmtpReceived"; copy: XmtpCopy };
 
 export const TYPING_TTL_MS = 5000;
@@ -109,6 +120,8 @@ export function initialChatState(chatId: string, me: string): ChatState {
     hasOlder: false,
     typing: {},
     online: [],
+    positions: {},
+    unreadFrom: null,
   };
 }
 
@@ -157,6 +170,28 @@ function mergeMessages(state: ChatState, messages: Message[], trackRev: boolean)
 const maxRev = (messages: Message[]) => messages.reduce((max, m) => Math.max(max, m.rev), 0);
 const minSeq = (messages: Message[]) => messages.reduce((min, m) => Math.min(min, m.seq), Infinity);
 
+/** Positions merged forward only (a late or repeated receipt never moves anyone back); delivered is at least read. */
+function withPositions(state: ChatState, incoming: Positions[]): ChatState {
+  let positions = state.positions;
+  for (const p of incoming) {
+    const key = p.address.toLowerCase();
+    const held = positions[key];
+    const read = Math.max(held?.read_seq ?? 0, p.read_seq);
+    const delivered = Math.max(held?.delivered_seq ?? 0, p.delivered_seq, read);
+    if (held && held.read_seq === read && held.delivered_seq === delivered) continue;
+    positions = { ...positions, [key]: { address: held?.address ?? p.address, read_seq: read, delivered_seq: delivered } };
+  }
+  return positions === state.positions ? state : { ...state, positions };
+}
+
+/** Sending a message moves the sender's both positions to at least its seq (the server does the same). */
+function sentByMe(state: ChatState, messages: Message[]): ChatState {
+  const mine = messages.filter((m) => m.chat_id === state.chatId && sameAddress(m.sender, state.me));
+  if (!mine.length) return state;
+  const seq = Math.max(...mine.map((m) => m.seq));
+  return withPositions(state, [{ address: state.me, read_seq: seq, delivered_seq: seq }]);
+}
+
 function withoutKey<T>(record: Record<string, T>, key: string): Record<string, T> {
   if (!(key in record)) return record;
   const next = { ...record };
@@ -183,11 +218,16 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
     case "joined": {
       const { ack, sinceRev } = action;
       if (ack.chat.id !== state.chatId) return state;
+      const own = ack.chat.read_seq === undefined ? [] : [
+        { address: state.me, read_seq: ack.chat.read_seq, delivered_seq: ack.chat.delivered_seq ?? ack.chat.read_seq },
+      ];
+      const withReceipts = withPositions(mergeMessages(state, ack.changes, false), [...(ack.receipts ?? []), ...own]);
       const base = {
-        ...mergeMessages(state, ack.changes, false),
+        ...withReceipts,
         chat: ack.chat,
         membership: "member" as const,
         online: [...ack.online],
+        unreadFrom: state.unreadFrom ?? ack.chat.read_seq ?? null,
       };
       if (sinceRev !== null && ack.has_more) {
         // A cut catch-up: seen without holes only up to the last change; the rest is paged from there. Anything
@@ -216,10 +256,13 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
       if (stillIn) return { ...state, chat, membership: "member" };
       return { ...state, chat, membership: "removed", online: [], typing: {} };
     }
+    case "chatRemoved":
+      if (action.chatId !== state.chatId || state.membership === "removed") return state;
+      return { ...state, membership: "removed", online: [], typing: {} };
     case "disconnected":
       return state.online.length === 0 && Object.keys(state.typing).length === 0 ? state : { ...state, online: [], typing: {} };
     case "socketMessages":
-      return mergeMessages(state, action.messages, true);
+      return sentByMe(mergeMessages(state, action.messages, true), action.messages);
     case "fetchedMessages":
       return mergeMessages(state, action.messages, false);
     case "olderPage": {
@@ -249,10 +292,9 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
       return { ...state, local: { ...state.local, [action.clientId]: { ...entry, xmtp_id: action.xmtpId } } };
     }
     case "sendAcked":
-      return mergeMessages(
-        { ...state, local: withoutKey(state.local, action.clientId) },
+      return sentByMe(
+        mergeMessages({ ...state, local: withoutKey(state.local, action.clientId) }, [action.message], false),
         [action.message],
-        false,
       );
     case "sendRejected": {
       const entry = state.local[action.clientId];
@@ -282,6 +324,8 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
         : state.online.filter((a) => !sameAddress(a, action.address));
       return { ...state, online };
     }
+    case "receipt":
+      return withPositions(state, [action.positions]);
     case "xmtpReceived": {
       const { copy } = action;
       if (copy.chat_id !== state.chatId || state.xmtp[copy.xmtp_id]) return state;
@@ -311,7 +355,13 @@ export interface ViewMessage {
   xmtp_bound: boolean;
   sent_at: number;
   error: string | null;
+  reply_to: string | null;
+  reactions: Record<string, string[]>;
+  reaction_counts: Record<string, number>;
+  deleted: boolean;
 }
+
+const NO_REACTIONS: Record<string, never> = {};
 
 function fromServer(m: Message): ViewMessage {
   return {
@@ -329,7 +379,17 @@ function fromServer(m: Message): ViewMessage {
     xmtp_bound: m.xmtp_bound,
     sent_at: m.sent_at,
     error: null,
+    reply_to: m.reply_to ?? null,
+    reactions: m.reactions ?? NO_REACTIONS,
+    reaction_counts: m.reaction_counts ?? countsOf(m.reactions),
+    deleted: m.deleted ?? false,
   };
+}
+
+/** A server that sends reactions without totals: each emoji counts its listed reactors. */
+function countsOf(reactions: Record<string, string[]> | undefined): Record<string, number> {
+  if (!reactions) return NO_REACTIONS;
+  return Object.fromEntries(Object.entries(reactions).map(([emoji, who]) => [emoji, who.length]));
 }
 
 function fromLocal(m: LocalMessage): ViewMessage {
@@ -348,6 +408,10 @@ function fromLocal(m: LocalMessage): ViewMessage {
     xmtp_bound: false,
     sent_at: m.created_at,
     error: m.error ?? null,
+    reply_to: m.reply_to ?? null,
+    reactions: NO_REACTIONS,
+    reaction_counts: NO_REACTIONS,
+    deleted: false,
   };
 }
 
@@ -368,6 +432,10 @@ function fromXmtp(m: XmtpCopy): ViewMessage {
     xmtp_bound: false,
     sent_at: m.sent_at,
     error: null,
+    reply_to: null,
+    reactions: NO_REACTIONS,
+    reaction_counts: NO_REACTIONS,
+    deleted: false,
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ViewMessage } from "./messages-reducer";
-import { connectionStatus, messageStatus, type ConnectionState } from "./status-info";
+import { connectionStatus, messageStatus, settlementMatters, type ConnectionState } from "./status-info";
 
 type Input = Parameters<typeof messageStatus>[0];
 const base: Input = { status: "provisional", source: "fallback", reason: null, xmtp_bound: false, error: null, tx: null };
@@ -63,5 +63,23 @@ describe("connection states people can tell apart", () => {
       expect(shown.explanation).not.toContain("\n");
     }
     expect(connectionStatus("Offline").explanation).toMatch(/wait on this device/);
+  });
+});
+
+describe("settlementMatters", () => {
+  const plain = { status: "provisional", source: "fallback", reason: null, xmtp_bound: false, error: null, tx: null } as const;
+  it("leaves a plain message to its ticks, pending or confirmed", () => {
+    expect(settlementMatters(plain)).toBe(false);
+    expect(settlementMatters({ ...plain, status: "confirmed" })).toBe(false);
+    expect(settlementMatters({ ...plain, status: "sending", source: null })).toBe(false);
+  });
+  it("badges payments, XMTP copies, corrections, retractions and refusals", () => {
+    const tx = { chain_id: 42220, hash: "0x1", to: "0x2", value: "1", token: null };
+    expect(settlementMatters({ ...plain, tx })).toBe(true);
+    expect(settlementMatters({ ...plain, status: "confirmed", xmtp_bound: true })).toBe(true);
+    expect(settlementMatters({ ...plain, source: "xmtp" })).toBe(true);
+    expect(settlementMatters({ ...plain, status: "corrected" })).toBe(true);
+    expect(settlementMatters({ ...plain, status: "retracted" })).toBe(true);
+    expect(settlementMatters({ ...plain, status: "sending", source: null, error: "too_large" })).toBe(true);
   });
 });

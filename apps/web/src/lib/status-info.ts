@@ -27,6 +27,12 @@ export function reasonText(reason: string | null): string {
 
 type StatusInput = Pick<ViewMessage, "status" | "source" | "reason" | "xmtp_bound" | "error" | "tx">;
 
+/** Whether a message wears its settlement badge: a payment, an XMTP copy, a correction or retraction, a refusal. A
+ * plain message the server acknowledged is in no doubt: it shows its ticks, not 30 s of "Pending". */
+export function settlementMatters(m: StatusInput): boolean {
+  return !!m.error || !!m.tx || m.xmtp_bound || m.source === "xmtp" || m.status === "corrected" || m.status === "retracted";
+}
+
 export function messageStatus(m: StatusInput): Explained & { kind: StatusKind } {
   if (m.error) {
     return { kind: "failed", icon: "!", label: "Not sent", explanation: `Not sent: the server refused it (${m.error})` };

@@ -1,4 +1,5 @@
-// Wire types of docs/protocol.md (v1.1), as the server sends them.
+// Wire types of docs/protocol.md (v1.2), as the server sends them. The v1.2 fields are optional here: a v1.1 server
+// leaves them out, and the app reads their absence as "none" (no reactions, not deleted, nothing unread).
 
 export type ServerStatus = "provisional" | "confirmed" | "corrected" | "retracted";
 
@@ -28,6 +29,14 @@ export interface Message {
   original: { body: string; tx: Tx | null } | null;
   sent_at: number;
   updated_at: number;
+  /** v1.2: the id of an earlier message of the same chat this one answers (XMTP reply:1.0). */
+  reply_to?: string | null;
+  /** v1.2: emoji → who reacted with it (at most its 50 latest), sorted by lower-case address (XMTP reaction:1.0). */
+  reactions?: Record<string, string[]>;
+  /** v1.2: emoji → how many reacted with it in all. */
+  reaction_counts?: Record<string, number>;
+  /** v1.2: its sender deleted it for everyone: body "", original null, reactions {}. */
+  deleted?: boolean;
 }
 
 export interface Chat {
@@ -38,6 +47,39 @@ export interface Chat {
   created_at: number;
   last_seq: number;
   rev: number;
+  /** v1.2, as the caller sees it: the latest message by seq in its current state (null before one reached them). */
+  last_message?: Message | null;
+  /** v1.2: the caller's positions. */
+  read_seq?: number;
+  delivered_seq?: number;
+  /** v1.2: messages after read_seq from others and not deleted (1000 means 1000 or more). */
+  unread?: number;
+}
+
+/** v1.2: a member's read and delivered positions in a chat. */
+export interface Positions {
+  address: string;
+  read_seq: number;
+  delivered_seq: number;
+}
+
+/** v1.2 `receipt`: a member's positions moved. */
+export interface ReceiptEvent extends Positions {
+  chat_id: string;
+}
+
+/** v1.2 `chat:activity`: a new message (or the latest deleted) in one of the address's chats. */
+export interface ChatActivity {
+  chat_id: string;
+  last_seq: number;
+  rev: number;
+  last_message: Message;
+}
+
+/** v1.2 `GET/PUT /api/me/settings`. */
+export interface Settings {
+  read_receipts: boolean;
+  push_previews?: boolean;
 }
 
 export interface WireError {
@@ -69,6 +111,8 @@ export interface JoinAck {
   changes: Message[];
   has_more: boolean;
   online: string[];
+  /** v1.2: positions of the members who share them and have marked or sent, and the caller's own. */
+  receipts?: Positions[];
 }
 
 export interface TypingEvent {

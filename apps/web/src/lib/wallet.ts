@@ -46,10 +46,19 @@ export const chain = defineChain({
   id: config.chainId,
   name: config.chainId === 42220 ? "Celo" : `Chain ${config.chainId}`,
   nativeCurrency: { name: "Celo", symbol: "CELO", decimals: 18 },
-  rpcUrls: { default: { http: [config.chainRpcUrl] } },
+  rpcUrls: { default: { http: config.chainRpcUrl ? [config.chainRpcUrl] : [] } },
 });
 
 const BURNER_KEY = "om.burner-key";
+
+/** Why the burner wallet cannot pay: it sends through the app's own chain node, and this build names none. */
+export const NO_CHAIN_NODE =
+  "Payments are off here: this app was built without a chain node (NEXT_PUBLIC_CHAIN_RPC_URL) for the development wallet";
+
+/** Why this kind of wallet cannot pay in this build, or null when it can (the other wallets bring their own node). */
+export function paymentsOff(kind: WalletKind): string | null {
+  return kind === "burner" && !config.chainRpcUrl ? NO_CHAIN_NODE : null;
+}
 
 function burnerWallet(): Wallet {
   let key = window.localStorage.getItem(BURNER_KEY);
@@ -58,15 +67,22 @@ function burnerWallet(): Wallet {
     window.localStorage.setItem(BURNER_KEY, key);
   }
   const account = privateKeyToAccount(key as Hex);
-  const client = createWalletClient({ account, chain, transport: http(config.chainRpcUrl) });
-  const reader = createPublicClient({ chain, transport: http(config.chainRpcUrl) });
-  return {
-    kind: "burner",
+  const base = {
+    kind: "burner" as const,
     address: account.address,
     canSignMessages: true,
-    chainRead: (method, params) => reader.request({ method, params } as never),
     feeTokens: null,
-    signMessage: (message) => account.signMessage({ message }),
+    signMessage: (message: string) => account.signMessage({ message }),
+  };
+  const rpcUrl = config.chainRpcUrl;
+  if (!rpcUrl) {
+    return { ...base, chainRead: null, send: () => Promise.reject(new Error(NO_CHAIN_NODE)) };
+  }
+  const client = createWalletClient({ account, chain, transport: http(rpcUrl) });
+  const reader = createPublicClient({ chain, transport: http(rpcUrl) });
+  return {
+    ...base,
+    chainRead: (method, params) => reader.request({ method, params } as never),
     send: ({ to, data, value }) => client.sendTransaction({ to, data, value }),
   };
 }

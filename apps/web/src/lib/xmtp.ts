@@ -1,7 +1,7 @@
 // XMTP, the primary path when a client can be had. Everything here is lazy and best-effort: the SDK (wasm and
 // workers) is imported only when NEXT_PUBLIC_XMTP_ENV is not "off", creation is bounded by a timeout, and every
 // failure resolves to null so the app carries on over the server alone ("Fallback"). Nothing here throws.
-import type { Client, Conversation, Dm, Group, Identifier, Signer, XmtpEnv } from "@xmtp/browser-sdk";
+import type { Client, Conversation, Dm, Group, Identifier, Reaction, Reply, Signer, XmtpEnv } from "@xmtp/browser-sdk";
 import { getAddress, hexToBytes } from "viem";
 import { config } from "./config";
 import type { XmtpCopy } from "./messages-reducer";
@@ -100,12 +100,48 @@ async function memberAddresses(conversation: AnyConversation): Promise<Map<strin
   return byInbox;
 }
 
+/** A message on XMTP that a reply or reaction refers to: its XMTP id and its sender's address. */
+export interface XmtpRef {
+  xmtp_id: string;
+  sender: string;
+}
+
 export interface XmtpChat {
   /** The conversation's members, checksummed, ourselves included. */
   members: string[];
   /** Sends with the client_id as idempotency key (so the server can bind the copy); the XMTP id, or null. */
   sendText(text: string, clientId: string): Promise<string | null>;
+  /** XMTP's reply content type (reply:1.0, a text inside), with the client_id as idempotency key; the id, or null. */
+  sendReply(text: string, to: XmtpRef, clientId: string): Promise<string | null>;
+  /** XMTP's reaction content type (reaction:1.0, a Unicode emoji added or removed); the id, or null. */
+  sendReaction(to: XmtpRef, emoji: string, added: boolean): Promise<string | null>;
+  /** XMTP's read receipt content type (readReceipt:1.0): read up to now; the id, or null. */
+  sendReadReceipt(): Promise<string | null>;
   close(): void;
+}
+
+const REACTION_ADDED = 1; // ReactionAction.Added; the enums live in the SDK, which is not loaded up front.
+const REACTION_REMOVED = 2; // ReactionAction.Removed
+const REACTION_UNICODE = 1; // ReactionSchema.Unicode
+
+/** A plain text as XMTP's EncodedContent (text:1.0, UTF-8): what a reply carries. */
+export function textContent(text: string): Reply["content"] {
+  return {
+    type: { authorityId: "xmtp.org", typeId: "text", versionMajor: 1, versionMinor: 0 },
+    parameters: { encoding: "UTF-8" },
+    content: new TextEncoder().encode(text),
+  };
+}
+
+/** The reaction content of `emoji` on `reference` (sent by `referenceInboxId`), added or removed. */
+export function reactionContent(reference: string, referenceInboxId: string, emoji: string, added: boolean): Reaction {
+  return {
+    reference,
+    referenceInboxId,
+    action: (added ? REACTION_ADDED : REACTION_REMOVED) as Reaction["action"],
+    content: emoji,
+    schema: REACTION_UNICODE as Reaction["schema"],
+  };
 }
 
 /** Opens an XMTP conversation and streams the others' text messages to `onCopy`; null when it cannot. */
@@ -132,10 +168,19 @@ export async function openXmtpChat(
       },
       onError: () => undefined,
     });
+    const inboxOf = (address: string) =>
+      [...senders].find(([, member]) => member.toLowerCase() === address.toLowerCase())?.[0] ?? "";
     return {
       members: [...senders.values()],
       sendText: (text, clientId) =>
         conversation.sendText(text, { idempotencyKey: clientId }).catch(() => null),
+      sendReply: (text, to, clientId) =>
+        conversation
+          .sendReply({ content: textContent(text), reference: to.xmtp_id, referenceInboxId: inboxOf(to.sender) }, { idempotencyKey: clientId })
+          .catch(() => null),
+      sendReaction: (to, emoji, added) =>
+        conversation.sendReaction(reactionContent(to.xmtp_id, inboxOf(to.sender), emoji, added)).catch(() => null),
+      sendReadReceipt: () => conversation.sendReadReceipt().catch(() => null),
       close: () => void stream.end().catch(() => undefined),
     };
   } catch {

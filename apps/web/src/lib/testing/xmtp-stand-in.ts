@@ -97,7 +97,19 @@ export interface StandInConversation {
   readonly id: string;
   members: SdkConversation["members"];
   sendText: SdkConversation["sendText"];
+  sendReply: SdkConversation["sendReply"];
+  sendReaction: SdkConversation["sendReaction"];
+  sendReadReceipt: SdkConversation["sendReadReceipt"];
   stream: SdkConversation["stream"];
+}
+
+/** A reply or reaction as the stand-in received it. */
+export interface SentContent<T> {
+  conversationId: string;
+  senderInboxId: string;
+  content: T;
+  opts: Parameters<SdkConversation["sendText"]>[1];
+  id: string;
 }
 
 export interface StandInClient {
@@ -121,6 +133,10 @@ export class StandInNetwork {
   readonly conversations = new Map<string, StoredConversation>();
   readonly registered = new Set<string>();
   readonly sends: SentText[] = [];
+  readonly replies: SentContent<Parameters<SdkConversation["sendReply"]>[0]>[] = [];
+  readonly reactions: SentContent<Parameters<SdkConversation["sendReaction"]>[0]>[] = [];
+  /** Read receipts sent: by whom, in which conversation. */
+  readonly readReceipts: { conversationId: string; senderInboxId: string }[] = [];
   /** Message streams opened and ended, across every conversation. */
   readonly streams = { opened: 0, ended: 0 };
   readonly creates: { identifier: Identifier; options: CreateOptions; signature: Uint8Array }[] = [];
@@ -204,6 +220,20 @@ export class StandInNetwork {
         // Streams hear of it asynchronously, the sender's own streams included.
         for (const listener of stored.listeners) queueMicrotask(() => listener(message));
         return id;
+      },
+      sendReply: async (reply, opts) => {
+        const id = randomGroupId() + randomGroupId();
+        this.replies.push({ conversationId: stored.id, senderInboxId, content: reply, opts, id });
+        return id;
+      },
+      sendReaction: async (reaction, opts) => {
+        const id = randomGroupId() + randomGroupId();
+        this.reactions.push({ conversationId: stored.id, senderInboxId, content: reaction, opts, id });
+        return id;
+      },
+      sendReadReceipt: async () => {
+        this.readReceipts.push({ conversationId: stored.id, senderInboxId });
+        return randomGroupId() + randomGroupId();
       },
       stream: async (options) => {
         const queue: DecodedMessage<unknown>[] = [];
