@@ -8,8 +8,8 @@ from . import validation as v
 from .chats import Chats
 from .config import Config
 from .errors import ApiError
+from .limits import RateLimiter
 from .models import Message
-from .ratelimit import RateLimiter
 from .store import NewMessage, Pending, Store
 from .verifiers.xmtp import bindable, xmtp_message_id
 

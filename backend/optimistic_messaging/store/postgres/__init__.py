@@ -27,6 +27,7 @@ import psycopg
 import psycopg_pool
 from gevent.event import AsyncResult, Event
 
+from ...broker.notify import CHANNEL, encode_notifications, encode_revocation
 from ...clock import Clock
 from ...errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
 from ...models import SETTLERS, Chat, Message, message_id, settled_by_sql
@@ -44,7 +45,6 @@ from ..base import (
     repeat_of,
 )
 from . import schema
-from .notify import CHANNEL, encode_notifications, encode_revocation
 
 log = logging.getLogger(__name__)
 
@@ -569,7 +569,7 @@ class PgStore:
         self._away = type(exc).__name__
         self._answering.clear()
 
-    def answering(self, timeout: float) -> bool:
+    def answering(self, timeout: float = PROBE_TIMEOUT_S) -> bool:
         """Whether the database answers, asking it now (waiting at most `timeout`) if it was found away."""
         if self._away is not None:
             self._probe_now.set()
@@ -660,10 +660,6 @@ class PgStore:
         """The message whose last change was `rev`, if it has not changed since (a pointer in a notification)."""
         rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND rev = %s", (chat_id, rev))
         return _message(rows[0]) if rows else None
-
-    def notify(self, payload: str) -> None:
-        """A notification outside any commit (the broker's heartbeat)."""
-        self.query("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
 
     def find(self, sender: str, client_id: str) -> Message | None:
         rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE sender = %s AND client_id = %s", (sender, client_id))

@@ -4,6 +4,10 @@ A payload carries the committed messages themselves, or — for one too large to
 by; for a chat whose members changed, its id and who was removed (the chat itself is read back, but for one erased as
 its last member left: that one comes along, as nothing is left to read), and beside it under "s" who was added and the
 first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); or a sign-out.
+
+The broker owns this format, and the store's writer imports it (its commit sends the payloads in its own transaction,
+which is what orders them): this module needs only the models and the store's interface, so store/postgres depends on
+broker/notify, and broker/ on store/base, never the other way round.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from ...models import Chat, Message
-from ..base import ChatChanged, Revoked, Stored
+from ..models import Chat, Message
+from ..store.base import ChatChanged, Revoked, Stored
 
 CHANNEL = "om_commits"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses a payload of 8,000 or more
