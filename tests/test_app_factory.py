@@ -11,16 +11,23 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import gevent
 import pytest
 import redis
+from eth_account import Account
+from flask import Flask
 from geventwebsocket.websocket import WebSocket
 
-from optimistic_messaging.app import BACKGROUND, create_app
-from optimistic_messaging.background import Background
+from optimistic_messaging import wire
+from optimistic_messaging.app import NODE, create_app
 from optimistic_messaging.config import Config
+from optimistic_messaging.connections import Connection
+from optimistic_messaging.hub import address_room, chat_room
+from optimistic_messaging.node import Node
 from optimistic_messaging.redisconn import key_prefix
 
 from cluster import REDIS_URL
@@ -55,12 +62,111 @@ def test_reading_the_configuration_writes_no_secret_and_refuses_to_run_without_o
 def test_the_boots_one_start_runs_every_loop_and_its_one_close_stops_them(tmp_path: Path) -> None:
     before = running()
     app = create_app(Config(data_file=tmp_path / "messages.json", secret_key="k" * 32))
-    background: Background = app.extensions[BACKGROUND]
-    background.start()
+    node: Node = app.extensions[NODE]
+    node.start()
     assert (tmp_path / "messages.json").exists()  # the log opened by start(), not by building
     started = running() - before
     assert len(started) >= 5  # the store's writer, the reconciler, the pinger, session and typing expiry
-    background.close()
+    node.close()
+    assert running() - before == set()
+
+
+class Sockets:
+    """Sockets of an app built and started in this process, opened and driven through its Socket.IO server's own
+    entry points (what engine.io calls), with no network: the node's bookkeeping can be read as it is."""
+
+    def __init__(self, app: Flask) -> None:
+        self.services = app.extensions["optimistic_messaging"]
+        self.node: Node = app.extensions[NODE]
+        self.sio = app.extensions["socketio"].server
+        self.handlers = self.sio.namespace_handlers["/"]
+
+    def connect(self, address: str) -> Connection:
+        eio_sid = uuid.uuid4().hex
+        self.sio._handle_eio_connect(eio_sid, {})
+        self.sio._handle_connect(eio_sid, "/", {"token": self.services.auth.tokens.issue(address).token})
+        conn = self.services.connections.get(self.sio.manager.sid_from_eio_sid(eio_sid, "/"))
+        assert conn is not None
+        return conn
+
+    def event(self, conn: Connection, event: str, data: object) -> dict[str, object]:
+        answer: dict[str, object] = self.handlers.trigger_event(event, conn.sid, data)
+        return answer
+
+    def disconnect(self, conn: Connection) -> None:
+        self.sio._handle_eio_disconnect(self.sio.manager.eio_sid_from_sid(conn.sid, "/"), "client disconnect")
+
+    def following(self, conn: Connection, chat_id: str) -> tuple[bool, bool, bool]:
+        """Whether the socket is in the chat's room, in its connection's chats, in the chat's presence."""
+        return (
+            conn.sid in wire.in_room(self.sio, chat_room(chat_id)),
+            chat_id in conn.chats,
+            conn.sid in self.services.presence.sids(chat_id, conn.address),
+        )
+
+    def served(self, chat_id: str) -> bool:
+        """The fan-out serves the chat exactly while some socket here is in its room."""
+        served = chat_id in self.node.fanout.served
+        assert served == bool(wire.in_room(self.sio, chat_room(chat_id)))
+        return served
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(Config(data_file=tmp_path / "messages.json", secret_key="k" * 32))
+    app.extensions[NODE].start()
+    yield app
+    app.extensions[NODE].close()
+
+
+def test_join_leave_disconnect_and_removal_change_a_sockets_room_chats_presence_and_fanout_together(
+    started: Flask,
+) -> None:
+    sockets = Sockets(started)
+    alice, bob, carol = (Account.create().address for _ in range(3))
+    chat, _ = sockets.services.chats.create(alice, [bob, carol], None, "group")
+    a, b = sockets.connect(alice), sockets.connect(bob)
+    assert sockets.following(a, chat.id) == (False, False, False) and not sockets.served(chat.id)
+
+    assert sockets.event(a, "join", {"chat_id": chat.id})["ok"] is True
+    assert sockets.following(a, chat.id) == (True, True, True) and sockets.served(chat.id)
+    assert sockets.event(b, "join", {"chat_id": chat.id})["online"] == sorted([alice, bob])
+
+    assert sockets.event(a, "leave", {"chat_id": chat.id}) == {"ok": True}
+    assert sockets.following(a, chat.id) == (False, False, False)
+    assert sockets.services.presence.online(chat.id) == [bob] and sockets.served(chat.id)
+
+    sockets.event(a, "join", {"chat_id": chat.id})
+    sockets.services.chats.remove_member(alice, chat.id, bob)  # bob's socket is told, then stops following
+    assert sockets.following(b, chat.id) == (False, False, False)
+    assert sockets.following(a, chat.id) == (True, True, True)
+
+    sockets.disconnect(a)
+    assert sockets.following(a, chat.id) == (False, False, False) and not sockets.served(chat.id)
+    assert sockets.services.connections.get(a.sid) is None
+
+
+def test_every_signed_in_socket_follows_its_addresss_feed_until_it_disconnects(started: Flask) -> None:
+    sockets = Sockets(started)
+    alice = Account.create().address
+    first, second = sockets.connect(alice), sockets.connect(alice)
+    assert set(wire.in_room(sockets.sio, address_room(alice))) == {first.sid, second.sid}
+    sockets.disconnect(first)
+    assert wire.in_room(sockets.sio, address_room(alice)) == [second.sid]
+
+
+def test_closing_the_node_stops_every_greenlet_it_started_a_sign_out_being_carried_out_too(tmp_path: Path) -> None:
+    before = running()
+    app = create_app(Config(data_file=tmp_path / "messages.json", secret_key="k" * 32))
+    node: Node = app.extensions[NODE]
+    assert running() - before == set() and len(node.greenlets) == 0  # built, not started: nothing runs
+    node.start()
+    sockets = Sockets(app)
+    alice = Account.create().address
+    conn = sockets.connect(alice)
+    sockets.services.auth.revocations.revoke(conn.session, sockets.services.clock.now_ms() + 60_000)
+    assert len(node.greenlets) > len(node.loops)  # the sign-out is being carried out in a greenlet of the node's
+    node.close()
     assert running() - before == set()
 
 

@@ -1,7 +1,7 @@
 """The app factory: one Flask app with its Socket.IO server and its handlers wired, built and nothing else.
 
 Building starts nothing, patches no library, configures no logging and touches no file: the process boot
-(`boot.py`) does those, and starts the app's `Background`."""
+(`boot.py`) does those, and starts the app's `Node`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import orjson
 from flask import Flask
 from flask_socketio import SocketIO
 
-from . import api, events, wire
+from . import api
 from .auth import Auth, Revocations
 from .backends import open_backends
-from .background import Background
 from .chats import Chats
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
 from .connections import Connections
 from .messaging import Messaging
+from .namespace import Handlers
+from .node import Node
 from .reconciler import Reconciler
 from .services import Services
 
@@ -32,22 +33,18 @@ class OrjsonCodec:
     loads = staticmethod(orjson.loads)
 
 
-BACKGROUND = "optimistic_messaging.background"  # the app's extension holding its Background
+NODE = "optimistic_messaging.node"  # the app's extension holding its Node
 
 
 def create_app(config: Config, clock: Clock = SYSTEM_CLOCK) -> Flask:
     """Build the server, starting nothing; `app.extensions["socketio"]` is its Socket.IO server,
-    `app.extensions[BACKGROUND]` what the boot starts (serve `boot.boot(config)`, not this alone: the background opens
-    the store)."""
+    `app.extensions[NODE]` what the boot starts (serve `boot.boot(config)`, not this alone: the node opens the
+    store)."""
     backends = open_backends(config, clock)
     store, limits = backends.store, backends.limits
     chats = Chats(store, config.max_members, limits.chats)
     reconciler = Reconciler(config, store, clock, backends.leadership)
-    backends.broker.subscribe(reconciler.noticed)
-    backends.broker.on_resync(reconciler.reseed)
     revocations = Revocations(store, clock)
-    backends.broker.subscribe(revocations.noticed)
-    backends.broker.on_resync(revocations.load)
     services = Services(
         config=config,
         clock=clock,
@@ -83,6 +80,6 @@ def create_app(config: Config, clock: Clock = SYSTEM_CLOCK) -> Flask:
         logger=False,
         engineio_logger=False,
     )
-    loops = [wire.attach(socketio.server), *events.register(socketio.server, services)]
-    app.extensions[BACKGROUND] = Background(backends, revocations, reconciler, loops)
+    node = app.extensions[NODE] = Node(socketio.server, services, backends, Handlers.pipelined)
+    socketio.server.register_namespace(Handlers(services, node))
     return app

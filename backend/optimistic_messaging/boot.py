@@ -1,7 +1,7 @@
 """The process boot: what a serving process does around the pure app factory, in order and in one place.
 
 `backend/main.py` (pywsgi) and `wsgi.py` (gunicorn) both call `boot`: logging, the app, the library patches of
-`wire`, then everything that runs in the background, the metrics listener, and the collector tuned last.
+`wire`, then the node (everything that runs in the background), the metrics listener, and the collector tuned last.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 from flask import Flask
 
 from . import logs, wire
-from .app import BACKGROUND, create_app
-from .background import Background
+from .app import NODE, create_app
 from .clients import client_address
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
+from .node import Node
 
 
 def config_from_env(env: dict[str, str] | None = None) -> Config:
@@ -61,8 +61,8 @@ def boot(config: Config, clock: Clock = SYSTEM_CLOCK) -> Flask:
         config.http_idle_timeout_s,
         lambda environ: handshakes.take(client_address(environ, config.trusted_proxies)),
     )
-    background: Background = app.extensions[BACKGROUND]
-    background.start()
+    node: Node = app.extensions[NODE]
+    node.start()
     if config.metrics_port is not None:
         from .metrics import serve_metrics
 

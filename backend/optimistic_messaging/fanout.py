@@ -94,6 +94,11 @@ class Fanout:
         if state is not None and state.filler is not None:
             state.filler.kill(block=False)
 
+    def close(self) -> None:
+        """Serve nothing more: every fill scheduled or running is stopped."""
+        for chat_id in list(self.served):
+            self.unserve(chat_id)
+
     def publish(self, commit: Commit) -> None:
         """Broker listener: member changes first (the removed hear nothing more), then messages in rev order."""
         for change in commit.chats:

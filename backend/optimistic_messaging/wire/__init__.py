@@ -4,7 +4,7 @@ This package is the only code that reaches into library internals (python-engine
 driver, python-socketio's dispatch, gevent-websocket's frame reader and upgrade, gevent's pywsgi handler). `install`
 refuses any version but the pinned ones, so an upgrade fails loudly in tests/test_wire.py instead of misbehaving
 quietly; the process boot calls it once. `attach` puts one Socket.IO server on the path (the app factory does; it
-starts nothing: the pinger's loop is returned for the app's background). What it changes:
+starts nothing: the pinger's loop is returned for the app's node to run). What it changes:
 - `frames`: every text packet's websocket frame is built once and written straight to each recipient's socket when
   nothing else is queued or being written there (else it waits in that socket's queue, in order); a batch of
   broadcasts reaches each socket as one write. Incoming frames must be masked, are unmasked in C, and are held to the
@@ -30,7 +30,7 @@ from typing import Any
 import socketio
 
 from . import engine, frames, http
-from .engine import Later, broadcast, broadcast_many
+from .engine import Later, broadcast, broadcast_many, close_socket, in_room
 from .frames import Frame, LeanQueue, deliver, drop, event_frame, text_frame
 
 __all__ = [
@@ -40,9 +40,11 @@ __all__ = [
     "attach",
     "broadcast",
     "broadcast_many",
+    "close_socket",
     "deliver",
     "drop",
     "event_frame",
+    "in_room",
     "install",
     "text_frame",
 ]
@@ -65,12 +67,13 @@ def install(
     http.install(origins, idle_timeout_s, admit)
 
 
-def attach(sio: socketio.Server) -> Callable[[], None]:
+def attach(sio: socketio.Server, pipelined: Collection[str] = ()) -> Callable[[], None]:
     """Put this Socket.IO server on that path (its websocket driver and queue, direct sends, the packet guard, one
-    pinger); starts nothing: returns the pinger's loop, for the app's background to run."""
+    pinger); starts nothing: returns the pinger's loop, for the app's node to run. The answers of `pipelined` events
+    may come later (`Later`) while the socket's next events are read, and still go out in the order they came."""
     _check_versions()
     sio.eio._async = {**sio.eio._async, "websocket": frames.FastWebSocket, "queue": frames.LeanQueue}
-    return engine.attach(sio)
+    return engine.attach(sio, frozenset(pipelined))
 
 
 def _check_versions() -> None:

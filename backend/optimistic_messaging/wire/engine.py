@@ -23,7 +23,6 @@ from ..stats import METER
 from .frames import deliver, deliver_soon, drop, event_frame, text_frame
 
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
-LANE_EVENTS = frozenset({"send"})  # events whose answers may come later, while the socket's next ones are read
 MAX_IN_FLIGHT = 256  # answers one socket may have outstanding; past it, its reader waits (backpressure)
 _EVENT_ACK_ID = re.compile(r"2(?:/[^,]*,)?([0-9]{1,15})")
 log = logging.getLogger(__name__)
@@ -50,6 +49,20 @@ def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any, C
 def broadcast(sio: socketio.Server, room: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
     """Emit one event to every socket in the room but `skip`."""
     broadcast_many(sio, ((room, event, data, skip),))
+
+
+def in_room(sio: socketio.Server, room: str) -> list[str]:
+    """The sids of the sockets in the room (on '/'), as it is now."""
+    return list(sio.manager.rooms.get("/", {}).get(room, ()))
+
+
+def close_socket(sio: socketio.Server, sid: str) -> None:
+    """End the Socket.IO session (its disconnect handler runs) and close its engine.io socket with it, at once."""
+    eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+    sio.disconnect(sid)
+    eio_socket = sio.eio.sockets.get(eio_sid) if eio_sid else None
+    if eio_socket is not None:
+        eio_socket.close(wait=False)
 
 
 def _send_packet(eio: engineio.Server, eio_sid: str, pkt: engineio.packet.Packet) -> None:
@@ -191,10 +204,11 @@ def _event_on_root(data: str) -> tuple[int | None, list[Any]] | None:
     return (int(data[1:end]) if end > 1 else None), payload
 
 
-def _guard_messages(sio: socketio.Server) -> None:
+def _guard_messages(sio: socketio.Server, pipelined: Collection[str]) -> None:
     """In front of python-socketio's dispatch: events on '/' are decoded and answered here (the hot path); binary
     packets drop the connection (nothing here uses them, and their attachments would be buffered without limit);
-    packets that do not decode get `invalid`, not silence."""
+    packets that do not decode get `invalid`, not silence. `pipelined` events' answers may come later (a handler
+    answers `Later`), while the socket's next events are read."""
     dispatch = sio.eio.handlers["message"]
 
     def on_message(eio_sid: str, data: Any) -> None:
@@ -241,7 +255,7 @@ def _guard_messages(sio: socketio.Server) -> None:
 
     def handle_event(server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, ack_id: Any) -> None:
         lane = lanes.get(sid)
-        if data[0] not in LANE_EVENTS or data[0] in RESERVED_EVENTS:
+        if data[0] not in pipelined or data[0] in RESERVED_EVENTS:
             if lane is not None:  # answers go out in order, and this event sees what the sends before it did
                 lane.wait_empty()
             if data[0] in RESERVED_EVENTS:  # else the server's own connect/disconnect handlers would run
@@ -282,7 +296,7 @@ def install() -> None:
     engineio.socket.Socket.schedule_ping = _schedule_ping
 
 
-def attach(sio: socketio.Server) -> Callable[[], None]:
+def attach(sio: socketio.Server, pipelined: Collection[str]) -> Callable[[], None]:
     """Direct sends, one pinger, and the packet guard on this Socket.IO server; returns the pinger's loop, for the
     caller to run (nothing starts here)."""
     sio.eio.send_packet = functools.partial(_send_packet, sio.eio)
@@ -301,5 +315,5 @@ def attach(sio: socketio.Server) -> Callable[[], None]:
             sio.eio.sockets.pop(eio_sid, None)
 
     sio.eio.on("disconnect", disconnect)
-    _guard_messages(sio)
+    _guard_messages(sio, pipelined)
     return pinger.run

@@ -1,0 +1,131 @@
+"""The real-time side's centre (after centrifuge's Node): what it is made of, what it hears, and every greenlet that
+runs beside the requests, started by `start()` and stopped by `close()` — the one file that says what runs in the
+background.
+
+Delivery goes one way: the broker's commits and the signals come in here, and go down through the `Hub` to `wire`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from typing import Any
+
+import gevent
+import socketio
+from gevent.pool import Group
+
+from . import wire
+from .backends import Backends
+from .connections import Connection
+from .expiry import ExpirySweeper
+from .fanout import Fanout
+from .hub import Hub
+from .models import Chat, Message
+from .services import Services
+from .store import Stored
+from .subscriptions import Subscriptions
+
+log = logging.getLogger(__name__)
+
+TYPING_SWEEP_S = 0.5  # how often typing flags not renewed in time are ended
+
+
+class Node:
+    """Composes the fan-out, the subscriptions and the sweepers over one Socket.IO server; hears the broker."""
+
+    def __init__(
+        self, sio: socketio.Server, services: Services, backends: Backends, pipelined: Collection[str]
+    ) -> None:
+        s = self.services = services
+        self.backends = backends
+        self.greenlets = Group()  # everything this node spawns: its loops and the sign-outs being carried out
+        self.hub = Hub(sio)
+        self.fanout = Fanout(s.store, self.deliver, self.chat_changed)
+        self.subscriptions = Subscriptions(
+            self.hub, s.connections, s.presence, s.signals, self.fanout, self.greenlets.spawn
+        )
+        self.sweeper = ExpirySweeper(s.connections, s.clock, self.end_session)
+        self.loops: list[Callable[[], None]] = [
+            s.reconciler.run,
+            wire.attach(sio, pipelined),  # the pinger
+            self.sweeper.run,
+            self._expire_typing,
+        ]
+        revocations = s.auth.revocations
+        for listener, resync in (
+            (s.reconciler.noticed, s.reconciler.reseed),
+            (revocations.noticed, revocations.load),
+            (self.fanout.publish, self.fanout.resync),
+        ):
+            backends.broker.subscribe(listener)
+            backends.broker.on_resync(resync)
+        s.signals.listen(self.signal)
+        revocations.on_revoked(lambda session: self.greenlets.spawn(self.signed_out, session))
+
+    def start(self) -> None:
+        """Open the store, read what is kept in memory from it, run the loops (the reconciler, the pinger, session and
+        typing expiry), then hear of commits and signals."""
+        self.backends.open()
+        self.services.auth.revocations.load(announce=False)  # no socket is open yet: nothing to end
+        self.services.reconciler.start()
+        for loop in self.loops:
+            self.greenlets.spawn(loop)
+        self.backends.start()
+
+    def close(self) -> None:
+        """Stop every greenlet this node started (the fan-out's fills too), then close what the backends hold open."""
+        self.greenlets.kill()
+        self.fanout.close()
+        self.backends.close()
+
+    def deliver(self, stored: list[Stored]) -> None:
+        """Each batch goes out in order: every socket sees its chats' messages in seq order."""
+        self.hub.to_chats(
+            (
+                item.message.chat_id,
+                "message" if item.new else "message:update",
+                item.message,
+                self._hidden(item.message),
+            )
+            for item in stored
+        )
+
+    def chat_changed(self, chat: Chat) -> None:
+        """Every socket following the chat hears of it (a removed one last); then those no longer members stop."""
+        self.hub.to_chat(chat.id, "chat:update", chat)
+        self.subscriptions.members_changed(chat)
+
+    def signal(self, chat_id: str, event: str, data: dict[str, Any], skip: str) -> None:
+        """Typing and presence from any node, to the chat's sockets here but the address `skip`'s own."""
+        self.hub.to_chat(chat_id, event, data, skip=self.services.presence.sids(chat_id, skip))
+
+    def end_session(self, conn: Connection, reason: str = "expired") -> None:
+        """The token has expired or its session was signed out: say so, and disconnect the socket."""
+        self.hub.end(conn.sid, "session:expired", {"expires_at": conn.expires_at, "reason": reason})
+
+    def signed_out(self, session: str) -> None:
+        """A sign-out on any node: this node's sockets of that session end now."""
+        for conn in self.services.connections.of_session(session):
+            try:
+                self.end_session(conn, "logout")
+            except Exception:
+                log.exception("ending the signed-out session of %s failed", conn.sid)
+
+    def _hidden(self, message: Message) -> Collection[str]:
+        """The sockets of members added after this message (it is not theirs): looked for only in a chat that has
+        such members, and only for a message older than one of them."""
+        late = self.fanout.late(message.chat_id)
+        if not late or message.seq >= max(late.values()):
+            return ()
+        connections = self.services.connections
+        return {
+            sid
+            for sid in self.hub.in_chat(message.chat_id)
+            if (conn := connections.get(sid)) is not None and late.get(conn.address, 1) > message.seq
+        }
+
+    def _expire_typing(self) -> None:
+        while True:
+            gevent.sleep(TYPING_SWEEP_S)
+            self.subscriptions.expire_typing()
