@@ -18,6 +18,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
 from .connections import Connections
 from .messaging import Messaging
+from .receipts import Receipts
 from .reconciler import Reconciler
 from .services import Services
 
@@ -56,6 +57,7 @@ def create_app(config: Config, clock: Clock = SYSTEM_CLOCK) -> Flask:
         auth=Auth(config, backends.used_nonces, clock, revocations),
         chats=chats,
         messaging=Messaging(config, store, chats, limits.sends),
+        receipts=Receipts(store, chats),
         presence=backends.presence,
         signals=backends.signals,
         limits=limits,

@@ -140,10 +140,11 @@ def register(sio: socketio.Server, s: Services) -> list[Callable[[], None]]:
             )
         return {
             "ok": True,
-            "chat": s.store.chat(chat_id),
+            "chat": s.store.view(chat_id, conn.address),
             "changes": changes,
             "has_more": has_more,
             "online": s.presence.online(chat_id),
+            "receipts": s.receipts.of_join(chat_id, conn.address),
         }
 
     @handler("leave")
@@ -186,6 +187,10 @@ def register(sio: socketio.Server, s: Services) -> list[Callable[[], None]]:
     @handler("attest")
     def attest(conn: Connection, data: Any) -> dict[str, Any]:
         return {"ok": True, "message": s.messaging.attest(conn.address, data)}
+
+    @handler("mark")
+    def mark(conn: Connection, data: Any) -> dict[str, Any]:
+        return s.receipts.mark(conn.address, data)
 
     @handler("typing")
     def typing(conn: Connection, data: Any) -> dict[str, Any]:

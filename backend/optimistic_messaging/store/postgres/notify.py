@@ -3,18 +3,19 @@
 A payload carries the committed messages themselves, or — for one too large to fit — a pointer a node reads it back
 by; for a chat whose members changed, its id and who was removed (the chat itself is read back, but for one erased as
 its last member left: that one comes along, as nothing is left to read), and beside it under "s" who was added and the
-first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); or a sign-out.
+first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); under "q" the
+positions marks moved; or a sign-out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from ...models import Chat, Message
+from ...models import Chat, Message, PositionMoved
 from ..base import ChatChanged, Revoked, Stored
 
 CHANNEL = "om_commits"
@@ -33,6 +34,7 @@ class Notice:
         default_factory=list
     )
     revoked: list[Revoked] = field(default_factory=list)
+    positions: list[PositionMoved] = field(default_factory=list)
 
 
 def head(node: str) -> bytes:
@@ -40,7 +42,9 @@ def head(node: str) -> bytes:
     return b'{"n":' + orjson.dumps(node)
 
 
-def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChanged]) -> Iterator[str]:
+def encode_notifications(
+    node: str, stored: list[Stored], changed: list[ChatChanged], positions: Iterable[PositionMoved] = ()
+) -> Iterator[str]:
     """The payloads for one commit: chat changes first (a node unsubscribes the removed before it delivers more)."""
     start = head(node)
     units: list[list[tuple[bytes, bytes]]] = []  # each goes whole into one payload: a change and its starts together
@@ -57,9 +61,11 @@ def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChan
             units.append([(b"p", encoded)])
         else:
             units.append([(b"m", encoded)])
+    for p in positions:  # a chat id and an address: always small enough
+        units.append([(b"q", orjson.dumps([p.chat_id, p.address, p.read_seq, p.delivered_seq, p.shares, p.members]))])
     while units:
         size = len(start) + 1
-        parts: dict[bytes, list[bytes]] = {b"c": [], b"s": [], b"m": [], b"p": []}
+        parts: dict[bytes, list[bytes]] = {b"c": [], b"s": [], b"m": [], b"p": [], b"q": []}
         while units and size + sum(len(encoded) + 8 for _, encoded in units[0]) <= MAX_PAYLOAD:
             for kind, encoded in units.pop(0):
                 parts[kind].append(encoded)
@@ -86,4 +92,5 @@ def decode_notification(payload: str) -> Notice:
             for c, s in zip(changes, starts, strict=True)
         ],
         revoked=[Revoked(session, until) for session, until in data.get("r", ())],
+        positions=[PositionMoved(*p) for p in data.get("q", ())],
     )
