@@ -71,7 +71,7 @@ def encode_record(record: Record) -> bytes:
         return orjson.dumps({"op": kind, "session": session, "until": until}) + b"\n"
     if kind == "position":
         chat_id, address, read_seq, delivered_seq, shown = payload
-        quiet = {} if shown else {"shown": False}
+        quiet = {} if shown else {"shown": False}  # only a compacted log's late member who has not marked or sent
         return (
             orjson.dumps({"op": kind, "id": chat_id, "a": address, "r": read_seq, "d": delivered_seq, **quiet}) + b"\n"
         )

@@ -12,8 +12,9 @@ from ..models import Chat, ChatView, Message, Position, Settings, settled_by
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
 # · ("erased", (chat_id, last_seq, rev, members_version)) its last member left: its history goes, its counters stay
 # · ("revoked", (session, until)) for a session signed out · ("position", (chat_id, address, read_seq, delivered_seq,
-# shown)) a member's positions, moved by a mark (a send moves its sender's without a record of its own; a member starts
-# at the chat's last_seq when it joins) · ("settings", (address, Settings)) an address's settings as they now are.
+# shown)) a member's positions as a mark moved them, or as a compacted log has them where replaying its chat and
+# messages would not (a send moves its sender's without a record; a member starts at the chat's last_seq as it joins)
+# · ("settings", (address, Settings)) an address's settings as they now are.
 Record = tuple[str, Any]
 
 
@@ -35,7 +36,8 @@ class Room:
     base_rev: int = 0
     messages: list[Message] = field(default_factory=list)  # index seq - base_seq - 1
     by_rev: dict[int, Message] = field(default_factory=dict)  # the current message at each live rev
-    positions: dict[str, Position] = field(default_factory=dict)  # every member's
+    positions: dict[str, Position] = field(default_factory=dict)  # every member's (a compacted chat record: those
+    # that are not where the chat began)
 
     def to_chat(self) -> Chat:
         return Chat(self.id, list(self.members), self.title, self.created_by, self.created_at, self.last_seq, self.rev)
@@ -66,7 +68,6 @@ class State:
         self.plain: dict[str, Message] = {}  # the provisional ones the clock settles, in commit order (as sent)
         self.revoked: dict[str, int] = {}  # session signed out -> until when (ms) it is refused
         self.settings: dict[str, Settings] = {}  # of the addresses that put some
-        self.positioned = 0  # positions held, over every room
         self.messages = 0
         self.activity = 0  # bumped by every new chat and new message, in commit order
         self.records = 0  # lines in the log; minus the live ones, what compaction would drop
@@ -105,7 +106,7 @@ class State:
                 if address in room.members:
                     room.members.remove(address)
                     room.starts.pop(address, None)
-                    self.positioned -= room.positions.pop(address, None) is not None
+                    room.positions.pop(address, None)
                     self._unlist(address, chat_id)
         elif kind == "erased":
             self._erase(*payload)
@@ -130,7 +131,6 @@ class State:
         """A member's positions begin where the chat is as it joins (0 for a new chat's first members)."""
         if address not in room.positions:
             room.positions[address] = Position(room.last_seq, room.last_seq)
-            self.positioned += 1
 
     def _unlist(self, address: str, chat_id: str) -> None:
         chats = self.member_of[address]
@@ -148,7 +148,6 @@ class State:
                 self.provisional.pop(m.id, None)
                 self.plain.pop(m.id, None)
             self.messages -= len(room.messages)
-            self.positioned -= len(room.positions)
             for address in room.members:
                 self._unlist(address, chat_id)
             self.erasures += 1
@@ -226,8 +225,7 @@ class State:
         }
 
     def live_records(self) -> int:
-        live = len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked)
-        return live + self.positioned + len(self.settings)
+        return len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked) + len(self.settings)
 
     def forget_revoked(self, now_ms: int) -> None:
         """Sign-outs whose sessions have passed their maximum age: no token of theirs is valid any more."""
@@ -245,10 +243,13 @@ class State:
                     room.id, list(room.members), room.title, room.created_by, room.created_at, starts=dict(room.starts)
                 ),
             )
+            replayed: dict[str, Position] = {}  # where replaying the chat record and its messages puts each member
             for message in room.messages:
                 yield "message", message
+                replayed[message.sender] = Position(message.seq, message.seq, True)
             for address, p in room.positions.items():
-                yield "position", (room.id, address, p.read_seq, p.delivered_seq, p.shown)
+                if p != replayed.get(address, Position(room.base_seq, room.base_seq)):
+                    yield "position", (room.id, address, p.read_seq, p.delivered_seq, p.shown)
         for session, until in self.revoked.items():
             yield "revoked", (session, until)
         for address, settings in self.settings.items():
