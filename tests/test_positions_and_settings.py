@@ -1,8 +1,12 @@
 """Read and delivered positions, settings and the Chat as its caller sees it (contract v1.2), over REST and sockets."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from optimistic_messaging.models import PositionMoved
+from optimistic_messaging.receipts import receipt, to_chat
 from support import Wallet, new_chat
 
 SETTINGS = {"read_receipts": True, "push_previews": True}
@@ -137,3 +141,19 @@ def test_positions_and_settings_survive_a_restart(make_server, peers):
     seen = chat_of(server, alice, chat["id"])
     assert (seen["read_seq"], seen["delivered_seq"], seen["unread"]) == (1, 2, 1)
     assert server.get("/api/me/settings", alice.token).json()["settings"]["read_receipts"] is False
+
+
+def test_a_mark_spends_the_per_address_event_budget(make_server, peers):
+    server = make_server({"EVENT_RATE_PER_S": "0.01", "EVENT_RATE_BURST": "2"})
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)
+    marker = peers(server, alice)
+    acks = [mark(marker, chat["id"], delivered_seq=0) for _ in range(3)]
+    assert [a["ok"] for a in acks[:2]] == [True, True] and acks[2]["error"]["code"] == "rate_limited"
+
+
+def test_a_receipt_goes_to_the_chat_only_from_a_member_who_shares_in_a_chat_of_at_most_32():
+    moved = PositionMoved("c", "0x" + "a" * 40, 3, 4, shares=True, members=32)
+    assert to_chat(moved) and receipt(moved) == {"chat_id": "c", "address": moved.address, "read_seq": 3,
+                                                 "delivered_seq": 4}
+    assert not to_chat(replace(moved, members=33)) and not to_chat(replace(moved, shares=False))
