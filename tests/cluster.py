@@ -44,7 +44,7 @@ class Cluster:
         for node in self.nodes:
             node.stop()
         if self.redis_url is not None:  # the deployment's keys (their prefix comes from its database)
-            from optimistic_messaging.redis_state import key_prefix
+            from optimistic_messaging.redisconn import key_prefix
 
             client = redis.Redis.from_url(self.redis_url)
             for key in client.scan_iter(match=key_prefix(self.database_url) + "*", count=1000):

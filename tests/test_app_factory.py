@@ -5,17 +5,26 @@ server through it."""
 from __future__ import annotations
 
 import gc
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import gevent
 import pytest
+import redis
 from geventwebsocket.websocket import WebSocket
 
 from optimistic_messaging.app import BACKGROUND, create_app
 from optimistic_messaging.background import Background
 from optimistic_messaging.config import Config
+from optimistic_messaging.redisconn import key_prefix
+
+from cluster import REDIS_URL
+from support import ROOT, fresh_database
 
 
 def running() -> set[object]:
@@ -53,3 +62,48 @@ def test_the_boots_one_start_runs_every_loop_and_its_one_close_stops_them(tmp_pa
     assert len(started) >= 5  # the store's writer, the reconciler, the pinger, session and typing expiry
     background.close()
     assert running() - before == set()
+
+
+SHARED_NODE = """
+from gevent import monkey; monkey.patch_all()  # as the boot does: psycopg and redis then wait by yielding
+import gc, json, sys
+from pathlib import Path
+import gevent
+from optimistic_messaging.backends import open_backends
+from optimistic_messaging.clock import SystemClock
+from optimistic_messaging.config import Config
+
+def running():
+    return {repr(g) for g in gc.get_objects() if isinstance(g, gevent.Greenlet) and not g.dead}
+
+before = running()
+config = Config(data_file=Path(sys.argv[1]), secret_key="k" * 32, database_url=sys.argv[2], redis_url=sys.argv[3])
+backends = open_backends(config, SystemClock())
+backends.open()
+backends.start()
+with gevent.Timeout(20):  # each part at work: listening, leading, hearing the other nodes
+    while not (backends.broker.healthy() and backends.leadership.is_leader() and backends.signals.listening):
+        gevent.sleep(0.05)
+started = running() - before
+backends.close()
+print(json.dumps({"started": sorted(started), "left": sorted(running() - before)}))
+"""
+
+
+def test_the_shared_backends_close_stops_every_greenlet_they_started(tmp_path: Path) -> None:
+    """PostgreSQL and Redis, at work in a patched process as the boot runs them: the store's writer and probe, the
+    broker's LISTEN and heartbeat, the election, Redis's heartbeat and sweep and the signals' receiver all end with
+    `close()`."""
+    database = fresh_database()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "backend")}
+    done = subprocess.run([sys.executable, "-c", SHARED_NODE, str(tmp_path / "messages.json"), database, REDIS_URL],
+                          env=env, capture_output=True, text=True, timeout=60, check=True)
+    report = json.loads(done.stdout.splitlines()[-1])
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=key_prefix(database) + "*"):  # the node's heartbeat and nonce ledger
+        client.delete(key)
+    started = " ".join(report["started"])
+    for part in ("PgStore._write_loop", "PgStore._probe_loop", "PgBroker._listen", "PgBroker._heartbeat",
+                 "AdvisoryLock._run", "Redis._beat", "Redis._sweep", "RedisSignals._receive"):
+        assert part in started
+    assert report["left"] == []

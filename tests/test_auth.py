@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from optimistic_messaging.auth import Auth, Identity, LocalUsedNonces, Nonces, Revocations, Tokens
+from optimistic_messaging.auth import Auth, Identity, Nonces, Revocations, Tokens
 from optimistic_messaging.config import Config
 from optimistic_messaging.errors import ApiError
+from optimistic_messaging.nonces import LocalUsedNonces
 from optimistic_messaging.store.jsonl import JsonlStore
 
 from support import FakeClock, Wallet, iso_now, siwe_text

@@ -144,13 +144,18 @@ def test_an_address_holds_its_socket_allowance_across_nodes(clusters, peers):
     assert refusal(c[0], alice.token) == {"message": "rate_limited"}
 
 
-def test_presence_and_typing_cross_nodes(clusters, peers):
+def across_two_nodes(clusters, peers) -> tuple[Cluster, dict, Wallet, Wallet, Peer, Peer]:
+    """Alice's socket on node 0, Bob's on node 1 joined to their DM: what one does, the other node must deliver."""
     c = clusters(2)
     alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
     chat = new_chat(c[0], alice, bob)
     b = peers(c[1], bob)
     b.join(chat["id"])
-    a = peers(c[0], alice)
+    return c, chat, alice, bob, peers(c[0], alice), b
+
+
+def test_presence_and_typing_cross_nodes(clusters, peers):
+    c, chat, alice, bob, a, b = across_two_nodes(clusters, peers)
     joined = a.join(chat["id"])
     assert joined["online"] == sorted([alice.address, bob.address])
     assert b.wait("presence", lambda p: p["address"] == alice.address and p["online"])
@@ -404,3 +409,14 @@ def test_with_postgresql_down_sends_are_refused_never_falsely_acked_and_nodes_re
     finally:
         c.stop()
 
+
+
+def test_a_reaction_and_a_deletion_on_one_node_reach_a_socket_joined_on_another(clusters, peers):
+    c, chat, _, _, a, b = across_two_nodes(clusters, peers)
+    sent = a.send(chat["id"], "react across nodes")["message"]
+    target = {"chat_id": chat["id"], "message_id": sent["id"]}
+    liked = a.call("react", {**target, "emoji": "🎉", "action": "added"})["message"]
+    assert b.wait("message:update", lambda m: m["id"] == sent["id"] and m["reaction_counts"]) == liked
+    deleted = a.call("delete", target)["message"]
+    assert b.wait("message:update", lambda m: m["id"] == sent["id"] and m["deleted"]) == deleted
+    assert deleted["body"] == "" and c.sql("SELECT body FROM messages WHERE chat_id = %s", chat["id"]) == [("",)]

@@ -37,6 +37,14 @@ def test_fsync_takes_always_or_off_only(tmp_path):
         config_from_env(env(tmp_path, FSYNC="sometimes"))
 
 
+def test_erase_within_s_is_a_positive_number_of_seconds_an_hour_by_default(tmp_path):
+    assert config_from_env(env(tmp_path)).erase_within_s == 3600
+    assert config_from_env(env(tmp_path, ERASE_WITHIN_S="0.5")).erase_within_s == 0.5
+    for bad in ("0", "-1", "nan"):
+        with pytest.raises(ValueError, match="ERASE_WITHIN_S"):
+            config_from_env(env(tmp_path, ERASE_WITHIN_S=bad))
+
+
 def test_malformed_numbers_are_refused_naming_the_problem(tmp_path):
     with pytest.raises(ValueError, match="bad configuration"):
         config_from_env(env(tmp_path, PORT="http"))

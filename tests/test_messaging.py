@@ -9,7 +9,8 @@ import pytest
 from support import TIMEOUT, new_chat, refusal
 
 MESSAGE_FIELDS = {"id", "chat_id", "seq", "rev", "client_id", "sender", "body", "tx", "xmtp_id", "xmtp_bound",
-                  "status", "source", "reason", "original", "sent_at", "updated_at"}
+                  "status", "source", "reason", "original", "sent_at", "updated_at",
+                  "reply_to", "reactions", "reaction_counts", "deleted"}  # v1.2
 
 
 def test_connect_without_token_is_refused(server):
@@ -31,6 +32,8 @@ def test_send_is_acked_with_a_provisional_message_from_the_signed_in_address(ser
     assert (message["chat_id"], message["seq"], message["body"], message["client_id"]) == (chat["id"], 1, "gm", "c-1")
     assert (message["status"], message["source"], message["xmtp_bound"]) == ("provisional", "fallback", False)
     assert message["tx"] is None and message["reason"] is None and message["original"] is None
+    assert (message["reply_to"], message["reactions"], message["reaction_counts"], message["deleted"]) == (
+        None, {}, {}, False)
 
 
 def test_sender_in_the_payload_is_ignored(server, wallets, peers):

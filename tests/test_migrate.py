@@ -197,3 +197,52 @@ def test_a_chat_erased_in_the_log_after_an_import_is_erased_by_the_next_and_its_
     p = Peer(pg, carol.token)
     assert p.send(again, "and on")["message"]["seq"] == first["seq"] + 1
     p.close()
+
+
+def test_replies_reactions_with_every_reactor_and_deletions_come_along(make_server):
+    server = make_server({"RATE_PER_S": "1000", "RATE_BURST": "1000"})
+    alice, bob = Wallet().sign_in(server), Wallet().sign_in(server)
+    chat = new_chat(server, alice, bob)["id"]
+    a, b = Peer(server, alice.token), Peer(server, bob.token)
+    first = a.send(chat, "first")["message"]
+    reply = a.send(chat, "a reply", reply_to=first["id"])["message"]
+    for peer in (a, b):
+        assert peer.call("react", {"chat_id": chat, "message_id": reply["id"], "emoji": "👍", "action": "added"})["ok"]
+    assert a.call("delete", {"chat_id": chat, "message_id": first["id"]})["ok"]
+    a.close()
+    b.close()
+    before = everything(server, alice.token)
+    server.stop()
+    secret = (server.data_file.parent / (server.data_file.name + ".secret")).read_text().strip()
+    url = fresh_database()
+    assert migrate(server.data_file, url).returncode == 0
+    node = make_server({"DATABASE_URL": url, "SECRET_KEY": secret})
+    assert everything(node, alice.token) == before
+    b = Peer(node, bob.token)  # every reactor came along: a removal counts right
+    left = b.call("react", {"chat_id": chat, "message_id": reply["id"], "emoji": "👍", "action": "removed"})
+    assert left["message"]["reactions"] == {"👍": [alice.address]} and left["message"]["reaction_counts"] == {"👍": 1}
+    b.close()
+
+
+def test_rows_from_before_v1_2_load_as_not_replied_not_reacted_not_deleted():
+    from optimistic_messaging.clock import SYSTEM_CLOCK
+    from optimistic_messaging.store.postgres import PgStore
+    from optimistic_messaging.store.postgres.schema import MIGRATIONS
+
+    url = fresh_database()
+    with psycopg.connect(url, autocommit=True) as conn:  # the schema as the last server before v1.2 left it
+        conn.execute("CREATE TABLE om_schema (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        for version, migration in enumerate(MIGRATIONS[:4], 1):
+            conn.execute(migration)
+            conn.execute("INSERT INTO om_schema (version) VALUES (%s)", (version,))
+        conn.execute("INSERT INTO chats (id, created_by, created_at, last_seq, rev, activity) "
+                     "VALUES ('c', '0xA', 1, 1, 1, nextval('chat_activity'))")
+        conn.execute("INSERT INTO messages (chat_id, seq, rev, client_id, sender, body, xmtp_bound, status, source, "
+                     "sent_at, updated_at) VALUES ('c', 1, 1, 'k', '0xA', 'old', false, 'provisional', 'fallback', 1, 1)")
+    store = PgStore(url, SYSTEM_CLOCK, node="old-rows")
+    store.start()
+    try:
+        m = store.message("c/1")
+        assert (m.body, m.reply_to, m.reactions, m.reaction_counts, m.deleted) == ("old", None, {}, {}, False)
+    finally:
+        store.close()

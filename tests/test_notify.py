@@ -1,9 +1,9 @@
 """PostgreSQL's commit notifications: what a node tells the others of a member change, and reads of older nodes."""
 from __future__ import annotations
 
+from optimistic_messaging.broker.notify import MAX_PAYLOAD, decode_notification, encode_notifications
 from optimistic_messaging.models import Chat, PositionMoved
 from optimistic_messaging.store import ChatChanged
-from optimistic_messaging.store.postgres.notify import MAX_PAYLOAD, decode_notification, encode_notifications
 
 ALICE, CAROL = "0x" + "a" * 40, "0x" + "c" * 40
 

@@ -153,6 +153,26 @@ def test_changes_holding_a_message_in_every_settled_state_conform_to_the_spec(
     assert conforms("GET", "/api/chats/{chat_id}/changes", r)
 
 
+def test_history_and_changes_holding_a_reply_reactions_and_a_deleted_message_conform_to_the_spec(
+        api: Server, scene: dict[str, Any]) -> None:
+    peer = Peer(api, scene["me"].token)
+    try:
+        first = peer.send(scene["dm"], "to reply to")["message"]
+        reply = peer.send(scene["dm"], "a reply", reply_to=first["id"])["message"]
+        for emoji in ("👍", "🎉"):
+            assert peer.call("react", {"chat_id": scene["dm"], "message_id": reply["id"], "emoji": emoji,
+                                       "action": "added"})["ok"]
+        assert peer.call("delete", {"chat_id": scene["dm"], "message_id": first["id"]})["message"]["deleted"]
+    finally:
+        peer.close()
+    r = api.get(f"/api/chats/{scene['dm']}/messages", scene["me"].token)
+    shown = {m["id"]: m for m in r.json()["messages"]}
+    assert shown[first["id"]]["deleted"] and shown[reply["id"]]["reaction_counts"] == {"👍": 1, "🎉": 1}
+    assert shown[reply["id"]]["reply_to"] == first["id"]
+    assert conforms("GET", "/api/chats/{chat_id}/messages", r)
+    assert conforms("GET", "/api/chats/{chat_id}/changes", api.get(f"/api/chats/{scene['dm']}/changes", scene["me"].token))
+
+
 def test_a_conflict_for_a_member_carries_the_chats_members_as_the_spec_says(api: Server, scene: dict[str, Any]) -> None:
     r = api.post("/api/chats", {"id": scene["registered"], "members": []}, scene["me"].token)
     assert (r.status_code, sorted(r.json()["error"]["members"])) == \

@@ -14,6 +14,7 @@ from optimistic_messaging import reconciler as reconciler_module
 from optimistic_messaging.config import Config
 from optimistic_messaging.errors import ApiError
 from optimistic_messaging.reconciler import MAX_POLL_MS, Reconciler
+from optimistic_messaging.reactions import deleted_fields
 
 from optimistic_messaging.store.base import NewMessage
 from optimistic_messaging.store.jsonl import JsonlStore
@@ -242,3 +243,26 @@ def test_plain_messages_waiting_cost_the_reconciler_no_memory_each(store, clock)
     clock.ms += GRACE_S * 1000
     rec.round()
     assert all(status(store, m) == "confirmed" for m in waiting)
+
+
+def test_a_deleted_payment_settles_by_the_chain_without_its_text_coming_back(store, clock):
+    rec = reconciler(store, chain_rpc_url="http://127.0.0.1:9")
+    node = on_chain(rec)
+    claimed = send(store, "pay", tx={"chain_id": 42220, "hash": HASH, "to": BOB, "value": "2", "token": None})
+    store.change(claimed.id, lambda m: deleted_fields())
+    node.mined()
+    rec.round()
+    settled = store.message(claimed.id)
+    assert (settled.status, settled.source, settled.reason) == ("corrected", "chain", "amount_mismatch")
+    assert (settled.body, settled.original, settled.deleted) == ("", None, True) and settled.tx["value"] == "1"
+
+
+def test_a_deleted_xmtp_copy_is_not_asked_of_xmtp_and_the_clock_settles_it(store, clock, monkeypatch):
+    rec = reconciler(store)
+    copied = send(store, "copy", xmtp_id="xmtp-1")
+    store.change(copied.id, lambda m: deleted_fields())
+    monkeypatch.setattr(rec.xmtp, "check", lambda m, now: pytest.fail("a deleted message was compared with XMTP"))
+    clock.ms += GRACE_S * 1000
+    rec.round()
+    settled = store.message(copied.id)
+    assert (settled.status, settled.source, settled.body) == ("confirmed", "fallback", "")

@@ -8,6 +8,7 @@ import os
 import threading
 
 import gevent
+import orjson
 import pytest
 
 from optimistic_messaging.clock import SYSTEM_CLOCK
@@ -15,6 +16,7 @@ from optimistic_messaging.errors import ApiError
 from optimistic_messaging.store import jsonl
 from optimistic_messaging.store.base import NewMessage
 from optimistic_messaging.models import Message
+from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store.state import Room
 from optimistic_messaging.store.jsonl import LOG_HEADER, JsonlStore, StoreCorrupt, encode_batch, encode_record
 
@@ -456,3 +458,40 @@ def test_compaction_whose_rename_cannot_be_synced_stops_writes_but_keeps_the_dat
     monkeypatch.undo()
     store.close()
     assert opened(path).message(message.id).xmtp_id == "x4"
+
+
+def test_a_message_from_a_log_before_v1_2_loads_as_not_replied_not_reacted_not_deleted(path):
+    old = {k: v for k, v in orjson.loads(orjson.dumps(message(1, "old"))).items()
+           if k not in ("reply_to", "reactions", "reaction_counts", "deleted")}
+    path.write_bytes(encode_record(("chat", Room("c", [ALICE], None, ALICE, 1)))
+                     + b'{"op":"message","m":' + orjson.dumps(old) + b"}\n")
+    m = opened(path).message("c/1")
+    assert (m.reply_to, m.reactions, m.reaction_counts, m.deleted) == (None, {}, {}, False)
+
+
+def test_deleted_text_leaves_the_log_in_one_rewrite_per_half_window_and_at_start_if_missed(path):
+    clock = FakeClock()
+    store = JsonlStore(path, clock=clock, erase_within_s=60)
+    store.start()
+    store.create_chat("c", [ALICE], None, ALICE)
+    a, b, c = (send(store, x, f"secret {x}") for x in "abc")
+    store.react(a.id, Reaction(ALICE, "👍", True))  # its update record holds the text too
+
+    def on_disk(text: str) -> bool:
+        gevent.sleep(0.01)  # the rewrite runs on the writer, just after a commit
+        return f"secret {text}".encode() in path.read_bytes()
+
+    store.change(a.id, lambda m: deleted_fields())
+    clock.advance(29_000)
+    store.change(b.id, lambda m: deleted_fields())
+    assert on_disk("a") and on_disk("b"), "not a rewrite per deletion"
+    clock.advance(1_000)  # half of ERASE_WITHIN_S after the first deletion: one rewrite takes both
+    send(store, "wake")
+    assert wait_until(lambda: not on_disk("a") and not on_disk("b")) and on_disk("c")
+    store.change(c.id, lambda m: deleted_fields())
+    store.close()  # before its rewrite was due
+    assert on_disk("c")
+    again = opened(path, clock=clock)
+    assert wait_until(lambda: not on_disk("c"))
+    assert again.message(a.id).deleted and again.message(a.id).reaction_counts == {} and again.message(c.id).body == ""
+    again.close()

@@ -12,6 +12,7 @@ import pytest
 from optimistic_messaging.errors import CODES, ApiError, Forbidden, Invalid, NotFound
 from optimistic_messaging.fanout import Fanout
 from optimistic_messaging.models import Message, Position, PositionMoved, Settings, settled_by
+from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store, Unsettled
 from optimistic_messaging.store.jsonl import JsonlStore
 from optimistic_messaging.store.postgres import PgStore
@@ -477,6 +478,18 @@ def test_a_member_added_later_starts_at_last_seq_with_nothing_of_before(store):
     assert store.view("c", "0x" + "d" * 40).last_message.client_id == "c" and store.view("c", CAROL).unread == 1
 
 
+def test_deleted_messages_after_read_seq_are_not_unread_also_after_a_restart(store, kind):
+    sent = [send(store, client_id, sender=BOB) for client_id in "abcde"]
+    store.mark("c", ALICE, 2, None)
+    for m in (sent[0], sent[2], sent[4]):  # one at or below read_seq, two after it
+        store.change(m.id, lambda current: deleted_fields())
+    view = store.view("c", ALICE)
+    assert (view.unread, view.last_message.deleted) == (5 - 2 - 2, True)
+    assert [c.unread for c in store.chats_of(ALICE, None, 10)[0]] == [1]
+    store.close()
+    assert kind.open().view("c", ALICE).unread == 1
+
+
 def test_join_receipts_list_those_who_share_and_marked_or_sent_and_the_caller(store):
     store.add_members("c", [CAROL], 10)
     send(store, "a", sender=BOB)
@@ -538,3 +551,110 @@ class storage_down:
             self.kind.pg.start()
             for store in self.kind.opened:  # and each store has found it back (it refuses at once until then)
                 assert store.answering(10)
+
+
+# -- replies, reactions, deletion (v1.2) ------------------------------------------------------------------------------
+
+def reply(store: Store, client_id: str, reply_to: str, sender: str = ALICE) -> Message:
+    return store.append(NewMessage("c", sender, client_id, "re", reply_to=reply_to))[0]
+
+
+def react(store: Store, m: Message, address: str, emoji: str = "👍", added: bool = True) -> Message:
+    return store.react(m.id, Reaction(address, emoji, added))
+
+
+def test_a_reply_names_a_message_of_its_chat_that_the_sender_sees(kind, store):
+    first = send(store, "a")
+    assert reply(store, "r", first.id).reply_to == first.id
+    both = concurrently(lambda: send(store, "b"), lambda: reply(store, "rb", "c/3"))  # one commit: b is 3
+    assert both[1].reply_to == "c/3"
+    store.create_chat("d", [ALICE], None, ALICE)
+    other = send(store, "d1", chat="d")
+    for bad in ("c/99", other.id):
+        assert refused(lambda: reply(store, "bad", bad)).code == "invalid"
+    store.add_members("c", [CAROL], 10)  # sees from seq 5 on
+    assert refused(lambda: reply(store, "late", first.id, sender=CAROL)).code == "invalid"
+    assert reply(store, "r", "c/99") == reply(store, "r", first.id)  # a repeat: the first message, not checked again
+    assert kind.open().message("c/2").reply_to == first.id
+    assert send(store, "plain").reply_to is None
+
+
+def test_a_reaction_is_state_on_the_message_a_change_bumps_rev_and_a_repeat_changes_nothing(kind, store):
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    m = send(store, "a")
+    liked = react(store, m, BOB)
+    assert (liked.reactions, liked.reaction_counts, liked.rev) == ({"👍": [BOB]}, {"👍": 1}, m.rev + 1)
+    assert commits[-1].messages[-1].message == liked and not commits[-1].messages[-1].new
+    assert react(store, m, BOB) == liked and store.chat("c").rev == liked.rev  # nothing changed: no bump
+    both = react(store, m, ALICE)
+    assert both.reactions == {"👍": sorted([ALICE, BOB], key=str.lower)} and both.reaction_counts == {"👍": 2}
+    assert react(store, m, CAROL, added=False) == both
+    assert store.changes("c", liked.rev, 10)[0] == [both]
+    again = kind.open()
+    assert again.message(m.id) == both
+    gone = again.react(m.id, Reaction(BOB, "👍", False))
+    gone = again.react(m.id, Reaction(ALICE, "👍", False))
+    assert (gone.reactions, gone.reaction_counts) == ({}, {})  # the last reactor's removal: the emoji leaves the map
+
+
+def test_a_message_shows_the_50_latest_reactors_per_emoji_and_counts_them_all(kind, store):
+    m = send(store, "a")
+    reactors = ["0x" + f"{i:040x}" for i in range(1, 53)]
+    for address in reactors:
+        shown = react(store, m, address)
+    assert shown.reaction_counts == {"👍": 52} and shown.reactions["👍"] == sorted(reactors[2:], key=str.lower)
+    again = kind.open()  # every reactor was kept: removing one of the shown brings the one before back
+    fewer = again.react(m.id, Reaction(reactors[-1], "👍", False))
+    assert fewer.reaction_counts == {"👍": 51} and fewer.reactions["👍"] == sorted(reactors[1:-1], key=str.lower)
+
+
+def test_a_message_takes_at_most_20_distinct_emoji(store):
+    m = send(store, "a")
+    for i in range(20):
+        m = react(store, m, BOB, chr(0x1F600 + i))
+    assert refused(lambda: react(store, m, BOB, "🚀")).code == "invalid"
+    assert react(store, m, ALICE, chr(0x1F600)).reaction_counts[chr(0x1F600)] == 2  # one of the 20: fine
+
+
+def test_a_deleted_message_keeps_its_place_loses_its_text_and_reactions_and_takes_none_again(kind, store):
+    first = send(store, "a")
+    m = reply(store, "r", first.id)
+    react(store, m, BOB)
+    deleted = store.change(m.id, lambda current: deleted_fields())
+    assert (deleted.deleted, deleted.body, deleted.original, deleted.reactions, deleted.reaction_counts) == (
+        True, "", None, {}, {})
+    assert (deleted.seq, deleted.sender, deleted.sent_at, deleted.reply_to) == (m.seq, m.sender, m.sent_at, first.id)
+    assert refused(lambda: react(store, m, BOB, "🎉")).code == "invalid"
+    again = kind.open()
+    assert again.message(m.id) == deleted and again.find(ALICE, "r") == deleted
+    if kind.kind == "postgres":  # overwritten in place, its reactors gone with it
+        import psycopg
+        with psycopg.connect(kind.url) as conn:
+            assert conn.execute("SELECT body, original FROM messages WHERE chat_id = 'c' AND seq = 2").fetchone() == (
+                "", None)
+            assert conn.execute("SELECT count(*) FROM reactions WHERE seq = 2").fetchone() == (0,)
+
+
+def test_a_deleted_xmtp_copy_is_settled_by_the_clock_and_a_deleted_payment_by_the_chain(store, kind):
+    tx = {"hash": "0x" + "3" * 64, "chain_id": 42220, "to": BOB, "amount": "1", "token": "CELO"}
+    paid = store.append(NewMessage("c", ALICE, "t", "paid", tx=tx))[0]
+    copied = store.append(NewMessage("c", ALICE, "x", "copied", xmtp_id="xmtp-9"))[0]
+    for m in (paid, copied):
+        store.change(m.id, lambda current: deleted_fields())
+    assert {u.id: u.kind for u in store.unsettled()} == {paid.id: "payment", copied.id: "plain"}
+    assert [m.id for m in store.due_plain(copied.sent_at, 10)] == [copied.id]
+    assert settled_by(store.message(copied.id)) == "plain"
+
+
+def test_a_chat_erased_as_its_last_member_leaves_takes_its_reactors_with_it(kind, store):
+    m = send(store, "a")
+    react(store, m, BOB)
+    store.remove_member("c", BOB)
+    store.remove_member("c", ALICE)
+    if kind.kind == "postgres":
+        import psycopg
+        with psycopg.connect(kind.url) as conn:
+            assert conn.execute("SELECT count(*) FROM reactions WHERE chat_id = 'c'").fetchone() == (0,)
+    else:
+        assert kind.open().state.reactors == {} and store.state.reactions == 0

@@ -8,20 +8,19 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .auth import LocalUsedNonces, UsedNonces
-from .auth.nonces import SharedUsedNonces
 from .broker import Broker, LocalBroker
 from .clock import Clock
 from .config import Config
-from .connections import LocalSocketQuota, SocketQuota
 from .leader import ALWAYS, Leadership
+from .limits import Limits
+from .nonces import LocalUsedNonces, UsedNonces
 from .presence import LocalPresence, LocalSignals, Presence, Signals
-from .ratelimit import Limits
+from .quota import LocalSocketQuota, SocketQuota
 from .store import Store
 from .store.jsonl import JsonlStore
 
 if TYPE_CHECKING:
-    from .redis_state import Redis
+    from .redisconn import Redis
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +52,34 @@ class Backends:
                 start()
 
     def close(self) -> None:
-        """Let go of connections and files (the broker's LISTEN, the store's writer and log or pool)."""
-        for part in (self.broker, self.store):
-            part.close()
+        """Stop every greenlet `start()` began and let go of connections and files: first what hears the other nodes
+        (signals, Redis's heartbeat and sweep, the election, the broker's LISTEN), then the store they read."""
+        for part in (self.signals, self.redis, self.leadership, self.broker, self.store):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
 
 
 def open_backends(config: Config, clock: Clock) -> Backends:
     """Build each seam's configured implementation; nothing is connected or read until `open()` and `start()`."""
     node = secrets.token_hex(6)
     if config.database_url is None:
-        store: Store = JsonlStore(config.data_file, fsync=config.fsync, clock=clock)
+        store: Store = JsonlStore(
+            config.data_file, fsync=config.fsync, clock=clock, erase_within_s=config.erase_within_s
+        )
         broker: Broker = LocalBroker(store)
         leadership: Leadership = ALWAYS
         used_nonces: UsedNonces = LocalUsedNonces(clock)
     else:
         from .broker.postgres import PgBroker
         from .leader import AdvisoryLock
+        from .nonces.postgres import PgUsedNonces
         from .store.postgres import PgStore
 
         pg = PgStore(config.database_url, clock, node)
-        store, broker, leadership = pg, PgBroker(config.database_url, pg, clock), AdvisoryLock(config.database_url)
-        used_nonces = SharedUsedNonces(pg.query, clock)
+        store, broker = pg, PgBroker(config.database_url, pg, node, clock)
+        leadership = AdvisoryLock(config.database_url)
+        used_nonces = PgUsedNonces(pg.query, clock)
     if config.redis_url is None:
         if config.database_url is not None:
             log.warning(
@@ -91,26 +97,30 @@ def open_backends(config: Config, clock: Clock) -> Backends:
             LocalSignals(),
             LocalSocketQuota(config.max_sockets_per_address),
         )
-    from . import redis_state as rs
+    from .limits.redis import RedisRateLimiter
+    from .nonces.redis import RedisUsedNonces
+    from .presence.redis import RedisPresence, RedisSignals
+    from .quota.redis import RedisSocketQuota
+    from .redisconn import Redis, key_prefix
 
-    r = rs.Redis(
+    r = Redis(
         config.redis_url,
-        rs.key_prefix(config.database_url or f"file:{config.data_file.resolve()}"),
+        key_prefix(config.database_url or f"file:{config.data_file.resolve()}"),
         node,
         clock,
         config.node_ttl_s,
         config.redis_timeout_s,
     )
-    signals = rs.RedisSignals(r)
+    signals = RedisSignals(r)
     return Backends(
         node,
         store,
         broker,
         leadership,
-        rs.RedisUsedNonces(r),
-        Limits.build(config, lambda name, budget: rs.RedisRateLimiter(r, name, budget)),
-        rs.RedisPresence(r, signals),
+        RedisUsedNonces(r),
+        Limits.build(config, lambda name, budget: RedisRateLimiter(r, name, budget)),
+        RedisPresence(r, signals),
         signals,
-        rs.RedisSocketQuota(r, config.max_sockets_per_address),
+        RedisSocketQuota(r, config.max_sockets_per_address),
         r,
     )

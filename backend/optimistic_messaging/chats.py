@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 
 from .errors import ApiError
+from .limits import RateLimiter
 from .models import Chat, ChatView, Message
-from .ratelimit import RateLimiter
 from .store import Store
 
 MAX_CHANGES = 500

@@ -51,6 +51,7 @@ class Config:
     ping_interval_s: float = 25.0
     http_idle_timeout_s: float = 10.0
     fsync: bool = True
+    erase_within_s: float = 3600.0  # the JSON-lines log: a deleted message's text leaves the data file within this long
     # Reconciliation (settled by the reconciler; reserved here so configuration stays in one place).
     chain_rpc_url: str | None = None
     chain_id: int = 42220
@@ -118,6 +119,7 @@ class Config:
                 ping_interval_s=float(get("PING_INTERVAL_S", cls.ping_interval_s)),
                 http_idle_timeout_s=float(get("HTTP_IDLE_TIMEOUT_S", cls.http_idle_timeout_s)),
                 fsync=fsync == "always",
+                erase_within_s=float(get("ERASE_WITHIN_S", cls.erase_within_s)),
                 chain_rpc_url=get("CHAIN_RPC_URL") or None,
                 chain_id=int(get("CHAIN_ID", cls.chain_id)),
                 confirmations=int(get("CONFIRMATIONS", cls.confirmations)),
@@ -140,6 +142,8 @@ class Config:
         """Refuse settings that would quietly switch a protection off."""
         if len(self.secret_key) < MIN_SECRET_CHARS:
             raise ValueError(f"SECRET_KEY (or its file) must be at least {MIN_SECRET_CHARS} characters")
+        if not self.erase_within_s > 0:
+            raise ValueError("ERASE_WITHIN_S must be a positive number of seconds")
         if self.log_format not in ("text", "json"):
             raise ValueError(f"LOG_FORMAT must be 'text' or 'json', not {self.log_format!r}")
         if not self.cors_origins or "*" in self.cors_origins:

@@ -1,42 +1,13 @@
-"""The signed-in sockets of this node: by socket, by address, and by when their sessions end; and the quota of sockets
-one address may hold (in this process, or across every node: redis_state.RedisSocketQuota)."""
+"""The signed-in sockets of this node: by socket, by address, and by when their sessions end, within the quota of
+sockets one address may hold (quota/)."""
 
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from .errors import ApiError
-
-
-class SocketQuota(Protocol):
-    limit: int
-
-    def acquire(self, address: str) -> bool:
-        """Count one more socket of the address, unless it already holds `limit`."""
-
-    def release(self, address: str) -> None: ...
-
-
-class LocalSocketQuota:
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._held: dict[str, int] = {}
-
-    def acquire(self, address: str) -> bool:
-        held = self._held.get(address, 0)
-        if held >= self.limit:
-            return False
-        self._held[address] = held + 1
-        return True
-
-    def release(self, address: str) -> None:
-        held = self._held.get(address, 0) - 1
-        if held > 0:
-            self._held[address] = held
-        else:
-            self._held.pop(address, None)
+from .quota import SocketQuota
 
 
 @dataclass(eq=False)

@@ -192,6 +192,14 @@ def register(sio: socketio.Server, s: Services) -> list[Callable[[], None]]:
     def mark(conn: Connection, data: Any) -> dict[str, Any]:
         return s.receipts.mark(conn.address, data)
 
+    @handler("react")
+    def react(conn: Connection, data: Any) -> dict[str, Any]:
+        return {"ok": True, "message": s.messaging.react(conn.address, data)}
+
+    @handler("delete")
+    def delete(conn: Connection, data: Any) -> dict[str, Any]:
+        return {"ok": True, "message": s.messaging.delete(conn.address, data)}
+
     @handler("typing")
     def typing(conn: Connection, data: Any) -> dict[str, Any]:
         payload = v.obj(data)

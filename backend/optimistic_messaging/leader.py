@@ -39,12 +39,23 @@ class AdvisoryLock:
         self.key = key
         self._leader = False
         self._conn: psycopg.Connection | None = None
+        self._runner: gevent.Greenlet | None = None
 
     def is_leader(self) -> bool:
         return self._leader
 
     def start(self) -> None:
-        gevent.spawn(self._run)
+        self._runner = gevent.spawn(self._run)
+
+    def close(self) -> None:
+        """Stop electing and end the session, which lets go of the lock for another node to take."""
+        if self._runner is not None:
+            self._runner.kill()
+            self._runner = None
+        self._leader = False
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _run(self) -> None:
         while True:

@@ -1,13 +1,13 @@
 """`python -m optimistic_messaging.migrate FILE`: import a JSON-lines log into the PostgreSQL of DATABASE_URL.
 
 Every field a node serves comes along (ids, seq, rev, bodies, payments, statuses, times, members and where each one's
-view begins, their read and delivered positions, titles, creators, idempotency keys, the counters of erased chats),
-the sign-outs still in force (the nodes share the log's SECRET_KEY: its tokens stay valid) and the settings (those an
-address has in the database already stand). Run it with the nodes stopped. Run again, it imports nothing
-twice and never moves a chat's last_seq or rev back: a chat it brought in before gets what the log gained since (later
-messages, later changes), unless nodes wrote to that chat in the database meanwhile — then the database's history
-stands and the chat is named. A chat it brought in that the log erased since is erased in the database too.
-A chat the database had before any import is never touched.
+view begins, their read and delivered positions, titles, creators, idempotency keys, replies, reactions with every
+reactor, deletions, the counters of erased chats), the sign-outs still in force (the nodes share the log's SECRET_KEY:
+its tokens stay valid) and the settings (those an address has in the database already stand). Run it with the nodes
+stopped. Run again, it imports nothing twice and never moves a chat's last_seq or rev back: a chat it brought in before
+gets what the log gained since (later messages, later changes), unless nodes wrote to that chat in the database
+meanwhile — then the database's history stands and the chat is named. A chat it brought in that the log erased since
+is erased in the database too. A chat the database had before any import is never touched.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .models import Message
 from .store.jsonl import JsonlStore
 from .store.postgres import INSERT_MESSAGES
 from .store.postgres.schema import migrate as migrate_schema
-from .store.state import Room
+from .store.state import Room, State
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def import_log(path: Path, url: str) -> Imported:
                     continue
                 try:
                     with conn.transaction():  # a savepoint: a chat that cannot come in whole does not come in
-                        _import_room(conn, room, done)
+                        _import_room(conn, room, state, done)
                 except psycopg.errors.UniqueViolation:  # an idempotency key the database gave to another message
                     done.diverged.append(room.id)
             state.forget_revoked(SYSTEM_CLOCK.now_ms())
@@ -91,12 +91,13 @@ def _erase(conn: psycopg.Connection, chat_id: str, erased_rev: int, done: Import
     if row[:2] != row[2:]:
         done.diverged.append(chat_id)
         return
-    for table, column in (("messages", "chat_id"), ("members", "chat_id"), ("imported", "chat_id"), ("chats", "id")):
+    tables = ("reactions", "messages", "members", "imported")
+    for table, column in (*((t, "chat_id") for t in tables), ("chats", "id")):
         conn.execute(f"DELETE FROM {table} WHERE {column} = %s", (chat_id,))
     done.erased += 1
 
 
-def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
+def _import_room(conn: psycopg.Connection, room: Room, state: State, done: Imported) -> None:
     row = conn.execute(
         "SELECT c.last_seq, c.rev, i.last_seq, i.rev FROM chats c LEFT JOIN imported i "
         "ON i.chat_id = c.id WHERE c.id = %s FOR UPDATE OF c",
@@ -120,7 +121,7 @@ def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
                     for address, p in ((a, room.positions[a]) for a in room.members)
                 ],
             )
-            _insert(cur, room.messages)
+            _insert(cur, room.messages, state)
         done.chats += 1
         done.messages += len(room.messages)
         return
@@ -137,8 +138,9 @@ def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
             [(p.read_seq, p.delivered_seq, p.shown, room.id, address) for address, p in room.positions.items()],
         )
         for m in later:
-            cur.execute("DELETE FROM messages WHERE chat_id = %s AND seq = %s", (m.chat_id, m.seq))
-        _insert(cur, later)
+            for table in ("reactions", "messages"):
+                cur.execute(f"DELETE FROM {table} WHERE chat_id = %s AND seq = %s", (m.chat_id, m.seq))
+        _insert(cur, later, state)
     if later:
         conn.execute(
             "UPDATE chats SET last_seq = %s, rev = %s, activity = nextval('chat_activity') WHERE id = %s",
@@ -151,10 +153,20 @@ def _import_room(conn: psycopg.Connection, room: Room, done: Imported) -> None:
     done.changed += sum(1 for m in later if m.seq <= last_seq)
 
 
-def _insert(cur: psycopg.Cursor, messages: list[Message]) -> None:
-    """The messages, a thousand to a statement: one JSON text each, never one of a chat's whole history."""
+def _insert(cur: psycopg.Cursor, messages: list[Message], state: State) -> None:
+    """The messages, a thousand to a statement: one JSON text each, never one of a chat's whole history; then their
+    reactors, in the order they reacted."""
     for start in range(0, len(messages), 1000):
         cur.execute(INSERT_MESSAGES, (orjson.dumps(messages[start : start + 1000]).decode(),))
+    cur.executemany(
+        "INSERT INTO reactions (chat_id, seq, emoji, address) VALUES (%s, %s, %s, %s)",
+        [
+            (m.chat_id, m.seq, emoji, address)
+            for m in messages
+            for emoji, reactors in state.reactors.get(m.id, {}).items()
+            for address in reactors
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
@@ -109,6 +109,7 @@ class NewMessage:
     tx: dict[str, Any] | None = None
     xmtp_id: str | None = None
     xmtp_bound: bool = False
+    reply_to: str | None = None
 
 
 @dataclass(slots=True)
@@ -131,6 +132,11 @@ class Message:
     original: dict[str, Any] | None
     sent_at: int
     updated_at: int
+    # v1.2 (defaults: what a message stored before them is)
+    reply_to: str | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> its latest reactors, by lower-case address
+    reaction_counts: dict[str, int] = field(default_factory=dict)  # emoji -> all its reactors
+    deleted: bool = False
 
     @classmethod
     def provisional(cls, new: NewMessage, seq: int, rev: int, at: int) -> Message:
@@ -152,6 +158,7 @@ class Message:
             None,
             at,
             at,
+            new.reply_to,
         )
 
 
@@ -162,15 +169,27 @@ def message_id(chat_id: str, seq: int) -> str:
 
 Settler = Literal["payment", "xmtp", "plain"]
 SETTLERS: tuple[Settler, ...] = ("payment", "xmtp", "plain")
-SETTLED_BY: tuple[tuple[Settler, str], ...] = (("payment", "tx"), ("xmtp", "xmtp_id"))  # first field set decides
+# The first rule whose field is set decides; a deleted message is not compared with its XMTP copy (its text is gone).
+SETTLED_BY: tuple[tuple[Settler, str, bool], ...] = (("payment", "tx", True), ("xmtp", "xmtp_id", False))
+SETTLEMENT_FIELDS = frozenset({"status", "source", "reason", "tx"})  # all that settling changes of a deleted message
 
 
 def settled_by(m: Message) -> Settler:
     """Which verifier settles a message: "payment" (the chain), "xmtp" (its XMTP copy), else "plain" (the clock)."""
-    return next((settler for settler, field in SETTLED_BY if getattr(m, field) is not None), "plain")
+    return next(
+        (
+            settler
+            for settler, name, when_deleted in SETTLED_BY
+            if getattr(m, name) is not None and (when_deleted or not m.deleted)
+        ),
+        "plain",
+    )
 
 
 def settled_by_sql() -> str:
     """`settled_by` as an SQL expression over the messages table's columns, built from the same rules."""
-    whens = " ".join(f"WHEN {field} IS NOT NULL THEN '{settler}'" for settler, field in SETTLED_BY)
+    whens = " ".join(
+        f"WHEN {name} IS NOT NULL{'' if when_deleted else ' AND NOT deleted'} THEN '{settler}'"
+        for settler, name, when_deleted in SETTLED_BY
+    )
     return f"CASE {whens} ELSE 'plain' END"

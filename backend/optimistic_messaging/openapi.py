@@ -313,7 +313,7 @@ SCHEMAS: dict[str, Any] = {
             "body": {
                 "type": "string",
                 "description": "1..`MAX_BODY_CHARS` (4,000) characters as sent; a message "
-                "`corrected` by XMTP carries XMTP's content.",
+                "`corrected` by XMTP carries XMTP's content; a deleted one, the empty string.",
             },
             "tx": nullable("Payment"),
             "xmtp_id": {
@@ -348,6 +348,27 @@ SCHEMAS: dict[str, Any] = {
             "original": nullable("Original"),
             "sent_at": schema("Millis"),
             "updated_at": schema("Millis"),
+            "reply_to": {
+                "type": ["string", "null"],
+                "pattern": MESSAGE_ID,
+                "description": "v1.2: the id of the message of the same chat this one replies to.",
+            },
+            "reactions": {
+                "type": "object",
+                "maxProperties": 20,
+                "additionalProperties": {"type": "array", "items": schema("Address"), "minItems": 1, "maxItems": 50},
+                "description": "v1.2: emoji -> its 50 latest reactors, sorted by lower-case address.",
+            },
+            "reaction_counts": {
+                "type": "object",
+                "maxProperties": 20,
+                "additionalProperties": {"type": "integer", "minimum": 1},
+                "description": "v1.2: emoji -> how many reacted with it.",
+            },
+            "deleted": {
+                "type": "boolean",
+                "description": "v1.2: deleted for everyone by its sender: no text, no reactions.",
+            },
         }
     ),
     "Members": {

@@ -13,7 +13,7 @@ from .clock import Clock
 from .config import Config
 from .errors import ApiError
 from .leader import ALWAYS, Leadership
-from .models import Message, settled_by
+from .models import SETTLEMENT_FIELDS, Message, settled_by
 from .store import Commit, Store, Unsettled
 from .verifiers import WAIT, Outcome
 from .verifiers.chain import ChainVerifier
@@ -324,5 +324,8 @@ def _store_away(exc: BaseException | None) -> TypeGuard[ApiError]:
 
 
 def _unless_changed(seen: Message, fields: dict[str, Any]) -> Any:
-    """The change, applied only if the message is still as the verifier saw it (settled ones never change)."""
+    """The change, applied only if the message is still as the verifier saw it (settled ones never change); of a
+    deleted one only what settling says (never text back)."""
+    if seen.deleted:
+        fields = {name: value for name, value in fields.items() if name in SETTLEMENT_FIELDS}
     return lambda current: fields if current.rev == seen.rev and current.status == "provisional" else None

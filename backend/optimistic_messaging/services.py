@@ -11,15 +11,15 @@ from .chats import Chats
 from .clock import Clock
 from .config import Config
 from .connections import Connections
+from .limits import Limits
 from .messaging import Messaging
 from .presence import Presence, Signals
-from .ratelimit import Limits
 from .receipts import Receipts
 from .reconciler import Reconciler
 from .store import Store
 
 if TYPE_CHECKING:
-    from .redis_state import Redis
+    from .redisconn import Redis
 
 
 @dataclass

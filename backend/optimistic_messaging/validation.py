@@ -73,6 +73,13 @@ def optional_int(payload: dict[str, Any], name: str, low: int = 0, high: int = 2
     return value
 
 
+def optional_message_id(payload: dict[str, Any], name: str) -> str | None:
+    """An optional message id, as the server gave it."""
+    if payload.get(name) is None:
+        return None
+    return string(payload, name, MESSAGE_ID, "a message id as the server gave it, or null")
+
+
 def optional_bool(payload: dict[str, Any], name: str) -> bool:
     value = payload.get(name, False)
     if not isinstance(value, bool):

@@ -10,14 +10,15 @@ from eth_utils import to_checksum_address
 from ..clock import Clock
 from ..config import Config
 from ..errors import ApiError
+from ..nonces import UsedNonces
 from ..verifiers.rpc import JsonRpc
-from .nonces import NONCE, LocalUsedNonces, Nonces, UsedNonces
+from .nonces import NONCE, Nonces
 from .revocations import Revocations
 from .siwe import SiweError, parse_message, recover_signer
 from .tokens import Identity, Session, Tokens
 from .tx import TxLookup, parse_text
 
-__all__ = ["Auth", "Identity", "LocalUsedNonces", "Nonces", "Revocations", "Session", "Tokens", "UsedNonces"]
+__all__ = ["Auth", "Identity", "Nonces", "Revocations", "Session", "Tokens"]
 
 _NONCE_LINE = re.compile(r"^[ \t]*Nonce:[ \t]*(\S+?)[ \t]*$", re.MULTILINE)  # whatever the line ends
 _TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")

@@ -1,5 +1,5 @@
 """Sign-in nonces: signed rather than stored, so issuing one costs no memory and anonymous requests for nonces cannot
-crowd out anyone's; only used nonces are remembered (by a ledger), until they expire."""
+crowd out anyone's; only used nonces are remembered (by a ledger of nonces/), until they expire."""
 
 from __future__ import annotations
 
@@ -7,40 +7,13 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Protocol
 
 from ..clock import Clock
+from ..nonces import UsedNonces
 
 NONCE_TTL_MS = 5 * 60 * 1000
 NONCE = re.compile(r"[0-9a-f]{56}")  # issued-at ms (12 hex) · random (20; its top bit: bound) · MAC (24)
-
-
-class UsedNonces(Protocol):
-    """Which nonces were used: in this process, or shared by every node."""
-
-    def use(self, nonce: str, issued_ms: int, expires_ms: int) -> bool:
-        """True the first time a nonce is used; False if it was used before (or may have been)."""
-
-
-class LocalUsedNonces:
-    """One process's memory of used nonces. A nonce issued before this process started may have been used by the
-    process before it, which nothing here remembers: it is refused."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._used: OrderedDict[str, int] = OrderedDict()  # nonce -> when it expires, in order of use
-        self._since = clock.now_ms()
-
-    def use(self, nonce: str, issued_ms: int, expires_ms: int) -> bool:
-        now = self._clock.now_ms()
-        while self._used and next(iter(self._used.values())) < now:
-            self._used.popitem(last=False)
-        if issued_ms < self._since or nonce in self._used:
-            return False
-        self._used[nonce] = expires_ms
-        return True
 
 
 class Nonces:
@@ -85,29 +58,3 @@ class Nonces:
     def consume_all(self, nonces: Iterable[str]) -> set[str]:
         """Use up every one of them (an attempt spends every nonce it names); the ones that were fresh."""
         return {nonce for nonce in set(nonces) if self.consume(nonce)}
-
-
-class Query(Protocol):
-    def __call__(self, query: str, params: tuple[object, ...]) -> list[tuple[object, ...]]: ...
-
-
-class SharedUsedNonces:
-    """Used nonces in the database every node shares (`used_nonces`): a nonce is used once across all of them."""
-
-    PRUNE_EVERY = 100  # uses between deletions of expired ones
-
-    def __init__(self, query: Query, clock: Clock) -> None:
-        self._query = query
-        self._clock = clock
-        self._uses = 0
-
-    def use(self, nonce: str, issued_ms: int, expires_ms: int) -> bool:
-        self._uses += 1
-        if self._uses % self.PRUNE_EVERY == 0:
-            self._query("DELETE FROM used_nonces WHERE expires_at < %s RETURNING 1", (self._clock.now_ms(),))
-        return bool(
-            self._query(
-                "INSERT INTO used_nonces (nonce, expires_at) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                (nonce, expires_ms),
-            )
-        )

@@ -8,6 +8,8 @@ itself), is replaced, and readers are told to resync: whatever was committed mea
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import gevent
 import orjson
@@ -15,30 +17,45 @@ import psycopg
 
 from ..clock import Clock
 from ..errors import ApiError
-from ..store import ChatChanged, Commit, Listener, Stored
-from ..store.postgres import DOWN, PROBE_TIMEOUT_S, PgStore
-from ..store.postgres.notify import CHANNEL, decode_notification, head
+from ..models import Message
+from ..store import ChatChanged, Commit, Listener, Store, Stored
 from . import Resync
+from .notify import CHANNEL, decode_notification, head
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0  # how often this node notifies itself; twice that without one back and LISTEN is reconnected
 RESYNC_S = 30.0  # how often readers check what they hold against the store, whatever the notifications said
 RETRY_S = (0.2, 0.5, 1.0, 2.0)  # between attempts to LISTEN again
+DOWN = (psycopg.OperationalError, psycopg.InterfaceError)  # the LISTEN connection lost
+
+
+class NotifiedStore(Store, Protocol):
+    """What the broker needs of the store beyond its interface: PostgreSQL's, whose commits notify."""
+
+    def query(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One statement (the broker's heartbeat notification)."""
+
+    def at_rev(self, chat_id: str, rev: int) -> Message | None:
+        """The message whose last change was `rev` (a notification's pointer to one too large to carry)."""
+
+    def answering(self) -> bool:
+        """Whether the database answers, asking it now if it was found away."""
 
 
 class PgBroker:
-    def __init__(self, url: str, store: PgStore, clock: Clock) -> None:
+    def __init__(self, url: str, store: NotifiedStore, node: str, clock: Clock) -> None:
         self.url = url
         self.store = store
         self.clock = clock
-        self.node = store.node
+        self.node = node
         self._own = head(self.node).decode()
         self._listeners: list[Listener] = []
         self._resyncs: list[Resync] = []
         self._listening = False
         self._heard_at = clock.monotonic()
         self._conn: psycopg.Connection | None = None
+        self._loops: list[gevent.Greenlet] = []  # the listener and the heartbeat
         store.subscribe(self._publish)
 
     def subscribe(self, listener: Listener) -> None:
@@ -48,10 +65,12 @@ class PgBroker:
         self._resyncs.append(callback)
 
     def start(self) -> None:
-        gevent.spawn(self._listen)
-        gevent.spawn(self._heartbeat)
+        self._loops = [gevent.spawn(self._listen), gevent.spawn(self._heartbeat)]
 
     def close(self) -> None:
+        """Stop listening and beating; the LISTEN connection closes as the listener ends."""
+        gevent.killall(self._loops)
+        self._loops = []
         if self._conn is not None:
             self._conn.close()
 
@@ -72,7 +91,7 @@ class PgBroker:
                 self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=2)
                 self._conn.execute(f"LISTEN {CHANNEL}")
                 self._listening, self._heard_at, failures = True, self.clock.monotonic(), 0
-                self.store.answering(PROBE_TIMEOUT_S)  # back after an outage: reads are refused until the probe says so
+                self.store.answering()  # back after an outage: reads are refused until the probe says so
                 self._resync()  # whatever was committed while nobody here listened
                 for notify in self._conn.notifies():
                     self._heard_at = self.clock.monotonic()
@@ -130,7 +149,9 @@ class PgBroker:
             if beats % int(RESYNC_S / HEARTBEAT_S) == 0:
                 self._resync()
             try:
-                self.store.notify(orjson.dumps({"n": self.node, "hb": 1}).decode())
+                self.store.query(
+                    "SELECT pg_notify(%s, %s)", (CHANNEL, orjson.dumps({"n": self.node, "hb": 1}).decode())
+                )
             except Exception as exc:
                 log.debug("heartbeat not sent: %s", exc)
                 continue

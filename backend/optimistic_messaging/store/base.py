@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import Conflict
+from ..errors import Conflict, Invalid
 from ..models import SETTLERS, Chat, ChatView, Message, NewMessage, Position, PositionMoved, Settings, Settler
+from ..reactions import Reaction
 from ..stats import StoreStats
 
 
@@ -69,6 +70,15 @@ def repeat_of(earlier: Message, new: NewMessage, first: int) -> Message:
     if earlier.seq < first:
         raise Conflict("this client_id was used for a message from before you were added; choose a new one")
     return earlier
+
+
+def check_reply(new: NewMessage, first: int, exists: Callable[[int], bool]) -> None:
+    """A reply names a message of its own chat that exists and that the sender sees (`first` on), else `invalid`."""
+    if new.reply_to is None:
+        return
+    chat_id, _, seq = new.reply_to.rpartition("/")
+    if chat_id != new.chat_id or not seq.isdigit() or int(seq) < first or not exists(int(seq)):
+        raise Invalid(f"'reply_to' names no message {new.reply_to!r} of this chat that you can see")
 
 
 class Pending(Protocol):
@@ -182,7 +192,12 @@ class Store(Protocol):
         """The same as `append`, without waiting: queued now, in order, and its (message, created) comes later."""
 
     def change(self, message_id: str, change: Change) -> Message:
-        """Apply `change` to the message's current state, bumping its chat's rev if anything changed."""
+        """Apply `change` to the message's current state, bumping its chat's rev if anything changed. A change that
+        deletes it (`deleted` becomes true) drops its reactors too."""
+
+    def react(self, message_id: str, reaction: Reaction) -> Message:
+        """Add or remove one reactor, as `reactions.react` decides against every reactor kept; a change bumps the
+        chat's rev, a repeat answers the message as it is."""
 
     def mark(
         self, chat_id: str, address: str, read_seq: int | None, delivered_seq: int | None

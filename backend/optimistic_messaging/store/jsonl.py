@@ -25,6 +25,7 @@ from gevent.event import AsyncResult, Event
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
 from ..models import SETTLERS, Chat, ChatView, Message, Position, PositionMoved, Settings, settled_by
+from ..reactions import Reaction, react
 from ..stats import StoreStats
 from .base import (
     Change,
@@ -36,6 +37,7 @@ from .base import (
     Revoked,
     Stored,
     Unsettled,
+    check_reply,
     repeat_of,
 )
 from .state import Record, Room, State
@@ -78,6 +80,9 @@ def encode_record(record: Record) -> bytes:
     if kind == "settings":
         address, settings = payload
         return orjson.dumps({"op": kind, "a": address, "s": settings}) + b"\n"
+    if kind == "reactor":
+        message_id_, emoji, address, added = payload
+        return orjson.dumps({"op": kind, "id": message_id_, "e": emoji, "a": address, "add": added}) + b"\n"
     if kind == "chat":
         return (
             orjson.dumps(
@@ -139,6 +144,8 @@ def decode_record(line: bytes) -> Record:
         return kind, (data["id"], data["a"], int(data["r"]), int(data["d"]), bool(data.get("shown", True)))
     if kind == "settings":
         return kind, (data["a"], Settings(**data["s"]))
+    if kind == "reactor":
+        return kind, (data["id"], data["e"], data["a"], bool(data["add"]))
     raise ValueError(f"unknown op {kind!r}")
 
 
@@ -167,6 +174,7 @@ class _Batch:
         self.settings: dict[str, Settings] = {}
         self.messages: dict[str, Message] = {}
         self.erased: dict[str, Chat] = {}  # chats whose last member left in this batch, as they were then
+        self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors after this batch
 
     def room(self, chat_id: str) -> Room:
         room = self.rooms.get(chat_id) or (None if chat_id in self.erased else self.state.rooms.get(chat_id))
@@ -224,10 +232,13 @@ class _Batch:
 class JsonlStore:
     """The default Store: a JSON-lines log at `path`, replayed into memory at start."""
 
-    def __init__(self, path: Path, fsync: bool = True, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, path: Path, fsync: bool = True, clock: Clock = SYSTEM_CLOCK, erase_within_s: float = 3600.0
+    ) -> None:
         self.path = Path(path)
         self.fsync = fsync
         self.clock = clock
+        self.erase_within_s = erase_within_s  # a deleted message's text leaves the log within this long
         self.stats = StoreStats()
         self.state = State()
         self._listeners: list[Listener] = []
@@ -239,11 +250,14 @@ class JsonlStore:
         self._writer: gevent.Greenlet | None = None
         self._compacted_at = float("-inf")  # monotonic time of the last rewrite tried
         self._compact_s = 0.0  # how long the last rewrite took
+        self._deleted_at: float | None = None  # monotonic time of the first deletion the log still holds the text of
 
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         legacy = self._replay()
+        if self.state.deletions:  # deleted text a rewrite did not take out before the last stop: out at once
+            self._deleted_at = self.clock.monotonic() - self.erase_within_s / 2
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             self._size = os.fstat(self._fd).st_size
@@ -539,8 +553,11 @@ class JsonlStore:
             if new.sender not in batch.current_members(new.chat_id):
                 raise Forbidden(f"you are not a member of chat {new.chat_id!r}")
             earlier = batch.keys.get(key) or self.state.find(*key)
+            room = batch.room(new.chat_id)
+            first = room.starts.get(new.sender, 1)
             if earlier is not None:
-                return repeat_of(earlier, new, batch.room(new.chat_id).starts.get(new.sender, 1)), False
+                return repeat_of(earlier, new, first), False
+            check_reply(new, first, lambda seq: room.base_seq < seq <= batch.counter(new.chat_id)[0])
             seq, rev = batch.bump(new.chat_id, True)
             message = Message.provisional(new, seq, rev, self.clock.now_ms())
             batch.keys[key] = message
@@ -557,16 +574,9 @@ class JsonlStore:
 
     def change(self, message_id_: str, change: Change) -> Message:
         def plan(batch: _Batch) -> Message:
-            current = batch.messages.get(message_id_) or self.state.message(message_id_)
-            if current is None:
-                raise NotFound(f"no message {message_id_!r}")
+            current = self._current(batch, message_id_)
             fields = change(current)
-            if not fields:
-                return current
-            _, rev = batch.bump(current.chat_id, False)
-            updated = batch.messages[message_id_] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
-            batch.records.append(("update", updated))
-            return updated
+            return self._update(batch, current, fields) if fields else current
 
         return self._submit(plan)
 
@@ -596,6 +606,34 @@ class JsonlStore:
 
         result: Settings = self._submit(plan)
         return result
+
+    def react(self, message_id_: str, reaction: Reaction) -> Message:
+        def plan(batch: _Batch) -> Message:
+            current = self._current(batch, message_id_)
+            key = (message_id_, reaction.emoji)
+            reactors = batch.reactors.get(key)
+            outcome = react(current, self.state.reactors_of(*key) if reactors is None else reactors, reaction)
+            if outcome is None:
+                return current
+            fields, batch.reactors[key] = outcome
+            record = ("reactor", (message_id_, reaction.emoji, reaction.address, reaction.added))
+            return self._update(batch, current, fields, record)
+
+        return self._submit(plan)
+
+    def _current(self, batch: _Batch, message_id_: str) -> Message:
+        """The message as this batch's earlier ops left it."""
+        current = batch.messages.get(message_id_) or self.state.message(message_id_)
+        if current is None:
+            raise NotFound(f"no message {message_id_!r}")
+        return current
+
+    def _update(self, batch: _Batch, current: Message, fields: dict[str, Any], *records: Record) -> Message:
+        """The message changed by `fields` at the chat's next rev, written after `records`."""
+        _, rev = batch.bump(current.chat_id, False)
+        updated = batch.messages[current.id] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        batch.records.extend((*records, ("update", updated)))
+        return updated
 
     def revoke_session(self, session: str, until: int) -> None:
         def plan(batch: _Batch) -> None:
@@ -627,12 +665,12 @@ class JsonlStore:
         ops: list[_Op] = []
         try:
             while True:
-                self._wake.wait(self._erased_wait())
+                self._wake.wait(_soonest(self._erased_wait(), self._deleted_wait()))
                 self._wake.clear()
                 ops, self._queue = self._queue, []
                 if ops:
                     self._commit(ops)
-                if self._should_compact() or self._erased_wait() == 0:
+                if self._should_compact() or self._erased_wait() == 0 or self._deleted_wait() == 0:
                     self._compact()
         except BaseException as exc:
             if isinstance(exc, gevent.GreenletExit):
@@ -675,6 +713,8 @@ class JsonlStore:
                 return
         for record in batch.records:
             self.state.apply(record)
+        if self.state.deletions and self._deleted_at is None:
+            self._deleted_at = self.clock.monotonic()
         for op in planned:
             op.result.set(op.value if op.finish is None else op.finish(op.value))
         if batch.records:
@@ -704,7 +744,7 @@ class JsonlStore:
             elif kind == "chat":
                 registered.add(payload.id)
                 chats.append(ChatChanged(payload.to_chat(), added=tuple(payload.members)))
-            elif kind != "erased":
+            elif kind in ("members", "removed"):
                 chat_id, addresses = payload[:2]
                 erased = chat_id in batch.erased and chat_id not in registered
                 chat = batch.erased[chat_id] if erased else self.state.rooms[chat_id].to_chat()
@@ -753,6 +793,14 @@ class JsonlStore:
         interval = max(ERASED_COMPACT_S, self._compact_s / ERASED_COMPACT_SHARE)
         return max(0.0, self._compacted_at + interval - self.clock.monotonic())
 
+    def _deleted_wait(self) -> float | None:
+        """How long until the log is rewritten for the messages deleted since it last was (None: there are none): half
+        of ERASE_WITHIN_S after the first, so one rewrite takes every deletion of that while and ends in time."""
+        if self._deleted_at is None:
+            return None
+        due = max(self._deleted_at, self._compacted_at) + self.erase_within_s / 2  # a failed rewrite: tried again then
+        return max(0.0, due - self.clock.monotonic())
+
     def _should_compact(self) -> bool:
         superseded = self.state.records - self.state.live_records()
         return superseded >= COMPACT_MIN_SUPERSEDED and superseded > self.state.live_records()
@@ -796,11 +844,17 @@ class JsonlStore:
         dropped = self.state.records - self.state.live_records()
         self.state.records = self.state.live_records()
         self._compact_s = self.clock.monotonic() - self._compacted_at
-        self.state.erasures = 0
+        self.state.erasures = self.state.deletions = 0
+        self._deleted_at = None
         log.info(
             "compacted %s: dropped %d superseded records in %d ms", self.path, dropped, self.clock.now_ms() - started
         )
         return True
+
+
+def _soonest(*waits: float | None) -> float | None:
+    """The shortest of these waits (None: none of them)."""
+    return min((w for w in waits if w is not None), default=None)
 
 
 def _vouched(line: bytes) -> tuple[int, int] | None:

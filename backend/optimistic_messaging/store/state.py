@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,10 +12,11 @@ from ..models import Chat, ChatView, Message, Position, Settings, settled_by
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
 # · ("erased", (chat_id, last_seq, rev, members_version)) its last member left: its history goes, its counters stay
-# · ("revoked", (session, until)) for a session signed out · ("position", (chat_id, address, read_seq, delivered_seq,
-# shown)) a member's positions as a mark moved them, or as a compacted log has them where replaying its chat and
-# messages would not (a send moves its sender's without a record; a member starts at the chat's last_seq as it joins)
-# · ("settings", (address, Settings)) an address's settings as they now are.
+# · ("revoked", (session, until)) for a session signed out
+# · ("reactor", (message_id, emoji, address, added)) one reactor of a message added or removed (its "update" follows)
+# · ("position", (chat_id, address, read_seq, delivered_seq, shown)) a member's positions as a mark moved them, or as a
+# compacted log has them where replaying its chat and messages would not (a send moves its sender's without a record;
+# a member starts at the chat's last_seq as it joins) · ("settings", (address, Settings)) an address's settings now.
 Record = tuple[str, Any]
 
 
@@ -36,8 +38,14 @@ class Room:
     base_rev: int = 0
     messages: list[Message] = field(default_factory=list)  # index seq - base_seq - 1
     by_rev: dict[int, Message] = field(default_factory=dict)  # the current message at each live rev
-    positions: dict[str, Position] = field(default_factory=dict)  # every member's (a compacted chat record: those
-    # that are not where the chat began)
+    positions: dict[str, Position] = field(default_factory=dict)  # every member's
+    deleted: list[int] = field(
+        default_factory=list
+    )  # seqs of its deleted messages, ascending: no unread count has them
+
+    def deleted_after(self, seq: int) -> int:
+        """How many of its messages after `seq` are deleted."""
+        return len(self.deleted) - bisect_right(self.deleted, seq)
 
     def to_chat(self) -> Chat:
         return Chat(self.id, list(self.members), self.title, self.created_by, self.created_at, self.last_seq, self.rev)
@@ -64,6 +72,9 @@ class State:
         self.keys: dict[tuple[str, str], str] = {}  # (sender, client_id) -> message id
         self.tombs: dict[str, tuple[int, int, int]] = {}  # erased chat id -> (last_seq, rev, members_version)
         self.erasures = 0  # chats erased whose bytes the log still holds (until compaction rewrites it)
+        self.deletions = 0  # messages deleted whose text the log still holds (until compaction rewrites it)
+        self.reactors: dict[str, dict[str, list[str]]] = {}  # message id -> emoji -> every reactor, oldest first
+        self.reactions = 0  # reactors held, each one live record
         self.provisional: dict[str, Message] = {}
         self.plain: dict[str, Message] = {}  # the provisional ones the clock settles, in commit order (as sent)
         self.revoked: dict[str, int] = {}  # session signed out -> until when (ms) it is refused
@@ -124,6 +135,8 @@ class State:
         elif kind == "settings":
             address, settings = payload
             self.settings[address] = settings
+        elif kind == "reactor":
+            self._react(*payload)
         else:
             raise ValueError(f"unknown record kind {kind!r}")
 
@@ -147,6 +160,7 @@ class State:
                     del self.keys[(m.sender, m.client_id)]
                 self.provisional.pop(m.id, None)
                 self.plain.pop(m.id, None)
+                self._drop_reactors(m.id)
             self.messages -= len(room.messages)
             for address in room.members:
                 self._unlist(address, chat_id)
@@ -161,6 +175,8 @@ class State:
                 raise ValueError(f"message seq {message.seq} does not follow {room.last_seq} in {room.id!r}")
             room.messages.append(message)
             room.last_seq = message.seq
+            if message.deleted:  # a compacted log's
+                room.deleted.append(message.seq)
             self._touch(room)
             self.keys[(message.sender, message.client_id)] = message.id
             self.messages += 1
@@ -170,6 +186,10 @@ class State:
                 position.shown = True
         else:
             old = room.messages[message.seq - room.base_seq - 1]
+            if message.deleted and not old.deleted:
+                self._drop_reactors(message.id)
+                self.deletions += 1
+                insort(room.deleted, message.seq)
             room.by_rev.pop(old.rev, None)
             room.messages[message.seq - room.base_seq - 1] = message
         room.by_rev[message.rev] = message
@@ -182,6 +202,28 @@ class State:
             self.plain[message.id] = message
         else:
             self.plain.pop(message.id, None)
+
+    def _react(self, message_id: str, emoji: str, address: str, added: bool) -> None:
+        by_emoji = self.reactors.setdefault(message_id, {})
+        reactors = by_emoji.setdefault(emoji, [])
+        if address in reactors:
+            reactors.remove(address)
+            self.reactions -= 1
+        if added:
+            reactors.append(address)
+            self.reactions += 1
+        if not reactors:
+            del by_emoji[emoji]
+        if not by_emoji:
+            del self.reactors[message_id]
+
+    def _drop_reactors(self, message_id: str) -> None:
+        """A message deleted or erased: who reacted to it goes with it."""
+        self.reactions -= sum(map(len, self.reactors.pop(message_id, {}).values()))
+
+    def reactors_of(self, message_id: str, emoji: str) -> list[str]:
+        """Every reactor of the message with this emoji, oldest first."""
+        return list(self.reactors.get(message_id, {}).get(emoji, ()))
 
     def _touch(self, room: Room) -> None:
         self.activity += 1
@@ -214,7 +256,8 @@ class State:
         """The room as `address` sees it: its latest message when that is theirs to see, their positions."""
         position = room.positions.get(address)
         visible = position is not None and bool(room.messages) and room.last_seq >= room.starts.get(address, 1)
-        return ChatView.of(room.to_chat(), room.messages[-1] if visible else None, position)
+        deleted = room.deleted_after(position.read_seq) if position and room.deleted else 0
+        return ChatView.of(room.to_chat(), room.messages[-1] if visible else None, position, deleted)
 
     def receipts(self, chat_id: str, caller: str) -> dict[str, Position]:
         room = self.rooms[chat_id]
@@ -225,7 +268,8 @@ class State:
         }
 
     def live_records(self) -> int:
-        return len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked) + len(self.settings)
+        live = len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked) + self.reactions
+        return live + len(self.settings)
 
     def forget_revoked(self, now_ms: int) -> None:
         """Sign-outs whose sessions have passed their maximum age: no token of theirs is valid any more."""
@@ -247,6 +291,9 @@ class State:
             for message in room.messages:
                 yield "message", message
                 replayed[message.sender] = Position(message.seq, message.seq, True)
+                for emoji, reactors in self.reactors.get(message.id, {}).items():
+                    for address in reactors:
+                        yield "reactor", (message.id, emoji, address, True)
             for address, p in room.positions.items():
                 if p != replayed.get(address, Position(room.base_seq, room.base_seq)):
                     yield "position", (room.id, address, p.read_seq, p.delivered_seq, p.shown)

@@ -27,6 +27,7 @@ import psycopg
 import psycopg_pool
 from gevent.event import AsyncResult, Event
 
+from ...broker.notify import CHANNEL, encode_notifications, encode_revocation
 from ...clock import Clock
 from ...errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
 from ...models import (
@@ -41,6 +42,7 @@ from ...models import (
     message_id,
     settled_by_sql,
 )
+from ...reactions import Reaction, react
 from ...stats import StoreStats
 from ..base import (
     Change,
@@ -52,29 +54,34 @@ from ..base import (
     Revoked,
     Stored,
     Unsettled,
+    check_reply,
     repeat_of,
 )
 from . import schema
-from .notify import CHANNEL, encode_notifications, encode_revocation
 
 log = logging.getLogger(__name__)
 
 COLUMNS = (
     "chat_id, seq, rev, client_id, sender, body, tx, xmtp_id, xmtp_bound, status, source, reason, original, "
-    "sent_at, updated_at"
+    "sent_at, updated_at, reply_to, reactions, reaction_counts, deleted"
 )
 CHAT_COLUMNS = (
     "c.id, c.title, c.created_by, c.created_at, c.last_seq, c.rev, "
     "array(SELECT address FROM members m WHERE m.chat_id = c.id ORDER BY joined)"
 )
 LAST_MESSAGE = ", ".join("lm." + column.strip() for column in COLUMNS.split(","))
+DELETED_AFTER = (  # the deleted messages after the member's read_seq (index messages_deleted: only deleted rows)
+    "(SELECT count(*) FROM messages d WHERE d.chat_id = c.id AND d.seq > mine.read_seq AND d.deleted)"
+)
 VIEWS = (  # chats as a member sees them: counters, its positions, and the latest message where it is theirs to see
-    f"SELECT {CHAT_COLUMNS}, c.activity, mine.read_seq, mine.delivered_seq, {LAST_MESSAGE} FROM "
+    f"SELECT {CHAT_COLUMNS}, c.activity, mine.read_seq, mine.delivered_seq, {DELETED_AFTER}, {LAST_MESSAGE} FROM "
     "{} LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq AND lm.seq >= mine.visible_from "
 )
 INSERT_MESSAGES = (  # one statement for many, its rows one JSON text: far cheaper on both sides than a row each
     f"INSERT INTO messages ({COLUMNS}) SELECT {COLUMNS} FROM json_populate_recordset(NULL::messages, %s)"
 )
+ADD_REACTOR = "INSERT INTO reactions (chat_id, seq, emoji, address) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
+REMOVE_REACTOR = "DELETE FROM reactions WHERE chat_id = %s AND seq = %s AND emoji = %s AND address = %s"
 MEMBER_OPS = ("create", "add", "remove")
 KIND = settled_by_sql()  # which verifier settles a row: models.settled_by, in SQL
 DOWN = (psycopg.OperationalError, psycopg.InterfaceError)
@@ -101,9 +108,10 @@ def _chat(row: Sequence[Any]) -> Chat:
 
 
 def _view(row: Sequence[Any]) -> ChatView:
-    """A row of VIEWS: the chat, its activity, the member's positions (null: not a member), the latest message."""
+    """A row of VIEWS: the chat, its activity, the member's positions (null: not a member), how many messages after
+    its read_seq are deleted, the latest message."""
     position = None if row[8] is None else Position(row[8], row[9])
-    return ChatView.of(_chat(row), None if row[10] is None else _message(row[10:]), position)
+    return ChatView.of(_chat(row), None if row[11] is None else _message(row[11:]), position, row[10])
 
 
 def _unavailable(why: BaseException | str) -> Unavailable:
@@ -189,6 +197,10 @@ class _Transaction:
         self.chat_changes: list[ChatChanged] = []
         self.tombs: dict[str, tuple[int, int]] = {}  # erased chats' last_seq and rev, for the ids registered here
         self.erased: dict[str, Chat] = {}  # chats erased here, as their last member left them
+        self.replied: set[tuple[str, int]] = set()  # the messages replies name that exist, as (chat, seq)
+        self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors, oldest first
+        self.reactor_writes: list[tuple[str, int, str, str, bool]] = []  # (chat, seq, emoji, address, added), in order
+        self.deleted: list[tuple[str, int]] = []  # messages deleted here: their reactors go
 
     def load(self, ops: list[_Op]) -> None:
         """Begin, lock every chat the ops touch and read what their plans need: one round trip."""
@@ -196,7 +208,9 @@ class _Transaction:
         created = sorted({op.args[0] for op in ops if op.kind == "create"})
         appends = [op.args[0] for op in ops if op.kind == "append"]
         marks = sorted({op.args[:2] for op in ops if op.kind == "mark"})
-        changed = [_split(op.args[0]) for op in ops if op.kind == "change"]
+        changed = [_split(op.args[0]) for op in ops if op.kind in ("change", "react")]
+        reacted = sorted({(*_split(op.args[0]), op.args[1].emoji) for op in ops if op.kind == "react"})
+        replies = [_split(n.reply_to) for n in appends if n.reply_to is not None]
         batch = _Batch()
         batch.add("BEGIN")
         # Creating a chat: first its id's lock, which another node creating it holds until it commits, so the read
@@ -236,6 +250,18 @@ class _Transaction:
                 "(SELECT e->>0, e->>1 FROM json_array_elements(%s::json) e)",
                 orjson.dumps(marks).decode(),
             )
+        if replies:  # only sends that reply read more than a plain send
+            replied = batch.add(
+                "SELECT chat_id, seq FROM messages WHERE (chat_id, seq) IN "
+                "(SELECT (e->>0), (e->>1)::bigint FROM json_array_elements(%s::json) e)",
+                orjson.dumps(replies).decode(),
+            )
+        if reacted:
+            reactors = batch.add(
+                "SELECT chat_id, seq, emoji, address FROM reactions WHERE (chat_id, seq, emoji) IN "
+                "(SELECT (e->>0), (e->>1)::bigint, (e->>2) FROM json_array_elements(%s::json) e) ORDER BY at",
+                orjson.dumps(reacted).decode(),
+            )
         if changed:
             current = batch.add(
                 f"SELECT {COLUMNS} FROM messages WHERE (chat_id, seq) IN "
@@ -269,6 +295,11 @@ class _Transaction:
             for row in results[current]:
                 m = _message(row)
                 self.current.setdefault(m.id, m)
+        if replies:
+            self.replied = {(chat_id, seq) for chat_id, seq in results[replied]}
+        if reacted:
+            for chat_id, seq, emoji, address in results[reactors]:
+                self.reactors.setdefault((message_id(chat_id, seq), emoji), []).append(address)
 
     # -- plans: each decides against what is read and what earlier ops of this transaction did ---------------------
 
@@ -335,11 +366,16 @@ class _Transaction:
         member = (new.chat_id, new.sender) in self.member_of if state.members is None else new.sender in state.members
         if not member:
             raise Forbidden(f"you are not a member of chat {new.chat_id!r}")
+        loaded = state.members is not None  # then its starts are loaded too, with this transaction's changes
+        first = state.starts.get(new.sender, 1) if loaded else self.member_of.get((new.chat_id, new.sender), 1)
         earlier = self.keys.get((new.sender, new.client_id))
         if earlier is not None:
-            loaded = state.members is not None  # then its starts are loaded too, with this transaction's changes
-            first = state.starts.get(new.sender, 1) if loaded else self.member_of.get((new.chat_id, new.sender), 1)
             return repeat_of(self.current.get(earlier.id, earlier), new, first), False
+        check_reply(
+            new,
+            first,
+            lambda seq: (new.chat_id, seq) in self.replied or message_id(new.chat_id, seq) in self.current,
+        )
         chat = state.chat
         seq, rev, at = chat.last_seq + 1, chat.rev + 1, self.clock.now_ms()
         state.chat = replace(chat, last_seq=seq, rev=rev)
@@ -352,21 +388,41 @@ class _Transaction:
         return m, True
 
     def _change(self, message_id_: str, change: Change) -> Message:
+        current = self._current(message_id_)
+        fields = change(current)
+        return self._update(current, fields) if fields else current
+
+    def _react(self, message_id_: str, reaction: Reaction) -> Message:
+        current = self._current(message_id_)
+        key = (message_id_, reaction.emoji)
+        outcome = react(current, self.reactors.get(key, []), reaction)
+        if outcome is None:
+            return current
+        fields, self.reactors[key] = outcome
+        updated = self._update(current, fields)
+        self.reactor_writes.append((current.chat_id, current.seq, reaction.emoji, reaction.address, reaction.added))
+        return updated
+
+    def _current(self, message_id_: str) -> Message:
         current = self.current.get(message_id_)
         if current is None:
             raise NotFound(f"no message {message_id_!r}")
-        fields = change(current)
-        if not fields:
-            return current
+        return current
+
+    def _update(self, current: Message, fields: dict[str, Any]) -> Message:
+        """The message changed by `fields` at its chat's next rev; one deleted here loses its reactors."""
         state = self._state(current.chat_id)
         rev = state.chat.rev + 1
         state.chat = replace(state.chat, rev=rev)
         state.counters_changed = True
-        updated = self.current[message_id_] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
-        if any(m.id == message_id_ for m in self.inserts):
-            self.inserts = [updated if m.id == message_id_ else m for m in self.inserts]
+        updated = self.current[current.id] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        if any(m.id == current.id for m in self.inserts):
+            self.inserts = [updated if m.id == current.id else m for m in self.inserts]
         else:
-            self.updates[message_id_] = updated
+            self.updates[current.id] = updated
+        if updated.deleted and not current.deleted:
+            self.deleted.append((current.chat_id, current.seq))
+            self.reactors = {k: v for k, v in self.reactors.items() if k[0] != current.id}
         self.stored.append(Stored(updated, False))
         return updated
 
@@ -434,7 +490,12 @@ class _Transaction:
         """The chats whose last member left: every row of theirs goes; their counters stay for the next of each id
         (first in the transaction, so a chat registered again here is inserted after)."""
         gone = sorted(self.erased)
-        for table, column in (("messages", "chat_id"), ("members", "chat_id"), ("imported", "chat_id")):
+        for table, column in (
+            ("reactions", "chat_id"),
+            ("messages", "chat_id"),
+            ("members", "chat_id"),
+            ("imported", "chat_id"),
+        ):
             batch.add(f"DELETE FROM {table} WHERE {column} = ANY(%s::text[])", gone)
         for chat in self.erased.values():
             batch.add(
@@ -455,8 +516,21 @@ class _Transaction:
 
         self.inserts = [m for m in self.inserts if kept(m)]
         self.updates = {i: m for i, m in self.updates.items() if kept(m)}
+        self.reactor_writes = [w for w in self.reactor_writes if w[1] > erased_at.get(w[0], -1)]
+        self.deleted = [d for d in self.deleted if d[1] > erased_at.get(d[0], -1)]
         self.stored = [s for s in self.stored if kept(s.message)]
         self.marked = [p for p in self.marked if p.chat_id not in self.erased]
+
+    def _write_reactions(self, batch: _Batch) -> None:
+        """Reactors in the order they came (one may add and remove within a transaction); a deleted message's go."""
+        for chat_id, seq, emoji, address, added in self.reactor_writes:
+            batch.add(ADD_REACTOR if added else REMOVE_REACTOR, chat_id, seq, emoji, address)
+        if self.deleted:
+            batch.add(
+                "DELETE FROM reactions WHERE (chat_id, seq) IN "
+                "(SELECT (e->>0), (e->>1)::bigint FROM json_array_elements(%s::json) e)",
+                orjson.dumps(self.deleted).decode(),
+            )
 
     def write_and_commit(self, node: str) -> None:
         """Every write, the notifications, COMMIT: one round trip, then PostgreSQL's WAL flush."""
@@ -487,10 +561,12 @@ class _Transaction:
             batch.add(
                 "UPDATE messages m SET rev = u.rev, body = u.body, tx = u.tx, xmtp_id = u.xmtp_id, "
                 "xmtp_bound = u.xmtp_bound, status = u.status, source = u.source, reason = u.reason, "
-                "original = u.original, updated_at = u.updated_at "
+                "original = u.original, updated_at = u.updated_at, reactions = u.reactions, "
+                "reaction_counts = u.reaction_counts, deleted = u.deleted "
                 "FROM json_populate_recordset(NULL::messages, %s) u WHERE m.chat_id = u.chat_id AND m.seq = u.seq",
                 orjson.dumps(list(self.updates.values())).decode(),
             )
+        self._write_reactions(batch)
         if counters:
             batch.add(
                 "UPDATE chats c SET last_seq = u.last_seq, rev = u.rev, members_version = c.members_version + u.mv, "
@@ -548,7 +624,7 @@ def _roll_back(conn: psycopg.Connection) -> None:
 def _chat_of(op: _Op) -> str:
     if op.kind == "append":
         return op.args[0].chat_id
-    if op.kind == "change":
+    if op.kind in ("change", "react"):
         return _split(op.args[0])[0]
     return op.args[0]
 
@@ -657,7 +733,7 @@ class PgStore:
         self._away = type(exc).__name__
         self._answering.clear()
 
-    def answering(self, timeout: float) -> bool:
+    def answering(self, timeout: float = PROBE_TIMEOUT_S) -> bool:
         """Whether the database answers, asking it now (waiting at most `timeout`) if it was found away."""
         if self._away is not None:
             self._probe_now.set()
@@ -769,10 +845,6 @@ class PgStore:
         rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND rev = %s", (chat_id, rev))
         return _message(rows[0]) if rows else None
 
-    def notify(self, payload: str) -> None:
-        """A notification outside any commit (the broker's heartbeat)."""
-        self.query("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-
     def find(self, sender: str, client_id: str) -> Message | None:
         rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE sender = %s AND client_id = %s", (sender, client_id))
         return _message(rows[0]) if rows else None
@@ -812,8 +884,8 @@ class PgStore:
     def due_plain(self, sent_by: int, limit: int) -> list[Message]:
         """From the index of provisional plain messages by time sent: a round reads what is due, not what waits."""
         rows = self.query(
-            f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' AND tx IS NULL AND xmtp_id IS NULL "
-            "AND sent_at <= %s ORDER BY sent_at, chat_id, seq LIMIT %s",
+            f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' AND tx IS NULL "
+            "AND (xmtp_id IS NULL OR deleted) AND sent_at <= %s ORDER BY sent_at, chat_id, seq LIMIT %s",
             (sent_by, limit),
         )
         return [_message(row) for row in rows]
@@ -868,6 +940,10 @@ class PgStore:
             ).fetchall()
         )
         return Settings(*rows[0])
+
+    def react(self, message_id_: str, reaction: Reaction) -> Message:
+        result: Message = self._submit(_Op("react", message_id_, reaction))
+        return result
 
     def revoke_session(self, session: str, until: int) -> None:
         """Rare and independent of any chat: its own transaction (pruning the expired) on a pooled connection, outside

@@ -86,8 +86,29 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS messages_plain_due ON messages (sent_at, chat_id, seq)
         WHERE status = 'provisional' AND tx IS NULL AND xmtp_id IS NULL;
     """,
-    # 5 (v1.2): each member's read and delivered positions (where the chat was as it joined, until it marks or sends;
-    # `shown` once it has), and each address's settings (defaults until it puts some).
+    # 5 (v1.2): replies, reactions (every reactor kept, the message shows the latest), deletion; a deleted message's
+    # XMTP copy settles it no more: the clock's schedule takes it.
+    """
+    ALTER TABLE messages
+        ADD COLUMN IF NOT EXISTS reply_to text,
+        ADD COLUMN IF NOT EXISTS reactions jsonb NOT NULL DEFAULT '{}',
+        ADD COLUMN IF NOT EXISTS reaction_counts jsonb NOT NULL DEFAULT '{}',
+        ADD COLUMN IF NOT EXISTS deleted boolean NOT NULL DEFAULT false;
+    CREATE TABLE IF NOT EXISTS reactions (
+        chat_id  text NOT NULL,
+        seq      bigint NOT NULL,
+        emoji    text NOT NULL,
+        address  text NOT NULL,
+        at       bigserial,               -- the order they reacted in: the latest are shown
+        PRIMARY KEY (chat_id, seq, emoji, address)
+    );
+    DROP INDEX IF EXISTS messages_plain_due;
+    CREATE INDEX messages_plain_due ON messages (sent_at, chat_id, seq)
+        WHERE status = 'provisional' AND tx IS NULL AND (xmtp_id IS NULL OR deleted);
+    """,
+    # 6 (v1.2): each member's read and delivered positions (where the chat was as it joined, until it marks or sends;
+    # `shown` once it has), each address's settings (defaults until it puts some), and
+    # the deleted messages by chat and seq, which an unread count leaves out.
     """
     ALTER TABLE members ADD COLUMN IF NOT EXISTS read_seq bigint NOT NULL DEFAULT 0,
         ADD COLUMN IF NOT EXISTS delivered_seq bigint NOT NULL DEFAULT 0,
@@ -97,6 +118,7 @@ MIGRATIONS: list[str] = [
         read_receipts  boolean NOT NULL DEFAULT true,
         push_previews  boolean NOT NULL DEFAULT true
     );
+    CREATE INDEX IF NOT EXISTS messages_deleted ON messages (chat_id, seq) WHERE deleted;
     """,
 ]
 

@@ -1,7 +1,8 @@
 """Budgets (token buckets): per wallet address, sends, other socket events, and chat creation and membership changes;
 per client address (clients.client_address), Socket.IO handshakes and sign-in attempts.
 
-Each budget is a `RateLimiter`: in this process, or shared by every node. `Limits` builds all of them in one place.
+Each budget is a `RateLimiter`: in this process, or shared by every node (limits/redis.py). `Limits` builds all of
+them in one place.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .clock import Clock
-from .config import Config
-from .errors import ApiError
+from ..clock import Clock
+from ..config import Config
+from ..errors import ApiError
 
 
 class RateLimiter(Protocol):

@@ -2,8 +2,8 @@
 
 `Presence` counts sockets per address per chat: only an address's first socket in and its last one out are news.
 In one process that is all there is (`LocalPresence`); with several nodes an address is online while any node
-holds a socket of it (redis_state.RedisPresence). `Signals` carries typing and presence events to every node's
-sockets following the chat (`LocalSignals` here; redis_state.RedisSignals between nodes).
+holds a socket of it (presence/redis.py). `Signals` carries typing and presence events to every node's
+sockets following the chat (`LocalSignals` here; presence/redis.py between nodes).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .clock import Clock
+from ..clock import Clock
 
 TYPING_TTL_S = 5.0
 

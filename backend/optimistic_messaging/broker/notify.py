@@ -5,6 +5,10 @@ by; for a chat whose members changed, its id and who was removed (the chat itsel
 its last member left: that one comes along, as nothing is left to read), and beside it under "s" who was added and the
 first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); under "q" the
 positions marks moved; or a sign-out.
+
+The broker owns this format, and the store's writer imports it (its commit sends the payloads in its own transaction,
+which is what orders them): this module needs only the models and the store's interface, so store/postgres depends on
+broker/notify, and broker/ on store/base, never the other way round.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from ...models import Chat, Message, PositionMoved
-from ..base import ChatChanged, Revoked, Stored
+from ..models import Chat, Message, PositionMoved
+from ..store.base import ChatChanged, Revoked, Stored
 
 CHANNEL = "om_commits"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses a payload of 8,000 or more
