@@ -157,3 +157,15 @@ def test_a_receipt_goes_to_the_chat_only_from_a_member_who_shares_in_a_chat_of_a
     assert to_chat(moved) and receipt(moved) == {"chat_id": "c", "address": moved.address, "read_seq": 3,
                                                  "delivered_seq": 4}
     assert not to_chat(replace(moved, members=33)) and not to_chat(replace(moved, shares=False))
+
+
+def test_a_deleted_message_is_not_unread(server, wallets, peers):
+    alice, bob = wallets(2)
+    chat = new_chat(server, alice, bob)
+    bobs = peers(server, bob)
+    sent = [bobs.send(chat["id"], f"m{i}")["message"] for i in range(3)]
+    assert bobs.call("delete", {"chat_id": chat["id"], "message_id": sent[1]["id"]})["ok"]
+    assert chat_of(server, alice, chat["id"])["unread"] == 2
+    assert bobs.call("delete", {"chat_id": chat["id"], "message_id": sent[2]["id"]})["ok"]
+    seen = chat_of(server, alice, chat["id"])
+    assert (seen["unread"], seen["last_message"]["deleted"]) == (1, True)
