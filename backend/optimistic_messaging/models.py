@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 
@@ -40,15 +40,14 @@ class ChatView(Chat):
         `deleted` ones after `read_seq` (a count the store keeps). Without a position (not a member): nothing."""
         read_seq, delivered_seq = (position.read_seq, position.delivered_seq) if position else (0, 0)
         unread = min(UNREAD_CAP, max(0, chat.last_seq - read_seq - deleted)) if position else 0
-        c = chat
         return cls(
-            c.id,
-            c.members,
-            c.title,
-            c.created_by,
-            c.created_at,
-            c.last_seq,
-            c.rev,
+            chat.id,
+            chat.members,
+            chat.title,
+            chat.created_by,
+            chat.created_at,
+            chat.last_seq,
+            chat.rev,
             last,
             read_seq,
             delivered_seq,
@@ -95,7 +94,7 @@ class Settings:
     push_previews: bool = True
 
 
-SETTINGS_FIELDS = ("read_receipts", "push_previews")
+SETTINGS_FIELDS = tuple(f.name for f in fields(Settings))
 
 
 @dataclass(frozen=True, slots=True)
