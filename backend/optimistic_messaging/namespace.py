@@ -120,7 +120,7 @@ class Handlers(socketio.Namespace):
             "changes": changes,
             "has_more": has_more,
             "online": s.presence.online(chat_id),
-            "receipts": s.receipts.of_join(chat_id, conn.address),
+            "receipts": s.receipts.of_join(chat_id, conn.address, first),
         }
 
     def on_leave(self, conn: Connection, data: Any) -> dict[str, Any]:
