@@ -146,6 +146,50 @@ def test_join_leave_disconnect_and_removal_change_a_sockets_room_chats_presence_
     assert sockets.services.connections.get(a.sid) is None
 
 
+def test_a_socket_closed_while_its_join_reads_the_store_is_not_left_online(
+    started: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL and Redis reads yield: the sweeper, a sign-out or the pinger can end the socket meanwhile."""
+    sockets = Sockets(started)
+    alice, bob = Account.create().address, Account.create().address
+    chat, _ = sockets.services.chats.create(alice, [bob], None, None)
+    a = sockets.connect(alice)
+    store = sockets.services.store
+    read = store.late_members
+
+    def disconnected_meanwhile(chat_id: str) -> object:
+        monkeypatch.setattr(store, "late_members", read)
+        sockets.disconnect(a)
+        return read(chat_id)
+
+    monkeypatch.setattr(store, "late_members", disconnected_meanwhile)
+    assert sockets.event(a, "join", {"chat_id": chat.id})["ok"] is False
+    assert sockets.following(a, chat.id) == (False, False, False) and not sockets.served(chat.id)
+    assert sockets.services.presence.online(chat.id) == []
+
+
+def test_a_failed_join_tells_nobody_it_is_online_and_follows_nothing(
+    started: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sockets = Sockets(started)
+    alice, bob = Account.create().address, Account.create().address
+    chat, _ = sockets.services.chats.create(alice, [bob], None, None)
+    a, b = sockets.connect(alice), sockets.connect(bob)
+    assert sockets.event(b, "join", {"chat_id": chat.id})["ok"] is True
+    told: list[tuple[object, ...]] = []
+    monkeypatch.setattr(sockets.services.signals, "send", lambda *signal: told.append(signal))
+
+    def fails(*args: object) -> object:
+        raise RuntimeError("the store's read failed")
+
+    monkeypatch.setattr(sockets.services.store, "page", fails)
+    assert sockets.event(a, "join", {"chat_id": chat.id}) == {
+        "ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
+    assert told == []  # bob's socket heard no "online" from alice
+    assert sockets.following(a, chat.id) == (False, False, False)
+    assert sockets.services.presence.online(chat.id) == [bob]
+
+
 def test_every_signed_in_socket_follows_its_addresss_feed_until_it_disconnects(started: Flask) -> None:
     sockets = Sockets(started)
     alice = Account.create().address

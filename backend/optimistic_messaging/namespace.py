@@ -107,19 +107,23 @@ class Handlers(socketio.Namespace):
         since_rev = v.optional_int(payload, "since_rev")
         first = s.chats.require_member(conn.address, chat_id)
         # Subscribe, then read: every change after the read reaches this socket as an event (one between the two can
-        # come both ways: clients de-duplicate by id).
-        self.node.subscriptions.join(conn, chat_id, first)
-        if since_rev is None:
-            changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE, first)
-        else:
-            changes, has_more = s.chats.changes_from(chat_id, since_rev, first)
-        return {
-            "ok": True,
-            "chat": s.store.chat(chat_id),
-            "changes": changes,
-            "has_more": has_more,
-            "online": s.presence.online(chat_id),
-        }
+        # come both ways: clients de-duplicate by id). Online only once the read succeeded; a failed join follows
+        # nothing.
+        subscriptions = self.node.subscriptions
+        if not subscriptions.join(conn, chat_id, first):
+            raise ApiError("unauthorized", "this connection was closed")
+        try:
+            if since_rev is None:
+                changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE, first)
+            else:
+                changes, has_more = s.chats.changes_from(chat_id, since_rev, first)
+            chat = s.store.chat(chat_id)
+            if not subscriptions.arrive(conn, chat_id):
+                raise ApiError("unauthorized", "this connection was closed")
+        except BaseException:
+            subscriptions.leave(conn, chat_id)
+            raise
+        return {"ok": True, "chat": chat, "changes": changes, "has_more": has_more, "online": s.presence.online(chat_id)}
 
     def on_leave(self, conn: Connection, data: Any) -> dict[str, Any]:
         self.node.subscriptions.leave(conn, v.chat_id(v.obj(data)))
