@@ -190,6 +190,13 @@ def test_a_failed_join_tells_nobody_it_is_online_and_follows_nothing(
     assert sockets.services.presence.online(chat.id) == [bob]
 
 
+def test_the_guard_refuses_an_event_not_named_by_a_string_in_the_error_shape(started: Flask) -> None:
+    sockets = Sockets(started)
+    conn = sockets.connect(Account.create().address)
+    answer = sockets.handlers.trigger_event(["join"], conn.sid, {})
+    assert answer["ok"] is False and answer["error"]["code"] == "invalid"
+
+
 def test_every_signed_in_socket_follows_its_addresss_feed_until_it_disconnects(started: Flask) -> None:
     sockets = Sockets(started)
     alice = Account.create().address

@@ -11,7 +11,7 @@ import socketio
 
 from . import validation as v
 from .connections import Connection
-from .errors import ApiError
+from .errors import ApiError, internal, refused
 from .logs import CONTEXT
 from .node import Node
 from .services import Services
@@ -55,9 +55,11 @@ class Handlers(socketio.Namespace):
         if event == "disconnect":
             return self.on_disconnect(*args)
         sid, payloads = args[0], args[1:]
+        if not isinstance(event, str):  # wire refuses such packets; this guard must not raise on them either
+            return refused(ApiError("invalid", "an event is named by a string"))
         handler = self.handlers.get(event)
         if handler is None:
-            handler, payloads, event = self.on_unknown, (event,), str(event)[:64]
+            handler, payloads, event = self.on_unknown, (event,), event[:64]
         s = self.s
         conn = s.connections.get(sid)
         CONTEXT.set({"sid": sid, "address": conn and conn.address, "event": event})
@@ -75,10 +77,10 @@ class Handlers(socketio.Namespace):
             return handler(conn, payloads[0] if payloads else None)
         except ApiError as exc:
             log.debug("%s refused: %s", event, exc.code)
-            return {"ok": False, **exc.body()}
+            return refused(exc)
         except Exception:
             log.exception("%s handler failed", event)
-            return {"ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
+            return refused(internal())
 
     def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         s = self.s
@@ -123,7 +125,13 @@ class Handlers(socketio.Namespace):
         except BaseException:
             subscriptions.leave(conn, chat_id)
             raise
-        return {"ok": True, "chat": chat, "changes": changes, "has_more": has_more, "online": s.presence.online(chat_id)}
+        return {
+            "ok": True,
+            "chat": chat,
+            "changes": changes,
+            "has_more": has_more,
+            "online": s.presence.online(chat_id),
+        }
 
     def on_leave(self, conn: Connection, data: Any) -> dict[str, Any]:
         self.node.subscriptions.leave(conn, v.chat_id(v.obj(data)))
@@ -144,7 +152,7 @@ class Handlers(socketio.Namespace):
                 message, _ = pending.get()
             except ApiError as exc:
                 METER.acks.add(exc.code)
-                return {"ok": False, **exc.body()}
+                return refused(exc)
             METER.acks.add("ok")
             METER.ack_seconds.observe(clock.monotonic() - started)
             self.node.subscriptions.sent(message.chat_id, conn.address)
@@ -171,5 +179,5 @@ class Handlers(socketio.Namespace):
         self.node.subscriptions.typing(chat_id, conn.address, flag)
         return {"ok": True}
 
-    def on_unknown(self, conn: Connection, event: Any) -> dict[str, Any]:
-        raise ApiError("invalid", f"unknown event {str(event)[:64]!r}")
+    def on_unknown(self, conn: Connection, event: str) -> dict[str, Any]:
+        raise ApiError("invalid", f"unknown event {event[:64]!r}")

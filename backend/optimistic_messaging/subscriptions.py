@@ -95,7 +95,7 @@ class Subscriptions:
         """A socket stops following a chat; the address goes offline with its last socket."""
         conn.chats.discard(chat_id)
         self.hub.leave(conn.sid, chat_room(chat_id))
-        if not self.hub.in_chat(chat_id):
+        if self.hub.chat_empty(chat_id):
             self.fanout.unserve(chat_id)  # no socket here follows it any more
         if self.presence.leave(chat_id, conn.address, conn.sid):
             self.typing(chat_id, conn.address, False)
