@@ -179,5 +179,5 @@ class Handlers(socketio.Namespace):
         self.node.subscriptions.typing(chat_id, conn.address, flag)
         return {"ok": True}
 
-    def on_unknown(self, conn: Connection, event: str) -> dict[str, Any]:
-        raise ApiError("invalid", f"unknown event {event[:64]!r}")
+    def on_unknown(self, conn: Connection, event: Any) -> dict[str, Any]:
+        raise ApiError("invalid", f"unknown event {str(event)[:64]!r}")
