@@ -24,11 +24,13 @@ from geventwebsocket.websocket import WebSocket
 
 from optimistic_messaging import wire
 from optimistic_messaging.app import NODE, create_app
+from optimistic_messaging.auth.tx import TxLookup
 from optimistic_messaging.config import Config
 from optimistic_messaging.connections import Connection
 from optimistic_messaging.hub import address_room, chat_room
 from optimistic_messaging.node import Node
 from optimistic_messaging.redisconn import key_prefix
+from optimistic_messaging.verifiers.rpc import JsonRpc
 
 from cluster import REDIS_URL
 from support import ROOT, fresh_database
@@ -219,9 +221,16 @@ def test_closing_the_node_stops_every_greenlet_it_started_a_sign_out_being_carri
     assert len(node.greenlets) > len(node.loops)  # the sign-out is being carried out in a greenlet of the node's
     reconciler = sockets.services.reconciler
     reconciler.pool.spawn(gevent.sleep, 60)  # an XMTP look-up in flight
+    reconciler.writes.spawn(gevent.sleep, 60)  # a settlement write in flight
     reconciler._counted_at -= 60  # health's next status() counts the provisional messages in a greenlet
     reconciler.status()
+    auth = sockets.services.auth
+    auth.tx = TxLookup(JsonRpc("http://127.0.0.1:9"), sockets.services.clock)
+    auth.tx._poller = gevent.spawn(gevent.sleep, 60)  # sign-ins by transaction waiting for the chain's node
     node.close()
+    assert running() - before == set()
+    reconciler._counted_at -= 60
+    reconciler.status()  # health asked after the close: no count starts
     assert running() - before == set()
 
 

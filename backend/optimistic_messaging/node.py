@@ -77,6 +77,7 @@ class Node:
         """Stop every greenlet this node started (the fan-out's fills too), then close what the backends hold open."""
         self.greenlets.kill()
         self.services.reconciler.close()
+        self.services.auth.close()
         self.fanout.close()
         self.backends.close()
 
