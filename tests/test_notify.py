@@ -1,9 +1,13 @@
 """PostgreSQL's commit notifications: what a node tells the others of a member change, and reads of older nodes."""
 from __future__ import annotations
 
-from optimistic_messaging.broker.notify import MAX_PAYLOAD, decode_notification, encode_notifications
+import ast
+
+from optimistic_messaging.broker.notify import MAX_PAYLOAD, decode_notification, encode_heartbeat, encode_notifications
 from optimistic_messaging.models import Chat
 from optimistic_messaging.store import ChatChanged
+
+from support import ROOT
 
 ALICE, CAROL = "0x" + "a" * 40, "0x" + "c" * 40
 
@@ -27,3 +31,19 @@ def test_too_many_added_to_carry_are_left_for_the_node_to_read():
 def test_a_notice_of_a_node_from_before_starts_were_carried_is_read_as_not_saying():
     notice = decode_notification('{"n":"old","c":[["c",[]],["c",["' + ALICE + '"]]]}')
     assert notice.chats == [("c", (), None, None), ("c", (ALICE,), None, None)]
+
+
+def test_a_heartbeat_is_a_notice_of_its_node_that_carries_nothing():
+    notice = decode_notification(encode_heartbeat("node"))
+    assert (notice.node, notice.stored, notice.pointers, notice.chats, notice.revoked) == ("node", [], [], [], [])
+
+
+def test_the_store_depends_on_no_broker():
+    """The broker reads the store; the store announces through what backends hands it (store.postgres.Announce)."""
+    imported = {
+        node.module or ""
+        for path in (ROOT / "backend/optimistic_messaging/store").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert imported and not [module for module in imported if "broker" in module]

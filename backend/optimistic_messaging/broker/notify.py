@@ -5,9 +5,9 @@ by; for a chat whose members changed, its id and who was removed (the chat itsel
 its last member left: that one comes along, as nothing is left to read), and beside it under "s" who was added and the
 first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); or a sign-out.
 
-The broker owns this format, and the store's writer imports it (its commit sends the payloads in its own transaction,
-which is what orders them): this module needs only the models and the store's interface, so store/postgres depends on
-broker/notify, and broker/ on store/base, never the other way round.
+The broker owns this format; the store's writer sends the payloads inside its commit's own transaction (which is what
+orders them) through the `Announce` that backends wires from `announce(node)`: broker/ depends on store/, never the
+other way round.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import orjson
 
 from ..models import Chat, Message
 from ..store.base import ChatChanged, Revoked, Stored
+from ..store.postgres import Announce
 
 CHANNEL = "om_commits"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses a payload of 8,000 or more
@@ -75,6 +76,20 @@ def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChan
 def encode_revocation(node: str, revoked: Revoked) -> str:
     """The payload of one sign-out (a session id is short: it always fits)."""
     return (head(node) + b',"r":[' + orjson.dumps([revoked.session, revoked.until]) + b"]}").decode()
+
+
+def encode_heartbeat(node: str) -> str:
+    """The payload a node notifies itself now and then, to find a LISTEN connection that stopped delivering."""
+    return (head(node) + b',"hb":1}').decode()
+
+
+def announce(node: str) -> Announce:
+    """What the store of this node sends with each commit: these payloads, on CHANNEL."""
+    return Announce(
+        CHANNEL,
+        lambda stored, changed: encode_notifications(node, stored, changed),
+        lambda revoked: encode_revocation(node, revoked),
+    )
 
 
 def decode_notification(payload: str) -> Notice:
