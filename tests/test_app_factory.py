@@ -95,6 +95,11 @@ class Sockets:
         answer: dict[str, object] = self.handlers.trigger_event(event, conn.sid, data)
         return answer
 
+    def chat_of_two(self) -> tuple[str, str, str]:
+        """Two new addresses and the id of their chat."""
+        alice, bob = Account.create().address, Account.create().address
+        return alice, bob, self.services.chats.create(alice, [bob], None, None)[0].id
+
     def disconnect(self, conn: Connection) -> None:
         self.sio._handle_eio_disconnect(self.sio.manager.eio_sid_from_sid(conn.sid, "/"), "client disconnect")
 
@@ -153,8 +158,7 @@ def test_a_socket_closed_while_its_join_reads_the_store_is_not_left_online(
 ) -> None:
     """PostgreSQL and Redis reads yield: the sweeper, a sign-out or the pinger can end the socket meanwhile."""
     sockets = Sockets(started)
-    alice, bob = Account.create().address, Account.create().address
-    chat, _ = sockets.services.chats.create(alice, [bob], None, None)
+    alice, _, chat_id = sockets.chat_of_two()
     a = sockets.connect(alice)
     store = sockets.services.store
     read = store.late_members
@@ -165,19 +169,18 @@ def test_a_socket_closed_while_its_join_reads_the_store_is_not_left_online(
         return read(chat_id)
 
     monkeypatch.setattr(store, "late_members", disconnected_meanwhile)
-    assert sockets.event(a, "join", {"chat_id": chat.id})["ok"] is False
-    assert sockets.following(a, chat.id) == (False, False, False) and not sockets.served(chat.id)
-    assert sockets.services.presence.online(chat.id) == []
+    assert sockets.event(a, "join", {"chat_id": chat_id})["ok"] is False
+    assert sockets.following(a, chat_id) == (False, False, False) and not sockets.served(chat_id)
+    assert sockets.services.presence.online(chat_id) == []
 
 
 def test_a_failed_join_tells_nobody_it_is_online_and_follows_nothing(
     started: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sockets = Sockets(started)
-    alice, bob = Account.create().address, Account.create().address
-    chat, _ = sockets.services.chats.create(alice, [bob], None, None)
+    alice, bob, chat_id = sockets.chat_of_two()
     a, b = sockets.connect(alice), sockets.connect(bob)
-    assert sockets.event(b, "join", {"chat_id": chat.id})["ok"] is True
+    assert sockets.event(b, "join", {"chat_id": chat_id})["ok"] is True
     told: list[tuple[object, ...]] = []
     monkeypatch.setattr(sockets.services.signals, "send", lambda *signal: told.append(signal))
 
@@ -185,11 +188,11 @@ def test_a_failed_join_tells_nobody_it_is_online_and_follows_nothing(
         raise RuntimeError("the store's read failed")
 
     monkeypatch.setattr(sockets.services.store, "page", fails)
-    assert sockets.event(a, "join", {"chat_id": chat.id}) == {
+    assert sockets.event(a, "join", {"chat_id": chat_id}) == {
         "ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
     assert told == []  # bob's socket heard no "online" from alice
-    assert sockets.following(a, chat.id) == (False, False, False)
-    assert sockets.services.presence.online(chat.id) == [bob]
+    assert sockets.following(a, chat_id) == (False, False, False)
+    assert sockets.services.presence.online(chat_id) == [bob]
 
 
 def test_the_guard_refuses_an_event_not_named_by_a_string_in_the_error_shape(started: Flask) -> None:

@@ -6,7 +6,6 @@ import ast
 from optimistic_messaging.broker.notify import MAX_PAYLOAD, decode_notification, encode_heartbeat, encode_notifications
 from optimistic_messaging.models import Chat
 from optimistic_messaging.store import ChatChanged
-
 from support import ROOT
 
 ALICE, CAROL = "0x" + "a" * 40, "0x" + "c" * 40
