@@ -153,22 +153,24 @@ def test_join_leave_disconnect_and_removal_change_a_sockets_room_chats_presence_
     assert sockets.services.connections.get(a.sid) is None
 
 
-def test_a_socket_closed_while_its_join_reads_the_store_is_not_left_online(
-    started: Flask, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("part, step", [("store", "late_members"), ("presence", "join")])
+def test_a_socket_closed_while_a_step_of_its_join_yields_is_not_left_online(
+    started: Flask, monkeypatch: pytest.MonkeyPatch, part: str, step: str
 ) -> None:
-    """PostgreSQL and Redis reads yield: the sweeper, a sign-out or the pinger can end the socket meanwhile."""
+    """PostgreSQL and Redis calls yield: the sweeper, a sign-out or the pinger can end the socket meanwhile."""
     sockets = Sockets(started)
     alice, _, chat_id = sockets.chat_of_two()
     a = sockets.connect(alice)
-    store = sockets.services.store
-    read = store.late_members
+    target = getattr(sockets.services, part)
+    original = getattr(target, step)
 
-    def disconnected_meanwhile(chat_id: str) -> object:
-        monkeypatch.setattr(store, "late_members", read)
+    def disconnected_meanwhile(*args: object) -> object:
+        monkeypatch.setattr(target, step, original)
+        answer = original(*args)
         sockets.disconnect(a)
-        return read(chat_id)
+        return answer
 
-    monkeypatch.setattr(store, "late_members", disconnected_meanwhile)
+    monkeypatch.setattr(target, step, disconnected_meanwhile)
     assert sockets.event(a, "join", {"chat_id": chat_id})["ok"] is False
     assert sockets.following(a, chat_id) == (False, False, False) and not sockets.served(chat_id)
     assert sockets.services.presence.online(chat_id) == []
