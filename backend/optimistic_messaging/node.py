@@ -30,7 +30,7 @@ from .connections import Connection
 from .expiry import ExpirySweeper
 from .fanout import Fanout
 from .hub import Hub
-from .models import Chat, Message
+from .models import Chat, Message, message_seq, seen_from
 from .services import Services
 from .store import Stored
 from .subscriptions import Subscriptions
@@ -92,15 +92,15 @@ class Node:
 
     def deliver(self, stored: list[Stored]) -> None:
         """Each batch goes out in order: every socket sees its chats' messages in seq order."""
-        self.hub.to_chats(
-            (
-                item.message.chat_id,
-                "message" if item.new else "message:update",
-                item.message,
-                self._hidden(item.message),
-            )
-            for item in stored
-        )
+        events: list[tuple[str, str, Any, Collection[str]]] = []
+        for item in stored:
+            m, event = item.message, "message" if item.new else "message:update"
+            late = self.fanout.late(m.chat_id)
+            if late:
+                events += self._as_seen(m, event, late)
+            else:
+                events.append((m.chat_id, event, m, ()))
+        self.hub.to_chats(events)
 
     def chat_changed(self, chat: Chat) -> None:
         """Every socket following the chat hears of it (a removed one last); then those no longer members stop."""
@@ -123,18 +123,31 @@ class Node:
             except Exception:
                 log.exception("ending the signed-out session of %s failed", conn.sid)
 
-    def _hidden(self, message: Message) -> Collection[str]:
-        """The sockets of members added after this message (it is not theirs): looked for only in a chat that has
-        such members, and only for a message older than one of them."""
-        late = self.fanout.late(message.chat_id)
-        if not late or message.seq >= max(late.values()):
-            return ()
+    def _as_seen(
+        self, message: Message, event: str, late: dict[str, int]
+    ) -> list[tuple[str, str, Any, Collection[str]]]:
+        """The message to the chat's sockets when some members were added later (each with the first seq they see):
+        not to those added after it (it is not theirs), and with `reply_to` null to those added after the message it
+        replies to (that id is not theirs): each variant one frame. The sockets are looked at only when some
+        member's first seq is above what the message names."""
+        chat_id, seq = message.chat_id, message.seq
+        target = seq if message.reply_to is None else message_seq(message.reply_to)
+        if target >= max(late.values()):
+            return [(chat_id, event, message, ())]
         connections = self.services.connections
-        return {
-            sid
-            for sid in self.hub.in_chat(message.chat_id)
-            if (conn := connections.get(sid)) is not None and late.get(conn.address, 1) > message.seq
-        }
+        sids = self.hub.in_chat(chat_id)
+        hidden: set[str] = set()
+        blind: set[str] = set()
+        for sid in sids:
+            first = late.get(conn.address, 1) if (conn := connections.get(sid)) is not None else 1
+            if first > seq:
+                hidden.add(sid)
+            elif first > target:
+                blind.add(sid)
+        if not blind:
+            return [(chat_id, event, message, hidden)]
+        others = {sid for sid in sids if sid not in blind}
+        return [(chat_id, event, message, hidden | blind), (chat_id, event, seen_from(message, seq), others)]
 
     def _expire_typing(self) -> None:
         while True:
