@@ -30,7 +30,8 @@ from .connections import Connection
 from .expiry import ExpirySweeper
 from .fanout import Fanout
 from .hub import Hub
-from .models import Chat, Message, message_seq, seen_from
+from .late import unseen
+from .models import Chat, Message, seen_from
 from .services import Services
 from .store import Stored
 from .subscriptions import Subscriptions
@@ -126,28 +127,14 @@ class Node:
     def _as_seen(
         self, message: Message, event: str, late: dict[str, int]
     ) -> list[tuple[str, str, Any, Collection[str]]]:
-        """The message to the chat's sockets when some members were added later (each with the first seq they see):
-        not to those added after it (it is not theirs), and with `reply_to` null to those added after the message it
-        replies to (that id is not theirs): each variant one frame. The sockets are looked at only when some
-        member's first seq is above what the message names."""
-        chat_id, seq = message.chat_id, message.seq
-        target = seq if message.reply_to is None else message_seq(message.reply_to)
-        if target >= max(late.values()):
-            return [(chat_id, event, message, ())]
-        connections = self.services.connections
-        sids = self.hub.in_chat(chat_id)
-        hidden: set[str] = set()
-        blind: set[str] = set()
-        for sid in sids:
-            first = late.get(conn.address, 1) if (conn := connections.get(sid)) is not None else 1
-            if first > seq:
-                hidden.add(sid)
-            elif first > target:
-                blind.add(sid)
+        """The message to the chat's sockets when some members were added later: not to those added after it, and
+        with `reply_to` null to those added after the message it replies to; each variant one frame."""
+        chat_id = message.chat_id
+        hidden, blind = unseen(message, late, lambda: self.hub.in_chat(chat_id), self.services.connections)
         if not blind:
             return [(chat_id, event, message, hidden)]
-        others = {sid for sid in sids if sid not in blind}
-        return [(chat_id, event, message, hidden | blind), (chat_id, event, seen_from(message, seq), others)]
+        others = {sid for sid in self.hub.in_chat(chat_id) if sid not in blind}
+        return [(chat_id, event, message, hidden | blind), (chat_id, event, seen_from(message, message.seq), others)]
 
     def _expire_typing(self) -> None:
         while True:
