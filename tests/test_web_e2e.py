@@ -7,13 +7,14 @@ import re
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import quote, unquote
 
 import pytest
 from eth_utils import keccak
 from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
 
 from optimistic_messaging.verifiers.xmtp import xmtp_message_id
-from support import Peer, Wallet, siwe_text
+from support import Peer, Wallet, siwe_text, wait_until
 from chain import REVERTER, claim
 from web import (CHROMIUM, CHROMIUM_ARGS, USDT, USDT_ADAPTER, WEB_PORT, WEB_URL, FarcasterClient, FarcasterHost,
                  MiniPayWallet, WebApp, backend, build_web, chain, erc20_balance, expose_wallet, give_usdt, install_usdt)
@@ -85,6 +86,7 @@ class Person:
         self.page.get_by_test_id(button).click()
         self.address = self.page.get_by_test_id("my-address").get_attribute("data-address") or ""
         assert re.fullmatch(r"0x[0-9a-fA-F]{40}", self.address)
+        self.name = self.page.get_by_test_id("my-address").inner_text()  # how the app names this person to others
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -102,6 +104,9 @@ class Person:
 
     def bubbles(self, body: str):
         return self.page.locator(f'[data-testid="message"][data-body="{body}"]')
+
+    def message(self, message_id: str):
+        return self.page.locator(f'[data-testid="message"][data-id="{message_id}"]')
 
     def say(self, text: str) -> None:
         self.page.get_by_test_id("composer").fill(text)
@@ -156,8 +161,6 @@ def test_two_people_chat_instantly_with_typing_presence_and_settled_statuses(two
     expect(b.bubbles("gm frens").locator(".sender")).to_have_count(0)
     b.say("wagmi")
     expect(a.bubbles("wagmi")).to_have_count(1)
-    screenshot(a, "chat-a")
-    screenshot(b, "chat-b")
     b.page.reload()
     expect(b.bubbles("gm frens")).to_have_count(1)
     expect(b.bubbles("wagmi")).to_have_count(1)
@@ -198,7 +201,6 @@ def test_the_start_page_offers_the_address_whole_with_a_copy_button_and_lists_ch
     a.page.get_by_test_id("back").click()
     item = a.page.get_by_test_id("chat-item")
     expect(item.get_by_test_id("avatar")).to_have_count(1)
-    screenshot(a, "chat-list")
 
 
 def test_at_360_px_a_message_offers_react_reply_copy_and_delete_without_overflowing(people):
@@ -702,3 +704,124 @@ def test_every_status_has_its_own_badge_and_a_tap_explains_it(people, stack):
     assert tip.bounding_box()["y"] + tip.bounding_box()["height"] <= composer_top
     a.page.get_by_test_id("connection").tap()
     expect(a.page.get_by_test_id("connection-explanation")).to_contain_text("Fallback: XMTP is out of reach")
+
+
+# ---- The chat people expect (v1.2): replies, reactions, delete for everyone, ticks, unread, a live list ----
+
+def chat_id_of(url: str) -> str:
+    return unquote(url.rsplit("/chats/", 1)[1])
+
+
+def seq_of(bubble: Any) -> int:
+    """The server's seq of a bubble, once it is acknowledged."""
+    expect(bubble).to_have_attribute("data-seq", re.compile(r"^\d+$"))
+    return int(bubble.get_attribute("data-seq"))
+
+
+def wait_read(stack: dict[str, Any], person: Person, url: str, seq: int) -> None:
+    """Until the server holds `person`'s read position in the chat at `url` at `seq` or past it: what the view marked
+    once the message was on screen (no event tells this to a third party that shares no receipts)."""
+    path = f"/api/chats/{quote(chat_id_of(url), safe='')}"
+    wait_until(lambda: stack["server"].get(path, person.token).json()["chat"]["read_seq"] >= seq, 20,
+               f"{person.name} to have read up to {seq}")
+
+
+def colour(locator: Any) -> str:
+    return locator.evaluate("e => getComputedStyle(e).color")
+
+
+def test_two_people_reply_with_a_quote_that_jumps_react_and_delete_for_everyone(two):
+    a, b = two
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.say("where shall we meet?")
+    for n in range(12):  # the question scrolls out of view
+        a.say(f"meanwhile {n}")
+    expect(b.bubbles("meanwhile 11")).to_have_count(1)
+    b.bubbles("where shall we meet?").get_by_test_id("message-menu").click()
+    b.bubbles("where shall we meet?").get_by_test_id("reply").click()
+    expect(b.page.get_by_test_id("replying")).to_contain_text("where shall we meet?")
+    b.say("at the station")
+    expect(b.page.get_by_test_id("replying")).to_have_count(0)
+    question, reply = a.bubbles("where shall we meet?"), a.bubbles("at the station")
+    quote = reply.get_by_test_id("reply-quote")
+    expect(quote.locator(".quote-name")).to_have_text("You")  # whose message it answers, and what it said
+    expect(quote.locator(".quote-body")).to_have_text("where shall we meet?")
+    expect(b.bubbles("at the station").locator(".quote-name")).to_have_text(a.name)
+    expect(question).not_to_be_in_viewport()
+    quote.click()
+    expect(question).to_be_in_viewport()
+    expect(question).to_have_class(re.compile(r"\bflash\b"))
+    # A reaction from the picker: both see its count; a tap on it says who.
+    reply.get_by_test_id("message-menu").click()
+    reply.get_by_test_id("message-actions").locator('[data-testid="react-pick"][data-emoji="👍"]').click()
+    chip = b.bubbles("at the station").get_by_test_id("reaction")
+    expect(chip).to_have_text("👍 1")
+    chip.click()
+    expect(b.bubbles("at the station").get_by_test_id("reaction-who")).to_contain_text(f"👍 {a.name}")
+    b.bubbles("at the station").get_by_test_id("reaction-toggle").click()  # "React 👍": b joins in
+    expect(reply.get_by_test_id("reaction")).to_have_text("👍 2")
+    expect(reply.get_by_test_id("reaction")).to_have_class(re.compile(r"\bmine\b"))
+    screenshot(a, "chat-a")
+    screenshot(b, "chat-b")
+    # Delete for everyone: asked first, then gone on both sides, its reactions too.
+    message_id = reply.get_attribute("data-id")
+    b.bubbles("at the station").get_by_test_id("message-menu").click()
+    b.bubbles("at the station").get_by_test_id("delete").click()
+    b.bubbles("at the station").get_by_test_id("delete-confirm").click()
+    for person in (a, b):
+        deleted = person.message(message_id)
+        expect(deleted).to_have_attribute("data-deleted", "true")
+        expect(deleted.locator(".body")).to_have_text("This message was deleted")
+        expect(deleted.get_by_test_id("reaction")).to_have_count(0)
+        expect(deleted.get_by_test_id("message-menu")).to_have_count(0)
+        expect(person.page.get_by_test_id("messages")).not_to_contain_text("at the station")
+    assert a.errors == [] and b.errors == []
+
+
+def test_at_360_px_a_chat_opens_at_the_first_unread_message_under_a_new_messages_divider(people, stack):
+    a, b = people(viewport=MINIPAY_VIEWPORT), people(viewport=MINIPAY_VIEWPORT)
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.say("read already")
+    wait_read(stack, b, url, seq_of(b.bubbles("read already")))
+    b.page.goto(WEB_URL)
+    for n in range(12):
+        a.say(f"new {n}")
+    seq_of(a.bubbles("new 11"))  # all stored
+    expect(b.page.get_by_test_id("chat-list")).to_have_attribute("aria-busy", "false")
+    b.page.goto(url)
+    divider = b.page.get_by_test_id("unread-divider")
+    expect(divider).to_have_text("12 new messages")
+    assert divider.evaluate("e => e.nextElementSibling.dataset.body") == "new 0"  # right before the first unread
+    expect(b.bubbles("new 0")).to_be_in_viewport()  # the view opens there, not at the newest
+    expect(b.bubbles("new 11")).not_to_be_in_viewport()
+    b.say("sorry, was away")  # the divider stays where it was while b reads on
+    expect(divider).to_have_text("12 new messages")
+
+
+def test_with_read_receipts_off_in_settings_the_other_side_never_sees_read(people, stack):
+    a, b = people(viewport=MINIPAY_VIEWPORT), people(viewport=MINIPAY_VIEWPORT)
+
+    def share(on: bool) -> None:
+        b.page.goto(WEB_URL)
+        b.page.get_by_test_id("settings").locator("summary").click()
+        b.page.get_by_test_id("share-read-receipts").set_checked(on)
+        wait_until(lambda: stack["server"].get("/api/me/settings", b.token).json()["settings"]["read_receipts"] is on,
+                   20, f"read_receipts {on} on the server")
+
+    share(False)
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.say("did you read this?")
+    mine = a.bubbles("did you read this?")
+    wait_read(stack, b, url, seq_of(b.bubbles("did you read this?")))
+    b.say("maybe")  # after b's read: a receipt, were it shared, would have come first
+    expect(a.bubbles("maybe")).to_have_count(1)
+    assert mine.get_attribute("data-tick") == "sent"  # not read, not even delivered: nothing of b's is shown
+    a.page.reload()
+    expect(a.bubbles("maybe")).to_have_count(1)
+    assert mine.get_attribute("data-tick") == "sent"
+    share(True)
+    a.page.reload()  # shared again: b's positions are in the join's receipts
+    expect(mine).to_have_attribute("data-tick", "read")
