@@ -748,10 +748,7 @@ def test_two_people_reply_with_a_quote_that_jumps_react_and_delete_for_everyone(
     expect(quote.locator(".quote-name")).to_have_text("You")  # whose message it answers, and what it said
     expect(quote.locator(".quote-body")).to_have_text("where shall we meet?")
     expect(b.bubbles("at the station").locator(".quote-name")).to_have_text(a.name)
-    expect(question).not_to_be_in_viewport()
-    quote.click()
-    expect(question).to_be_in_viewport()
-    expect(question).to_have_class(re.compile(r"\bflash\b"))
+    expect(a.page.get_by_test_id("unread-divider")).to_have_count(0)  # a had the chat open: nothing came unseen
     # A reaction from the picker: both see its count; a tap on it says who.
     reply.get_by_test_id("message-menu").click()
     reply.get_by_test_id("message-actions").locator('[data-testid="react-pick"][data-emoji="👍"]').click()
@@ -764,6 +761,13 @@ def test_two_people_reply_with_a_quote_that_jumps_react_and_delete_for_everyone(
     expect(reply.get_by_test_id("reaction")).to_have_class(re.compile(r"\bmine\b"))
     screenshot(a, "chat-a")
     screenshot(b, "chat-b")
+    expect(question).not_to_be_in_viewport()
+    quote.click()
+    expect(question).to_be_in_viewport()
+    expect(question).to_have_class(re.compile(r"\bflash\b"))
+    b.say("see you there")  # what comes meanwhile does not pull a's view back to the newest
+    expect(a.bubbles("see you there")).to_have_count(1)
+    expect(question).to_be_in_viewport()
     # Delete for everyone: asked first, then gone on both sides, its reactions too.
     message_id = reply.get_attribute("data-id")
     b.bubbles("at the station").get_by_test_id("message-menu").click()
@@ -796,7 +800,9 @@ def test_at_360_px_a_chat_opens_at_the_first_unread_message_under_a_new_messages
     assert divider.evaluate("e => e.nextElementSibling.dataset.body") == "new 0"  # right before the first unread
     expect(b.bubbles("new 0")).to_be_in_viewport()  # the view opens there, not at the newest
     expect(b.bubbles("new 11")).not_to_be_in_viewport()
-    b.say("sorry, was away")  # the divider stays where it was while b reads on
+    b.say("sorry, was away")  # the divider stays where it was while b reads on, and counts what came meanwhile not
+    a.say("welcome back")
+    expect(b.bubbles("welcome back")).to_have_count(1)
     expect(divider).to_have_text("12 new messages")
 
 
