@@ -406,3 +406,16 @@ def test_a_reaction_and_a_deletion_on_one_node_reach_a_socket_joined_on_another(
     deleted = a.call("delete", target)["message"]
     assert b.wait("message:update", lambda m: m["id"] == sent["id"] and m["deleted"]) == deleted
     assert deleted["body"] == "" and c.sql("SELECT body FROM messages WHERE chat_id = %s", chat["id"]) == [("",)]
+
+
+def test_a_socket_that_joined_nothing_on_one_node_hears_of_a_send_on_another(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    b = peers(c[1], bob)
+    chat = new_chat(c[0], alice, bob, Wallet())  # a group: bob can be removed
+    assert b.wait("chat:update", lambda ch: ch["id"] == chat["id"])["members"] == chat["members"]
+    sent = peers(c[0], alice).send(chat["id"], "across nodes")["message"]
+    activity = b.wait("chat:activity", lambda a: a["chat_id"] == chat["id"])
+    assert activity == {"chat_id": chat["id"], "last_seq": sent["seq"], "rev": sent["rev"], "last_message": sent}
+    assert c[0].request("DELETE", f"/api/chats/{chat['id']}/members/{bob.address}", alice.token).status_code == 200
+    assert b.wait("chat:removed") == {"chat_id": chat["id"]}

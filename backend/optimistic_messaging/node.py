@@ -23,7 +23,7 @@ from .fanout import Fanout
 from .hub import Hub
 from .models import Chat, Message
 from .services import Services
-from .store import Stored
+from .store import Commit, Stored
 from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Node:
         self.hub = Hub(sio)
         self.fanout = Fanout(s.store, self.deliver, self.chat_changed)
         self.subscriptions = Subscriptions(
-            self.hub, s.connections, s.presence, s.signals, self.fanout, self.greenlets.spawn
+            self.hub, s.connections, s.presence, s.signals, self.fanout, self.greenlets.spawn, s.store
         )
         self.sweeper = ExpirySweeper(s.connections, s.clock, self.end_session)
         self.loops: list[Callable[[], None]] = [
@@ -60,6 +60,7 @@ class Node:
         ):
             backends.broker.subscribe(listener)
             backends.broker.on_resync(resync)
+        backends.broker.subscribe(self.feed)  # after the fan-out: the removed are out of the chat's room first
         s.signals.listen(self.signal)
         revocations.on_revoked(lambda session: self.greenlets.spawn(self.signed_out, session))
 
@@ -95,6 +96,22 @@ class Node:
         """Every socket following the chat hears of it (a removed one last); then those no longer members stop."""
         self.hub.to_chat(chat.id, "chat:update", chat)
         self.subscriptions.members_changed(chat)
+
+    def feed(self, commit: Commit) -> None:
+        """Broker listener: every member socket here that has not joined a chat hears of its member changes and its
+        latest message (the joined have `chat:update` and `message`); the removed hear that it is gone. Each event
+        is encoded once, whatever the number of its sockets; nothing here reads the store."""
+        hub, subscriptions = self.hub, self.subscriptions
+        for change in commit.chats:
+            update, gone = subscriptions.changed(change)
+            hub.to_sids(update, "chat:update", change.chat)
+            hub.to_sids(gone, "chat:removed", {"chat_id": change.chat.id})
+        for item in commit.messages:
+            sids, last_seq = subscriptions.activity(item.message, item.new)
+            if sids:
+                m = item.message
+                activity = {"chat_id": m.chat_id, "last_seq": last_seq, "rev": m.rev, "last_message": m}
+                hub.to_sids(sids, "chat:activity", activity)
 
     def signal(self, chat_id: str, event: str, data: dict[str, Any], skip: str) -> None:
         """Typing and presence from any node, to the chat's sockets here but the address `skip`'s own."""

@@ -130,6 +130,10 @@ class Store(Protocol):
     def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
         """The address's chats, latest activity first, below the cursor `before`; and the next page's cursor."""
 
+    def chat_ids_of(self, address: str) -> dict[str, tuple[int, int]]:
+        """Every chat of the address, by id: the first seq it sees there and the chat's `last_seq` (what its sockets
+        follow by feed, in one read)."""
+
     def message(self, message_id: str) -> Message | None: ...
 
     def messages(self, message_ids: Iterable[str]) -> dict[str, Message]:

@@ -30,7 +30,7 @@ from typing import Any
 import socketio
 
 from . import engine, frames, http
-from .engine import Later, broadcast, broadcast_many, close_socket, in_room
+from .engine import Later, broadcast, broadcast_many, close_socket, in_room, to_sids
 from .frames import Frame, LeanQueue, deliver, drop, event_frame, text_frame
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "in_room",
     "install",
     "text_frame",
+    "to_sids",
 ]
 
 PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-websocket": "0.10.1", "gevent": "26.9.0"}
