@@ -61,6 +61,7 @@ class Node:
             backends.broker.subscribe(listener)
             backends.broker.on_resync(resync)
         backends.broker.subscribe(self.feed)  # after the fan-out: the removed are out of the chat's room first
+        backends.broker.on_resync(self.subscriptions.resync)
         s.signals.listen(self.signal)
         revocations.on_revoked(lambda session: self.greenlets.spawn(self.signed_out, session))
 

@@ -4,16 +4,20 @@ without joining it) change together here, and nowhere else."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from .connections import Connection, Connections
+from .errors import ApiError
 from .fanout import Fanout
 from .hub import Hub, address_room, chat_room
 from .models import Chat, Message
 from .presence import Presence, Signals
 from .store import ChatChanged, Store
+
+log = logging.getLogger(__name__)
 
 Spawn = Callable[..., object]
 """Runs a function in a greenlet of the node's (one the node stops when it closes)."""
@@ -53,20 +57,12 @@ class Subscriptions:
             for chat_id in self.feeds[address]:
                 self.followed[chat_id].watching.add(conn.sid)
             return
-        feed = self.feeds[address] = set()
-        changed = self._loading[address] = set()
+        self.feeds[address] = set()
         try:
-            chats = self.store.chat_ids_of(address)
+            self._load(address)
         except BaseException:
             self._drop_feed(address)
             raise
-        finally:
-            if self._loading.get(address) is changed:
-                del self._loading[address]
-        if self.feeds.get(address) is feed:  # not closed during the read
-            for chat_id, (first, last_seq) in chats.items():
-                if chat_id not in changed:
-                    self._follow(address, chat_id, first, last_seq)
 
     def close(self, conn: Connection) -> None:
         """A socket disconnected: it follows nothing any more (its address's feed ends with its last socket here)."""
@@ -77,6 +73,16 @@ class Subscriptions:
             self.followed[chat_id].watching.discard(conn.sid)
         if not self.connections.of(conn.address):
             self._drop_feed(conn.address)
+
+    def resync(self) -> None:
+        """After commits may have been missed: every address's chats are read again, and followed as they are now."""
+        for address in list(self.feeds):
+            if address not in self._loading:
+                try:
+                    self._load(address)
+                except ApiError as exc:  # the next resync tries again
+                    log.warning("could not read the chats of %s again: %s", address, exc)
+                    return
 
     def changed(self, change: ChatChanged) -> tuple[Collection[str], list[str]]:
         """A commit changed a chat's members: the feed follows it. Answers the sockets to send the chat (its members'
@@ -166,6 +172,23 @@ class Subscriptions:
         if self.presence.leave(chat_id, conn.address, conn.sid):
             self.typing(chat_id, conn.address, False)
             self._tell_others("presence", chat_id, conn.address, {"online": False})
+
+    def _load(self, address: str) -> None:
+        """Read the address's chats and follow them as they are (what commits change during the read stands)."""
+        changed = self._loading[address] = set()
+        try:
+            chats = self.store.chat_ids_of(address)
+        finally:
+            if self._loading.get(address) is changed:
+                del self._loading[address]
+        feed = self.feeds.get(address)
+        if feed is None:  # its last socket here closed during the read
+            return
+        for chat_id in feed - chats.keys() - changed:
+            self._unfollow(address, chat_id)
+        for chat_id, (first, last_seq) in chats.items():
+            if chat_id not in changed:
+                self._follow(address, chat_id, first, last_seq)
 
     def _follow(self, address: str, chat_id: str, first: int, last_seq: int) -> None:
         """The address (with a socket here) follows the chat by feed, seeing it from seq `first` on."""
