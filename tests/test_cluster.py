@@ -238,6 +238,20 @@ def test_a_member_added_on_one_node_gets_no_earlier_message_on_another_and_an_er
     assert "a new chat" not in [msg["body"] for msg in a2.received("message")]
 
 
+def test_positions_marked_on_one_node_are_read_and_listed_on_another(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat = new_chat(c[0], alice, bob)
+    for body in ("one", "two"):
+        assert peers(c[0], alice).send(chat["id"], body)["ok"]
+    ack = peers(c[0], bob).call("mark", {"chat_id": chat["id"], "read_seq": 1})
+    assert ack == {"ok": True, "read_seq": 1, "delivered_seq": 1}
+    seen = c[1].get(f"/api/chats/{chat['id']}", bob.token).json()["chat"]
+    assert (seen["read_seq"], seen["delivered_seq"], seen["unread"]) == (1, 1, 1)
+    receipts = peers(c[1], alice).join(chat["id"])["receipts"]
+    assert {r["address"]: r["read_seq"] for r in receipts} == {alice.address: 2, bob.address: 1}
+
+
 def test_each_message_is_settled_once_by_one_node(clusters, peers):
     c = clusters(3, XMTP_GRACE_S="1")
     alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])

@@ -46,6 +46,10 @@ def a_log(make_server, tmp_path):
     a.call("attest", {"chat_id": group["chat"]["id"], "message_id": sent["id"], "xmtp_id": "xmtp-1"})
     server.request("DELETE", f"/api/chats/{group['chat']['id']}/members/{carol.address}", carol.token)
     a.close()
+    b = Peer(server, bob.token)
+    assert b.call("mark", {"chat_id": dm["id"], "read_seq": 2, "delivered_seq": 4})["ok"]
+    b.close()
+    server.request("PUT", "/api/me/settings", bob.token, json={"read_receipts": False})
     signed_out = Wallet(alice.account).sign_in(server).token
     assert server.post("/api/auth/logout", token=signed_out).status_code == 200
     before = everything(server, alice.token)
@@ -69,6 +73,9 @@ def test_a_log_comes_into_postgresql_with_everything_a_node_serves(make_server, 
     after = everything(node, alice.token)
     assert after == a_log["before"]
     assert node.get("/api/chats", a_log["signed_out"]).status_code == 401, "a sign-out comes along"
+    bobs = node.get(f"/api/chats/{a_log['dm']}", a_log["bob"].token).json()["chat"]
+    assert (bobs["read_seq"], bobs["delivered_seq"], bobs["unread"]) == (2, 4, 4), "positions come along"
+    assert node.get("/api/me/settings", a_log["bob"].token).json()["settings"]["read_receipts"] is False
     repeat = Peer(node, alice.token)
     assert repeat.send(a_log["dm"], "a repeat", client_id="dm3")["message"] == a_log["before"][a_log["dm"]][1][3]
     assert repeat.send(a_log["dm"], "new")["message"]["seq"] == 7, "the sequence goes on where the log left it"

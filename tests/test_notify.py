@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from optimistic_messaging.broker.notify import MAX_PAYLOAD, decode_notification, encode_notifications
-from optimistic_messaging.models import Chat
+from optimistic_messaging.models import Chat, PositionMoved
 from optimistic_messaging.store import ChatChanged
 
 ALICE, CAROL = "0x" + "a" * 40, "0x" + "c" * 40
@@ -27,3 +27,10 @@ def test_too_many_added_to_carry_are_left_for_the_node_to_read():
 def test_a_notice_of_a_node_from_before_starts_were_carried_is_read_as_not_saying():
     notice = decode_notification('{"n":"old","c":[["c",[]],["c",["' + ALICE + '"]]]}')
     assert notice.chats == [("c", (), None, None), ("c", (ALICE,), None, None)]
+
+
+def test_moved_positions_travel_with_where_their_receipts_go_split_across_payloads_within_the_limit():
+    moved = [PositionMoved(f"chat-{i:04d}", ALICE, i, i + 1, i % 2 == 0, 3) for i in range(200)]
+    payloads = list(encode_notifications("node", [], [], moved))
+    assert len(payloads) > 1 and all(len(p.encode()) < MAX_PAYLOAD for p in payloads)
+    assert [p for payload in payloads for p in decode_notification(payload).positions] == moved

@@ -385,6 +385,28 @@ def test_chats_are_listed_in_commit_order_of_their_latest_message_across_restart
     assert [c.id for c in opened(path).chats_of(ALICE, None, 100)[0]] == order
 
 
+def test_compaction_keeps_each_members_latest_position_only_where_replay_would_not_find_it(path, monkeypatch):
+    monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 3)
+    store = opened(path, clock=FakeClock())
+    bob, carol = "0x" + "b" * 40, "0x" + "c" * 40
+    store.create_chat("c", [ALICE, bob], None, ALICE)
+    for i in range(3):
+        send(store, str(i), chat="c")
+    store.add_members("c", [carol], 10)
+    for seq in (1, 2, 3, 3):  # the last one moves nothing: no record
+        store.mark("c", bob, seq, None)
+    store.put_settings(bob, {"read_receipts": False})
+    for i in range(8):  # superseded records outnumber live ones: the store compacts
+        store.change("c/1", lambda m, i=i: {"xmtp_id": f"x{i}"})
+    views = {a: store.view("c", a) for a in (ALICE, bob, carol)}
+    assert (views[bob].read_seq, views[carol].read_seq) == (3, 3)
+    assert path.read_bytes().count(b'"op":"position"') == 2, "compacted: bob's latest mark, and where carol began"
+    store.close()
+    again = opened(path)
+    assert {a: again.view("c", a) for a in (ALICE, bob, carol)} == views
+    assert set(again.receipts("c", carol)) == {ALICE, carol} and not again.settings(bob).read_receipts
+
+
 def test_change_to_an_unknown_message_is_not_found(store):
     assert _try(lambda: store.change("c/9", lambda m: {"xmtp_id": "x"})).code == "not_found"
 

@@ -11,7 +11,7 @@ import pytest
 
 from optimistic_messaging.errors import CODES, ApiError, Forbidden, Invalid, NotFound
 from optimistic_messaging.fanout import Fanout
-from optimistic_messaging.models import Message, settled_by
+from optimistic_messaging.models import Message, Position, PositionMoved, Settings, settled_by
 from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store, Unsettled
 from optimistic_messaging.store.jsonl import JsonlStore
@@ -431,6 +431,115 @@ def test_when_storage_fails_a_write_is_answered_unavailable_and_stores_nothing(s
     assert [m.client_id for m in store.page("c", None, None, 10)[0]] == ["before"]
     kind.clock.advance(60_000)  # whatever a store waits before trying storage again
     assert send(store, "after").seq == 2, "and it takes writes again once storage is back"
+
+
+# -- read and delivered positions, settings (v1.2) -------------------------------------------------------------------
+
+def positions(store: Store, address: str, chat: str = "c") -> tuple[int, int]:
+    view = store.view(chat, address)
+    return view.read_seq, view.delivered_seq
+
+
+def test_a_mark_moves_positions_forward_only_clamped_to_last_seq_delivered_at_least_read(store):
+    for client_id in "abc":
+        send(store, client_id, sender=BOB)
+    assert positions(store, ALICE) == (0, 0), "a chat's first members start at 0"
+    assert store.mark("c", ALICE, None, 2) == (Position(0, 2, True), True)
+    assert store.mark("c", ALICE, 1, None) == (Position(1, 2, True), True)
+    assert store.mark("c", ALICE, 0, 1)[1] is False, "never back: a mark that moves nothing is no change"
+    assert store.mark("c", ALICE, 99, None) == (Position(3, 3, True), True), "above last_seq: taken as last_seq"
+    assert positions(store, ALICE) == (3, 3)
+    assert refused(lambda: store.mark("c", CAROL, 1, None)).code == "forbidden"
+    assert refused(lambda: store.mark("nope", ALICE, 1, None)).code == "not_found"
+
+
+def test_the_chat_as_a_member_sees_it_has_its_last_message_positions_and_unread(store):
+    for client_id in "abcd":
+        send(store, client_id, sender=BOB)
+    store.mark("c", ALICE, 1, None)
+    view = store.view("c", ALICE)
+    assert (view.last_message.client_id, view.read_seq, view.delivered_seq, view.unread) == ("d", 1, 1, 3)
+    assert store.chats_of(ALICE, None, 10)[0] == [view]
+    assert store.view("c", BOB).unread == 0, "a send moves its sender's positions to it: its own are never unread"
+    outsider = store.view("c", CAROL)
+    assert (outsider.last_message, outsider.read_seq, outsider.unread) == (None, 0, 0)
+
+
+def test_a_send_moves_its_senders_positions_to_at_least_its_seq(store):
+    send(store, "a", sender=BOB)
+    store.mark("c", ALICE, None, 1)
+    m = send(store, "b")
+    assert positions(store, ALICE) == (m.seq, m.seq)
+    both = concurrently(lambda: send(store, "c"), lambda: store.mark("c", ALICE, 1, 1))  # one commit, likely
+    assert both[1][1] is False, "whether planned before the send or after it, the mark moves nothing"
+    assert positions(store, ALICE) == (3, 3), "a mark in the same commit as a send never takes it back"
+
+
+def test_a_member_added_later_starts_at_last_seq_with_nothing_of_before(store):
+    send(store, "a")
+    send(store, "b")
+    store.add_members("c", [CAROL], 10, share_from=ALICE)
+    view = store.view("c", CAROL)
+    assert (view.read_seq, view.delivered_seq, view.unread) == (2, 2, 0)
+    assert store.mark("c", CAROL, 1, None) == (Position(2, 2), False), "below its start reads as its start"
+    store.add_members("c", ["0x" + "d" * 40], 10)
+    late = store.view("c", "0x" + "d" * 40)
+    assert late.last_message is None and late.last_seq == 2, "no message of before reaches a late member"
+    send(store, "c", sender=BOB)
+    assert store.view("c", "0x" + "d" * 40).last_message.client_id == "c" and store.view("c", CAROL).unread == 1
+
+
+def test_deleted_messages_after_read_seq_are_not_unread_also_after_a_restart(store, kind):
+    sent = [send(store, client_id, sender=BOB) for client_id in "abcde"]
+    store.mark("c", ALICE, 2, None)
+    for m in (sent[0], sent[2], sent[4]):  # one at or below read_seq, two after it
+        store.change(m.id, lambda current: deleted_fields())
+    view = store.view("c", ALICE)
+    assert (view.unread, view.last_message.deleted) == (5 - 2 - 2, True)
+    assert [c.unread for c in store.chats_of(ALICE, None, 10)[0]] == [1]
+    store.close()
+    assert kind.open().view("c", ALICE).unread == 1
+
+
+def test_join_receipts_list_those_who_share_and_marked_or_sent_and_the_caller(store):
+    store.add_members("c", [CAROL], 10)
+    send(store, "a", sender=BOB)
+    assert store.receipts("c", ALICE) == {ALICE: Position(0, 0), BOB: Position(1, 1, True)}
+    store.mark("c", CAROL, None, 1)
+    store.put_settings(BOB, {"read_receipts": False})
+    assert store.receipts("c", ALICE) == {ALICE: Position(0, 0), CAROL: Position(0, 1, True)}
+    assert store.receipts("c", BOB)[BOB] == Position(1, 1, True), "one's own, shared or not"
+
+
+def test_settings_change_what_a_put_names_and_keep_the_rest(store):
+    assert store.settings(ALICE) == Settings(read_receipts=True, push_previews=True)
+    assert store.put_settings(ALICE, {"push_previews": False}) == Settings(True, False)
+    assert store.put_settings(ALICE, {"read_receipts": False}) == Settings(False, False)
+    assert store.settings(ALICE) == Settings(False, False) and store.settings(BOB) == Settings()
+
+
+def test_a_mark_that_moves_is_announced_with_where_its_receipt_goes_and_one_that_does_not_is_not(store):
+    commits: list[Commit] = []
+    send(store, "a", sender=BOB)
+    store.put_settings(ALICE, {"read_receipts": False})
+    store.subscribe(commits.append)
+    store.mark("c", ALICE, 1, None)
+    store.mark("c", ALICE, 1, None)
+    store.mark("c", BOB, None, 1)
+    assert [p for c in commits for p in c.positions] == [PositionMoved("c", ALICE, 1, 1, False, 2)]
+
+
+def test_positions_and_settings_are_there_again_after_a_restart(store, kind):
+    send(store, "a", sender=BOB)
+    send(store, "b", sender=BOB)
+    store.mark("c", ALICE, 1, 2)
+    store.add_members("c", [CAROL], 10)
+    store.put_settings(CAROL, {"read_receipts": False})
+    store.close()
+    again = kind.open()
+    assert positions(again, ALICE) == (1, 2) and positions(again, BOB) == (2, 2) and positions(again, CAROL) == (2, 2)
+    assert again.receipts("c", ALICE) == {ALICE: Position(1, 2, True), BOB: Position(2, 2, True)}
+    assert again.settings(CAROL) == Settings(read_receipts=False)
 
 
 class storage_down:

@@ -233,6 +233,19 @@ def changes(chat_id: str) -> Response:
     return reply({"changes": found, "has_more": has_more})
 
 
+@bp.get("/me/settings")
+@signed_in
+def get_settings() -> Response:
+    return reply({"settings": services().store.settings(g.address)})
+
+
+@bp.put("/me/settings")
+@signed_in
+def put_settings() -> Response:
+    changes = v.settings(json_body())
+    return reply({"settings": services().store.put_settings(g.address, changes)})
+
+
 @bp.get("/openapi.json")
 def openapi_spec() -> Response:
     return reply(openapi.SPEC)
@@ -249,7 +262,7 @@ def cors_headers(origin: str | None, origins: frozenset[str]) -> list[tuple[str,
     return [
         ("Access-Control-Allow-Origin", origin),
         ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
-        ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+        ("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS"),
         ("Access-Control-Max-Age", "600"),
     ]
 

@@ -19,6 +19,7 @@ from .connections import Connections
 from .messaging import Messaging
 from .namespace import Handlers
 from .node import Node
+from .receipts import Receipts
 from .reconciler import Reconciler
 from .services import Services
 
@@ -53,6 +54,7 @@ def create_app(config: Config, clock: Clock = SYSTEM_CLOCK) -> Flask:
         auth=Auth(config, backends.used_nonces, clock, revocations),
         chats=chats,
         messaging=Messaging(config, store, chats, limits.sends),
+        receipts=Receipts(store, chats),
         presence=backends.presence,
         signals=backends.signals,
         limits=limits,

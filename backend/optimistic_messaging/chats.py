@@ -6,7 +6,7 @@ import secrets
 
 from .errors import ApiError
 from .limits import RateLimiter
-from .models import Chat, Message
+from .models import Chat, ChatView, Message
 from .store import Store
 
 MAX_CHANGES = 500
@@ -39,7 +39,11 @@ class Chats:
             raise ApiError("forbidden", f"you are not a member of chat {chat_id!r}")
         return first
 
-    def create(self, caller: str, members: list[str], chat_id: str | None, title: str | None) -> tuple[Chat, bool]:
+    def seen(self, caller: str, chat: Chat) -> ChatView:
+        """A chat a write left, as the caller sees it (one erased as its last member left: with nothing of theirs)."""
+        return self.store.view(chat.id, caller) or ChatView.of(chat)
+
+    def create(self, caller: str, members: list[str], chat_id: str | None, title: str | None) -> tuple[ChatView, bool]:
         """A DM, a new group, or a registered id (e.g. an XMTP conversation id): the first registration wins, and a
         later one gets it back only when it asks for exactly the chat's members, so nobody is put in a chat with
         people they did not choose."""
@@ -53,7 +57,7 @@ class Chats:
             chat_id = dm_id(*members) if len(members) == 2 else f"grp:{secrets.token_hex(10)}"
         chat, created = self.store.create_chat(chat_id, members, title, caller)
         if created:
-            return chat, True
+            return self.seen(caller, chat), True
         if caller not in chat.members:
             raise ApiError("conflict", f"chat id {chat_id!r} is already registered by others")
         if set(members) != set(chat.members):
@@ -63,22 +67,23 @@ class Chats:
                 "add members through POST /api/chats/<id>/members",
                 members=chat.members,
             )
-        return chat, False
+        return self.seen(caller, chat), False
 
     def attempt(self, caller: str) -> None:
         """Spend from the caller's budget for chat creations and member changes: every attempt counts, a malformed
         one too (`rate_limited` before anything else is looked at)."""
         self.limiter.take(caller)
 
-    def add_members(self, caller: str, chat_id: str, members: list[str], share_history: bool = False) -> Chat:
+    def add_members(self, caller: str, chat_id: str, members: list[str], share_history: bool = False) -> ChatView:
         """New members see the chat from its next message on (as in XMTP/MLS groups), or, when the caller shares
         its history, as much of it as the caller sees."""
         self.require_member(caller, chat_id)
         if is_dm(chat_id):
             raise ApiError("invalid", "a DM keeps its two members; create a group to add people")
-        return self.store.add_members(chat_id, members, self.max_members, caller if share_history else None)
+        chat = self.store.add_members(chat_id, members, self.max_members, caller if share_history else None)
+        return self.seen(caller, chat)
 
-    def remove_member(self, caller: str, chat_id: str, address: str) -> Chat:
+    def remove_member(self, caller: str, chat_id: str, address: str) -> ChatView:
         """A member leaves a group; its creator may remove others. A DM keeps its two members. When the last one
         leaves, the chat is erased and its id free (the answer: the chat without members)."""
         self.require_member(caller, chat_id)
@@ -88,16 +93,16 @@ class Chats:
             chat = self.store.chat(chat_id)
             if chat is None or chat.created_by != caller:
                 raise ApiError("forbidden", "only a group's creator may remove others; anyone may remove themselves")
-        return self.store.remove_member(chat_id, address)
+        return self.seen(caller, self.store.remove_member(chat_id, address))
 
-    def get(self, caller: str, chat_id: str) -> Chat:
+    def get(self, caller: str, chat_id: str) -> ChatView:
         self.require_member(caller, chat_id)
-        chat = self.store.chat(chat_id)
+        chat = self.store.view(chat_id, caller)
         if chat is None:  # removed between the check and the read
             raise ApiError("not_found", f"no chat {chat_id!r}")
         return chat
 
-    def of(self, caller: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
+    def of(self, caller: str, before: int | None, limit: int) -> tuple[list[ChatView], int | None]:
         return self.store.chats_of(caller, before, limit)
 
     def history(

@@ -1,13 +1,13 @@
 """`python -m optimistic_messaging.migrate FILE`: import a JSON-lines log into the PostgreSQL of DATABASE_URL.
 
 Every field a node serves comes along (ids, seq, rev, bodies, payments, statuses, times, members and where each one's
-view begins, titles, creators, idempotency keys, replies, reactions with every reactor, deletions, the counters of
-erased chats), and the sign-outs still in force (the
-nodes share the log's SECRET_KEY: its tokens stay valid). Run it with the nodes stopped. Run again, it imports nothing
-twice and never moves a chat's last_seq or rev back: a chat it brought in before gets what the log gained since (later
-messages, later changes), unless nodes wrote to that chat in the database meanwhile — then the database's history
-stands and the chat is named. A chat it brought in that the log erased since is erased in the database too.
-A chat the database had before any import is never touched.
+view begins, their read and delivered positions, titles, creators, idempotency keys, replies, reactions with every
+reactor, deletions, the counters of erased chats), the sign-outs still in force (the nodes share the log's SECRET_KEY:
+its tokens stay valid) and the settings (those an address has in the database already stand). Run it with the nodes
+stopped. Run again, it imports nothing twice and never moves a chat's last_seq or rev back: a chat it brought in before
+gets what the log gained since (later messages, later changes), unless nodes wrote to that chat in the database
+meanwhile — then the database's history stands and the chat is named. A chat it brought in that the log erased since
+is erased in the database too. A chat the database had before any import is never touched.
 """
 
 from __future__ import annotations
@@ -70,6 +70,11 @@ def import_log(path: Path, url: str) -> Imported:
                 "DO UPDATE SET until = greatest(revoked_sessions.until, excluded.until)",
                 list(state.revoked.items()),
             )
+            conn.cursor().executemany(
+                "INSERT INTO settings (address, read_receipts, push_previews) VALUES (%s, %s, %s) "
+                "ON CONFLICT (address) DO NOTHING",
+                [(address, s.read_receipts, s.push_previews) for address, s in state.settings.items()],
+            )
     return done
 
 
@@ -109,8 +114,12 @@ def _import_room(conn: psycopg.Connection, room: Room, state: State, done: Impor
         )
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO members (chat_id, address, visible_from) VALUES (%s, %s, %s)",
-                [(room.id, address, room.starts.get(address, 1)) for address in room.members],
+                "INSERT INTO members (chat_id, address, visible_from, read_seq, delivered_seq, shown) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    (room.id, address, room.starts.get(address, 1), p.read_seq, p.delivered_seq, p.shown)
+                    for address, p in ((a, room.positions[a]) for a in room.members)
+                ],
             )
             _insert(cur, room.messages, state)
         done.chats += 1
@@ -123,6 +132,11 @@ def _import_room(conn: psycopg.Connection, room: Room, state: State, done: Impor
         return
     later = [m for m in room.messages if m.rev > rev]  # new, or changed since the last import
     with conn.cursor() as cur:
+        cur.executemany(  # positions only move forward, on either side
+            "UPDATE members SET read_seq = greatest(read_seq, %s), delivered_seq = greatest(delivered_seq, %s), "
+            "shown = shown OR %s WHERE chat_id = %s AND address = %s",
+            [(p.read_seq, p.delivered_seq, p.shown, room.id, address) for address, p in room.positions.items()],
+        )
         for m in later:
             for table in ("reactions", "messages"):
                 cur.execute(f"DELETE FROM {table} WHERE chat_id = %s AND seq = %s", (m.chat_id, m.seq))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 
@@ -17,6 +17,84 @@ class Chat:
     created_at: int
     last_seq: int
     rev: int
+
+
+UNREAD_CAP = 1000  # "1000 or more": an unread count never costs more than a subtraction
+
+
+@dataclass(slots=True)
+class ChatView(Chat):
+    """The Chat as one member sees it (v1.2): its latest message visible to them, their positions, their unread."""
+
+    last_message: Message | None = None
+    read_seq: int = 0
+    delivered_seq: int = 0
+    unread: int = 0
+
+    @classmethod
+    def of(
+        cls, chat: Chat, last: Message | None = None, position: Position | None = None, deleted: int = 0
+    ) -> ChatView:
+        """From the chat's counters and the member's position: messages after `read_seq` are others' (a send moves
+        its sender's position to it), so the unread are counted by subtraction, never by reading history, less the
+        `deleted` ones after `read_seq` (a count the store keeps). Without a position (not a member): nothing."""
+        read_seq, delivered_seq = (position.read_seq, position.delivered_seq) if position else (0, 0)
+        unread = min(UNREAD_CAP, max(0, chat.last_seq - read_seq - deleted)) if position else 0
+        return cls(
+            chat.id,
+            chat.members,
+            chat.title,
+            chat.created_by,
+            chat.created_at,
+            chat.last_seq,
+            chat.rev,
+            last,
+            read_seq,
+            delivered_seq,
+            unread,
+        )
+
+
+@dataclass(slots=True)
+class Position:
+    """How far a member has read and has had delivered in a chat; `shown` once they marked or sent (what `join`
+    lists to others)."""
+
+    read_seq: int
+    delivered_seq: int
+    shown: bool = False
+
+    def moved(self, read_seq: int | None, delivered_seq: int | None, last_seq: int) -> Position | None:
+        """Where a mark takes it: forward only, no further than `last_seq`, delivered at least read; None: nowhere."""
+        read = self.read_seq if read_seq is None else max(self.read_seq, min(read_seq, last_seq))
+        delivered = max(self.delivered_seq, read, min(delivered_seq if delivered_seq is not None else 0, last_seq))
+        if (read, delivered) == (self.read_seq, self.delivered_seq):
+            return None
+        return Position(read, delivered, True)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMoved:
+    """A mark that moved a member's positions, as its commit announces it to every node: with what decides where the
+    `receipt` goes (whether the member shares receipts, how many members the chat has)."""
+
+    chat_id: str
+    address: str
+    read_seq: int
+    delivered_seq: int
+    shares: bool
+    members: int
+
+
+@dataclass(slots=True)
+class Settings:
+    """An address's settings (v1.2), every field with its default."""
+
+    read_receipts: bool = True
+    push_previews: bool = True
+
+
+SETTINGS_FIELDS = tuple(f.name for f in fields(Settings))
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ class Handlers(socketio.Namespace):
             "leave": self.on_leave,
             "send": self.on_send,
             "attest": self.on_attest,
+            "mark": self.on_mark,
             "react": self.on_react,
             "delete": self.on_delete,
             "typing": self.on_typing,
@@ -119,10 +120,11 @@ class Handlers(socketio.Namespace):
             changes, has_more = s.chats.changes_from(chat_id, since_rev, first)
         return {
             "ok": True,
-            "chat": s.store.chat(chat_id),
+            "chat": s.store.view(chat_id, conn.address),
             "changes": changes,
             "has_more": has_more,
             "online": s.presence.online(chat_id),
+            "receipts": s.receipts.of_join(chat_id, conn.address),
         }
 
     def on_leave(self, conn: Connection, data: Any) -> dict[str, Any]:
@@ -154,6 +156,9 @@ class Handlers(socketio.Namespace):
 
     def on_attest(self, conn: Connection, data: Any) -> dict[str, Any]:
         return {"ok": True, "message": self.s.messaging.attest(conn.address, data)}
+
+    def on_mark(self, conn: Connection, data: Any) -> dict[str, Any]:
+        return self.s.receipts.mark(conn.address, data)
 
     def on_react(self, conn: Connection, data: Any) -> dict[str, Any]:
         return {"ok": True, "message": self.s.messaging.react(conn.address, data)}

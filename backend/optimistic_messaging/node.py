@@ -78,6 +78,7 @@ class Node:
     def close(self) -> None:
         """Stop every greenlet this node started (the fan-out's fills too), then close what the backends hold open."""
         self.greenlets.kill()
+        self.services.reconciler.close()
         self.fanout.close()
         self.backends.close()
 

@@ -246,8 +246,45 @@ SCHEMAS: dict[str, Any] = {
                 "description": "The seq of the chat's latest message; 0 for none.",
             },
             "rev": {"type": "integer", "minimum": 0, "description": "The chat's change counter (see Sync)."},
+            "last_message": {
+                **nullable("Message"),
+                "description": "The latest message by seq, in its current state; null when the caller sees none (a "
+                "member added later, before a message reaches them).",
+            },
+            "read_seq": {"type": "integer", "minimum": 0, "description": "How far the caller has read (v1.2)."},
+            "delivered_seq": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "How far messages have reached the caller's devices; at least `read_seq`.",
+            },
+            "unread": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 1000,
+                "description": "Messages after `read_seq` from others and not deleted; 1000 means 1000 or more.",
+            },
+        },
+        description="As the caller sees it (v1.2).",
+    ),
+    "Settings": closed(
+        {
+            "read_receipts": {
+                "type": "boolean",
+                "description": "Others see the caller's read and delivered positions (default true).",
+            },
+            "push_previews": {
+                "type": "boolean",
+                "description": "Push notifications carry the first 120 characters of the body (default true).",
+            },
         }
     ),
+    "SettingsChange": {
+        "type": "object",
+        "properties": {"read_receipts": {"type": "boolean"}, "push_previews": {"type": "boolean"}},
+        "additionalProperties": False,
+        "description": "Any of the settings; the others are kept. An unknown field is `invalid`.",
+    },
+    "SettingsAnswer": closed({"settings": schema("Settings")}),
     "Payment": closed(
         {
             "chain_id": {"type": "integer", "description": "Always the server's `CHAIN_ID` (42220, Celo, by default)."},
@@ -622,6 +659,25 @@ PATHS: dict[str, Any] = {
             ("401", "403", "404"),
         ),
     },
+    "/api/me/settings": {
+        "get": operation(
+            "getSettings",
+            "settings",
+            "The caller's settings",
+            {"200": ok("Every setting, defaults included.", schema("SettingsAnswer"))},
+            ("401",),
+        ),
+        "put": operation(
+            "putSettings",
+            "settings",
+            "Change some of the caller's settings",
+            {"200": ok("Every setting, as it is now (durable).", schema("SettingsAnswer"))},
+            ("401", "413"),
+            description="Changes the fields it names and keeps the others. With `read_receipts` false, nobody else "
+            "sees the caller's positions (its own unread counts still work).",
+            requestBody=request_body(schema("SettingsChange")),
+        ),
+    },
     "/api/chats/{chat_id}/members": {
         "parameters": [CHAT_PARAM],
         "post": operation(
@@ -706,15 +762,15 @@ SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "Optimistic Messaging REST API",
-        "version": "1.1",
-        "description": "Sign-in, chats, membership, history and health. The wire contract, the Socket.IO events and "
-        "the guarantees are in docs/protocol.md; this document describes the REST endpoints only. "
+        "version": "1.2",
+        "description": "Sign-in, chats, membership, history, settings and health. The wire contract, the Socket.IO "
+        "events and the guarantees are in docs/protocol.md; this document describes the REST endpoints only. "
         "Request bodies are read as JSON whatever their Content-Type; unknown fields and query "
-        "parameters are ignored. Every path also answers HEAD (its GET) and OPTIONS (CORS preflight); "
-        "a method a path does not serve is answered `405` with `Allow` and the error shape "
-        "(code `invalid`).",
+        "parameters are ignored (but for settings, where they are `invalid`). Every path also answers HEAD (its "
+        "GET) and OPTIONS (CORS preflight); a method a path does not serve is answered `405` with `Allow` and the "
+        "error shape (code `invalid`).",
     },
-    "tags": [{"name": "meta"}, {"name": "auth"}, {"name": "chats"}, {"name": "history"}],
+    "tags": [{"name": "meta"}, {"name": "auth"}, {"name": "chats"}, {"name": "history"}, {"name": "settings"}],
     "paths": PATHS,
     "components": {
         "securitySchemes": {

@@ -78,6 +78,12 @@ class Reconciler:
         self._counted_at = self.clock.monotonic()
         self.reseed()
 
+    def close(self) -> None:
+        """Stop what rounds and health leave running beside the loop: XMTP look-ups in flight and a count."""
+        self.pool.kill()
+        if self._counting is not None:
+            self._counting.kill()
+
     def run(self) -> None:
         """Forever, one round per RECONCILE_INTERVAL_S; a failing round is logged and the next one comes (a store
         that is away, once per outage: the rounds retry quietly until it answers).

@@ -14,6 +14,7 @@ from .connections import Connections
 from .limits import Limits
 from .messaging import Messaging
 from .presence import Presence, Signals
+from .receipts import Receipts
 from .reconciler import Reconciler
 from .store import Store
 
@@ -30,6 +31,7 @@ class Services:
     auth: Auth
     chats: Chats
     messaging: Messaging
+    receipts: Receipts
     presence: Presence
     signals: Signals
     limits: Limits

@@ -9,6 +9,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from .errors import ApiError
+from .models import SETTINGS_FIELDS
 
 CHAT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -138,3 +139,14 @@ def tx(payload: dict[str, Any], chain_id: int) -> dict[str, Any] | None:
         "value": amount,
         "token": None if token is None else address(token, "tx.token"),
     }
+
+
+def settings(payload: dict[str, Any]) -> dict[str, bool]:
+    """The settings a PUT names: known fields only, each a boolean."""
+    unknown = sorted(set(payload) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise ApiError("invalid", f"unknown setting {unknown[0][:64]!r}; the settings are {', '.join(SETTINGS_FIELDS)}")
+    for name, value in payload.items():
+        if not isinstance(value, bool):
+            raise ApiError("invalid", f"'{name}' must be true or false")
+    return dict(payload)

@@ -3,7 +3,8 @@
 A payload carries the committed messages themselves, or — for one too large to fit — a pointer a node reads it back
 by; for a chat whose members changed, its id and who was removed (the chat itself is read back, but for one erased as
 its last member left: that one comes along, as nothing is left to read), and beside it under "s" who was added and the
-first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); or a sign-out.
+first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); under "q" the
+positions marks moved; or a sign-out.
 
 The broker owns this format, and the store's writer imports it (its commit sends the payloads in its own transaction,
 which is what orders them): this module needs only the models and the store's interface, so store/postgres depends on
@@ -12,13 +13,13 @@ broker/notify, and broker/ on store/base, never the other way round.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from ..models import Chat, Message
+from ..models import Chat, Message, PositionMoved
 from ..store.base import ChatChanged, Revoked, Stored
 
 CHANNEL = "om_commits"
@@ -37,6 +38,7 @@ class Notice:
         default_factory=list
     )
     revoked: list[Revoked] = field(default_factory=list)
+    positions: list[PositionMoved] = field(default_factory=list)
 
 
 def head(node: str) -> bytes:
@@ -44,7 +46,9 @@ def head(node: str) -> bytes:
     return b'{"n":' + orjson.dumps(node)
 
 
-def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChanged]) -> Iterator[str]:
+def encode_notifications(
+    node: str, stored: list[Stored], changed: list[ChatChanged], positions: Iterable[PositionMoved] = ()
+) -> Iterator[str]:
     """The payloads for one commit: chat changes first (a node unsubscribes the removed before it delivers more)."""
     start = head(node)
     units: list[list[tuple[bytes, bytes]]] = []  # each goes whole into one payload: a change and its starts together
@@ -61,9 +65,11 @@ def encode_notifications(node: str, stored: list[Stored], changed: list[ChatChan
             units.append([(b"p", encoded)])
         else:
             units.append([(b"m", encoded)])
+    for p in positions:  # a chat id and an address: always small enough
+        units.append([(b"q", orjson.dumps([p.chat_id, p.address, p.read_seq, p.delivered_seq, p.shares, p.members]))])
     while units:
         size = len(start) + 1
-        parts: dict[bytes, list[bytes]] = {b"c": [], b"s": [], b"m": [], b"p": []}
+        parts: dict[bytes, list[bytes]] = {b"c": [], b"s": [], b"m": [], b"p": [], b"q": []}
         while units and size + sum(len(encoded) + 8 for _, encoded in units[0]) <= MAX_PAYLOAD:
             for kind, encoded in units.pop(0):
                 parts[kind].append(encoded)
@@ -90,4 +96,5 @@ def decode_notification(payload: str) -> Notice:
             for c, s in zip(changes, starts, strict=True)
         ],
         revoked=[Revoked(session, until) for session, until in data.get("r", ())],
+        positions=[PositionMoved(*p) for p in data.get("q", ())],
     )

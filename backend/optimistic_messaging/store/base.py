@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import Conflict, Invalid
-from ..models import SETTLERS, Chat, Message, NewMessage, Settler
+from ..models import SETTLERS, Chat, ChatView, Message, NewMessage, Position, PositionMoved, Settings, Settler
 from ..reactions import Reaction
 from ..stats import StoreStats
 
@@ -41,11 +41,13 @@ class Revoked:
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """One durable batch: its messages and chat changes, each in commit order; and sessions signed out."""
+    """One durable batch: its messages and chat changes, each in commit order; sessions signed out; and the positions
+    marks moved (a send's move is not among them: the message itself says its sender has read up to it)."""
 
     messages: tuple[Stored, ...] = ()
     chats: tuple[ChatChanged, ...] = ()
     revoked: tuple[Revoked, ...] = ()
+    positions: tuple[PositionMoved, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +129,20 @@ class Store(Protocol):
         """(rev, members version) of each of these chats that exists: what a node checks it has not missed anything
         of (the members version goes up with every member change)."""
 
-    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
-        """The address's chats, latest activity first, below the cursor `before`; and the next page's cursor."""
+    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[ChatView], int | None]:
+        """The address's chats as it sees them, latest activity first, below the cursor `before`; and the next page's
+        cursor. From counters and positions: no chat's history is read."""
+
+    def view(self, chat_id: str, address: str) -> ChatView | None:
+        """The chat as this address sees it (None: no such chat); for one who is not a member, no message and
+        positions 0."""
+
+    def receipts(self, chat_id: str, caller: str) -> dict[str, Position]:
+        """The positions `join` shows the caller: of the members who share receipts and have marked or sent at least
+        once, and the caller's own."""
+
+    def settings(self, address: str) -> Settings:
+        """The address's settings (the defaults until it puts some)."""
 
     def chat_ids_of(self, address: str) -> dict[str, tuple[int, int]]:
         """Every chat of the address, by id: the first seq it sees there and the chat's `last_seq` (what its sockets
@@ -188,6 +202,15 @@ class Store(Protocol):
     def react(self, message_id: str, reaction: Reaction) -> Message:
         """Add or remove one reactor, as `reactions.react` decides against every reactor kept; a change bumps the
         chat's rev, a repeat answers the message as it is."""
+
+    def mark(
+        self, chat_id: str, address: str, read_seq: int | None, delivered_seq: int | None
+    ) -> tuple[Position, bool]:
+        """Move a member's positions forward (never back; past `last_seq` taken as it; delivered at least read); the
+        positions after, and whether they moved (then the commit announces it). `forbidden` for a non-member."""
+
+    def put_settings(self, address: str, changes: dict[str, bool]) -> Settings:
+        """Durably change the named settings, keeping the others; the whole settings after."""
 
     # Sign-outs: kept until each session's maximum age has passed, then dropped.
     def revoke_session(self, session: str, until: int) -> None:

@@ -24,7 +24,7 @@ from gevent.event import AsyncResult, Event
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
-from ..models import SETTLERS, Chat, Message, settled_by
+from ..models import SETTLERS, Chat, ChatView, Message, Position, PositionMoved, Settings, settled_by
 from ..reactions import Reaction, react
 from ..stats import StoreStats
 from .base import (
@@ -71,6 +71,15 @@ def encode_record(record: Record) -> bytes:
     if kind == "revoked":
         session, until = payload
         return orjson.dumps({"op": kind, "session": session, "until": until}) + b"\n"
+    if kind == "position":
+        chat_id, address, read_seq, delivered_seq, shown = payload
+        quiet = {} if shown else {"shown": False}  # only a compacted log's late member who has not marked or sent
+        return (
+            orjson.dumps({"op": kind, "id": chat_id, "a": address, "r": read_seq, "d": delivered_seq, **quiet}) + b"\n"
+        )
+    if kind == "settings":
+        address, settings = payload
+        return orjson.dumps({"op": kind, "a": address, "s": settings}) + b"\n"
     if kind == "reactor":
         message_id_, emoji, address, added = payload
         return orjson.dumps({"op": kind, "id": message_id_, "e": emoji, "a": address, "add": added}) + b"\n"
@@ -131,6 +140,10 @@ def decode_record(line: bytes) -> Record:
         return kind, (data["id"], data["removed"])
     if kind == "revoked":
         return kind, (data["session"], data["until"])
+    if kind == "position":
+        return kind, (data["id"], data["a"], int(data["r"]), int(data["d"]), bool(data.get("shown", True)))
+    if kind == "settings":
+        return kind, (data["a"], Settings(**data["s"]))
     if kind == "reactor":
         return kind, (data["id"], data["e"], data["a"], bool(data["add"]))
     raise ValueError(f"unknown op {kind!r}")
@@ -156,6 +169,9 @@ class _Batch:
         self.rooms: dict[str, Room] = {}
         self.members: dict[str, list[str]] = {}
         self.keys: dict[tuple[str, str], Message] = {}
+        self.sent: dict[tuple[str, str], int] = {}  # (chat, sender) -> seq of its latest message here
+        self.positions: dict[tuple[str, str], Position] = {}  # (chat, member) -> as marks here moved it
+        self.settings: dict[str, Settings] = {}
         self.messages: dict[str, Message] = {}
         self.erased: dict[str, Chat] = {}  # chats whose last member left in this batch, as they were then
         self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors after this batch
@@ -185,6 +201,15 @@ class _Batch:
             counter[0] += 1
         counter[1] += 1
         return counter[0], counter[1]
+
+    def position(self, chat_id: str, address: str) -> Position:
+        """A member's positions, counting this batch's earlier sends and marks (one added here: where the chat is)."""
+        position = self.positions.get((chat_id, address)) or self.room(chat_id).positions.get(address)
+        if position is None:
+            last_seq = self.counter(chat_id)[0]
+            position = Position(last_seq, last_seq)
+        sent = self.sent.get((chat_id, address), 0)
+        return Position(max(position.read_seq, sent), max(position.delivered_seq, sent), position.shown)
 
     def tomb(self, chat_id: str) -> tuple[int, int, int] | None:
         """The counters an erased chat of this id reached (in this batch or before): a new one continues after them."""
@@ -400,11 +425,21 @@ class JsonlStore:
         room = self.state.rooms.get(chat_id)
         return {} if room is None else dict(room.starts)
 
+    def view(self, chat_id: str, address: str) -> ChatView | None:
+        room = self.state.rooms.get(chat_id)
+        return None if room is None else self.state.view(room, address)
+
+    def receipts(self, chat_id: str, caller: str) -> dict[str, Position]:
+        return self.state.receipts(chat_id, caller) if chat_id in self.state.rooms else {}
+
+    def settings(self, address: str) -> Settings:
+        return self.state.settings.get(address) or Settings()
+
     def versions(self, chat_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
         rooms = self.state.rooms
         return {i: (rooms[i].rev, rooms[i].members_version) for i in chat_ids if i in rooms}
 
-    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
+    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[ChatView], int | None]:
         return self.state.chats_of(address, before, limit)
 
     def chat_ids_of(self, address: str) -> dict[str, tuple[int, int]]:
@@ -533,6 +568,7 @@ class JsonlStore:
             seq, rev = batch.bump(new.chat_id, True)
             message = Message.provisional(new, seq, rev, self.clock.now_ms())
             batch.keys[key] = message
+            batch.sent[(new.chat_id, new.sender)] = seq
             batch.records.append(("message", message))
             return message, True
 
@@ -550,6 +586,33 @@ class JsonlStore:
             return self._update(batch, current, fields) if fields else current
 
         return self._submit(plan)
+
+    def mark(
+        self, chat_id: str, address: str, read_seq: int | None, delivered_seq: int | None
+    ) -> tuple[Position, bool]:
+        def plan(batch: _Batch) -> tuple[Position, bool]:
+            if address not in batch.current_members(chat_id):
+                raise Forbidden(f"you are not a member of chat {chat_id!r}")
+            position = batch.position(chat_id, address)
+            moved = position.moved(read_seq, delivered_seq, batch.counter(chat_id)[0])
+            if moved is None:
+                return position, False
+            batch.positions[(chat_id, address)] = moved
+            batch.records.append(("position", (chat_id, address, moved.read_seq, moved.delivered_seq, True)))
+            return moved, True
+
+        result: tuple[Position, bool] = self._submit(plan)
+        return result
+
+    def put_settings(self, address: str, changes: dict[str, bool]) -> Settings:
+        def plan(batch: _Batch) -> Settings:
+            current = batch.settings.get(address) or self.settings(address)
+            settings = batch.settings[address] = replace(current, **changes)
+            batch.records.append(("settings", (address, settings)))
+            return settings
+
+        result: Settings = self._submit(plan)
+        return result
 
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         def plan(batch: _Batch) -> Message:
@@ -674,12 +737,17 @@ class JsonlStore:
         messages: list[Stored] = []
         chats: list[ChatChanged] = []
         revoked: list[Revoked] = []
+        positions: list[PositionMoved] = []
         registered: set[str] = set()  # chats registered in this batch: an erased one's later changes are the new one's
         for kind, payload in batch.records:
             if kind == "message" or kind == "update":
                 messages.append(Stored(payload, kind == "message"))
             elif kind == "revoked":
                 revoked.append(Revoked(*payload))
+            elif kind == "position":
+                positions.append(self._moved(*payload[:4]))
+            elif kind == "settings":
+                continue
             elif kind == "chat":
                 registered.add(payload.id)
                 chats.append(ChatChanged(payload.to_chat(), added=tuple(payload.members)))
@@ -692,7 +760,13 @@ class JsonlStore:
                     if kind == "members"
                     else ChatChanged(chat, removed=tuple(addresses))
                 )
-        return Commit(tuple(messages), tuple(chats), tuple(revoked))
+        return Commit(tuple(messages), tuple(chats), tuple(revoked), tuple(positions))
+
+    def _moved(self, chat_id: str, address: str, read_seq: int, delivered_seq: int) -> PositionMoved:
+        """A mark as its commit announces it, with what decides where its receipt goes."""
+        room = self.state.rooms.get(chat_id)
+        shares = self.settings(address).read_receipts
+        return PositionMoved(chat_id, address, read_seq, delivered_seq, shares, len(room.members) if room else 0)
 
     def _durable(self, data: bytes) -> None:
         """Append and (with FSYNC=always) fsync off the event loop, so other sockets keep being served."""

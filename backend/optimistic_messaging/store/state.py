@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import Chat, Message, settled_by
+from ..models import Chat, ChatView, Message, Position, Settings, settled_by
 
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
 # · ("erased", (chat_id, last_seq, rev, members_version)) its last member left: its history goes, its counters stay
 # · ("revoked", (session, until)) for a session signed out
-# · ("reactor", (message_id, emoji, address, added)) one reactor of a message added or removed (its "update" follows).
+# · ("reactor", (message_id, emoji, address, added)) one reactor of a message added or removed (its "update" follows)
+# · ("position", (chat_id, address, read_seq, delivered_seq, shown)) a member's positions as a mark moved them, or as a
+# compacted log has them where replaying its chat and messages would not (a send moves its sender's without a record;
+# a member starts at the chat's last_seq as it joins) · ("settings", (address, Settings)) an address's settings now.
 Record = tuple[str, Any]
 
 
@@ -34,6 +38,14 @@ class Room:
     base_rev: int = 0
     messages: list[Message] = field(default_factory=list)  # index seq - base_seq - 1
     by_rev: dict[int, Message] = field(default_factory=dict)  # the current message at each live rev
+    positions: dict[str, Position] = field(default_factory=dict)  # every member's
+    deleted: list[int] = field(
+        default_factory=list
+    )  # seqs of its deleted messages, ascending: no unread count has them
+
+    def deleted_after(self, seq: int) -> int:
+        """How many of its messages after `seq` are deleted."""
+        return len(self.deleted) - bisect_right(self.deleted, seq)
 
     def to_chat(self) -> Chat:
         return Chat(self.id, list(self.members), self.title, self.created_by, self.created_at, self.last_seq, self.rev)
@@ -66,6 +78,7 @@ class State:
         self.provisional: dict[str, Message] = {}
         self.plain: dict[str, Message] = {}  # the provisional ones the clock settles, in commit order (as sent)
         self.revoked: dict[str, int] = {}  # session signed out -> until when (ms) it is refused
+        self.settings: dict[str, Settings] = {}  # of the addresses that put some
         self.messages = 0
         self.activity = 0  # bumped by every new chat and new message, in commit order
         self.records = 0  # lines in the log; minus the live ones, what compaction would drop
@@ -84,6 +97,7 @@ class State:
             self._touch(payload)
             for address in payload.members:
                 self.member_of.setdefault(address, set()).add(payload.id)
+                self._start(payload, address)
         elif kind == "members":
             chat_id, added, visible_from = payload
             room = self.rooms[chat_id]
@@ -92,6 +106,7 @@ class State:
                 if address not in room.members:
                     room.members.append(address)
                     self.member_of.setdefault(address, set()).add(chat_id)
+                    self._start(room, address)
                     if visible_from > 1:
                         room.starts[address] = visible_from
         elif kind == "removed":
@@ -102,16 +117,33 @@ class State:
                 if address in room.members:
                     room.members.remove(address)
                     room.starts.pop(address, None)
+                    room.positions.pop(address, None)
                     self._unlist(address, chat_id)
         elif kind == "erased":
             self._erase(*payload)
         elif kind == "revoked":
             session, until = payload
             self.revoked[session] = max(until, self.revoked.get(session, until))
+        elif kind == "position":
+            chat_id, address, read_seq, delivered_seq, shown = payload
+            position = self.rooms[chat_id].positions.get(address)
+            if position is None:
+                raise ValueError(f"a position of {address}, who is not a member of {chat_id!r}")
+            position.read_seq = max(position.read_seq, read_seq)
+            position.delivered_seq = max(position.delivered_seq, delivered_seq)
+            position.shown = position.shown or shown
+        elif kind == "settings":
+            address, settings = payload
+            self.settings[address] = settings
         elif kind == "reactor":
             self._react(*payload)
         else:
             raise ValueError(f"unknown record kind {kind!r}")
+
+    def _start(self, room: Room, address: str) -> None:
+        """A member's positions begin where the chat is as it joins (0 for a new chat's first members)."""
+        if address not in room.positions:
+            room.positions[address] = Position(room.last_seq, room.last_seq)
 
     def _unlist(self, address: str, chat_id: str) -> None:
         chats = self.member_of[address]
@@ -143,14 +175,21 @@ class State:
                 raise ValueError(f"message seq {message.seq} does not follow {room.last_seq} in {room.id!r}")
             room.messages.append(message)
             room.last_seq = message.seq
+            if message.deleted:  # a compacted log's
+                room.deleted.append(message.seq)
             self._touch(room)
             self.keys[(message.sender, message.client_id)] = message.id
             self.messages += 1
+            position = room.positions.get(message.sender)
+            if position is not None:  # a send: its sender has read and has had delivered everything up to it
+                position.read_seq = position.delivered_seq = message.seq
+                position.shown = True
         else:
             old = room.messages[message.seq - room.base_seq - 1]
             if message.deleted and not old.deleted:
                 self._drop_reactors(message.id)
                 self.deletions += 1
+                insort(room.deleted, message.seq)
             room.by_rev.pop(old.rev, None)
             room.messages[message.seq - room.base_seq - 1] = message
         room.by_rev[message.rev] = message
@@ -201,7 +240,7 @@ class State:
         message_id = self.keys.get((sender, client_id))
         return None if message_id is None else self.message(message_id)
 
-    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
+    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[ChatView], int | None]:
         """The address's chats, latest activity first, below `before`; and the cursor of the next page, if any."""
         rooms = sorted(
             (self.rooms[chat_id] for chat_id in self.member_of.get(address, ())),
@@ -211,10 +250,26 @@ class State:
         if before is not None:
             rooms = [room for room in rooms if room.activity < before]
         page = rooms[:limit]
-        return [room.to_chat() for room in page], page[-1].activity if len(rooms) > limit else None
+        return [self.view(room, address) for room in page], page[-1].activity if len(rooms) > limit else None
+
+    def view(self, room: Room, address: str) -> ChatView:
+        """The room as `address` sees it: its latest message when that is theirs to see, their positions."""
+        position = room.positions.get(address)
+        visible = position is not None and bool(room.messages) and room.last_seq >= room.starts.get(address, 1)
+        deleted = room.deleted_after(position.read_seq) if position and room.deleted else 0
+        return ChatView.of(room.to_chat(), room.messages[-1] if visible else None, position, deleted)
+
+    def receipts(self, chat_id: str, caller: str) -> dict[str, Position]:
+        room = self.rooms[chat_id]
+        return {
+            address: position
+            for address, position in room.positions.items()
+            if address == caller or (position.shown and self.settings.get(address, Settings()).read_receipts)
+        }
 
     def live_records(self) -> int:
-        return len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked) + self.reactions
+        live = len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked) + self.reactions
+        return live + len(self.settings)
 
     def forget_revoked(self, now_ms: int) -> None:
         """Sign-outs whose sessions have passed their maximum age: no token of theirs is valid any more."""
@@ -232,10 +287,17 @@ class State:
                     room.id, list(room.members), room.title, room.created_by, room.created_at, starts=dict(room.starts)
                 ),
             )
+            replayed: dict[str, Position] = {}  # where replaying the chat record and its messages puts each member
             for message in room.messages:
                 yield "message", message
+                replayed[message.sender] = Position(message.seq, message.seq, True)
                 for emoji, reactors in self.reactors.get(message.id, {}).items():
                     for address in reactors:
                         yield "reactor", (message.id, emoji, address, True)
+            for address, p in room.positions.items():
+                if p != replayed.get(address, Position(room.base_seq, room.base_seq)):
+                    yield "position", (room.id, address, p.read_seq, p.delivered_seq, p.shown)
         for session, until in self.revoked.items():
             yield "revoked", (session, until)
+        for address, settings in self.settings.items():
+            yield "settings", (address, settings)

@@ -30,7 +30,18 @@ from gevent.event import AsyncResult, Event
 from ...broker.notify import CHANNEL, encode_notifications, encode_revocation
 from ...clock import Clock
 from ...errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
-from ...models import SETTLERS, Chat, Message, message_id, settled_by_sql
+from ...models import (
+    SETTINGS_FIELDS,
+    SETTLERS,
+    Chat,
+    ChatView,
+    Message,
+    Position,
+    PositionMoved,
+    Settings,
+    message_id,
+    settled_by_sql,
+)
 from ...reactions import Reaction, react
 from ...stats import StoreStats
 from ..base import (
@@ -58,6 +69,14 @@ CHAT_COLUMNS = (
     "c.id, c.title, c.created_by, c.created_at, c.last_seq, c.rev, "
     "array(SELECT address FROM members m WHERE m.chat_id = c.id ORDER BY joined)"
 )
+LAST_MESSAGE = ", ".join("lm." + column.strip() for column in COLUMNS.split(","))
+DELETED_AFTER = (  # the deleted messages after the member's read_seq (index messages_deleted: only deleted rows)
+    "(SELECT count(*) FROM messages d WHERE d.chat_id = c.id AND d.seq > mine.read_seq AND d.deleted)"
+)
+VIEWS = (  # chats as a member sees them: counters, its positions, and the latest message where it is theirs to see
+    f"SELECT {CHAT_COLUMNS}, c.activity, mine.read_seq, mine.delivered_seq, {DELETED_AFTER}, {LAST_MESSAGE} FROM "
+    "{} LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq AND lm.seq >= mine.visible_from "
+)
 INSERT_MESSAGES = (  # one statement for many, its rows one JSON text: far cheaper on both sides than a row each
     f"INSERT INTO messages ({COLUMNS}) SELECT {COLUMNS} FROM json_populate_recordset(NULL::messages, %s)"
 )
@@ -75,6 +94,7 @@ PROBE_S = 1.0  # how often a node asks the database whether it answers
 PROBE_TIMEOUT_S = 2.0  # a probe unanswered this long finds it away (hung, not only down)
 READ_WAIT_S = 1.0  # a read waits this long for a pooled connection, then is refused (the database is not away)
 READ_TIMEOUT_S = 5.0  # a read unanswered this long finds it away (hung): its connection is closed
+DEFAULTS = Settings()
 T = TypeVar("T")
 
 
@@ -85,6 +105,13 @@ def _message(row: Sequence[Any]) -> Message:
 
 def _chat(row: Sequence[Any]) -> Chat:
     return Chat(row[0], list(row[6]), row[1], row[2], row[3], row[4], row[5])
+
+
+def _view(row: Sequence[Any]) -> ChatView:
+    """A row of VIEWS: the chat, its activity, the member's positions (null: not a member), how many messages after
+    its read_seq are deleted, the latest message."""
+    position = None if row[8] is None else Position(row[8], row[9])
+    return ChatView.of(_chat(row), None if row[11] is None else _message(row[11:]), position, row[10])
 
 
 def _unavailable(why: BaseException | str) -> Unavailable:
@@ -123,6 +150,7 @@ class _ChatState:
     """A chat as the transaction sees it: locked row, then this transaction's own changes on top."""
 
     __slots__ = (
+        "begins",
         "chat",
         "counters_changed",
         "cycled",
@@ -141,6 +169,7 @@ class _ChatState:
         self.in_table: tuple[str, ...] = ()  # the members the table holds (as loaded; none for a new chat)
         self.cycled: set[str] = set()  # removed here, so rejoining here puts them last, as a new row does
         self.starts: dict[str, int] = {}  # members' first visible seq, where it is not 1 (loaded with the members)
+        self.begins: dict[str, int] = {}  # members joining here: the chat's last_seq as they did, their positions
         self.gone = False  # its last member left here: erased at commit
         self.members_changed = False
         self.new = new
@@ -158,6 +187,10 @@ class _Transaction:
         self.keys: dict[tuple[str, str], Message] = {}
         self.current: dict[str, Message] = {}  # message id -> its state, as read or as changed here
         self.member_of: dict[tuple[str, str], int] = {}  # (chat, address) known to be a member -> its first seq
+        self.marking: dict[tuple[str, str], tuple[Position, bool, int]] = {}  # a marker's (position, shares, members)
+        self.sent: dict[tuple[str, str], int] = {}  # (chat, sender) -> seq of its latest message here
+        self.moves: dict[tuple[str, str], Position] = {}  # (chat, member) -> as marks here moved it
+        self.marked: list[PositionMoved] = []
         self.inserts: list[Message] = []
         self.updates: dict[str, Message] = {}
         self.stored: list[Stored] = []
@@ -174,6 +207,7 @@ class _Transaction:
         listed = sorted({op.args[0] for op in ops if op.kind in MEMBER_OPS})
         created = sorted({op.args[0] for op in ops if op.kind == "create"})
         appends = [op.args[0] for op in ops if op.kind == "append"]
+        marks = sorted({op.args[:2] for op in ops if op.kind == "mark"})
         changed = [_split(op.args[0]) for op in ops if op.kind in ("change", "react")]
         reacted = sorted({(*_split(op.args[0]), op.args[1].emoji) for op in ops if op.kind == "react"})
         replies = [_split(n.reply_to) for n in appends if n.reply_to is not None]
@@ -207,6 +241,14 @@ class _Transaction:
                 f"SELECT {COLUMNS} FROM messages WHERE (sender, client_id) IN "
                 "(SELECT e->>1, e->>2 FROM json_array_elements(%s::json) e)",
                 triples,
+            )
+        if marks:  # a mark needs its member's positions, and what decides where its receipt goes
+            positions = batch.add(
+                "SELECT m.chat_id, m.address, m.read_seq, m.delivered_seq, m.shown, coalesce(s.read_receipts, true), "
+                "(SELECT count(*) FROM members n WHERE n.chat_id = m.chat_id) "
+                "FROM members m LEFT JOIN settings s ON s.address = m.address WHERE (m.chat_id, m.address) IN "
+                "(SELECT e->>0, e->>1 FROM json_array_elements(%s::json) e)",
+                orjson.dumps(marks).decode(),
             )
         if replies:  # only sends that reply read more than a plain send
             replied = batch.add(
@@ -246,6 +288,9 @@ class _Transaction:
             for row in results[keys]:
                 m = _message(row)
                 self.keys[(m.sender, m.client_id)] = self.current[m.id] = m
+        if marks:
+            for chat_id, address, read_seq, delivered_seq, shown, shares, count in results[positions]:
+                self.marking[(chat_id, address)] = (Position(read_seq, delivered_seq, shown), shares, count)
         if changed:
             for row in results[current]:
                 m = _message(row)
@@ -275,6 +320,7 @@ class _Transaction:
         last_seq, rev = (erased.last_seq, erased.rev) if erased else self.tombs.get(chat_id, (0, 0))
         chat = Chat(chat_id, list(members), title, created_by, self.clock.now_ms(), last_seq, rev)
         self.chats[chat_id] = _ChatState(chat, new=True)
+        self.chats[chat_id].begins = dict.fromkeys(members, last_seq)
         self.chat_changes.append(ChatChanged(chat, added=tuple(members)))
         return chat, True
 
@@ -287,6 +333,7 @@ class _Transaction:
         if added:
             start = state.starts.get(share_from, 1) if share_from in current else state.chat.last_seq + 1
             state.starts.update((address, start) for address in added if start > 1)
+            state.begins.update((address, state.chat.last_seq) for address in added)
             state.members = current + added
             state.members_changed = True
             state.chat = replace(state.chat, members=list(state.members))
@@ -303,6 +350,8 @@ class _Transaction:
         state.cycled.add(address)
         state.starts.pop(address, None)
         self.member_of.pop((chat_id, address), None)
+        for moves in (self.sent, self.moves, self.marking):
+            moves.pop((chat_id, address), None)
         state.chat = replace(state.chat, members=list(state.members))
         self.chat_changes.append(ChatChanged(state.chat, removed=(address,)))
         if not state.members:  # the last one: the chat goes, and its idempotency keys with it
@@ -333,6 +382,7 @@ class _Transaction:
         state.messages_added = state.counters_changed = True
         m = Message.provisional(new, seq, rev, at)
         self.keys[(new.sender, new.client_id)] = self.current[m.id] = m
+        self.sent[(new.chat_id, new.sender)] = seq
         self.inserts.append(m)
         self.stored.append(Stored(m, True))
         return m, True
@@ -376,6 +426,27 @@ class _Transaction:
         self.stored.append(Stored(updated, False))
         return updated
 
+    def _mark(
+        self, chat_id: str, address: str, read_seq: int | None, delivered_seq: int | None
+    ) -> tuple[Position, bool]:
+        state = self._state(chat_id)
+        key = (chat_id, address)
+        loaded = self.marking.get(key)
+        if not (address in state.members if state.members is not None else loaded is not None):
+            raise Forbidden(f"you are not a member of chat {chat_id!r}")
+        last_seq = state.chat.last_seq
+        before, shares, count = loaded or (Position(last_seq, last_seq), True, 0)
+        position = self.moves.get(key) or before
+        sent = self.sent.get(key, 0)
+        position = Position(max(position.read_seq, sent), max(position.delivered_seq, sent), position.shown)
+        moved = position.moved(read_seq, delivered_seq, last_seq)
+        if moved is None:
+            return position, False
+        self.moves[key] = moved
+        members = len(state.members) if state.members is not None else count
+        self.marked.append(PositionMoved(chat_id, address, moved.read_seq, moved.delivered_seq, shares, members))
+        return moved, True
+
     # -- the writes ---------------------------------------------------------------------------------------------
 
     def _write_members(self, batch: _Batch) -> None:
@@ -390,12 +461,30 @@ class _Transaction:
                     batch.add("DELETE FROM members WHERE chat_id = %s AND address = %s", chat_id, address)
             for address in state.members:
                 if address not in held or address in state.cycled:
+                    begins = state.begins.get(address, state.chat.last_seq)
                     batch.add(
-                        "INSERT INTO members (chat_id, address, visible_from) VALUES (%s, %s, %s)",
+                        "INSERT INTO members (chat_id, address, visible_from, read_seq, delivered_seq) "
+                        "VALUES (%s, %s, %s, %s, %s)",
                         chat_id,
                         address,
                         state.starts.get(address, 1),
+                        begins,
+                        begins,
                     )
+
+    def _write_positions(self, batch: _Batch) -> None:
+        """Senders' and markers' positions, forward only, in one statement (after the members it may have added)."""
+        moved = {key: (seq, seq) for key, seq in self.sent.items()}
+        for key, p in self.moves.items():
+            seq = self.sent.get(key, 0)
+            moved[key] = (max(p.read_seq, seq), max(p.delivered_seq, seq))
+        batch.add(
+            "UPDATE members m SET read_seq = greatest(m.read_seq, u.r), "
+            "delivered_seq = greatest(m.delivered_seq, u.d), shown = true "
+            "FROM json_to_recordset(%s) AS u(c text, a text, r bigint, d bigint) "
+            "WHERE m.chat_id = u.c AND m.address = u.a",
+            orjson.dumps([{"c": c, "a": a, "r": r, "d": d} for (c, a), (r, d) in moved.items()]).decode(),
+        )
 
     def _erase(self, batch: _Batch) -> None:
         """The chats whose last member left: every row of theirs goes; their counters stay for the next of each id
@@ -430,6 +519,7 @@ class _Transaction:
         self.reactor_writes = [w for w in self.reactor_writes if w[1] > erased_at.get(w[0], -1)]
         self.deleted = [d for d in self.deleted if d[1] > erased_at.get(d[0], -1)]
         self.stored = [s for s in self.stored if kept(s.message)]
+        self.marked = [p for p in self.marked if p.chat_id not in self.erased]
 
     def _write_reactions(self, batch: _Batch) -> None:
         """Reactors in the order they came (one may add and remove within a transaction); a deleted message's go."""
@@ -463,6 +553,8 @@ class _Transaction:
                 c.id,
             )
         self._write_members(batch)
+        if self.sent or self.moves:
+            self._write_positions(batch)
         if self.inserts:
             batch.add(INSERT_MESSAGES, orjson.dumps(self.inserts).decode())
         if self.updates:
@@ -494,7 +586,7 @@ class _Transaction:
                     ]
                 ).decode(),
             )
-        for payload in encode_notifications(node, self.stored, self.chat_changes):
+        for payload in encode_notifications(node, self.stored, self.chat_changes, self.marked):
             batch.add("SELECT pg_notify(%s, %s)", CHANNEL, payload)
         batch.add("COMMIT")
         batch.run(self.conn)
@@ -702,15 +794,35 @@ class PgStore:
         rows = self.query("SELECT id, rev, members_version FROM chats WHERE id = ANY(%s)", (list(chat_ids),))
         return {chat_id: (rev, version) for chat_id, rev, version in rows}
 
-    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[Chat], int | None]:
+    def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[ChatView], int | None]:
         rows = self.query(
-            f"SELECT {CHAT_COLUMNS}, c.activity FROM members mine JOIN chats c ON c.id = mine.chat_id "
-            "WHERE mine.address = %s AND (%s::bigint IS NULL OR c.activity < %s) "
-            "ORDER BY c.activity DESC LIMIT %s",
+            VIEWS.format("members mine JOIN chats c ON c.id = mine.chat_id")
+            + "WHERE mine.address = %s AND (%s::bigint IS NULL OR c.activity < %s) ORDER BY c.activity DESC LIMIT %s",
             (address, before, before, limit + 1),
         )
         page = rows[:limit]
-        return [_chat(row) for row in page], page[-1][7] if len(rows) > limit else None
+        return [_view(row) for row in page], page[-1][7] if len(rows) > limit else None
+
+    def view(self, chat_id: str, address: str) -> ChatView | None:
+        rows = self.query(
+            VIEWS.format("chats c LEFT JOIN members mine ON mine.chat_id = c.id AND mine.address = %s")
+            + "WHERE c.id = %s",
+            (address, chat_id),
+        )
+        return _view(rows[0]) if rows else None
+
+    def receipts(self, chat_id: str, caller: str) -> dict[str, Position]:
+        rows = self.query(
+            "SELECT m.address, m.read_seq, m.delivered_seq, m.shown FROM members m "
+            "LEFT JOIN settings s ON s.address = m.address WHERE m.chat_id = %s "
+            "AND (m.address = %s OR (m.shown AND coalesce(s.read_receipts, true))) ORDER BY m.joined",
+            (chat_id, caller),
+        )
+        return {address: Position(read_seq, delivered_seq, shown) for address, read_seq, delivered_seq, shown in rows}
+
+    def settings(self, address: str) -> Settings:
+        rows = self.query(f"SELECT {', '.join(SETTINGS_FIELDS)} FROM settings WHERE address = %s", (address,))
+        return Settings(*rows[0]) if rows else Settings()
 
     def chat_ids_of(self, address: str) -> dict[str, tuple[int, int]]:
         rows = self.query(
@@ -815,6 +927,28 @@ class PgStore:
         result: Message = self._submit(_Op("change", message_id_, change))
         return result
 
+    def mark(
+        self, chat_id: str, address: str, read_seq: int | None, delivered_seq: int | None
+    ) -> tuple[Position, bool]:
+        result: tuple[Position, bool] = self._submit(_Op("mark", chat_id, address, read_seq, delivered_seq))
+        return result
+
+    def put_settings(self, address: str, changes: dict[str, bool]) -> Settings:
+        """One statement on a pooled connection: independent of any chat, and the same if done twice."""
+        fields = ", ".join(SETTINGS_FIELDS)
+        given = [changes.get(name) for name in SETTINGS_FIELDS]
+        rows = self._pooled(
+            lambda conn: conn.execute(
+                f"INSERT INTO settings AS s (address, {fields}) VALUES (%s, "
+                + ", ".join(f"coalesce(%s, {getattr(DEFAULTS, name)})" for name in SETTINGS_FIELDS)
+                + ") ON CONFLICT (address) DO UPDATE SET "
+                + ", ".join(f"{name} = coalesce(%s, s.{name})" for name in SETTINGS_FIELDS)
+                + f" RETURNING {fields}",
+                (address, *given, *given),
+            ).fetchall()
+        )
+        return Settings(*rows[0])
+
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         result: Message = self._submit(_Op("react", message_id_, reaction))
         return result
@@ -910,8 +1044,8 @@ class PgStore:
                     op.result.set(value)
                 else:
                     op.result.set_exception(value)
-            if tx.stored or tx.chat_changes:
-                self._announce(Commit(tuple(tx.stored), tuple(tx.chat_changes)))
+            if tx.stored or tx.chat_changes or tx.marked:
+                self._announce(Commit(tuple(tx.stored), tuple(tx.chat_changes), positions=tuple(tx.marked)))
             return None
         return self._each_alone(ops, RuntimeError("raced other nodes' commits three times"))
 

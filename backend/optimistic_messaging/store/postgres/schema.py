@@ -106,6 +106,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX messages_plain_due ON messages (sent_at, chat_id, seq)
         WHERE status = 'provisional' AND tx IS NULL AND (xmtp_id IS NULL OR deleted);
     """,
+    # 6 (v1.2): each member's read and delivered positions (where the chat was as it joined, until it marks or sends;
+    # `shown` once it has), each address's settings (defaults until it puts some), and
+    # the deleted messages by chat and seq, which an unread count leaves out.
+    """
+    ALTER TABLE members ADD COLUMN IF NOT EXISTS read_seq bigint NOT NULL DEFAULT 0,
+        ADD COLUMN IF NOT EXISTS delivered_seq bigint NOT NULL DEFAULT 0,
+        ADD COLUMN IF NOT EXISTS shown boolean NOT NULL DEFAULT false;
+    CREATE TABLE IF NOT EXISTS settings (
+        address        text PRIMARY KEY,
+        read_receipts  boolean NOT NULL DEFAULT true,
+        push_previews  boolean NOT NULL DEFAULT true
+    );
+    CREATE INDEX IF NOT EXISTS messages_deleted ON messages (chat_id, seq) WHERE deleted;
+    """,
 ]
 
 
