@@ -102,3 +102,31 @@ def test_a_late_added_member_never_hears_of_a_message_from_before_it(server, wal
     new = a.send(chat["id"], "after carol")["message"]
     assert c.wait("chat:activity", lambda x: x["chat_id"] == chat["id"])["last_message"]["id"] == new["id"]
     assert [x["last_message"]["id"] for x in activity_of(c, chat["id"])] == [new["id"]]
+
+
+def test_chat_update_by_feed_is_the_chat_as_its_receiver_sees_it(server, wallets, peers):
+    alice, bob, carol = wallets(3)
+    chat = group(server, alice, bob)
+    a, b = peers(server, alice), peers(server, bob)
+    sent = a.send(chat["id"], "before carol")["message"]
+    b.wait("chat:activity", lambda x: x["last_message"]["id"] == sent["id"])
+    assert server.post(f"/api/chats/{chat['id']}/members", {"members": [carol.address]}, alice.token).status_code == 200
+    view = b.wait("chat:update", lambda c: c["id"] == chat["id"] and carol.address in c["members"])
+    assert (view["last_message"]["id"], view["read_seq"], view["unread"]) == (sent["id"], 0, 1)
+    mine = a.wait("chat:update", lambda c: c["id"] == chat["id"] and carol.address in c["members"])
+    assert (mine["read_seq"], mine["unread"]) == (sent["seq"], 0)
+
+
+def test_a_mark_reaches_the_markers_other_sockets_and_the_chats_joined_ones(server, wallets, peers):
+    alice, bob, mallory = wallets(3)
+    chat = new_chat(server, alice, bob)
+    a, b1, b2, m = peers(server, alice), peers(server, bob), peers(server, bob), peers(server, mallory)
+    a.join(chat["id"])
+    sent = a.send(chat["id"], "read me")["message"]
+    ack = b1.call("mark", {"chat_id": chat["id"], "read_seq": sent["seq"]})
+    assert ack == {"ok": True, "read_seq": sent["seq"], "delivered_seq": sent["seq"]}
+    receipt = {"chat_id": chat["id"], "address": bob.address, "read_seq": sent["seq"], "delivered_seq": sent["seq"]}
+    for peer in (b2, b1, a):
+        assert peer.wait("receipt") == receipt
+    marked(m, server, mallory)
+    assert m.received("receipt") == []

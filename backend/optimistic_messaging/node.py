@@ -15,9 +15,10 @@ import gevent
 import socketio
 from gevent.pool import Group
 
-from . import wire
+from . import receipts, wire
 from .backends import Backends
 from .connections import Connection
+from .errors import ApiError
 from .expiry import ExpirySweeper
 from .fanout import Fanout
 from .hub import Hub
@@ -105,8 +106,9 @@ class Node:
         is encoded once, whatever the number of its sockets; nothing here reads the store."""
         hub, subscriptions = self.hub, self.subscriptions
         for change in commit.chats:
-            update, gone = subscriptions.changed(change)
-            hub.to_sids(update, "chat:update", change.chat)
+            gone = subscriptions.changed(change)
+            if update := subscriptions.watching(change.chat.id):
+                self.greenlets.spawn(self._views, change.chat.id, list(update))
             hub.to_sids(gone, "chat:removed", {"chat_id": change.chat.id})
         for item in commit.messages:
             sids, last_seq = subscriptions.activity(item.message, item.new)
@@ -114,6 +116,29 @@ class Node:
                 m = item.message
                 activity = {"chat_id": m.chat_id, "last_seq": last_seq, "rev": m.rev, "last_message": m}
                 hub.to_sids(sids, "chat:activity", activity)
+        connections = self.services.connections
+        for moved in commit.positions:  # the marker's every socket, and the chat's joined ones when it shares them
+            sids = {conn.sid for conn in connections.of(moved.address)}
+            if receipts.to_chat(moved):
+                sids.update(hub.in_chat(moved.chat_id))
+            hub.to_sids(sids, "receipt", receipts.receipt(moved))
+
+    def _views(self, chat_id: str, sids: list[str]) -> None:
+        """`chat:update` to these sockets, each with the chat as its address sees it: a read per address, so in a
+        greenlet of its own (the commit listener may run in the store's writer). Only to those still following it."""
+        by_address: dict[str, list[str]] = {}
+        for sid in sids:
+            if (conn := self.services.connections.get(sid)) is not None:
+                by_address.setdefault(conn.address, []).append(sid)
+        for address, mine in by_address.items():
+            try:
+                view = self.services.store.view(chat_id, address)
+            except ApiError as exc:  # the list is right again at the client's next GET /api/chats
+                log.warning("could not read %s as %s sees it: %s", chat_id, address, exc)
+                return
+            watching = self.subscriptions.watching(chat_id)
+            if view is not None:
+                self.hub.to_sids([sid for sid in mine if sid in watching], "chat:update", view)
 
     def signal(self, chat_id: str, event: str, data: dict[str, Any], skip: str) -> None:
         """Typing and presence from any node, to the chat's sockets here but the address `skip`'s own."""

@@ -84,10 +84,9 @@ class Subscriptions:
                     log.warning("could not read the chats of %s again: %s", address, exc)
                     return
 
-    def changed(self, change: ChatChanged) -> tuple[Collection[str], list[str]]:
-        """A commit changed a chat's members: the feed follows it. Answers the sockets to send the chat (its members'
-        here that have not joined it, the added included) and those to tell it is gone (every socket of the removed
-        here)."""
+    def changed(self, change: ChatChanged) -> list[str]:
+        """A commit changed a chat's members: the feed follows it (its `watching` then has the added's sockets).
+        Answers the sockets to tell it is gone: every socket here of the removed."""
         chat = change.chat
         gone: list[str] = []
         for address in change.removed:
@@ -101,8 +100,7 @@ class Subscriptions:
                 # another node's notice that could not say where the added begin: after all it holds, when in doubt
                 first = change.visible_from if change.visible_from is not None else chat.last_seq + 1
                 self._follow(address, chat.id, first, chat.last_seq)
-        followed = self.followed.get(chat.id)
-        return (followed.watching if followed is not None else ()), gone
+        return gone
 
     def activity(self, message: Message, new: bool) -> tuple[Collection[str], int]:
         """The sockets to tell of a chat's latest message (a new one, or the latest deleted) and the chat's last seq:
@@ -122,6 +120,11 @@ class Subscriptions:
         return [
             sid for sid in followed.watching if (c := connections.get(sid)) is not None and c.address not in hidden
         ], followed.last_seq
+
+    def watching(self, chat_id: str) -> Collection[str]:
+        """The sids of member sockets here that follow the chat by feed, not joined to it."""
+        followed = self.followed.get(chat_id)
+        return followed.watching if followed is not None else ()
 
     def join(self, conn: Connection, chat_id: str, first: int) -> None:
         """The socket follows the chat from now on, seeing its messages from seq `first` on (a member added later)."""
