@@ -437,12 +437,12 @@ def test_a_socket_that_joined_nothing_on_one_node_hears_of_a_send_on_another(clu
 
 def test_a_mark_on_one_node_reaches_the_markers_and_the_joined_members_sockets_on_another(clusters, peers):
     c = clusters(2)
-    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[0])
+    alice, bob = (Wallet().sign_in(c[0]) for _ in range(2))
     chat = new_chat(c[0], alice, bob)
     a, b_elsewhere = peers(c[1], alice), peers(c[1], bob)
-    a.join(chat["id"])
+    a.join(chat["id"])  # on node 1; alice sends and bob marks on node 0
     sent = peers(c[0], alice).send(chat["id"], "read me")["message"]
-    a.wait("message", lambda m: m["id"] == sent["id"])
+    assert a.wait("message")["id"] == sent["id"]
     assert peers(c[0], bob).call("mark", {"chat_id": chat["id"], "read_seq": sent["seq"]})["ok"]
     receipt = {"chat_id": chat["id"], "address": bob.address, "read_seq": sent["seq"], "delivered_seq": sent["seq"]}
     assert a.wait("receipt") == receipt and b_elsewhere.wait("receipt") == receipt
