@@ -25,6 +25,7 @@ from targets import drop_database, fresh_database  # noqa: E402
 from optimistic_messaging.clock import SYSTEM_CLOCK  # noqa: E402
 from optimistic_messaging.config import Config  # noqa: E402
 from optimistic_messaging.reconciler import Reconciler  # noqa: E402
+from optimistic_messaging.broker.notify import announce  # noqa: E402
 from optimistic_messaging.store.postgres import PgStore  # noqa: E402
 
 SENDER = "0x" + "a" * 40
@@ -36,7 +37,7 @@ def main() -> None:
     n = parser.parse_args().messages
     url = fresh_database()
     try:
-        store = PgStore(url, SYSTEM_CLOCK, node="bench")
+        store = PgStore(url, SYSTEM_CLOCK, announce("bench"))
         store.start()
         store.create_chat("c", [SENDER], None, SENDER)
         now = SYSTEM_CLOCK.now_ms()

@@ -24,11 +24,13 @@ from geventwebsocket.websocket import WebSocket
 
 from optimistic_messaging import wire
 from optimistic_messaging.app import NODE, create_app
+from optimistic_messaging.auth.tx import TxLookup
 from optimistic_messaging.config import Config
 from optimistic_messaging.connections import Connection
 from optimistic_messaging.hub import address_room, chat_room
 from optimistic_messaging.node import Node
 from optimistic_messaging.redisconn import key_prefix
+from optimistic_messaging.verifiers.rpc import JsonRpc
 
 from cluster import REDIS_URL
 from support import ROOT, fresh_database
@@ -93,6 +95,11 @@ class Sockets:
         answer: dict[str, object] = self.handlers.trigger_event(event, conn.sid, data)
         return answer
 
+    def chat_of_two(self) -> tuple[str, str, str]:
+        """Two new addresses and the id of their chat."""
+        alice, bob = Account.create().address, Account.create().address
+        return alice, bob, self.services.chats.create(alice, [bob], None, None)[0].id
+
     def disconnect(self, conn: Connection) -> None:
         self.sio._handle_eio_disconnect(self.sio.manager.eio_sid_from_sid(conn.sid, "/"), "client disconnect")
 
@@ -146,6 +153,57 @@ def test_join_leave_disconnect_and_removal_change_a_sockets_room_chats_presence_
     assert sockets.services.connections.get(a.sid) is None
 
 
+@pytest.mark.parametrize("part, step", [("store", "late_members"), ("presence", "join")])
+def test_a_socket_closed_while_a_step_of_its_join_yields_is_not_left_online(
+    started: Flask, monkeypatch: pytest.MonkeyPatch, part: str, step: str
+) -> None:
+    """PostgreSQL and Redis calls yield: the sweeper, a sign-out or the pinger can end the socket meanwhile."""
+    sockets = Sockets(started)
+    alice, _, chat_id = sockets.chat_of_two()
+    a = sockets.connect(alice)
+    target = getattr(sockets.services, part)
+    original = getattr(target, step)
+
+    def disconnected_meanwhile(*args: object) -> object:
+        monkeypatch.setattr(target, step, original)
+        answer = original(*args)
+        sockets.disconnect(a)
+        return answer
+
+    monkeypatch.setattr(target, step, disconnected_meanwhile)
+    assert sockets.event(a, "join", {"chat_id": chat_id})["ok"] is False
+    assert sockets.following(a, chat_id) == (False, False, False) and not sockets.served(chat_id)
+    assert sockets.services.presence.online(chat_id) == []
+
+
+def test_a_failed_join_tells_nobody_it_is_online_and_follows_nothing(
+    started: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sockets = Sockets(started)
+    alice, bob, chat_id = sockets.chat_of_two()
+    a, b = sockets.connect(alice), sockets.connect(bob)
+    assert sockets.event(b, "join", {"chat_id": chat_id})["ok"] is True
+    told: list[tuple[object, ...]] = []
+    monkeypatch.setattr(sockets.services.signals, "send", lambda *signal: told.append(signal))
+
+    def fails(*args: object) -> object:
+        raise RuntimeError("the store's read failed")
+
+    monkeypatch.setattr(sockets.services.store, "page", fails)
+    assert sockets.event(a, "join", {"chat_id": chat_id}) == {
+        "ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
+    assert told == []  # bob's socket heard no "online" from alice
+    assert sockets.following(a, chat_id) == (False, False, False)
+    assert sockets.services.presence.online(chat_id) == [bob]
+
+
+def test_the_guard_refuses_an_event_not_named_by_a_string_in_the_error_shape(started: Flask) -> None:
+    sockets = Sockets(started)
+    conn = sockets.connect(Account.create().address)
+    answer = sockets.handlers.trigger_event(["join"], conn.sid, {})
+    assert answer["ok"] is False and answer["error"]["code"] == "invalid"
+
+
 def test_every_signed_in_socket_follows_its_addresss_feed_until_it_disconnects(started: Flask) -> None:
     sockets = Sockets(started)
     alice = Account.create().address
@@ -168,9 +226,16 @@ def test_closing_the_node_stops_every_greenlet_it_started_a_sign_out_being_carri
     assert len(node.greenlets) > len(node.loops)  # the sign-out is being carried out in a greenlet of the node's
     reconciler = sockets.services.reconciler
     reconciler.pool.spawn(gevent.sleep, 60)  # an XMTP look-up in flight
+    reconciler.writes.spawn(gevent.sleep, 60)  # a settlement write in flight
     reconciler._counted_at -= 60  # health's next status() counts the provisional messages in a greenlet
     reconciler.status()
+    auth = sockets.services.auth
+    auth.tx = TxLookup(JsonRpc("http://127.0.0.1:9"), sockets.services.clock)
+    auth.tx._poller = gevent.spawn(gevent.sleep, 60)  # sign-ins by transaction waiting for the chain's node
     node.close()
+    assert running() - before == set()
+    reconciler._counted_at -= 60
+    reconciler.status()  # health asked after the close: no count starts
     assert running() - before == set()
 
 

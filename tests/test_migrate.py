@@ -226,6 +226,7 @@ def test_replies_reactions_with_every_reactor_and_deletions_come_along(make_serv
 
 def test_rows_from_before_v1_2_load_as_not_replied_not_reacted_not_deleted():
     from optimistic_messaging.clock import SYSTEM_CLOCK
+    from optimistic_messaging.broker.notify import announce
     from optimistic_messaging.store.postgres import PgStore
     from optimistic_messaging.store.postgres.schema import MIGRATIONS
 
@@ -239,7 +240,7 @@ def test_rows_from_before_v1_2_load_as_not_replied_not_reacted_not_deleted():
                      "VALUES ('c', '0xA', 1, 1, 1, nextval('chat_activity'))")
         conn.execute("INSERT INTO messages (chat_id, seq, rev, client_id, sender, body, xmtp_bound, status, source, "
                      "sent_at, updated_at) VALUES ('c', 1, 1, 'k', '0xA', 'old', false, 'provisional', 'fallback', 1, 1)")
-    store = PgStore(url, SYSTEM_CLOCK, node="old-rows")
+    store = PgStore(url, SYSTEM_CLOCK, announce("old-rows"))
     store.start()
     try:
         m = store.message("c/1")

@@ -1,9 +1,12 @@
 """PostgreSQL's commit notifications: what a node tells the others of a member change, and reads of older nodes."""
 from __future__ import annotations
 
-from optimistic_messaging.broker.notify import MAX_PAYLOAD, decode_notification, encode_notifications
+import ast
+
+from optimistic_messaging.broker.notify import MAX_PAYLOAD, decode_notification, encode_heartbeat, encode_notifications
 from optimistic_messaging.models import Chat, PositionMoved
 from optimistic_messaging.store import ChatChanged
+from support import ROOT
 
 ALICE, CAROL = "0x" + "a" * 40, "0x" + "c" * 40
 
@@ -34,3 +37,19 @@ def test_moved_positions_travel_with_where_their_receipts_go_split_across_payloa
     payloads = list(encode_notifications("node", [], [], moved))
     assert len(payloads) > 1 and all(len(p.encode()) < MAX_PAYLOAD for p in payloads)
     assert [p for payload in payloads for p in decode_notification(payload).positions] == moved
+
+
+def test_a_heartbeat_is_a_notice_of_its_node_that_carries_nothing():
+    notice = decode_notification(encode_heartbeat("node"))
+    assert (notice.node, notice.stored, notice.pointers, notice.chats, notice.revoked) == ("node", [], [], [], [])
+
+
+def test_the_store_depends_on_no_broker():
+    """The broker reads the store; the store announces through what backends hands it (store.postgres.Announce)."""
+    imported = {
+        node.module or ""
+        for path in (ROOT / "backend/optimistic_messaging/store").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert imported and not [module for module in imported if "broker" in module]

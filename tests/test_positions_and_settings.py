@@ -97,6 +97,10 @@ def test_a_member_added_later_starts_at_last_seq_and_sees_no_earlier_last_messag
     alices.send(group["id"], "after")
     seen = chat_of(server, carol, group["id"])
     assert seen["last_message"]["body"] == "after" and seen["unread"] == 1
+    mark(peers(server, bob), group["id"], read_seq=1)
+    receipts = {r["address"]: (r["read_seq"], r["delivered_seq"]) for r in carols.join(group["id"])["receipts"]}
+    assert receipts[bob.address] == (2, 2), "positions below where carol began read as where she began"
+    assert receipts[alice.address] == (3, 3)
 
 
 def test_join_acks_the_positions_of_members_who_share_and_marked_and_the_callers(server, wallets, peers):
@@ -150,6 +154,26 @@ def test_a_mark_spends_the_per_address_event_budget(make_server, peers):
     marker = peers(server, alice)
     acks = [mark(marker, chat["id"], delivered_seq=0) for _ in range(3)]
     assert [a["ok"] for a in acks[:2]] == [True, True] and acks[2]["error"]["code"] == "rate_limited"
+
+
+def test_a_settings_put_spends_the_event_budget(make_server):
+    server = make_server({"EVENT_RATE_PER_S": "0.01", "EVENT_RATE_BURST": "2"})
+    alice = Wallet().sign_in(server)
+    puts = [server.request("PUT", "/api/me/settings", alice.token, json={"read_receipts": flag})
+            for flag in (False, True, True)]
+    assert [p.status_code for p in puts[:2]] == [200, 200]
+    assert puts[2].status_code == 429 and puts[2].json()["error"]["code"] == "rate_limited"
+
+
+@pytest.mark.jsonl
+def test_a_settings_put_that_changes_nothing_writes_nothing(server, wallets):
+    alice, = wallets(1)
+    size = server.data_file.stat().st_size
+    for body in ({"read_receipts": True}, {}, {"push_previews": True}):
+        assert server.request("PUT", "/api/me/settings", alice.token, json=body).status_code == 200
+    assert server.data_file.stat().st_size == size
+    assert server.request("PUT", "/api/me/settings", alice.token, json={"push_previews": False}).status_code == 200
+    assert server.data_file.stat().st_size > size
 
 
 def test_a_receipt_goes_to_the_chat_only_from_a_member_who_shares_in_a_chat_of_at_most_32():

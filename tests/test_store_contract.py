@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 import gevent
 import pytest
 
+from optimistic_messaging.broker.notify import announce
 from optimistic_messaging.errors import CODES, ApiError, Forbidden, Invalid, NotFound
 from optimistic_messaging.fanout import Fanout
 from optimistic_messaging.models import Message, Position, PositionMoved, Settings, settled_by
@@ -45,7 +46,7 @@ class Opened:
 
     def open(self) -> Store:
         store: Store = (JsonlStore(self.path, clock=self.clock) if self.kind == "jsonl"
-                        else PgStore(self.url, self.clock, node="contract"))
+                        else PgStore(self.url, self.clock, announce("contract")))
         store.start()
         self.opened.append(store)
         return store

@@ -242,8 +242,11 @@ def get_settings() -> Response:
 @bp.put("/me/settings")
 @signed_in
 def put_settings() -> Response:
+    """Spends the address's event budget, as a socket event does: every write a client can cause is bounded."""
     changes = v.settings(json_body())
-    return reply({"settings": services().store.put_settings(g.address, changes)})
+    s = services()
+    s.limits.events.take(g.address)
+    return reply({"settings": s.store.put_settings(g.address, changes)})
 
 
 @bp.get("/openapi.json")

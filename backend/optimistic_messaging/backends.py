@@ -71,12 +71,13 @@ def open_backends(config: Config, clock: Clock) -> Backends:
         leadership: Leadership = ALWAYS
         used_nonces: UsedNonces = LocalUsedNonces(clock)
     else:
+        from .broker.notify import announce
         from .broker.postgres import PgBroker
         from .leader import AdvisoryLock
         from .nonces.postgres import PgUsedNonces
         from .store.postgres import PgStore
 
-        pg = PgStore(config.database_url, clock, node)
+        pg = PgStore(config.database_url, clock, announce(node))
         store, broker = pg, PgBroker(config.database_url, pg, node, clock)
         leadership = AdvisoryLock(config.database_url)
         used_nonces = PgUsedNonces(pg.query, clock)

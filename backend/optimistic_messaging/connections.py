@@ -12,14 +12,15 @@ from .quota import SocketQuota
 
 @dataclass(eq=False)
 class Connection:
-    """One authenticated socket: whose it is, until when its token holds, its session (what a sign-out ends), and
-    which chats it joined."""
+    """One authenticated socket: whose it is, until when its token holds, its session (what a sign-out ends), which
+    chats it joined, and whether it was closed (a join still under way then undoes itself)."""
 
     sid: str
     address: str
     expires_at: int
     session: str
     chats: set[str] = field(default_factory=set)
+    closed: bool = False
 
 
 class Connections:
@@ -47,6 +48,7 @@ class Connections:
     def close(self, sid: str) -> Connection | None:
         conn = self._by_sid.pop(sid, None)
         if conn is not None:
+            conn.closed = True
             self.quota.release(conn.address)
             _drop(self._by_address, conn.address, sid)
             _drop(self._by_session, conn.session, sid)

@@ -34,6 +34,16 @@ class ApiError(Exception):
         return {"error": {"code": self.code, "message": self.message, **self.extra}}
 
 
+def refused(exc: ApiError) -> dict[str, Any]:
+    """A socket event's answer when it fails: `{"ok": false, "error": {...}}`, built here only."""
+    return {"ok": False, **exc.body()}
+
+
+def internal() -> ApiError:
+    """What a client is told of a fault of the server's own (the fault itself is logged, not shown)."""
+    return ApiError("internal", "internal error; it has been logged")
+
+
 class DomainError(ApiError):
     """A refusal raised below the edge (the stores), named by its kind, not by the contract: the edge's table (CODES)
     gives its code, so no store spells a wire code or an HTTP status."""

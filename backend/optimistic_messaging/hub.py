@@ -37,6 +37,10 @@ class Hub:
         """The sids of this node's sockets following the chat."""
         return wire.in_room(self.sio, chat_room(chat_id))
 
+    def chat_empty(self, chat_id: str) -> bool:
+        """Whether no socket of this node follows the chat (O(1), unlike `in_chat`)."""
+        return wire.room_empty(self.sio, chat_room(chat_id))
+
     def to_chat(self, chat_id: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
         wire.broadcast(self.sio, chat_room(chat_id), event, data, skip)
 

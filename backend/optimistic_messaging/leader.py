@@ -9,6 +9,8 @@ from typing import Protocol
 import gevent
 import psycopg
 
+from .pgdown import DOWN
+
 log = logging.getLogger(__name__)
 
 RECONCILER_LOCK = 0x6F6D_0002  # "om", the reconciler
@@ -61,7 +63,7 @@ class AdvisoryLock:
         while True:
             try:
                 self._check()
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            except DOWN as exc:
                 if self._leader:
                     log.warning("reconciler leadership lost: %s", exc)
                 self._leader = False

@@ -11,7 +11,7 @@ import socketio
 
 from . import validation as v
 from .connections import Connection
-from .errors import ApiError
+from .errors import ApiError, internal, refused
 from .logs import CONTEXT
 from .node import Node
 from .services import Services
@@ -56,9 +56,11 @@ class Handlers(socketio.Namespace):
         if event == "disconnect":
             return self.on_disconnect(*args)
         sid, payloads = args[0], args[1:]
+        if not isinstance(event, str):  # wire refuses such packets; this guard must not raise on them either
+            return refused(ApiError("invalid", "an event is named by a string"))
         handler = self.handlers.get(event)
         if handler is None:
-            handler, payloads, event = self.on_unknown, (event,), str(event)[:64]
+            handler, payloads, event = self.on_unknown, (event,), event[:64]
         s = self.s
         conn = s.connections.get(sid)
         CONTEXT.set({"sid": sid, "address": conn and conn.address, "event": event})
@@ -76,10 +78,10 @@ class Handlers(socketio.Namespace):
             return handler(conn, payloads[0] if payloads else None)
         except ApiError as exc:
             log.debug("%s refused: %s", event, exc.code)
-            return {"ok": False, **exc.body()}
+            return refused(exc)
         except Exception:
             log.exception("%s handler failed", event)
-            return {"ok": False, "error": {"code": "internal", "message": "internal error; it has been logged"}}
+            return refused(internal())
 
     def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         s = self.s
@@ -112,19 +114,30 @@ class Handlers(socketio.Namespace):
         since_rev = v.optional_int(payload, "since_rev")
         first = s.chats.require_member(conn.address, chat_id)
         # Subscribe, then read: every change after the read reaches this socket as an event (one between the two can
-        # come both ways: clients de-duplicate by id).
-        self.node.subscriptions.join(conn, chat_id, first)
-        if since_rev is None:
-            changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE, first)
-        else:
-            changes, has_more = s.chats.changes_from(chat_id, since_rev, first)
+        # come both ways: clients de-duplicate by id). Online only once the read succeeded; a failed join follows
+        # nothing.
+        subscriptions = self.node.subscriptions
+        if not subscriptions.join(conn, chat_id, first):
+            raise ApiError("unauthorized", "this connection was closed")
+        try:
+            if since_rev is None:
+                changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE, first)
+            else:
+                changes, has_more = s.chats.changes_from(chat_id, since_rev, first)
+            chat = s.store.view(chat_id, conn.address)
+            receipts = s.receipts.of_join(chat_id, conn.address, first)
+            if not subscriptions.arrive(conn, chat_id):
+                raise ApiError("unauthorized", "this connection was closed")
+        except BaseException:
+            subscriptions.leave(conn, chat_id)
+            raise
         return {
             "ok": True,
-            "chat": s.store.view(chat_id, conn.address),
+            "chat": chat,
             "changes": changes,
             "has_more": has_more,
             "online": s.presence.online(chat_id),
-            "receipts": s.receipts.of_join(chat_id, conn.address),
+            "receipts": receipts,
         }
 
     def on_leave(self, conn: Connection, data: Any) -> dict[str, Any]:
@@ -146,7 +159,7 @@ class Handlers(socketio.Namespace):
                 message, _ = pending.get()
             except ApiError as exc:
                 METER.acks.add(exc.code)
-                return {"ok": False, **exc.body()}
+                return refused(exc)
             METER.acks.add("ok")
             METER.ack_seconds.observe(clock.monotonic() - started)
             self.node.subscriptions.sent(message.chat_id, conn.address)

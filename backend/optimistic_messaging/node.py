@@ -1,6 +1,15 @@
-"""The real-time side's centre (after centrifuge's Node): what it is made of, what it hears, and every greenlet that
-runs beside the requests, started by `start()` and stopped by `close()` — the one file that says what runs in the
-background.
+"""The real-time side's centre (after centrifuge's Node): what it is made of, what it hears, and its life: `start()`
+runs, and `close()` stops, every greenlet of the process that runs beside the requests. Each is owned, started and
+stopped by one part; this list is the one place that names them all:
+- the node's `greenlets`: the reconciler's rounds, the pinger (wire), session expiry, typing expiry; sign-outs being
+  carried out, typing ended by a send, and the feed's `chat:update` views being read;
+- the reconciler (`Reconciler.close`): XMTP look-ups (`pool`), a round's settlement writes (`writes`), health's count;
+- the fan-out (`Fanout.close`): one fill per served chat that found a gap;
+- sign-in by transaction (`Auth.close`): its poller, while look-ups wait;
+- the backends (`Backends.close`): the store's writer (and PostgreSQL's prober), the broker's LISTEN and heartbeat, the
+  election, Redis's heartbeat, sweep and probe (while its breaker is open), the signals' receiver.
+Not the node's: gevent's server runs each connection in a greenlet of its own, and wire/frames a drainer per socket
+while its backlog is written; both end with their connection.
 
 Delivery goes one way: the broker's commits and the signals come in here, and go down through the `Hub` to `wire`.
 """
@@ -80,6 +89,7 @@ class Node:
         """Stop every greenlet this node started (the fan-out's fills too), then close what the backends hold open."""
         self.greenlets.kill()
         self.services.reconciler.close()
+        self.services.auth.close()
         self.fanout.close()
         self.backends.close()
 

@@ -672,7 +672,7 @@ PATHS: dict[str, Any] = {
             "settings",
             "Change some of the caller's settings",
             {"200": ok("Every setting, as it is now (durable).", schema("SettingsAnswer"))},
-            ("401", "413"),
+            ("401", "413", "429"),
             description="Changes the fields it names and keeps the others. With `read_receipts` false, nobody else "
             "sees the caller's positions (its own unread counts still work).",
             requestBody=request_body(schema("SettingsChange")),

@@ -30,9 +30,14 @@ class Receipts:
         position, _ = self.store.mark(chat_id, caller, read_seq, delivered_seq)
         return {"ok": True, "read_seq": position.read_seq, "delivered_seq": position.delivered_seq}
 
-    def of_join(self, chat_id: str, caller: str) -> list[dict[str, Any]]:
-        """The positions the caller may see: of members who share them and have marked or sent, and its own."""
-        return [entry(address, p) for address, p in self.store.receipts(chat_id, caller).items()]
+    def of_join(self, chat_id: str, caller: str, first: int = 1) -> list[dict[str, Any]]:
+        """The positions the caller may see: of members who share them and have marked or sent, and its own; for a
+        member who sees the chat from seq `first`, none below where it began (earlier messages are not theirs)."""
+        start = first - 1
+        return [
+            entry(address, Position(max(p.read_seq, start), max(p.delivered_seq, start)))
+            for address, p in self.store.receipts(chat_id, caller).items()
+        ]
 
 
 def entry(address: str, position: Position | PositionMoved) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import logging
 from typing import Any, TypeGuard
 
 import gevent
-from gevent.pool import Pool
+from gevent.pool import Group, Pool
 
 from .clock import Clock
 from .config import Config
@@ -55,6 +55,7 @@ class Reconciler:
         )
         self.xmtp = XmtpVerifier(config.xmtp_gateway_url, self.grace_ms)
         self.pool = Pool(16)  # XMTP gateway look-ups in flight at once
+        self.writes = Group()  # a round's settlement writes, in flight together (one group commit)
         # payments and XMTP copies, (not before ms, message id, its rev then): an entry for an older rev is stale, the
         # newer one stands for it
         self.schedule: list[tuple[int, str, int]] = []
@@ -71,6 +72,7 @@ class Reconciler:
         self.provisional = 0  # as last counted, for health
         self._counting: gevent.Greenlet | None = None
         self._counted_at = clock.monotonic()
+        self._closed = False
 
     def start(self) -> None:
         """Once the store is open: count and schedule what it holds unsettled (building reads nothing)."""
@@ -79,8 +81,11 @@ class Reconciler:
         self.reseed()
 
     def close(self) -> None:
-        """Stop what rounds and health leave running beside the loop: XMTP look-ups in flight and a count."""
+        """Stop what rounds and health leave running beside the loop: XMTP look-ups and settlement writes in flight,
+        and a count (status() starts no other one after)."""
+        self._closed = True
         self.pool.kill()
+        self.writes.kill()
         if self._counting is not None:
             self._counting.kill()
 
@@ -138,8 +143,10 @@ class Reconciler:
     def status(self) -> dict[str, Any]:
         """Never waits on the store (health answers from it): `provisional` is as counted at most a second before,
         while the store answers."""
-        if self.clock.monotonic() - self._counted_at >= COUNT_EVERY_S and (
-            self._counting is None or self._counting.ready()
+        if (
+            not self._closed
+            and self.clock.monotonic() - self._counted_at >= COUNT_EVERY_S
+            and (self._counting is None or self._counting.ready())
         ):
             self._counted_at = self.clock.monotonic()
             self._counting = gevent.spawn(self._count)
@@ -306,7 +313,7 @@ class Reconciler:
             if outcome.fields is None:
                 self._defer(m, self._next_check(m, now))
             else:  # a stored change schedules the message again by itself, if it is still provisional
-                changes.append((m, gevent.spawn(self.store.change, m.id, _unless_changed(m, outcome.fields))))
+                changes.append((m, self.writes.spawn(self.store.change, m.id, _unless_changed(m, outcome.fields))))
         gevent.joinall([greenlet for _, greenlet in changes])
         away: ApiError | None = None
         for m, greenlet in changes:

@@ -126,8 +126,11 @@ class Subscriptions:
         followed = self.followed.get(chat_id)
         return followed.watching if followed is not None else ()
 
-    def join(self, conn: Connection, chat_id: str, first: int) -> None:
-        """The socket follows the chat from now on, seeing its messages from seq `first` on (a member added later)."""
+    def join(self, conn: Connection, chat_id: str, first: int) -> bool:
+        """The socket follows the chat from now on, seeing its messages from seq `first` on (a member added later);
+        False, following nothing, if it was closed meanwhile (the store's reads yield)."""
+        if conn.closed:
+            return False
         self.hub.enter(conn.sid, chat_room(chat_id))
         if (followed := self.followed.get(chat_id)) is not None:
             followed.watching.discard(conn.sid)  # it has the chat's own events now
@@ -135,8 +138,22 @@ class Subscriptions:
         self.fanout.serve(chat_id)
         if first > 1:
             self.fanout.late_member(chat_id, conn.address, first)
+        return self._still_open(conn, chat_id)
+
+    def arrive(self, conn: Connection, chat_id: str) -> bool:
+        """A joined socket's address is online in the chat, told to the others (once the join's read succeeded);
+        False, following nothing, if the socket was closed meanwhile."""
+        if not self._still_open(conn, chat_id):
+            return False
         if self.presence.join(chat_id, conn.address, conn.sid):
             self._tell_others("presence", chat_id, conn.address, {"online": True})
+        return self._still_open(conn, chat_id)
+
+    def _still_open(self, conn: Connection, chat_id: str) -> bool:
+        """A socket closed while a step of its join yielded: what the join added is undone (close ran before it)."""
+        if conn.closed:
+            self._part(conn, chat_id)
+        return not conn.closed
 
     def leave(self, conn: Connection, chat_id: str) -> None:
         if chat_id in conn.chats:
@@ -168,9 +185,9 @@ class Subscriptions:
         """A socket stops following a chat; the address goes offline with its last socket."""
         conn.chats.discard(chat_id)
         self.hub.leave(conn.sid, chat_room(chat_id))
-        if chat_id in self.feeds.get(conn.address, ()) and self.connections.get(conn.sid) is conn:
+        if chat_id in self.feeds.get(conn.address, ()) and not conn.closed:
             self.followed[chat_id].watching.add(conn.sid)  # a member still: back to following it by feed
-        if not self.hub.in_chat(chat_id):
+        if self.hub.chat_empty(chat_id):
             self.fanout.unserve(chat_id)  # no socket here follows it any more
         if self.presence.leave(chat_id, conn.address, conn.sid):
             self.typing(chat_id, conn.address, False)

@@ -55,6 +55,11 @@ class Auth:
             else None
         )
 
+    def close(self) -> None:
+        """Stop the greenlet sign-ins by transaction run (their poller)."""
+        if self.tx is not None:
+            self.tx.close()
+
     def sign_in(self, message: object, signature: object) -> Session:
         """EIP-4361: the attempt's nonce is used up, good or bad, before anything else is checked (for a text that
         does not parse, every nonce a `Nonce:` line of it names, whatever its line endings)."""

@@ -76,10 +76,19 @@ class TxLookup:
         self._wake = Event()  # set when a hash is new
         self._poller: gevent.Greenlet | None = None
         self._last_round = -math.inf
+        self._closed = False
+
+    def close(self) -> None:
+        """The server is shutting down: the poller stops, and no look-up starts another."""
+        self._closed = True
+        if self._poller is not None:
+            self._poller.kill()
 
     def fetch(self, tx_hash: str, client: str) -> SignInTx:
         """The transaction, once the node knows it; `client` (the asker's network address) spends one of its share
         while it waits."""
+        if self._closed:
+            raise _unavailable("the server is shutting down")
         if self._count >= self.max_waiting or self._clients[client] >= self.per_client:
             raise ApiError(
                 "rate_limited",

@@ -6,9 +6,9 @@ its last member left: that one comes along, as nothing is left to read), and bes
 first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); under "q" the
 positions marks moved; or a sign-out.
 
-The broker owns this format, and the store's writer imports it (its commit sends the payloads in its own transaction,
-which is what orders them): this module needs only the models and the store's interface, so store/postgres depends on
-broker/notify, and broker/ on store/base, never the other way round.
+The broker owns this format; the store's writer sends the payloads inside its commit's own transaction (which is what
+orders them) through the `Announce` that backends wires from `announce(node)`: broker/ depends on store/, never the
+other way round.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import orjson
 
 from ..models import Chat, Message, PositionMoved
 from ..store.base import ChatChanged, Revoked, Stored
+from ..store.postgres import Announce
 
 CHANNEL = "om_commits"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses a payload of 8,000 or more
@@ -81,6 +82,20 @@ def encode_notifications(
 def encode_revocation(node: str, revoked: Revoked) -> str:
     """The payload of one sign-out (a session id is short: it always fits)."""
     return (head(node) + b',"r":[' + orjson.dumps([revoked.session, revoked.until]) + b"]}").decode()
+
+
+def encode_heartbeat(node: str) -> str:
+    """The payload a node notifies itself now and then, to find a LISTEN connection that stopped delivering."""
+    return (head(node) + b',"hb":1}').decode()
+
+
+def announce(node: str) -> Announce:
+    """What the store of this node sends with each commit: these payloads, on CHANNEL."""
+    return Announce(
+        CHANNEL,
+        lambda stored, changed, marked: encode_notifications(node, stored, changed, marked),
+        lambda revoked: encode_revocation(node, revoked),
+    )
 
 
 def decode_notification(payload: str) -> Notice:

@@ -12,29 +12,29 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import gevent
-import orjson
 import psycopg
 
 from ..clock import Clock
 from ..errors import ApiError
 from ..models import Message
+from ..pgdown import DOWN
 from ..store import ChatChanged, Commit, Listener, Store, Stored
 from . import Resync
-from .notify import CHANNEL, decode_notification, head
+from .notify import CHANNEL, decode_notification, encode_heartbeat, head
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0  # how often this node notifies itself; twice that without one back and LISTEN is reconnected
 RESYNC_S = 30.0  # how often readers check what they hold against the store, whatever the notifications said
 RETRY_S = (0.2, 0.5, 1.0, 2.0)  # between attempts to LISTEN again
-DOWN = (psycopg.OperationalError, psycopg.InterfaceError)  # the LISTEN connection lost
 
 
 class NotifiedStore(Store, Protocol):
     """What the broker needs of the store beyond its interface: PostgreSQL's, whose commits notify."""
 
     def query(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """One statement (the broker's heartbeat notification)."""
+        """One statement: the heartbeat's notification, sent on the store's pool because the broker's own connection
+        is held by LISTEN (and a notification the database cannot take must fail here, not stall the listener)."""
 
     def at_rev(self, chat_id: str, rev: int) -> Message | None:
         """The message whose last change was `rev` (a notification's pointer to one too large to carry)."""
@@ -149,9 +149,7 @@ class PgBroker:
             if beats % int(RESYNC_S / HEARTBEAT_S) == 0:
                 self._resync()
             try:
-                self.store.query(
-                    "SELECT pg_notify(%s, %s)", (CHANNEL, orjson.dumps({"n": self.node, "hb": 1}).decode())
-                )
+                self.store.query("SELECT pg_notify(%s, %s)", (CHANNEL, encode_heartbeat(self.node)))
             except Exception as exc:
                 log.debug("heartbeat not sent: %s", exc)
                 continue

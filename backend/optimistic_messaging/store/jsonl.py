@@ -607,8 +607,10 @@ class JsonlStore:
     def put_settings(self, address: str, changes: dict[str, bool]) -> Settings:
         def plan(batch: _Batch) -> Settings:
             current = batch.settings.get(address) or self.settings(address)
-            settings = batch.settings[address] = replace(current, **changes)
-            batch.records.append(("settings", (address, settings)))
+            settings = replace(current, **changes)
+            if settings != current:  # a PUT that changes nothing writes nothing
+                batch.settings[address] = settings
+                batch.records.append(("settings", (address, settings)))
             return settings
 
         result: Settings = self._submit(plan)

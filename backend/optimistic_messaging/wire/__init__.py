@@ -30,7 +30,7 @@ from typing import Any
 import socketio
 
 from . import engine, frames, http
-from .engine import Later, broadcast, broadcast_many, close_socket, in_room, to_sids
+from .engine import Later, broadcast, broadcast_many, close_socket, in_room, room_empty, to_sids
 from .frames import Frame, LeanQueue, deliver, drop, event_frame, text_frame
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "event_frame",
     "in_room",
     "install",
+    "room_empty",
     "text_frame",
     "to_sids",
 ]

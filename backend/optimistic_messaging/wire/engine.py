@@ -19,6 +19,7 @@ import gevent.event
 import orjson
 import socketio
 
+from ..errors import ApiError, internal, refused
 from ..stats import METER
 from .frames import Frame, deliver, deliver_soon, drop, event_frame, text_frame
 
@@ -65,6 +66,11 @@ def to_sids(sio: socketio.Server, sids: Iterable[str], event: str, data: Any) ->
 def in_room(sio: socketio.Server, room: str) -> list[str]:
     """The sids of the sockets in the room (on '/'), as it is now."""
     return list(sio.manager.rooms.get("/", {}).get(room, ()))
+
+
+def room_empty(sio: socketio.Server, room: str) -> bool:
+    """Whether no socket is in the room (on '/'), in O(1): python-socketio deletes a room as its last socket leaves."""
+    return not sio.manager.rooms.get("/", {}).get(room)
 
 
 def close_socket(sio: socketio.Server, sid: str) -> None:
@@ -195,8 +201,7 @@ _WAITING = object()
 def _refuse(sio: socketio.Server, eio_sid: str, ack_id: Any, message: str) -> None:
     """Answer an event the server will not run, when the client asked for an answer."""
     if ack_id is not None:
-        error = {"ok": False, "error": {"code": "invalid", "message": message}}
-        sio.eio.send(eio_sid, f"3{ack_id}" + orjson.dumps([error]).decode())
+        sio.eio.send(eio_sid, f"3{ack_id}" + orjson.dumps([refused(ApiError("invalid", message))]).decode())
 
 
 def _event_on_root(data: str) -> tuple[int | None, list[Any]] | None:
@@ -287,10 +292,7 @@ def _guard_messages(sio: socketio.Server, pipelined: Collection[str]) -> None:
                     entry[1] = later.answer()
                 except Exception:
                     log.exception("%s answer failed", data[0])
-                    entry[1] = {
-                        "ok": False,
-                        "error": {"code": "internal", "message": "internal error; it has been logged"},
-                    }
+                    entry[1] = refused(internal())
                 flush(server, sid, eio_sid, namespace, lane)
 
             answer.pending.rawlink(ready)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import gevent
@@ -27,7 +27,6 @@ import psycopg
 import psycopg_pool
 from gevent.event import AsyncResult, Event
 
-from ...broker.notify import CHANNEL, encode_notifications, encode_revocation
 from ...clock import Clock
 from ...errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
 from ...models import (
@@ -42,6 +41,7 @@ from ...models import (
     message_id,
     settled_by_sql,
 )
+from ...pgdown import DOWN
 from ...reactions import Reaction, react
 from ...stats import StoreStats
 from ..base import (
@@ -84,7 +84,6 @@ ADD_REACTOR = "INSERT INTO reactions (chat_id, seq, emoji, address) VALUES (%s, 
 REMOVE_REACTOR = "DELETE FROM reactions WHERE chat_id = %s AND seq = %s AND emoji = %s AND address = %s"
 MEMBER_OPS = ("create", "add", "remove")
 KIND = settled_by_sql()  # which verifier settles a row: models.settled_by, in SQL
-DOWN = (psycopg.OperationalError, psycopg.InterfaceError)
 AWAY_STATES = ("08", "53", "57P")  # connection lost, out of resources, shutting down: not one statement's fault
 REPLAN = (psycopg.errors.UniqueViolation, psycopg.errors.TransactionRollback)  # raced another commit: nothing stored
 CREATE_LOCK = 0x6F6D_0003  # pg_advisory_xact_lock(key, hash of the id): "om", creating a chat
@@ -96,6 +95,16 @@ READ_WAIT_S = 1.0  # a read waits this long for a pooled connection, then is ref
 READ_TIMEOUT_S = 5.0  # a read unanswered this long finds it away (hung): its connection is closed
 DEFAULTS = Settings()
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Announce:
+    """How a commit is told to the other nodes, in the broker's format (backends wires it: the store depends on no
+    broker): pg_notify on `channel` with each payload, sent inside the commit's own transaction, which orders them."""
+
+    channel: str
+    commit: Callable[[list[Stored], list[ChatChanged], list[PositionMoved]], Iterable[str]]  # a commit's, in order
+    revocation: Callable[[Revoked], str]  # a sign-out's payload
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -532,7 +541,7 @@ class _Transaction:
                 orjson.dumps(self.deleted).decode(),
             )
 
-    def write_and_commit(self, node: str) -> None:
+    def write_and_commit(self, announce: Announce) -> None:
         """Every write, the notifications, COMMIT: one round trip, then PostgreSQL's WAL flush."""
         new_chats = [s.chat for s in self.chats.values() if s.new and not s.gone]
         counters = [s for s in self.chats.values() if (s.counters_changed or s.members_changed) and not s.gone]
@@ -586,8 +595,8 @@ class _Transaction:
                     ]
                 ).decode(),
             )
-        for payload in encode_notifications(node, self.stored, self.chat_changes, self.marked):
-            batch.add("SELECT pg_notify(%s, %s)", CHANNEL, payload)
+        for payload in announce.commit(self.stored, self.chat_changes, self.marked):
+            batch.add("SELECT pg_notify(%s, %s)", announce.channel, payload)
         batch.add("COMMIT")
         batch.run(self.conn)
 
@@ -637,10 +646,10 @@ def _split(message_id_: str) -> tuple[str, int]:
 class PgStore:
     """The Store on PostgreSQL (DATABASE_URL)."""
 
-    def __init__(self, url: str, clock: Clock, node: str, pool_size: int = 8) -> None:
+    def __init__(self, url: str, clock: Clock, announce: Announce, pool_size: int = 8) -> None:
         self.url = url
         self.clock = clock
-        self.node = node
+        self.announce = announce
         self.pool = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -966,7 +975,7 @@ class PgStore:
             until,
         )
         batch.add("DELETE FROM revoked_sessions WHERE until <= %s", self.clock.now_ms())
-        batch.add("SELECT pg_notify(%s, %s)", CHANNEL, encode_revocation(self.node, revoked))
+        batch.add("SELECT pg_notify(%s, %s)", self.announce.channel, self.announce.revocation(revoked))
         batch.add("COMMIT")
         self._pooled(batch.run)
         self._announce(Commit(revoked=(revoked,)))
@@ -1024,7 +1033,7 @@ class PgStore:
                 tx.load(ops)
                 outcomes = [self._plan(tx, op) for op in ops]
                 committing = True
-                tx.write_and_commit(self.node)
+                tx.write_and_commit(self.announce)
             except REPLAN:  # another node committed one of these keys meanwhile: planning again finds what it stored
                 _roll_back(conn)
                 continue
