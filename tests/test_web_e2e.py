@@ -730,6 +730,11 @@ def colour(locator: Any) -> str:
     return locator.evaluate("e => getComputedStyle(e).color")
 
 
+def whole(locator: Any) -> bool:
+    """Nothing of its text is cut off, sideways or below its lines."""
+    return locator.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight")
+
+
 def test_two_people_reply_with_a_quote_that_jumps_react_and_delete_for_everyone(two):
     a, b = two
     url = a.open_dm_with(b)
@@ -783,6 +788,30 @@ def test_two_people_reply_with_a_quote_that_jumps_react_and_delete_for_everyone(
     assert a.errors == [] and b.errors == []
 
 
+def test_at_360_px_the_ticks_move_as_the_other_person_gets_and_then_views_the_message(people):
+    a, b = people(viewport=MINIPAY_VIEWPORT), people(viewport=MINIPAY_VIEWPORT)
+    a.open_dm_with(b)
+    assert whole(a.page.get_by_test_id("chat-title"))  # the other's name, not cut mid-word by the header's buttons
+    b.page.goto("about:blank")  # b's app is closed: nothing reaches b's device
+    a.say("are you there?")
+    mine = a.bubbles("are you there?")
+    ticks = mine.get_by_test_id("ticks")
+    expect(mine).to_have_attribute("data-tick", "sent")
+    expect(ticks).to_have_text("✓")
+    b.page.goto(WEB_URL)  # b's chat list: the message reached b's device, not b's eyes
+    expect(b.page.get_by_test_id("chat-item").get_by_test_id("unread")).to_have_text("1")
+    expect(mine).to_have_attribute("data-tick", "delivered")
+    expect(ticks).to_have_text("✓✓")
+    delivered = colour(ticks)
+    b.page.get_by_test_id("chat-item").click()  # b opens the chat: the message is on b's screen
+    expect(mine).to_have_attribute("data-tick", "read")
+    expect(ticks).to_have_text("✓✓")
+    assert colour(ticks) != delivered  # read is told apart by colour
+    b.say("here now")  # and the other way round: a has the chat open, so it is read at once
+    expect(b.bubbles("here now")).to_have_attribute("data-tick", "read")
+    assert a.errors == [] and b.errors == []
+
+
 def test_at_360_px_a_chat_opens_at_the_first_unread_message_under_a_new_messages_divider(people, stack):
     a, b = people(viewport=MINIPAY_VIEWPORT), people(viewport=MINIPAY_VIEWPORT)
     url = a.open_dm_with(b)
@@ -800,10 +829,59 @@ def test_at_360_px_a_chat_opens_at_the_first_unread_message_under_a_new_messages
     assert divider.evaluate("e => e.nextElementSibling.dataset.body") == "new 0"  # right before the first unread
     expect(b.bubbles("new 0")).to_be_in_viewport()  # the view opens there, not at the newest
     expect(b.bubbles("new 11")).not_to_be_in_viewport()
+    # Read is what b's screen showed, no further: the rest reached b's device, not b's eyes.
+    expect(a.bubbles("new 0")).to_have_attribute("data-tick", "read")
+    expect(a.bubbles("new 11")).to_have_attribute("data-tick", "delivered")
+    b.bubbles("new 11").scroll_into_view_if_needed()
+    expect(a.bubbles("new 11")).to_have_attribute("data-tick", "read")
     b.say("sorry, was away")  # the divider stays where it was while b reads on, and counts what came meanwhile not
     a.say("welcome back")
     expect(b.bubbles("welcome back")).to_have_count(1)
     expect(divider).to_have_text("12 new messages")
+
+
+def test_a_third_persons_list_follows_live_with_unread_badges_last_messages_and_seen_by(people):
+    a, b, c = (people(viewport=MINIPAY_VIEWPORT) for _ in range(3))
+    url = create_group(a, "Weekend", b, c)
+    b.page.goto(url)
+    group = c.page.get_by_test_id("chat-item").filter(has_text="Weekend")  # c stays on its list: it comes in live
+    expect(group.get_by_test_id("chat-preview")).to_have_text("No messages yet")
+    expect(group.get_by_test_id("unread")).to_have_count(0)
+    a.say("who is coming?")
+    a.say("saturday 10:00")
+    expect(group.get_by_test_id("unread")).to_have_text("2")
+    expect(group.get_by_test_id("chat-preview")).to_have_text(f"{a.name}: saturday 10:00")
+    b.say("count me in")
+    expect(group.get_by_test_id("unread")).to_have_text("3")
+    expect(group.get_by_test_id("chat-preview")).to_have_text(f"{b.name}: count me in")
+    seen = a.bubbles("saturday 10:00").get_by_test_id("seen-by")
+    expect(seen).to_have_text("Seen by 1")  # b has the chat open
+    # A new DM from b comes in at the top, its preview without a name (it is b's chat with c).
+    b.page.goto(WEB_URL)
+    b.open_dm_with(c)
+    b.say("psst")
+    expect(c.page.get_by_test_id("chat-item").first.get_by_test_id("chat-preview")).to_have_text("psst")  # at the top
+    dm = c.page.get_by_test_id("chat-item").filter(has_not_text="Weekend")
+    expect(dm.get_by_test_id("unread")).to_have_text("1")
+    expect(group.get_by_test_id("unread")).to_have_text("3")
+    screenshot(c, "chat-list")
+    group.click()
+    expect(c.bubbles("count me in")).to_be_in_viewport()
+    expect(seen).to_have_text("Seen by 2")  # a, still in the group, sees c read it
+    seen.click()
+    names = a.bubbles("saturday 10:00").get_by_test_id("seen-by-names")
+    expect(names).to_contain_text(b.name)
+    expect(names).to_contain_text(c.name)
+    c.page.get_by_test_id("back").click()
+    expect(group.get_by_test_id("chat-preview")).to_have_text(f"{b.name}: count me in")
+    expect(group.get_by_test_id("unread")).to_have_count(0)  # read: its badge is gone, the DM's stays
+    expect(dm.get_by_test_id("unread")).to_have_text("1")
+    dm.click()
+    c.say("ok")
+    c.page.get_by_test_id("back").click()
+    expect(dm.get_by_test_id("chat-preview")).to_have_text("You: ok")
+    expect(dm.get_by_test_id("unread")).to_have_count(0)
+    assert a.errors == [] and b.errors == [] and c.errors == []
 
 
 def test_with_read_receipts_off_in_settings_the_other_side_never_sees_read(people, stack):
