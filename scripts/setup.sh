@@ -36,10 +36,12 @@ for want in "$@"; do
     --web) npm_ci apps/web ;;
     --test-tools)
       npm_ci tests/node  # anvil, a real local EVM node; a Farcaster client stand-in (miniapp-host, esbuild)
-      # From Debian: Chromium for the browser tests (a test tool's own browser download does not work here) and
-      # HAProxy, the load balancer in front of several nodes.
+      # From Debian: Chromium for the browser tests (a test tool's own browser download does not work here), an
+      # emoji font (reactions are emoji: a phone has one, the screenshots need one) and HAProxy, the load balancer in
+      # front of several nodes.
       missing=()
       command -v chromium >/dev/null || missing+=(chromium)
+      [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
       command -v haproxy >/dev/null || missing+=(haproxy)
       if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: installing ${missing[*]} (apt)" >&2

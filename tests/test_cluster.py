@@ -420,3 +420,29 @@ def test_a_reaction_and_a_deletion_on_one_node_reach_a_socket_joined_on_another(
     deleted = a.call("delete", target)["message"]
     assert b.wait("message:update", lambda m: m["id"] == sent["id"] and m["deleted"]) == deleted
     assert deleted["body"] == "" and c.sql("SELECT body FROM messages WHERE chat_id = %s", chat["id"]) == [("",)]
+
+
+def test_a_socket_that_joined_nothing_on_one_node_hears_of_a_send_on_another(clusters, peers):
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    b = peers(c[1], bob)
+    chat = new_chat(c[0], alice, bob, Wallet())  # a group: bob can be removed
+    assert b.wait("chat:update", lambda ch: ch["id"] == chat["id"])["members"] == chat["members"]
+    sent = peers(c[0], alice).send(chat["id"], "across nodes")["message"]
+    activity = b.wait("chat:activity", lambda a: a["chat_id"] == chat["id"])
+    assert activity == {"chat_id": chat["id"], "last_seq": sent["seq"], "rev": sent["rev"], "last_message": sent}
+    assert c[0].request("DELETE", f"/api/chats/{chat['id']}/members/{bob.address}", alice.token).status_code == 200
+    assert b.wait("chat:removed") == {"chat_id": chat["id"]}
+
+
+def test_a_mark_on_one_node_reaches_the_markers_and_the_joined_members_sockets_on_another(clusters, peers):
+    c = clusters(2)
+    alice, bob = (Wallet().sign_in(c[0]) for _ in range(2))
+    chat = new_chat(c[0], alice, bob)
+    a, b_elsewhere = peers(c[1], alice), peers(c[1], bob)
+    a.join(chat["id"])  # on node 1; alice sends and bob marks on node 0
+    sent = peers(c[0], alice).send(chat["id"], "read me")["message"]
+    assert a.wait("message")["id"] == sent["id"]
+    assert peers(c[0], bob).call("mark", {"chat_id": chat["id"], "read_seq": sent["seq"]})["ok"]
+    receipt = {"chat_id": chat["id"], "address": bob.address, "read_seq": sent["seq"], "delivered_seq": sent["seq"]}
+    assert a.wait("receipt") == receipt and b_elsewhere.wait("receipt") == receipt

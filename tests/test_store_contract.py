@@ -211,6 +211,17 @@ def test_an_addresss_chats_come_latest_activity_first_in_pages(store):
     assert [c.id for c in store.chats_of(BOB, None, 10)[0]] == ["c"]
 
 
+def test_an_addresss_chat_ids_say_where_it_begins_and_how_far_each_chat_is(store):
+    store.create_chat("d", [ALICE, BOB], None, ALICE)
+    send(store, "1")
+    send(store, "2")
+    store.add_members("c", [CAROL], 10)
+    assert store.chat_ids_of(ALICE) == {"c": (1, 2), "d": (1, 0)}
+    assert store.chat_ids_of(CAROL) == {"c": (3, 2)} and store.chat_ids_of("0x" + "f" * 40) == {}
+    store.remove_member("d", BOB)
+    assert store.chat_ids_of(BOB) == {"c": (1, 2)}
+
+
 def test_versions_count_revs_and_member_changes(store):
     before = store.versions(["c", "none"])
     send(store, "1")

@@ -7,13 +7,14 @@ import re
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import quote, unquote
 
 import pytest
 from eth_utils import keccak
 from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
 
 from optimistic_messaging.verifiers.xmtp import xmtp_message_id
-from support import Peer, Wallet, siwe_text
+from support import Peer, Wallet, siwe_text, wait_until
 from chain import REVERTER, claim
 from web import (CHROMIUM, CHROMIUM_ARGS, USDT, USDT_ADAPTER, WEB_PORT, WEB_URL, FarcasterClient, FarcasterHost,
                  MiniPayWallet, WebApp, backend, build_web, chain, erc20_balance, expose_wallet, give_usdt, install_usdt)
@@ -85,6 +86,7 @@ class Person:
         self.page.get_by_test_id(button).click()
         self.address = self.page.get_by_test_id("my-address").get_attribute("data-address") or ""
         assert re.fullmatch(r"0x[0-9a-fA-F]{40}", self.address)
+        self.name = self.page.get_by_test_id("my-address").inner_text()  # how the app names this person to others
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -102,6 +104,9 @@ class Person:
 
     def bubbles(self, body: str):
         return self.page.locator(f'[data-testid="message"][data-body="{body}"]')
+
+    def message(self, message_id: str):
+        return self.page.locator(f'[data-testid="message"][data-id="{message_id}"]')
 
     def say(self, text: str) -> None:
         self.page.get_by_test_id("composer").fill(text)
@@ -156,8 +161,6 @@ def test_two_people_chat_instantly_with_typing_presence_and_settled_statuses(two
     expect(b.bubbles("gm frens").locator(".sender")).to_have_count(0)
     b.say("wagmi")
     expect(a.bubbles("wagmi")).to_have_count(1)
-    screenshot(a, "chat-a")
-    screenshot(b, "chat-b")
     b.page.reload()
     expect(b.bubbles("gm frens")).to_have_count(1)
     expect(b.bubbles("wagmi")).to_have_count(1)
@@ -198,7 +201,6 @@ def test_the_start_page_offers_the_address_whole_with_a_copy_button_and_lists_ch
     a.page.get_by_test_id("back").click()
     item = a.page.get_by_test_id("chat-item")
     expect(item.get_by_test_id("avatar")).to_have_count(1)
-    screenshot(a, "chat-list")
 
 
 def test_at_360_px_a_message_offers_react_reply_copy_and_delete_without_overflowing(people):
@@ -702,3 +704,208 @@ def test_every_status_has_its_own_badge_and_a_tap_explains_it(people, stack):
     assert tip.bounding_box()["y"] + tip.bounding_box()["height"] <= composer_top
     a.page.get_by_test_id("connection").tap()
     expect(a.page.get_by_test_id("connection-explanation")).to_contain_text("Fallback: XMTP is out of reach")
+
+
+# ---- The chat people expect (v1.2): replies, reactions, delete for everyone, ticks, unread, a live list ----
+
+def chat_id_of(url: str) -> str:
+    return unquote(url.rsplit("/chats/", 1)[1])
+
+
+def seq_of(bubble: Any) -> int:
+    """The server's seq of a bubble, once it is acknowledged."""
+    expect(bubble).to_have_attribute("data-seq", re.compile(r"^\d+$"))
+    return int(bubble.get_attribute("data-seq"))
+
+
+def wait_read(stack: dict[str, Any], person: Person, url: str, seq: int) -> None:
+    """Until the server holds `person`'s read position in the chat at `url` at `seq` or past it: what the view marked
+    once the message was on screen (no event tells this to a third party that shares no receipts)."""
+    path = f"/api/chats/{quote(chat_id_of(url), safe='')}"
+    wait_until(lambda: stack["server"].get(path, person.token).json()["chat"]["read_seq"] >= seq, 20,
+               f"{person.name} to have read up to {seq}")
+
+
+def colour(locator: Any) -> str:
+    return locator.evaluate("e => getComputedStyle(e).color")
+
+
+def whole(locator: Any) -> bool:
+    """Nothing of its text is cut off, sideways or below its lines."""
+    return locator.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight")
+
+
+def test_two_people_reply_with_a_quote_that_jumps_react_and_delete_for_everyone(two):
+    a, b = two
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.say("where shall we meet?")
+    for n in range(12):  # the question scrolls out of view
+        a.say(f"meanwhile {n}")
+    expect(b.bubbles("meanwhile 11")).to_have_count(1)
+    b.bubbles("where shall we meet?").get_by_test_id("message-menu").click()
+    b.bubbles("where shall we meet?").get_by_test_id("reply").click()
+    expect(b.page.get_by_test_id("replying")).to_contain_text("where shall we meet?")
+    b.say("at the station")
+    expect(b.page.get_by_test_id("replying")).to_have_count(0)
+    question, reply = a.bubbles("where shall we meet?"), a.bubbles("at the station")
+    quote = reply.get_by_test_id("reply-quote")
+    expect(quote.locator(".quote-name")).to_have_text("You")  # whose message it answers, and what it said
+    expect(quote.locator(".quote-body")).to_have_text("where shall we meet?")
+    expect(b.bubbles("at the station").locator(".quote-name")).to_have_text(a.name)
+    expect(a.page.get_by_test_id("unread-divider")).to_have_count(0)  # a had the chat open: nothing came unseen
+    # A reaction from the picker: both see its count; a tap on it says who.
+    reply.get_by_test_id("message-menu").click()
+    reply.get_by_test_id("message-actions").locator('[data-testid="react-pick"][data-emoji="👍"]').click()
+    chip = b.bubbles("at the station").get_by_test_id("reaction")
+    expect(chip).to_have_text("👍 1")
+    chip.click()
+    expect(b.bubbles("at the station").get_by_test_id("reaction-who")).to_contain_text(f"👍 {a.name}")
+    b.bubbles("at the station").get_by_test_id("reaction-toggle").click()  # "React 👍": b joins in
+    expect(reply.get_by_test_id("reaction")).to_have_text("👍 2")
+    expect(reply.get_by_test_id("reaction")).to_have_class(re.compile(r"\bmine\b"))
+    screenshot(a, "chat-a")
+    screenshot(b, "chat-b")
+    expect(question).not_to_be_in_viewport()
+    quote.click()
+    expect(question).to_be_in_viewport()
+    expect(question).to_have_class(re.compile(r"\bflash\b"))
+    b.say("see you there")  # what comes meanwhile does not pull a's view back to the newest
+    expect(a.bubbles("see you there")).to_have_count(1)
+    expect(question).to_be_in_viewport()
+    # Delete for everyone: asked first, then gone on both sides, its reactions too.
+    message_id = reply.get_attribute("data-id")
+    b.bubbles("at the station").get_by_test_id("message-menu").click()
+    b.bubbles("at the station").get_by_test_id("delete").click()
+    b.bubbles("at the station").get_by_test_id("delete-confirm").click()
+    for person in (a, b):
+        deleted = person.message(message_id)
+        expect(deleted).to_have_attribute("data-deleted", "true")
+        expect(deleted.locator(".body")).to_have_text("This message was deleted")
+        expect(deleted.get_by_test_id("reaction")).to_have_count(0)
+        expect(deleted.get_by_test_id("message-menu")).to_have_count(0)
+        expect(person.page.get_by_test_id("messages")).not_to_contain_text("at the station")
+    assert a.errors == [] and b.errors == []
+
+
+def test_at_360_px_the_ticks_move_as_the_other_person_gets_and_then_views_the_message(people):
+    a, b = people(viewport=MINIPAY_VIEWPORT), people(viewport=MINIPAY_VIEWPORT)
+    a.open_dm_with(b)
+    assert whole(a.page.get_by_test_id("chat-title"))  # the other's name, not cut mid-word by the header's buttons
+    b.page.goto("about:blank")  # b's app is closed: nothing reaches b's device
+    a.say("are you there?")
+    mine = a.bubbles("are you there?")
+    ticks = mine.get_by_test_id("ticks")
+    expect(mine).to_have_attribute("data-tick", "sent")
+    expect(ticks).to_have_text("✓")
+    b.page.goto(WEB_URL)  # b's chat list: the message reached b's device, not b's eyes
+    expect(b.page.get_by_test_id("chat-item").get_by_test_id("unread")).to_have_text("1")
+    expect(mine).to_have_attribute("data-tick", "delivered")
+    expect(ticks).to_have_text("✓✓")
+    delivered = colour(ticks)
+    b.page.get_by_test_id("chat-item").click()  # b opens the chat: the message is on b's screen
+    expect(mine).to_have_attribute("data-tick", "read")
+    expect(ticks).to_have_text("✓✓")
+    assert colour(ticks) != delivered  # read is told apart by colour
+    b.say("here now")  # and the other way round: a has the chat open, so it is read at once
+    expect(b.bubbles("here now")).to_have_attribute("data-tick", "read")
+    assert a.errors == [] and b.errors == []
+
+
+def test_at_360_px_a_chat_opens_at_the_first_unread_message_under_a_new_messages_divider(people, stack):
+    a, b = people(viewport=MINIPAY_VIEWPORT), people(viewport=MINIPAY_VIEWPORT)
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.say("read already")
+    wait_read(stack, b, url, seq_of(b.bubbles("read already")))
+    b.page.goto(WEB_URL)
+    for n in range(12):
+        a.say(f"new {n}")
+    seq_of(a.bubbles("new 11"))  # all stored
+    expect(b.page.get_by_test_id("chat-list")).to_have_attribute("aria-busy", "false")
+    b.page.goto(url)
+    divider = b.page.get_by_test_id("unread-divider")
+    expect(divider).to_have_text("12 new messages")
+    assert divider.evaluate("e => e.nextElementSibling.dataset.body") == "new 0"  # right before the first unread
+    expect(b.bubbles("new 0")).to_be_in_viewport()  # the view opens there, not at the newest
+    expect(b.bubbles("new 11")).not_to_be_in_viewport()
+    # Read is what b's screen showed, no further: the rest reached b's device, not b's eyes.
+    expect(a.bubbles("new 0")).to_have_attribute("data-tick", "read")
+    expect(a.bubbles("new 11")).to_have_attribute("data-tick", "delivered")
+    b.bubbles("new 11").scroll_into_view_if_needed()
+    expect(a.bubbles("new 11")).to_have_attribute("data-tick", "read")
+    b.say("sorry, was away")  # the divider stays where it was while b reads on, and counts what came meanwhile not
+    a.say("welcome back")
+    expect(b.bubbles("welcome back")).to_have_count(1)
+    expect(divider).to_have_text("12 new messages")
+
+
+def test_a_third_persons_list_follows_live_with_unread_badges_last_messages_and_seen_by(people):
+    a, b, c = (people(viewport=MINIPAY_VIEWPORT) for _ in range(3))
+    url = create_group(a, "Weekend", b, c)
+    b.page.goto(url)
+    group = c.page.get_by_test_id("chat-item").filter(has_text="Weekend")  # c stays on its list: it comes in live
+    expect(group.get_by_test_id("chat-preview")).to_have_text("No messages yet")
+    expect(group.get_by_test_id("unread")).to_have_count(0)
+    a.say("who is coming?")
+    a.say("saturday 10:00")
+    expect(group.get_by_test_id("unread")).to_have_text("2")
+    expect(group.get_by_test_id("chat-preview")).to_have_text(f"{a.name}: saturday 10:00")
+    b.say("count me in")
+    expect(group.get_by_test_id("unread")).to_have_text("3")
+    expect(group.get_by_test_id("chat-preview")).to_have_text(f"{b.name}: count me in")
+    seen = a.bubbles("saturday 10:00").get_by_test_id("seen-by")
+    expect(seen).to_have_text("Seen by 1")  # b has the chat open
+    # A new DM from b comes in at the top, its preview without a name (it is b's chat with c).
+    b.page.goto(WEB_URL)
+    b.open_dm_with(c)
+    b.say("psst")
+    expect(c.page.get_by_test_id("chat-item").first.get_by_test_id("chat-preview")).to_have_text("psst")  # at the top
+    dm = c.page.get_by_test_id("chat-item").filter(has_not_text="Weekend")
+    expect(dm.get_by_test_id("unread")).to_have_text("1")
+    expect(group.get_by_test_id("unread")).to_have_text("3")
+    screenshot(c, "chat-list")
+    group.click()
+    expect(c.bubbles("count me in")).to_be_in_viewport()
+    expect(seen).to_have_text("Seen by 2")  # a, still in the group, sees c read it
+    seen.click()
+    names = a.bubbles("saturday 10:00").get_by_test_id("seen-by-names")
+    expect(names).to_contain_text(b.name)
+    expect(names).to_contain_text(c.name)
+    c.page.get_by_test_id("back").click()
+    expect(group.get_by_test_id("chat-preview")).to_have_text(f"{b.name}: count me in")
+    expect(group.get_by_test_id("unread")).to_have_count(0)  # read: its badge is gone, the DM's stays
+    expect(dm.get_by_test_id("unread")).to_have_text("1")
+    dm.click()
+    c.say("ok")
+    c.page.get_by_test_id("back").click()
+    expect(dm.get_by_test_id("chat-preview")).to_have_text("You: ok")
+    expect(dm.get_by_test_id("unread")).to_have_count(0)
+    assert a.errors == [] and b.errors == [] and c.errors == []
+
+
+def test_with_read_receipts_off_in_settings_the_other_side_never_sees_read(people, stack):
+    a, b = people(viewport=MINIPAY_VIEWPORT), people(viewport=MINIPAY_VIEWPORT)
+
+    def share(on: bool) -> None:
+        b.page.goto(WEB_URL)
+        b.page.get_by_test_id("settings").locator("summary").click()
+        b.page.get_by_test_id("share-read-receipts").set_checked(on)
+        wait_until(lambda: stack["server"].get("/api/me/settings", b.token).json()["settings"]["read_receipts"] is on,
+                   20, f"read_receipts {on} on the server")
+
+    share(False)
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.say("did you read this?")
+    mine = a.bubbles("did you read this?")
+    wait_read(stack, b, url, seq_of(b.bubbles("did you read this?")))
+    b.say("maybe")  # after b's read: a receipt, were it shared, would have come first
+    expect(a.bubbles("maybe")).to_have_count(1)
+    assert mine.get_attribute("data-tick") == "sent"  # not read, not even delivered: nothing of b's is shown
+    a.page.reload()
+    expect(a.bubbles("maybe")).to_have_count(1)
+    assert mine.get_attribute("data-tick") == "sent"
+    share(True)
+    a.page.reload()  # shared again: b's positions are in the join's receipts
+    expect(mine).to_have_attribute("data-tick", "read")

@@ -54,6 +54,10 @@ class Hub:
         """To every socket of the address on this node, whatever chats it follows."""
         wire.broadcast(self.sio, address_room(address), event, data)
 
+    def to_sids(self, sids: Iterable[str], event: str, data: Any) -> None:
+        """To these sockets: one frame, encoded once whatever their number (the feed's events)."""
+        wire.to_sids(self.sio, sids, event, data)
+
     def end(self, sid: str, event: str, data: Any) -> None:
         """Tell one socket why, then disconnect it (its disconnect handler runs) and close its connection."""
         self.sio.emit(event, data, to=sid)

@@ -95,7 +95,11 @@ class Handlers(socketio.Namespace):
             self.node.sweeper.opened(identity.expires_at)
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.code) from None
-        self.node.subscriptions.open(conn)
+        try:
+            self.node.subscriptions.open(conn)  # reads the address's chats at its first socket here
+        except ApiError as exc:
+            self.on_disconnect(sid)
+            raise socketio.exceptions.ConnectionRefusedError(exc.code) from None
         environ.clear()  # a copy python-socketio would keep for the connection's life; nothing here reads it again
 
     def on_disconnect(self, sid: str, reason: Any = None) -> None:

@@ -2,7 +2,7 @@
 runs, and `close()` stops, every greenlet of the process that runs beside the requests. Each is owned, started and
 stopped by one part; this list is the one place that names them all:
 - the node's `greenlets`: the reconciler's rounds, the pinger (wire), session expiry, typing expiry; sign-outs being
-  carried out, and typing ended by a send;
+  carried out, typing ended by a send, and the feed's `chat:update` views being read;
 - the reconciler (`Reconciler.close`): XMTP look-ups (`pool`), a round's settlement writes (`writes`), health's count;
 - the fan-out (`Fanout.close`): one fill per served chat that found a gap;
 - sign-in by transaction (`Auth.close`): its poller, while look-ups wait;
@@ -24,16 +24,17 @@ import gevent
 import socketio
 from gevent.pool import Group
 
-from . import wire
+from . import receipts, wire
 from .backends import Backends
 from .connections import Connection
+from .errors import ApiError
 from .expiry import ExpirySweeper
 from .fanout import Fanout
 from .hub import Hub
 from .late import unseen
 from .models import Chat, Message, seen_from
 from .services import Services
-from .store import Stored
+from .store import Commit, Stored
 from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class Node:
         self.hub = Hub(sio)
         self.fanout = Fanout(s.store, self.deliver, self.chat_changed)
         self.subscriptions = Subscriptions(
-            self.hub, s.connections, s.presence, s.signals, self.fanout, self.greenlets.spawn
+            self.hub, s.connections, s.presence, s.signals, self.fanout, self.greenlets.spawn, s.store
         )
         self.sweeper = ExpirySweeper(s.connections, s.clock, self.end_session)
         self.loops: list[Callable[[], None]] = [
@@ -70,6 +71,8 @@ class Node:
         ):
             backends.broker.subscribe(listener)
             backends.broker.on_resync(resync)
+        backends.broker.subscribe(self.feed)  # after the fan-out: the removed are out of the chat's room first
+        backends.broker.on_resync(self.subscriptions.resync)
         s.signals.listen(self.signal)
         revocations.on_revoked(lambda session: self.greenlets.spawn(self.signed_out, session))
 
@@ -107,6 +110,46 @@ class Node:
         """Every socket following the chat hears of it (a removed one last); then those no longer members stop."""
         self.hub.to_chat(chat.id, "chat:update", chat)
         self.subscriptions.members_changed(chat)
+
+    def feed(self, commit: Commit) -> None:
+        """Broker listener: every member socket here that has not joined a chat hears of its member changes and its
+        latest message (the joined have `chat:update` and `message`); the removed hear that it is gone. Each event
+        is encoded once, whatever the number of its sockets; nothing here reads the store."""
+        hub, subscriptions = self.hub, self.subscriptions
+        for change in commit.chats:
+            gone = subscriptions.changed(change)
+            if update := subscriptions.watching(change.chat.id):
+                self.greenlets.spawn(self._views, change.chat.id, list(update))
+            hub.to_sids(gone, "chat:removed", {"chat_id": change.chat.id})
+        for item in commit.messages:
+            sids, last_seq = subscriptions.activity(item.message, item.new)
+            if sids:
+                m = item.message
+                activity = {"chat_id": m.chat_id, "last_seq": last_seq, "rev": m.rev, "last_message": m}
+                hub.to_sids(sids, "chat:activity", activity)
+        connections = self.services.connections
+        for moved in commit.positions:  # the marker's every socket, and the chat's joined ones when it shares them
+            sids = {conn.sid for conn in connections.of(moved.address)}
+            if receipts.to_chat(moved):
+                sids.update(hub.in_chat(moved.chat_id))
+            hub.to_sids(sids, "receipt", receipts.receipt(moved))
+
+    def _views(self, chat_id: str, sids: list[str]) -> None:
+        """`chat:update` to these sockets, each with the chat as its address sees it: a read per address, so in a
+        greenlet of its own (the commit listener may run in the store's writer). Only to those still following it."""
+        by_address: dict[str, list[str]] = {}
+        for sid in sids:
+            if (conn := self.services.connections.get(sid)) is not None:
+                by_address.setdefault(conn.address, []).append(sid)
+        for address, mine in by_address.items():
+            try:
+                view = self.services.store.view(chat_id, address)
+            except ApiError as exc:  # the list is right again at the client's next GET /api/chats
+                log.warning("could not read %s as %s sees it: %s", chat_id, address, exc)
+                return
+            watching = self.subscriptions.watching(chat_id)
+            if view is not None:
+                self.hub.to_sids([sid for sid in mine if sid in watching], "chat:update", view)
 
     def signal(self, chat_id: str, event: str, data: dict[str, Any], skip: str) -> None:
         """Typing and presence from any node, to the chat's sockets here but the address `skip`'s own."""

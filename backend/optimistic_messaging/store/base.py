@@ -144,6 +144,10 @@ class Store(Protocol):
     def settings(self, address: str) -> Settings:
         """The address's settings (the defaults until it puts some)."""
 
+    def chat_ids_of(self, address: str) -> dict[str, tuple[int, int]]:
+        """Every chat of the address, by id: the first seq it sees there and the chat's `last_seq` (what its sockets
+        follow by feed, in one read)."""
+
     def message(self, message_id: str) -> Message | None: ...
 
     def messages(self, message_ids: Iterable[str]) -> dict[str, Message]:

@@ -442,6 +442,13 @@ class JsonlStore:
     def chats_of(self, address: str, before: int | None, limit: int) -> tuple[list[ChatView], int | None]:
         return self.state.chats_of(address, before, limit)
 
+    def chat_ids_of(self, address: str) -> dict[str, tuple[int, int]]:
+        rooms = self.state.rooms
+        return {
+            chat_id: (rooms[chat_id].starts.get(address, 1), rooms[chat_id].last_seq)
+            for chat_id in self.state.member_of.get(address, ())
+        }
+
     def message(self, message_id: str) -> Message | None:
         return self.state.message(message_id)
 

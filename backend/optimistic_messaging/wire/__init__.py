@@ -30,7 +30,7 @@ from typing import Any
 import socketio
 
 from . import engine, frames, http
-from .engine import Later, broadcast, broadcast_many, close_socket, in_room, room_empty
+from .engine import Later, broadcast, broadcast_many, close_socket, in_room, room_empty, to_sids
 from .frames import Frame, LeanQueue, deliver, drop, event_frame, text_frame
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "install",
     "room_empty",
     "text_frame",
+    "to_sids",
 ]
 
 PINNED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "gevent-websocket": "0.10.1", "gevent": "26.9.0"}

@@ -21,7 +21,7 @@ import socketio
 
 from ..errors import ApiError, internal, refused
 from ..stats import METER
-from .frames import deliver, deliver_soon, drop, event_frame, text_frame
+from .frames import Frame, deliver, deliver_soon, drop, event_frame, text_frame
 
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 MAX_IN_FLIGHT = 256  # answers one socket may have outstanding; past it, its reader waits (backpressure)
@@ -50,6 +50,17 @@ def broadcast_many(sio: socketio.Server, events: Iterable[tuple[str, str, Any, C
 def broadcast(sio: socketio.Server, room: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
     """Emit one event to every socket in the room but `skip`."""
     broadcast_many(sio, ((room, event, data, skip),))
+
+
+def to_sids(sio: socketio.Server, sids: Iterable[str], event: str, data: Any) -> None:
+    """Emit one event to these sockets (on '/'): its frame encoded once, whatever their number."""
+    by_sid = sio.manager.rooms.get("/", {}).get(None, {})  # python-socketio's own sid -> engine.io sid map
+    sockets = sio.eio.sockets
+    frame: Frame | None = None
+    for sid in sids:
+        if (eio_sid := by_sid.get(sid)) is not None and (eio_socket := sockets.get(eio_sid)) is not None:
+            frame = frame or event_frame(event, data)
+            deliver_soon(eio_socket, frame)
 
 
 def in_room(sio: socketio.Server, room: str) -> list[str]:

@@ -59,19 +59,22 @@ export function ChatView({ chatId, session }: { chatId: string; session: Session
         {known && chat.membership !== "not-member" && (
           <AvatarPicture seed={known && isDm(known) ? (others[0] ?? known.id) : chatId} label={title} size={32} />
         )}
-        <span className="title" data-testid="chat-title">
-          {title}
+        {/* The members under the name, as messengers put them: beside it they left a 360 px phone no room for it. */}
+        <span className="title-block">
+          <span className="title" data-testid="chat-title">
+            {title}
+          </span>
+          {known && chat.membership === "member" && (
+            <button
+              className="members"
+              data-testid="members-toggle"
+              aria-expanded={showMembers}
+              onClick={() => setShowMembers((shown) => !shown)}
+            >
+              {counted(known.members.length, "member")}
+            </button>
+          )}
         </span>
-        {known && chat.membership === "member" && (
-          <button
-            className="secondary small"
-            data-testid="members-toggle"
-            aria-expanded={showMembers}
-            onClick={() => setShowMembers((shown) => !shown)}
-          >
-            {counted(known.members.length, "member")}
-          </button>
-        )}
         <Explained info={connectionStatus(chat.connection)} testId="connection" className="connection end" />
       </header>
       {showMembers && known && chat.membership === "member" && (

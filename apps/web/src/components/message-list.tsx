@@ -94,9 +94,13 @@ export function MessageList({
   }, [messages, onSeen]);
 
   const onJump = useCallback((id: string) => {
-    const target = list.current?.querySelector<HTMLElement>(`[data-id="${CSS.escape(id)}"]`);
-    if (!target) return;
-    target.scrollIntoView({ block: "center", behavior: "smooth" });
+    const el = list.current;
+    const target = el?.querySelector<HTMLElement>(`[data-id="${CSS.escape(id)}"]`);
+    if (!el || !target) return;
+    // At once, not smoothly: what changes while a smooth scroll runs (a reaction, a receipt) would pull the view
+    // back to the newest. The highlight says where it went.
+    target.scrollIntoView({ block: "center" });
+    before.current = { ...before.current, top: el.scrollTop, nearBottom: isNearBottom(el) };
     target.classList.remove("flash");
     void target.offsetWidth; // restart the highlight
     target.classList.add("flash");

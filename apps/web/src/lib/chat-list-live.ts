@@ -1,7 +1,8 @@
 // The chat list kept alive between two reads of `GET /api/chats` (contract v1.2): `chat:update` puts a chat in (or
 // refreshes it), `chat:removed` takes it out, `chat:activity` moves it to the top with its latest message and counts
-// it unread when it is someone else's, and our own `receipt` (another device read on) lowers the count. Pure
-// functions; a stale or repeated event (a rev already held) changes nothing.
+// it unread when it is someone else's, and our own `receipt` (another device read on) lowers the count; what the
+// list shows of others' messages has reached this device (`undelivered`). Pure functions; a stale or repeated event
+// (a rev already held) changes nothing.
 import type { ChatListState } from "./chat-pages";
 import type { Chat, ChatActivity, ReceiptEvent } from "./types";
 
@@ -57,4 +58,14 @@ export function ownReceipt(list: ChatListState, event: ReceiptEvent, me: string)
   const left = Math.max(0, held.last_seq - event.read_seq);
   const unread = Math.min(held.unread ?? 0, left);
   return chatUpdated(list, { ...held, read_seq: event.read_seq, delivered_seq: Math.max(held.delivered_seq ?? 0, event.delivered_seq), unread });
+}
+
+/** The chats whose latest message, someone else's, has reached this device (the list shows it) past our delivered
+ * position: each with the `delivered_seq` to mark. */
+export function undelivered(list: ChatListState, me: string): { chat_id: string; delivered_seq: number }[] {
+  return list.chats.flatMap((chat) => {
+    const last = chat.last_message;
+    if (!last || last.deleted || same(last.sender, me) || (chat.delivered_seq ?? 0) >= chat.last_seq) return [];
+    return [{ chat_id: chat.id, delivered_seq: chat.last_seq }];
+  });
 }

@@ -161,6 +161,20 @@ describe("HomeStore's live list (v1.2)", () => {
     ]);
   });
 
+  it("marks delivered what the list shows of others' latest messages, once per connection", async () => {
+    const last = (id: string, seq: number, sender: string, over: Partial<Message> = {}) =>
+      ({ last_seq: seq, rev: seq, last_message: serverMessage(id, seq, { sender, ...over }) });
+    const h = await live([
+      v12(1, last("c1", 4, PEER)),
+      v12(2, { ...last("c2", 3, PEER), delivered_seq: 3 }), // there already
+      v12(3, last("c3", 2, ME)), // ours
+      v12(4, last("c4", 5, PEER, { deleted: true, body: "" })),
+    ]);
+    expect(h.socket.emitted("mark")).toEqual([{ chat_id: "c1", delivered_seq: 4 }]);
+    h.socket.push("chat:update", v12(1, { title: "Renamed" })); // the list changed, c1 was asked for already
+    expect(h.socket.emitted("mark")).toHaveLength(1);
+  });
+
   it("takes back the count of an unread latest message deleted, and keeps its place", async () => {
     const h = await live([v12(1), v12(2)]);
     h.socket.push("chat:activity", activity("c2", 1));

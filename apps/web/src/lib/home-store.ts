@@ -1,12 +1,13 @@
 // The start page's data, without React: the chat list page by page, its error, XMTP coming up in the background
 // (its conversations mirrored, then the list loaded again), and the actions (new DM or group, sign-out). The list is
 // live (contract v1.2): a socket that joins no chat hears `chat:update`, `chat:removed`, `chat:activity` and our own
-// `receipt`, and every (re)connect reads the list again; a failed read is retried by itself. The page renders
+// `receipt`, and every (re)connect reads the list again; a failed read is retried by itself. Others' messages the
+// list shows have reached this device: they are marked delivered. The page renders
 // `getState()` through `useHome`.
 import { io, type Socket } from "socket.io-client";
 import { api, ApiError } from "./api";
 import { signOut as endSession } from "./auth";
-import { chatActivity, chatRemoved, chatUpdated, ownReceipt } from "./chat-list-live";
+import { chatActivity, chatRemoved, chatUpdated, ownReceipt, undelivered } from "./chat-list-live";
 import { appendPage, firstPage, readPage, type ChatListState } from "./chat-pages";
 import { config } from "./config";
 import { deviceStorage } from "./device-storage";
@@ -45,6 +46,9 @@ type Owner = Pick<Session, "token" | "address" | "wallet">;
 /** A failed read of the list is tried again after this, doubling up to LIST_RETRY_MAX_MS. */
 export const LIST_RETRY_MS = 1000;
 const LIST_RETRY_MAX_MS = 15_000;
+/** `mark`s sent at once for what the list shows, well under the per-address event burst; the rest go with the next
+ * change of the list. */
+const DELIVERED_AT_ONCE = 10;
 
 export class HomeStore {
   private state: HomeState = initialHomeState;
@@ -60,6 +64,8 @@ export class HomeStore {
   /** Reads that failed in a row: the next retry waits longer. */
   private failures = 0;
   private readonly retryer = new Retryer(() => this.reload());
+  /** The delivered_seq asked for per chat on this connection: not asked again. */
+  private readonly deliveredAsked = new Map<string, number>();
 
   constructor(
     private readonly owner: Owner,
@@ -78,6 +84,20 @@ export class HomeStore {
   private set(change: Partial<HomeState>): void {
     this.state = { ...this.state, ...change };
     for (const listener of this.listeners) listener();
+    if (change.list) this.markDelivered();
+  }
+
+  /** Others' latest messages the list shows have reached this device: marked delivered, once per chat and seq on a
+   * connection. */
+  private markDelivered(): void {
+    const { list } = this.state;
+    const socket = this.socket;
+    if (!list || !socket?.connected) return;
+    const due = undelivered(list, this.owner.address).filter((m) => m.delivered_seq > (this.deliveredAsked.get(m.chat_id) ?? 0));
+    for (const mark of due.slice(0, DELIVERED_AT_ONCE)) {
+      this.deliveredAsked.set(mark.chat_id, mark.delivered_seq);
+      socket.emit("mark", mark, () => undefined);
+    }
   }
 
   /** Loads the first page and brings XMTP up; the returned function drops what they answer after it. */
@@ -109,6 +129,8 @@ export class HomeStore {
       // Events missed while away are not replayed: the list is read again (the first read is under way already).
       if (connectedBefore || this.state.error) this.reload();
       connectedBefore = true;
+      this.deliveredAsked.clear();
+      this.markDelivered();
     });
     socket.on("chat:update", (chat: Chat) => this.change((list) => chatUpdated(list, chat)));
     socket.on("chat:removed", (event: { chat_id: string }) => this.change((list) => chatRemoved(list, event.chat_id)));
@@ -132,22 +154,15 @@ export class HomeStore {
     if (changed !== list) this.set({ list: changed });
   }
 
-  /** A new message: the list follows; a chat it does not hold is read; someone else's message has reached this
-   * device, so it is marked delivered. */
+  /** A new message: the list follows (and marks it delivered); a chat it does not hold is read. */
   private activity(event: ChatActivity): void {
     const list = this.state.list;
     if (!list) return;
     const next = chatActivity(list, event, this.owner.address);
     if (next === null) {
       api.chat(this.token, event.chat_id).then(({ chat }) => this.change((held) => chatUpdated(held, chat)), () => undefined);
-    } else if (next === list) {
-      return; // a repeat: marked already
-    } else {
+    } else if (next !== list) {
       this.set({ list: next });
-    }
-    const { sender, deleted } = event.last_message;
-    if (!deleted && sender.toLowerCase() !== this.owner.address.toLowerCase() && this.socket?.connected) {
-      this.socket.emit("mark", { chat_id: event.chat_id, delivered_seq: event.last_seq }, () => undefined);
     }
   }
 

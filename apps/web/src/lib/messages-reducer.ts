@@ -67,6 +67,9 @@ export interface ChatState {
   /** Our read position when this view first joined: the "N new messages" divider sits after it and stays there while
    * we read on. Null before the first join (or from a v1.1 server, which tells no positions). */
   unreadFrom: number | null;
+  /** The chat's last seq when this view first joined: what comes after it arrives while the chat is open, and is
+   * not counted under the divider. */
+  unreadTo: number | null;
 }
 
 export type Action =
@@ -122,6 +125,7 @@ export function initialChatState(chatId: string, me: string): ChatState {
     online: [],
     positions: {},
     unreadFrom: null,
+    unreadTo: null,
   };
 }
 
@@ -228,6 +232,7 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
         membership: "member" as const,
         online: [...ack.online],
         unreadFrom: state.unreadFrom ?? ack.chat.read_seq ?? null,
+        unreadTo: state.unreadTo ?? ack.chat.last_seq,
       };
       if (sinceRev !== null && ack.has_more) {
         // A cut catch-up: seen without holes only up to the last change; the rest is paged from there. Anything

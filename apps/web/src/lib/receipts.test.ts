@@ -78,6 +78,15 @@ describe("the unread divider", () => {
     expect(unreadDivider(run(joined({ chat: chat(5, { read_seq: 5 }), changes })), selectMessages(state))).toBeNull();
     expect(run(joined({ chat: chat(5), changes })).unreadFrom).toBeNull(); // a v1.1 server tells no positions
   });
+
+  it("counts only what was unread when the chat was opened: nothing for a chat read up to its end, however much comes", () => {
+    const opened = run(joined({ chat: chat(1, { read_seq: 1 }), changes: [message(1)] }));
+    const live = messagesReducer(opened, { type: "socketMessages", messages: [message(2), message(3)] });
+    expect(unreadDivider(live, selectMessages(live))).toBeNull();
+    const behind = run(joined({ chat: chat(2, { read_seq: 1 }), changes: [message(1), message(2)] }));
+    const more = messagesReducer(behind, { type: "socketMessages", messages: [message(3)] });
+    expect(unreadDivider(more, selectMessages(more))).toEqual({ beforeKey: `${CHAT}/2`, count: 1 });
+  });
 });
 
 describe("markDue", () => {

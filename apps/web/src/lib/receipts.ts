@@ -32,11 +32,14 @@ export function readersOf(state: ChatState, seq: number): string[] {
 }
 
 /** Where the "N new messages" divider goes: before the first message after our read position when we opened the
- * chat, counting the others' messages after it that are not deleted; null when nothing was unread. */
+ * chat, counting the others' messages that were unread then and are not deleted (not those that came while the
+ * chat was open); null when nothing was unread. */
 export function unreadDivider(state: ChatState, messages: ViewMessage[]): { beforeKey: string; count: number } | null {
-  const from = state.unreadFrom;
-  if (from === null) return null;
-  const unread = messages.filter((m) => m.seq !== null && m.seq > from && !same(m.sender, state.me) && !m.deleted);
+  const { unreadFrom: from, unreadTo: to } = state;
+  if (from === null || to === null) return null;
+  const unread = messages.filter(
+    (m) => m.seq !== null && m.seq > from && m.seq <= to && !same(m.sender, state.me) && !m.deleted,
+  );
   const first = unread[0];
   return first ? { beforeKey: first.key, count: unread.length } : null;
 }

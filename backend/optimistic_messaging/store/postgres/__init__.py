@@ -835,6 +835,14 @@ class PgStore:
         rows = self.query(f"SELECT {', '.join(SETTINGS_FIELDS)} FROM settings WHERE address = %s", (address,))
         return Settings(*rows[0]) if rows else Settings()
 
+    def chat_ids_of(self, address: str) -> dict[str, tuple[int, int]]:
+        rows = self.query(
+            "SELECT mine.chat_id, mine.visible_from, c.last_seq FROM members mine JOIN chats c ON c.id = mine.chat_id "
+            "WHERE mine.address = %s",
+            (address,),
+        )
+        return {chat_id: (int(first), int(last_seq)) for chat_id, first, last_seq in rows}
+
     def message(self, message_id_: str) -> Message | None:
         chat_id, seq = _split(message_id_)
         rows = self.query(f"SELECT {COLUMNS} FROM messages WHERE chat_id = %s AND seq = %s", (chat_id, seq))
