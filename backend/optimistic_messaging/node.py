@@ -122,11 +122,14 @@ class Node:
                 self.greenlets.spawn(self._views, change.chat.id, list(update))
             hub.to_sids(gone, "chat:removed", {"chat_id": change.chat.id})
         for item in commit.messages:
-            sids, last_seq = subscriptions.activity(item.message, item.new)
-            if sids:
-                m = item.message
-                activity = {"chat_id": m.chat_id, "last_seq": last_seq, "rev": m.rev, "last_message": m}
-                hub.to_sids(sids, "chat:activity", activity)
+            m = item.message
+            sids, blind, last_seq = subscriptions.activity(m, item.new)
+            if not sids and not blind:
+                continue
+            activity = {"chat_id": m.chat_id, "last_seq": last_seq, "rev": m.rev, "last_message": m}
+            hub.to_sids(sids, "chat:activity", activity)
+            if blind:
+                hub.to_sids(blind, "chat:activity", {**activity, "last_message": seen_from(m, m.seq)})
         connections = self.services.connections
         for moved in commit.positions:  # the marker's every socket, and the chat's joined ones when it shares them
             sids = {conn.sid for conn in connections.of(moved.address)}
