@@ -147,3 +147,18 @@ def test_a_mark_reaches_the_markers_other_sockets_and_the_chats_joined_ones(serv
         assert peer.wait("receipt") == receipt
     marked(m, server, mallory)
     assert m.received("receipt") == []
+
+
+def test_a_receipt_shows_a_member_added_later_no_position_below_where_it_began(server, wallets, peers):
+    alice, bob, carol = wallets(3)
+    chat = group(server, alice, bob)
+    a, b, c = peers(server, alice), peers(server, bob), peers(server, carol)
+    for body in ("one", "two"):
+        a.send(chat["id"], body)
+    assert server.post(f"/api/chats/{chat['id']}/members", {"members": [carol.address]}, alice.token).status_code == 200
+    c.join(chat["id"])
+    a.join(chat["id"])
+    assert b.call("mark", {"chat_id": chat["id"], "read_seq": 1})["ok"]
+    mine = {"chat_id": chat["id"], "address": bob.address, "read_seq": 1, "delivered_seq": 1}
+    assert a.wait("receipt") == mine, "a first member sees where bob is"
+    assert c.wait("receipt") == {**mine, "read_seq": 2, "delivered_seq": 2}, "carol began at 2"

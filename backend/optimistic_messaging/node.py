@@ -32,7 +32,7 @@ from .expiry import ExpirySweeper
 from .fanout import Fanout
 from .hub import Hub
 from .late import unseen
-from .models import Chat, Message, seen_from
+from .models import Chat, Message, PositionMoved, seen_from
 from .services import Services
 from .store import Commit, Stored
 from .subscriptions import Subscriptions
@@ -135,7 +135,21 @@ class Node:
             sids = {conn.sid for conn in connections.of(moved.address)}
             if receipts.to_chat(moved):
                 sids.update(hub.in_chat(moved.chat_id))
-            hub.to_sids(sids, "receipt", receipts.receipt(moved))
+            for first, some in self._by_start(moved, sids).items():
+                hub.to_sids(some, "receipt", receipts.receipt(moved, first))
+
+    def _by_start(self, moved: PositionMoved, sids: set[str]) -> dict[int, set[str]]:
+        """The receipt's sockets by the first seq their address sees of the chat: a member added later sees no
+        position below where it began. One group (the common case) unless such a member's start is above it."""
+        late = self.fanout.late(moved.chat_id)
+        if not late or moved.read_seq >= max(late.values()) - 1:
+            return {1: sids}
+        groups: dict[int, set[str]] = {}
+        for sid in sids:
+            conn = self.services.connections.get(sid)
+            first = late.get(conn.address, 1) if conn is not None and conn.address != moved.address else 1
+            groups.setdefault(first, set()).add(sid)
+        return groups
 
     def _views(self, chat_id: str, sids: list[str]) -> None:
         """`chat:update` to these sockets, each with the chat as its address sees it: a read per address, so in a
