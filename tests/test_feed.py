@@ -104,6 +104,23 @@ def test_a_late_added_member_never_hears_of_a_message_from_before_it(server, wal
     assert [x["last_message"]["id"] for x in activity_of(c, chat["id"])] == [new["id"]]
 
 
+def test_a_reply_to_a_message_from_before_a_late_added_member_reaches_its_chat_list_naming_none(
+        server, wallets, peers):
+    alice, bob, carol, dave = wallets(4)
+    chat = group(server, alice, bob)
+    a, b, c = peers(server, alice), peers(server, bob), peers(server, carol)
+    old = a.send(chat["id"], "before carol")["message"]
+    assert server.post(f"/api/chats/{chat['id']}/members", {"members": [carol.address]}, alice.token).status_code == 200
+    reply = a.send(chat["id"], "re before carol", reply_to=old["id"])["message"]
+    shown = c.wait("chat:activity", lambda x: x["last_message"]["id"] == reply["id"])["last_message"]
+    assert shown == {**reply, "reply_to": None}
+    assert b.wait("chat:activity", lambda x: x["last_message"]["id"] == reply["id"])["last_message"] == reply
+    assert server.post(f"/api/chats/{chat['id']}/members", {"members": [dave.address]}, alice.token).status_code == 200
+    for peer, reply_to in ((c, None), (b, old["id"])):  # the view each reads of the chat, as it is now
+        view = peer.wait("chat:update", lambda x: x["id"] == chat["id"] and dave.address in x["members"])
+        assert view["last_message"]["id"] == reply["id"] and view["last_message"]["reply_to"] == reply_to
+
+
 def test_chat_update_by_feed_is_the_chat_as_its_receiver_sees_it(server, wallets, peers):
     alice, bob, carol = wallets(3)
     chat = group(server, alice, bob)
@@ -130,3 +147,18 @@ def test_a_mark_reaches_the_markers_other_sockets_and_the_chats_joined_ones(serv
         assert peer.wait("receipt") == receipt
     marked(m, server, mallory)
     assert m.received("receipt") == []
+
+
+def test_a_receipt_shows_a_member_added_later_no_position_below_where_it_began(server, wallets, peers):
+    alice, bob, carol = wallets(3)
+    chat = group(server, alice, bob)
+    a, b, c = peers(server, alice), peers(server, bob), peers(server, carol)
+    for body in ("one", "two"):
+        a.send(chat["id"], body)
+    assert server.post(f"/api/chats/{chat['id']}/members", {"members": [carol.address]}, alice.token).status_code == 200
+    c.join(chat["id"])
+    a.join(chat["id"])
+    assert b.call("mark", {"chat_id": chat["id"], "read_seq": 1})["ok"]
+    mine = {"chat_id": chat["id"], "address": bob.address, "read_seq": 1, "delivered_seq": 1}
+    assert a.wait("receipt") == mine, "a first member sees where bob is"
+    assert c.wait("receipt") == {**mine, "read_seq": 2, "delivered_seq": 2}, "carol began at 2"

@@ -55,6 +55,78 @@ def test_a_member_added_later_cannot_reply_to_what_is_not_theirs_to_see(server, 
     assert ok(d.send(chat["id"], "re", reply_to=after["id"]))["reply_to"] == after["id"]
 
 
+def add(server, adder, chat: dict, member, **extra) -> None:
+    r = server.post(f"/api/chats/{chat['id']}/members", {"members": [member.address], **extra}, adder.token)
+    assert r.status_code == 200, r.text
+
+
+def seen_replies(server, chat: dict, wallet, message: dict) -> dict[str, object]:
+    """Where `wallet` reads `message` outside the live events: its `reply_to` in each (the Chat's as its latest)."""
+    url = f"/api/chats/{chat['id']}"
+    found = {
+        "history": server.get(f"{url}/messages", wallet.token).json()["messages"],
+        "changes": server.get(f"{url}/changes?since_rev=0", wallet.token).json()["changes"],
+    }
+    latest = {
+        "chat": server.get(url, wallet.token).json()["chat"]["last_message"],
+        "list": next(c for c in server.get("/api/chats", wallet.token).json()["chats"] if c["id"] == chat["id"])[
+            "last_message"],
+    }
+    return {where: next(m["reply_to"] for m in found[where] if m["id"] == message["id"]) for where in found} | {
+        where: m["reply_to"] for where, m in latest.items() if m["id"] == message["id"]}
+
+
+def test_a_reply_to_a_message_from_before_a_member_was_added_names_none_to_them_wherever_they_read_it(
+        server, wallets, peers):
+    alice, bob, carol, eve = wallets(4)
+    chat = new_chat(server, alice, bob, Wallet())  # a group: members can be added
+    a, b = peers(server, alice), peers(server, bob)
+    before = ok(a.send(chat["id"], "before carol"))
+    add(server, alice, chat, carol)  # carol sees the chat from seq 2 on
+    c = peers(server, carol)
+    for peer in (a, c):
+        peer.join(chat["id"])
+    reply = ok(b.send(chat["id"], "re before", reply_to=before["id"]))
+    assert reply["reply_to"] == before["id"]
+    assert c.wait("message", lambda m: m["id"] == reply["id"])["reply_to"] is None
+    assert a.wait("message", lambda m: m["id"] == reply["id"])["reply_to"] == before["id"], "alice sees it all"
+    add(server, alice, chat, eve)  # eve, from seq 3 on, gets nothing of the reply
+    e = peers(server, eve)
+    e.join(chat["id"])
+    liked = ok(react(c, reply))  # carol's own ack, and the update to every socket as its member sees it
+    assert liked["reply_to"] is None and liked["reaction_counts"] == {"👍": 1}
+    assert a.wait("message:update", lambda m: m["id"] == reply["id"])["reply_to"] == before["id"]
+    assert c.wait("message:update", lambda m: m["id"] == reply["id"])["reply_to"] is None
+    later = ok(a.send(chat["id"], "re reply", reply_to=reply["id"]))
+    assert e.wait("message", lambda m: m["id"] == later["id"])["reply_to"] is None
+    assert e.received("message:update") == [], "the reply itself is not eve's"
+    assert c.wait("message", lambda m: m["id"] == later["id"])["reply_to"] == reply["id"], "carol sees the reply"
+    assert seen_replies(server, chat, carol, reply) == {"history": None, "changes": None}
+    assert seen_replies(server, chat, carol, later) == dict.fromkeys(["history", "changes", "chat", "list"], reply["id"])
+    assert seen_replies(server, chat, bob, reply) == {"history": before["id"], "changes": before["id"]}
+    ok(b.send(chat["id"], "re before, again", reply_to=before["id"]))
+    again = c.wait("message", lambda m: m["body"] == "re before, again")
+    assert seen_replies(server, chat, carol, again) == dict.fromkeys(["history", "changes", "chat", "list"], None)
+    assert seen_replies(server, chat, bob, again) == dict.fromkeys(["history", "changes", "chat", "list"], before["id"])
+    for joined in (c.join(chat["id"]), c.join(chat["id"], since_rev=0)):
+        replies = {m["id"]: m["reply_to"] for m in joined["changes"]}
+        assert replies == {reply["id"]: None, later["id"]: reply["id"], again["id"]: None}
+        assert joined["chat"]["last_message"]["reply_to"] is None
+
+
+def test_a_member_added_with_the_history_shared_sees_where_replies_point(server, wallets, peers):
+    alice, bob, dave = wallets(3)
+    chat = new_chat(server, alice, bob, Wallet())
+    before = ok(peers(server, alice).send(chat["id"], "before dave"))
+    add(server, alice, chat, dave, share_history=True)
+    d = peers(server, dave)
+    d.join(chat["id"])
+    reply = ok(peers(server, bob).send(chat["id"], "re before", reply_to=before["id"]))
+    assert d.wait("message", lambda m: m["id"] == reply["id"])["reply_to"] == before["id"]
+    assert seen_replies(server, chat, dave, reply) == dict.fromkeys(["history", "changes", "chat", "list"], before["id"])
+    assert d.join(chat["id"])["changes"][-1]["reply_to"] == before["id"]
+
+
 def test_a_repeated_send_answers_the_first_message_whatever_reply_to_says(server, wallets, peers):
     alice, bob = wallets(2)
     chat = new_chat(server, alice, bob)

@@ -6,7 +6,7 @@ import secrets
 
 from .errors import ApiError
 from .limits import RateLimiter
-from .models import Chat, ChatView, Message
+from .models import Chat, ChatView, Message, seen_from
 from .store import Store
 
 MAX_CHANGES = 500
@@ -108,8 +108,14 @@ class Chats:
     def history(
         self, caller: str, chat_id: str, before: int | None, after: int | None, limit: int
     ) -> tuple[list[Message], bool]:
-        first = self.require_member(caller, chat_id)
-        return self.store.page(chat_id, before, after, limit, first)
+        return self.page_from(chat_id, before, after, limit, self.require_member(caller, chat_id))
+
+    def page_from(
+        self, chat_id: str, before: int | None, after: int | None, limit: int, first: int
+    ) -> tuple[list[Message], bool]:
+        """The same for a member already checked (who sees from seq `first` on), as they see each message."""
+        found, has_more = self.store.page(chat_id, before, after, limit, first)
+        return [seen_from(m, first) for m in found], has_more
 
     def changes(
         self, caller: str, chat_id: str, since_rev: int, limit: int = MAX_CHANGES
@@ -120,8 +126,9 @@ class Chats:
     def changes_from(
         self, chat_id: str, since_rev: int, first: int, limit: int = MAX_CHANGES
     ) -> tuple[list[Message], bool]:
-        """The same for a member already checked (who sees from seq `first` on): no second membership read."""
+        """The same for a member already checked (who sees from seq `first` on), as they see each message."""
         found, has_more = self.store.changes(chat_id, since_rev, limit, first)
+        found = [seen_from(m, first) for m in found]
         chars = 0
         for i, message in enumerate(found):
             chars += len(message.body)

@@ -9,7 +9,7 @@ from .chats import Chats
 from .config import Config
 from .errors import ApiError
 from .limits import RateLimiter
-from .models import Message
+from .models import Message, seen_from
 from .reactions import Reaction, deleted_fields, emoji
 from .store import NewMessage, Pending, Store
 from .verifiers.xmtp import bindable, xmtp_message_id
@@ -49,7 +49,7 @@ class Messaging:
         payload = v.obj(payload)
         xmtp_id = v.xmtp_id(payload)
         keyed = v.optional_bool(payload, "keyed")
-        message = self._visible(sender, payload)
+        message, _ = self._visible(sender, payload)
         if message.sender != sender:
             raise ApiError("forbidden", "only the sender of a message may attest its XMTP id")
         if message.deleted:
@@ -70,11 +70,12 @@ class Messaging:
         if action not in ("added", "removed"):
             raise ApiError("invalid", '\'action\' must be "added" or "removed"')
         reaction = Reaction(sender, emoji(payload.get("emoji")), action == "added")
-        return self.store.react(self._visible(sender, payload).id, reaction)
+        message, first = self._visible(sender, payload)
+        return seen_from(self.store.react(message.id, reaction), first)
 
     def delete(self, sender: str, payload: Any) -> Message:
         """Delete for everyone, by its sender only: its text and reactions are erased; a repeat answers it as it is."""
-        message = self._visible(sender, v.obj(payload))
+        message, _ = self._visible(sender, v.obj(payload))
         if message.sender != sender:
             raise ApiError("forbidden", "only the sender of a message may delete it")
 
@@ -83,15 +84,16 @@ class Messaging:
 
         return self.store.change(message.id, erase)
 
-    def _visible(self, caller: str, payload: dict[str, Any]) -> Message:
-        """The message `payload` names, if the caller is a member who sees it (`forbidden`, else `not_found`)."""
+    def _visible(self, caller: str, payload: dict[str, Any]) -> tuple[Message, int]:
+        """The message `payload` names, if the caller is a member who sees it (`forbidden`, else `not_found`); and
+        the first seq the caller sees."""
         chat_id = v.chat_id(payload)
         message_id = v.string(payload, "message_id", v.MESSAGE_ID, "a message id as the server gave it")
         first = self.chats.require_member(caller, chat_id)
         message = self.store.message(message_id)
         if message is None or message.chat_id != chat_id or message.seq < first:
             raise ApiError("not_found", f"no message {message_id!r} in chat {chat_id!r}")
-        return message
+        return message, first
 
 
 def bound(chat_id: str, client_id: str, body: str, xmtp_id: str, keyed: bool) -> bool:

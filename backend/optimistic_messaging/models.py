@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 
@@ -33,11 +33,17 @@ class ChatView(Chat):
 
     @classmethod
     def of(
-        cls, chat: Chat, last: Message | None = None, position: Position | None = None, deleted: int = 0
+        cls,
+        chat: Chat,
+        last: Message | None = None,
+        position: Position | None = None,
+        deleted: int = 0,
+        first: int = 1,
     ) -> ChatView:
         """From the chat's counters and the member's position: messages after `read_seq` are others' (a send moves
         its sender's position to it), so the unread are counted by subtraction, never by reading history, less the
-        `deleted` ones after `read_seq` (a count the store keeps). Without a position (not a member): nothing."""
+        `deleted` ones after `read_seq` (a count the store keeps). Without a position (not a member): nothing. The
+        latest message as a member who sees the chat from seq `first` on gets it."""
         read_seq, delivered_seq = (position.read_seq, position.delivered_seq) if position else (0, 0)
         unread = min(UNREAD_CAP, max(0, chat.last_seq - read_seq - deleted)) if position else 0
         return cls(
@@ -48,7 +54,7 @@ class ChatView(Chat):
             chat.created_at,
             chat.last_seq,
             chat.rev,
-            last,
+            None if last is None else seen_from(last, first),
             read_seq,
             delivered_seq,
             unread,
@@ -164,6 +170,19 @@ class Message:
 def message_id(chat_id: str, seq: int) -> str:
     """Unique without a global counter: '/' never occurs in a chat id, and (chat, seq) is immutable."""
     return f"{chat_id}/{seq}"
+
+
+def message_seq(message_id_: str) -> int:
+    """The seq of a message id the server made (`message_id`'s inverse)."""
+    return int(message_id_.rpartition("/")[2])
+
+
+def seen_from(message: Message, first: int) -> Message:
+    """The message as a member who sees the chat from seq `first` on gets it: a reply to an earlier message names
+    none (`reply_to` null), since earlier message ids are not theirs."""
+    if message.reply_to is None or message_seq(message.reply_to) >= first:
+        return message
+    return replace(message, reply_to=None)
 
 
 Settler = Literal["payment", "xmtp", "plain"]

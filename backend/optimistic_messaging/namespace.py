@@ -121,7 +121,7 @@ class Handlers(socketio.Namespace):
             raise ApiError("unauthorized", "this connection was closed")
         try:
             if since_rev is None:
-                changes, has_more = s.store.page(chat_id, None, None, JOIN_PAGE, first)
+                changes, has_more = s.chats.page_from(chat_id, None, None, JOIN_PAGE, first)
             else:
                 changes, has_more = s.chats.changes_from(chat_id, since_rev, first)
             chat = s.store.view(chat_id, conn.address)

@@ -31,7 +31,8 @@ from .errors import ApiError
 from .expiry import ExpirySweeper
 from .fanout import Fanout
 from .hub import Hub
-from .models import Chat, Message
+from .late import unseen
+from .models import Chat, Message, PositionMoved, seen_from
 from .services import Services
 from .store import Commit, Stored
 from .subscriptions import Subscriptions
@@ -95,15 +96,15 @@ class Node:
 
     def deliver(self, stored: list[Stored]) -> None:
         """Each batch goes out in order: every socket sees its chats' messages in seq order."""
-        self.hub.to_chats(
-            (
-                item.message.chat_id,
-                "message" if item.new else "message:update",
-                item.message,
-                self._hidden(item.message),
-            )
-            for item in stored
-        )
+        events: list[tuple[str, str, Any, Collection[str]]] = []
+        for item in stored:
+            m, event = item.message, "message" if item.new else "message:update"
+            late = self.fanout.late(m.chat_id)
+            if late:
+                events += self._as_seen(m, event, late)
+            else:
+                events.append((m.chat_id, event, m, ()))
+        self.hub.to_chats(events)
 
     def chat_changed(self, chat: Chat) -> None:
         """Every socket following the chat hears of it (a removed one last); then those no longer members stop."""
@@ -121,17 +122,34 @@ class Node:
                 self.greenlets.spawn(self._views, change.chat.id, list(update))
             hub.to_sids(gone, "chat:removed", {"chat_id": change.chat.id})
         for item in commit.messages:
-            sids, last_seq = subscriptions.activity(item.message, item.new)
-            if sids:
-                m = item.message
-                activity = {"chat_id": m.chat_id, "last_seq": last_seq, "rev": m.rev, "last_message": m}
-                hub.to_sids(sids, "chat:activity", activity)
+            m = item.message
+            sids, blind, last_seq = subscriptions.activity(m, item.new)
+            if not sids and not blind:
+                continue
+            activity = {"chat_id": m.chat_id, "last_seq": last_seq, "rev": m.rev, "last_message": m}
+            hub.to_sids(sids, "chat:activity", activity)
+            if blind:
+                hub.to_sids(blind, "chat:activity", {**activity, "last_message": seen_from(m, m.seq)})
         connections = self.services.connections
         for moved in commit.positions:  # the marker's every socket, and the chat's joined ones when it shares them
             sids = {conn.sid for conn in connections.of(moved.address)}
             if receipts.to_chat(moved):
                 sids.update(hub.in_chat(moved.chat_id))
-            hub.to_sids(sids, "receipt", receipts.receipt(moved))
+            for first, some in self._by_start(moved, sids).items():
+                hub.to_sids(some, "receipt", receipts.receipt(moved, first))
+
+    def _by_start(self, moved: PositionMoved, sids: set[str]) -> dict[int, set[str]]:
+        """The receipt's sockets by the first seq their address sees of the chat: a member added later sees no
+        position below where it began. One group (the common case) unless such a member's start is above it."""
+        late = self.fanout.late(moved.chat_id)
+        if not late or moved.read_seq >= max(late.values()) - 1:
+            return {1: sids}
+        groups: dict[int, set[str]] = {}
+        for sid in sids:
+            conn = self.services.connections.get(sid)
+            first = late.get(conn.address, 1) if conn is not None and conn.address != moved.address else 1
+            groups.setdefault(first, set()).add(sid)
+        return groups
 
     def _views(self, chat_id: str, sids: list[str]) -> None:
         """`chat:update` to these sockets, each with the chat as its address sees it: a read per address, so in a
@@ -166,18 +184,17 @@ class Node:
             except Exception:
                 log.exception("ending the signed-out session of %s failed", conn.sid)
 
-    def _hidden(self, message: Message) -> Collection[str]:
-        """The sockets of members added after this message (it is not theirs): looked for only in a chat that has
-        such members, and only for a message older than one of them."""
-        late = self.fanout.late(message.chat_id)
-        if not late or message.seq >= max(late.values()):
-            return ()
-        connections = self.services.connections
-        return {
-            sid
-            for sid in self.hub.in_chat(message.chat_id)
-            if (conn := connections.get(sid)) is not None and late.get(conn.address, 1) > message.seq
-        }
+    def _as_seen(
+        self, message: Message, event: str, late: dict[str, int]
+    ) -> list[tuple[str, str, Any, Collection[str]]]:
+        """The message to the chat's sockets when some members were added later: not to those added after it, and
+        with `reply_to` null to those added after the message it replies to; each variant one frame."""
+        chat_id = message.chat_id
+        hidden, blind = unseen(message, late, lambda: self.hub.in_chat(chat_id), self.services.connections)
+        if not blind:
+            return [(chat_id, event, message, hidden)]
+        others = {sid for sid in self.hub.in_chat(chat_id) if sid not in blind}
+        return [(chat_id, event, message, hidden | blind), (chat_id, event, seen_from(message, message.seq), others)]
 
     def _expire_typing(self) -> None:
         while True:

@@ -33,11 +33,13 @@ class Receipts:
     def of_join(self, chat_id: str, caller: str, first: int = 1) -> list[dict[str, Any]]:
         """The positions the caller may see: of members who share them and have marked or sent, and its own; for a
         member who sees the chat from seq `first`, none below where it began (earlier messages are not theirs)."""
-        start = first - 1
-        return [
-            entry(address, Position(max(p.read_seq, start), max(p.delivered_seq, start)))
-            for address, p in self.store.receipts(chat_id, caller).items()
-        ]
+        return [entry(address, seen_from(p, first)) for address, p in self.store.receipts(chat_id, caller).items()]
+
+
+def seen_from(position: Position | PositionMoved, first: int) -> Position:
+    """A position as a member who sees the chat from seq `first` sees it: none below where it began."""
+    start = first - 1
+    return Position(max(position.read_seq, start), max(position.delivered_seq, start))
 
 
 def entry(address: str, position: Position | PositionMoved) -> dict[str, Any]:
@@ -45,9 +47,10 @@ def entry(address: str, position: Position | PositionMoved) -> dict[str, Any]:
     return {"address": address, "read_seq": position.read_seq, "delivered_seq": position.delivered_seq}
 
 
-def receipt(moved: PositionMoved) -> dict[str, Any]:
-    """The `receipt` event of a moved position (encode it once, for every socket it goes to)."""
-    return {"chat_id": moved.chat_id, **entry(moved.address, moved)}
+def receipt(moved: PositionMoved, first: int = 1) -> dict[str, Any]:
+    """The `receipt` event of a moved position (encode it once, for every socket it goes to), as a member who sees the
+    chat from seq `first` sees it: no position below where it began."""
+    return {"chat_id": moved.chat_id, **entry(moved.address, seen_from(moved, first))}
 
 
 def to_chat(moved: PositionMoved) -> bool:

@@ -13,6 +13,7 @@ from .connections import Connection, Connections
 from .errors import ApiError
 from .fanout import Fanout
 from .hub import Hub, address_room, chat_room
+from .late import unseen
 from .models import Chat, Message
 from .presence import Presence, Signals
 from .store import ChatChanged, Store
@@ -102,24 +103,21 @@ class Subscriptions:
                 self._follow(address, chat.id, first, chat.last_seq)
         return gone
 
-    def activity(self, message: Message, new: bool) -> tuple[Collection[str], int]:
+    def activity(self, message: Message, new: bool) -> tuple[Collection[str], Collection[str], int]:
         """The sockets to tell of a chat's latest message (a new one, or the latest deleted) and the chat's last seq:
-        its members' sockets here that have not joined it, but for members added after that message."""
+        its members' sockets here that have not joined it, but for members added after that message; apart, those of
+        members added after the message it replies to (they get it with `reply_to` null)."""
         followed = self.followed.get(message.chat_id)
         if followed is None:
-            return (), 0
+            return (), (), 0
         if new:
             followed.last_seq = max(followed.last_seq, message.seq)
         elif not (message.deleted and message.seq == followed.last_seq):
-            return (), 0
-        late = followed.late
-        if not late or message.seq >= max(late.values()):
-            return followed.watching, followed.last_seq
-        hidden = {address for address, first in late.items() if first > message.seq}
-        connections = self.connections
-        return [
-            sid for sid in followed.watching if (c := connections.get(sid)) is not None and c.address not in hidden
-        ], followed.last_seq
+            return (), (), 0
+        hidden, blind = unseen(message, followed.late, lambda: followed.watching, self.connections)
+        if not hidden and not blind:
+            return followed.watching, (), followed.last_seq
+        return [sid for sid in followed.watching if sid not in hidden and sid not in blind], blind, followed.last_seq
 
     def watching(self, chat_id: str) -> Collection[str]:
         """The sids of member sockets here that follow the chat by feed, not joined to it."""

@@ -254,10 +254,10 @@ class State:
 
     def view(self, room: Room, address: str) -> ChatView:
         """The room as `address` sees it: its latest message when that is theirs to see, their positions."""
-        position = room.positions.get(address)
-        visible = position is not None and bool(room.messages) and room.last_seq >= room.starts.get(address, 1)
+        position, first = room.positions.get(address), room.starts.get(address, 1)
+        visible = position is not None and bool(room.messages) and room.last_seq >= first
         deleted = room.deleted_after(position.read_seq) if position and room.deleted else 0
-        return ChatView.of(room.to_chat(), room.messages[-1] if visible else None, position, deleted)
+        return ChatView.of(room.to_chat(), room.messages[-1] if visible else None, position, deleted, first)
 
     def receipts(self, chat_id: str, caller: str) -> dict[str, Position]:
         room = self.rooms[chat_id]

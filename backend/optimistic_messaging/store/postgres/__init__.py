@@ -74,7 +74,8 @@ DELETED_AFTER = (  # the deleted messages after the member's read_seq (index mes
     "(SELECT count(*) FROM messages d WHERE d.chat_id = c.id AND d.seq > mine.read_seq AND d.deleted)"
 )
 VIEWS = (  # chats as a member sees them: counters, its positions, and the latest message where it is theirs to see
-    f"SELECT {CHAT_COLUMNS}, c.activity, mine.read_seq, mine.delivered_seq, {DELETED_AFTER}, {LAST_MESSAGE} FROM "
+    f"SELECT {CHAT_COLUMNS}, c.activity, mine.read_seq, mine.delivered_seq, {DELETED_AFTER}, mine.visible_from, "
+    f"{LAST_MESSAGE} FROM "
     "{} LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq AND lm.seq >= mine.visible_from "
 )
 INSERT_MESSAGES = (  # one statement for many, its rows one JSON text: far cheaper on both sides than a row each
@@ -118,9 +119,10 @@ def _chat(row: Sequence[Any]) -> Chat:
 
 def _view(row: Sequence[Any]) -> ChatView:
     """A row of VIEWS: the chat, its activity, the member's positions (null: not a member), how many messages after
-    its read_seq are deleted, the latest message."""
+    its read_seq are deleted, the first seq it sees, the latest message."""
     position = None if row[8] is None else Position(row[8], row[9])
-    return ChatView.of(_chat(row), None if row[11] is None else _message(row[11:]), position, row[10])
+    last = None if row[12] is None else _message(row[12:])
+    return ChatView.of(_chat(row), last, position, row[10], row[11] or 1)
 
 
 def _unavailable(why: BaseException | str) -> Unavailable:
