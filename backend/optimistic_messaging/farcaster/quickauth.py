@@ -34,7 +34,7 @@ class QuickAuth:
                 algorithms=["RS256"],
                 audience=self.audiences,
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+                options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_sub": False},  # sub: a number
             )
         except jwt.PyJWTError as exc:
             raise ApiError("unauthorized", f"not a valid Quick Auth token: {exc}") from None
