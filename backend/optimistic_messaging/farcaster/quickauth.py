@@ -8,6 +8,7 @@ from ..errors import ApiError
 
 ISSUER = "https://auth.farcaster.xyz"
 MAX_FID = 2**63 - 1
+MAX_JWT_CHARS = 8192  # a Quick Auth token is some 500
 
 
 class QuickAuth:
@@ -19,7 +20,7 @@ class QuickAuth:
 
     def fid(self, token: object) -> int:
         """The fid the token vouches for; `unauthorized` for any token that is not valid now for one of our domains."""
-        if not isinstance(token, str) or not token or len(token) > 8192:
+        if not isinstance(token, str) or not token or len(token) > MAX_JWT_CHARS:
             raise ApiError("invalid", "'token' must be a Quick Auth JWT")
         try:
             key = self.keys.get_signing_key_from_jwt(token)
