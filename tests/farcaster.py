@@ -76,6 +76,7 @@ class Hub(JsonServer):
 
     def __init__(self) -> None:
         self.signers: dict[int, list[str]] = {}
+        self.down = False  # answers 503, as a hub that lost its database
         super().__init__(self._route)
 
     def add(self, app_key: AppKey) -> AppKey:
@@ -83,6 +84,8 @@ class Hub(JsonServer):
         return app_key
 
     def _route(self, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
+        if self.down:
+            return 503, {"errCode": "unavailable"}
         if path != "GET /v1/onChainSignersByFid":
             return 404, {"errCode": "not_found"}
         fid = int(query["fid"][0])

@@ -100,10 +100,25 @@ def test_a_notification_url_a_client_may_not_reach_is_invalid(make_server, hub, 
     store.close()
 
 
-@pytest.mark.parametrize("body", [{}, {"header": "!", "payload": "", "signature": ""}, {"header": 1}])
+@pytest.mark.parametrize("body", [{}, {"header": "!", "payload": "", "signature": ""}, {"header": 1}, [], "x"])
 def test_garbage_is_unauthorized(server, body):
     r = server.post("/api/farcaster/webhook", body)
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
+    r = server.request("POST", "/api/farcaster/webhook", data=b"{not json")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
+
+
+def test_while_the_hub_is_down_an_event_is_unavailable_and_stores_nothing(server, hub):
+    key = fresh_key(hub, 1006)
+    hub.down = True
+    try:
+        r = server.post("/api/farcaster/webhook", key.sign(ADDED))
+    finally:
+        hub.down = False
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
+    store = stored(server)
+    assert store.farcaster_tokens(1006) == []
+    store.close()
 
 
 def test_without_a_hub_or_jwks_the_endpoints_are_unavailable(make_server, hub):

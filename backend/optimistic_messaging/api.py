@@ -263,7 +263,11 @@ def farcaster_webhook() -> Response:
     s = services()
     if s.hub is None:
         raise ApiError("unavailable", "Farcaster notifications are not configured here (FARCASTER_HUB_URL)")
-    webhook.accept(json_body(), s.hub, s.store, s.config.notify_allow_hosts)
+    try:
+        body = json_body()
+    except ApiError as exc:  # the contract: what is not an accepted event is `unauthorized` (but for its size)
+        raise ApiError("unauthorized", exc.message) if exc.code == "invalid" else exc from None
+    webhook.accept(body, s.hub, s.store, s.config.notify_allow_hosts)
     return reply({"ok": True})
 
 
