@@ -105,10 +105,10 @@ def test_one_per_token_per_30_s_what_comes_inside_waits_and_is_counted(sender, s
     clock.now += 10
     sender.notify(7, notice("m2", "second"))
     sender.notify(7, notice("m3", "third"))
-    sender.flush(7)
+    sender.flush()
     assert [s["notificationId"] for s in client_url.sent()] == ["m1"]  # m2, m3 wait for the window
     clock.now += 20
-    sender.flush(7)
+    sender.flush()
     assert [(s["notificationId"], s["body"]) for s in client_url.sent()] == [
         ("m1", "first"), ("m3", "2 new messages: third")]
 
@@ -127,10 +127,10 @@ def test_invalid_tokens_are_dropped_and_rate_limited_ones_retried_after_the_wind
     sender.notify(7, notice("m1"))
     assert [t.token for t in store.farcaster_tokens(7)] == ["busy", "fine"]
     client_url.limited = set()
-    sender.flush(7)
+    sender.flush()
     assert len(client_url.sent()) == 1  # the window holds the retry too
     clock.now += 30
-    sender.flush(7)
+    sender.flush()
     assert client_url.sent()[-1]["tokens"] == ["busy"] and client_url.sent()[-1]["notificationId"] == "m1"
 
 
@@ -138,3 +138,13 @@ def test_a_url_off_the_host_rule_is_never_requested(store, client_url, clock):
     register(store, client_url, "t-1")
     FarcasterSender(store, APP_URL, (), clock=clock).notify(7, notice())  # 127.0.0.1 not allowed, not https
     assert client_url.requests == []
+
+
+def test_a_waiting_notice_does_not_go_to_a_token_dropped_meanwhile(sender, store, client_url, clock):
+    register(store, client_url, "t-1", "t-2")
+    sender.notify(7, notice("m1"))
+    sender.notify(7, notice("m2"))
+    store.drop_farcaster_tokens(7, "0x" + f"{0:064x}")  # t-1's client turned notifications off
+    clock.now += 30
+    sender.flush()
+    assert [(s["notificationId"], s["tokens"]) for s in client_url.sent()][1:] == [("m2", ["t-2"])]

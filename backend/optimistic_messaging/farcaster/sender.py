@@ -60,21 +60,26 @@ class FarcasterSender:
         self.store, self.app_url, self.allow_hosts = store, app_url, allow_hosts
         self.clock, self.timeout_s = clock, timeout_s
         self.pacer = Pacer()
+        self.clients: dict[str, FarcasterToken] = {}  # token value -> where it was registered, as last read
         self.session = requests.Session()
 
     def notify(self, fid: int, notice: Notice) -> None:
         now = self.clock()
         ready = []
         for token in self.store.farcaster_tokens(fid):
+            self.clients[token.token] = token
             paced = self.pacer.offer(token.token, notice, now)
             if paced is not None:
                 ready.append((token, paced))
         self._send(ready)
 
-    def flush(self, fid: int) -> None:
-        """Send the fid's waiting notices whose window has ended."""
-        due = dict(self.pacer.due(self.clock()))
-        self._send([(token, due[token.token]) for token in self.store.farcaster_tokens(fid) if token.token in due])
+    def flush(self) -> None:
+        """Send the waiting notices whose window has ended (call it every few seconds from the sending greenlet), to
+        the tokens still registered: a client that turned notifications off since gets nothing."""
+        due = self.pacer.due(self.clock())
+        fids = {self.clients[value].fid for value, _ in due}
+        stored = {token.token: token for fid in fids for token in self.store.farcaster_tokens(fid)}
+        self._send([(stored[value], notice) for value, notice in due if value in stored])
 
     def _send(self, ready: list[tuple[FarcasterToken, Notice]]) -> None:
         """One POST per URL and notice (tokens of a client share neither, but several clients may share a URL)."""
@@ -102,6 +107,7 @@ class FarcasterSender:
         for value in invalid & by_value.keys():
             self.store.drop_farcaster_tokens(by_value[value].fid, by_value[value].app_key)
             self.pacer.forget(value)
+            self.clients.pop(value, None)
         for value in limited & by_value.keys():
             self.pacer.retry(value, notice, WINDOW_S, self.clock())
 
