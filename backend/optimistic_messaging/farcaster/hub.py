@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import requests
+import urllib3
 
 from ..errors import ApiError
 
@@ -25,15 +26,15 @@ class Hub:
     def is_app_key(self, fid: int, key: str) -> bool:
         """Whether `key` is an active Ed25519 app key of `fid`; `unavailable` when the hub cannot say."""
         try:
-            answer = self.session.get(
+            with self.session.get(
                 f"{self.url}/v1/onChainSignersByFid",
                 params={"fid": fid},
                 timeout=self.timeout_s,
                 allow_redirects=False,
                 stream=True,
-            )
-            raw = answer.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
-        except requests.RequestException as exc:
+            ) as answer:
+                raw = answer.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             log.warning("farcaster hub unreachable: %s", exc)
             raise ApiError("unavailable", "the Farcaster hub cannot be reached; try again") from None
         if answer.status_code == 404:  # no such fid: it has no keys
