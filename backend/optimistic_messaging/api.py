@@ -277,8 +277,9 @@ def farcaster_link() -> Response:
     s = services()
     if s.quick_auth is None:
         raise ApiError("unavailable", "Farcaster sign-in is not configured here (FARCASTER_AUTH_JWKS_URL)")
-    fid = s.quick_auth.fid(json_body().get("token"))
-    s.limits.events.take(g.address)
+    body = json_body()
+    s.limits.events.take(g.address)  # before verifying: a token naming an unknown key makes a JWKS request
+    fid = s.quick_auth.fid(body.get("token"))
     s.store.link_farcaster(g.address, fid)
     return reply({"fid": fid, "address": g.address})
 
