@@ -9,7 +9,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from support import ROOT, Peer, Server, Wallet, fresh_database, new_chat
+from optimistic_messaging.broker.notify import announce
+from optimistic_messaging.models import FarcasterToken
+from optimistic_messaging.store.jsonl import JsonlStore
+from optimistic_messaging.store.postgres import PgStore
+
+from support import ROOT, FakeClock, Peer, Server, Wallet, fresh_database, new_chat
 
 pytestmark = pytest.mark.jsonl  # it reads a log the JSON-lines store wrote
 
@@ -247,3 +252,23 @@ def test_rows_from_before_v1_2_load_as_not_replied_not_reacted_not_deleted():
         assert (m.body, m.reply_to, m.reactions, m.reaction_counts, m.deleted) == ("old", None, {}, {}, False)
     finally:
         store.close()
+
+
+def test_farcaster_tokens_and_links_come_along_and_those_the_database_has_stand(tmp_path):
+    key_1, key_2, alice, bob = "0x" + "1" * 64, "0x" + "2" * 64, "0x" + "a" * 40, "0x" + "b" * 40
+    log = JsonlStore(tmp_path / "messages.json")
+    log.start()
+    log.put_farcaster_token(FarcasterToken(7, key_1, "https://a.example/n", "from the log"))
+    log.put_farcaster_token(FarcasterToken(7, key_2, "https://a.example/n", "log, older"))
+    log.link_farcaster(alice, 7)
+    log.link_farcaster(bob, 8)
+    log.close()
+    url = fresh_database()
+    db = PgStore(url, FakeClock(), announce("test"))
+    db.start()
+    db.put_farcaster_token(FarcasterToken(7, key_2, "https://a.example/n", "database, newer"))
+    db.link_farcaster(bob, 9)
+    assert migrate(tmp_path / "messages.json", url).returncode == 0
+    assert [t.token for t in db.farcaster_tokens(7)] == ["from the log", "database, newer"]
+    assert (db.farcaster_fid(alice), db.farcaster_fid(bob)) == (7, 9)
+    db.close()

@@ -14,6 +14,7 @@ import schemathesis
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from chain import Anvil, claim
+from farcaster import Hub, QuickAuthKeys
 from optimistic_messaging.app import create_app
 from optimistic_messaging.config import Config
 from optimistic_messaging.openapi import SPEC
@@ -52,14 +53,19 @@ def app_routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, anvil: Anvil) -> Iterator[Server]:
-    """The real server with a chain (so sign-in by transaction is served rather than `unavailable`), settling at
-    once (no XMTP grace, no patience for a transaction the chain does not know), and budgets no run exhausts."""
+    """The real server with a chain and Farcaster's hub and keys (so sign-in by transaction and the Farcaster
+    endpoints are served rather than `unavailable`), settling at once (no XMTP grace, no patience for a transaction
+    the chain does not know), and budgets no run exhausts."""
+    hub, keys = Hub(), QuickAuthKeys()
     srv = Server(tmp_path_factory.mktemp("openapi"), {
+        "FARCASTER_HUB_URL": hub.url, "FARCASTER_AUTH_JWKS_URL": keys.jwks_url,
         "CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_WAIT_S": "0", "XMTP_GRACE_S": "0", "TX_TIMEOUT_S": "0",
         "RECONCILE_INTERVAL_S": "0.1", "RATE_PER_S": "1000", "RATE_BURST": "1000",
         "CHAT_RATE_PER_MIN": "600000", "CHAT_RATE_BURST": "100000"}).start()
     yield srv
     srv.stop()
+    hub.close()
+    keys.close()
 
 
 @pytest.fixture(scope="module")

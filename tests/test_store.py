@@ -15,7 +15,7 @@ from optimistic_messaging.clock import SYSTEM_CLOCK
 from optimistic_messaging.errors import ApiError
 from optimistic_messaging.store import jsonl
 from optimistic_messaging.store.base import NewMessage
-from optimistic_messaging.models import Message
+from optimistic_messaging.models import FarcasterToken, Message
 from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store.state import Room
 from optimistic_messaging.store.jsonl import LOG_HEADER, JsonlStore, StoreCorrupt, encode_batch, encode_record
@@ -303,6 +303,25 @@ def test_compaction_drops_sign_outs_past_their_until_and_keeps_the_others(path, 
     assert b'"x0"' not in log and b'"gone"' not in log and b'"kept"' in log
     store.close()
     assert opened(path, clock=clock).revoked_sessions() == {"kept": clock.now_ms() + 99_000}
+
+
+def test_compaction_keeps_the_farcaster_tokens_and_links_and_drops_the_superseded(path, monkeypatch):
+    monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 5)
+    store = opened(path)
+    key = "0x" + "1" * 64
+    store.put_farcaster_token(FarcasterToken(7, "0x" + "2" * 64, "https://a.example/n", "dropped"))
+    store.drop_farcaster_tokens(7, "0x" + "2" * 64)
+    for i in range(10):
+        store.put_farcaster_token(FarcasterToken(7, key, "https://a.example/n", f"t{i}"))
+        store.link_farcaster(ALICE, 100 + i)
+    for i in range(10):  # superseded records outnumber live ones: the store compacts, these settled
+        store.link_farcaster("0x" + "b" * 40, i)
+    log = path.read_bytes()
+    assert b'"t0"' not in log and b'"dropped"' not in log and b'"t9"' in log and b'"fid":100}' not in log
+    store.close()
+    again = opened(path)
+    assert again.farcaster_tokens(7) == [FarcasterToken(7, key, "https://a.example/n", "t9")]
+    assert again.farcaster_fid(ALICE) == 109
 
 
 def test_a_member_added_in_a_log_from_before_v1_2_sees_the_whole_chat(path):

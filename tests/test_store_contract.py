@@ -12,7 +12,7 @@ import pytest
 from optimistic_messaging.broker.notify import announce
 from optimistic_messaging.errors import CODES, ApiError, Forbidden, Invalid, NotFound
 from optimistic_messaging.fanout import Fanout
-from optimistic_messaging.models import Message, Position, PositionMoved, Settings, settled_by
+from optimistic_messaging.models import FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
 from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store, Unsettled
 from optimistic_messaging.store.jsonl import JsonlStore
@@ -670,3 +670,29 @@ def test_a_chat_erased_as_its_last_member_leaves_takes_its_reactors_with_it(kind
             assert conn.execute("SELECT count(*) FROM reactions WHERE chat_id = 'c'").fetchone() == (0,)
     else:
         assert kind.open().state.reactors == {} and store.state.reactions == 0
+
+
+# -- Farcaster notification tokens and links (v1.2) -------------------------------------------------------------------
+
+KEY_1, KEY_2 = "0x" + "1" * 64, "0x" + "2" * 64
+
+
+def test_farcaster_tokens_are_one_per_client_dropped_by_client_and_there_again_after_a_restart(kind):
+    store = kind.open()
+    store.put_farcaster_token(FarcasterToken(7, KEY_1, "https://a.example/n", "old"))
+    store.put_farcaster_token(FarcasterToken(7, KEY_1, "https://a.example/n", "new"))  # the client's latest replaces
+    store.put_farcaster_token(FarcasterToken(7, KEY_2, "https://b.example/n", "other"))
+    store.put_farcaster_token(FarcasterToken(8, KEY_1, "https://a.example/n", "fid 8"))
+    store.drop_farcaster_tokens(8, KEY_1)
+    store.drop_farcaster_tokens(9, KEY_1)  # none: nothing changes
+    store.link_farcaster(ALICE, 7)
+    store.link_farcaster(BOB, 8)
+    store.link_farcaster(BOB, 7)  # the latest link
+    store.close()
+    again = kind.open()
+    assert again.farcaster_tokens(7) == [FarcasterToken(7, KEY_1, "https://a.example/n", "new"),
+                                         FarcasterToken(7, KEY_2, "https://b.example/n", "other")]
+    assert again.farcaster_tokens(8) == []
+    assert (again.farcaster_fid(ALICE), again.farcaster_fid(BOB), again.farcaster_fid(CAROL)) == (7, 7, None)
+    again.drop_farcaster_tokens(7, KEY_2)
+    assert again.farcaster_tokens(7) == [FarcasterToken(7, KEY_1, "https://a.example/n", "new")]

@@ -18,12 +18,20 @@ from . import validation as v
 from .auth import Session
 from .clients import client_address
 from .errors import ApiError
+from .farcaster import webhook
 from .logs import CONTEXT
 from .services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-SIGN_IN_PATHS = frozenset(
-    {"/api/auth/nonce", "/api/auth/verify", "/api/auth/verify-tx", "/api/auth/renew", "/api/auth/logout"}
+SIGN_IN_PATHS = frozenset(  # and the Farcaster webhook: unsigned-in like them, each post may ask the hub
+    {
+        "/api/auth/nonce",
+        "/api/auth/verify",
+        "/api/auth/verify-tx",
+        "/api/auth/renew",
+        "/api/auth/logout",
+        "/api/farcaster/webhook",
+    }
 )
 DIGITS = re.compile(r"[0-9]{1,19}")
 
@@ -247,6 +255,33 @@ def put_settings() -> Response:
     s = services()
     s.limits.events.take(g.address)
     return reply({"settings": s.store.put_settings(g.address, changes)})
+
+
+@bp.post("/farcaster/webhook")
+def farcaster_webhook() -> Response:
+    """Signed by the client's app key, not by a session: anyone may post, only a verified event changes anything."""
+    s = services()
+    if s.hub is None:
+        raise ApiError("unavailable", "Farcaster notifications are not configured here (FARCASTER_HUB_URL)")
+    try:
+        body = json_body()
+    except ApiError as exc:  # the contract: what is not an accepted event is `unauthorized` (but for its size)
+        raise ApiError("unauthorized", exc.message) if exc.code == "invalid" else exc from None
+    webhook.accept(body, s.hub, s.store, s.config.notify_allow_hosts)
+    return reply({"ok": True})
+
+
+@bp.post("/farcaster/link")
+@signed_in
+def farcaster_link() -> Response:
+    s = services()
+    if s.quick_auth is None:
+        raise ApiError("unavailable", "Farcaster sign-in is not configured here (FARCASTER_AUTH_JWKS_URL)")
+    body = json_body()
+    s.limits.events.take(g.address)  # before verifying: a token naming an unknown key makes a JWKS request
+    fid = s.quick_auth.fid(body.get("token"))
+    s.store.link_farcaster(g.address, fid)
+    return reply({"fid": fid, "address": g.address})
 
 
 @bp.get("/openapi.json")

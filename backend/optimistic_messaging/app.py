@@ -16,6 +16,8 @@ from .chats import Chats
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
 from .connections import Connections
+from .farcaster.hub import Hub
+from .farcaster.quickauth import QuickAuth
 from .messaging import Messaging
 from .namespace import Handlers
 from .node import Node
@@ -60,6 +62,10 @@ def create_app(config: Config, clock: Clock = SYSTEM_CLOCK) -> Flask:
         limits=limits,
         reconciler=reconciler,
         connections=Connections(backends.quota),
+        hub=Hub(config.farcaster_hub_url) if config.farcaster_hub_url else None,
+        quick_auth=QuickAuth(config.farcaster_auth_jwks_url, config.siwe_domains)
+        if config.farcaster_auth_jwks_url
+        else None,
         redis=backends.redis,
     )
 

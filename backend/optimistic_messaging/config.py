@@ -59,6 +59,11 @@ class Config:
     tx_timeout_s: int = 600
     xmtp_grace_s: int = 30
     xmtp_gateway_url: str | None = None
+    # Notifications (v1.2): Farcaster's hub and Quick Auth keys; hosts a notification URL may be on though not public
+    farcaster_hub_url: str | None = None
+    farcaster_auth_jwks_url: str | None = None
+    app_url: str | None = None
+    notify_allow_hosts: tuple[str, ...] = ()
     signin_tx_wait_s: float = 30.0
     signin_tx_per_client: int = 16  # sign-ins by transaction one client address may have waiting for the node
     signin_tx_proof: str = "required"  # verify-tx takes bound nonces (and their proof) only; "optional": plain ones too
@@ -126,6 +131,10 @@ class Config:
                 tx_timeout_s=int(get("TX_TIMEOUT_S", cls.tx_timeout_s)),
                 xmtp_grace_s=int(get("XMTP_GRACE_S", cls.xmtp_grace_s)),
                 xmtp_gateway_url=get("XMTP_GATEWAY_URL") or None,
+                farcaster_hub_url=get("FARCASTER_HUB_URL") or None,
+                farcaster_auth_jwks_url=get("FARCASTER_AUTH_JWKS_URL") or None,
+                app_url=get("APP_URL") or None,
+                notify_allow_hosts=_csv(get("NOTIFY_ALLOW_HOSTS", "")),
                 signin_tx_wait_s=float(get("SIGNIN_TX_WAIT_S", cls.signin_tx_wait_s)),
                 signin_tx_per_client=int(get("SIGNIN_TX_PER_CLIENT", cls.signin_tx_per_client)),
                 signin_tx_proof=proof,

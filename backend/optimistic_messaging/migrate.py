@@ -3,7 +3,8 @@
 Every field a node serves comes along (ids, seq, rev, bodies, payments, statuses, times, members and where each one's
 view begins, their read and delivered positions, titles, creators, idempotency keys, replies, reactions with every
 reactor, deletions, the counters of erased chats), the sign-outs still in force (the nodes share the log's SECRET_KEY:
-its tokens stay valid) and the settings (those an address has in the database already stand). Run it with the nodes
+its tokens stay valid), the settings and the Farcaster notification tokens and links (those the database has
+already stand). Run it with the nodes
 stopped. Run again, it imports nothing twice and never moves a chat's last_seq or rev back: a chat it brought in before
 gets what the log gained since (later messages, later changes), unless nodes wrote to that chat in the database
 meanwhile — then the database's history stands and the chat is named. A chat it brought in that the log erased since
@@ -74,6 +75,15 @@ def import_log(path: Path, url: str) -> Imported:
                 "INSERT INTO settings (address, read_receipts, push_previews) VALUES (%s, %s, %s) "
                 "ON CONFLICT (address) DO NOTHING",
                 [(address, s.read_receipts, s.push_previews) for address, s in state.settings.items()],
+            )
+            conn.cursor().executemany(
+                "INSERT INTO farcaster_tokens (fid, app_key, url, token) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (fid, app_key) DO NOTHING",
+                [(t.fid, t.app_key, t.url, t.token) for t in state.fc_tokens.values()],
+            )
+            conn.cursor().executemany(
+                "INSERT INTO farcaster_links (address, fid) VALUES (%s, %s) ON CONFLICT (address) DO NOTHING",
+                list(state.fc_links.items()),
             )
     return done
 

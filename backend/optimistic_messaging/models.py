@@ -104,6 +104,16 @@ SETTINGS_FIELDS = tuple(f.name for f in fields(Settings))
 
 
 @dataclass(frozen=True, slots=True)
+class FarcasterToken:
+    """A Farcaster client's notification token for an fid (v1.2): one per (fid, app key), the client's latest."""
+
+    fid: int
+    app_key: str
+    url: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message as its sender asks for it to be stored."""
 

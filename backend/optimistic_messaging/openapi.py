@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .cursors import PATTERN as CURSOR
+from .farcaster.quickauth import MAX_JWT_CHARS
 
 ADDRESS = "^0x[0-9a-fA-F]{40}$"
 CHAT_ID = "^[A-Za-z0-9._:-]{1,128}$"
@@ -678,6 +679,55 @@ PATHS: dict[str, Any] = {
             requestBody=request_body(schema("SettingsChange")),
         ),
     },
+    "/api/farcaster/webhook": {
+        "post": operation(
+            "farcasterWebhook",
+            "notifications",
+            "A Farcaster client's mini-app event",
+            {"200": ok("Accepted.", closed({"ok": {"const": True}}))},
+            ("401", "413", "429"),
+            secured=False,
+            description="A JSON Farcaster Signature: Ed25519 over `header.payload` by the header's `key`, which "
+            "must be an active app key of its `fid` on `FARCASTER_HUB_URL`; anything else is `unauthorized` and "
+            "changes nothing. `miniapp_added` (with `notificationDetails`) and `notifications_enabled` keep that "
+            "client's token; `notifications_disabled` and `miniapp_removed` drop it. A notification URL that is not "
+            "https on a public host (unless `NOTIFY_ALLOW_HOSTS` names it) is `invalid`. Without a hub: `unavailable`.",
+            requestBody=request_body(
+                {
+                    "type": "object",
+                    "required": ["header", "payload", "signature"],
+                    "properties": {
+                        name: {"type": "string", "description": f"The base64url {name}."}
+                        for name in ("header", "payload", "signature")
+                    },
+                }
+            ),
+        )
+    },
+    "/api/farcaster/link": {
+        "post": operation(
+            "farcasterLink",
+            "notifications",
+            "Tie the caller's Farcaster fid to its address",
+            {
+                "200": ok(
+                    "Linked (durable): the fid's notifications go to the address's events.",
+                    closed({"fid": {"type": "integer", "minimum": 1}, "address": schema("Address")}),
+                )
+            },
+            ("401", "413", "429"),
+            description="`token` is a Quick Auth JWT (`sdk.quickAuth.getToken()`): RS256 by a key of "
+            "`FARCASTER_AUTH_JWKS_URL`, issuer `https://auth.farcaster.xyz`, audience one of `SIWE_DOMAINS`, not "
+            "expired; its `sub` is the fid. Any other token is `unauthorized`. Without a JWKS URL: `unavailable`.",
+            requestBody=request_body(
+                {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {"token": {"type": "string", "minLength": 1, "maxLength": MAX_JWT_CHARS}},
+                }
+            ),
+        )
+    },
     "/api/chats/{chat_id}/members": {
         "parameters": [CHAT_PARAM],
         "post": operation(
@@ -770,7 +820,14 @@ SPEC: dict[str, Any] = {
         "GET) and OPTIONS (CORS preflight); a method a path does not serve is answered `405` with `Allow` and the "
         "error shape (code `invalid`).",
     },
-    "tags": [{"name": "meta"}, {"name": "auth"}, {"name": "chats"}, {"name": "history"}, {"name": "settings"}],
+    "tags": [
+        {"name": "meta"},
+        {"name": "auth"},
+        {"name": "chats"},
+        {"name": "history"},
+        {"name": "settings"},
+        {"name": "notifications"},
+    ],
     "paths": PATHS,
     "components": {
         "securitySchemes": {

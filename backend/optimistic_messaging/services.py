@@ -11,6 +11,8 @@ from .chats import Chats
 from .clock import Clock
 from .config import Config
 from .connections import Connections
+from .farcaster.hub import Hub
+from .farcaster.quickauth import QuickAuth
 from .limits import Limits
 from .messaging import Messaging
 from .presence import Presence, Signals
@@ -37,6 +39,8 @@ class Services:
     limits: Limits
     reconciler: Reconciler
     connections: Connections
+    hub: Hub | None = None  # FARCASTER_HUB_URL: without it the webhook is unavailable
+    quick_auth: QuickAuth | None = None  # FARCASTER_AUTH_JWKS_URL: without it the link is unavailable
     redis: Redis | None = None  # shared ephemeral state (REDIS_URL): its breaker's state for health and metrics
 
     def redis_state(self) -> str:

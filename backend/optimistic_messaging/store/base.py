@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import Conflict, Invalid
-from ..models import SETTLERS, Chat, ChatView, Message, NewMessage, Position, PositionMoved, Settings, Settler
+from ..models import (
+    SETTLERS,
+    Chat,
+    ChatView,
+    FarcasterToken,
+    Message,
+    NewMessage,
+    Position,
+    PositionMoved,
+    Settings,
+    Settler,
+)
 from ..reactions import Reaction
 from ..stats import StoreStats
 
@@ -211,6 +222,22 @@ class Store(Protocol):
 
     def put_settings(self, address: str, changes: dict[str, bool]) -> Settings:
         """Durably change the named settings, keeping the others; the whole settings after."""
+
+    # Farcaster notification tokens (v1.2), each the latest one its client (fid and app key) registered.
+    def put_farcaster_token(self, token: FarcasterToken) -> None:
+        """Durably keep the token, replacing the one its client registered before."""
+
+    def drop_farcaster_tokens(self, fid: int, app_key: str) -> None:
+        """Durably forget the token that client registered (none: nothing changes)."""
+
+    def farcaster_tokens(self, fid: int) -> list[FarcasterToken]:
+        """Every token the fid's clients registered, by app key."""
+
+    def link_farcaster(self, address: str, fid: int) -> None:
+        """Durably tie the address to the fid (its latest link); the fid's notifications then go to the address."""
+
+    def farcaster_fid(self, address: str) -> int | None:
+        """The fid the address last linked, if any."""
 
     # Sign-outs: kept until each session's maximum age has passed, then dropped.
     def revoke_session(self, session: str, until: int) -> None:

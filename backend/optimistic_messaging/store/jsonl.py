@@ -13,7 +13,7 @@ import logging
 import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,7 +24,7 @@ from gevent.event import AsyncResult, Event
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
-from ..models import SETTLERS, Chat, ChatView, Message, Position, PositionMoved, Settings, settled_by
+from ..models import SETTLERS, Chat, ChatView, FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
 from ..reactions import Reaction, react
 from ..stats import StoreStats
 from .base import (
@@ -80,6 +80,14 @@ def encode_record(record: Record) -> bytes:
     if kind == "settings":
         address, settings = payload
         return orjson.dumps({"op": kind, "a": address, "s": settings}) + b"\n"
+    if kind == "fc_token":
+        return orjson.dumps({"op": kind, **asdict(payload)}) + b"\n"
+    if kind == "fc_drop":
+        fid, app_key = payload
+        return orjson.dumps({"op": kind, "fid": fid, "app_key": app_key}) + b"\n"
+    if kind == "fc_link":
+        address, fid = payload
+        return orjson.dumps({"op": kind, "a": address, "fid": fid}) + b"\n"
     if kind == "reactor":
         message_id_, emoji, address, added = payload
         return orjson.dumps({"op": kind, "id": message_id_, "e": emoji, "a": address, "add": added}) + b"\n"
@@ -144,6 +152,12 @@ def decode_record(line: bytes) -> Record:
         return kind, (data["id"], data["a"], int(data["r"]), int(data["d"]), bool(data.get("shown", True)))
     if kind == "settings":
         return kind, (data["a"], Settings(**data["s"]))
+    if kind == "fc_token":
+        return kind, FarcasterToken(int(data["fid"]), data["app_key"], data["url"], data["token"])
+    if kind == "fc_drop":
+        return kind, (int(data["fid"]), data["app_key"])
+    if kind == "fc_link":
+        return kind, (data["a"], int(data["fid"]))
     if kind == "reactor":
         return kind, (data["id"], data["e"], data["a"], bool(data["add"]))
     raise ValueError(f"unknown op {kind!r}")
@@ -616,6 +630,32 @@ class JsonlStore:
         result: Settings = self._submit(plan)
         return result
 
+    def put_farcaster_token(self, token: FarcasterToken) -> None:
+        def plan(batch: _Batch) -> None:
+            batch.records.append(("fc_token", token))
+
+        self._submit(plan)
+
+    def drop_farcaster_tokens(self, fid: int, app_key: str) -> None:
+        def plan(batch: _Batch) -> None:
+            pending = any(kind == "fc_token" and (t.fid, t.app_key) == (fid, app_key) for kind, t in batch.records)
+            if pending or (fid, app_key) in self.state.fc_tokens:  # dropping none writes nothing
+                batch.records.append(("fc_drop", (fid, app_key)))
+
+        self._submit(plan)
+
+    def farcaster_tokens(self, fid: int) -> list[FarcasterToken]:
+        return sorted((t for t in self.state.fc_tokens.values() if t.fid == fid), key=lambda t: t.app_key)
+
+    def link_farcaster(self, address: str, fid: int) -> None:
+        def plan(batch: _Batch) -> None:
+            batch.records.append(("fc_link", (address, fid)))
+
+        self._submit(plan)
+
+    def farcaster_fid(self, address: str) -> int | None:
+        return self.state.fc_links.get(address)
+
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         def plan(batch: _Batch) -> Message:
             current = self._current(batch, message_id_)
@@ -748,7 +788,7 @@ class JsonlStore:
                 revoked.append(Revoked(*payload))
             elif kind == "position":
                 positions.append(self._moved(*payload[:4]))
-            elif kind == "settings":
+            elif kind in ("settings", "fc_token", "fc_drop", "fc_link"):
                 continue
             elif kind == "chat":
                 registered.add(payload.id)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import Chat, ChatView, Message, Position, Settings, settled_by
+from ..models import Chat, ChatView, FarcasterToken, Message, Position, Settings, settled_by
 
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
@@ -16,7 +16,9 @@ from ..models import Chat, ChatView, Message, Position, Settings, settled_by
 # · ("reactor", (message_id, emoji, address, added)) one reactor of a message added or removed (its "update" follows)
 # · ("position", (chat_id, address, read_seq, delivered_seq, shown)) a member's positions as a mark moved them, or as a
 # compacted log has them where replaying its chat and messages would not (a send moves its sender's without a record;
-# a member starts at the chat's last_seq as it joins) · ("settings", (address, Settings)) an address's settings now.
+# a member starts at the chat's last_seq as it joins) · ("settings", (address, Settings)) an address's settings now
+# · ("fc_token", FarcasterToken) a Farcaster client's latest token · ("fc_drop", (fid, app_key)) that client's dropped
+# · ("fc_link", (address, fid)) the fid an address linked last.
 Record = tuple[str, Any]
 
 
@@ -79,6 +81,8 @@ class State:
         self.plain: dict[str, Message] = {}  # the provisional ones the clock settles, in commit order (as sent)
         self.revoked: dict[str, int] = {}  # session signed out -> until when (ms) it is refused
         self.settings: dict[str, Settings] = {}  # of the addresses that put some
+        self.fc_tokens: dict[tuple[int, str], FarcasterToken] = {}  # (fid, app key) -> that client's latest token
+        self.fc_links: dict[str, int] = {}  # address -> the fid it linked last
         self.messages = 0
         self.activity = 0  # bumped by every new chat and new message, in commit order
         self.records = 0  # lines in the log; minus the live ones, what compaction would drop
@@ -135,6 +139,13 @@ class State:
         elif kind == "settings":
             address, settings = payload
             self.settings[address] = settings
+        elif kind == "fc_token":
+            self.fc_tokens[(payload.fid, payload.app_key)] = payload
+        elif kind == "fc_drop":
+            self.fc_tokens.pop(payload, None)
+        elif kind == "fc_link":
+            address, fid = payload
+            self.fc_links[address] = fid
         elif kind == "reactor":
             self._react(*payload)
         else:
@@ -269,7 +280,7 @@ class State:
 
     def live_records(self) -> int:
         live = len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked) + self.reactions
-        return live + len(self.settings)
+        return live + len(self.settings) + len(self.fc_tokens) + len(self.fc_links)
 
     def forget_revoked(self, now_ms: int) -> None:
         """Sign-outs whose sessions have passed their maximum age: no token of theirs is valid any more."""
@@ -301,3 +312,7 @@ class State:
             yield "revoked", (session, until)
         for address, settings in self.settings.items():
             yield "settings", (address, settings)
+        for token in self.fc_tokens.values():
+            yield "fc_token", token
+        for address, fid in self.fc_links.items():
+            yield "fc_link", (address, fid)

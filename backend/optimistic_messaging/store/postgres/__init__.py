@@ -34,6 +34,7 @@ from ...models import (
     SETTLERS,
     Chat,
     ChatView,
+    FarcasterToken,
     Message,
     Position,
     PositionMoved,
@@ -959,6 +960,39 @@ class PgStore:
             ).fetchall()
         )
         return Settings(*rows[0])
+
+    def put_farcaster_token(self, token: FarcasterToken) -> None:
+        self._pooled(
+            lambda conn: conn.execute(
+                "INSERT INTO farcaster_tokens (fid, app_key, url, token) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (fid, app_key) DO UPDATE SET url = excluded.url, token = excluded.token",
+                (token.fid, token.app_key, token.url, token.token),
+            )
+        )
+
+    def drop_farcaster_tokens(self, fid: int, app_key: str) -> None:
+        self._pooled(
+            lambda conn: conn.execute("DELETE FROM farcaster_tokens WHERE fid = %s AND app_key = %s", (fid, app_key))
+        )
+
+    def farcaster_tokens(self, fid: int) -> list[FarcasterToken]:
+        rows = self.query(
+            "SELECT fid, app_key, url, token FROM farcaster_tokens WHERE fid = %s ORDER BY app_key", (fid,)
+        )
+        return [FarcasterToken(*row) for row in rows]
+
+    def link_farcaster(self, address: str, fid: int) -> None:
+        self._pooled(
+            lambda conn: conn.execute(
+                "INSERT INTO farcaster_links (address, fid) VALUES (%s, %s) "
+                "ON CONFLICT (address) DO UPDATE SET fid = excluded.fid",
+                (address, fid),
+            )
+        )
+
+    def farcaster_fid(self, address: str) -> int | None:
+        rows = self.query("SELECT fid FROM farcaster_links WHERE address = %s", (address,))
+        return int(rows[0][0]) if rows else None
 
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         result: Message = self._submit(_Op("react", message_id_, reaction))

@@ -120,6 +120,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS messages_deleted ON messages (chat_id, seq) WHERE deleted;
     """,
+    # 7 (v1.2; the one after Web Push's once both are merged: idempotent, so either order builds the same): each
+    # Farcaster client's (fid and app key) latest notification token, and the fid each address linked.
+    """
+    CREATE TABLE IF NOT EXISTS farcaster_tokens (
+        fid      bigint NOT NULL,
+        app_key  text NOT NULL,
+        url      text NOT NULL,
+        token    text NOT NULL,
+        PRIMARY KEY (fid, app_key)
+    );
+    CREATE TABLE IF NOT EXISTS farcaster_links (
+        address  text PRIMARY KEY,
+        fid      bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS farcaster_links_fid ON farcaster_links (fid);
+    """,
 ]
 
 

@@ -1,0 +1,48 @@
+"""The mini-app events a Farcaster client posts: verified, then the client's notification token kept or dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ApiError
+from ..models import FarcasterToken
+from ..store import Store
+from .hosts import check_url
+from .hub import Hub
+from .signatures import unauthorized, verify
+
+ADDED, ENABLED = "miniapp_added", "notifications_enabled"
+DROPPING = frozenset({"notifications_disabled", "miniapp_removed"})
+MAX_URL_CHARS = 2048
+MAX_TOKEN_CHARS = 256
+
+
+def accept(body: dict[str, Any], hub: Hub, store: Store, allow_hosts: tuple[str, ...]) -> None:
+    """Every check before any write: a refused event changes nothing stored."""
+    signed = verify(body)
+    event = signed.payload.get("event")
+    if event not in DROPPING and event not in (ADDED, ENABLED):
+        raise unauthorized("the payload's 'event' is not a mini-app event")
+    if not hub.is_app_key(signed.fid, signed.key):
+        raise ApiError("unauthorized", "the signing key is not an active app key of the fid")
+    if event in DROPPING:
+        store.drop_farcaster_tokens(signed.fid, signed.key)
+        return
+    details = signed.payload.get("notificationDetails")
+    if details is None and event == ADDED:  # added with notifications off: nothing to keep
+        return
+    url, token = _details(details)
+    check_url(url, allow_hosts)
+    store.put_farcaster_token(FarcasterToken(signed.fid, signed.key, url, token))
+
+
+def _details(details: Any) -> tuple[str, str]:
+    """The `{url, token}` a client gave, held to sizes a real one never passes."""
+    if not isinstance(details, dict):
+        raise ApiError("invalid", "'notificationDetails' must be an object with 'url' and 'token'")
+    url, token = details.get("url"), details.get("token")
+    if not isinstance(url, str) or not 0 < len(url) <= MAX_URL_CHARS:
+        raise ApiError("invalid", f"'notificationDetails.url' must be a URL of at most {MAX_URL_CHARS} characters")
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
+        raise ApiError("invalid", f"'notificationDetails.token' must be a string of 1 to {MAX_TOKEN_CHARS} characters")
+    return url, token
