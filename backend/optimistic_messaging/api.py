@@ -19,6 +19,7 @@ from .auth import Session
 from .clients import client_address
 from .errors import ApiError
 from .logs import CONTEXT
+from .notify import vapid
 from .services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -247,6 +248,15 @@ def put_settings() -> Response:
     s = services()
     s.limits.events.take(g.address)
     return reply({"settings": s.store.put_settings(g.address, changes)})
+
+
+@bp.get("/push/key")
+def push_key() -> Response:
+    """The VAPID public key a browser subscribes with (`applicationServerKey`)."""
+    key = services().config.vapid_private_key
+    if not key:
+        raise ApiError("unavailable", "Web Push is not configured on this server")
+    return reply({"public_key": vapid.public_key_of(key)})
 
 
 @bp.get("/openapi.json")

@@ -284,6 +284,15 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "description": "Any of the settings; the others are kept. An unknown field is `invalid`.",
     },
+    "PushKey": closed(
+        {
+            "public_key": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{87}$",
+                "description": "The uncompressed P-256 point, base64url without padding (`applicationServerKey`).",
+            }
+        }
+    ),
     "SettingsAnswer": closed({"settings": schema("Settings")}),
     "Payment": closed(
         {
@@ -659,6 +668,16 @@ PATHS: dict[str, Any] = {
             ("401", "403", "404"),
         ),
     },
+    "/api/push/key": {
+        "get": operation(
+            "pushKey",
+            "push",
+            "The server's VAPID public key (no auth)",
+            {"200": ok("The key a browser subscribes with.", schema("PushKey"))},
+            (),
+            secured=False,
+        ),
+    },
     "/api/me/settings": {
         "get": operation(
             "getSettings",
@@ -770,7 +789,14 @@ SPEC: dict[str, Any] = {
         "GET) and OPTIONS (CORS preflight); a method a path does not serve is answered `405` with `Allow` and the "
         "error shape (code `invalid`).",
     },
-    "tags": [{"name": "meta"}, {"name": "auth"}, {"name": "chats"}, {"name": "history"}, {"name": "settings"}],
+    "tags": [
+        {"name": "meta"},
+        {"name": "auth"},
+        {"name": "chats"},
+        {"name": "history"},
+        {"name": "settings"},
+        {"name": "push"},
+    ],
     "paths": PATHS,
     "components": {
         "securitySchemes": {
