@@ -2,9 +2,16 @@
 from __future__ import annotations
 
 import base64
+import os
+import uuid
+from typing import Any
 
+import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from support import Wallet
 
 SCALAR = bytes(range(1, 33))
 
@@ -30,3 +37,110 @@ def test_a_generated_key_stays_the_same_across_a_restart(make_server, tmp_path):
     assert len(base64.urlsafe_b64decode(key + "=")) == 65
     first.stop()
     assert make_server(data_dir=tmp_path / "kept").get("/api/push/key").json()["public_key"] == key
+
+
+def browser_keys() -> dict[str, str]:
+    """What a browser's PushSubscription carries: its P-256 public key and a 16-byte auth secret."""
+    return {"p256dh": public_point(ec.generate_private_key(ec.SECP256R1())), "auth": b64url(os.urandom(16))}
+
+
+def subscription(n: int | str, host: str = "push.example") -> dict[str, Any]:
+    return {"endpoint": f"https://{host}/send/{n}", "keys": browser_keys()}
+
+
+def put(server, wallet, body: Any) -> requests.Response:
+    return server.request("PUT", "/api/push/subscriptions", wallet.token, json=body)
+
+
+def delete(server, wallet, endpoint: str) -> requests.Response:
+    return server.request("DELETE", "/api/push/subscriptions", wallet.token, json={"endpoint": endpoint})
+
+
+def test_a_subscription_is_created_then_the_addresss_own_and_needs_sign_in(server):
+    alice, sub = Wallet().sign_in(server), subscription(uuid.uuid4().hex)
+    assert server.request("PUT", "/api/push/subscriptions", None, json=sub).status_code == 401
+    first, again = put(server, alice, sub), put(server, alice, {**sub, "keys": browser_keys()})
+    assert (first.status_code, first.json(), again.status_code) == (201, {}, 200)
+
+
+def test_an_eleventh_subscription_drops_the_oldest(server):
+    alice, tag = Wallet().sign_in(server), uuid.uuid4().hex
+    subs = [subscription(f"{tag}-{n}") for n in range(11)]
+    assert [put(server, alice, s).status_code for s in subs] == [201] * 11
+    assert put(server, alice, subs[10]).status_code == 200  # the youngest is kept
+    assert put(server, alice, subs[0]).status_code == 201  # the oldest was dropped
+
+
+def test_registering_an_endpoint_again_moves_it_to_the_address_that_did(server):
+    alice, bob, sub = Wallet().sign_in(server), Wallet().sign_in(server), subscription(uuid.uuid4().hex)
+    assert put(server, alice, sub).status_code == 201
+    assert put(server, bob, sub).status_code == 201 and put(server, bob, sub).status_code == 200
+    assert put(server, alice, sub).status_code == 201
+
+
+def test_delete_ends_only_the_callers_own_subscription(server):
+    alice, bob, sub = Wallet().sign_in(server), Wallet().sign_in(server), subscription(uuid.uuid4().hex)
+    put(server, alice, sub)
+    assert delete(server, bob, sub["endpoint"]).status_code == 200 and put(server, alice, sub).status_code == 200
+    assert delete(server, alice, sub["endpoint"]).json() == {} and put(server, alice, sub).status_code == 201
+
+
+def test_signing_out_ends_the_subscriptions_that_session_registered_only(server):
+    alice = Wallet().sign_in(server)
+    first_token, by_first, by_second = alice.token, subscription(uuid.uuid4().hex), subscription(uuid.uuid4().hex)
+    put(server, alice, by_first)
+    alice.sign_in(server)
+    put(server, alice, by_second)
+    assert server.post("/api/auth/logout", None, first_token).status_code == 200
+    assert put(server, alice, by_second).status_code == 200 and put(server, alice, by_first).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://push.example/x",
+        "https://127.0.0.1/x",
+        "https://localhost/x",
+        "https://10.0.0.7/x",
+        "https://192.168.1.1:8443/x",
+        "https://169.254.169.254/latest",
+        "https://[::1]/x",
+        "https://[::ffff:127.0.0.1]/x",
+        "https://0/x",
+        "https://user:pw@push.example/x",
+        "ftp://push.example/x",
+        "not a url",
+        "",
+        7,
+        "https://push.example/" + "x" * 1100,
+    ],
+)
+def test_an_endpoint_inside_the_network_or_not_https_is_invalid(server, endpoint):
+    alice = Wallet().sign_in(server)
+    answer = put(server, alice, {"endpoint": endpoint, "keys": browser_keys()})
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid", answer.text
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        None,
+        {},
+        {"p256dh": b64url(b"\x04" + bytes(63)), "auth": b64url(bytes(16))},
+        {"p256dh": b64url(b"\x02" + bytes(64)), "auth": b64url(bytes(16))},
+        {"p256dh": b64url(b"\x04" + bytes(64)), "auth": b64url(bytes(15))},
+        {"p256dh": b64url(b"\x04" + bytes(64)), "auth": "not+base64/url"},
+        {"p256dh": b64url(b"\x04" + bytes(64)), "auth": 16},
+    ],
+)
+def test_keys_of_the_wrong_size_or_encoding_are_invalid(server, keys):
+    alice = Wallet().sign_in(server)
+    answer = put(server, alice, {"endpoint": f"https://push.example/{uuid.uuid4().hex}", "keys": keys})
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid", answer.text
+
+
+def test_a_host_notify_allow_hosts_names_is_taken_even_on_http(make_server):
+    srv = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1"})
+    alice = Wallet().sign_in(srv)
+    assert put(srv, alice, {"endpoint": "http://127.0.0.1:9/push", "keys": browser_keys()}).status_code == 201
+    assert put(srv, alice, {"endpoint": "https://localhost/push", "keys": browser_keys()}).status_code == 400

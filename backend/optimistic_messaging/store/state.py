@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import Chat, ChatView, Message, Position, Settings, settled_by
+from ..notify.subscriptions import PushSubscription
 
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
@@ -16,7 +17,8 @@ from ..models import Chat, ChatView, Message, Position, Settings, settled_by
 # · ("reactor", (message_id, emoji, address, added)) one reactor of a message added or removed (its "update" follows)
 # · ("position", (chat_id, address, read_seq, delivered_seq, shown)) a member's positions as a mark moved them, or as a
 # compacted log has them where replaying its chat and messages would not (a send moves its sender's without a record;
-# a member starts at the chat's last_seq as it joins) · ("settings", (address, Settings)) an address's settings now.
+# a member starts at the chat's last_seq as it joins) · ("settings", (address, Settings)) an address's settings now
+# · ("push", PushSubscription) registered (moved from any other address) · ("unpush", endpoint) ended.
 Record = tuple[str, Any]
 
 
@@ -79,6 +81,8 @@ class State:
         self.plain: dict[str, Message] = {}  # the provisional ones the clock settles, in commit order (as sent)
         self.revoked: dict[str, int] = {}  # session signed out -> until when (ms) it is refused
         self.settings: dict[str, Settings] = {}  # of the addresses that put some
+        self.push: dict[str, PushSubscription] = {}  # endpoint -> its subscription
+        self.pushed: dict[str, list[str]] = {}  # address -> its endpoints, oldest first
         self.messages = 0
         self.activity = 0  # bumped by every new chat and new message, in commit order
         self.records = 0  # lines in the log; minus the live ones, what compaction would drop
@@ -135,6 +139,12 @@ class State:
         elif kind == "settings":
             address, settings = payload
             self.settings[address] = settings
+        elif kind == "push":
+            self.unpush(payload.endpoint)
+            self.push[payload.endpoint] = payload
+            self.pushed.setdefault(payload.address, []).append(payload.endpoint)
+        elif kind == "unpush":
+            self.unpush(payload)
         elif kind == "reactor":
             self._react(*payload)
         else:
@@ -267,9 +277,18 @@ class State:
             if address == caller or (position.shown and self.settings.get(address, Settings()).read_receipts)
         }
 
+    def unpush(self, endpoint: str) -> None:
+        """Forget a subscription, if there is one."""
+        gone = self.push.pop(endpoint, None)
+        if gone is not None:
+            endpoints = self.pushed[gone.address]
+            endpoints.remove(endpoint)
+            if not endpoints:
+                del self.pushed[gone.address]
+
     def live_records(self) -> int:
         live = len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked) + self.reactions
-        return live + len(self.settings)
+        return live + len(self.settings) + len(self.push)
 
     def forget_revoked(self, now_ms: int) -> None:
         """Sign-outs whose sessions have passed their maximum age: no token of theirs is valid any more."""
@@ -301,3 +320,6 @@ class State:
             yield "revoked", (session, until)
         for address, settings in self.settings.items():
             yield "settings", (address, settings)
+        for endpoints in self.pushed.values():
+            for endpoint in endpoints:
+                yield "push", self.push[endpoint]

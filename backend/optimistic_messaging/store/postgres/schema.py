@@ -120,6 +120,19 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS messages_deleted ON messages (chat_id, seq) WHERE deleted;
     """,
+    # 7 (v1.2): Web Push subscriptions, each endpoint one address's (`at`: the order they were registered in, the
+    # oldest dropped past the limit), with the session that registered it (its sign-out ends it).
+    """
+    CREATE TABLE IF NOT EXISTS push_subscriptions (
+        endpoint  text PRIMARY KEY,
+        address   text NOT NULL,
+        p256dh    text NOT NULL,
+        auth      text NOT NULL,
+        session   text NOT NULL,
+        at        bigserial
+    );
+    CREATE INDEX IF NOT EXISTS push_subscriptions_address ON push_subscriptions (address, at);
+    """,
 ]
 
 
