@@ -11,7 +11,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from support import Wallet
+from push_service import PushService
+from support import Wallet, new_chat, wait_until
 
 SCALAR = bytes(range(1, 33))
 
@@ -144,3 +145,96 @@ def test_a_host_notify_allow_hosts_names_is_taken_even_on_http(make_server):
     alice = Wallet().sign_in(srv)
     assert put(srv, alice, {"endpoint": "http://127.0.0.1:9/push", "keys": browser_keys()}).status_code == 201
     assert put(srv, alice, {"endpoint": "https://localhost/push", "keys": browser_keys()}).status_code == 400
+
+
+# -- sending: a stand-in push service that checks the VAPID JWT and decrypts each payload ---------------------------
+
+@pytest.fixture
+def pushing(make_server):
+    """A server allowed to push to a local stand-in push service (PUSH_COALESCE_S as the test asks)."""
+    services: list[PushService] = []
+
+    def start(coalesce_s: str = "0") -> tuple[Any, PushService]:
+        srv = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": coalesce_s})
+        services.append(PushService(srv.get("/api/push/key").json()["public_key"]))
+        return srv, services[-1]
+
+    yield start
+    for service in services:
+        service.close()
+
+
+def subscribed(srv, service: PushService, wallet) -> str:
+    sub_id, sub = service.subscribe()
+    assert put(srv, wallet, sub).status_code == 201
+    return sub_id
+
+
+def test_a_member_with_the_app_closed_is_pushed_the_sender_and_a_joined_member_are_not(pushing, peers):
+    srv, service = pushing()
+    alice, bob, carol = (Wallet().sign_in(srv) for _ in range(3))
+    chat = new_chat(srv, alice, bob, carol)
+    to_alice, to_bob, to_carol = (subscribed(srv, service, w) for w in (alice, bob, carol))
+    peers(srv, carol).join(chat["id"])
+    sent = peers(srv, alice).send(chat["id"], "lunch?")["message"]
+    sentinel = new_chat(srv, alice, bob)  # pushed after the first message's are decided: nothing else is coming
+    peers(srv, alice).send(sentinel["id"], "after")
+    arrived = [service.next(), service.next()]
+    assert {p.payload["chat_id"] for p in arrived} == {chat["id"], sentinel["id"]}
+    assert all(p.id == to_bob for p in arrived) and to_alice != to_bob != to_carol and service.pushes.empty()
+    (push,) = [p for p in arrived if p.payload["chat_id"] == chat["id"]]
+    assert push.payload == {"type": "message", "chat_id": chat["id"], "message_id": sent["id"],
+                            "sender": alice.address, "count": 1, "preview": "lunch?"}
+
+
+def test_the_preview_is_the_first_120_characters_or_null_when_the_receiver_turned_previews_off(pushing, peers):
+    srv, service = pushing()
+    alice, bob, carol = (Wallet().sign_in(srv) for _ in range(3))
+    chat = new_chat(srv, alice, bob, carol)
+    to_bob, to_carol = subscribed(srv, service, bob), subscribed(srv, service, carol)
+    assert srv.request("PUT", "/api/me/settings", bob.token, json={"push_previews": False}).status_code == 200
+    body = "é" * 100 + "x" * 100
+    peers(srv, alice).send(chat["id"], body)
+    previews = {p.id: p.payload["preview"] for p in (service.next(), service.next())}
+    assert previews == {to_bob: None, to_carol: body[:120]}
+
+
+def test_a_push_service_answering_410_ends_the_subscription(pushing, peers):
+    srv, service = pushing()
+    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
+    chat = new_chat(srv, alice, bob)
+    sub_id, sub = service.subscribe()
+    assert put(srv, bob, sub).status_code == 201
+    service.status = 410
+    peers(srv, alice).send(chat["id"], "gone?")
+    assert service.next().id == sub_id
+    wait_until(lambda: put(srv, bob, sub).status_code == 201, what="the subscription to end")
+
+
+def test_a_hanging_push_service_does_not_delay_a_sends_ack(pushing, peers):
+    srv, service = pushing()
+    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
+    chat = new_chat(srv, alice, bob)
+    subscribed(srv, service, bob)
+    service.open.clear()
+    sender = peers(srv, alice)
+    assert sender.send(chat["id"], "first")["ok"]
+    service.held.get(timeout=10)  # the push of the first is being held by the push service
+    ack = sender.send(chat["id"], "second")
+    assert ack["ok"] and not service.open.is_set()  # acked while the push service still holds the request
+    service.open.set()
+    assert service.next().payload["preview"] == "first"
+
+
+def test_pushes_within_push_coalesce_s_come_as_one_naming_the_latest_and_counting_them(pushing, peers):
+    srv, service = pushing(coalesce_s="2")
+    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
+    chat = new_chat(srv, alice, bob)
+    subscribed(srv, service, bob)
+    sender = peers(srv, alice)
+    first = sender.send(chat["id"], "one")["message"]
+    assert service.next().payload["message_id"] == first["id"]
+    sender.send(chat["id"], "two")
+    third = sender.send(chat["id"], "three")["message"]
+    coalesced = service.next().payload
+    assert (coalesced["message_id"], coalesced["count"], coalesced["preview"]) == (third["id"], 2, "three")
