@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from push_service import PushService
-from support import Wallet, new_chat, wait_until
+from support import Wallet, fresh_database, new_chat, wait_until
 
 SCALAR = bytes(range(1, 33))
 
@@ -94,6 +94,14 @@ def test_signing_out_ends_the_subscriptions_that_session_registered_only(server)
     put(server, alice, by_second)
     assert server.post("/api/auth/logout", None, first_token).status_code == 200
     assert put(server, alice, by_second).status_code == 200 and put(server, alice, by_first).status_code == 201
+
+
+@pytest.mark.own_store
+def test_nodes_of_one_database_sign_with_one_key_made_once(make_server):
+    url = fresh_database()
+    first = make_server({"DATABASE_URL": url}).get("/api/push/key").json()["public_key"]
+    assert make_server({"DATABASE_URL": url}).get("/api/push/key").json()["public_key"] == first
+    assert make_server({"DATABASE_URL": fresh_database()}).get("/api/push/key").json()["public_key"] != first
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,16 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
 from .node import Node
 from .notify import vapid
+from .store.postgres.kept import kept_key
 
 
 def config_from_env(env: dict[str, str] | None = None) -> Config:
-    """The process's settings: the environment's, the signing and VAPID keys kept beside the data when unset."""
-    return Config.from_env(env, secret_beside, vapid_beside)
+    """The process's settings: the environment's, the signing key kept beside the data when unset, the VAPID key
+    too (with DATABASE_URL in the database, so every node signs pushes with the same key)."""
+    url = (os.environ if env is None else env).get("DATABASE_URL")
+    return Config.from_env(
+        env, secret_beside, (lambda _: kept_key(url, "vapid", vapid.generate)) if url else vapid_beside
+    )
 
 
 def secret_beside(data_file: Path) -> str:

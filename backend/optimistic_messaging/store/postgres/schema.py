@@ -121,8 +121,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS messages_deleted ON messages (chat_id, seq) WHERE deleted;
     """,
     # 7 (v1.2): Web Push subscriptions, each endpoint one address's (`at`: the order they were registered in, the
-    # oldest dropped past the limit), with the session that registered it (its sign-out ends it).
+    # oldest dropped past the limit), with the session that registered it (its sign-out ends it); and the keys every
+    # node must share, made by the first node that needs one (the VAPID key).
     """
+    CREATE TABLE IF NOT EXISTS kept_keys (
+        name   text PRIMARY KEY,
+        value  text NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS push_subscriptions (
         endpoint  text PRIMARY KEY,
         address   text NOT NULL,
