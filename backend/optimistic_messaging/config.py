@@ -73,7 +73,6 @@ class Config:
     vapid_subject: str = "mailto:admin@localhost"
     push_coalesce_s: float = 10.0
     notify_allow_hosts: tuple[str, ...] = ()  # hosts exempt from the https and public-address rules (local stand-ins)
-    app_url: str | None = None
 
     @property
     def ping_timeout_s(self) -> float:
@@ -151,7 +150,6 @@ class Config:
                 vapid_subject=get("VAPID_SUBJECT", cls.vapid_subject),
                 push_coalesce_s=float(get("PUSH_COALESCE_S", cls.push_coalesce_s)),
                 notify_allow_hosts=_csv(get("NOTIFY_ALLOW_HOSTS", "")),
-                app_url=get("APP_URL") or None,
             )
         except ValueError as exc:
             raise ValueError(f"bad configuration: {exc}") from exc
