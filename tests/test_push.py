@@ -195,6 +195,20 @@ def test_a_member_with_the_app_closed_is_pushed_the_sender_and_a_joined_member_a
                             "sender": alice.address, "count": 1, "preview": "lunch?"}
 
 
+def test_an_address_that_left_the_chat_is_not_pushed(pushing, peers):
+    srv, service = pushing()
+    alice, bob, carol = (Wallet().sign_in(srv) for _ in range(3))
+    chat = new_chat(srv, alice, bob, carol)
+    subscribed(srv, service, bob)
+    to_carol = subscribed(srv, service, carol)
+    assert srv.request("DELETE", f"/api/chats/{chat['id']}/members/{bob.address}", bob.token).status_code == 200
+    peers(srv, alice).send(chat["id"], "without bob")
+    sentinel = new_chat(srv, alice, carol)
+    peers(srv, alice).send(sentinel["id"], "after")
+    arrived = {(p.id, p.payload["chat_id"]) for p in (service.next(), service.next())}
+    assert arrived == {(to_carol, chat["id"]), (to_carol, sentinel["id"])} and service.pushes.empty()
+
+
 def test_the_preview_is_the_first_120_characters_or_null_when_the_receiver_turned_previews_off(pushing, peers):
     srv, service = pushing()
     alice, bob, carol = (Wallet().sign_in(srv) for _ in range(3))
