@@ -3,7 +3,8 @@ request's VAPID JWT (RFC 8292, ES256) against the server's `GET /api/push/key` a
 (RFC 8291) with the subscription's own private key and auth secret, as a browser would.
 
 Tests make subscriptions with `subscribe()` (a real P-256 key pair and auth secret each), read what arrived in
-`pushes` (a queue: awaited, never polled), set `status` to answer otherwise than 201, or clear `open` to hold
+`pushes` (a queue: awaited, never polled), set `status` to answer otherwise than 201 (429 and 503 with
+`Retry-After: 0`), or clear `open` to hold
 every request until it is set again.
 """
 from __future__ import annotations
@@ -71,6 +72,7 @@ class PushService:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = service.status  # as it was when the request came
                 sub_id = self.path.rsplit("/", 1)[1]
                 if not service.open.is_set():
                     service.held.put(sub_id)
@@ -80,7 +82,9 @@ class PushService:
                 private, auth = service.keys[sub_id]
                 payload = json.loads(http_ece.decrypt(body, private_key=private, auth_secret=auth, version="aes128gcm"))
                 service.pushes.put(Push(sub_id, payload, dict(self.headers)))
-                self.send_response(service.status)
+                self.send_response(status)
+                if status in (429, 503):
+                    self.send_header("Retry-After", "0")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

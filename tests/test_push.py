@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from push_service import PushService
-from support import Wallet, fresh_database, new_chat, wait_until
+from support import Wallet, free_port, fresh_database, new_chat, wait_until
+from test_metrics import scrape
 
 SCALAR = bytes(range(1, 33))
 
@@ -162,8 +163,8 @@ def pushing(make_server):
     """A server allowed to push to a local stand-in push service (PUSH_COALESCE_S as the test asks)."""
     services: list[PushService] = []
 
-    def start(coalesce_s: str = "0") -> tuple[Any, PushService]:
-        srv = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": coalesce_s})
+    def start(coalesce_s: str = "0", **env: str) -> tuple[Any, PushService]:
+        srv = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": coalesce_s, **env})
         services.append(PushService(srv.get("/api/push/key").json()["public_key"]))
         return srv, services[-1]
 
@@ -231,6 +232,24 @@ def test_a_push_service_answering_410_ends_the_subscription(pushing, peers):
     peers(srv, alice).send(chat["id"], "gone?")
     assert service.next().id == sub_id
     wait_until(lambda: put(srv, bob, sub).status_code == 201, what="the subscription to end")
+
+
+@pytest.mark.parametrize("busy", [429, 503])
+def test_a_busy_push_service_is_asked_again_after_retry_after_and_the_pushes_are_counted(pushing, peers, busy):
+    port = free_port()
+    srv, service = pushing(METRICS_PORT=str(port))
+    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
+    chat = new_chat(srv, alice, bob)
+    subscribed(srv, service, bob)
+    service.status = busy
+    sent = peers(srv, alice).send(chat["id"], "again")["message"]
+    assert service.next().payload["message_id"] == sent["id"]
+    service.status = 201
+    assert service.next().payload["message_id"] == sent["id"]
+    figures = wait_until(lambda: (f := scrape(port)).get(("om_pushes_total", (("result", "delivered"),))) and f,
+                         what="the delivered push to be counted")
+    assert figures[("om_pushes_total", (("result", "retried"),))] == 1
+    assert figures[("om_push_seconds_count", ())] == 1 and figures[("om_push_queue", ())] == 0
 
 
 def test_a_hanging_push_service_does_not_delay_a_sends_ack(pushing, peers):

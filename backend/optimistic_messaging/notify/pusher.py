@@ -5,6 +5,7 @@ asks to be retried. Nothing here runs on a send's path, so a push service that h
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import gevent
@@ -15,6 +16,7 @@ from gevent.queue import Full, Queue
 from ..errors import ApiError
 from ..models import Message
 from ..presence import Presence
+from ..stats import METER
 from ..store import Commit, Store
 from .decide import preview, recipients
 from .subscriptions import PushSubscription
@@ -50,7 +52,6 @@ class Pusher:
         self.windows: dict[tuple[str, str], Window] = {}
         self.senders = Pool(SENDERS)
         self.timers = Group()
-        self.dropped = 0
 
     def committed(self, commit: Commit) -> None:
         """Store listener: queue each new message, never waiting (a full queue drops it, counted)."""
@@ -58,12 +59,14 @@ class Pusher:
             if item.new and not item.message.deleted:
                 try:
                     self.queue.put_nowait(item.message)
+                    METER.push_queued += 1
                 except Full:
-                    self.dropped += 1
+                    METER.pushes.add("dropped")
 
     def run(self) -> None:
         """The worker: decide each queued message's pushes, one after another."""
         for message in self.queue:
+            METER.push_queued -= 1
             try:
                 self.decide(message)
             except Exception:
@@ -119,23 +122,31 @@ class Pusher:
             }
         )
         wait = BACKOFF_S
-        for _ in range(ATTEMPTS):
+        for attempt in range(1, ATTEMPTS + 1):
             try:
                 sent = self.webpush.send(subscription, payload)
             except ApiError as exc:  # the host fails the check now: no request is made to it
                 log.warning("push endpoint refused: %s", exc.message)
+                METER.pushes.add("refused")
                 return
             except Exception as exc:
                 log.info("push to a subscription of %s failed: %s", subscription.address, exc)
             else:
                 if sent.status in DELIVERED:
+                    METER.pushes.add("delivered")
+                    METER.push_seconds.observe(max(0.0, time.time() - m.sent_at / 1000))
                     return
                 if sent.status in GONE:
+                    METER.pushes.add("gone")
                     self.store.drop_push_subscriptions(endpoint=subscription.endpoint, address=subscription.address)
                     return
                 if sent.status != 429 and sent.status < 500:
                     log.warning("push service answered %d: not retried", sent.status)
-                    return
+                    break
                 wait = sent.retry_after_s if sent.retry_after_s is not None else wait
+            if attempt == ATTEMPTS:
+                break
+            METER.pushes.add("retried")
             gevent.sleep(min(wait, MAX_WAIT_S))
             wait *= 2
+        METER.pushes.add("failed")
