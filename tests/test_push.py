@@ -38,7 +38,8 @@ def test_a_generated_key_stays_the_same_across_a_restart(make_server, tmp_path):
     key = first.get("/api/push/key").json()["public_key"]
     assert len(base64.urlsafe_b64decode(key + "=")) == 65
     first.stop()
-    assert make_server(data_dir=tmp_path / "kept").get("/api/push/key").json()["public_key"] == key
+    same = {k: v for k, v in first.env.items() if k == "DATABASE_URL"}  # the same store on PostgreSQL too
+    assert make_server(same, data_dir=tmp_path / "kept").get("/api/push/key").json()["public_key"] == key
 
 
 def browser_keys() -> dict[str, str]:
@@ -250,6 +251,29 @@ def test_a_busy_push_service_is_asked_again_after_retry_after_and_the_pushes_are
                          what="the delivered push to be counted")
     assert figures[("om_pushes_total", (("result", "retried"),))] == 1
     assert figures[("om_push_seconds_count", ())] == 1 and figures[("om_push_queue", ())] == 0
+
+
+def test_the_host_check_holds_at_every_request_not_only_at_registration(make_server, peers, tmp_path):
+    port, kept = free_port(), tmp_path / "kept"
+    before = make_server({"NOTIFY_ALLOW_HOSTS": "localhost,127.0.0.1"}, data_dir=kept)
+    service = PushService(before.get("/api/push/key").json()["public_key"])
+    try:
+        alice, bob = Wallet().sign_in(before), Wallet().sign_in(before)
+        chat = new_chat(before, alice, bob)
+        by_name, sub = service.subscribe()
+        assert put(before, bob, {**sub, "endpoint": sub["endpoint"].replace("127.0.0.1", "localhost")}).status_code == 201
+        by_address = subscribed(before, service, bob)
+        before.stop()  # the same data, now with only 127.0.0.1 allowed: localhost is a loopback name again
+        same = {k: v for k, v in before.env.items() if k == "DATABASE_URL"}  # the same store on PostgreSQL too
+        after = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "METRICS_PORT": str(port), **same}, data_dir=kept)
+        alice.sign_in(after)
+        peers(after, alice).send(chat["id"], "only by address")
+        assert service.next().id == by_address and by_name != by_address
+        wait_until(lambda: scrape(port).get(("om_pushes_total", (("result", "refused"),))) == 1,
+                   what="the push to the loopback name to be refused")
+        assert service.pushes.empty()
+    finally:
+        service.close()
 
 
 def test_a_hanging_push_service_does_not_delay_a_sends_ack(pushing, peers):
