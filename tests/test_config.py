@@ -76,3 +76,16 @@ def test_an_unknown_log_format_is_refused(tmp_path):
 def test_malformed_trusted_proxies_are_refused(tmp_path, proxies):
     with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
         config_from_env(env(tmp_path, TRUSTED_PROXIES=proxies))
+
+
+def test_the_vapid_key_is_generated_once_and_kept_beside_the_data(tmp_path):
+    first = config_from_env(env(tmp_path)).vapid_private_key
+    assert first.startswith("-----BEGIN PRIVATE KEY-----") and config_from_env(env(tmp_path)).vapid_private_key == first
+
+
+@pytest.mark.parametrize("key", ["not-a-key", "AAAA", "-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----"])
+def test_a_malformed_vapid_key_or_subject_is_refused(tmp_path, key):
+    with pytest.raises(ValueError, match="bad configuration"):
+        config_from_env(env(tmp_path, VAPID_PRIVATE_KEY=key))
+    with pytest.raises(ValueError, match="VAPID_SUBJECT"):
+        config_from_env(env(tmp_path, VAPID_SUBJECT="admin@example.com"))

@@ -16,6 +16,8 @@ from optimistic_messaging.errors import ApiError
 from optimistic_messaging.store import jsonl
 from optimistic_messaging.store.base import NewMessage
 from optimistic_messaging.models import FarcasterToken, Message
+from optimistic_messaging.models import Message
+from optimistic_messaging.notify.subscriptions import PushSubscription
 from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store.state import Room
 from optimistic_messaging.store.jsonl import LOG_HEADER, JsonlStore, StoreCorrupt, encode_batch, encode_record
@@ -322,6 +324,18 @@ def test_compaction_keeps_the_farcaster_tokens_and_links_and_drops_the_supersede
     again = opened(path)
     assert again.farcaster_tokens(7) == [FarcasterToken(7, key, "https://a.example/n", "t9")]
     assert again.farcaster_fid(ALICE) == 109
+def test_compaction_keeps_the_push_subscriptions_in_their_order_and_drops_the_ended(store, path, monkeypatch):
+    monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 5)
+    subs = [PushSubscription(f"https://push.example/{n}", ALICE, "p", "a", "s") for n in range(3)]
+    for s in (*subs, PushSubscription("https://push.example/gone", ALICE, "p", "a", "s")):
+        store.put_push_subscription(s)
+    store.drop_push_subscriptions(endpoint="https://push.example/gone")
+    message = send(store, "m")
+    for i in range(10):  # superseded records outnumber live ones: the store compacts
+        store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})
+    assert b'"x0"' not in path.read_bytes() and b"/gone" not in path.read_bytes()
+    store.close()
+    assert opened(path).push_subscriptions(ALICE) == subs
 
 
 def test_a_member_added_in_a_log_from_before_v1_2_sees_the_whole_chat(path):

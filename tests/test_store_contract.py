@@ -13,6 +13,8 @@ from optimistic_messaging.broker.notify import announce
 from optimistic_messaging.errors import CODES, ApiError, Forbidden, Invalid, NotFound
 from optimistic_messaging.fanout import Fanout
 from optimistic_messaging.models import FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
+from optimistic_messaging.models import Message, Position, PositionMoved, Settings, settled_by
+from optimistic_messaging.notify.subscriptions import PushSubscription
 from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store, Unsettled
 from optimistic_messaging.store.jsonl import JsonlStore
@@ -696,3 +698,53 @@ def test_farcaster_tokens_are_one_per_client_dropped_by_client_and_there_again_a
     assert (again.farcaster_fid(ALICE), again.farcaster_fid(BOB), again.farcaster_fid(CAROL)) == (7, 7, None)
     again.drop_farcaster_tokens(7, KEY_2)
     assert again.farcaster_tokens(7) == [FarcasterToken(7, KEY_1, "https://a.example/n", "new")]
+# -- Web Push subscriptions (v1.2) -------------------------------------------------------------------------------------
+
+def sub(n: int, address: str = ALICE, session: str = "s1", auth: str = "a") -> PushSubscription:
+    return PushSubscription(f"https://push.example/{n}", address, "p", auth, session)
+
+
+def endpoints(store: Store, address: str) -> list[str]:
+    return [s.endpoint.rsplit("/", 1)[1] for s in store.push_subscriptions(address)]
+
+
+def test_a_subscription_is_created_once_then_kept_and_renewed(store):
+    assert store.put_push_subscription(sub(1)) is True
+    assert store.put_push_subscription(sub(1, auth="b")) is False
+    assert store.push_subscriptions(ALICE) == [sub(1, auth="b")] and store.push_subscriptions(BOB) == []
+
+
+def test_an_eleventh_subscription_drops_the_addresss_oldest(store):
+    for n in range(11):
+        store.put_push_subscription(sub(n))
+    store.put_push_subscription(sub(99, address=BOB))
+    assert endpoints(store, ALICE) == [str(n) for n in range(1, 11)] and endpoints(store, BOB) == ["99"]
+
+
+def test_registering_an_endpoint_again_moves_it_to_that_address(store):
+    store.put_push_subscription(sub(1))
+    store.put_push_subscription(sub(2))
+    assert store.put_push_subscription(sub(1, address=BOB)) is True
+    assert endpoints(store, ALICE) == ["2"] and endpoints(store, BOB) == ["1"]
+
+
+def test_subscriptions_end_by_endpoint_by_address_and_by_session(store):
+    store.put_push_subscription(sub(1))
+    store.put_push_subscription(sub(2, session="s2"))
+    store.put_push_subscription(sub(3, address=BOB, session="s1"))
+    store.drop_push_subscriptions(endpoint="https://push.example/3", address=ALICE)  # not Alice's: kept
+    assert endpoints(store, BOB) == ["3"]
+    store.drop_push_subscriptions(address=ALICE, session="s1")
+    assert endpoints(store, ALICE) == ["2"] and endpoints(store, BOB) == ["3"]
+    store.drop_push_subscriptions(endpoint="https://push.example/3")
+    assert endpoints(store, BOB) == []
+
+
+def test_subscriptions_are_there_again_after_a_restart(store, kind):
+    for n in range(3):
+        store.put_push_subscription(sub(n))
+    store.put_push_subscription(sub(0, address=BOB))
+    store.drop_push_subscriptions(endpoint="https://push.example/1")
+    store.close()
+    again = kind.open()
+    assert endpoints(again, ALICE) == ["2"] and again.push_subscriptions(BOB) == [sub(0, address=BOB)]

@@ -20,6 +20,7 @@ from .clients import client_address
 from .errors import ApiError
 from .farcaster import webhook
 from .logs import CONTEXT
+from .notify import subscriptions, vapid
 from .services import Services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -83,11 +84,12 @@ def bearer_token() -> str | None:
 
 
 def signed_in(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Bearer token required; the caller's address lands in g.address."""
+    """Bearer token required; the caller's address lands in g.address, its session in g.session."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        g.address = services().auth.identify(bearer_token()).address
+        identity = services().auth.identify(bearer_token())
+        g.address, g.session = identity.address, identity.session
         return view(*args, **kwargs)
 
     return wrapper
@@ -168,7 +170,11 @@ def renew() -> Response:
 
 @bp.post("/auth/logout")
 def logout() -> Response:
-    services().auth.sign_out(bearer_token())
+    """Ends the push subscriptions the session registered too: a shared device stops showing its messages."""
+    s = services()
+    identity = s.auth.identify(bearer_token())
+    s.auth.sign_out(bearer_token())
+    s.store.drop_push_subscriptions(address=identity.address, session=identity.session)
     return reply({})
 
 
@@ -282,6 +288,36 @@ def farcaster_link() -> Response:
     fid = s.quick_auth.fid(body.get("token"))
     s.store.link_farcaster(g.address, fid)
     return reply({"fid": fid, "address": g.address})
+
+
+@bp.get("/push/key")
+def push_key() -> Response:
+    """The VAPID public key a browser subscribes with (`applicationServerKey`)."""
+    key = services().config.vapid_private_key
+    if not key:
+        raise ApiError("unavailable", "Web Push is not configured on this server")
+    return reply({"public_key": vapid.public_key_of(key)})
+
+
+@bp.put("/push/subscriptions")
+@signed_in
+def put_push_subscription() -> Response:
+    """Spends the address's event budget: every write a client can cause is bounded."""
+    s = services()
+    subscription = subscriptions.parse(json_body(), g.address, g.session, s.config.notify_allow_hosts)
+    s.limits.events.take(g.address)
+    created = s.store.put_push_subscription(subscription)
+    return reply({}, 201 if created else 200)
+
+
+@bp.delete("/push/subscriptions")
+@signed_in
+def delete_push_subscription() -> Response:
+    s = services()
+    endpoint = subscriptions.endpoint(json_body())
+    s.limits.events.take(g.address)
+    s.store.drop_push_subscriptions(endpoint=endpoint, address=g.address)
+    return reply({})
 
 
 @bp.get("/openapi.json")

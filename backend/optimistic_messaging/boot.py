@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -19,25 +20,40 @@ from .clients import client_address
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Config
 from .node import Node
+from .notify import vapid
+from .store.postgres.kept import kept_key
 
 
 def config_from_env(env: dict[str, str] | None = None) -> Config:
-    """The process's settings: the environment's, the signing key kept beside the data when SECRET_KEY is unset."""
-    return Config.from_env(env, secret_beside)
+    """The process's settings: the environment's, the signing key kept beside the data when unset, the VAPID key
+    too (with DATABASE_URL in the database, so every node signs pushes with the same key)."""
+    url = (os.environ if env is None else env).get("DATABASE_URL")
+    return Config.from_env(
+        env, secret_beside, (lambda _: kept_key(url, "vapid", vapid.generate)) if url else vapid_beside
+    )
 
 
 def secret_beside(data_file: Path) -> str:
-    """Generate the signing key once and keep it beside the data, so a restart keeps tokens valid.
+    """Generate the signing key once and keep it beside the data, so a restart keeps tokens valid."""
+    return kept_beside(data_file.with_name(data_file.name + ".secret"), lambda: secrets.token_hex(32))
+
+
+def vapid_beside(data_file: Path) -> str:
+    """Generate the VAPID key once and keep it beside the data, so a restart keeps push subscriptions working."""
+    return kept_beside(data_file.with_name(data_file.name + ".vapid"), vapid.generate)
+
+
+def kept_beside(path: Path, make: Callable[[], str]) -> str:
+    """The key kept at `path`, made once.
 
     Written to a temporary file, synced, then renamed: a crash never leaves a short or empty key behind.
     """
-    path = data_file.with_name(data_file.name + ".secret")
     if path.exists():
         return path.read_text().strip()
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
+        f.write(make())
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

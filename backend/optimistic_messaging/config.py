@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .clients import networks
+from .notify import vapid
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -59,11 +60,10 @@ class Config:
     tx_timeout_s: int = 600
     xmtp_grace_s: int = 30
     xmtp_gateway_url: str | None = None
-    # Notifications (v1.2): Farcaster's hub and Quick Auth keys; hosts a notification URL may be on though not public
+    # Notifications (v1.2): Farcaster's hub and Quick Auth keys, the app's origin for links
     farcaster_hub_url: str | None = None
     farcaster_auth_jwks_url: str | None = None
     app_url: str | None = None
-    notify_allow_hosts: tuple[str, ...] = ()
     signin_tx_wait_s: float = 30.0
     signin_tx_per_client: int = 16  # sign-ins by transaction one client address may have waiting for the node
     signin_tx_proof: str = "required"  # verify-tx takes bound nonces (and their proof) only; "optional": plain ones too
@@ -72,6 +72,11 @@ class Config:
     log_format: str = "text"  # or "json": one object per line
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None  # /metrics on a listener of its own; unset: off
+    # Notifications (v1.2).
+    vapid_private_key: str = ""  # VAPID_PRIVATE_KEY (PEM or base64url scalar), or the boot's key file; "" = push off
+    vapid_subject: str = "mailto:admin@localhost"
+    push_coalesce_s: float = 10.0
+    notify_allow_hosts: tuple[str, ...] = ()  # hosts exempt from the https and public-address rules (local stand-ins)
 
     @property
     def ping_timeout_s(self) -> float:
@@ -80,9 +85,15 @@ class Config:
         return min(20.0, self.ping_interval_s)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, secret_for: Callable[[Path], str] | None = None) -> Config:
+    def from_env(
+        cls,
+        env: dict[str, str] | None = None,
+        secret_for: Callable[[Path], str] | None = None,
+        vapid_for: Callable[[Path], str] | None = None,
+    ) -> Config:
         """Read the environment; fail fast with a clear message on a malformed value. Without SECRET_KEY the key is
-        `secret_for(data_file)` (the boot keeps it in a file); writes nothing itself."""
+        `secret_for(data_file)`, without VAPID_PRIVATE_KEY `vapid_for(data_file)` (the boot keeps them in files);
+        writes nothing itself."""
         env = dict(os.environ if env is None else env)
         get = env.get
         data_file = Path(get("DATA_FILE", "messages.json"))
@@ -134,7 +145,6 @@ class Config:
                 farcaster_hub_url=get("FARCASTER_HUB_URL") or None,
                 farcaster_auth_jwks_url=get("FARCASTER_AUTH_JWKS_URL") or None,
                 app_url=get("APP_URL") or None,
-                notify_allow_hosts=_csv(get("NOTIFY_ALLOW_HOSTS", "")),
                 signin_tx_wait_s=float(get("SIGNIN_TX_WAIT_S", cls.signin_tx_wait_s)),
                 signin_tx_per_client=int(get("SIGNIN_TX_PER_CLIENT", cls.signin_tx_per_client)),
                 signin_tx_proof=proof,
@@ -143,6 +153,10 @@ class Config:
                 log_format=get("LOG_FORMAT", cls.log_format).strip().lower(),
                 metrics_host=get("METRICS_HOST", cls.metrics_host),
                 metrics_port=int(env["METRICS_PORT"]) if env.get("METRICS_PORT") else None,
+                vapid_private_key=get("VAPID_PRIVATE_KEY") or (vapid_for(data_file) if vapid_for else ""),
+                vapid_subject=get("VAPID_SUBJECT", cls.vapid_subject),
+                push_coalesce_s=float(get("PUSH_COALESCE_S", cls.push_coalesce_s)),
+                notify_allow_hosts=_csv(get("NOTIFY_ALLOW_HOSTS", "")),
             )
         except ValueError as exc:
             raise ValueError(f"bad configuration: {exc}") from exc
@@ -157,6 +171,10 @@ class Config:
             raise ValueError(f"LOG_FORMAT must be 'text' or 'json', not {self.log_format!r}")
         if not self.cors_origins or "*" in self.cors_origins:
             raise ValueError("CORS_ORIGINS must list the allowed origins; empty or '*' would allow every origin")
+        if self.vapid_private_key:
+            vapid.load(self.vapid_private_key)  # a malformed key fails the start, not the first push
+        if not self.vapid_subject.startswith(("mailto:", "https:")):
+            raise ValueError("VAPID_SUBJECT must be a mailto: or https: contact")
         try:
             networks(self.trusted_proxies)
         except ValueError as exc:

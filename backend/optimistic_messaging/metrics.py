@@ -55,6 +55,16 @@ class Collector:
         failed = CounterMetricFamily("om_commit_failures", "Group commits storage refused (answered unavailable)")
         failed.add_metric([], stats.failures)
         yield failed
+        pushes = CounterMetricFamily(
+            "om_pushes", "Web Push requests by result (and messages dropped)", labels=["result"]
+        )
+        for result, n in sorted(METER.pushes.by.items()):
+            pushes.add_metric([result], n)
+        yield pushes
+        yield GaugeMetricFamily(
+            "om_push_queue", "Committed messages whose pushes wait to be decided", METER.push_queued
+        )
+        yield histogram(METER.push_seconds, "om_push_seconds", "From a message's sending to its push taken")
         delivered = CounterMetricFamily("om_deliveries", "Message and update frames written to sockets")
         delivered.add_metric([], METER.deliveries)
         yield delivered

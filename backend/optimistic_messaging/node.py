@@ -33,6 +33,8 @@ from .fanout import Fanout
 from .hub import Hub
 from .late import unseen
 from .models import Chat, Message, PositionMoved, seen_from
+from .notify.pusher import Pusher
+from .notify.webpush import WebPush
 from .services import Services
 from .store import Commit, Stored
 from .subscriptions import Subscriptions
@@ -40,6 +42,16 @@ from .subscriptions import Subscriptions
 log = logging.getLogger(__name__)
 
 TYPING_SWEEP_S = 0.5  # how often typing flags not renewed in time are ended
+
+
+def pusher(s: Services) -> Pusher | None:
+    """Web Push for this node, when it has a VAPID key."""
+    c = s.config
+    if not c.vapid_private_key:
+        return None
+    return Pusher(
+        s.store, s.presence, WebPush(c.vapid_private_key, c.vapid_subject, c.notify_allow_hosts), c.push_coalesce_s
+    )
 
 
 class Node:
@@ -74,6 +86,10 @@ class Node:
         backends.broker.subscribe(self.feed)  # after the fan-out: the removed are out of the chat's room first
         backends.broker.on_resync(self.subscriptions.resync)
         s.signals.listen(self.signal)
+        self.pusher = pusher(s)
+        if self.pusher is not None:
+            s.store.subscribe(self.pusher.committed)  # this node's commits only: each push is sent by one node
+            self.loops.append(self.pusher.run)
         revocations.on_revoked(lambda session: self.greenlets.spawn(self.signed_out, session))
 
     def start(self) -> None:
@@ -89,6 +105,8 @@ class Node:
     def close(self) -> None:
         """Stop every greenlet this node started (the fan-out's fills too), then close what the backends hold open."""
         self.greenlets.kill()
+        if self.pusher is not None:
+            self.pusher.close()
         self.services.reconciler.close()
         self.services.auth.close()
         self.fanout.close()

@@ -285,6 +285,45 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "description": "Any of the settings; the others are kept. An unknown field is `invalid`.",
     },
+    "PushKey": closed(
+        {
+            "public_key": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{87}$",
+                "description": "The uncompressed P-256 point, base64url without padding (`applicationServerKey`).",
+            }
+        }
+    ),
+    "PushSubscription": {
+        "type": "object",
+        "required": ["endpoint", "keys"],
+        "properties": {
+            "endpoint": {
+                "type": "string",
+                "pattern": "^https://[a-z0-9-]{1,20}(\\.[a-z0-9-]{1,20}){0,3}\\.[a-z]{2,10}(/[A-Za-z0-9._~-]*){0,8}$",
+                "maxLength": 1024,
+                "description": "`https://` on a host that is not (and resolves to no) loopback, private or "
+                "link-local address, unless `NOTIFY_ALLOW_HOSTS` names it; other URLs are `invalid`.",
+            },
+            "keys": {
+                "type": "object",
+                "required": ["p256dh", "auth"],
+                "properties": {
+                    "p256dh": {
+                        "type": "string",
+                        "pattern": "^B[A-P][A-Za-z0-9_-]{84}[AEIMQUYcgkosw048]=?$",
+                        "description": "The browser's uncompressed P-256 public key, base64url.",
+                    },
+                    "auth": {
+                        "type": "string",
+                        "pattern": "^[A-Za-z0-9_-]{21}[AQgw](==)?$",
+                        "description": "The 16-byte auth secret, base64url.",
+                    },
+                },
+            },
+        },
+        "description": "A `PushSubscription.toJSON()` as browsers give it (other fields are ignored).",
+    },
     "SettingsAnswer": closed({"settings": schema("Settings")}),
     "Payment": closed(
         {
@@ -573,7 +612,8 @@ PATHS: dict[str, Any] = {
             {"200": ok("Signed out: the session's tokens are `unauthorized` from now on.", closed({}))},
             ("401",),
             description="The address's other sign-ins go on. The session's sockets get `session:expired` with "
-            '`"reason": "logout"` and are disconnected. Signing out again with any of its tokens: `unauthorized`.',
+            '`"reason": "logout"` and are disconnected, and the push subscriptions it registered end. Signing out '
+            "again with any of its tokens: `unauthorized`.",
         )
     },
     "/api/chats": {
@@ -658,6 +698,46 @@ PATHS: dict[str, Any] = {
             "A chat the caller is a member of",
             {"200": ok("The chat.", schema("ChatAnswer"))},
             ("401", "403", "404"),
+        ),
+    },
+    "/api/push/key": {
+        "get": operation(
+            "pushKey",
+            "push",
+            "The server's VAPID public key (no auth)",
+            {"200": ok("The key a browser subscribes with.", schema("PushKey"))},
+            (),
+            secured=False,
+        ),
+    },
+    "/api/push/subscriptions": {
+        "put": operation(
+            "putPushSubscription",
+            "push",
+            "Register this browser's Web Push subscription for the caller",
+            {
+                "200": ok("The caller had it already (its keys are renewed).", closed({})),
+                "201": ok("Registered (moved from another address if it had it).", closed({})),
+            },
+            ("401", "413", "429"),
+            description="At most 10 per address: an 11th drops the oldest. The endpoint must be `https://` on a host "
+            "that is not a loopback, private or link-local address unless `NOTIFY_ALLOW_HOSTS` names it (`invalid`); "
+            "the caller's session signing out ends it.",
+            requestBody=request_body(schema("PushSubscription")),
+        ),
+        "delete": operation(
+            "deletePushSubscription",
+            "push",
+            "End one of the caller's Web Push subscriptions",
+            {"200": ok("It is no longer the caller's (if it ever was).", closed({}))},
+            ("401", "413", "429"),
+            requestBody=request_body(
+                {
+                    "type": "object",
+                    "required": ["endpoint"],
+                    "properties": {"endpoint": {"type": "string", "minLength": 1, "maxLength": 1024}},
+                }
+            ),
         ),
     },
     "/api/me/settings": {
@@ -827,6 +907,7 @@ SPEC: dict[str, Any] = {
         {"name": "history"},
         {"name": "settings"},
         {"name": "notifications"},
+        {"name": "push"},
     ],
     "paths": PATHS,
     "components": {

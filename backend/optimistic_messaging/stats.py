@@ -10,6 +10,9 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 
 
+PUSH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
 class Histogram:
     """Counts per bucket, a sum and a count: one bisect and three additions per observation."""
 
@@ -55,6 +58,9 @@ class Meter:
         self.ack_seconds = Histogram(LATENCY_BUCKETS)  # send received -> ack ready (durable)
         self.deliveries = 0  # message frames written to sockets (a socket's batch counts each message)
         self.cuts = Counts()  # connections dropped by the server, by reason
+        self.pushes = Counts()  # Web Push requests by result: delivered, gone, retried, refused, failed; dropped
+        self.push_queued = 0  # committed messages waiting for their pushes to be decided
+        self.push_seconds = Histogram(PUSH_BUCKETS)  # a message's commit -> the push service took its push
 
 
 METER = Meter()  # one per process, like the Socket.IO server it counts for

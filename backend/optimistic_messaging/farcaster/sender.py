@@ -15,8 +15,8 @@ import requests
 
 from ..errors import ApiError
 from ..models import FarcasterToken
+from ..notify.hosts import safe_addresses
 from ..store import Store
-from .hosts import check_url
 from .pacing import WINDOW_S, Notice, Pacer
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class FarcasterSender:
     def _post(self, url: str, notice: Notice, tokens: list[FarcasterToken]) -> None:
         by_value = {token.token: token for token in tokens}
         try:
-            check_url(url, self.allow_hosts)  # at every request: what a host resolves to may have changed
+            safe_addresses(url, self.allow_hosts)  # at every request: what a host resolves to may have changed
             answer = self.session.post(
                 url,
                 data=orjson.dumps(payload(notice, self.app_url, list(by_value))),

@@ -6,8 +6,8 @@ from typing import Any
 
 from ..errors import ApiError
 from ..models import FarcasterToken
+from ..notify.hosts import safe_addresses
 from ..store import Store
-from .hosts import check_url
 from .hub import Hub
 from .signatures import unauthorized, verify
 
@@ -32,7 +32,7 @@ def accept(body: dict[str, Any], hub: Hub, store: Store, allow_hosts: tuple[str,
     if details is None and event == ADDED:  # added with notifications off: nothing to keep
         return
     url, token = _details(details)
-    check_url(url, allow_hosts)
+    safe_addresses(url, allow_hosts)
     store.put_farcaster_token(FarcasterToken(signed.fid, signed.key, url, token))
 
 

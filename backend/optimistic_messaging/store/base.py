@@ -19,6 +19,7 @@ from ..models import (
     Settings,
     Settler,
 )
+from ..notify.subscriptions import PushSubscription
 from ..reactions import Reaction
 from ..stats import StoreStats
 
@@ -238,6 +239,19 @@ class Store(Protocol):
 
     def farcaster_fid(self, address: str) -> int | None:
         """The fid the address last linked, if any."""
+
+    # Web Push subscriptions: each endpoint belongs to one address, at most MAX_PER_ADDRESS per address.
+    def put_push_subscription(self, subscription: PushSubscription) -> bool:
+        """Durably register it for its address (moving the endpoint from any other, dropping the address's oldest
+        past the limit); True when the address did not have that endpoint yet."""
+
+    def drop_push_subscriptions(
+        self, endpoint: str | None = None, address: str | None = None, session: str | None = None
+    ) -> None:
+        """Durably end the subscriptions matching every one given (an endpoint; an address's; a session's)."""
+
+    def push_subscriptions(self, address: str) -> list[PushSubscription]:
+        """The address's subscriptions, oldest first."""
 
     # Sign-outs: kept until each session's maximum age has passed, then dropped.
     def revoke_session(self, session: str, until: int) -> None:

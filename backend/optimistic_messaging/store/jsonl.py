@@ -25,6 +25,7 @@ from gevent.event import AsyncResult, Event
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
 from ..models import SETTLERS, Chat, ChatView, FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
+from ..notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, matches
 from ..reactions import Reaction, react
 from ..stats import StoreStats
 from .base import (
@@ -88,6 +89,10 @@ def encode_record(record: Record) -> bytes:
     if kind == "fc_link":
         address, fid = payload
         return orjson.dumps({"op": kind, "a": address, "fid": fid}) + b"\n"
+    if kind == "push":
+        return orjson.dumps({"op": kind, "s": payload}) + b"\n"
+    if kind == "unpush":
+        return orjson.dumps({"op": kind, "e": payload}) + b"\n"
     if kind == "reactor":
         message_id_, emoji, address, added = payload
         return orjson.dumps({"op": kind, "id": message_id_, "e": emoji, "a": address, "add": added}) + b"\n"
@@ -160,6 +165,10 @@ def decode_record(line: bytes) -> Record:
         return kind, (data["a"], int(data["fid"]))
     if kind == "reactor":
         return kind, (data["id"], data["e"], data["a"], bool(data["add"]))
+    if kind == "push":
+        return kind, PushSubscription(**data["s"])
+    if kind == "unpush":
+        return kind, str(data["e"])
     raise ValueError(f"unknown op {kind!r}")
 
 
@@ -189,12 +198,33 @@ class _Batch:
         self.messages: dict[str, Message] = {}
         self.erased: dict[str, Chat] = {}  # chats whose last member left in this batch, as they were then
         self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors after this batch
+        self.push: dict[str, PushSubscription | None] = {}  # endpoint -> as this batch left it (None: ended)
+        self.pushed: dict[str, list[str]] = {}  # address -> its endpoints as this batch left them, oldest first
 
     def room(self, chat_id: str) -> Room:
         room = self.rooms.get(chat_id) or (None if chat_id in self.erased else self.state.rooms.get(chat_id))
         if room is None:
             raise NotFound(f"no chat {chat_id!r}")
         return room
+
+    def subscription(self, endpoint: str) -> PushSubscription | None:
+        """The endpoint's subscription, counting this batch's earlier records."""
+        return self.push[endpoint] if endpoint in self.push else self.state.push.get(endpoint)
+
+    def endpoints(self, address: str) -> list[str]:
+        """The address's endpoints, oldest first, counting this batch's earlier records (changed in place)."""
+        if address not in self.pushed:
+            self.pushed[address] = list(self.state.pushed.get(address, ()))
+        return self.pushed[address]
+
+    def unpush(self, endpoint: str, record: bool = True) -> None:
+        """End the endpoint's subscription, if it has one."""
+        gone = self.subscription(endpoint)
+        if gone is not None:
+            self.endpoints(gone.address).remove(endpoint)
+            self.push[endpoint] = None
+            if record:
+                self.records.append(("unpush", endpoint))
 
     def current_members(self, chat_id: str) -> list[str]:
         """The chat's members, counting this batch's earlier changes."""
@@ -656,6 +686,36 @@ class JsonlStore:
     def farcaster_fid(self, address: str) -> int | None:
         return self.state.fc_links.get(address)
 
+    def put_push_subscription(self, subscription: PushSubscription) -> bool:
+        def plan(batch: _Batch) -> bool:
+            current = batch.subscription(subscription.endpoint)
+            batch.unpush(subscription.endpoint, record=False)  # the record below moves it, to the youngest
+            batch.push[subscription.endpoint] = subscription
+            endpoints = batch.endpoints(subscription.address)
+            endpoints.append(subscription.endpoint)
+            batch.records.append(("push", subscription))
+            while len(endpoints) > MAX_PER_ADDRESS:
+                batch.unpush(endpoints[0])
+            return current is None or current.address != subscription.address
+
+        result: bool = self._submit(plan)
+        return result
+
+    def drop_push_subscriptions(
+        self, endpoint: str | None = None, address: str | None = None, session: str | None = None
+    ) -> None:
+        def plan(batch: _Batch) -> None:
+            candidates = list(batch.endpoints(address)) if address is not None else [endpoint or ""]
+            for candidate in candidates:
+                found = batch.subscription(candidate)
+                if found is not None and matches(found, endpoint, address, session):
+                    batch.unpush(candidate)
+
+        self._submit(plan)
+
+    def push_subscriptions(self, address: str) -> list[PushSubscription]:
+        return [self.state.push[endpoint] for endpoint in self.state.pushed.get(address, ())]
+
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         def plan(batch: _Batch) -> Message:
             current = self._current(batch, message_id_)
@@ -788,7 +848,7 @@ class JsonlStore:
                 revoked.append(Revoked(*payload))
             elif kind == "position":
                 positions.append(self._moved(*payload[:4]))
-            elif kind in ("settings", "fc_token", "fc_drop", "fc_link"):
+            elif kind in ("settings", "fc_token", "fc_drop", "fc_link", "push", "unpush"):
                 continue
             elif kind == "chat":
                 registered.add(payload.id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import Chat, ChatView, FarcasterToken, Message, Position, Settings, settled_by
+from ..notify.subscriptions import PushSubscription
 
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
@@ -19,6 +20,7 @@ from ..models import Chat, ChatView, FarcasterToken, Message, Position, Settings
 # a member starts at the chat's last_seq as it joins) · ("settings", (address, Settings)) an address's settings now
 # · ("fc_token", FarcasterToken) a Farcaster client's latest token · ("fc_drop", (fid, app_key)) that client's dropped
 # · ("fc_link", (address, fid)) the fid an address linked last.
+# · ("push", PushSubscription) registered (moved from any other address) · ("unpush", endpoint) ended.
 Record = tuple[str, Any]
 
 
@@ -83,6 +85,8 @@ class State:
         self.settings: dict[str, Settings] = {}  # of the addresses that put some
         self.fc_tokens: dict[tuple[int, str], FarcasterToken] = {}  # (fid, app key) -> that client's latest token
         self.fc_links: dict[str, int] = {}  # address -> the fid it linked last
+        self.push: dict[str, PushSubscription] = {}  # endpoint -> its subscription
+        self.pushed: dict[str, list[str]] = {}  # address -> its endpoints, oldest first
         self.messages = 0
         self.activity = 0  # bumped by every new chat and new message, in commit order
         self.records = 0  # lines in the log; minus the live ones, what compaction would drop
@@ -146,6 +150,12 @@ class State:
         elif kind == "fc_link":
             address, fid = payload
             self.fc_links[address] = fid
+        elif kind == "push":
+            self.unpush(payload.endpoint)
+            self.push[payload.endpoint] = payload
+            self.pushed.setdefault(payload.address, []).append(payload.endpoint)
+        elif kind == "unpush":
+            self.unpush(payload)
         elif kind == "reactor":
             self._react(*payload)
         else:
@@ -278,9 +288,18 @@ class State:
             if address == caller or (position.shown and self.settings.get(address, Settings()).read_receipts)
         }
 
+    def unpush(self, endpoint: str) -> None:
+        """Forget a subscription, if there is one."""
+        gone = self.push.pop(endpoint, None)
+        if gone is not None:
+            endpoints = self.pushed[gone.address]
+            endpoints.remove(endpoint)
+            if not endpoints:
+                del self.pushed[gone.address]
+
     def live_records(self) -> int:
         live = len(self.rooms) + self.messages + len(self.tombs) + len(self.revoked) + self.reactions
-        return live + len(self.settings) + len(self.fc_tokens) + len(self.fc_links)
+        return live + len(self.settings) + len(self.fc_tokens) + len(self.fc_links) + len(self.push)
 
     def forget_revoked(self, now_ms: int) -> None:
         """Sign-outs whose sessions have passed their maximum age: no token of theirs is valid any more."""
@@ -316,3 +335,6 @@ class State:
             yield "fc_token", token
         for address, fid in self.fc_links.items():
             yield "fc_link", (address, fid)
+        for endpoints in self.pushed.values():
+            for endpoint in endpoints:
+                yield "push", self.push[endpoint]

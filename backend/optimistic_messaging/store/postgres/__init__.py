@@ -42,6 +42,7 @@ from ...models import (
     message_id,
     settled_by_sql,
 )
+from ...notify.subscriptions import MAX_PER_ADDRESS, PushSubscription
 from ...pgdown import DOWN
 from ...reactions import Reaction, react
 from ...stats import StoreStats
@@ -993,6 +994,47 @@ class PgStore:
     def farcaster_fid(self, address: str) -> int | None:
         rows = self.query("SELECT fid FROM farcaster_links WHERE address = %s", (address,))
         return int(rows[0][0]) if rows else None
+
+    def put_push_subscription(self, subscription: PushSubscription) -> bool:
+        """Its own transaction on a pooled connection, the address's subscriptions locked while the oldest past the
+        limit are dropped (a repeat if done twice)."""
+        sub = subscription
+
+        def put(conn: psycopg.Connection) -> bool:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (sub.address,))
+                had = conn.execute(
+                    "DELETE FROM push_subscriptions WHERE endpoint = %s RETURNING address", (sub.endpoint,)
+                ).fetchall()
+                conn.execute(
+                    "INSERT INTO push_subscriptions (endpoint, address, p256dh, auth, session) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (sub.endpoint, sub.address, sub.p256dh, sub.auth, sub.session),
+                )
+                conn.execute(
+                    "DELETE FROM push_subscriptions WHERE endpoint IN (SELECT endpoint FROM push_subscriptions "
+                    "WHERE address = %s ORDER BY at DESC OFFSET %s)",
+                    (sub.address, MAX_PER_ADDRESS),
+                )
+            return not had or had[0][0] != sub.address
+
+        return self._pooled(put)
+
+    def drop_push_subscriptions(
+        self, endpoint: str | None = None, address: str | None = None, session: str | None = None
+    ) -> None:
+        self.query(
+            "DELETE FROM push_subscriptions WHERE (%(e)s::text IS NULL OR endpoint = %(e)s) "
+            "AND (%(a)s::text IS NULL OR address = %(a)s) AND (%(s)s::text IS NULL OR session = %(s)s) RETURNING 1",
+            {"e": endpoint, "a": address, "s": session},
+        )
+
+    def push_subscriptions(self, address: str) -> list[PushSubscription]:
+        rows = self.query(
+            "SELECT endpoint, address, p256dh, auth, session FROM push_subscriptions WHERE address = %s ORDER BY at",
+            (address,),
+        )
+        return [PushSubscription(*row) for row in rows]
 
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         result: Message = self._submit(_Op("react", message_id_, reaction))

@@ -120,8 +120,25 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS messages_deleted ON messages (chat_id, seq) WHERE deleted;
     """,
-    # 7 (v1.2; the one after Web Push's once both are merged: idempotent, so either order builds the same): each
-    # Farcaster client's (fid and app key) latest notification token, and the fid each address linked.
+    # 7 (v1.2): Web Push subscriptions, each endpoint one address's (`at`: the order they were registered in, the
+    # oldest dropped past the limit), with the session that registered it (its sign-out ends it); and the keys every
+    # node must share, made by the first node that needs one (the VAPID key).
+    """
+    CREATE TABLE IF NOT EXISTS kept_keys (
+        name   text PRIMARY KEY,
+        value  text NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS push_subscriptions (
+        endpoint  text PRIMARY KEY,
+        address   text NOT NULL,
+        p256dh    text NOT NULL,
+        auth      text NOT NULL,
+        session   text NOT NULL,
+        at        bigserial
+    );
+    CREATE INDEX IF NOT EXISTS push_subscriptions_address ON push_subscriptions (address, at);
+    """,
+    # 8 (v1.2): each Farcaster client's (fid and app key) latest notification token, and the fid each address linked.
     """
     CREATE TABLE IF NOT EXISTS farcaster_tokens (
         fid      bigint NOT NULL,

@@ -1,0 +1,65 @@
+"""Web Push subscriptions: what one is, what a client may register, and where each belongs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from .. import validation as v
+from ..errors import ApiError
+from .hosts import MAX_URL_CHARS, checked_url
+from .vapid import b64url, b64url_decode
+
+MAX_PER_ADDRESS = 10  # an 11th drops the address's oldest
+P256DH_BYTES = 65  # an uncompressed P-256 point (RFC 8291)
+AUTH_BYTES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class PushSubscription:
+    """One browser's push endpoint and keys, with the address it belongs to and the session that registered it (its
+    sign-out ends it)."""
+
+    endpoint: str
+    address: str
+    p256dh: str
+    auth: str
+    session: str
+
+
+def parse(payload: dict[str, Any], address: str, session: str, allowed: Collection[str]) -> PushSubscription:
+    """A subscription a client registers, or `invalid`: a checked endpoint and keys of the sizes RFC 8291 gives."""
+    endpoint = checked_url(payload.get("endpoint"), allowed)
+    keys = v.obj(payload.get("keys"), "keys")
+    return PushSubscription(
+        endpoint, address, _key(keys, "p256dh", P256DH_BYTES), _key(keys, "auth", AUTH_BYTES), session
+    )
+
+
+def matches(found: PushSubscription, endpoint: str | None, address: str | None, session: str | None) -> bool:
+    """Whether a subscription is one `drop_push_subscriptions` names: it matches every one given."""
+    return (
+        (endpoint is None or found.endpoint == endpoint)
+        and (address is None or found.address == address)
+        and (session is None or found.session == session)
+    )
+
+
+def endpoint(payload: dict[str, Any]) -> str:
+    """The endpoint a DELETE names: any string of a URL's length (one never registered is simply not there)."""
+    value = payload.get("endpoint")
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_CHARS:
+        raise ApiError("invalid", f"endpoint must be a string of at most {MAX_URL_CHARS} characters")
+    return value
+
+
+def _key(keys: dict[str, Any], name: str, size: int) -> str:
+    value = keys.get(name)
+    try:
+        raw = b64url_decode(value) if isinstance(value, str) and len(value) <= 128 else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != size or b64url(raw) != str(value).rstrip("=") or (name == "p256dh" and raw[0] != 4):
+        raise ApiError("invalid", f"keys.{name} must be base64url of {size} bytes")
+    return str(value)

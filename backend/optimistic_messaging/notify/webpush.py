@@ -1,0 +1,65 @@
+"""One Web Push request (RFC 8030): the payload encrypted (RFC 8291 aes128gcm) and signed for (RFC 8292 VAPID) by
+the kept libraries, sent only to a host that passes the host check, never following a redirect."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from py_vapid import Vapid02
+from pywebpush import WebPusher
+
+from .hosts import safe_addresses
+from .subscriptions import PushSubscription
+from .vapid import load
+
+TTL_S = 86400  # how long a push service may hold it for an offline browser
+TIMEOUT_S = 10.0
+JWT_TTL_S = 12 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A push service's answer: its status, and how long it asked to wait (`Retry-After`, seconds) if it did."""
+
+    status: int
+    retry_after_s: float | None = None
+
+
+class WebPush:
+    """Sends pushes with one VAPID key and subject."""
+
+    def __init__(self, private_key: str, subject: str, allowed: Collection[str]) -> None:
+        self.vapid = Vapid02(load(private_key))
+        self.subject = subject
+        self.allowed = allowed
+
+    def send(self, subscription: PushSubscription, payload: bytes) -> Sent:
+        """POST it once; `invalid` (ApiError) when the host fails the check now, OSError-like on a network fault."""
+        safe_addresses(subscription.endpoint, self.allowed)
+        info = {"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
+        body = WebPusher(info).encode(payload, "aes128gcm")["body"]
+        parts = urlsplit(subscription.endpoint)
+        claims = {"aud": f"{parts.scheme}://{parts.netloc}", "sub": self.subject, "exp": int(time.time()) + JWT_TTL_S}
+        headers = {
+            **self.vapid.sign(claims),
+            "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream",
+            "TTL": str(TTL_S),
+            "Urgency": "normal",
+        }
+        answer = requests.post(
+            subscription.endpoint, data=body, headers=headers, timeout=TIMEOUT_S, allow_redirects=False
+        )
+        return Sent(answer.status_code, retry_after(answer.headers.get("Retry-After")))
+
+
+def retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the delta form; a date is taken as not given)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
