@@ -1,4 +1,4 @@
-"""Floods for scenario (g), run as a process of their own so they do not share the measuring clients' interpreter:
+"""Floods for scenario (h), run as a process of their own so they do not share the measuring clients' interpreter:
 `python bench/flood.py opens|spread|siwe <url> <seconds> <threads> <limit>` prints one JSON line of counts.
 
 opens: engine.io websocket handshakes (read the open packet, close; no sign-in), at most `limit` in all.

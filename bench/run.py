@@ -1,6 +1,7 @@
-"""Benchmark our server against a minimal Node socket.io 4.8 reference: `.venv/bin/python bench/run.py [--quick]
+"""Benchmark our server against the peers a user would pick (socket.io 4.8 on Node, socket.io on uWebSockets.js,
+python-socketio on uvicorn; the same events, no auth, no storage): `.venv/bin/python bench/run.py [--quick]
 [--only a,b] [--stores jsonl,pg,pg2]` — ours on the JSON-lines log, on PostgreSQL (one node), and two nodes on
-PostgreSQL and Redis behind HAProxy, side by side in one run.
+PostgreSQL and Redis behind HAProxy, side by side with the peers in one run.
 
 Prints a side-by-side table on stdout (progress on stderr), writes bench/out/results.json, and always exits 0 on
 measurement failures: it reports figures, it is not a test.
@@ -11,7 +12,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -21,16 +21,16 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from deps import LOADGEN, prepare, versions
 from report import TITLES, Result, table
-from targets import NODE_REF, ORIGIN, ROOT, NodeRef, Ours, OursCluster, OursPg, Server, prepared_clients
+from targets import ORIGIN, PEER_COMMANDS, ROOT, Ours, OursCluster, OursPg, Peer, Server, prepared_clients
 
-# (g) runs with the default per-client budgets, trusting 127.0.0.1 as a proxy: a flood "from many addresses" sends a
+# (h) runs with the default per-client budgets, trusting 127.0.0.1 as a proxy: a flood "from many addresses" sends a
 # random X-Forwarded-For with each request.
 FLOOD_ENV = {"HANDSHAKE_RATE_PER_MIN": "120", "HANDSHAKE_RATE_BURST": "120", "SIGNIN_RATE_PER_MIN": "60",
              "SIGNIN_RATE_BURST": "60", "TRUSTED_PROXIES": "127.0.0.1"}
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
-LOADGEN = BENCH / "loadgen"
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Sizes:
     fanout_rate: int = 500
     fanout_s: float = 10
     max_fanout_s: float = 10
+    sustained_s: float = 60  # twice the default XMTP_GRACE_S (30 s): the first half's fallback confirmations fall in
     idle_connections: int = 2000
     replay_messages: int = 1_000_000
     stored_messages: int = 100_000
@@ -50,17 +51,19 @@ class Sizes:
     churn_cycles: int = 6_000
 
 
-QUICK = Sizes(latency_messages=300, fanout_s=3, max_fanout_s=3, replay_messages=100_000, stored_messages=10_000,
-              flood_opens=10_000, flood_s=5, churn_cycles=1_500)  # (c) keeps 2,000: its target is per 2,000
+# (c) keeps 2,000: its target is per 2,000; (g) must outlast the default grace of 30 s to see any confirmation.
+QUICK = Sizes(latency_messages=300, fanout_s=3, max_fanout_s=3, sustained_s=40, replay_messages=100_000,
+              stored_messages=10_000, flood_opens=10_000, flood_s=5, churn_cycles=1_500)
 
 
 def plan(sizes: Sizes) -> dict[str, tuple[int, int, dict]]:
-    """Per loadgen scenario: (clients, clients per chat, loadgen params)."""
+    """Per loadgen scenario: (clients, clients per chat, loadgen params); (g) is (d) held for sustained_s."""
     return {
         "a": (2, 2, {"messages": sizes.latency_messages, "warmup": 20}),
         "b": (200, 10, {"rate": sizes.fanout_rate, "duration_s": sizes.fanout_s, "drain_s": 5}),
         "c": (sizes.idle_connections, 10, {"concurrency": 50, "settle_ms": 2000}),
         "d": (200, 10, {"duration_s": sizes.max_fanout_s}),
+        "g": (200, 10, {"duration_s": sizes.sustained_s}),
     }
 
 
@@ -74,18 +77,6 @@ def raise_nofile() -> None:
     want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-
-
-def ensure_node_deps() -> str | None:
-    """`npm ci` where node_modules is missing; returns the failure, if any."""
-    for folder in (NODE_REF, LOADGEN):
-        if (folder / "node_modules").is_dir():
-            continue
-        log(f"npm ci in {folder.relative_to(ROOT)}")
-        p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, capture_output=True, text=True)
-        if p.returncode != 0:
-            return f"npm ci failed in {folder.relative_to(ROOT)}: {p.stderr.strip()[-500:]}"
-    return None
 
 
 def run_loadgen(server: Server, scenario: str, clients: list[dict], params: dict, cfg_path: Path) -> Result:
@@ -219,7 +210,7 @@ def measure_memory(server: Server, n: int) -> Result:
 
 
 def measure_floods(server: Server, sizes: Sizes) -> Result:
-    """(g) What anyone can do without signing in, and signed-in churn, under the default budgets: RSS added by
+    """(h) What anyone can do without signing in, and signed-in churn, under the default budgets: RSS added by
     `flood_opens` engine.io opens (read the open packet, close) in `flood_s` as from many addresses, and by
     `churn_cycles` signed-in connect/join/disconnect cycles; another user's send p99 (ack, one at a time, 50/s) quiet,
     during those opens, during opens from one address, and during `siwe_per_s` SIWE attempts from one address."""
@@ -307,29 +298,34 @@ def rss_kb(pid: int) -> int:
 
 
 def servers(scenario: str, stores: list[str], tmp: Path) -> list[Server]:
-    """The servers a scenario runs against, in the table's order; (c) measures one process, (f) our stores only."""
+    """The servers a scenario runs against, in the table's order: the peers in every loadgen scenario, (c) one process
+    each, (f) and (h) our stores only."""
     logs = OUT / "logs"
-    made: list[Server] = [] if scenario in ("f", "g") else [NodeRef(logs / f"node-{scenario}.log")]
-    env = FLOOD_ENV if scenario == "g" else None
+    made: list[Server] = [Peer(name, logs / f"{name}-{scenario}.log") for name in PEER_COMMANDS
+                          if scenario not in ("f", "h")]
+    env = FLOOD_ENV if scenario == "h" else None
     if "jsonl" in stores:
         made.append(Ours(logs / f"ours-{scenario}.log", tmp / f"messages-{scenario}.json", env))
     if "pg" in stores:
         made.append(OursPg(logs / f"ours-pg-{scenario}.log", tmp / f"unused-{scenario}.json", env))
-    if "pg2" in stores and scenario not in ("c", "f", "g"):
+    if "pg2" in stores and scenario not in ("c", "f", "h"):
         made.append(OursCluster(logs / f"ours-pg2-{scenario}.log", tmp))
     return made
 
 
-def versions() -> dict[str, str]:
-    lock = json.loads((NODE_REF / "package-lock.json").read_text())
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    return {"node": node, "socket.io": lock["packages"]["node_modules/socket.io"]["version"], "python": platform.python_version()}
+def sustained_against_max(results: dict[str, dict[str, Result]]) -> None:
+    """Adds (g)/(d) to each (g) result whose server ran both: what a longer run, settlement inside it, keeps."""
+    for side, sustained in results.get("g", {}).items():
+        short = results.get("d", {}).get(side, {})
+        for key in ("deliveries_per_s", "deliveries_per_cpu_s"):
+            if sustained.get("ok") and short.get("ok") and sustained.get(key) and short.get(key):
+                sustained[f"{key}_vs_d"] = round(sustained[key] / short[key], 3)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run with smaller numbers")
-    parser.add_argument("--only", default="abcdefg", help="comma-separated scenarios, e.g. a,b (default: all)")
+    parser.add_argument("--only", default="".join(TITLES), help="comma-separated scenarios, e.g. a,b (default: all)")
     parser.add_argument("--stores", default="jsonl,pg,pg2",
                         help="ours on: jsonl (the log), pg (PostgreSQL, one node), pg2 (two nodes behind HAProxy)")
     args = parser.parse_args()
@@ -344,7 +340,7 @@ def main() -> int:
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
 
     results: dict[str, dict[str, Result]] = {}
-    deps_error = ensure_node_deps() if set(only) & set(plan(sizes)) else None  # Node runs (a)-(d) only
+    blocked = prepare() if set(only) & set(plan(sizes)) else {}  # the loadgen and the peers run in those only
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_dir:
         tmp = Path(tmp_dir)
         fsync = fsync_ms(tmp)
@@ -358,20 +354,26 @@ def main() -> int:
                 t0 = time.perf_counter()
                 if scenario == "f":
                     result = measure_memory(server, sizes.stored_messages)
-                elif scenario == "g":
+                elif scenario == "h":
                     result = measure_floods(server, sizes)
+                elif why := blocked.get("loadgen") or blocked.get(server.name):
+                    result = {"ok": False, "error": why}
                 else:
-                    result = ({"ok": False, "error": deps_error} if deps_error
-                              else measure(server, scenario, plan(sizes)[scenario], tmp))
+                    result = measure(server, scenario, plan(sizes)[scenario], tmp)
                 results[scenario][server.name] = result
                 log(f"  {server.name}: {'ok' if result.get('ok') else 'FAILED'} in {time.perf_counter() - t0:.1f} s")
+    sustained_against_max(results)
 
     meta = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": args.quick, "sizes": asdict(sizes),
             "cpus": os.cpu_count(), "fsync_ms": fsync, **versions()}
-    header = (f"Benchmark {'(quick) ' if args.quick else ''}{meta['when']}: ours (Flask-SocketIO/gevent; the log with "
-              f"FSYNC=always, {fsync} ms per fsync here; PostgreSQL with synchronous_commit on, whose CPU counts as "
-              f"ours) vs node (socket.io {meta['socket.io']}, {meta['node']}, in memory); {meta['cpus']} CPUs shared "
-              "by servers, database and load generator")
+    header = (f"Benchmark {'(quick) ' if args.quick else ''}{meta['when']}: ours (Flask-SocketIO/gevent, Python "
+              f"{meta['python']}; the log with FSYNC=always, {fsync} ms per fsync here; PostgreSQL with "
+              "synchronous_commit on, whose CPU counts as ours) vs the peers, in memory: node (socket.io "
+              f"{meta['socket.io']}, Node {meta['node']}), uws (socket.io {meta['uws socket.io']} on uWebSockets.js "
+              f"from @trufflesuite/uws-js-unofficial {meta['uws']}), py-asgi (python-socketio "
+              f"{meta.get('py-asgi python-socketio', '?')}, uvicorn {meta.get('py-asgi uvicorn', '?')}, uvloop "
+              f"{meta.get('py-asgi uvloop', '?')}, websockets {meta.get('py-asgi websockets', '?')}, Python "
+              f"{meta.get('py-asgi python', '?')}); {meta['cpus']} CPUs shared by servers, database and load generator")
     print(table(results, header))
     (OUT / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     log(f"\nwrote {(OUT / 'results.json').relative_to(ROOT)}; server logs in {(OUT / 'logs').relative_to(ROOT)}/")

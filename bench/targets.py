@@ -1,5 +1,6 @@
-"""The servers under test — the Node reference, ours on the log, ours on PostgreSQL, two of ours behind HAProxy: start
-and stop them, and prepare the clients (tokens, chats) the load generator connects."""
+"""The servers under test — the peers (socket.io on Node, socket.io on uWebSockets.js, python-socketio on uvicorn), ours
+on the log, ours on PostgreSQL, two of ours behind HAProxy: start and stop them, and prepare the clients (tokens, chats)
+the load generator connects."""
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,11 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 ROOT = Path(__file__).resolve().parents[1]
-NODE_REF = ROOT / "bench" / "peers" / "node-ref"
+PEERS = ROOT / "bench" / "peers"
+NODE_REF = PEERS / "node-ref"
+UWS_REF = PEERS / "uws-ref"
+PY_ASGI = PEERS / "py-asgi"
+PEERS_VENV = ROOT / "bench" / ".venv-peers"  # the Python peer's own packages, never the project's .venv
 SIWE_DOMAIN = "localhost:3000"  # the server's default allowed SIWE domain
 ORIGIN = "http://localhost:3000"  # the allowed browser origin; sent by the load generator too
 
@@ -94,13 +99,23 @@ class Server:
         return [{"chat": f"bench-{i // per_chat}"} for i in range(n)]
 
 
-class NodeRef(Server):
-    """The minimal socket.io 4.8 reference: no auth, any chat id goes."""
+# The reference peers, in the table's order: the same `join`/`send` events as ours, no auth, no storage.
+PEER_COMMANDS = {
+    "node": ["node", str(NODE_REF / "server.js")],  # socket.io 4.8 on Node's http and ws
+    "uws": ["node", str(UWS_REF / "server.js")],  # socket.io 4.8 attached to uWebSockets.js
+    "py-asgi": [str(PEERS_VENV / "bin" / "python"), str(PY_ASGI / "server.py")],  # python-socketio on uvicorn, uvloop
+}
 
-    name = "node"
+
+class Peer(Server):
+    """One reference peer: any chat id goes, nothing to sign in to."""
+
+    def __init__(self, name: str, log_path: Path) -> None:
+        super().__init__(log_path)
+        self.name = name
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        return ["node", str(NODE_REF / "server.js")], {"PORT": str(self.port)}
+        return PEER_COMMANDS[self.name], {"PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
 
 
 class Ours(Server):

@@ -1,4 +1,4 @@
-// The benchmark scenarios (a)-(d); each takes the config written by bench/run.py and returns a plain JSON result.
+// The benchmark scenarios (a)-(d) and (g); each takes the config written by bench/run.py and returns a plain JSON result.
 "use strict";
 const L = require("./lib");
 
@@ -98,14 +98,18 @@ async function fanout(cfg) {
   return result;
 }
 
-/** (d) Closed loop: each client sends again as soon as its previous send is acked; deliveries counted in the window. */
+/** (d) Closed loop: each client sends again as soon as its previous send is acked; deliveries counted in the window,
+ * and every other event received in it: the confirmations (`message:update`, or whatever settles them) that (g) runs
+ * long enough to see. */
 async function maxFanout(cfg) {
   const clients = await L.connectAll(cfg);
   const durationMs = cfg.params.duration_s * 1000;
   const samples = [];
   let inWindow = 0;
+  let updates = 0;
   let end = Infinity;
   onTimedMessages(clients, (lat, t) => { if (t <= end) { inWindow += 1; samples.push(lat); } });
+  for (const c of clients) c.socket.onAny((event) => { if (event !== "message" && L.now() <= end) updates += 1; });
   await warmup(clients);
 
   let sent = 0;
@@ -114,8 +118,9 @@ async function maxFanout(cfg) {
   const self0 = L.selfCpuS();
   const t0 = L.now();
   end = t0 + durationMs;
+  updates = 0; // the window's only
   const snapshot = new Promise((resolve) => setTimeout(() => resolve({
-    deliveries: inWindow, sent, serverCpuS: L.procCpuS(cfg.server_pid, cfg.clk_tck) - cpu0, selfCpuS: L.selfCpuS() - self0, spanS: (L.now() - t0) / 1000,
+    deliveries: inWindow, updates, sent, serverCpuS: L.procCpuS(cfg.server_pid, cfg.clk_tck) - cpu0, selfCpuS: L.selfCpuS() - self0, spanS: (L.now() - t0) / 1000,
   }), durationMs));
   await Promise.all(clients.map(async (c) => {
     for (let i = 0; L.now() < end; i++) {
@@ -130,6 +135,7 @@ async function maxFanout(cfg) {
   return {
     clients: clients.length, chats: L.membersByChat(clients).size, duration_s: round(w.spanS), sent_in_window: w.sent,
     sends_per_s: round(w.sent / w.spanS), deliveries: w.deliveries, deliveries_per_s: round(w.deliveries / w.spanS),
+    updates: w.updates,
     server_cpu_s: round(w.serverCpuS), deliveries_per_cpu_s: w.serverCpuS > 0 ? round(w.deliveries / w.serverCpuS) : null,
     loadgen_cpu_s: round(w.selfCpuS), errors, disconnects, latency_ms: L.summarize(samples),
   };
@@ -155,4 +161,5 @@ function round(x) {
   return Math.round(x * 1000) / 1000;
 }
 
-module.exports = { a: latency, b: fanout, c: idleRss, d: maxFanout };
+// (g) is (d) held longer (bench/run.py gives it the duration).
+module.exports = { a: latency, b: fanout, c: idleRss, d: maxFanout, g: maxFanout };
