@@ -5,9 +5,10 @@ import type { Session } from "@/lib/session";
 /** The start page's offer to be told of messages while the app is closed; nothing where there is no way (MiniPay). */
 export function NotificationsOffer({ session }: { session: Session }) {
   const n = useNotifications(session);
-  if (!n.offer) return null;
+  // Marked once the host is known, so that "nothing offered" can be told from "not decided yet".
+  if (!n.offer) return n.decided ? <span hidden data-testid="notifications" data-offer="none" /> : null;
   return (
-    <div className="row" data-testid="notifications">
+    <div className="row" data-testid="notifications" data-offer={n.offer}>
       {n.offer === "farcaster" ? (
         <>
           <span className="muted">Add the app to your Farcaster client to be told of new messages.</span>

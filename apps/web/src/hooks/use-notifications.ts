@@ -10,6 +10,8 @@ import type { Session } from "@/lib/session";
 
 export interface Notifications {
   offer: NotifyOffer;
+  /** The host is known: `offer` is final. */
+  decided: boolean;
   /** Web Push is on for this address in this browser. */
   on: boolean;
   busy: boolean;
@@ -47,6 +49,7 @@ export function useNotifications(session: Session): Notifications {
 
   return {
     offer,
+    decided: host !== null,
     on,
     busy,
     problem,

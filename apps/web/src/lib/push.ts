@@ -14,15 +14,17 @@ export function pushAbilities(): PushAbilities {
   };
 }
 
+const workerWanted = () => process.env.NODE_ENV === "production" && pushAbilities().serviceWorker;
+
 /** The worker of a production build (a development build's files change under the same names: nothing is kept). */
 export function registerServiceWorker(): void {
-  if (process.env.NODE_ENV !== "production" || !pushAbilities().serviceWorker) return;
-  void navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => undefined);
+  if (workerWanted()) void navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => undefined);
 }
 
-/** Asks the worker to keep the page now shown (reached by the app's router, not by a navigation it saw). */
+/** Asks the worker to keep the page now shown (reached by the app's router, not by a navigation it saw); once it is
+ * active, even before it controls this page. */
 export function keepPageOffline(url: string): void {
-  if (pushAbilities().serviceWorker) navigator.serviceWorker.controller?.postMessage({ keep: url });
+  if (workerWanted()) void navigator.serviceWorker.ready.then((registration) => registration.active?.postMessage({ keep: url }));
 }
 
 /** Whether this browser's subscription is the one sent for `address`. */
