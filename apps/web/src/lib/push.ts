@@ -6,25 +6,26 @@ import { base64UrlBytes, type PushAbilities } from "./notify-offer";
 
 const markerKey = (address: string) => `om.push.${address.toLowerCase()}`;
 
+/** What this browser has of Web Push; no service worker in a development build (none is registered there). */
 export function pushAbilities(): PushAbilities {
   return {
-    serviceWorker: typeof navigator !== "undefined" && "serviceWorker" in navigator,
+    serviceWorker:
+      process.env.NODE_ENV === "production" && typeof navigator !== "undefined" && "serviceWorker" in navigator,
     pushManager: typeof window !== "undefined" && "PushManager" in window,
     notification: typeof window !== "undefined" && "Notification" in window,
   };
 }
 
-const workerWanted = () => process.env.NODE_ENV === "production" && pushAbilities().serviceWorker;
-
 /** The worker of a production build (a development build's files change under the same names: nothing is kept). */
 export function registerServiceWorker(): void {
-  if (workerWanted()) void navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => undefined);
+  if (pushAbilities().serviceWorker) void navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => undefined);
 }
 
 /** Asks the worker to keep the page now shown (reached by the app's router, not by a navigation it saw); once it is
  * active, even before it controls this page. */
 export function keepPageOffline(url: string): void {
-  if (workerWanted()) void navigator.serviceWorker.ready.then((registration) => registration.active?.postMessage({ keep: url }));
+  if (!pushAbilities().serviceWorker) return;
+  void navigator.serviceWorker.ready.then((registration) => registration.active?.postMessage({ keep: url }));
 }
 
 /** Whether this browser's subscription is the one sent for `address`. */

@@ -37,24 +37,28 @@ interface Worker {
 const worker = self as unknown as Worker;
 const origin = worker.location.origin;
 
-/** Fetches a page, keeps it and the static files it uses; answers the page. */
-async function keepPage(url: string, request: RequestInfo = url): Promise<Response> {
-  const answer = await fetch(request);
-  if (!answer.ok || !(answer.headers.get("content-type") ?? "").includes("text/html")) return answer;
+/** Keeps a page as served, and the static files its HTML names that are not kept yet. A redirected answer is not
+ * kept: a browser refuses one for a navigation. */
+async function keep(url: string, answer: Response): Promise<void> {
+  if (!answer.ok || answer.redirected || !(answer.headers.get("content-type") ?? "").includes("text/html")) return;
   const cache = await caches.open(SHELL_CACHE);
   const html = await answer.clone().text();
-  await cache.put(pageKey(url), answer.clone());
+  await cache.put(pageKey(url), answer);
   const missing = [];
   for (const file of staticFilesOf(html, origin)) if (!(await cache.match(file))) missing.push(file);
   await Promise.all(missing.map((file) => cache.add(file).catch(() => undefined)));
-  return answer;
 }
 
-async function page(request: Request): Promise<Response> {
+const fetchAndKeep = async (url: string) => keep(url, await fetch(url));
+
+/** From the network, kept while the page already shows; what was kept when the network fails. */
+async function page(event: FetchEvent): Promise<Response> {
   try {
-    return await keepPage(request.url, request);
+    const answer = await fetch(event.request);
+    event.waitUntil(keep(event.request.url, answer.clone()).catch(() => undefined));
+    return answer;
   } catch (offline) {
-    const kept = await caches.match(pageKey(request.url));
+    const kept = await caches.match(pageKey(event.request.url));
     if (kept) return kept;
     throw offline;
   }
@@ -69,7 +73,7 @@ async function staticFile(request: Request): Promise<Response> {
 }
 
 worker.addEventListener("install", (event: ExtendableEvent) => {
-  event.waitUntil(keepPage(`${origin}/`).then(() => worker.skipWaiting(), () => worker.skipWaiting()));
+  event.waitUntil(fetchAndKeep(`${origin}/`).then(() => worker.skipWaiting(), () => worker.skipWaiting()));
 });
 
 worker.addEventListener("activate", (event: ExtendableEvent) => {
@@ -78,7 +82,7 @@ worker.addEventListener("activate", (event: ExtendableEvent) => {
 
 worker.addEventListener("fetch", (event: FetchEvent) => {
   const rule = cacheRule(event.request, origin);
-  if (rule === "page") event.respondWith(page(event.request));
+  if (rule === "page") event.respondWith(page(event));
   else if (rule === "static") event.respondWith(staticFile(event.request));
 });
 
@@ -86,7 +90,7 @@ worker.addEventListener("fetch", (event: FetchEvent) => {
 worker.addEventListener("message", (event: ExtendableEvent & { data: unknown }) => {
   const data = event.data as { keep?: unknown } | null;
   if (typeof data?.keep === "string" && new URL(data.keep).origin === origin) {
-    event.waitUntil(keepPage(data.keep).catch(() => undefined));
+    event.waitUntil(fetchAndKeep(data.keep).catch(() => undefined));
   }
 });
 
