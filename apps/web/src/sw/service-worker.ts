@@ -94,13 +94,17 @@ worker.addEventListener("message", (event: ExtendableEvent & { data: unknown }) 
   }
 });
 
-worker.addEventListener("push", (event: PushEvent) => {
-  let payload = null;
+/** The push's payload; null when it is not one (not JSON, or not ours): nothing true to say. */
+function payloadOf(event: PushEvent) {
   try {
-    payload = parsePayload(event.data?.json());
+    return parsePayload(event.data?.json());
   } catch {
-    payload = null; // not JSON: nothing true to say
+    return null;
   }
+}
+
+worker.addEventListener("push", (event: PushEvent) => {
+  const payload = payloadOf(event);
   if (!payload) return;
   const { title, ...options } = notificationFor(payload, origin);
   event.waitUntil(worker.registration.showNotification(title, options));
