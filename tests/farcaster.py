@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +14,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+from eth_account import Account
+from eth_account.messages import encode_defunct
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
@@ -23,9 +27,10 @@ def b64url(data: bytes) -> str:
 
 
 class JsonServer:
-    """An HTTP server on 127.0.0.1 whose one route answers (status, JSON body) for (method path, query, body)."""
+    """An HTTP server on 127.0.0.1 whose one route answers (status, JSON body) for (method path, query, body); with
+    `cors`, to pages of any origin too (a browser asks first with OPTIONS)."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, port: int = 0, cors: bool = False) -> None:
         self.requests: list[tuple[str, dict[str, list[str]], bytes]] = []
         outer = self
 
@@ -37,17 +42,29 @@ class JsonServer:
                 status, answer = route(f"{self.command} {parts.path}", parse_qs(parts.query), body)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
+                self._allow()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _allow(self) -> None:
+                if cors:
+                    self.send_header("Access-Control-Allow-Origin", "*")
+                    self.send_header("Access-Control-Allow-Headers", "content-type")
+
+            def do_OPTIONS(self) -> None:  # noqa: N802 - http.server's naming
+                self.send_response(204 if cors else 405)
+                self._allow()
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             do_GET = do_POST = _answer  # noqa: N815 - http.server's naming
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.http.server_port}"
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
@@ -103,14 +120,45 @@ def _signer_event(fid: int, key: str) -> dict[str, Any]:
 
 
 class QuickAuthKeys(JsonServer):
-    """Quick Auth's JWKS: the RSA key it signs with, and tokens signed by it as auth.farcaster.xyz issues them."""
+    """Quick Auth's JWKS: the RSA key it signs with, and tokens signed by it as auth.farcaster.xyz issues them. On a
+    fixed `port` it also answers the mini-app SDK's `quickAuth.getToken()` (served to pages of any origin), as
+    @farcaster/quick-auth's client calls it: `POST /nonce` → `{nonce}`, then `POST /verify-siwf` with the client's
+    Sign In With Farcaster message → `{valid, token}`, the token for the message's domain and fid, given only for a
+    nonce issued here and a signature of the message's address. (The real server also checks that address is the fid's
+    custody or auth address on a hub; the stand-in takes the fid from the message's resources.)"""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.private = generate_private_key(public_exponent=65537, key_size=2048)
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private.public_key()))
         self.jwks = {"keys": [{**jwk, "kid": "quick-auth-1", "alg": "RS256", "use": "sig"}]}
-        super().__init__(lambda path, query, body: (200, self.jwks) if path == "GET /jwks.json" else (404, {}))
+        self.nonces: set[str] = set()
+        self.issued: list[str] = []  # each token given out by /verify-siwf
+        super().__init__(self._route, port=port, cors=True)
         self.jwks_url = f"{self.url}/jwks.json"
+
+    def _route(self, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
+        if path == "GET /jwks.json":
+            return 200, self.jwks
+        if path == "POST /nonce":
+            nonce = secrets.token_hex(8)
+            self.nonces.add(nonce)
+            return 200, {"nonce": nonce}
+        if path == "POST /verify-siwf":
+            return self._verify(json.loads(body))
+        return 404, {}
+
+    def _verify(self, siwf: dict[str, str]) -> tuple[int, Any]:
+        message = siwf["message"]
+        fields = dict(line.split(": ", 1) for line in message.splitlines() if ": " in line)
+        address = message.splitlines()[1]
+        signer = Account.recover_message(encode_defunct(text=message), signature=siwf["signature"])
+        fid = re.search(r"farcaster://fid/(\d+)", message)
+        domain_ok = message.startswith(f"{siwf['domain']} wants you to sign in")
+        if fields.get("Nonce") not in self.nonces or signer != address or not fid or not domain_ok:
+            return 200, {"valid": False, "message": "not a valid Sign In With Farcaster message"}
+        self.nonces.discard(fields["Nonce"])
+        self.issued.append(self.token(int(fid.group(1)), audience=siwf["domain"]))
+        return 200, {"valid": True, "token": self.issued[-1]}
 
     def token(self, fid: int | str, audience: str = "localhost:3000", expires_in: int = 3600,
               issuer: str = "https://auth.farcaster.xyz", key: Any = None) -> str:

@@ -16,8 +16,11 @@ from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
 from optimistic_messaging.verifiers.xmtp import xmtp_message_id
 from support import Peer, Wallet, siwe_text, wait_until
 from chain import REVERTER, claim
-from web import (CHROMIUM, CHROMIUM_ARGS, USDT, USDT_ADAPTER, WEB_PORT, WEB_URL, FarcasterClient, FarcasterHost,
-                 MiniPayWallet, WebApp, backend, build_web, chain, erc20_balance, expose_wallet, give_usdt, install_usdt)
+from farcaster import Hub, QuickAuthKeys
+from push_service import PushService
+from web import (CHROMIUM, CHROMIUM_ARGS, QUICK_AUTH_PORT, USDT, USDT_ADAPTER, WEB_PORT, WEB_URL, FarcasterClient,
+                 FarcasterHost, MiniPayWallet, WebApp, backend, build_web, chain, erc20_balance, expose_wallet, give_usdt,
+                 install_usdt)
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +39,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         anvil = chain(folder)
         running.callback(anvil.stop)
         install_usdt(anvil)
-        server = backend(folder, anvil)
+        hub, quick_auth = Hub(), QuickAuthKeys(QUICK_AUTH_PORT)  # the Farcaster stand-ins (tests/farcaster.py)
+        running.callback(hub.close)
+        running.callback(quick_auth.close)
+        server = backend(folder, anvil, {"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": "1",
+                                         "FARCASTER_HUB_URL": hub.url, "FARCASTER_AUTH_JWKS_URL": quick_auth.jwks_url})
         running.callback(server.stop)
         web = WebApp(folder)
         running.callback(web.stop)
@@ -44,7 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         p = running.enter_context(sync_playwright())
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         running.callback(browser.close)
-        yield {"anvil": anvil, "server": server, "browser": browser, "folder": folder}
+        yield {"anvil": anvil, "server": server, "browser": browser, "folder": folder, "quick_auth": quick_auth}
 
 
 # An injected EIP-1193 wallet (what MetaMask or MiniPay put on window.ethereum): it shares one account, signs with the
@@ -66,8 +73,11 @@ class Person:
     pages' console errors. `page` is where the app is: the tab, or inside a Farcaster client the app's frame (`tab`)."""
 
     def __init__(self, browser: Browser, injected: Any = None, anvil: Any = None, minipay: MiniPayWallet | None = None,
-                 farcaster: FarcasterClient | None = None, viewport: dict[str, int] = VIEWPORT) -> None:
+                 farcaster: FarcasterClient | None = None, viewport: dict[str, int] = VIEWPORT,
+                 init_script: str | None = None) -> None:
         self.context = browser.new_context(viewport=viewport, has_touch=True)
+        if init_script is not None:
+            self.context.add_init_script(init_script)
         if injected is not None:
             self.context.add_init_script(f"window.OM_WALLET_ADDRESS = {injected.address!r};" + INJECTED_WALLET)
             expose_wallet(self.context, injected.account, anvil)
@@ -909,3 +919,144 @@ def test_with_read_receipts_off_in_settings_the_other_side_never_sees_read(peopl
     share(True)
     a.page.reload()  # shared again: b's positions are in the join's receipts
     expect(mine).to_have_attribute("data-tick", "read")
+
+
+# ---- Notifications (contract v1.2) and the offline shell ----
+
+@pytest.fixture(scope="module")
+def push_service(stack) -> Iterator[PushService]:
+    service = PushService(stack["server"].get("/api/push/key").json()["public_key"])
+    yield service
+    service.close()
+
+
+# Headless Chromium has no push service to subscribe with (Chrome's is Google's, out of reach here): this replaces
+# only PushManager's subscribe (and getSubscription, which answers what subscribe made) with a subscription whose
+# endpoint is the push-service stand-in and whose keys it holds. The key the app subscribed with is kept to be checked.
+STAND_IN_SUBSCRIPTION = """
+(() => {
+  const made = () => JSON.parse(localStorage.getItem("test.push") || "null");
+  const wrap = (json) => json && { endpoint: json.endpoint, expirationTime: null, toJSON: () => json,
+    unsubscribe: async () => (localStorage.removeItem("test.push"), true) };
+  PushManager.prototype.subscribe = async function (options) {
+    const key = btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)));
+    window.omSubscribedWith = key.replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+    localStorage.setItem("test.push", JSON.stringify(%s));
+    return wrap(made());
+  };
+  PushManager.prototype.getSubscription = async function () { return wrap(made()); };
+})();
+"""
+
+
+def deliver_push(person: Person, payload: dict[str, Any]) -> None:
+    """What the browser's push service would do: hand the (decrypted) payload to the page's service worker, here through
+    the DevTools protocol."""
+    cdp = person.context.new_cdp_session(person.tab)
+    registrations: list[dict[str, Any]] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    ours = lambda: [r for r in registrations if r["scopeURL"] == f"{WEB_URL}/" and not r["isDeleted"]]  # noqa: E731
+    # The events arrive while Playwright waits on something: a trivial evaluate lets them in.
+    wait_until(lambda: ours() or person.tab.evaluate("false"), 20, "the service worker's registration")
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": WEB_URL, "registrationId": ours()[-1]["registrationId"],
+                                                  "data": json.dumps(payload)})
+    cdp.detach()
+
+
+def notifications(person: Person) -> list[dict[str, Any]]:
+    return person.page.evaluate("""navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((shown) =>
+        shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })))""")
+
+
+def test_a_tap_turns_notifications_on_and_a_message_to_the_closed_chat_shows_one_that_opens_it(
+        people, stack, push_service):
+    """Real but for one call: the permission asked on the tap, the subscription PUT to the server, the server's push
+    (VAPID-signed, aes128gcm-encrypted) checked and decrypted by the push-service stand-in, its payload delivered to the
+    page's service worker through DevTools (`ServiceWorker.deliverPushMessage`) and the notification it shows. Headless
+    Chromium cannot subscribe with a real push service, so `pushManager.subscribe` is replaced (STAND_IN_SUBSCRIPTION)
+    by a subscription to the stand-in."""
+    sub_id, subscription = push_service.subscribe()
+    a = people(init_script=STAND_IN_SUBSCRIPTION % json.dumps(subscription))
+    b = people()
+    assert a.page.evaluate("Notification.permission") == "default"  # nothing asked on load
+    a.context.grant_permissions(["notifications"], origin=WEB_URL)
+    a.page.get_by_test_id("push-enable").click()
+    expect(a.page.get_by_test_id("push-on")).to_be_visible()
+    assert a.page.evaluate("window.omSubscribedWith") == push_service.server_key
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    a.page.get_by_test_id("back").click()  # the chat closed: a's only socket has joined no chat
+    expect(b.page.get_by_test_id(f"presence-{a.address}")).to_have_attribute("data-online", "false")
+    b.say("are you there?")
+    push = push_service.next(timeout=20)
+    chat_id = unquote(url.rsplit("/", 1)[1])
+    assert push.id == sub_id
+    assert push.payload == {"type": "message", "chat_id": chat_id, "message_id": push.payload["message_id"],
+                            "sender": b.address, "count": 1, "preview": "are you there?"}
+    deliver_push(a, push.payload)
+    wait_until(lambda: notifications(a), 20, "the notification")
+    assert notifications(a) == [{"title": b.name, "body": "are you there?", "tag": f"message:{chat_id}",
+                                 "data": {"url": url}}]
+
+    # Previews off in Settings: the next push says who, not what.
+    a.page.get_by_test_id("settings").locator("summary").click()
+    a.page.get_by_test_id("push-previews").set_checked(False)
+    wait_until(lambda: stack["server"].get("/api/me/settings", a.token).json()["settings"]["push_previews"] is False,
+               20, "push_previews off on the server")
+    b.say("a secret")
+    push = push_service.next(timeout=20)
+    assert (push.payload["preview"], push.payload["count"]) == (None, 1)
+    deliver_push(a, push.payload)
+    wait_until(lambda: notifications(a)[0]["body"] != "are you there?", 20, "the notification replaced")
+    assert notifications(a) == [{"title": b.name, "body": "New message", "tag": f"message:{chat_id}",
+                                 "data": {"url": url}}]
+
+    # Off again: the subscription is deleted on the server, which then pushes nothing to it.
+    a.page.get_by_test_id("push-disable").click()
+    expect(a.page.get_by_test_id("push-enable")).to_be_visible()
+    b.say("still there?")
+    expect(b.bubbles("still there?")).to_have_attribute("data-status", "confirmed")
+    assert push_service.pushes.empty()
+    assert a.errors == [] and b.errors == []
+
+
+def test_an_offline_reload_shows_the_chat_with_its_messages(two):
+    a, b = two
+    url = a.open_dm_with(b)
+    b.page.goto(url)
+    b.say("still here offline")
+    expect(a.bubbles("still here offline")).to_have_count(1)
+    # The service worker keeps the page the app's router opened (it saw no navigation to it) and its files.
+    wait_until(lambda: a.page.evaluate("caches.match(location.href).then(Boolean)"), 20, "the chat's page kept")
+    a.context.set_offline(True)
+    try:
+        a.page.reload()
+        expect(a.bubbles("still here offline")).to_have_count(1)
+        expect(a.page.get_by_test_id("connection")).to_have_attribute("data-kind", "Offline")
+    finally:
+        a.context.set_offline(False)
+    expect(a.page.get_by_test_id("connection")).to_have_attribute("data-kind", "Fallback")
+
+
+def test_inside_a_farcaster_client_adding_the_app_is_offered_once_and_links_the_fid_by_quick_auth(farcaster, stack):
+    person, client = farcaster
+    expect(person.page.get_by_test_id("notifications")).to_have_attribute("data-offer", "farcaster")
+    with person.tab.expect_response(lambda r: r.url.endswith("/api/farcaster/link")) as linked:
+        person.page.get_by_test_id("farcaster-add").click()
+    assert linked.value.status == 200 and linked.value.json() == {"fid": 4242, "address": client.address}
+    [token] = stack["quick_auth"].issued  # Quick Auth's token, for this app's domain
+    assert json.loads(linked.value.request.post_data or "{}") == {"token": token}
+    assert person.tab.evaluate("window.omAddRequests") == 1
+    expect(person.page.get_by_test_id("notifications")).to_have_attribute("data-offer", "none")
+    person.tab.reload()
+    app = person.tab.frame_locator("#app")
+    expect(app.get_by_test_id("notifications")).to_have_attribute("data-offer", "none")  # asked once, remembered
+    assert person.tab.evaluate("window.omAddRequests") == 0
+    assert person.errors == []
+
+
+def test_inside_minipay_no_notifications_are_offered(minipay):
+    person, _ = minipay
+    expect(person.page.get_by_test_id("notifications")).to_have_attribute("data-offer", "none")
+    assert person.page.evaluate("Notification.permission") == "default"

@@ -27,13 +27,14 @@ WEB = ROOT / "apps" / "web"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
-WEB_PORT, API_PORT, CHAIN_PORT = 3391, 5391, 8591
+WEB_PORT, API_PORT, CHAIN_PORT, QUICK_AUTH_PORT = 3391, 5391, 8591, 8691
 WEB_URL = f"http://127.0.0.1:{WEB_PORT}"
 BUILD_ENV = {
     "NEXT_PUBLIC_OPTIMISTIC_SERVER_URL": f"http://127.0.0.1:{API_PORT}",
     "NEXT_PUBLIC_CHAIN_ID": "42220",
     "NEXT_PUBLIC_CHAIN_RPC_URL": f"http://127.0.0.1:{CHAIN_PORT}",
     "NEXT_PUBLIC_XMTP_ENV": "off",  # no XMTP network here: the app must run on the fallback alone
+    "NEXT_PUBLIC_FARCASTER_QUICK_AUTH_URL": f"http://127.0.0.1:{QUICK_AUTH_PORT}",  # tests/farcaster.py QuickAuthKeys
 }
 
 
@@ -88,10 +89,11 @@ def chain(folder: Path) -> Anvil:
     return node.start()
 
 
-def backend(folder: Path, anvil: Anvil) -> Server:
+def backend(folder: Path, anvil: Anvil, env: dict[str, str] | None = None) -> Server:
     server = Server(folder, {"CHAIN_RPC_URL": anvil.url, "SIGNIN_TX_PROOF": "required",  # so the app must sign in by a bound nonce
                              "RECONCILE_INTERVAL_S": "0.2", "XMTP_GRACE_S": "2",
-                             "CORS_ORIGINS": WEB_URL, "SIWE_DOMAINS": f"127.0.0.1:{WEB_PORT}"})
+                             "CORS_ORIGINS": WEB_URL, "SIWE_DOMAINS": f"127.0.0.1:{WEB_PORT}", "APP_URL": WEB_URL,
+                             **(env or {})})
     claim_port(API_PORT)
     server.port, server.url = API_PORT, f"http://127.0.0.1:{API_PORT}"
     server.env["PORT"] = str(API_PORT)

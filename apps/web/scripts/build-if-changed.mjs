@@ -7,8 +7,8 @@ import { join, relative } from "node:path";
 
 const app = join(import.meta.dirname, "..");
 // Outputs of builds and tools, not inputs (hashing them would make every build stale), and what no build contains:
-// the unit tests with their stand-ins, and the documentation.
-const SKIPPED = new Set(["node_modules", ".next", "next-env.d.ts", "testing"]);
+// the unit tests with their stand-ins, and the documentation; public/sw.js is built from src/sw.
+const SKIPPED = new Set(["node_modules", ".next", "next-env.d.ts", "testing", "sw.js"]);
 const skipped = (name) =>
   SKIPPED.has(name) || name.endsWith(".tsbuildinfo") || name.endsWith(".test.ts") || name.endsWith(".md");
 
@@ -29,6 +29,8 @@ if (existsSync(stamp)) {
 } else {
   console.error("web: building for production (next build)…");
   const quiet = process.argv.includes("--quiet");
+  const worker = spawnSync(process.execPath, [join(app, "scripts", "build-sw.mjs")], { cwd: app, stdio: "inherit" });
+  if (worker.status !== 0) process.exit(worker.status ?? 1);
   const result = spawnSync(join(app, "node_modules", ".bin", "next"), ["build"], {
     cwd: app,
     stdio: quiet ? ["ignore", "ignore", "inherit"] : "inherit",

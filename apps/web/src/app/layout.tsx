@@ -1,4 +1,5 @@
 import type { Metadata, Viewport } from "next";
+import { OfflineKeeper } from "@/components/offline-keeper";
 import { SessionKeeper } from "@/components/session-keeper";
 import "./globals.css";
 
@@ -15,6 +16,7 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
       {/* next dev puts its indicator at the top right: the header keeps clear of it there. */}
       <body className={process.env.NODE_ENV === "development" ? "dev-tools" : undefined}>
         <SessionKeeper />
+        <OfflineKeeper />
         <main className="app">{children}</main>
       </body>
     </html>

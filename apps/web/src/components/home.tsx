@@ -3,6 +3,7 @@ import { useRouter } from "next/navigation";
 import { ChatList } from "@/components/chat-list";
 import { MyAddress } from "@/components/my-address";
 import { NewChat } from "@/components/new-chat";
+import { NotificationsOffer } from "@/components/notifications-offer";
 import { useHome } from "@/hooks/use-home";
 import { generatedName } from "@/lib/names";
 import type { Session, WalletKind } from "@/lib/session";
@@ -51,6 +52,7 @@ export function Home({ session }: { session: Session }) {
             </button>
           </div>
         )}
+        <NotificationsOffer session={session} />
       </section>
 
       <section className="card" aria-labelledby="chats-title">
@@ -84,11 +86,25 @@ export function Home({ session }: { session: Session }) {
               type="checkbox"
               data-testid="share-read-receipts"
               checked={settings.read_receipts}
-              onChange={(e) => store.setReadReceipts(e.target.checked)}
+              onChange={(e) => store.changeSettings({ read_receipts: e.target.checked })}
             />
             <span>
               Share read receipts
               <span className="muted"> — others see how far you have read and what reached you; off, nobody does.</span>
+            </span>
+          </label>
+        )}
+        {settings?.push_previews !== undefined && (
+          <label className="setting">
+            <input
+              type="checkbox"
+              data-testid="push-previews"
+              checked={settings.push_previews}
+              onChange={(e) => store.changeSettings({ push_previews: e.target.checked })}
+            />
+            <span>
+              Show message text in notifications
+              <span className="muted"> — off, a notification says only who wrote and how many messages came.</span>
             </span>
           </label>
         )}

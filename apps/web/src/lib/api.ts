@@ -65,6 +65,14 @@ export const api = {
   settings: (token: string) => call<{ settings: Settings }>("/api/me/settings", token),
   putSettings: (token: string, change: Partial<Settings>) =>
     call<{ settings: Settings }>("/api/me/settings", token, { method: "PUT", body: change }),
+  // v1.2 notifications: the server's VAPID key, this browser's push subscription, a Farcaster account tied by Quick Auth.
+  pushKey: () => call<{ public_key: string }>("/api/push/key", null),
+  putPushSubscription: (token: string, subscription: PushSubscriptionJSON) =>
+    call<Record<string, never>>("/api/push/subscriptions", token, { method: "PUT", body: subscription }),
+  deletePushSubscription: (token: string, endpoint: string) =>
+    call<Record<string, never>>("/api/push/subscriptions", token, { method: "DELETE", body: { endpoint } }),
+  linkFarcaster: (token: string, quickAuthToken: string) =>
+    call<{ fid: number; address: string }>("/api/farcaster/link", token, post({ token: quickAuthToken })),
   changes: (token: string, chatId: string, sinceRev: number) =>
     call<{ changes: Message[]; has_more: boolean }>(`${chatPath(chatId)}/changes?since_rev=${sinceRev}`, token),
 };

@@ -27,6 +27,8 @@ export const config = {
   chainRpcUrl: process.env.NEXT_PUBLIC_CHAIN_RPC_URL || null,
   xmtpEnv: xmtpEnv(process.env.NEXT_PUBLIC_XMTP_ENV),
   tokens: parseTokens(process.env.NEXT_PUBLIC_TOKENS || CELO_STABLECOINS) as readonly Token[],
+  /** Farcaster's Quick Auth server, which turns the client's sign-in into the JWT the server's link checks. */
+  farcasterQuickAuthUrl: (process.env.NEXT_PUBLIC_FARCASTER_QUICK_AUTH_URL || "https://auth.farcaster.xyz").replace(/\/+$/, ""),
   /** The server's longest message body (MAX_BODY_CHARS), in characters (code points, as the server counts). */
   maxBodyChars: 4000,
 } as const;

@@ -242,10 +242,10 @@ describe("HomeStore settings (v1.2)", () => {
     expect(rest.settings).not.toHaveBeenCalled(); // only when the panel opens
     store.loadSettings();
     await vi.waitFor(() => expect(store.getState().settings).toEqual({ read_receipts: true, push_previews: true }));
-    store.setReadReceipts(false);
+    store.changeSettings({ read_receipts: false });
     expect(store.getState().settings?.read_receipts).toBe(false);
     await vi.waitFor(() => expect(rest.putSettings).toHaveBeenCalledWith("t1", { read_receipts: false }));
-    store.setReadReceipts(true);
+    store.changeSettings({ read_receipts: true });
     expect(store.getState().settings?.read_receipts).toBe(true);
     await vi.waitFor(() => expect(store.getState().settingsError).toBe("Too many changes"));
     expect(store.getState().settings?.read_receipts).toBe(false);

@@ -12,6 +12,7 @@ import { appendPage, firstPage, readPage, type ChatListState } from "./chat-page
 import { config } from "./config";
 import { deviceStorage } from "./device-storage";
 import { browserNetwork, followNetwork, type NetworkEvents } from "./network";
+import { forgetPush } from "./push";
 import { Retryer } from "./retry";
 import { saveSession, type Session } from "./session";
 import type { Chat, ChatActivity, ReceiptEvent, Settings } from "./types";
@@ -240,12 +241,12 @@ export class HomeStore {
     );
   }
 
-  /** Whether others see how far we read; shown at once, put back when the server refuses. */
-  setReadReceipts(share: boolean): void {
+  /** A change of settings (read receipts, push previews): shown at once, put back when the server refuses. */
+  changeSettings(change: Partial<Settings>): void {
     const held = this.state.settings;
     if (!held) return;
-    this.set({ settings: { ...held, read_receipts: share }, settingsError: null });
-    api.putSettings(this.token, { read_receipts: share }).then(
+    this.set({ settings: { ...held, ...change }, settingsError: null });
+    api.putSettings(this.token, change).then(
       ({ settings }) => this.set({ settings }),
       (e: unknown) => this.set({ settings: held, settingsError: e instanceof Error ? e.message : "Not saved" }),
     );
@@ -272,6 +273,7 @@ export class HomeStore {
    * session keeps it). */
   signOut(): void {
     void deviceStorage().history.forget(this.owner.address).catch(() => undefined);
+    forgetPush(this.owner.address);
     void endSession(this.token);
   }
 }

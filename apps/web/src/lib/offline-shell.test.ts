@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { cacheRule, pageKey, staticFilesOf } from "./offline-shell";
+
+const ORIGIN = "https://app.example";
+const get = (url: string, mode = "cors") => ({ url, method: "GET", mode });
+
+describe("cacheRule", () => {
+  it("keeps pages and the build's files of this origin, nothing else", () => {
+    expect(cacheRule(get(`${ORIGIN}/chats/x`, "navigate"), ORIGIN)).toBe("page");
+    expect(cacheRule(get(`${ORIGIN}/_next/static/chunks/a1.js`), ORIGIN)).toBe("static");
+    expect(cacheRule(get(`${ORIGIN}/chats/x?_rsc=1`), ORIGIN)).toBe("pass");
+    expect(cacheRule(get("https://api.example/api/chats"), ORIGIN)).toBe("pass");
+    expect(cacheRule({ url: `${ORIGIN}/_next/static/a.js`, method: "POST", mode: "cors" }, ORIGIN)).toBe("pass");
+  });
+});
+
+describe("pageKey", () => {
+  it("is the page's path, whatever query or fragment follows", () => {
+    expect(pageKey(`${ORIGIN}/chats/x?from=push#end`)).toBe(`${ORIGIN}/chats/x`);
+  });
+});
+
+describe("staticFilesOf", () => {
+  it("finds each static file a page refers to once, also inside its inline data", () => {
+    const html = `<link href="/_next/static/css/a.css" rel="stylesheet"><script src="/_next/static/chunks/b.js" async>
+      </script><script>self.__next_f.push([1,"1:[\\"/_next/static/chunks/c.js\\"]"])</script>
+      <script src="/_next/static/chunks/b.js"></script>`;
+    expect(staticFilesOf(html, ORIGIN)).toEqual([
+      `${ORIGIN}/_next/static/css/a.css`,
+      `${ORIGIN}/_next/static/chunks/b.js`,
+      `${ORIGIN}/_next/static/chunks/c.js`,
+    ]);
+  });
+});
