@@ -77,14 +77,14 @@ class Pusher:
         self.senders.kill()
 
     def decide(self, message: Message) -> None:
-        """Each recipient's every subscription is offered the message."""
-        chat = self.store.chat(message.chat_id)
-        if chat is None:
+        """Each recipient's every subscription is offered the message: one read for the members who can be reached,
+        and presence asked only when there are some."""
+        reachable = self.store.reachable(message.chat_id)
+        if not reachable:
             return
-        for address in recipients(message, chat.members, self.presence.online(message.chat_id)):
-            previews = self.store.settings(address).push_previews
-            for subscription in self.store.push_subscriptions(address):
-                self.offer(subscription, message, previews)
+        for recipient in recipients(message, reachable, self.presence.online(message.chat_id)):
+            for subscription in recipient.subscriptions:
+                self.offer(subscription, message, recipient.previews)
 
     def offer(self, subscription: PushSubscription, message: Message, previews: bool) -> None:
         """Push at once if this subscription had no push in this chat within PUSH_COALESCE_S; else count it in."""

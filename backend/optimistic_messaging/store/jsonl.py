@@ -25,7 +25,7 @@ from gevent.event import AsyncResult, Event
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
 from ..models import SETTLERS, Chat, ChatView, FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
-from ..notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, matches
+from ..notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, Reachable, matches
 from ..reactions import Reaction, react
 from ..stats import StoreStats
 from .base import (
@@ -715,6 +715,17 @@ class JsonlStore:
 
     def push_subscriptions(self, address: str) -> list[PushSubscription]:
         return [self.state.push[endpoint] for endpoint in self.state.pushed.get(address, ())]
+
+    def reachable(self, chat_id: str) -> list[Reachable]:
+        room, state = self.state.rooms.get(chat_id), self.state
+        found = []
+        for address in sorted(room.members if room is not None else ()):
+            fid = state.fc_links.get(address)
+            subscriptions = tuple(self.push_subscriptions(address))
+            tokens = tuple(self.farcaster_tokens(fid)) if fid is not None else ()
+            if subscriptions or tokens:
+                found.append(Reachable(address, self.settings(address).push_previews, subscriptions, tokens))
+        return found
 
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         def plan(batch: _Batch) -> Message:
