@@ -768,3 +768,14 @@ def test_reachable_is_the_chats_members_with_subscriptions_or_tokens_and_their_p
     ]
     store.remove_member("r", BOB)
     assert [r.address for r in store.reachable("r")] == [CAROL]
+
+
+def test_a_commit_says_which_change_settled_a_message(store):
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    m = send(store, "settle")
+    store.change(m.id, lambda current: {"xmtp_id": "x"})  # a change that leaves it provisional
+    store.change(m.id, lambda current: {"status": "confirmed", "source": "fallback"})
+    store.react(m.id, Reaction(BOB, "👍", True))  # a change of a settled one
+    heard = [(s.new, s.settled) for commit in commits for s in commit.messages]
+    assert heard == [(True, False), (False, False), (False, True), (False, False)]

@@ -26,10 +26,12 @@ from ..stats import StoreStats
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A message as a commit left it: `new`, or changed (a `message:update`)."""
+    """A message as a commit left it: `new`, or changed (a `message:update`); `settled` when this change settled it
+    (provisional before): what a payment's push follows. Only the committing node's own listeners are told it."""
 
     message: Message
     new: bool
+    settled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

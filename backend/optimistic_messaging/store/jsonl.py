@@ -200,6 +200,7 @@ class _Batch:
         self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors after this batch
         self.push: dict[str, PushSubscription | None] = {}  # endpoint -> as this batch left it (None: ended)
         self.pushed: dict[str, list[str]] = {}  # address -> its endpoints as this batch left them, oldest first
+        self.settled: set[tuple[str, int]] = set()  # (message id, rev) of the changes here that settled a message
 
     def room(self, chat_id: str) -> Room:
         room = self.rooms.get(chat_id) or (None if chat_id in self.erased else self.state.rooms.get(chat_id))
@@ -753,6 +754,8 @@ class JsonlStore:
         _, rev = batch.bump(current.chat_id, False)
         updated = batch.messages[current.id] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
         batch.records.extend((*records, ("update", updated)))
+        if current.status == "provisional" != updated.status:
+            batch.settled.add((updated.id, rev))
         return updated
 
     def revoke_session(self, session: str, until: int) -> None:
@@ -854,7 +857,7 @@ class JsonlStore:
         registered: set[str] = set()  # chats registered in this batch: an erased one's later changes are the new one's
         for kind, payload in batch.records:
             if kind == "message" or kind == "update":
-                messages.append(Stored(payload, kind == "message"))
+                messages.append(Stored(payload, kind == "message", (payload.id, payload.rev) in batch.settled))
             elif kind == "revoked":
                 revoked.append(Revoked(*payload))
             elif kind == "position":

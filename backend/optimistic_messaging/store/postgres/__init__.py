@@ -445,7 +445,7 @@ class _Transaction:
         if updated.deleted and not current.deleted:
             self.deleted.append((current.chat_id, current.seq))
             self.reactors = {k: v for k, v in self.reactors.items() if k[0] != current.id}
-        self.stored.append(Stored(updated, False))
+        self.stored.append(Stored(updated, False, settled=current.status == "provisional" != updated.status))
         return updated
 
     def _mark(
