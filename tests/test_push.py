@@ -194,6 +194,7 @@ def test_a_member_with_the_app_closed_is_pushed_the_sender_and_a_joined_member_a
     assert {p.payload["chat_id"] for p in arrived} == {chat["id"], sentinel["id"]}
     assert all(p.id == to_bob for p in arrived) and to_alice != to_bob != to_carol and service.pushes.empty()
     (push,) = [p for p in arrived if p.payload["chat_id"] == chat["id"]]
+    assert push.headers["Host"] == service.url.removeprefix("http://")  # the name, though the address is connected to
     assert push.payload == {"type": "message", "chat_id": chat["id"], "message_id": sent["id"],
                             "sender": alice.address, "count": 1, "preview": "lunch?"}
 

@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-import requests
+from urllib3.exceptions import HTTPError
 
 from ..errors import ApiError
 from ..models import FarcasterToken
-from ..notify.hosts import safe_addresses
+from ..notify.outbound import Answer, post
 from ..stats import METER
 from ..store import Store
 
@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 TITLE_CHARS, BODY_CHARS, ID_CHARS = 32, 128, 128
 WINDOW_S = 30.0  # Farcaster's limits per token: one notification per 30 s, 100 a day
 PER_DAY, DAY_S = 100, 86400.0
-MAX_ANSWER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,22 +63,15 @@ class FarcasterSender:
 
     def __init__(self, store: Store, app_url: str, allow_hosts: tuple[str, ...], timeout_s: float = 5.0) -> None:
         self.store, self.app_url, self.allow_hosts, self.timeout_s = store, app_url, allow_hosts, timeout_s
-        self.session = requests.Session()
 
     def send(self, token: FarcasterToken, notice: Notice) -> bool:
         """False when the client asks for it again later (`rateLimitedTokens`); True otherwise (sent, or not to be
         sent: refused by the host check, failed, or the token invalid, which is then dropped)."""
-        try:
-            safe_addresses(token.url, self.allow_hosts)  # at every request: what a host resolves to may have changed
-            answer = self.session.post(
-                token.url,
-                data=orjson.dumps(payload(notice, self.app_url, [token.token])),
-                headers={"Content-Type": "application/json"},
-                timeout=self.timeout_s,
-                allow_redirects=False,
-            )
+        try:  # checked at every request: what a host resolves to may have changed
+            body = orjson.dumps(payload(notice, self.app_url, [token.token]))
+            answer = post(token.url, body, {"Content-Type": "application/json"}, self.allow_hosts, self.timeout_s)
             invalid, limited = _refused(answer)
-        except (ApiError, requests.RequestException) as exc:
+        except (ApiError, HTTPError) as exc:
             log.warning("farcaster notification to %s failed: %s", token.url, exc)
             METER.farcaster.add("failed")
             return True
@@ -90,12 +82,12 @@ class FarcasterSender:
         return result != "limited"
 
 
-def _refused(answer: requests.Response) -> tuple[set[str], set[str]]:
+def _refused(answer: Answer) -> tuple[set[str], set[str]]:
     """The tokens the client names invalid and rate-limited; none from an answer that is not Farcaster's shape."""
     try:
-        result = orjson.loads(answer.content[:MAX_ANSWER_BYTES])["result"] if answer.ok else {}
+        result = orjson.loads(answer.content)["result"] if 200 <= answer.status < 300 else {}
         invalid, limited = result.get("invalidTokens", []), result.get("rateLimitedTokens", [])
         return {t for t in invalid if isinstance(t, str)}, {t for t in limited if isinstance(t, str)}
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-        log.warning("a farcaster notification answer of %d is not Farcaster's shape", answer.status_code)
+        log.warning("a farcaster notification answer of %d is not Farcaster's shape", answer.status)
         return set(), set()
