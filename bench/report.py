@@ -85,6 +85,26 @@ def fmt(x: float | None) -> str:
     return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
 
 
+def pushing(b: dict[str, Result]) -> list[str]:
+    """(b) again with pushes on and the push service hanging (ours on the log), beside (b) without: p99 must not
+    change."""
+    with_pushes, without = b.get("ours-push"), b.get("ours")
+    if not with_pushes or not with_pushes.get("ok"):
+        return []
+    p99, base = lookup(with_pushes, "latency_ms.p99"), lookup(without, "latency_ms.p99")
+    ratio = f"{p99 / base:.2f}x" if p99 is not None and base else "-"
+    held = with_pushes.get("push_connections_held")
+    return [
+        "",
+        "(b) with pushes on, the push service hanging (ours on the log; 5 absent members per chat, each subscribed;",
+        f"    PUSH_COALESCE_S=0): p50 {fmt(lookup(with_pushes, 'latency_ms.p50'))} ms, p99 {fmt(p99)} ms "
+        f"({ratio} of {fmt(base)} ms without), lost {fmt(lookup(with_pushes, 'lost'))}, "
+        f"errors {fmt(lookup(with_pushes, 'errors'))}, delivered/s {fmt(lookup(with_pushes, 'delivered_per_s'))}",
+        f"    pushes by result {with_pushes.get('pushes')}, queue at the end {fmt(with_pushes.get('push_queue'))}, "
+        f"connections the push service held {held}",
+    ]
+
+
 def table(results: dict[str, dict[str, Result]], header: str) -> str:
     """Plain-text table of every row whose scenario ran, then the errors and notes that explain the gaps."""
     widths = (20, 22, 10, 10, 10, 10, 9, 12, 5, 12, 5)
@@ -104,6 +124,7 @@ def table(results: dict[str, dict[str, Result]], header: str) -> str:
         pg_verdict = ("PASS" if row.pg_met(pg, ours) else "MISS") if row.pg_met and pg is not None else ""
         out.append(line((title, row.label, fmt(node), fmt(ours), fmt(pg), fmt(pg2), ratio, row.target, verdict,
                          row.pg_target, pg_verdict)))
+    out += pushing(results.get("b", {}))
     for scenario, sides in results.items():
         for side, result in sides.items():
             if not result.get("ok"):
