@@ -111,3 +111,16 @@ def test_a_token_the_client_names_invalid_is_dropped(make_server, hub, keys, cli
         assert fid is not None and store.farcaster_tokens(fid) == []
     finally:
         store.close()
+
+
+def test_what_waits_for_the_window_leaves_out_a_chat_the_address_left_meanwhile(server, hub, keys, client_url, peers):
+    alice, bob = Wallet().sign_in(server), linked(server, hub, keys, client_url)
+    left, stayed = new_chat(server, alice, bob, Wallet().sign_in(server)), new_chat(server, alice, bob)
+    sender = peers(server, alice)
+    sender.send(left["id"], "first")
+    assert client_url.next()["body"] == "first"
+    sender.send(left["id"], "inside the window")
+    assert server.request("DELETE", f"/api/chats/{left['id']}/members/{bob.address}", bob.token).status_code == 200
+    kept = sender.send(stayed["id"], "still a member here")["message"]
+    waited = client_url.next(timeout=45)
+    assert (waited["notificationId"], waited["body"]) == (kept["id"], "still a member here")

@@ -153,6 +153,12 @@ class Pusher:
     def flush(self, key: str) -> None:
         """At a window's end: what came inside it and is still there (not deleted) goes as one, counted."""
         self.flushing.discard(key)
+        try:
+            self._flush(key)
+        except Exception:  # the store or the windows away: what the window kept goes at the next event's window end
+            log.exception("a notification window could not be taken")
+
+    def _flush(self, key: str) -> None:
         kind, *where = orjson.loads(key)
         window_s = self.coalesce_s if kind == "push" else WINDOW_S
         taken = self.windows.take(key, window_s)
@@ -231,9 +237,12 @@ class Pusher:
         return lambda: self.senders.spawn(self.notify, token, notice([event], previews), key, (event.item,))
 
     def _notify_later(self, key: str, address: str, fid: int, app_key: str, live: list[Event], items: Items) -> None:
-        """To the client's token as it is now (none: it turned notifications off since)."""
+        """To the client's token as it is now (none: it turned notifications off since), of the chats the address is
+        still a member of."""
         tokens = [t for t in self.store.farcaster_tokens(fid) if t.app_key == app_key]
-        if tokens:
+        member = {chat_id: self.store.is_member(chat_id, address) for chat_id in {e.message.chat_id for e in live}}
+        live = [e for e in live if member[e.message.chat_id]]
+        if tokens and live:
             previews = self.store.settings(address).push_previews
             self.senders.spawn(self.notify, tokens[0], notice(live, previews), key, items)
 
