@@ -1,6 +1,7 @@
 """Coalescing windows and budgets shared by every node: each window a key (its end) and a list (its items) in Redis,
 changed by one script at a time on Redis's clock, so of nodes taking a window at once one gets its items. While the
-breaker is open, each node keeps its own (`LocalWindows`): a push may then come twice in a window, never be lost."""
+breaker is open, each node keeps its own (`LocalWindows`): a push may then come twice in a window, and what Redis
+kept for a window's end goes once it answers again (within ORPHAN_S of that end)."""
 
 from __future__ import annotations
 
