@@ -127,6 +127,25 @@ def ratio(value: float | None, ref: float | None) -> str:
     return f"{value / ref:.2f}x" if value is not None and ref else "-"
 
 
+def pushing(b: dict[str, Result]) -> list[str]:
+    """(b) again with pushes on and the push service hanging (ours on the log), beside (b) without: p99 must not
+    change."""
+    with_pushes, without = b.get("ours-push"), b.get("ours")
+    if not with_pushes or not with_pushes.get("ok"):
+        return []
+    p99, base = lookup(with_pushes, "latency_ms.p99"), lookup(without, "latency_ms.p99")
+    held = with_pushes.get("push_connections_held")
+    return [
+        "",
+        "(b) with pushes on, the push service hanging (ours on the log; 5 absent members per chat, each subscribed;",
+        f"    PUSH_COALESCE_S=0): p50 {fmt(lookup(with_pushes, 'latency_ms.p50'))} ms, p99 {fmt(p99)} ms "
+        f"({ratio(p99, base)} of {fmt(base)} ms without), lost {fmt(lookup(with_pushes, 'lost'))}, "
+        f"errors {fmt(lookup(with_pushes, 'errors'))}, delivered/s {fmt(lookup(with_pushes, 'delivered_per_s'))}",
+        f"    pushes by result {with_pushes.get('pushes')}, queue at the end {fmt(with_pushes.get('push_queue'))}, "
+        f"connections the push service held {held}",
+    ]
+
+
 def table(results: dict[str, dict[str, Result]], header: str) -> str:
     """Plain-text table of every row whose scenario ran, then the errors and notes that explain the gaps."""
     widths = (20, 23, *(10,) * len(SIDES), 9, 9, 26, 4, 12, 4)
@@ -149,6 +168,7 @@ def table(results: dict[str, dict[str, Result]], header: str) -> str:
         pg_verdict = ("PASS" if row.pg_met(pg, figures) else "MISS") if row.pg_met and pg is not None else ""
         out.append(line((title, row.label, *(fmt(figures[side]) for side in SIDES), *ratios, row.target, verdict,
                          row.pg_target, pg_verdict)))
+    out += pushing(results.get("b", {}))
     for scenario, sides in results.items():
         for side, result in sides.items():
             if not result.get("ok"):

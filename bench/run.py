@@ -23,7 +23,7 @@ from pathlib import Path
 
 from deps import LOADGEN, prepare, versions
 from report import TITLES, Result, table
-from targets import ORIGIN, PEER_COMMANDS, ROOT, Ours, OursCluster, OursPg, Peer, Server, prepared_clients
+from targets import ORIGIN, PEER_COMMANDS, ROOT, Ours, OursCluster, OursPg, OursPushing, Peer, Server, prepared_clients
 
 # (h) runs with the default per-client budgets, trusting 127.0.0.1 as a proxy: a flood "from many addresses" sends a
 # random X-Forwarded-For with each request.
@@ -102,7 +102,7 @@ def measure(server: Server, scenario: str, spec: tuple[int, int, dict], tmp: Pat
         result = run_loadgen(server, scenario, clients, params, tmp / f"{server.name}-{scenario}.json")
         if server.proc is not None and server.proc.poll() is not None:
             return {"ok": False, "error": f"server exited ({server.proc.returncode}) during the run:\n{server.log_tail()}"}
-        return {**result, "prepare_s": round(prepare_s, 3)}
+        return {**result, "prepare_s": round(prepare_s, 3), **server.figures()}
     except Exception as e:  # noqa: BLE001 - reported in the table instead
         return {"ok": False, "error": f"{type(e).__name__}: {e}"}
     finally:
@@ -306,6 +306,8 @@ def servers(scenario: str, stores: list[str], tmp: Path) -> list[Server]:
     env = FLOOD_ENV if scenario == "h" else None
     if "jsonl" in stores:
         made.append(Ours(logs / f"ours-{scenario}.log", tmp / f"messages-{scenario}.json", env))
+        if scenario == "b":  # beside it: pushes on, into a push service that hangs (issue 17)
+            made.append(OursPushing(logs / "ours-push-b.log", tmp / "messages-b-push.json"))
     if "pg" in stores:
         made.append(OursPg(logs / f"ours-pg-{scenario}.log", tmp / f"unused-{scenario}.json", env))
     if "pg2" in stores and scenario not in ("c", "f", "h"):

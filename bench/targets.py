@@ -3,6 +3,7 @@ on the log, ours on PostgreSQL, two of ours behind HAProxy: start and stop them,
 the load generator connects."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import socket
@@ -14,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
@@ -98,6 +101,10 @@ class Server:
         """n clients, consecutive groups of per_chat sharing one chat `bench-<k>`."""
         return [{"chat": f"bench-{i // per_chat}"} for i in range(n)]
 
+    def figures(self) -> dict:
+        """What the server side adds to a run's result once it is over (before it stops)."""
+        return {}
+
 
 # The reference peers, in the table's order: the same `join`/`send` events as ours, no auth, no storage.
 PEER_COMMANDS = {
@@ -141,16 +148,80 @@ class Ours(Server):
         return prepared_clients(self.url, n, per_chat)
 
 
-def prepared_clients(url: str, n: int, per_chat: int) -> list[ClientSpec]:
-    """Signs in n wallets and registers their chats, so every client has a token and is a member of its chat."""
+class HangingPushService:
+    """A push endpoint that accepts every connection and never answers (it reads nothing, writes nothing)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1024)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return  # closed
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+class OursPushing(Ours):
+    """Ours on the log with pushes on (issue 17): every chat also has ABSENT members, none of whose sockets join it, each
+    subscribed at a push service that hangs (NOTIFY_ALLOW_HOSTS lets the server reach it), and PUSH_COALESCE_S=0, so
+    every message is to be pushed to each of them. The sends, acks and deliveries must not notice."""
+
+    name = "ours-push"
+    ABSENT = 5
+
+    def __init__(self, log_path: Path, data_file: Path) -> None:
+        self.metrics_port = free_port()
+        super().__init__(log_path, data_file, {"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": "0",
+                                               "METRICS_PORT": str(self.metrics_port)})
+        self.service: HangingPushService | None = None
+
+    def start(self, timeout_s: float = 60.0) -> float:
+        self.service = HangingPushService()
+        return super().start(timeout_s)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.service is not None:
+            self.service.close()
+            self.service = None
+
+    def clients(self, n: int, per_chat: int) -> list[ClientSpec]:
+        assert self.service is not None
+        return prepared_clients(self.url, n, per_chat, self.ABSENT, self.service.url)
+
+    def figures(self) -> dict:
+        """The pushes by result, the queue, and the connections the hanging service holds."""
+        text = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        pushes = {line.split('"')[1]: float(line.split()[-1]) for line in text.splitlines()
+                  if line.startswith("om_pushes_total{")}
+        queue = next((float(line.split()[-1]) for line in text.splitlines() if line.startswith("om_push_queue ")), None)
+        return {"pushes": pushes, "push_queue": queue, "push_connections_held": len(self.service.held) if self.service else 0}
+
+
+def prepared_clients(url: str, n: int, per_chat: int, absent: int = 0, push_url: str = "") -> list[ClientSpec]:
+    """Signs in n wallets and registers their chats, so every client has a token and is a member of its chat; with
+    `absent`, each chat also has that many members who never connect, each with a push subscription at `push_url`."""
     api = Api(url)
-    accounts = wallets(n)
+    groups = [range(k, min(k + per_chat, n)) for k in range(0, n, per_chat)]
+    accounts = wallets(n + absent * len(groups))
     try:
         with ThreadPoolExecutor(8) as ex:
             tokens = list(ex.map(api.sign_in, accounts))
-            groups = [range(k, min(k + per_chat, n)) for k in range(0, n, per_chat)]
-            list(ex.map(lambda g: api.create_chat(tokens[g[0]], f"bench-{g[0] // per_chat}",
-                                                  [accounts[i].address for i in g]), groups))
+            away = [range(n + g * absent, n + (g + 1) * absent) for g in range(len(groups))]
+            list(ex.map(lambda g, a: api.create_chat(tokens[g[0]], f"bench-{g[0] // per_chat}",
+                                                     [accounts[i].address for i in (*g, *a)]), groups, away))
+            list(ex.map(lambda i: api.subscribe(tokens[i], f"{push_url}/push/{i}"), range(n, len(accounts))))
     finally:
         api.close()  # no idle keep-alive connections left in the server while it is measured
     return [{"chat": f"bench-{i // per_chat}", "token": tokens[i]} for i in range(n)]
@@ -321,9 +392,21 @@ class Api:
         signature = "0x" + bytes(Account.sign_message(encode_defunct(text=message), account.key).signature).hex()
         return check(s.post(f"{self.url}/api/auth/verify", json={"message": message, "signature": signature}, timeout=30))["token"]
 
+    def subscribe(self, token: str, endpoint: str) -> None:
+        """A push subscription as a browser registers one: a P-256 public key and a 16-byte auth secret."""
+        point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        keys = {"p256dh": b64url(point), "auth": b64url(os.urandom(16))}
+        check(self.session().put(f"{self.url}/api/push/subscriptions", json={"endpoint": endpoint, "keys": keys},
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=30))
+
     def create_chat(self, token: str, chat_id: str, members: list[str]) -> None:
         check(self.session().post(f"{self.url}/api/chats", json={"members": members, "id": chat_id},
                                   headers={"Authorization": f"Bearer {token}"}, timeout=30))
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def check(r: requests.Response) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import queue
 import re
 import secrets
 import threading
@@ -165,3 +166,25 @@ class QuickAuthKeys(JsonServer):
         now = int(time.time())
         claims = {"iss": issuer, "sub": fid, "aud": audience, "iat": now - 10, "exp": now + expires_in}
         return jwt.encode(claims, key or self.private, algorithm="RS256", headers={"kid": "quick-auth-1"})
+
+
+class NotificationUrl(JsonServer):
+    """A Farcaster client's notification URL: each request's JSON in `posts` (awaited, never polled); it names the
+    tokens in `invalid` and `limited` so in its answer, as Farcaster clients do."""
+
+    def __init__(self) -> None:
+        self.invalid: set[str] = set()
+        self.limited: set[str] = set()
+        self.posts: queue.Queue[dict[str, Any]] = queue.Queue()
+        super().__init__(self._route)
+
+    def _route(self, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
+        sent = json.loads(body)
+        tokens = sent["tokens"]
+        self.posts.put(sent)
+        return 200, {"result": {"successfulTokens": [t for t in tokens if t not in self.invalid | self.limited],
+                                "invalidTokens": [t for t in tokens if t in self.invalid],
+                                "rateLimitedTokens": [t for t in tokens if t in self.limited]}}
+
+    def next(self, timeout: float = 10) -> dict[str, Any]:
+        return self.posts.get(timeout=timeout)

@@ -11,6 +11,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from chain import Anvil, claim
 from push_service import PushService
 from support import Wallet, free_port, fresh_database, new_chat, wait_until
 from test_metrics import scrape
@@ -193,6 +194,7 @@ def test_a_member_with_the_app_closed_is_pushed_the_sender_and_a_joined_member_a
     assert {p.payload["chat_id"] for p in arrived} == {chat["id"], sentinel["id"]}
     assert all(p.id == to_bob for p in arrived) and to_alice != to_bob != to_carol and service.pushes.empty()
     (push,) = [p for p in arrived if p.payload["chat_id"] == chat["id"]]
+    assert push.headers["Host"] == service.url.removeprefix("http://")  # the name, though the address is connected to
     assert push.payload == {"type": "message", "chat_id": chat["id"], "message_id": sent["id"],
                             "sender": alice.address, "count": 1, "preview": "lunch?"}
 
@@ -303,3 +305,52 @@ def test_pushes_within_push_coalesce_s_come_as_one_naming_the_latest_and_countin
     third = sender.send(chat["id"], "three")["message"]
     coalesced = service.next().payload
     assert (coalesced["message_id"], coalesced["count"], coalesced["preview"]) == (third["id"], 2, "three")
+
+
+def test_a_message_deleted_inside_a_window_is_not_named_and_a_window_of_only_deleted_ones_sends_nothing(pushing, peers):
+    srv, service = pushing(coalesce_s="2")
+    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
+    chat, other = new_chat(srv, alice, bob), new_chat(srv, alice, bob)
+    subscribed(srv, service, bob)
+    sender = peers(srv, alice)
+
+    def delete(message: dict) -> None:
+        assert sender.call("delete", {"chat_id": message["chat_id"], "message_id": message["id"]})["ok"]
+
+    sender.send(chat["id"], "one")
+    assert service.next().payload["preview"] == "one"
+    two = sender.send(chat["id"], "two")["message"]
+    delete(sender.send(chat["id"], "three")["message"])
+    named = service.next().payload
+    assert (named["message_id"], named["count"], named["preview"]) == (two["id"], 1, "two")
+    sender.send(other["id"], "elsewhere")  # its window opens after the one the push of "two" opened, ends after it
+    assert service.next().payload["preview"] == "elsewhere"
+    later = sender.send(other["id"], "elsewhere, later")["message"]
+    delete(sender.send(chat["id"], "four")["message"])
+    assert service.next().payload["message_id"] == later["id"]  # the window of "four" ended first, sending nothing
+    assert service.pushes.empty()
+
+
+def test_a_settled_payment_is_pushed_to_its_payee_only_with_its_status_and_reason(pushing, peers, anvil: Anvil):
+    srv, service = pushing(CHAIN_RPC_URL=anvil.url, RECONCILE_INTERVAL_S="0.1", TX_TIMEOUT_S="3")
+    alice, bob, carol = anvil.wallet(1).sign_in(srv), anvil.wallet(2).sign_in(srv), Wallet().sign_in(srv)
+    chat = new_chat(srv, alice, bob, carol)
+    to_bob, to_carol = subscribed(srv, service, bob), subscribed(srv, service, carol)
+    payer = peers(srv, alice)
+    paid = payer.send(chat["id"], "sent you 5", tx=claim(anvil.send(alice, bob.address, 5 * 10**18), bob.address,
+                                                          5 * 10**18))["message"]
+    assert {(p.id, p.payload["type"]) for p in (service.next(), service.next())} == {(to_bob, "message"),
+                                                                                     (to_carol, "message")}
+    anvil.finalize()
+    confirmed = service.next(timeout=30)
+    assert (confirmed.id, confirmed.payload) == (to_bob, {
+        "type": "payment", "chat_id": chat["id"], "message_id": paid["id"], "sender": alice.address, "count": 1,
+        "preview": "sent you 5", "status": "confirmed", "reason": None})
+    claimed = payer.send(chat["id"], "sent you 1", tx=claim("0x" + "ab" * 32, bob.address, 10**18))["message"]
+    assert {(p.id, p.payload["type"]) for p in (service.next(), service.next())} == {(to_bob, "message"),
+                                                                                     (to_carol, "message")}
+    retracted = service.next(timeout=30)
+    assert retracted.id == to_bob and (retracted.payload["message_id"], retracted.payload["status"],
+                                       retracted.payload["reason"]) == (claimed["id"], "retracted", "dropped")
+    payer.send(new_chat(srv, alice, carol)["id"], "after")  # decided after both settlements
+    assert service.next().id == to_carol and service.pushes.empty()

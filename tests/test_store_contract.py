@@ -14,7 +14,7 @@ from optimistic_messaging.errors import CODES, ApiError, Forbidden, Invalid, Not
 from optimistic_messaging.fanout import Fanout
 from optimistic_messaging.models import FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
 from optimistic_messaging.models import Message, Position, PositionMoved, Settings, settled_by
-from optimistic_messaging.notify.subscriptions import PushSubscription
+from optimistic_messaging.notify.subscriptions import PushSubscription, Reachable
 from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store, Unsettled
 from optimistic_messaging.store.jsonl import JsonlStore
@@ -748,3 +748,34 @@ def test_subscriptions_are_there_again_after_a_restart(store, kind):
     store.close()
     again = kind.open()
     assert endpoints(again, ALICE) == ["2"] and again.push_subscriptions(BOB) == [sub(0, address=BOB)]
+
+
+def test_reachable_is_the_chats_members_with_subscriptions_or_tokens_and_their_previews(store):
+    dave, erin = "0x" + "d" * 40, "0x" + "e" * 40
+    store.create_chat("r", [ALICE, BOB, CAROL, dave], None, ALICE)
+    assert store.reachable("r") == [] and store.reachable("no such chat") == []
+    store.put_push_subscription(sub(2, address=BOB))
+    store.put_push_subscription(sub(1, address=BOB))
+    store.put_push_subscription(sub(3, address=erin))  # not a member
+    store.put_settings(BOB, {"push_previews": False})
+    store.put_farcaster_token(FarcasterToken(7, KEY_1, "https://a.example/n", "t"))
+    store.link_farcaster(CAROL, 7)
+    store.link_farcaster(dave, 8)  # linked, but no client of fid 8 registered a token
+    store.put_push_subscription(sub(4, address=CAROL))
+    assert store.reachable("r") == [
+        Reachable(BOB, False, (sub(2, address=BOB), sub(1, address=BOB))),
+        Reachable(CAROL, True, (sub(4, address=CAROL),), (FarcasterToken(7, KEY_1, "https://a.example/n", "t"),)),
+    ]
+    store.remove_member("r", BOB)
+    assert [r.address for r in store.reachable("r")] == [CAROL]
+
+
+def test_a_commit_says_which_change_settled_a_message(store):
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    m = send(store, "settle")
+    store.change(m.id, lambda current: {"xmtp_id": "x"})  # a change that leaves it provisional
+    store.change(m.id, lambda current: {"status": "confirmed", "source": "fallback"})
+    store.react(m.id, Reaction(BOB, "👍", True))  # a change of a settled one
+    heard = [(s.new, s.settled) for commit in commits for s in commit.messages]
+    assert heard == [(True, False), (False, False), (False, True), (False, False)]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .broker import Broker, LocalBroker
 from .clock import Clock
+from .coalesce import LocalWindows, Windows
 from .config import Config
 from .leader import ALWAYS, Leadership
 from .limits import Limits
@@ -38,6 +39,7 @@ class Backends:
     presence: Presence
     signals: Signals
     quota: SocketQuota
+    windows: Windows  # notifications' coalescing windows and Farcaster's daily budgets
     redis: Redis | None = None  # the shared connection, its heartbeat, sweep and breaker, when REDIS_URL is set
 
     def open(self) -> None:
@@ -97,7 +99,9 @@ def open_backends(config: Config, clock: Clock) -> Backends:
             LocalPresence(clock),
             LocalSignals(),
             LocalSocketQuota(config.max_sockets_per_address),
+            LocalWindows(clock),
         )
+    from .coalesce.redis import RedisWindows
     from .limits.redis import RedisRateLimiter
     from .nonces.redis import RedisUsedNonces
     from .presence.redis import RedisPresence, RedisSignals
@@ -123,5 +127,6 @@ def open_backends(config: Config, clock: Clock) -> Backends:
         RedisPresence(r, signals),
         signals,
         RedisSocketQuota(r, config.max_sockets_per_address),
+        RedisWindows(r),
         r,
     )

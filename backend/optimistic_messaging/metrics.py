@@ -61,6 +61,12 @@ class Collector:
         for result, n in sorted(METER.pushes.by.items()):
             pushes.add_metric([result], n)
         yield pushes
+        farcaster = CounterMetricFamily(
+            "om_farcaster_notifications", "Farcaster notification requests by result", labels=["result"]
+        )
+        for result, n in sorted(METER.farcaster.by.items()):
+            farcaster.add_metric([result], n)
+        yield farcaster
         yield GaugeMetricFamily(
             "om_push_queue", "Committed messages whose pushes wait to be decided", METER.push_queued
         )

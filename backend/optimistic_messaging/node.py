@@ -6,6 +6,7 @@ stopped by one part; this list is the one place that names them all:
 - the reconciler (`Reconciler.close`): XMTP look-ups (`pool`), a round's settlement writes (`writes`), health's count;
 - the fan-out (`Fanout.close`): one fill per served chat that found a gap;
 - sign-in by transaction (`Auth.close`): its poller, while look-ups wait;
+- notifications (`Pusher.close`): its senders and the timers that take each window at its end;
 - the backends (`Backends.close`): the store's writer (and PostgreSQL's prober), the broker's LISTEN and heartbeat, the
   election, Redis's heartbeat, sweep and probe (while its breaker is open), the signals' receiver.
 Not the node's: gevent's server runs each connection in a greenlet of its own, and wire/frames a drainer per socket
@@ -26,10 +27,12 @@ from gevent.pool import Group
 
 from . import receipts, wire
 from .backends import Backends
+from .coalesce import Windows
 from .connections import Connection
 from .errors import ApiError
 from .expiry import ExpirySweeper
 from .fanout import Fanout
+from .farcaster.sender import FarcasterSender
 from .hub import Hub
 from .late import unseen
 from .models import Chat, Message, PositionMoved, seen_from
@@ -44,14 +47,14 @@ log = logging.getLogger(__name__)
 TYPING_SWEEP_S = 0.5  # how often typing flags not renewed in time are ended
 
 
-def pusher(s: Services) -> Pusher | None:
-    """Web Push for this node, when it has a VAPID key."""
+def pusher(s: Services, windows: Windows) -> Pusher | None:
+    """This node's notifications: Web Push when it has a VAPID key, Farcaster's when APP_URL says where to link."""
     c = s.config
-    if not c.vapid_private_key:
+    webpush = WebPush(c.vapid_private_key, c.vapid_subject, c.notify_allow_hosts) if c.vapid_private_key else None
+    farcaster = FarcasterSender(s.store, c.app_url, c.notify_allow_hosts) if c.app_url else None
+    if webpush is None and farcaster is None:
         return None
-    return Pusher(
-        s.store, s.presence, WebPush(c.vapid_private_key, c.vapid_subject, c.notify_allow_hosts), c.push_coalesce_s
-    )
+    return Pusher(s.store, s.presence, windows, c.push_coalesce_s, webpush, farcaster)
 
 
 class Node:
@@ -86,9 +89,9 @@ class Node:
         backends.broker.subscribe(self.feed)  # after the fan-out: the removed are out of the chat's room first
         backends.broker.on_resync(self.subscriptions.resync)
         s.signals.listen(self.signal)
-        self.pusher = pusher(s)
+        self.pusher = pusher(s, backends.windows)
         if self.pusher is not None:
-            s.store.subscribe(self.pusher.committed)  # this node's commits only: each push is sent by one node
+            s.store.subscribe(self.pusher.committed)  # this node's commits only: each push is decided once
             self.loops.append(self.pusher.run)
         revocations.on_revoked(lambda session: self.greenlets.spawn(self.signed_out, session))
 

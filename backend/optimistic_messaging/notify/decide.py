@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from ..models import Message
+from .subscriptions import Reachable
 
 PREVIEW_CHARS = 120
 
 
-def recipients(message: Message, members: Collection[str], online: Collection[str]) -> list[str]:
-    """Every member but the sender none of whose sockets has joined the chat on any node; nobody for a deleted one."""
+def recipients(message: Message, reachable: Collection[Reachable], online: Collection[str]) -> list[Reachable]:
+    """Every reachable member but the sender none of whose sockets has joined the chat on any node; nobody for a
+    deleted message."""
     if message.deleted:
         return []
     joined = set(online)
-    return sorted(a for a in members if a != message.sender and a not in joined)
+    return [r for r in reachable if r.address != message.sender and r.address not in joined]
 
 
 def preview(message: Message, previews: bool) -> str | None:

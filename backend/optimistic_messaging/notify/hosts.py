@@ -16,6 +16,21 @@ def checked_url(url: object, allowed: Collection[str]) -> str:
     """The URL if it is `https://` with a host, no credentials, and a host that resolves (if it does now) only to
     public addresses; a host NOTIFY_ALLOW_HOSTS names is exempt from the scheme and address rules. `invalid`
     otherwise. `safe_addresses` checks again at every request."""
+    return _checked(url, allowed)[0]
+
+
+def safe_addresses(url: str, allowed: Collection[str]) -> list[str]:
+    """Every address the URL's host resolves to now (resolved once), all public (or the host allowed): the only ones a
+    request may connect to. `invalid` when any is not, or it does not resolve, so nothing goes to a host even partly
+    inside the network."""
+    _, found = _checked(url, allowed)
+    if not found:
+        raise ApiError("invalid", "endpoint host does not resolve")
+    return found
+
+
+def _checked(url: object, allowed: Collection[str]) -> tuple[str, list[str] | None]:
+    """The URL and its host's addresses (None: it does not resolve now), or `invalid`."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
         raise ApiError("invalid", f"endpoint must be a URL of at most {MAX_URL_CHARS} characters")
     try:
@@ -28,24 +43,13 @@ def checked_url(url: object, allowed: Collection[str]) -> str:
     if host in allowed:
         if parts.scheme not in ("https", "http"):
             raise ApiError("invalid", "endpoint must be an http(s) URL")
-        return url
+        return url, resolve(host, port or (443 if parts.scheme == "https" else 80))
     if parts.scheme != "https":
         raise ApiError("invalid", "endpoint must be an https:// URL")
     found = resolve(host, port or 443)
     if not all(public(ipaddress.ip_address(a)) for a in found or ()):
         raise ApiError("invalid", "endpoint must not be a loopback, private or link-local address")
-    return url
-
-
-def safe_addresses(url: str, allowed: Collection[str]) -> list[str]:
-    """Every address the URL's host resolves to now, all public (or the host allowed): what a request may connect
-    to. `invalid` when any is not, or it does not resolve, so nothing goes to a host even partly inside the network."""
-    checked_url(url, allowed)
-    parts = urlsplit(url)
-    found = resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-    if found is None:
-        raise ApiError("invalid", "endpoint host does not resolve")
-    return found
+    return url, found
 
 
 def resolve(host: str, port: int) -> list[str] | None:

@@ -1,11 +1,13 @@
-"""Web Push in the background: committed messages go into a bounded queue (full: dropped and counted), a worker
-decides who is told and coalesces per subscription and chat, and a pool of senders retries what a push service
-asks to be retried. Nothing here runs on a send's path, so a push service that hangs delays no ack."""
+"""Notifications in the background: committed messages and settled payments go into a bounded queue (full: dropped and
+counted), a worker decides who is told and offers each to its coalescing window (per Web Push subscription, chat and
+kind; per Farcaster token), and a pool of senders sends, retrying what a push service asks to be retried. Nothing here
+runs on a send's path, so a push service that hangs delays no ack."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gevent
@@ -13,8 +15,10 @@ import orjson
 from gevent.pool import Group, Pool
 from gevent.queue import Full, Queue
 
+from ..coalesce import Windows
 from ..errors import ApiError
-from ..models import Message
+from ..farcaster.sender import DAY_S, PER_DAY, WINDOW_S, FarcasterSender, Notice
+from ..models import FarcasterToken, Message
 from ..presence import Presence
 from ..stats import METER
 from ..store import Commit, Store
@@ -31,96 +35,172 @@ BACKOFF_S = 1.0  # doubled each retry, unless the push service says how long (Re
 MAX_WAIT_S = 300.0
 DELIVERED = frozenset({200, 201, 202, 204})
 GONE = frozenset({404, 410})
+MESSAGE, PAYMENT = "message", "payment"
+Items = tuple[str, ...]  # a window's items: each an event's kind and message id
+TITLES = {
+    MESSAGE: "New message",
+    "confirmed": "Payment confirmed",
+    "corrected": "Payment corrected",
+    "retracted": "Payment retracted",
+}
 
 
-@dataclass(slots=True)
-class Window:
-    """One subscription's coalescing window in one chat: the latest message since its last push, and how many."""
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What is notified: a new message, or a payment the commit settled."""
 
-    subscription: PushSubscription
-    latest: Message
-    previews: bool
-    count: int = 0
+    kind: str  # MESSAGE or PAYMENT
+    message: Message
+
+    @property
+    def item(self) -> str:
+        """As a window keeps it: the kind and the message id (read again when the window ends)."""
+        return f"{self.kind} {self.message.id}"
+
+
+def events(commit: Commit) -> list[Event]:
+    """The commit's new messages, and the payments it settled."""
+    found = []
+    for stored in commit.messages:
+        m = stored.message
+        if stored.new:
+            found.append(Event(MESSAGE, m))
+        elif stored.settled and m.tx is not None:
+            found.append(Event(PAYMENT, m))
+    return found
+
+
+def payee(message: Message) -> str:
+    """Who a payment is to: the chain's `to` (a corrected message carries the chain's values)."""
+    return str((message.tx or {}).get("to", "")).lower()
 
 
 class Pusher:
-    """The node's Web Push: it hears the commits this node makes (so each push is sent by one node, the committer's)."""
+    """This node's notifications: it hears the commits this node makes (so each is decided once), and the windows are
+    shared by every node (so one chat's messages make one push per window, whichever node committed them)."""
 
-    def __init__(self, store: Store, presence: Presence, webpush: WebPush, coalesce_s: float) -> None:
-        self.store, self.presence, self.webpush, self.coalesce_s = store, presence, webpush, coalesce_s
-        self.queue: Queue[Message] = Queue(QUEUE_SIZE)
-        self.windows: dict[tuple[str, str], Window] = {}
+    def __init__(
+        self,
+        store: Store,
+        presence: Presence,
+        windows: Windows,
+        coalesce_s: float,
+        webpush: WebPush | None,
+        farcaster: FarcasterSender | None,
+    ) -> None:
+        self.store, self.presence, self.windows, self.coalesce_s = store, presence, windows, coalesce_s
+        self.webpush, self.farcaster = webpush, farcaster
+        self.queue: Queue[Event] = Queue(QUEUE_SIZE)
         self.senders = Pool(SENDERS)
         self.timers = Group()
+        self.flushing: set[str] = set()  # windows this node will take at their end
 
     def committed(self, commit: Commit) -> None:
-        """Store listener: queue each new message, never waiting (a full queue drops it, counted)."""
-        for item in commit.messages:
-            if item.new and not item.message.deleted:
-                try:
-                    self.queue.put_nowait(item.message)
-                    METER.push_queued += 1
-                except Full:
-                    METER.pushes.add("dropped")
+        """Store listener: queue each event, never waiting (a full queue drops it, counted)."""
+        for event in events(commit):
+            if event.message.deleted:
+                continue
+            try:
+                self.queue.put_nowait(event)
+                METER.push_queued += 1
+            except Full:
+                METER.pushes.add("dropped")
 
     def run(self) -> None:
-        """The worker: decide each queued message's pushes, one after another."""
-        for message in self.queue:
+        """The worker: decide each queued event's pushes, one after another."""
+        for event in self.queue:
             METER.push_queued -= 1
             try:
-                self.decide(message)
+                self.decide(event)
             except Exception:
-                log.exception("deciding the pushes of %s failed", message.id)
+                log.exception("deciding the pushes of %s failed", event.message.id)
 
     def close(self) -> None:
         self.timers.kill()
         self.senders.kill()
 
-    def decide(self, message: Message) -> None:
-        """Each recipient's every subscription is offered the message."""
-        chat = self.store.chat(message.chat_id)
-        if chat is None:
+    def decide(self, event: Event) -> None:
+        """One read for the members who can be reached (presence asked only when there are some); each recipient's
+        every subscription and token is offered the event. A payment goes to its payee only."""
+        m = event.message
+        reachable = self.store.reachable(m.chat_id)
+        if event.kind == PAYMENT:
+            reachable = [r for r in reachable if r.address.lower() == payee(m)]
+        if not reachable:
             return
-        for address in recipients(message, chat.members, self.presence.online(message.chat_id)):
-            previews = self.store.settings(address).push_previews
-            for subscription in self.store.push_subscriptions(address):
-                self.offer(subscription, message, previews)
+        for recipient in recipients(m, reachable, self.presence.online(m.chat_id)):
+            if self.webpush is not None:
+                for subscription in recipient.subscriptions:
+                    key = push_key(event.kind, m.chat_id, subscription.endpoint)
+                    self.offer(key, event, self.coalesce_s, self._push_now(subscription, recipient.previews, event))
+            if self.farcaster is not None:
+                for token in recipient.tokens:
+                    key = farcaster_key(recipient.address, token)
+                    self.offer(key, event, WINDOW_S, self._notify_now(key, token, recipient.previews, event))
 
-    def offer(self, subscription: PushSubscription, message: Message, previews: bool) -> None:
-        """Push at once if this subscription had no push in this chat within PUSH_COALESCE_S; else count it in."""
-        key = (subscription.endpoint, message.chat_id)
-        window = self.windows.get(key)
-        if window is None:
-            self.open(key, Window(subscription, message, previews, 1))
+    def offer(self, key: str, event: Event, window_s: float, now: Callable[[], None]) -> None:
+        """Sent at once when no window was open (one opens); else kept for the window's end, when this node takes it
+        too (whichever node takes it first sends)."""
+        if self.windows.add(key, event.item, window_s):
+            now()
+        self.later(key, window_s)
+
+    def later(self, key: str, after_s: float) -> None:
+        if key not in self.flushing:
+            self.flushing.add(key)
+            self.timers.add(gevent.spawn_later(after_s, self.flush, key))
+
+    def flush(self, key: str) -> None:
+        """At a window's end: what came inside it and is still there (not deleted) goes as one, counted."""
+        self.flushing.discard(key)
+        try:
+            self._flush(key)
+        except Exception:  # the store or the windows away: what the window kept goes at the next event's window end
+            log.exception("a notification window could not be taken")
+
+    def _flush(self, key: str) -> None:
+        kind, *where = orjson.loads(key)
+        window_s = self.coalesce_s if kind == "push" else WINDOW_S
+        taken = self.windows.take(key, window_s)
+        if taken.left_s > 0:
+            self.later(key, taken.left_s)
+            return
+        if not taken.items:
+            return
+        self.later(key, window_s)  # the next window opened
+        live = self._live(taken.items)
+        if not live:
+            return
+        if kind == "push":
+            self._push_later(where[0], where[1], where[2], live)
         else:
-            window.subscription, window.latest, window.previews = subscription, message, previews
-            window.count += 1
+            self._notify_later(key, where[0], int(where[1]), where[2], live, taken.items)
 
-    def open(self, key: tuple[str, str], window: Window) -> None:
-        """Send the window's push and start the next window, empty."""
-        self.windows[key] = Window(window.subscription, window.latest, window.previews)
-        self.senders.spawn(self.send, window)
-        self.timers.add(gevent.spawn_later(self.coalesce_s, self.close_window, key))
+    def _live(self, items: tuple[str, ...]) -> list[Event]:
+        """The items' events as the messages are now, oldest first, leaving out the deleted (one read)."""
+        pairs = [item.split(" ", 1) for item in items]
+        found = self.store.messages(message_id for _, message_id in pairs)
+        live = [Event(kind, found[i]) for kind, i in pairs if i in found and not found[i].deleted]
+        return sorted(live, key=lambda e: (e.message.sent_at, e.message.seq))
 
-    def close_window(self, key: tuple[str, str]) -> None:
-        """At the window's end: what came inside it is pushed now (one push, counting them), or the window goes."""
-        window = self.windows.pop(key)
-        if window.count:
-            self.open(key, window)
+    # -- Web Push ---------------------------------------------------------------------------------------------------
 
-    def send(self, window: Window) -> None:
+    def _push_now(self, subscription: PushSubscription, previews: bool, event: Event) -> Callable[[], None]:
+        return lambda: self.senders.spawn(self.push, subscription, web_payload([event], previews), event.message)
+
+    def _push_later(self, kind: str, chat_id: str, endpoint: str, live: list[Event]) -> None:
+        """To the subscription as it is now, if its address is still a member (and, of a payment, still its payee)."""
+        latest = live[-1].message
+        for recipient in self.store.reachable(chat_id):
+            if kind == PAYMENT and recipient.address.lower() != payee(latest):
+                continue
+            for subscription in recipient.subscriptions:
+                if subscription.endpoint == endpoint:
+                    self.senders.spawn(self.push, subscription, web_payload(live, recipient.previews), latest)
+
+    def push(self, subscription: PushSubscription, payload: bytes, latest: Message) -> None:
         """Send one push, retrying 429/5xx and network faults with backoff; 404/410 end the subscription."""
-        m, subscription = window.latest, window.subscription
-        payload = orjson.dumps(
-            {
-                "type": "message",
-                "chat_id": m.chat_id,
-                "message_id": m.id,
-                "sender": m.sender,
-                "count": window.count,
-                "preview": preview(m, window.previews),
-            }
-        )
+        assert self.webpush is not None
         wait = BACKOFF_S
         for attempt in range(1, ATTEMPTS + 1):
             try:
@@ -134,7 +214,7 @@ class Pusher:
             else:
                 if sent.status in DELIVERED:
                     METER.pushes.add("delivered")
-                    METER.push_seconds.observe(max(0.0, time.time() - m.sent_at / 1000))
+                    METER.push_seconds.observe(max(0.0, time.time() - latest.sent_at / 1000))
                     return
                 if sent.status in GONE:
                     METER.pushes.add("gone")
@@ -150,3 +230,61 @@ class Pusher:
             gevent.sleep(min(wait, MAX_WAIT_S))
             wait *= 2
         METER.pushes.add("failed")
+
+    # -- Farcaster --------------------------------------------------------------------------------------------------
+
+    def _notify_now(self, key: str, token: FarcasterToken, previews: bool, event: Event) -> Callable[[], None]:
+        return lambda: self.senders.spawn(self.notify, token, notice([event], previews), key, (event.item,))
+
+    def _notify_later(self, key: str, address: str, fid: int, app_key: str, live: list[Event], items: Items) -> None:
+        """To the client's token as it is now (none: it turned notifications off since), of the chats the address is
+        still a member of."""
+        tokens = [t for t in self.store.farcaster_tokens(fid) if t.app_key == app_key]
+        member = {chat_id: self.store.is_member(chat_id, address) for chat_id in {e.message.chat_id for e in live}}
+        live = [e for e in live if member[e.message.chat_id]]
+        if tokens and live:
+            previews = self.store.settings(address).push_previews
+            self.senders.spawn(self.notify, tokens[0], notice(live, previews), key, items)
+
+    def notify(self, token: FarcasterToken, sent: Notice, key: str, items: Items) -> None:
+        """One notification within the token's day (100); one the client refused for its rate waits for the next
+        window, with what came meanwhile."""
+        assert self.farcaster is not None
+        if not self.windows.spend(orjson.dumps(["fc-day", token.fid, token.app_key]).decode(), PER_DAY, DAY_S):
+            return
+        if not self.farcaster.send(token, sent):
+            self.windows.keep(key, items, WINDOW_S)
+            self.later(key, WINDOW_S)
+
+
+def push_key(kind: str, chat_id: str, endpoint: str) -> str:
+    """A Web Push window: per subscription, chat and kind (a payment's window is its own)."""
+    return orjson.dumps(["push", kind, chat_id, endpoint]).decode()
+
+
+def farcaster_key(address: str, token: FarcasterToken) -> str:
+    """A Farcaster window: per client (fid and app key), whatever the chat: its limits are per token."""
+    return orjson.dumps(["fc", address, token.fid, token.app_key]).decode()
+
+
+def web_payload(live: list[Event], previews: bool) -> bytes:
+    """The contract's payload: the latest, and how many since the last push (itself included)."""
+    latest = live[-1].message
+    body: dict[str, object] = {
+        "type": live[-1].kind,
+        "chat_id": latest.chat_id,
+        "message_id": latest.id,
+        "sender": latest.sender,
+        "count": len(live),
+        "preview": preview(latest, previews),
+    }
+    if live[-1].kind == PAYMENT:
+        body |= {"status": latest.status, "reason": latest.reason}
+    return orjson.dumps(body)
+
+
+def notice(live: list[Event], previews: bool) -> Notice:
+    """What a Farcaster notification says of the latest event, counting them."""
+    event = live[-1]
+    title = TITLES[MESSAGE if event.kind == MESSAGE else event.message.status]
+    return Notice(event.message.id, event.message.chat_id, title, preview(event.message, previews), len(live))

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import validation as v
 from ..errors import ApiError
+from ..models import FarcasterToken
 from .hosts import MAX_URL_CHARS, checked_url
 from .vapid import b64url, b64url_decode
 
@@ -26,6 +27,17 @@ class PushSubscription:
     p256dh: str
     auth: str
     session: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reachable:
+    """A chat member who can be told while the app is closed, as one read gives it: its Web Push subscriptions
+    (oldest first), its linked fid's Farcaster tokens, and whether it wants previews."""
+
+    address: str
+    previews: bool
+    subscriptions: tuple[PushSubscription, ...] = ()
+    tokens: tuple[FarcasterToken, ...] = ()
 
 
 def parse(payload: dict[str, Any], address: str, session: str, allowed: Collection[str]) -> PushSubscription:

@@ -1,5 +1,5 @@
 """One Web Push request (RFC 8030): the payload encrypted (RFC 8291 aes128gcm) and signed for (RFC 8292 VAPID) by
-the kept libraries, sent only to a host that passes the host check, never following a redirect."""
+the kept libraries, sent only to an address that passed the host check (outbound.py), never following a redirect."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import requests
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
-from .hosts import safe_addresses
+from .outbound import post
 from .subscriptions import PushSubscription
 from .vapid import load
 
@@ -38,8 +37,7 @@ class WebPush:
         self.allowed = allowed
 
     def send(self, subscription: PushSubscription, payload: bytes) -> Sent:
-        """POST it once; `invalid` (ApiError) when the host fails the check now, OSError-like on a network fault."""
-        safe_addresses(subscription.endpoint, self.allowed)
+        """POST it once; `invalid` (ApiError) when the host fails the check now, HTTPError on a network fault."""
         info = {"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
         body = WebPusher(info).encode(payload, "aes128gcm")["body"]
         parts = urlsplit(subscription.endpoint)
@@ -51,10 +49,8 @@ class WebPush:
             "TTL": str(TTL_S),
             "Urgency": "normal",
         }
-        answer = requests.post(
-            subscription.endpoint, data=body, headers=headers, timeout=TIMEOUT_S, allow_redirects=False
-        )
-        return Sent(answer.status_code, retry_after(answer.headers.get("Retry-After")))
+        answer = post(subscription.endpoint, body, headers, self.allowed, TIMEOUT_S)
+        return Sent(answer.status, retry_after(answer.headers.get("Retry-After")))
 
 
 def retry_after(value: str | None) -> float | None:

@@ -19,17 +19,19 @@ from ..models import (
     Settings,
     Settler,
 )
-from ..notify.subscriptions import PushSubscription
+from ..notify.subscriptions import PushSubscription, Reachable
 from ..reactions import Reaction
 from ..stats import StoreStats
 
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A message as a commit left it: `new`, or changed (a `message:update`)."""
+    """A message as a commit left it: `new`, or changed (a `message:update`); `settled` when this change settled it
+    (provisional before): what a payment's push follows. Only the committing node's own listeners are told it."""
 
     message: Message
     new: bool
+    settled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +254,10 @@ class Store(Protocol):
 
     def push_subscriptions(self, address: str) -> list[PushSubscription]:
         """The address's subscriptions, oldest first."""
+
+    def reachable(self, chat_id: str) -> list[Reachable]:
+        """The chat's members that have a push subscription or Farcaster tokens (by their linked fid), by address, with
+        their previews setting, in one read: whom a notification of the chat may go to (most members have neither)."""
 
     # Sign-outs: kept until each session's maximum age has passed, then dropped.
     def revoke_session(self, session: str, until: int) -> None:

@@ -25,7 +25,7 @@ from gevent.event import AsyncResult, Event
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
 from ..models import SETTLERS, Chat, ChatView, FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
-from ..notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, matches
+from ..notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, Reachable, matches
 from ..reactions import Reaction, react
 from ..stats import StoreStats
 from .base import (
@@ -200,6 +200,7 @@ class _Batch:
         self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors after this batch
         self.push: dict[str, PushSubscription | None] = {}  # endpoint -> as this batch left it (None: ended)
         self.pushed: dict[str, list[str]] = {}  # address -> its endpoints as this batch left them, oldest first
+        self.settled: set[tuple[str, int]] = set()  # (message id, rev) of the changes here that settled a message
 
     def room(self, chat_id: str) -> Room:
         room = self.rooms.get(chat_id) or (None if chat_id in self.erased else self.state.rooms.get(chat_id))
@@ -716,6 +717,17 @@ class JsonlStore:
     def push_subscriptions(self, address: str) -> list[PushSubscription]:
         return [self.state.push[endpoint] for endpoint in self.state.pushed.get(address, ())]
 
+    def reachable(self, chat_id: str) -> list[Reachable]:
+        room, state = self.state.rooms.get(chat_id), self.state
+        found = []
+        for address in sorted(room.members if room is not None else ()):
+            fid = state.fc_links.get(address)
+            subscriptions = tuple(self.push_subscriptions(address))
+            tokens = tuple(self.farcaster_tokens(fid)) if fid is not None else ()
+            if subscriptions or tokens:
+                found.append(Reachable(address, self.settings(address).push_previews, subscriptions, tokens))
+        return found
+
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         def plan(batch: _Batch) -> Message:
             current = self._current(batch, message_id_)
@@ -742,6 +754,8 @@ class JsonlStore:
         _, rev = batch.bump(current.chat_id, False)
         updated = batch.messages[current.id] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
         batch.records.extend((*records, ("update", updated)))
+        if current.status == "provisional" != updated.status:
+            batch.settled.add((updated.id, rev))
         return updated
 
     def revoke_session(self, session: str, until: int) -> None:
@@ -843,7 +857,7 @@ class JsonlStore:
         registered: set[str] = set()  # chats registered in this batch: an erased one's later changes are the new one's
         for kind, payload in batch.records:
             if kind == "message" or kind == "update":
-                messages.append(Stored(payload, kind == "message"))
+                messages.append(Stored(payload, kind == "message", (payload.id, payload.rev) in batch.settled))
             elif kind == "revoked":
                 revoked.append(Revoked(*payload))
             elif kind == "position":

@@ -42,7 +42,7 @@ from ...models import (
     message_id,
     settled_by_sql,
 )
-from ...notify.subscriptions import MAX_PER_ADDRESS, PushSubscription
+from ...notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, Reachable
 from ...pgdown import DOWN
 from ...reactions import Reaction, react
 from ...stats import StoreStats
@@ -82,6 +82,15 @@ VIEWS = (  # chats as a member sees them: counters, its positions, and the lates
 )
 INSERT_MESSAGES = (  # one statement for many, its rows one JSON text: far cheaper on both sides than a row each
     f"INSERT INTO messages ({COLUMNS}) SELECT {COLUMNS} FROM json_populate_recordset(NULL::messages, %s)"
+)
+REACHABLE = (  # a chat's members' push subscriptions (oldest first), then their linked fid's tokens: a row each
+    "WITH reach AS (SELECT m.address, coalesce(s.push_previews, true) AS previews FROM members m "
+    "LEFT JOIN settings s ON s.address = m.address WHERE m.chat_id = %(chat)s) "
+    "SELECT r.address, r.previews, p.endpoint, p.p256dh, p.auth, p.session, NULL::bigint, NULL, NULL, NULL, p.at "
+    "FROM reach r JOIN push_subscriptions p ON p.address = r.address "
+    "UNION ALL SELECT r.address, r.previews, NULL, NULL, NULL, NULL, t.fid, t.app_key, t.url, t.token, NULL "
+    "FROM reach r JOIN farcaster_links l ON l.address = r.address JOIN farcaster_tokens t ON t.fid = l.fid "
+    "ORDER BY 1, 11 NULLS LAST, 8"
 )
 ADD_REACTOR = "INSERT INTO reactions (chat_id, seq, emoji, address) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
 REMOVE_REACTOR = "DELETE FROM reactions WHERE chat_id = %s AND seq = %s AND emoji = %s AND address = %s"
@@ -436,7 +445,7 @@ class _Transaction:
         if updated.deleted and not current.deleted:
             self.deleted.append((current.chat_id, current.seq))
             self.reactors = {k: v for k, v in self.reactors.items() if k[0] != current.id}
-        self.stored.append(Stored(updated, False))
+        self.stored.append(Stored(updated, False, settled=current.status == "provisional" != updated.status))
         return updated
 
     def _mark(
@@ -1035,6 +1044,20 @@ class PgStore:
             (address,),
         )
         return [PushSubscription(*row) for row in rows]
+
+    def reachable(self, chat_id: str) -> list[Reachable]:
+        """The members' subscriptions and linked tokens in one round trip (a row each), grouped here by address."""
+        rows = self.query(REACHABLE, {"chat": chat_id})
+        found: dict[str, Reachable] = {}
+        for address, previews, endpoint, p256dh, auth, session, fid, app_key, url, token, _ in rows:
+            reach = found.get(address) or Reachable(address, previews)
+            if endpoint is not None:
+                subscription = PushSubscription(endpoint, address, p256dh, auth, session)
+                reach = replace(reach, subscriptions=(*reach.subscriptions, subscription))
+            else:
+                reach = replace(reach, tokens=(*reach.tokens, FarcasterToken(fid, app_key, url, token)))
+            found[address] = reach
+        return list(found.values())
 
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         result: Message = self._submit(_Op("react", message_id_, reaction))

@@ -1,0 +1,75 @@
+"""One request to a URL a client chose (a push endpoint, a Farcaster notification URL): its host resolved once, every
+address checked (hosts.py), and the connection made to a checked address, so a name that resolves elsewhere by the
+time of connecting (DNS rebinding) still reaches nothing inside the network. The name is kept for TLS (SNI and the
+certificate) and the Host header; no redirect is followed."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import certifi
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from .hosts import safe_addresses
+
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the host answered: its status, headers, and the first MAX_ANSWER_BYTES of its body."""
+
+    status: int
+    headers: dict[str, str]
+    content: bytes
+
+
+def post(url: str, body: bytes, headers: dict[str, str], allowed: Collection[str], timeout_s: float) -> Answer:
+    """POST once, to the first checked address that takes the connection. `invalid` (ApiError) when the host fails
+    the check; urllib3's HTTPError on a network fault (every address tried)."""
+    addresses = safe_addresses(url, allowed)
+    parts = urlsplit(url)
+    host, https = parts.hostname or "", parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    failure: HTTPError | None = None
+    for address in addresses:
+        pool = _pool(address, port, host, https, timeout_s)
+        try:
+            answer = pool.urlopen(
+                "POST",
+                path,
+                body=body,
+                headers={**headers, "Host": parts.netloc},
+                redirect=False,
+                retries=False,
+                preload_content=False,
+            )
+            content = answer.read(MAX_ANSWER_BYTES)
+            return Answer(answer.status, dict(answer.headers), content)
+        except urllib3.exceptions.NewConnectionError as exc:  # that address refused: the next checked one may take it
+            failure = exc
+        finally:
+            pool.close()
+    raise failure or HTTPError(f"{host} has no address")
+
+
+def _pool(address: str, port: int, host: str, https: bool, timeout_s: float) -> urllib3.HTTPConnectionPool:
+    """A connection pool to the address itself, speaking TLS for the name (SNI, certificate) when https."""
+    timeout = urllib3.Timeout(timeout_s)
+    if not https:
+        return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
+    return urllib3.HTTPSConnectionPool(
+        address,
+        port,
+        timeout=timeout,
+        retries=False,
+        maxsize=1,
+        server_hostname=host,
+        assert_hostname=host,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=certifi.where(),
+    )
