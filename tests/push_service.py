@@ -4,7 +4,7 @@ request's VAPID JWT (RFC 8292, ES256) against the server's `GET /api/push/key` a
 
 Tests make subscriptions with `subscribe()` (a real P-256 key pair and auth secret each), read what arrived in
 `pushes` (a queue: awaited, never polled), set `status` to answer otherwise than 201 (429 and 503 with
-`Retry-After: 0`), or clear `open` to hold
+`Retry-After: 0`) or put one in `once` for the next request only, or clear `open` to hold
 every request until it is set again.
 """
 from __future__ import annotations
@@ -65,6 +65,7 @@ class PushService:
         self.pushes: queue.Queue[Push] = queue.Queue()
         self.held: queue.Queue[str] = queue.Queue()  # a request that arrived while `open` was clear
         self.status = 201
+        self.once: queue.SimpleQueue[int] = queue.SimpleQueue()  # the next request's answer, then `status` again
         self.open = threading.Event()
         self.open.set()
         service = self
@@ -72,7 +73,7 @@ class PushService:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                status = service.status  # as it was when the request came
+                status = service.status if service.once.empty() else service.once.get()  # as when it came
                 sub_id = self.path.rsplit("/", 1)[1]
                 if not service.open.is_set():
                     service.held.put(sub_id)

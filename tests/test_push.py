@@ -244,10 +244,9 @@ def test_a_busy_push_service_is_asked_again_after_retry_after_and_the_pushes_are
     alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
     chat = new_chat(srv, alice, bob)
     subscribed(srv, service, bob)
-    service.status = busy
+    service.once.put(busy)  # the retry, at once (Retry-After: 0), finds it answering 201 again
     sent = peers(srv, alice).send(chat["id"], "again")["message"]
     assert service.next().payload["message_id"] == sent["id"]
-    service.status = 201
     assert service.next().payload["message_id"] == sent["id"]
     figures = wait_until(lambda: (f := scrape(port)).get(("om_pushes_total", (("result", "delivered"),))) and f,
                          what="the delivered push to be counted")
