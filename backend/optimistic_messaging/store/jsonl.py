@@ -24,7 +24,20 @@ from gevent.event import AsyncResult, Event
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
-from ..models import SETTLERS, Chat, ChatView, FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
+from ..models import (
+    SETTLERS,
+    Chat,
+    ChatView,
+    FarcasterToken,
+    Message,
+    Position,
+    PositionMoved,
+    Settings,
+    confirmed_by_clock,
+    message_id,
+    settled_by,
+    waits_for_clock,
+)
 from ..notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, matches
 from ..reactions import Reaction, react
 from ..stats import StoreStats
@@ -32,6 +45,7 @@ from .base import (
     Change,
     ChatChanged,
     Commit,
+    Confirmed,
     Listener,
     NewMessage,
     Pending,
@@ -66,6 +80,9 @@ def encode_record(record: Record) -> bytes:
     if kind == "erased":
         chat_id, last_seq, rev, members_version = payload
         return orjson.dumps({"op": kind, "id": chat_id, "seq": last_seq, "rev": rev, "mv": members_version}) + b"\n"
+    if kind == "confirmed":
+        chat_id, through_seq, first_rev, at, n = payload
+        return orjson.dumps({"op": kind, "id": chat_id, "seq": through_seq, "rev": first_rev, "at": at, "n": n}) + b"\n"
     if kind == "removed":
         chat_id, removed = payload
         return orjson.dumps({"op": kind, "id": chat_id, "removed": removed}) + b"\n"
@@ -149,6 +166,8 @@ def decode_record(line: bytes) -> Record:
         return kind, (data["id"], data["added"], int(data.get("from", 1)))  # logs from before v1.2: from the start
     if kind == "erased":
         return kind, (data["id"], int(data["seq"]), int(data["rev"]), int(data["mv"]))
+    if kind == "confirmed":
+        return kind, (data["id"], int(data["seq"]), int(data["rev"]), int(data["at"]), int(data["n"]))
     if kind == "removed":
         return kind, (data["id"], data["removed"])
     if kind == "revoked":
@@ -534,14 +553,14 @@ class JsonlStore:
         )
         return [Unsettled(m.id, m.rev, m.sent_at, settled_by(m)) for m in waiting]
 
-    def due_plain(self, sent_by: int, limit: int) -> list[Message]:
+    def due_chats(self, sent_by: int, limit: int) -> dict[str, int]:
         """In commit order, which is the order they were sent in, up to the first sent after `sent_by` (one made plain
         again later, its XMTP copy dropped, comes due in its new place)."""
-        due: list[Message] = []
-        for m in self.state.plain.values():
-            if m.sent_at > sent_by or len(due) == limit:
+        due: dict[str, int] = {}
+        for m in islice(self.state.plain.values(), limit):
+            if m.sent_at > sent_by:
                 break
-            due.append(m)
+            due[m.chat_id] = max(m.seq, due.get(m.chat_id, 0))
         return due
 
     def unsettled_by_kind(self) -> dict[str, int]:
@@ -730,6 +749,27 @@ class JsonlStore:
 
         return self._submit(plan)
 
+    def confirm_through(self, chat_id: str, through_seq: int) -> Confirmed | None:
+        def plan(batch: _Batch) -> Confirmed | None:
+            room = batch.room(chat_id)
+            seqs = set(room.waiting_through(through_seq))
+            for m in batch.messages.values():  # changed earlier in this batch: as they are now
+                if m.chat_id == chat_id and m.seq <= through_seq:
+                    (seqs.add if waits_for_clock(m) else seqs.discard)(m.seq)
+            if not seqs:
+                return None
+            counter, at = batch.counter(chat_id), self.clock.now_ms()
+            first_rev = counter[1] + 1
+            counter[1] += len(seqs)
+            for rev, seq in enumerate(sorted(seqs), first_rev):  # what later ops of this batch see
+                message = self._current(batch, message_id(chat_id, seq))
+                batch.messages[message.id] = confirmed_by_clock(message, rev, at)
+            batch.records.append(("confirmed", (chat_id, through_seq, first_rev, at, len(seqs))))
+            return Confirmed(chat_id, through_seq, first_rev, counter[1], at)
+
+        result: Confirmed | None = self._submit(plan)
+        return result
+
     def _current(self, batch: _Batch, message_id_: str) -> Message:
         """The message as this batch's earlier ops left it."""
         current = batch.messages.get(message_id_) or self.state.message(message_id_)
@@ -840,6 +880,7 @@ class JsonlStore:
         chats: list[ChatChanged] = []
         revoked: list[Revoked] = []
         positions: list[PositionMoved] = []
+        confirmed: list[Confirmed] = []
         registered: set[str] = set()  # chats registered in this batch: an erased one's later changes are the new one's
         for kind, payload in batch.records:
             if kind == "message" or kind == "update":
@@ -848,6 +889,9 @@ class JsonlStore:
                 revoked.append(Revoked(*payload))
             elif kind == "position":
                 positions.append(self._moved(*payload[:4]))
+            elif kind == "confirmed":
+                chat_id, through_seq, first_rev, at, n = payload
+                confirmed.append(Confirmed(chat_id, through_seq, first_rev, first_rev + n - 1, at))
             elif kind in ("settings", "fc_token", "fc_drop", "fc_link", "push", "unpush"):
                 continue
             elif kind == "chat":
@@ -862,7 +906,7 @@ class JsonlStore:
                     if kind == "members"
                     else ChatChanged(chat, removed=tuple(addresses))
                 )
-        return Commit(tuple(messages), tuple(chats), tuple(revoked), tuple(positions))
+        return Commit(tuple(messages), tuple(chats), tuple(revoked), tuple(positions), tuple(confirmed))
 
     def _moved(self, chat_id: str, address: str, read_seq: int, delivered_seq: int) -> PositionMoved:
         """A mark as its commit announces it, with what decides where its receipt goes."""
