@@ -289,11 +289,10 @@ class _Transaction:
                 "(SELECT (e->>0), (e->>1)::bigint FROM json_array_elements(%s::json) e)",
                 orjson.dumps(changed).decode(),
             )
-        if confirms:  # from the index of waiting messages by chat (messages_waiting_by_chat): what is due, no more
+        if confirms:  # per chat from the index of waiting messages by chat (messages_waiting_by_chat): what is due
             waiting = batch.add(
-                "SELECT m.chat_id, array_agg(m.seq ORDER BY m.seq) FROM json_to_recordset(%s) AS u(c text, s bigint) "
-                f"JOIN messages m ON m.chat_id = u.c AND m.seq <= u.s WHERE {WAITS_FOR_CLOCK} "
-                "GROUP BY m.chat_id",
+                f"SELECT u.c, array(SELECT seq FROM messages WHERE chat_id = u.c AND seq <= u.s AND {WAITS_FOR_CLOCK} "
+                "ORDER BY seq) FROM json_to_recordset(%s) AS u(c text, s bigint)",
                 orjson.dumps(confirms).decode(),
             )
         results = batch.run(self.conn)
