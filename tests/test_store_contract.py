@@ -391,6 +391,13 @@ def test_a_confirmation_sees_the_changes_before_it_and_later_changes_see_it(stor
         assert edited.rev == confirmed.rev + 1 == current.chat("c").rev
 
 
+def test_a_chat_confirmed_twice_in_one_batch_confirms_each_message_once(store, kind):
+    sent = [send(store, f"m{i}") for i in range(3)]
+    first, again = concurrently(lambda: store.confirm_through("c", 3), lambda: store.confirm_through("c", 3))
+    assert (first.first_rev, first.rev, again) == (sent[-1].rev + 1, sent[-1].rev + 3, None)
+    assert [m.rev for m in kind.open().changes("c", sent[-1].rev, 10)[0]] == [first.rev - 2, first.rev - 1, first.rev]
+
+
 def test_what_settles_a_message_is_decided_by_models_settled_by_in_both_stores(store):
     tx = {"hash": "0x" + "2" * 64, "chain_id": 42220, "to": BOB, "amount": "1", "token": "CELO"}
     sent = [

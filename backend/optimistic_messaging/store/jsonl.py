@@ -215,10 +215,16 @@ class _Batch:
         self.positions: dict[tuple[str, str], Position] = {}  # (chat, member) -> as marks here moved it
         self.settings: dict[str, Settings] = {}
         self.messages: dict[str, Message] = {}
+        self.changed: dict[str, list[Message]] = {}  # chat id -> its messages changed here, in order (as changed then)
         self.erased: dict[str, Chat] = {}  # chats whose last member left in this batch, as they were then
         self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors after this batch
         self.push: dict[str, PushSubscription | None] = {}  # endpoint -> as this batch left it (None: ended)
         self.pushed: dict[str, list[str]] = {}  # address -> its endpoints as this batch left them, oldest first
+
+    def put(self, message: Message) -> None:
+        """A message as this batch changes it."""
+        self.messages[message.id] = message
+        self.changed.setdefault(message.chat_id, []).append(message)
 
     def room(self, chat_id: str) -> Room:
         room = self.rooms.get(chat_id) or (None if chat_id in self.erased else self.state.rooms.get(chat_id))
@@ -753,9 +759,9 @@ class JsonlStore:
         def plan(batch: _Batch) -> Confirmed | None:
             room = batch.room(chat_id)
             seqs = set(room.waiting_through(through_seq))
-            for m in batch.messages.values():  # changed earlier in this batch: as they are now
-                if m.chat_id == chat_id and m.seq <= through_seq:
-                    (seqs.add if waits_for_clock(m) else seqs.discard)(m.seq)
+            for m in batch.changed.get(chat_id, ()):  # changed earlier in this batch: as they are now
+                if m.seq <= through_seq:
+                    (seqs.add if waits_for_clock(batch.messages[m.id]) else seqs.discard)(m.seq)
             if not seqs:
                 return None
             counter, at = batch.counter(chat_id), self.clock.now_ms()
@@ -763,7 +769,7 @@ class JsonlStore:
             counter[1] += len(seqs)
             for rev, seq in enumerate(sorted(seqs), first_rev):  # what later ops of this batch see
                 message = self._current(batch, message_id(chat_id, seq))
-                batch.messages[message.id] = confirmed_by_clock(message, rev, at)
+                batch.put(confirmed_by_clock(message, rev, at))
             batch.records.append(("confirmed", (chat_id, through_seq, first_rev, at, len(seqs))))
             return Confirmed(chat_id, through_seq, first_rev, counter[1], at)
 
@@ -780,7 +786,8 @@ class JsonlStore:
     def _update(self, batch: _Batch, current: Message, fields: dict[str, Any], *records: Record) -> Message:
         """The message changed by `fields` at the chat's next rev, written after `records`."""
         _, rev = batch.bump(current.chat_id, False)
-        updated = batch.messages[current.id] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        updated = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        batch.put(updated)
         batch.records.extend((*records, ("update", updated)))
         return updated
 

@@ -221,6 +221,8 @@ class _Transaction:
         self.waiting: dict[str, list[int]] = {}  # chat -> seqs of its messages waiting for the clock (as read)
         self.confirms: list[tuple[str, list[int], int, int]] = []  # (chat, seqs, first rev, at) the clock confirms
         self.confirmed: list[Confirmed] = []
+        self.changed: dict[str, set[str]] = {}  # chat -> ids of its messages changed here
+        self.cleared: dict[str, set[int]] = {}  # chat -> seqs the clock confirmed here
 
     def load(self, ops: list[_Op]) -> None:
         """Begin, lock every chat the ops touch and read what their plans need: one round trip."""
@@ -434,9 +436,9 @@ class _Transaction:
 
     def _confirm(self, chat_id: str, through_seq: int) -> Confirmed | None:
         state = self._state(chat_id)
-        seqs = set(self.waiting.get(chat_id, ()))
-        for m in self.current.values():  # read for other ops, or changed here: as they are now
-            if m.chat_id == chat_id and m.seq <= through_seq:
+        seqs = set(self.waiting.get(chat_id, ())) - self.cleared.get(chat_id, set())
+        for m in map(self.current.__getitem__, self.changed.get(chat_id, ())):  # changed here: as they are now
+            if m.seq <= through_seq:
                 (seqs.add if waits_for_clock(m) else seqs.discard)(m.seq)
         if not seqs:
             return None
@@ -449,6 +451,7 @@ class _Transaction:
                 self.current[read.id] = confirmed_by_clock(read, rev, at)
                 if read.id in self.updates:  # its earlier change here is written after the confirmation: as it is now
                     self.updates[read.id] = self.current[read.id]
+        self.cleared.setdefault(chat_id, set()).update(ordered)
         self.confirms.append((chat_id, ordered, first_rev, at))
         confirmed = Confirmed(chat_id, through_seq, first_rev, state.chat.rev, at)
         self.confirmed.append(confirmed)
@@ -467,6 +470,7 @@ class _Transaction:
         state.chat = replace(state.chat, rev=rev)
         state.counters_changed = True
         updated = self.current[current.id] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        self.changed.setdefault(current.chat_id, set()).add(current.id)
         if any(m.id == current.id for m in self.inserts):
             self.inserts = [updated if m.id == current.id else m for m in self.inserts]
         else:
