@@ -228,6 +228,18 @@ class _InOrderClient(socketio.Client):
         return _InOrderEngineIO
 
 
+def confirmed_by(message: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """A client's rule for `chat:confirmed` (docs/protocol.md): a message of that chat with seq up to `through_seq`,
+    provisional, with no `tx` and no `xmtp_id` (or deleted), last changed before `first_rev`, is confirmed by the
+    fallback; its exact rev (history and catch-up give it) lies in `first_rev`..`rev`, and `rev` stands for it here."""
+    if (message["chat_id"] == event["chat_id"] and message["seq"] <= event["through_seq"]
+            and message["status"] == "provisional" and message["tx"] is None
+            and (message["xmtp_id"] is None or message.get("deleted")) and message["rev"] < event["first_rev"]):
+        return {**message, "status": "confirmed", "source": "fallback", "updated_at": event["updated_at"],
+                "rev": event["rev"]}
+    return message
+
+
 class Peer:
     """A real Socket.IO client over websocket that records every server event for the test to await, in arrival order."""
 
@@ -269,6 +281,34 @@ class Peer:
                 if left <= 0 or not self.sio.connected:
                     raise AssertionError(f"no {event!r} event matched; got {[e for e, _ in self.events]}")
                 self._cond.wait(left)
+
+    def until(self, check: Callable[[], Any], timeout: float = TIMEOUT, what: str = "a state") -> Any:
+        """What `check` returns once it is not None, checked again at every event."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (found := check()) is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.sio.connected:
+                    raise AssertionError(f"no {what}; got {[e for e, _ in self.events]}")
+                self._cond.wait(left)
+            return found
+
+    def folded(self, message_id: str) -> dict[str, Any] | None:
+        """The message as a client that folds this socket's events in order holds it: `message` and `message:update`
+        copies, and every `chat:confirmed` applied as docs/protocol.md says (`confirmed_by`)."""
+        with self._cond:
+            held = None
+            for name, data in self.events:
+                if name in ("message", "message:update") and data["id"] == message_id:
+                    held = data
+                elif name == "chat:confirmed" and held is not None:
+                    held = confirmed_by(held, data)
+            return held
+
+    def settled(self, message_id: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The message once its events say it is settled (a `message:update`, or a `chat:confirmed` covering it)."""
+        return self.until(lambda: m if (m := self.folded(message_id)) and m["status"] != "provisional" else None,
+                          timeout, f"settlement of {message_id}")
 
     def received(self, event: str) -> list[Any]:
         with self._cond:

@@ -260,13 +260,20 @@ def test_each_message_is_settled_once_by_one_node(clusters, peers):
     watcher.join(chat["id"])
     sent = [peers(c[i % 3], alice).send(chat["id"], f"m{i}")["message"] for i in range(6)]
     for m in sent:
-        watcher.wait("message:update", lambda u, m=m: u["id"] == m["id"] and u["status"] == "confirmed")
+        assert watcher.settled(m["id"])["status"] == "confirmed"
     leaders = [n for n in c.nodes if n.get("/api/health").json()["reconciler"]["leader"]]
     assert len(leaders) == 1
     last = peers(c[0], alice).send(chat["id"], "marker")["message"]  # settled after every other one
-    watcher.wait("message:update", lambda u: u["id"] == last["id"])
-    updates = [u["id"] for u in watcher.received("message:update")]
-    assert sorted(updates) == sorted({*updates}), "one settling change per message"
+    watcher.settled(last["id"])
+    assert not watcher.received("message:update"), "plain messages are confirmed per chat, not per message"
+    runs = [(e["first_rev"], e["rev"]) for e in watcher.received("chat:confirmed")]
+    assert sum(hi - lo + 1 for lo, hi in runs) == len(sent) + 1, "one confirmation per message"
+    assert all(a[1] < b[0] for a, b in zip(runs, runs[1:])), "each rev confirmed once, in order"
+    for m in [*sent, last]:  # and every node reads each in its one state
+        page = f"/api/chats/{chat['id']}/messages?after={m['seq'] - 1}&limit=1"
+        stored = c[m["seq"] % 3].get(page, alice.token).json()["messages"][0]
+        assert (stored["status"], stored["source"]) == ("confirmed", "fallback")
+        assert any(lo <= stored["rev"] <= hi for lo, hi in runs)
 
 
 def test_the_reconciler_moves_to_another_node_when_its_node_dies(clusters, peers):
@@ -280,7 +287,7 @@ def test_the_reconciler_moves_to_another_node_when_its_node_dies(clusters, peers
     b = peers(survivor, bob)
     b.join(chat["id"])
     m = peers(survivor, alice).send(chat["id"], "settled by the new leader")["message"]
-    assert b.wait("message:update", lambda u: u["id"] == m["id"])["status"] == "confirmed"
+    assert b.settled(m["id"])["status"] == "confirmed"
 
 
 def test_a_node_killed_mid_burst_loses_nothing_acked_and_its_clients_catch_up_on_another(clusters, peers):

@@ -44,7 +44,7 @@ def a_log(make_server, tmp_path):
     for i in range(5):
         a.send(dm["id"], f"dm {i}", client_id=f"dm{i}")
     settled = a.send(dm["id"], "settles", client_id="settles")["message"]
-    a.wait("message:update", lambda m: m["id"] == settled["id"] and m["status"] == "confirmed")
+    assert a.settled(settled["id"])["status"] == "confirmed"
     a.send(group["chat"]["id"], "pay", client_id="pay", tx={"chain_id": 42220, "hash": "0x" + "ab" * 32,
                                                             "to": bob.address, "value": "5", "token": None})
     sent = a.send(group["chat"]["id"], "attested", client_id="att")["message"]

@@ -5,7 +5,7 @@ import ast
 
 from optimistic_messaging.broker.notify import MAX_PAYLOAD, decode_notification, encode_heartbeat, encode_notifications
 from optimistic_messaging.models import Chat, PositionMoved
-from optimistic_messaging.store import ChatChanged
+from optimistic_messaging.store import ChatChanged, Confirmed
 from support import ROOT
 
 ALICE, CAROL = "0x" + "a" * 40, "0x" + "c" * 40
@@ -37,6 +37,14 @@ def test_moved_positions_travel_with_where_their_receipts_go_split_across_payloa
     payloads = list(encode_notifications("node", [], [], moved))
     assert len(payloads) > 1 and all(len(p.encode()) < MAX_PAYLOAD for p in payloads)
     assert [p for payload in payloads for p in decode_notification(payload).positions] == moved
+
+
+def test_chats_confirmed_by_the_clock_travel_as_small_units_within_the_limit_and_older_notices_have_none():
+    confirmed = [Confirmed(f"chat-{i:04d}", 10 * i, 100 * i + 1, 100 * i + 7, 1_000 + i) for i in range(300)]
+    payloads = list(encode_notifications("node", [], [], (), confirmed))
+    assert len(payloads) > 1 and all(len(p.encode()) < MAX_PAYLOAD for p in payloads)
+    assert [k for payload in payloads for k in decode_notification(payload).confirmed] == confirmed
+    assert decode_notification('{"n":"old","q":[]}').confirmed == []
 
 
 def test_a_heartbeat_is_a_notice_of_its_node_that_carries_nothing():

@@ -37,3 +37,13 @@ def test_a_fill_from_elsewhere_moves_the_position_and_drops_what_it_covered():
     assert position.advance() == ["r5"] and position.rev == 5 and not position.gap
     position.reach(2)
     assert position.rev == 5, "a position never goes back"
+
+
+def test_a_run_of_revs_goes_out_as_one_item_and_what_follows_it_waits_for_all_of_it():
+    position: StreamPosition[str] = StreamPosition(rev=3)
+    position.hold(9, "r9")
+    position.hold(4, "confirmed 4..8", last=8)
+    assert position.advance() == ["confirmed 4..8", "r9"] and position.rev == 9 and not position.gap
+    position.hold(12, "r12")
+    position.hold(10, "confirmed 10..11", last=11)
+    assert position.advance() == ["confirmed 10..11", "r12"] and position.rev == 12

@@ -99,7 +99,7 @@ def test_a_round_that_fails_puts_every_message_it_took_back(store, clock, monkey
     rec = reconciler(store)
     plain = send(store, "plain")
     clock.ms += GRACE_S * 1000
-    monkeypatch.setattr(rec, "_plain", lambda messages, now: 1 / 0)
+    monkeypatch.setattr(rec, "_apply", lambda *args: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         rec.round()
     monkeypatch.undo()
@@ -144,10 +144,10 @@ def test_a_settling_write_that_fails_is_tried_again_after_a_backoff(store, clock
     rec = reconciler(store)
     plain = send(store, "plain")
     clock.ms += GRACE_S * 1000
-    real = store.change
-    monkeypatch.setattr(store, "change", lambda *a: (_ for _ in ()).throw(ApiError("unavailable", "disk full")))
+    real = store.confirm_through
+    monkeypatch.setattr(store, "confirm_through", lambda *a: (_ for _ in ()).throw(ApiError("unavailable", "disk full")))
     rec.round()
-    monkeypatch.setattr(store, "change", real)
+    monkeypatch.setattr(store, "confirm_through", real)
     rec.round()
     assert status(store, plain) == "provisional", "backing off"
     clock.ms += reconciler_module.MAX_BACKOFF_MS
@@ -218,6 +218,23 @@ def test_a_burst_coming_due_at_once_is_settled_over_several_rounds(store, clock,
         rec.round()
         settled.append(sum(status(store, m) == "confirmed" for m in burst))
     assert settled == [10, 20, 25]
+
+
+def test_plain_messages_are_confirmed_by_one_write_and_one_announcement_per_chat(store, clock):
+    store.create_chat("d", [ALICE, BOB], None, ALICE)
+    rec = reconciler(store)
+    waiting = [send(store, f"c{i}") for i in range(30)]
+    waiting += [store.append(NewMessage("d", BOB, f"d{i}", "hi"))[0] for i in range(30)]
+    copied = send(store, "copy", xmtp_id="xmtp-1")
+    commits = []
+    store.subscribe(commits.append)
+    clock.ms += GRACE_S * 1000
+    rec.round()
+    confirmed = [c for commit in commits for c in commit.confirmed]
+    assert [(c.chat_id, c.rev - c.first_rev + 1) for c in confirmed] == [("c", 30), ("d", 30)]
+    updates = [s.message for commit in commits for s in commit.messages]
+    assert [(m.id, m.source) for m in updates] == [(copied.id, "xmtp")], "an XMTP copy keeps its own update"
+    assert all(store.message(m.id).source == "fallback" and status(store, m) == "confirmed" for m in waiting)
 
 
 def test_messages_still_provisional_in_the_log_are_settled_after_a_restart(store, tmp_path, clock):

@@ -19,7 +19,8 @@ def group_id() -> str:
 
 
 def settled(peer, message_id: str) -> dict:
-    return peer.wait("message:update", lambda m: m["id"] == message_id and m["status"] != "provisional")
+    """The message once settled, as its events say (a plain one by its chat's `chat:confirmed`)."""
+    return peer.settled(message_id)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,26 @@ def test_message_without_tx_or_attestation_is_confirmed_by_the_fallback_after_th
     sent = sender.send(chat["id"], "plain")["message"]
     update = settled(listener, sent["id"])
     assert (update["status"], update["source"], update["xmtp_id"]) == ("confirmed", "fallback", None)
+
+
+def test_a_chats_plain_messages_are_confirmed_by_chat_events_and_catch_up_gives_each_its_state(attesting, dm, peers):
+    a, chat, sender, listener = dm(attesting)
+    since = listener.join(chat["id"])["chat"]["rev"]
+    sent = [sender.send(chat["id"], f"m{i}")["message"] for i in range(20)]
+    folded = [listener.settled(m["id"]) for m in sent]
+    events = [e for e in listener.received("chat:confirmed") if e["chat_id"] == chat["id"]]
+    assert not [u for u in listener.received("message:update") if u["chat_id"] == chat["id"]], "none per message"
+    assert 1 <= len(events) < len(sent) and sum(e["rev"] - e["first_rev"] + 1 for e in events) == len(sent)
+    assert all(earlier["rev"] < later["first_rev"] for earlier, later in zip(events, events[1:]))
+    rest = sender.call("join", {"chat_id": chat["id"], "since_rev": since})["changes"]  # a client that was away
+    history = attesting.get(f"/api/chats/{chat['id']}/messages", a.token).json()["messages"]
+    changes = attesting.get(f"/api/chats/{chat['id']}/changes?since_rev={since}", a.token).json()["changes"]
+    assert rest == changes and sorted(changes, key=lambda m: m["seq"]) == history
+    assert [m["rev"] for m in changes] == sorted({m["rev"] for m in changes}), "one rev each, in rev order"
+    for client, stored in zip(folded, history, strict=True):
+        event = next(e for e in events if e["first_rev"] <= stored["rev"] <= e["rev"])
+        assert (stored["status"], stored["source"], stored["updated_at"]) == ("confirmed", "fallback", event["updated_at"])
+        assert {**client, "rev": stored["rev"]} == stored, "the client's rule gives the stored state"
 
 
 def test_a_message_still_provisional_at_a_restart_is_settled_after_it(make_server, peers):

@@ -16,7 +16,7 @@ from optimistic_messaging.models import FarcasterToken, Message, Position, Posit
 from optimistic_messaging.models import Message, Position, PositionMoved, Settings, settled_by
 from optimistic_messaging.notify.subscriptions import PushSubscription, Reachable
 from optimistic_messaging.reactions import Reaction, deleted_fields
-from optimistic_messaging.store import ChatChanged, Commit, NewMessage, Store, Unsettled
+from optimistic_messaging.store import ChatChanged, Commit, Confirmed, NewMessage, Store, Unsettled
 from optimistic_messaging.store.jsonl import JsonlStore
 from optimistic_messaging.store.postgres import PgStore
 
@@ -338,10 +338,64 @@ def test_plain_messages_come_due_by_the_time_they_were_sent_oldest_first_a_few_a
     store.change(settled.id, lambda m: {"status": "confirmed"})
     kind.clock.advance(1)
     late = send(store, "late")
-    assert store.due_plain(a.sent_at - 1, 10) == []
-    assert [m.id for m in store.due_plain(b.sent_at, 10)] == [a.id, b.id]
-    assert store.due_plain(late.sent_at, 2) == [a, b]
-    assert [m.id for m in store.due_plain(late.sent_at, 10)] == [a.id, b.id, late.id]
+    other = send(store, "other", chat="d") if store.create_chat("d", [ALICE], None, ALICE) else None
+    assert store.due_chats(a.sent_at - 1, 10) == {}
+    assert store.due_chats(b.sent_at, 10) == {"c": b.seq}
+    assert store.due_chats(late.sent_at, 2) == {"c": b.seq}, "at most `limit` messages counted"
+    assert list(store.due_chats(other.sent_at, 10).items()) == [("c", late.seq), ("d", other.seq)], "oldest first"
+
+
+def test_a_chat_is_confirmed_through_a_seq_in_one_commit_one_rev_per_message_in_seq_order(store, kind):
+    tx = {"hash": "0x" + "1" * 64, "chain_id": 42220, "to": BOB, "amount": "1", "token": "CELO"}
+    a = send(store, "a")
+    paid = store.append(NewMessage("c", ALICE, "t", "paid", tx=tx))[0]
+    copied = store.append(NewMessage("c", BOB, "x", "copied", xmtp_id="xmtp-1"))[0]
+    b, settled = send(store, "b"), send(store, "settled")
+    store.change(settled.id, lambda m: {"status": "corrected"})
+    after = send(store, "after")
+    commits: list[Commit] = []
+    store.subscribe(commits.append)
+    kind.clock.advance(5)
+    rev = store.chat("c").rev
+    confirmed = store.confirm_through("c", settled.seq)
+    assert confirmed == Confirmed("c", settled.seq, rev + 1, rev + 2, kind.clock.now_ms())
+    assert [(c.messages, c.confirmed) for c in commits] == [((), (confirmed,))], "one event, no message:update each"
+    for current in (store, kind.open()):  # and so after a restart
+        assert current.chat("c").rev == rev + 2
+        changes, more = current.changes("c", rev, 10)
+        assert [(m.id, m.rev, m.status, m.source, m.updated_at) for m in changes] == [
+            (a.id, rev + 1, "confirmed", "fallback", confirmed.at), (b.id, rev + 2, "confirmed", "fallback", confirmed.at)]
+        assert not more and current.page("c", None, None, 10)[0][:2] == [changes[0], current.message(paid.id)]
+        assert [current.message(m.id).status for m in (paid, copied, after)] == ["provisional"] * 3
+        assert current.due_chats(after.sent_at, 10) == {"c": after.seq}
+    assert store.confirm_through("c", settled.seq) is None and len(commits) == 1, "nothing left: nothing written"
+    assert refused(lambda: store.confirm_through("none", 1)).code == "not_found"
+
+
+def test_a_confirmation_sees_the_changes_before_it_and_later_changes_see_it(store, kind):
+    reacted, attested, dropped = send(store, "r"), send(store, "a"), store.append(
+        NewMessage("c", ALICE, "d", "copied", xmtp_id="xmtp-2"))[0]
+    results = concurrently(  # one batch, in this order
+        lambda: react(store, reacted, BOB),
+        lambda: store.change(attested.id, lambda m: {"xmtp_id": "xmtp-3"}),
+        lambda: store.change(dropped.id, lambda m: {"xmtp_id": None}),
+        lambda: store.confirm_through("c", dropped.seq),
+        lambda: store.change(reacted.id, lambda m: {"body": "edited"}),
+    )
+    confirmed, edited = results[3], results[4]
+    assert isinstance(confirmed, Confirmed) and confirmed.rev - confirmed.first_rev == 1, "the reacted and the dropped"
+    for current in (store, kind.open()):
+        r, a, d = (current.message(m.id) for m in (reacted, attested, dropped))
+        assert (r.status, r.reactions, r.body, r.rev) == ("confirmed", {"👍": [BOB]}, "edited", edited.rev)
+        assert (a.status, d.status, d.rev) == ("provisional", "confirmed", confirmed.rev)
+        assert edited.rev == confirmed.rev + 1 == current.chat("c").rev
+
+
+def test_a_chat_confirmed_twice_in_one_batch_confirms_each_message_once(store, kind):
+    sent = [send(store, f"m{i}") for i in range(3)]
+    first, again = concurrently(lambda: store.confirm_through("c", 3), lambda: store.confirm_through("c", 3))
+    assert (first.first_rev, first.rev, again) == (sent[-1].rev + 1, sent[-1].rev + 3, None)
+    assert [m.rev for m in kind.open().changes("c", sent[-1].rev, 10)[0]] == [first.rev - 2, first.rev - 1, first.rev]
 
 
 def test_what_settles_a_message_is_decided_by_models_settled_by_in_both_stores(store):
@@ -657,7 +711,7 @@ def test_a_deleted_xmtp_copy_is_settled_by_the_clock_and_a_deleted_payment_by_th
     for m in (paid, copied):
         store.change(m.id, lambda current: deleted_fields())
     assert {u.id: u.kind for u in store.unsettled()} == {paid.id: "payment", copied.id: "plain"}
-    assert [m.id for m in store.due_plain(copied.sent_at, 10)] == [copied.id]
+    assert store.due_chats(copied.sent_at, 10) == {"c": copied.seq}
     assert settled_by(store.message(copied.id)) == "plain"
 
 

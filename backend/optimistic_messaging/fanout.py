@@ -1,6 +1,7 @@
 """Delivery to this node's sockets in order: for each chat a socket here follows, every change in rev order, none
 twice and none missing. The broker's announcements are a hint: a rev that comes before the ones below it waits, and
-the gap is filled from the store (after a moment, in case the missing notification is only on its way)."""
+the gap is filled from the store (after a moment, in case the missing notification is only on its way). A chat's
+confirmation by the clock is one item for its run of revs; a fill delivers the messages it changed one by one."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import gevent
 from .errors import ApiError
 from .models import Chat
 from .positions import StreamPosition
-from .store import ChatChanged, Commit, Store, Stored
+from .store import ChatChanged, Commit, Confirmed, Store, Stored
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ FILL_PAGE = 500
 class _Served:
     """What this node has delivered of one chat."""
 
-    position: StreamPosition[Stored] = field(default_factory=StreamPosition)  # unknown while it is being read
+    # unknown while it is being read
+    position: StreamPosition[Stored | Confirmed] = field(default_factory=StreamPosition)
     seq: int = 0  # the highest seq delivered as a new message
     members_version: int = 0
     late: dict[str, int] = field(default_factory=dict)  # members who may not see all of it: first seq each sees
@@ -36,10 +38,11 @@ class _Served:
 
 class Fanout:
     def __init__(
-        self, store: Store, deliver: Callable[[list[Stored]], None], chat_changed: Callable[[Chat], None]
+        self, store: Store, deliver: Callable[[list[Stored | Confirmed]], None], chat_changed: Callable[[Chat], None]
     ) -> None:
         self.store = store
-        self.deliver = deliver  # to the chat's sockets here: new messages as `message`, the rest as `message:update`
+        # to the chat's sockets here: new messages as `message`, the rest as `message:update`, `chat:confirmed`
+        self.deliver = deliver
         self.chat_changed = chat_changed  # its members changed: tell its sockets, unsubscribe the removed
         self.served: dict[str, _Served] = {}
 
@@ -100,7 +103,8 @@ class Fanout:
             self.unserve(chat_id)
 
     def publish(self, commit: Commit) -> None:
-        """Broker listener: member changes first (the removed hear nothing more), then messages in rev order."""
+        """Broker listener: member changes first (the removed hear nothing more), then messages and confirmations in
+        rev order."""
         for change in commit.chats:
             state = self.served.get(change.chat.id)
             if state is not None:
@@ -109,12 +113,17 @@ class Fanout:
                 else:  # no read: this may run in the store's writer, which must never wait on one
                     _note_starts(state.late, change)
                 self.chat_changed(change.chat)
-        out: list[Stored] = []
+        out: list[Stored | Confirmed] = []
         for stored in commit.messages:
             state = self.served.get(stored.message.chat_id)
             if state is not None:
                 state.position.hold(stored.message.rev, stored)
                 out += self._ready(stored.message.chat_id, state)
+        for confirmed in commit.confirmed:
+            state = self.served.get(confirmed.chat_id)
+            if state is not None:
+                state.position.hold(confirmed.first_rev, confirmed, confirmed.rev)
+                out += self._ready(confirmed.chat_id, state)
         if out:
             self.deliver(out)
 
@@ -138,13 +147,13 @@ class Fanout:
             if rev > state.position.rev:
                 self._fill_soon(chat_id, state, 0)
 
-    def _ready(self, chat_id: str, state: _Served) -> list[Stored]:
+    def _ready(self, chat_id: str, state: _Served) -> list[Stored | Confirmed]:
         """What can go out now: held revs that follow the last delivered one. A gap left behind gets filled."""
         if not state.position.known or state.filling:
             return []
         out = state.position.advance()
         for stored in out:
-            if stored.new:
+            if isinstance(stored, Stored) and stored.new:
                 state.seq = stored.message.seq
         if state.position.gap:
             self._fill_soon(chat_id, state, GAP_WAIT_S)
@@ -171,7 +180,8 @@ class Fanout:
                 if self.served.get(chat_id) is not state or not changes:
                     break
                 new = sorted((m for m in changes if m.seq > state.seq), key=lambda m: m.seq)
-                out = [Stored(m, True) for m in new] + [Stored(m, False) for m in changes if m.seq <= state.seq]
+                out: list[Stored | Confirmed] = [Stored(m, True) for m in new]
+                out += [Stored(m, False) for m in changes if m.seq <= state.seq]
                 state.position.reach(max(m.rev for m in changes))
                 state.seq = new[-1].seq if new else state.seq
                 self.deliver(out)

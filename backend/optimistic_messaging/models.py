@@ -214,6 +214,16 @@ def settled_by(m: Message) -> Settler:
     )
 
 
+def waits_for_clock(m: Message) -> bool:
+    """Provisional with nothing but the fallback's clock to settle it: what a per-chat confirmation confirms."""
+    return m.status == "provisional" and settled_by(m) == "plain"
+
+
+def confirmed_by_clock(m: Message, rev: int, at: int) -> Message:
+    """The message as the fallback's clock confirms it, at `rev`: the one state `chat:confirmed` stands for."""
+    return replace(m, status="confirmed", source="fallback", rev=rev, updated_at=at)
+
+
 def settled_by_sql() -> str:
     """`settled_by` as an SQL expression over the messages table's columns, built from the same rules."""
     whens = " ".join(

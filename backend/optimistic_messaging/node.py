@@ -39,7 +39,7 @@ from .models import Chat, Message, PositionMoved, seen_from
 from .notify.pusher import Pusher
 from .notify.webpush import WebPush
 from .services import Services
-from .store import Commit, Stored
+from .store import Commit, Confirmed, Stored
 from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -115,10 +115,14 @@ class Node:
         self.fanout.close()
         self.backends.close()
 
-    def deliver(self, stored: list[Stored]) -> None:
-        """Each batch goes out in order: every socket sees its chats' messages in seq order."""
+    def deliver(self, stored: list[Stored | Confirmed]) -> None:
+        """Each batch goes out in order: every socket sees its chats' messages in seq order. A confirmation by the
+        clock is one small event to the chat (a member added later applies it to no message it does not hold)."""
         events: list[tuple[str, str, Any, Collection[str]]] = []
         for item in stored:
+            if isinstance(item, Confirmed):
+                events.append((item.chat_id, "chat:confirmed", item.event(), ()))
+                continue
             m, event = item.message, "message" if item.new else "message:update"
             late = self.fanout.late(m.chat_id)
             if late:

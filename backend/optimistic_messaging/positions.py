@@ -1,5 +1,6 @@
 """A stream's position: how far it has been delivered with nothing missing (after Synapse's stream tokens and
-centrifuge's StreamPosition). Revs may arrive out of order; the ones past a gap are held until it closes."""
+centrifuge's StreamPosition). Revs may arrive out of order; the ones past a gap are held until it closes. An item may
+stand for a run of revs (a chat's confirmation by the clock: one event for many messages)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ class StreamPosition(Generic[T]):
     """Everything up to `rev` has gone out, none twice; `held` are later revs waiting for the ones below them."""
 
     rev: int = -1  # -1: not known yet (being read), so nothing can go out
-    held: dict[int, T] = field(default_factory=dict)
+    held: dict[int, tuple[int, T]] = field(default_factory=dict)  # first rev -> (last rev, item)
 
     @property
     def known(self) -> bool:
@@ -25,10 +26,11 @@ class StreamPosition(Generic[T]):
         """Revs are held past a missing one: it has to be filled from elsewhere (or arrive late)."""
         return bool(self.held)
 
-    def hold(self, rev: int, item: T) -> None:
-        """A rev arrived: kept until everything before it has gone out (one already past is dropped)."""
+    def hold(self, rev: int, item: T, last: int | None = None) -> None:
+        """A rev (or the run of revs `rev`..`last`) arrived: kept until everything before it has gone out (one
+        already past is dropped)."""
         if rev > self.rev:
-            self.held[rev] = item
+            self.held[rev] = (rev if last is None else last, item)
 
     def advance(self) -> list[T]:
         """What can go out now, in rev order: the held revs that follow on without a gap; the position moves past
@@ -36,9 +38,9 @@ class StreamPosition(Generic[T]):
         out: list[T] = []
         if not self.known:
             return out
-        while (item := self.held.pop(self.rev + 1, None)) is not None:
+        while (entry := self.held.pop(self.rev + 1, None)) is not None:
+            self.rev, item = entry
             out.append(item)
-            self.rev += 1
         for rev in [r for r in self.held if r <= self.rev]:
             del self.held[rev]
         return out

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_MS = 60_000  # after errors in a row (the source of truth down or answering garbage)
 MAX_POLL_MS = 15_000  # a payment without a receipt yet, an XMTP copy not found yet: asked again at least this often
-MAX_DUE_PER_ROUND = 5_000  # a burst coming due at once is settled over several rounds, not in one long stall
+MAX_DUE_PER_ROUND = 5_000  # messages: a burst coming due at once is settled over several rounds, not in one long stall
 HEAD_WATCH_S = 0.25  # between rounds, while payments wait on a known block: how often to look at the final head
 COUNT_EVERY_S = 1.0  # how often health's count of provisional messages is read again (never while health waits)
 
@@ -32,9 +32,11 @@ class Reconciler:
     """Each round: the provisional messages that are due, oldest first, to the chain, to XMTP, or to the fallback clock.
 
     What is due comes from a schedule, not from a scan of every provisional message, so a round costs what is due,
-    not what is waiting. Plain messages, settled by the clock, are the many: the store is their schedule (the due
-    ones, oldest first, `Store.due_plain`), so a node keeps nothing in memory per waiting message, and a failed round
-    or write holds all of them back together (the store is the one thing they wait on). Payments and XMTP copies are
+    not what is waiting. Plain messages, settled by the clock, are the many: the store is their schedule (the chats
+    with due ones, oldest first, `Store.due_chats`), and each such chat is confirmed through its highest due seq by
+    one write and one event (`Store.confirm_through`, `chat:confirmed`), so a round costs a write per chat, not per
+    message; a node keeps nothing in memory per waiting message, and a failed round or write holds all of them back
+    together (the store is the one thing they wait on). Payments and XMTP copies are
     asked of an outside source, each again and again until it settles: they are scheduled in memory, each when it is
     stored or changes (the store tells every listener) and again after each check; their number is bounded by what
     those sources are asked about meanwhile (a copy settles by XMTP_GRACE_S, a payment by TX_TIMEOUT_S). Whatever a
@@ -170,20 +172,18 @@ class Reconciler:
     def round(self) -> ApiError | None:
         """One round; the store's refusal if it was found away while storing what was settled."""
         now = self.clock.now_ms()
-        due = self._take_due(now)
+        due, chats = self._take_due(now)
         try:
             outcomes = {
                 **self._payments([m for m in due if settled_by(m) == "payment"], now),
                 **self._attested([m for m in due if settled_by(m) == "xmtp"], now),
-                **self._plain([m for m in due if settled_by(m) == "plain"], now),
             }
-            return self._apply(due, outcomes, now)
+            return self._apply(due, outcomes, chats, now)
         except BaseException as exc:
             error = f"reconcile round failed: {exc!r}"
             for m in due:  # none of them may fall off the schedule (a settled one is skipped when it comes due)
-                if settled_by(m) != "plain":
-                    self._failed(m, error, now)
-            if any(settled_by(m) == "plain" for m in due):
+                self._failed(m, error, now)
+            if chats:
                 self._plain_failed(error, now)
             raise
 
@@ -209,33 +209,33 @@ class Reconciler:
     def _defer(self, m: Message | Unsettled, until_ms: int) -> None:
         heapq.heappush(self.schedule, (until_ms, m.id, m.rev))
 
-    def _take_due(self, now: int) -> list[Message]:
-        """The provisional messages due now (at most MAX_DUE_PER_ROUND), each once, current, oldest first."""
+    def _take_due(self, now: int) -> tuple[list[Message], dict[str, int]]:
+        """The payments and XMTP copies due now, each once, current, oldest first; and the chats whose plain messages
+        are due, with the seq each is confirmed through (at most MAX_DUE_PER_ROUND messages in all)."""
         taken: list[tuple[int, str, int]] = []
         while self.schedule and self.schedule[0][0] <= now and len(taken) < MAX_DUE_PER_ROUND:
             taken.append(heapq.heappop(self.schedule))
         try:
             current = self.store.messages({message_id for _, message_id, _ in taken})
-            plain = self._plain_due(now, MAX_DUE_PER_ROUND - len(taken))
+            chats = self._plain_due(now, MAX_DUE_PER_ROUND - len(taken))
         except BaseException:
             for entry in taken:  # the store could not be read: nothing falls off the schedule
                 heapq.heappush(self.schedule, entry)
             raise
-        due: dict[str, Message] = {m.id: m for m in plain}
+        due: dict[str, Message] = {}
         for _, message_id, rev in taken:
             m = current.get(message_id)
             if m is None or m.status != "provisional":
                 self._forget(message_id)
             elif m.rev == rev:  # else a later entry stands for it
                 due[message_id] = m
-        return sorted(due.values(), key=lambda m: (m.sent_at, m.chat_id, m.seq))
+        return sorted(due.values(), key=lambda m: (m.sent_at, m.chat_id, m.seq)), chats
 
-    def _plain_due(self, now: int, limit: int) -> list[Message]:
-        """Plain messages past XMTP_GRACE_S, from the store, but those backing off (one whose own write was refused)."""
+    def _plain_due(self, now: int, limit: int) -> dict[str, int]:
+        """The chats with plain messages past XMTP_GRACE_S, from the store (none while they back off)."""
         if limit <= 0 or now < self.plain_held:
-            return []
-        due = self.store.due_plain(now - self.grace_ms, limit + len(self.held))
-        return [m for m in due if self.held.get(m.id, 0) <= now][:limit]
+            return {}
+        return self.store.due_chats(now - self.grace_ms, limit)
 
     def _next_check(self, m: Message, now: int) -> int:
         """After a check of a payment or an XMTP copy that found nothing to settle yet."""
@@ -250,8 +250,7 @@ class Reconciler:
         """Back off exponentially (to MAX_BACKOFF_MS); nothing about it is remembered meanwhile."""
         failures = self.failures[m.id] = self.failures.get(m.id, 0) + 1
         until = self.held[m.id] = now + min(MAX_BACKOFF_MS, self.interval_ms * 2**failures)
-        if settled_by(m) != "plain":  # a plain one comes back from the store once `held` lets it
-            self._defer(m, until)
+        self._defer(m, until)
         if self.chain is not None:
             self.chain.forget(m.id)  # else its known block would wake the head watch while it backs off
         self.errors += 1
@@ -293,16 +292,16 @@ class Reconciler:
 
         return dict(self.pool.imap_unordered(ask, messages))
 
-    def _plain(self, messages: list[Message], now: int) -> dict[str, Outcome]:
-        """Neither a payment nor an XMTP copy: confirmed by the fallback (the store gives them once XMTP_GRACE_S has
-        passed)."""
-        return {m.id: Outcome({"status": "confirmed", "source": "fallback"}) for m in messages}
-
-    def _apply(self, due: list[Message], outcomes: dict[str, Outcome], now: int) -> ApiError | None:
-        """Write every change at once (one group commit); a message that changed meanwhile waits for the next round."""
+    def _apply(
+        self, due: list[Message], outcomes: dict[str, Outcome], chats: dict[str, int], now: int
+    ) -> ApiError | None:
+        """Write every change and every chat's confirmation at once (one group commit); a message that changed
+        meanwhile waits for the next round."""
         changes = []
-        if any(settled_by(m) == "plain" for m in due):
-            self.plain_failures = 0
+        confirms = [
+            (chat_id, self.writes.spawn(self.store.confirm_through, chat_id, through))
+            for chat_id, through in chats.items()
+        ]
         for m in due:
             outcome = outcomes.get(m.id, WAIT)
             if outcome.error is not None:
@@ -314,26 +313,33 @@ class Reconciler:
                 self._defer(m, self._next_check(m, now))
             else:  # a stored change schedules the message again by itself, if it is still provisional
                 changes.append((m, self.writes.spawn(self.store.change, m.id, _unless_changed(m, outcome.fields))))
-        gevent.joinall([greenlet for _, greenlet in changes])
+        gevent.joinall([greenlet for _, greenlet in changes + confirms])
         away: ApiError | None = None
         for m, greenlet in changes:
             if (exc := greenlet.exception) is None:
                 continue
-            if isinstance(exc, ApiError) and exc.code == "not_found":
+            if _not_found(exc):
                 self._forget(m.id)  # erased meanwhile (its chat's last member left): nothing to settle
                 continue
-            error = f"settling could not be stored: {exc}"
             if _store_away(exc):
                 away = exc
-            if settled_by(m) != "plain" or exc is not away:
-                self._failed(m, error, now, quiet=exc is away)
-            elif now >= self.plain_held:  # the store away: the plain ones back off together, once
-                self._plain_failed(error, now, quiet=True)
+            self._failed(m, f"settling could not be stored: {exc}", now, quiet=exc is away)
+        refused = [exc for _, g in confirms if (exc := g.exception) is not None and not _not_found(exc)]
+        if refused:  # the plain ones back off together, once (they wait on the store alone)
+            away = away or next((exc for exc in refused if _store_away(exc)), None)
+            self._plain_failed(f"settling could not be stored: {refused[0]}", now, quiet=_store_away(refused[0]))
+        elif confirms:
+            self.plain_failures = 0
         return away
 
 
 def _store_away(exc: BaseException | None) -> TypeGuard[ApiError]:
     return isinstance(exc, ApiError) and exc.code == "unavailable"
+
+
+def _not_found(exc: BaseException) -> bool:
+    """Erased meanwhile (its chat's last member left): nothing to settle."""
+    return isinstance(exc, ApiError) and exc.code == "not_found"
 
 
 def _unless_changed(seen: Message, fields: dict[str, Any]) -> Any:

@@ -4,7 +4,8 @@ A payload carries the committed messages themselves, or — for one too large to
 by; for a chat whose members changed, its id and who was removed (the chat itself is read back, but for one erased as
 its last member left: that one comes along, as nothing is left to read), and beside it under "s" who was added and the
 first seq they see (null where that would not fit: the node reads it; nodes before "s" ignore it); under "q" the
-positions marks moved; or a sign-out.
+positions marks moved; under "k" the chats whose plain messages the clock confirmed (nodes before "k" ignore it); or
+a sign-out.
 
 The broker owns this format; the store's writer sends the payloads inside its commit's own transaction (which is what
 orders them) through the `Announce` that backends wires from `announce(node)`: broker/ depends on store/, never the
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 
 from ..models import Chat, Message, PositionMoved
-from ..store.base import ChatChanged, Revoked, Stored
+from ..store.base import ChatChanged, Confirmed, Revoked, Stored
 from ..store.postgres import Announce
 
 CHANNEL = "om_commits"
@@ -40,6 +41,7 @@ class Notice:
     )
     revoked: list[Revoked] = field(default_factory=list)
     positions: list[PositionMoved] = field(default_factory=list)
+    confirmed: list[Confirmed] = field(default_factory=list)
 
 
 def head(node: str) -> bytes:
@@ -48,7 +50,11 @@ def head(node: str) -> bytes:
 
 
 def encode_notifications(
-    node: str, stored: list[Stored], changed: list[ChatChanged], positions: Iterable[PositionMoved] = ()
+    node: str,
+    stored: list[Stored],
+    changed: list[ChatChanged],
+    positions: Iterable[PositionMoved] = (),
+    confirmed: Iterable[Confirmed] = (),
 ) -> Iterator[str]:
     """The payloads for one commit: chat changes first (a node unsubscribes the removed before it delivers more)."""
     start = head(node)
@@ -68,9 +74,11 @@ def encode_notifications(
             units.append([(b"m", encoded)])
     for p in positions:  # a chat id and an address: always small enough
         units.append([(b"q", orjson.dumps([p.chat_id, p.address, p.read_seq, p.delivered_seq, p.shares, p.members]))])
+    for k in confirmed:  # a chat id and four numbers: always small enough
+        units.append([(b"k", orjson.dumps([k.chat_id, k.through_seq, k.first_rev, k.rev, k.at]))])
     while units:
         size = len(start) + 1
-        parts: dict[bytes, list[bytes]] = {b"c": [], b"s": [], b"m": [], b"p": [], b"q": []}
+        parts: dict[bytes, list[bytes]] = {b"c": [], b"s": [], b"m": [], b"p": [], b"q": [], b"k": []}
         while units and size + sum(len(encoded) + 8 for _, encoded in units[0]) <= MAX_PAYLOAD:
             for kind, encoded in units.pop(0):
                 parts[kind].append(encoded)
@@ -93,7 +101,7 @@ def announce(node: str) -> Announce:
     """What the store of this node sends with each commit: these payloads, on CHANNEL."""
     return Announce(
         CHANNEL,
-        lambda stored, changed, marked: encode_notifications(node, stored, changed, marked),
+        lambda stored, changed, marked, confirmed: encode_notifications(node, stored, changed, marked, confirmed),
         lambda revoked: encode_revocation(node, revoked),
     )
 
@@ -112,4 +120,5 @@ def decode_notification(payload: str) -> Notice:
         ],
         revoked=[Revoked(session, until) for session, until in data.get("r", ())],
         positions=[PositionMoved(*p) for p in data.get("q", ())],
+        confirmed=[Confirmed(*k) for k in data.get("k", ())],
     )

@@ -133,9 +133,10 @@ class PgBroker:
                     chats.append(ChatChanged(chat, added, removed, visible_from))
         except ApiError as exc:  # the database went away meanwhile: readers find the gap and fill it later
             log.warning("could not read back what a notification points to: %s", exc)
-        if stored or chats or notice.revoked or notice.positions:
+        if stored or chats or notice.revoked or notice.positions or notice.confirmed:
             stored.sort(key=lambda s: (s.message.chat_id, s.message.rev))
-            self._publish(Commit(tuple(stored), tuple(chats), tuple(notice.revoked), tuple(notice.positions)))
+            revoked, positions, confirmed = tuple(notice.revoked), tuple(notice.positions), tuple(notice.confirmed)
+            self._publish(Commit(tuple(stored), tuple(chats), revoked, positions, confirmed))
 
     def _heartbeat(self) -> None:
         """Notify ourselves now and then: a LISTEN connection that hears nothing back for two beats is replaced; and

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .base import ChatChanged, Commit, Listener, NewMessage, Pending, Revoked, Store, Stored, Unsettled
+from .base import ChatChanged, Commit, Confirmed, Listener, NewMessage, Pending, Revoked, Store, Stored, Unsettled
 
 __all__ = [
     "ChatChanged",
     "Commit",
+    "Confirmed",
     "Listener",
     "NewMessage",
     "Pending",

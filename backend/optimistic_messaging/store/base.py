@@ -54,14 +54,39 @@ class Revoked:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirmed:
+    """A chat's plain messages confirmed by the fallback's clock in one write (`chat:confirmed`): every one that was
+    provisional (`models.waits_for_clock`) with seq up to `through_seq`, at revs `first_rev`..`rev` in seq order (one
+    rev each, so catch-up by rev stays exact), `updated_at` `at`."""
+
+    chat_id: str
+    through_seq: int
+    first_rev: int
+    rev: int
+    at: int
+
+    def event(self) -> dict[str, Any]:
+        """The `chat:confirmed` payload."""
+        return {
+            "chat_id": self.chat_id,
+            "through_seq": self.through_seq,
+            "first_rev": self.first_rev,
+            "rev": self.rev,
+            "updated_at": self.at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Commit:
-    """One durable batch: its messages and chat changes, each in commit order; sessions signed out; and the positions
-    marks moved (a send's move is not among them: the message itself says its sender has read up to it)."""
+    """One durable batch: its messages and chat changes, each in commit order; sessions signed out; the positions
+    marks moved (a send's move is not among them: the message itself says its sender has read up to it); and the
+    chats whose plain messages the clock confirmed (their messages are not in `messages`)."""
 
     messages: tuple[Stored, ...] = ()
     chats: tuple[ChatChanged, ...] = ()
     revoked: tuple[Revoked, ...] = ()
     positions: tuple[PositionMoved, ...] = ()
+    confirmed: tuple[Confirmed, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +207,11 @@ class Store(Protocol):
         """Every message not settled yet of these kinds, oldest first (what the reconciler asks an outside source
         about, after a restart or a takeover)."""
 
-    def due_plain(self, sent_by: int, limit: int) -> list[Message]:
-        """Plain messages (neither a payment nor an XMTP copy) still provisional and sent at or before `sent_by` (ms),
-        oldest first, at most `limit`: what the fallback's clock settles now. The store is their schedule, so the
-        reconciler keeps nothing in memory per waiting message."""
+    def due_chats(self, sent_by: int, limit: int) -> dict[str, int]:
+        """The chats with plain messages (neither a payment nor an XMTP copy) still provisional and sent at or before
+        `sent_by` (ms), each with the highest seq of those, oldest first, counting at most `limit` messages: what the
+        fallback's clock confirms now, one write per chat. The store is their schedule, so the reconciler keeps
+        nothing in memory per waiting message."""
 
     def unsettled_by_kind(self) -> dict[str, int]:
         """How many wait on each kind of settlement (every kind named, zero or not)."""
@@ -212,6 +238,11 @@ class Store(Protocol):
     def change(self, message_id: str, change: Change) -> Message:
         """Apply `change` to the message's current state, bumping its chat's rev if anything changed. A change that
         deletes it (`deleted` becomes true) drops its reactors too."""
+
+    def confirm_through(self, chat_id: str, through_seq: int) -> Confirmed | None:
+        """Confirm by the fallback every plain message of the chat still provisional with seq up to `through_seq`, in
+        one write, each at the chat's next rev in seq order (announced as one `Confirmed`, not per message); None
+        when there was none (nothing is written). `not_found` for no such chat."""
 
     def react(self, message_id: str, reaction: Reaction) -> Message:
         """Add or remove one reactor, as `reactions.react` decides against every reactor kept; a change bumps the

@@ -24,7 +24,20 @@ from gevent.event import AsyncResult, Event
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import DomainError, Failed, Forbidden, Invalid, NotFound, Unavailable
-from ..models import SETTLERS, Chat, ChatView, FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
+from ..models import (
+    SETTLERS,
+    Chat,
+    ChatView,
+    FarcasterToken,
+    Message,
+    Position,
+    PositionMoved,
+    Settings,
+    confirmed_by_clock,
+    message_id,
+    settled_by,
+    waits_for_clock,
+)
 from ..notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, Reachable, matches
 from ..reactions import Reaction, react
 from ..stats import StoreStats
@@ -32,6 +45,7 @@ from .base import (
     Change,
     ChatChanged,
     Commit,
+    Confirmed,
     Listener,
     NewMessage,
     Pending,
@@ -66,6 +80,9 @@ def encode_record(record: Record) -> bytes:
     if kind == "erased":
         chat_id, last_seq, rev, members_version = payload
         return orjson.dumps({"op": kind, "id": chat_id, "seq": last_seq, "rev": rev, "mv": members_version}) + b"\n"
+    if kind == "confirmed":
+        chat_id, through_seq, first_rev, at, n = payload
+        return orjson.dumps({"op": kind, "id": chat_id, "seq": through_seq, "rev": first_rev, "at": at, "n": n}) + b"\n"
     if kind == "removed":
         chat_id, removed = payload
         return orjson.dumps({"op": kind, "id": chat_id, "removed": removed}) + b"\n"
@@ -149,6 +166,8 @@ def decode_record(line: bytes) -> Record:
         return kind, (data["id"], data["added"], int(data.get("from", 1)))  # logs from before v1.2: from the start
     if kind == "erased":
         return kind, (data["id"], int(data["seq"]), int(data["rev"]), int(data["mv"]))
+    if kind == "confirmed":
+        return kind, (data["id"], int(data["seq"]), int(data["rev"]), int(data["at"]), int(data["n"]))
     if kind == "removed":
         return kind, (data["id"], data["removed"])
     if kind == "revoked":
@@ -196,11 +215,17 @@ class _Batch:
         self.positions: dict[tuple[str, str], Position] = {}  # (chat, member) -> as marks here moved it
         self.settings: dict[str, Settings] = {}
         self.messages: dict[str, Message] = {}
+        self.changed: dict[str, list[Message]] = {}  # chat id -> its messages changed here, in order (as changed then)
         self.erased: dict[str, Chat] = {}  # chats whose last member left in this batch, as they were then
         self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors after this batch
         self.push: dict[str, PushSubscription | None] = {}  # endpoint -> as this batch left it (None: ended)
         self.pushed: dict[str, list[str]] = {}  # address -> its endpoints as this batch left them, oldest first
         self.settled: set[tuple[str, int]] = set()  # (message id, rev) of the changes here that settled a message
+
+    def put(self, message: Message) -> None:
+        """A message as this batch changes it."""
+        self.messages[message.id] = message
+        self.changed.setdefault(message.chat_id, []).append(message)
 
     def room(self, chat_id: str) -> Room:
         room = self.rooms.get(chat_id) or (None if chat_id in self.erased else self.state.rooms.get(chat_id))
@@ -535,14 +560,14 @@ class JsonlStore:
         )
         return [Unsettled(m.id, m.rev, m.sent_at, settled_by(m)) for m in waiting]
 
-    def due_plain(self, sent_by: int, limit: int) -> list[Message]:
+    def due_chats(self, sent_by: int, limit: int) -> dict[str, int]:
         """In commit order, which is the order they were sent in, up to the first sent after `sent_by` (one made plain
         again later, its XMTP copy dropped, comes due in its new place)."""
-        due: list[Message] = []
-        for m in self.state.plain.values():
-            if m.sent_at > sent_by or len(due) == limit:
+        due: dict[str, int] = {}
+        for m in islice(self.state.plain.values(), limit):
+            if m.sent_at > sent_by:
                 break
-            due.append(m)
+            due[m.chat_id] = max(m.seq, due.get(m.chat_id, 0))
         return due
 
     def unsettled_by_kind(self) -> dict[str, int]:
@@ -742,6 +767,27 @@ class JsonlStore:
 
         return self._submit(plan)
 
+    def confirm_through(self, chat_id: str, through_seq: int) -> Confirmed | None:
+        def plan(batch: _Batch) -> Confirmed | None:
+            room = batch.room(chat_id)
+            seqs = set(room.waiting_through(through_seq))
+            for m in batch.changed.get(chat_id, ()):  # changed earlier in this batch: as they are now
+                if m.seq <= through_seq:
+                    (seqs.add if waits_for_clock(batch.messages[m.id]) else seqs.discard)(m.seq)
+            if not seqs:
+                return None
+            counter, at = batch.counter(chat_id), self.clock.now_ms()
+            first_rev = counter[1] + 1
+            counter[1] += len(seqs)
+            for rev, seq in enumerate(sorted(seqs), first_rev):  # what later ops of this batch see
+                message = self._current(batch, message_id(chat_id, seq))
+                batch.put(confirmed_by_clock(message, rev, at))
+            batch.records.append(("confirmed", (chat_id, through_seq, first_rev, at, len(seqs))))
+            return Confirmed(chat_id, through_seq, first_rev, counter[1], at)
+
+        result: Confirmed | None = self._submit(plan)
+        return result
+
     def _current(self, batch: _Batch, message_id_: str) -> Message:
         """The message as this batch's earlier ops left it."""
         current = batch.messages.get(message_id_) or self.state.message(message_id_)
@@ -752,7 +798,8 @@ class JsonlStore:
     def _update(self, batch: _Batch, current: Message, fields: dict[str, Any], *records: Record) -> Message:
         """The message changed by `fields` at the chat's next rev, written after `records`."""
         _, rev = batch.bump(current.chat_id, False)
-        updated = batch.messages[current.id] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        updated = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        batch.put(updated)
         batch.records.extend((*records, ("update", updated)))
         if current.status == "provisional" != updated.status:
             batch.settled.add((updated.id, rev))
@@ -854,6 +901,7 @@ class JsonlStore:
         chats: list[ChatChanged] = []
         revoked: list[Revoked] = []
         positions: list[PositionMoved] = []
+        confirmed: list[Confirmed] = []
         registered: set[str] = set()  # chats registered in this batch: an erased one's later changes are the new one's
         for kind, payload in batch.records:
             if kind == "message" or kind == "update":
@@ -862,6 +910,9 @@ class JsonlStore:
                 revoked.append(Revoked(*payload))
             elif kind == "position":
                 positions.append(self._moved(*payload[:4]))
+            elif kind == "confirmed":
+                chat_id, through_seq, first_rev, at, n = payload
+                confirmed.append(Confirmed(chat_id, through_seq, first_rev, first_rev + n - 1, at))
             elif kind in ("settings", "fc_token", "fc_drop", "fc_link", "push", "unpush"):
                 continue
             elif kind == "chat":
@@ -876,7 +927,7 @@ class JsonlStore:
                     if kind == "members"
                     else ChatChanged(chat, removed=tuple(addresses))
                 )
-        return Commit(tuple(messages), tuple(chats), tuple(revoked), tuple(positions))
+        return Commit(tuple(messages), tuple(chats), tuple(revoked), tuple(positions), tuple(confirmed))
 
     def _moved(self, chat_id: str, address: str, read_seq: int, delivered_seq: int) -> PositionMoved:
         """A mark as its commit announces it, with what decides where its receipt goes."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import Chat, ChatView, FarcasterToken, Message, Position, Settings, settled_by
+from ..models import Chat, ChatView, FarcasterToken, Message, Position, Settings, confirmed_by_clock, waits_for_clock
 from ..notify.subscriptions import PushSubscription
 
 # A record is what one line of the log holds: ("chat", Room) · ("members", (chat_id, [address…], visible_from))
 # · ("removed", (chat_id, [address…])) · ("message", Message) for a new message · ("update", Message) for its new state
+# · ("confirmed", (chat_id, through_seq, first_rev, at, n)) the clock confirmed the chat's n plain messages that waited
+# for it with seq up to through_seq, at revs first_rev.. in seq order
 # · ("erased", (chat_id, last_seq, rev, members_version)) its last member left: its history goes, its counters stay
 # · ("revoked", (session, until)) for a session signed out
 # · ("reactor", (message_id, emoji, address, added)) one reactor of a message added or removed (its "update" follows)
@@ -46,6 +48,11 @@ class Room:
     deleted: list[int] = field(
         default_factory=list
     )  # seqs of its deleted messages, ascending: no unread count has them
+    plain: list[int] = field(default_factory=list)  # seqs of its messages waiting for the clock, ascending
+
+    def waiting_through(self, seq: int) -> list[int]:
+        """The seqs of its messages waiting for the clock, up to `seq`."""
+        return self.plain[: bisect_right(self.plain, seq)]
 
     def deleted_after(self, seq: int) -> int:
         """How many of its messages after `seq` are deleted."""
@@ -127,6 +134,8 @@ class State:
                     room.starts.pop(address, None)
                     room.positions.pop(address, None)
                     self._unlist(address, chat_id)
+        elif kind == "confirmed":
+            self._confirm(*payload)
         elif kind == "erased":
             self._erase(*payload)
         elif kind == "revoked":
@@ -219,10 +228,25 @@ class State:
             self.provisional[message.id] = message
         else:
             self.provisional.pop(message.id, None)
-        if message.status == "provisional" and settled_by(message) == "plain":
+        at = bisect_left(room.plain, message.seq)
+        listed = at < len(room.plain) and room.plain[at] == message.seq
+        if waits_for_clock(message):
             self.plain[message.id] = message
+            if not listed:
+                room.plain.insert(at, message.seq)
         else:
             self.plain.pop(message.id, None)
+            if listed:
+                del room.plain[at]
+
+    def _confirm(self, chat_id: str, through_seq: int, first_rev: int, at: int, n: int) -> None:
+        room = self.rooms[chat_id]
+        seqs = room.waiting_through(through_seq)
+        if len(seqs) != n:
+            raise ValueError(f"{n} messages of {chat_id!r} confirmed through {through_seq}, but {len(seqs)} waited")
+        del room.plain[: len(seqs)]
+        for rev, seq in enumerate(seqs, first_rev):
+            self._put(confirmed_by_clock(room.messages[seq - room.base_seq - 1], rev, at), False)
 
     def _react(self, message_id: str, emoji: str, address: str, added: bool) -> None:
         by_emoji = self.reactors.setdefault(message_id, {})

@@ -159,6 +159,16 @@ describe("ChatConnection catch-up", () => {
   });
 });
 
+describe("ChatConnection chat:confirmed", () => {
+  it("confirms the chat's plain messages from one socket event and resumes after its rev", async () => {
+    const h = setup((event) => (event === "join" ? joinOk(2, [message(1), message(2)]) : undefined));
+    await vi.waitFor(() => expect(h.store.getState().highestRev).toBe(2));
+    h.socket.push("chat:confirmed", { chat_id: CHAT, through_seq: 2, first_rev: 3, rev: 4, updated_at: 9000 });
+    expect(Object.values(h.store.getState().byId).map((m) => m.status)).toEqual(["confirmed", "confirmed"]);
+    expect(h.store.getState().highestRev).toBe(4);
+  });
+});
+
 describe("ChatConnection history", () => {
   it("loads older history below the first page, not below an update of an older message", async () => {
     const h = setup((event) => (event === "join" ? joinOk(200, revs(151, 200), true) : undefined));

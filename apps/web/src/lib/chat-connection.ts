@@ -14,7 +14,7 @@ import { nextCreatedAt, type Outbox } from "./outbox";
 import { RETRY_MS, retryDelay, Retryer } from "./retry";
 import type { Session } from "./session";
 import type { Store } from "./store";
-import type { Ack, Chat, JoinAck, Message, PresenceEvent, ReceiptEvent, Tx, TypingEvent } from "./types";
+import type { Ack, Chat, ChatConfirmed, JoinAck, Message, PresenceEvent, ReceiptEvent, Tx, TypingEvent } from "./types";
 import { walletForSession } from "./wallet";
 import {
   getXmtpClient,
@@ -316,6 +316,7 @@ export class ChatConnection {
     const onMessage = (message: Message) => this.dispatch({ type: "socketMessages", messages: [message] });
     socket.on("message", onMessage);
     socket.on("message:update", onMessage);
+    socket.on("chat:confirmed", (event: ChatConfirmed) => this.dispatch({ type: "chatConfirmed", event }));
     socket.on("typing", (event: TypingEvent) => {
       if (event.chat_id === this.chatId) {
         this.dispatch({ type: "typing", address: event.address, typing: event.typing, now: Date.now() });

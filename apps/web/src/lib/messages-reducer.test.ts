@@ -81,6 +81,52 @@ describe("messagesReducer", () => {
     expect(selectMessages(state)[0]?.status).toBe("confirmed");
   });
 
+  it("applies chat:confirmed to the plain provisional messages through its seq, last changed before it", () => {
+    const tx = { chain_id: 42220, hash: `0x${"1".repeat(64)}`, to: PEER, value: "1", token: null };
+    const held = [
+      message(1),
+      message(2, { tx }),
+      message(3, { xmtp_id: "x-3" }),
+      message(4, { xmtp_id: "x-4", deleted: true, body: "" }),
+      message(5, { rev: 11 }),
+      message(6),
+      message(7, { status: "corrected", reason: "xmtp_mismatch", source: "xmtp" }),
+      message(8),
+    ];
+    const event = { chat_id: CHAT, through_seq: 7, first_rev: 10, rev: 12, updated_at: 5000 };
+    const state = run({ type: "socketMessages", messages: held }, { type: "chatConfirmed", event });
+    const view = selectMessages(state).map((m) => [m.seq, m.status, m.source]);
+    expect(view).toEqual([
+      [1, "confirmed", "fallback"],
+      [2, "provisional", "fallback"],
+      [3, "provisional", "fallback"],
+      [4, "confirmed", "fallback"],
+      [5, "provisional", "fallback"],
+      [6, "confirmed", "fallback"],
+      [7, "corrected", "xmtp"],
+      [8, "provisional", "fallback"],
+    ]);
+    expect(state.byId[`${CHAT}/1`]).toMatchObject({ rev: 12, updated_at: 5000 });
+    expect(state.highestRev).toBe(12);
+  });
+
+  it("keeps a confirmed message against its exact copy from catch-up, and lets a later change win", () => {
+    const event = { chat_id: CHAT, through_seq: 2, first_rev: 3, rev: 4, updated_at: 5000 };
+    let state = run({ type: "socketMessages", messages: [message(1), message(2)] }, { type: "chatConfirmed", event });
+    const exact = message(1, { rev: 3, status: "confirmed", updated_at: 5000 });
+    state = messagesReducer(state, { type: "changesPage", messages: [exact], completeRev: 4 });
+    expect(selectMessages(state)[0]).toMatchObject({ status: "confirmed", source: "fallback" });
+    const attested = message(1, { rev: 5, status: "confirmed", xmtp_id: "late-copy", updated_at: 6000 });
+    state = messagesReducer(state, { type: "socketMessages", messages: [attested] });
+    expect(state.byId[`${CHAT}/1`]).toEqual(attested);
+  });
+
+  it("ignores another chat's confirmation", () => {
+    const before = run({ type: "socketMessages", messages: [message(1)] });
+    const event = { chat_id: "grp:other", through_seq: 9, first_rev: 2, rev: 3, updated_at: 5000 };
+    expect(messagesReducer(before, { type: "chatConfirmed", event })).toBe(before);
+  });
+
   it("moves a message through sending, provisional and confirmed", () => {
     let state = run({ type: "localAdded", entries: [local("abc", 5)] });
     expect(selectMessages(state)[0]?.status).toBe("sending");

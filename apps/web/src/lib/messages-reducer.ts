@@ -2,7 +2,7 @@
 // join changes, REST pages, the outbox, XMTP) folds into one entry, so the UI never shows a message twice.
 import type { CachedChat } from "./history";
 import { cut, paged, seenLive, snapshot, type CatchUp } from "./stream-position";
-import type { Chat, JoinAck, Message, Positions, ServerStatus, Tx } from "./types";
+import type { Chat, ChatConfirmed, JoinAck, Message, Positions, ServerStatus, Tx } from "./types";
 
 export type { CatchUp } from "./stream-position";
 
@@ -88,6 +88,8 @@ export type Action =
   | { type: "disconnected" }
   /** Messages from the socket, which arrive in rev order and so may advance highestRev. */
   | { type: "socketMessages"; messages: Message[] }
+  /** `chat:confirmed` from the socket: the chat's plain messages through a seq, confirmed by the clock (rev order). */
+  | { type: "chatConfirmed"; event: ChatConfirmed }
   /** Messages fetched over REST or in an ack: their current state, but not proof that earlier revs were seen. */
   | { type: "fetchedMessages"; messages: Message[] }
   | { type: "olderPage"; messages: Message[]; hasMore: boolean }
@@ -169,6 +171,33 @@ function mergeMessages(state: ChatState, messages: Message[], trackRev: boolean)
     return state;
   }
   return { ...state, byId, idByClientKey, local, xmtp, highestRev, catchUp };
+}
+
+/** A held message `chat:confirmed` stands for: provisional, waiting for the clock alone (no payment, no XMTP copy
+ * unless deleted), through its seq, and last changed before the confirmation (a newer copy is never touched). */
+function confirmedBy(m: Message, event: ChatConfirmed): boolean {
+  return (
+    m.seq <= event.through_seq &&
+    m.status === "provisional" &&
+    m.tx === null &&
+    (m.xmtp_id === null || m.deleted === true) &&
+    m.rev < event.first_rev
+  );
+}
+
+/** Applies `chat:confirmed` to the messages held; each takes the event's `rev` (its exact one, which history and
+ * catch-up give, lies in first_rev..rev: only lower, so later copies still win). The socket's rev moves to it. */
+function withConfirmed(state: ChatState, event: ChatConfirmed): ChatState {
+  if (event.chat_id !== state.chatId) return state;
+  let byId = state.byId;
+  for (const m of Object.values(state.byId)) {
+    if (!confirmedBy(m, event)) continue;
+    if (byId === state.byId) byId = { ...byId };
+    byId[m.id] = { ...m, status: "confirmed", source: "fallback", updated_at: event.updated_at, rev: event.rev };
+  }
+  const { highestRev, catchUp } = seenLive(state, event.rev);
+  if (byId === state.byId && highestRev === state.highestRev && catchUp === state.catchUp) return state;
+  return { ...state, byId, highestRev, catchUp };
 }
 
 const maxRev = (messages: Message[]) => messages.reduce((max, m) => Math.max(max, m.rev), 0);
@@ -268,6 +297,8 @@ export function messagesReducer(state: ChatState, action: Action): ChatState {
       return state.online.length === 0 && Object.keys(state.typing).length === 0 ? state : { ...state, online: [], typing: {} };
     case "socketMessages":
       return sentByMe(mergeMessages(state, action.messages, true), action.messages);
+    case "chatConfirmed":
+      return withConfirmed(state, action.event);
     case "fetchedMessages":
       return mergeMessages(state, action.messages, false);
     case "olderPage": {

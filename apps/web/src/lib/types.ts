@@ -56,6 +56,17 @@ export interface Chat {
   unread?: number;
 }
 
+/** `chat:confirmed` (this server's extension, docs/protocol.md): the clock confirmed, by the fallback, every message of
+ * the chat that was provisional with no `tx` and no `xmtp_id` (or deleted) and seq up to `through_seq`, at the revs
+ * `first_rev`..`rev` — one event per chat instead of a `message:update` each. */
+export interface ChatConfirmed {
+  chat_id: string;
+  through_seq: number;
+  first_rev: number;
+  rev: number;
+  updated_at: number;
+}
+
 /** v1.2: a member's read and delivered positions in a chat. */
 export interface Positions {
   address: string;

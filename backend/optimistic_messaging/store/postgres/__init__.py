@@ -39,8 +39,10 @@ from ...models import (
     Position,
     PositionMoved,
     Settings,
+    confirmed_by_clock,
     message_id,
     settled_by_sql,
+    waits_for_clock,
 )
 from ...notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, Reachable
 from ...pgdown import DOWN
@@ -50,6 +52,7 @@ from ..base import (
     Change,
     ChatChanged,
     Commit,
+    Confirmed,
     Listener,
     NewMessage,
     Pending,
@@ -96,6 +99,7 @@ ADD_REACTOR = "INSERT INTO reactions (chat_id, seq, emoji, address) VALUES (%s, 
 REMOVE_REACTOR = "DELETE FROM reactions WHERE chat_id = %s AND seq = %s AND emoji = %s AND address = %s"
 MEMBER_OPS = ("create", "add", "remove")
 KIND = settled_by_sql()  # which verifier settles a row: models.settled_by, in SQL
+WAITS_FOR_CLOCK = "status = 'provisional' AND tx IS NULL AND (xmtp_id IS NULL OR deleted)"  # models.waits_for_clock
 AWAY_STATES = ("08", "53", "57P")  # connection lost, out of resources, shutting down: not one statement's fault
 REPLAN = (psycopg.errors.UniqueViolation, psycopg.errors.TransactionRollback)  # raced another commit: nothing stored
 CREATE_LOCK = 0x6F6D_0003  # pg_advisory_xact_lock(key, hash of the id): "om", creating a chat
@@ -115,7 +119,7 @@ class Announce:
     broker): pg_notify on `channel` with each payload, sent inside the commit's own transaction, which orders them."""
 
     channel: str
-    commit: Callable[[list[Stored], list[ChatChanged], list[PositionMoved]], Iterable[str]]  # a commit's, in order
+    commit: Callable[[list[Stored], list[ChatChanged], list[PositionMoved], list[Confirmed]], Iterable[str]]
     revocation: Callable[[Revoked], str]  # a sign-out's payload
 
 
@@ -223,6 +227,11 @@ class _Transaction:
         self.reactors: dict[tuple[str, str], list[str]] = {}  # (message id, emoji) -> its reactors, oldest first
         self.reactor_writes: list[tuple[str, int, str, str, bool]] = []  # (chat, seq, emoji, address, added), in order
         self.deleted: list[tuple[str, int]] = []  # messages deleted here: their reactors go
+        self.waiting: dict[str, list[int]] = {}  # chat -> seqs of its messages waiting for the clock (as read)
+        self.confirms: list[tuple[str, list[int], int, int]] = []  # (chat, seqs, first rev, at) the clock confirms
+        self.confirmed: list[Confirmed] = []
+        self.changed: dict[str, set[str]] = {}  # chat -> ids of its messages changed here
+        self.cleared: dict[str, set[int]] = {}  # chat -> seqs the clock confirmed here
 
     def load(self, ops: list[_Op]) -> None:
         """Begin, lock every chat the ops touch and read what their plans need: one round trip."""
@@ -233,6 +242,7 @@ class _Transaction:
         changed = [_split(op.args[0]) for op in ops if op.kind in ("change", "react")]
         reacted = sorted({(*_split(op.args[0]), op.args[1].emoji) for op in ops if op.kind == "react"})
         replies = [_split(n.reply_to) for n in appends if n.reply_to is not None]
+        confirms = [{"c": op.args[0], "s": op.args[1]} for op in ops if op.kind == "confirm"]
         batch = _Batch()
         batch.add("BEGIN")
         # Creating a chat: first its id's lock, which another node creating it holds until it commits, so the read
@@ -290,7 +300,15 @@ class _Transaction:
                 "(SELECT (e->>0), (e->>1)::bigint FROM json_array_elements(%s::json) e)",
                 orjson.dumps(changed).decode(),
             )
+        if confirms:  # per chat from the index of waiting messages by chat (messages_waiting_by_chat): what is due
+            waiting = batch.add(
+                f"SELECT u.c, array(SELECT seq FROM messages WHERE chat_id = u.c AND seq <= u.s AND {WAITS_FOR_CLOCK} "
+                "ORDER BY seq) FROM json_to_recordset(%s) AS u(c text, s bigint)",
+                orjson.dumps(confirms).decode(),
+            )
         results = batch.run(self.conn)
+        if confirms:
+            self.waiting = {chat_id: list(seqs) for chat_id, seqs in results[waiting]}
         for row in results[chats]:
             self.chats[row[0]] = _ChatState(Chat(row[0], [], *row[1:]))
         if listed:
@@ -425,6 +443,29 @@ class _Transaction:
         self.reactor_writes.append((current.chat_id, current.seq, reaction.emoji, reaction.address, reaction.added))
         return updated
 
+    def _confirm(self, chat_id: str, through_seq: int) -> Confirmed | None:
+        state = self._state(chat_id)
+        seqs = set(self.waiting.get(chat_id, ())) - self.cleared.get(chat_id, set())
+        for m in map(self.current.__getitem__, self.changed.get(chat_id, ())):  # changed here: as they are now
+            if m.seq <= through_seq:
+                (seqs.add if waits_for_clock(m) else seqs.discard)(m.seq)
+        if not seqs:
+            return None
+        ordered, at = sorted(seqs), self.clock.now_ms()
+        first_rev = state.chat.rev + 1
+        state.chat = replace(state.chat, rev=state.chat.rev + len(ordered))
+        state.counters_changed = True
+        for rev, seq in enumerate(ordered, first_rev):  # what later ops of this transaction see
+            if (read := self.current.get(message_id(chat_id, seq))) is not None:
+                self.current[read.id] = confirmed_by_clock(read, rev, at)
+                if read.id in self.updates:  # its earlier change here is written after the confirmation: as it is now
+                    self.updates[read.id] = self.current[read.id]
+        self.cleared.setdefault(chat_id, set()).update(ordered)
+        self.confirms.append((chat_id, ordered, first_rev, at))
+        confirmed = Confirmed(chat_id, through_seq, first_rev, state.chat.rev, at)
+        self.confirmed.append(confirmed)
+        return confirmed
+
     def _current(self, message_id_: str) -> Message:
         current = self.current.get(message_id_)
         if current is None:
@@ -438,6 +479,7 @@ class _Transaction:
         state.chat = replace(state.chat, rev=rev)
         state.counters_changed = True
         updated = self.current[current.id] = replace(current, **fields, rev=rev, updated_at=self.clock.now_ms())
+        self.changed.setdefault(current.chat_id, set()).add(current.id)
         if any(m.id == current.id for m in self.inserts):
             self.inserts = [updated if m.id == current.id else m for m in self.inserts]
         else:
@@ -542,6 +584,8 @@ class _Transaction:
         self.deleted = [d for d in self.deleted if d[1] > erased_at.get(d[0], -1)]
         self.stored = [s for s in self.stored if kept(s.message)]
         self.marked = [p for p in self.marked if p.chat_id not in self.erased]
+        self.confirms = [c for c in self.confirms if c[0] not in self.erased]
+        self.confirmed = [c for c in self.confirmed if c.chat_id not in self.erased]
 
     def _write_reactions(self, batch: _Batch) -> None:
         """Reactors in the order they came (one may add and remove within a transaction); a deleted message's go."""
@@ -579,6 +623,15 @@ class _Transaction:
             self._write_positions(batch)
         if self.inserts:
             batch.add(INSERT_MESSAGES, orjson.dumps(self.inserts).decode())
+        for chat_id, seqs, first_rev, at in self.confirms:  # one statement per chat, before any later change here
+            batch.add(
+                "UPDATE messages m SET status = 'confirmed', source = 'fallback', updated_at = %s, rev = %s + u.n - 1 "
+                "FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(seq, n) WHERE m.chat_id = %s AND m.seq = u.seq",
+                at,
+                first_rev,
+                seqs,
+                chat_id,
+            )
         if self.updates:
             batch.add(
                 "UPDATE messages m SET rev = u.rev, body = u.body, tx = u.tx, xmtp_id = u.xmtp_id, "
@@ -608,7 +661,7 @@ class _Transaction:
                     ]
                 ).decode(),
             )
-        for payload in announce.commit(self.stored, self.chat_changes, self.marked):
+        for payload in announce.commit(self.stored, self.chat_changes, self.marked, self.confirmed):
             batch.add("SELECT pg_notify(%s, %s)", announce.channel, payload)
         batch.add("COMMIT")
         batch.run(self.conn)
@@ -911,14 +964,15 @@ class PgStore:
         )
         return [Unsettled(message_id(chat_id, seq), rev, sent_at, kind) for chat_id, seq, rev, sent_at, kind in rows]
 
-    def due_plain(self, sent_by: int, limit: int) -> list[Message]:
+    def due_chats(self, sent_by: int, limit: int) -> dict[str, int]:
         """From the index of provisional plain messages by time sent: a round reads what is due, not what waits."""
         rows = self.query(
-            f"SELECT {COLUMNS} FROM messages WHERE status = 'provisional' AND tx IS NULL "
-            "AND (xmtp_id IS NULL OR deleted) AND sent_at <= %s ORDER BY sent_at, chat_id, seq LIMIT %s",
+            "SELECT chat_id, max(seq) FROM (SELECT chat_id, seq, sent_at FROM messages "
+            f"WHERE {WAITS_FOR_CLOCK} AND sent_at <= %s ORDER BY sent_at, chat_id, seq LIMIT %s) due "
+            "GROUP BY chat_id ORDER BY min(sent_at), chat_id",
             (sent_by, limit),
         )
-        return [_message(row) for row in rows]
+        return {chat_id: int(through) for chat_id, through in rows}
 
     def unsettled_by_kind(self) -> dict[str, int]:
         rows = self.query(f"SELECT {KIND}, count(*) FROM messages WHERE status = 'provisional' GROUP BY 1", ())
@@ -947,6 +1001,10 @@ class PgStore:
 
     def change(self, message_id_: str, change: Change) -> Message:
         result: Message = self._submit(_Op("change", message_id_, change))
+        return result
+
+    def confirm_through(self, chat_id: str, through_seq: int) -> Confirmed | None:
+        result: Confirmed | None = self._submit(_Op("confirm", chat_id, through_seq))
         return result
 
     def mark(
@@ -1154,8 +1212,9 @@ class PgStore:
                     op.result.set(value)
                 else:
                     op.result.set_exception(value)
-            if tx.stored or tx.chat_changes or tx.marked:
-                self._announce(Commit(tuple(tx.stored), tuple(tx.chat_changes), positions=tuple(tx.marked)))
+            if tx.stored or tx.chat_changes or tx.marked or tx.confirmed:
+                commit = Commit(tuple(tx.stored), tuple(tx.chat_changes), (), tuple(tx.marked), tuple(tx.confirmed))
+                self._announce(commit)
             return None
         return self._each_alone(ops, RuntimeError("raced other nodes' commits three times"))
 

@@ -153,6 +153,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS farcaster_links_fid ON farcaster_links (fid);
     """,
+    # 9: the messages waiting for the clock by chat and seq: a per-chat confirmation reads those it confirms, not the
+    # chat's history.
+    """
+    CREATE INDEX IF NOT EXISTS messages_waiting_by_chat ON messages (chat_id, seq)
+        WHERE status = 'provisional' AND tx IS NULL AND (xmtp_id IS NULL OR deleted);
+    """,
 ]
 
 
