@@ -288,8 +288,8 @@ def test_a_hanging_push_service_does_not_delay_a_sends_ack(pushing, peers):
     service.held.get(timeout=10)  # the push of the first is being held by the push service
     ack = sender.send(chat["id"], "second")
     assert ack["ok"] and not service.open.is_set()  # acked while the push service still holds the request
-    service.open.set()
-    assert service.next().payload["preview"] == "first"
+    service.open.set()  # both pushes were held (PUSH_COALESCE_S 0): they arrive in either order
+    assert {service.next().payload["preview"] for _ in range(2)} == {"first", "second"}
 
 
 def test_pushes_within_push_coalesce_s_come_as_one_naming_the_latest_and_counting_them(pushing, peers):
