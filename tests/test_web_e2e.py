@@ -1021,6 +1021,23 @@ def test_a_tap_turns_notifications_on_and_a_message_to_the_closed_chat_shows_one
     assert a.errors == [] and b.errors == []
 
 
+def test_sign_out_ends_this_browsers_push_subscription_too(people, push_service):
+    """The server ends the session's subscriptions; the browser ends its own with the push service as well, so that
+    pushes stop even when the server could not be told, and the next person here is not shown this one's messages."""
+    _, subscription = push_service.subscribe()
+    a = people(init_script=STAND_IN_SUBSCRIPTION % json.dumps(subscription))
+    a.context.grant_permissions(["notifications"], origin=WEB_URL)
+    a.page.get_by_test_id("push-enable").click()
+    expect(a.page.get_by_test_id("push-on")).to_be_visible()
+    a.page.get_by_role("button", name="Sign out").click()
+    expect(a.page.get_by_test_id("signin-burner")).to_be_visible()
+    subscribed = "navigator.serviceWorker.ready.then((r) => r.pushManager.getSubscription()).then(Boolean)"
+    wait_until(lambda: not a.page.evaluate(subscribed), 20, "the browser's subscription ended")
+    a.page.get_by_test_id("signin-burner").click()  # someone else here: nothing says notifications are on
+    expect(a.page.get_by_test_id("push-enable")).to_be_visible()
+    assert a.errors == []
+
+
 def test_an_offline_reload_shows_the_chat_with_its_messages(two):
     a, b = two
     url = a.open_dm_with(b)

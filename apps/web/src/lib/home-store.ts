@@ -274,7 +274,7 @@ export class HomeStore {
    * pages included (an expired session keeps it). */
   signOut(): void {
     void deviceStorage().history.forget(this.owner.address).catch(() => undefined);
-    forgetPush(this.owner.address);
+    void forgetPush(this.owner.address).catch(() => undefined);
     void forgetPersonalPages().catch(() => undefined);
     void endSession(this.token);
   }
