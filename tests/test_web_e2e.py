@@ -1021,6 +1021,23 @@ def test_a_tap_turns_notifications_on_and_a_message_to_the_closed_chat_shows_one
     assert a.errors == [] and b.errors == []
 
 
+def test_sign_out_ends_this_browsers_push_subscription_too(people, push_service):
+    """The server ends the session's subscriptions; the browser ends its own with the push service as well, so that
+    pushes stop even when the server could not be told, and the next person here is not shown this one's messages."""
+    _, subscription = push_service.subscribe()
+    a = people(init_script=STAND_IN_SUBSCRIPTION % json.dumps(subscription))
+    a.context.grant_permissions(["notifications"], origin=WEB_URL)
+    a.page.get_by_test_id("push-enable").click()
+    expect(a.page.get_by_test_id("push-on")).to_be_visible()
+    a.page.get_by_role("button", name="Sign out").click()
+    expect(a.page.get_by_test_id("signin-burner")).to_be_visible()
+    subscribed = "navigator.serviceWorker.ready.then((r) => r.pushManager.getSubscription()).then(Boolean)"
+    wait_until(lambda: not a.page.evaluate(subscribed), 20, "the browser's subscription ended")
+    a.page.get_by_test_id("signin-burner").click()  # someone else here: nothing says notifications are on
+    expect(a.page.get_by_test_id("push-enable")).to_be_visible()
+    assert a.errors == []
+
+
 def test_an_offline_reload_shows_the_chat_with_its_messages(two):
     a, b = two
     url = a.open_dm_with(b)
@@ -1037,6 +1054,46 @@ def test_an_offline_reload_shows_the_chat_with_its_messages(two):
     finally:
         a.context.set_offline(False)
     expect(a.page.get_by_test_id("connection")).to_have_attribute("data-kind", "Fallback")
+
+
+def kept_pages(person: Person) -> list[str]:
+    """The pages the service worker keeps for offline reloads (not the build's files)."""
+    return person.page.evaluate("""caches.open("om-shell-v1").then((c) => c.keys())
+        .then((keys) => keys.map((k) => k.url).filter((url) => !url.includes("/_next/")))""")
+
+
+def test_offline_a_chat_never_opened_here_says_so_and_opens_again_once_the_network_is_back(two):
+    a, b = two
+    url = b.open_dm_with(a)  # a's chat too, but never opened in a's browser
+    wait_until(lambda: f"{WEB_URL}/" in kept_pages(a), 20, "the start page kept")
+    a.context.set_offline(True)
+    try:
+        a.page.goto(url)  # not the browser's error page
+        expect(a.page.get_by_test_id("offline-page")).to_contain_text("You are offline")
+        a.page.get_by_test_id("offline-home").click()
+        expect(a.page.get_by_test_id("my-address")).to_have_attribute("data-address", a.address)
+        a.page.goto(url)
+        a.page.get_by_test_id("offline-retry").click()
+        expect(a.page.get_by_test_id("offline-page")).to_be_visible()
+    finally:
+        a.context.set_offline(False)
+    a.page.get_by_test_id("offline-retry").click()
+    expect(a.page.get_by_test_id("composer")).to_be_visible()
+    # The browser logs each request the network refused (and the 503 of the page that says so): no error of the app's.
+    assert [e for e in a.errors if e.startswith("pageerror")] == [] and b.errors == []
+
+
+def test_sign_out_forgets_the_kept_pages_that_name_the_persons_chats(two):
+    """A DM's page names both addresses: on a shared device, signing out must not leave whom one talked with behind."""
+    a, b = two
+    url = a.open_dm_with(b)
+    wait_until(lambda: url in kept_pages(a), 20, "the chat's page kept")
+    a.page.get_by_test_id("back").click()
+    a.page.get_by_role("button", name="Sign out").click()
+    expect(a.page.get_by_test_id("signin-burner")).to_be_visible()
+    wait_until(lambda: url not in kept_pages(a), 20, "the chat's page forgotten")
+    assert kept_pages(a) == [f"{WEB_URL}/"]  # the start page stays: the app still opens offline
+    assert a.errors == []
 
 
 def test_inside_a_farcaster_client_adding_the_app_is_offered_once_and_links_the_fid_by_quick_auth(farcaster, stack):

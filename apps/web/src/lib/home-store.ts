@@ -12,6 +12,7 @@ import { appendPage, firstPage, readPage, type ChatListState } from "./chat-page
 import { config } from "./config";
 import { deviceStorage } from "./device-storage";
 import { browserNetwork, followNetwork, type NetworkEvents } from "./network";
+import { forgetPersonalPages } from "./offline-shell";
 import { forgetPush } from "./push";
 import { Retryer } from "./retry";
 import { saveSession, type Session } from "./session";
@@ -269,11 +270,12 @@ export class HomeStore {
     return (await api.createChat(this.token, { members, ...(title ? { title } : {}) })).chat.id;
   }
 
-  /** Signing out ends the session on the server and forgets what this device cached of the user's chats (an expired
-   * session keeps it). */
+  /** Signing out ends the session on the server and forgets what this device cached of the user's chats, their kept
+   * pages included (an expired session keeps it). */
   signOut(): void {
     void deviceStorage().history.forget(this.owner.address).catch(() => undefined);
-    forgetPush(this.owner.address);
+    void forgetPush(this.owner.address).catch(() => undefined);
+    void forgetPersonalPages().catch(() => undefined);
     void endSession(this.token);
   }
 }

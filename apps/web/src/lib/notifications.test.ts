@@ -49,8 +49,14 @@ describe("notificationFor", () => {
     const pay = (status: string, reason: string | null = null) =>
       notificationFor(message({ type: "payment", preview: "Paid 1.5 USDT", status, reason }), ORIGIN);
     expect(pay("confirmed")).toMatchObject({ title: `Payment from ${generatedName(SENDER)}`, body: "“Paid 1.5 USDT” is final" });
-    expect(pay("corrected", "amount_mismatch").body).toBe("“Paid 1.5 USDT” is final, corrected: the chain shows another amount");
-    expect(pay("retracted", "reverted").body).toBe("“Paid 1.5 USDT” did not hold: the payment failed on chain");
+    expect(pay("corrected", "amount_mismatch").body).toBe("“Paid 1.5 USDT” was corrected: the chain shows another amount");
+    expect(pay("retracted", "reverted")).toMatchObject({
+      title: `No payment from ${generatedName(SENDER)}`,
+      body: "A claimed payment did not hold: the payment failed on chain",
+    });
+    for (const shown of [pay("retracted", "reverted"), pay("retracted")]) {
+      expect(`${shown.title} ${shown.body}`).not.toMatch(/paid/i);
+    }
     expect(notificationFor(message({ type: "payment", preview: null, status: "confirmed" }), ORIGIN).body).toBe(
       "A payment is final",
     );

@@ -57,18 +57,20 @@ function messageBody(p: PushPayload): string {
   return p.preview ?? "New message";
 }
 
-/** A settled payment in words that hold for its status: a retracted one is not "paid you". */
-function paymentBody(p: PushPayload): string {
+/** A settled payment in words that hold for its status: a retracted claim neither says nor quotes "paid" (its text is
+ * what did not hold), and a corrected one's text is not called final. */
+function payment(p: PushPayload, name: string): { title: string; body: string } {
   const what = p.preview === null ? "A payment" : `“${p.preview}”`;
+  const why = reasonText(p.reason ?? null);
   switch (p.status) {
     case "confirmed":
-      return `${what} is final`;
+      return { title: `Payment from ${name}`, body: `${what} is final` };
     case "corrected":
-      return `${what} is final, corrected: ${reasonText(p.reason ?? null) || "the chain shows other values"}`;
+      return { title: `Payment from ${name}`, body: `${what} was corrected: ${why || "the chain shows other values"}` };
     case "retracted":
-      return `${what} did not hold: ${reasonText(p.reason ?? null) || "it was retracted"}`;
+      return { title: `No payment from ${name}`, body: `A claimed payment did not hold: ${why || "it was retracted"}` };
     default:
-      return `${what} changed`;
+      return { title: `Payment from ${name}`, body: `${what} changed` };
   }
 }
 
@@ -76,8 +78,7 @@ function paymentBody(p: PushPayload): string {
 export function notificationFor(p: PushPayload, origin: string, nameOf: (address: string) => string = generatedName): ShownNotification {
   const name = nameOf(p.sender);
   return {
-    title: p.type === "payment" ? `Payment from ${name}` : name,
-    body: p.type === "payment" ? paymentBody(p) : messageBody(p),
+    ...(p.type === "payment" ? payment(p, name) : { title: name, body: messageBody(p) }),
     tag: `${p.type}:${p.chat_id}`,
     data: { url: chatUrl(p.chat_id, origin) },
   };

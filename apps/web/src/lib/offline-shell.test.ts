@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cacheRule, pageKey, staticFilesOf } from "./offline-shell";
+import { cacheRule, isPersonalPage, OFFLINE_PAGE, pageKey, staticFilesOf } from "./offline-shell";
 
 const ORIGIN = "https://app.example";
 const get = (url: string, mode = "cors") => ({ url, method: "GET", mode });
@@ -30,5 +30,19 @@ describe("staticFilesOf", () => {
       `${ORIGIN}/_next/static/chunks/b.js`,
       `${ORIGIN}/_next/static/chunks/c.js`,
     ]);
+  });
+});
+
+describe("isPersonalPage", () => {
+  it("is a chat's page, whose path names the chat; not the start page", () => {
+    expect(isPersonalPage(`${ORIGIN}/chats/dm%3A0xa%3A0xb`)).toBe(true);
+    expect(isPersonalPage(`${ORIGIN}/`)).toBe(false);
+  });
+});
+
+describe("OFFLINE_PAGE", () => {
+  it("says the page was never kept and leads to the start page", () => {
+    expect(OFFLINE_PAGE).toContain("You are offline");
+    expect(OFFLINE_PAGE).toContain('href="/"');
   });
 });

@@ -26,3 +26,29 @@ export function staticFilesOf(html: string, origin: string): string[] {
   for (const match of html.matchAll(/\/_next\/static\/[^"'\s)\\]+/g)) found.add(`${origin}${match[0]}`);
   return [...found];
 }
+
+/** Whether a kept page is one of the signed-in person's: a chat's page, whose path names the chat (a DM's id holds both
+ * addresses). Signing out forgets these, as it forgets the chats' history; the start page and the build's files stay. */
+export function isPersonalPage(url: string): boolean {
+  return new URL(url).pathname.startsWith("/chats/");
+}
+
+/** Signing out: the kept pages that say whom this person talked with are forgotten on this device. */
+export async function forgetPersonalPages(): Promise<void> {
+  if (typeof caches === "undefined") return;
+  const cache = await caches.open(SHELL_CACHE);
+  const keys = await cache.keys();
+  await Promise.all(keys.filter((request) => isPersonalPage(request.url)).map((request) => cache.delete(request)));
+}
+
+/** What an offline navigation to a page never kept here shows instead of the browser's error page: what happened, the
+ * way to the start page (kept), and a link to try the page again. Names nothing of the page asked for, so nothing from
+ * its URL is put into the HTML (an empty href is the page itself). */
+export const OFFLINE_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Offline · Optimistic Messaging</title>
+<style>body{margin:0;padding:24px 16px;background:#0f172a;color:#e2e8f0;font:16px/1.5 system-ui,sans-serif}
+a{color:#fcff52}</style></head><body><main data-testid="offline-page">
+<h1 style="font-size:20px">You are offline</h1>
+<p>This page was not opened on this device before, so there is nothing kept to show. It opens once the network is
+back.</p><p><a href="" data-testid="offline-retry">Try again</a> · <a href="/" data-testid="offline-home">Your chats</a>
+</p></main></body></html>`;

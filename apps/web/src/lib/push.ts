@@ -50,10 +50,16 @@ export async function turnOffPush(token: string, address: string): Promise<void>
     await api.deletePushSubscription(token, subscription.endpoint);
     await subscription.unsubscribe();
   }
-  forgetPush(address);
+  window.localStorage.removeItem(markerKey(address));
 }
 
-/** Signing out: the server ends the session's subscriptions; the device forgets it sent one. */
-export function forgetPush(address: string): void {
+/** Signing out: the server ends the session's subscriptions, and this browser ends the one it sent for `address` with
+ * the push service too, so that the next person here is not shown this one's messages even when the server could not
+ * be told (the push service then answers 410, and the server drops it). */
+export async function forgetPush(address: string): Promise<void> {
+  const sent = window.localStorage.getItem(markerKey(address));
   window.localStorage.removeItem(markerKey(address));
+  if (!sent || !pushAbilities().serviceWorker) return;
+  const subscription = await (await navigator.serviceWorker.ready).pushManager.getSubscription();
+  if (subscription?.endpoint === sent) await subscription.unsubscribe();
 }

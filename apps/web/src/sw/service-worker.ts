@@ -1,7 +1,7 @@
 // The app's service worker (built by scripts/build-sw.mjs into public/sw.js): keeps the shell for offline reloads,
 // shows pushes as notifications, and opens the right chat on a tap. Its decisions are the pure functions it imports.
 import { notificationFor, parsePayload, windowFor } from "@/lib/notifications";
-import { cacheRule, pageKey, SHELL_CACHE, staticFilesOf } from "@/lib/offline-shell";
+import { cacheRule, OFFLINE_PAGE, pageKey, SHELL_CACHE, staticFilesOf } from "@/lib/offline-shell";
 
 // The parts of the ServiceWorkerGlobalScope used here (the project's TypeScript lib is the DOM's, not the worker's).
 interface ExtendableEvent extends Event {
@@ -51,16 +51,16 @@ async function keep(url: string, answer: Response): Promise<void> {
 
 const fetchAndKeep = async (url: string) => keep(url, await fetch(url));
 
-/** From the network, kept while the page already shows; what was kept when the network fails. */
+/** From the network, kept while the page already shows; what was kept when the network fails, else a page saying so
+ * (not the browser's error page). */
 async function page(event: FetchEvent): Promise<Response> {
   try {
     const answer = await fetch(event.request);
     event.waitUntil(keep(event.request.url, answer.clone()).catch(() => undefined));
     return answer;
-  } catch (offline) {
+  } catch {
     const kept = await caches.match(pageKey(event.request.url));
-    if (kept) return kept;
-    throw offline;
+    return kept ?? new Response(OFFLINE_PAGE, { status: 503, headers: { "content-type": "text/html; charset=utf-8" } });
   }
 }
 
