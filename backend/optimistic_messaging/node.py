@@ -142,9 +142,9 @@ class Node:
             (confirmed.chat_id, "chat:confirmed", confirmed.event(), itemized)
         ]
         opted = {sid for sid in self.hub.in_chat(confirmed.chat_id) if sid not in itemized}
-        for m in item.messages:
+        for m in item.messages:  # the same skip set for each, unless members added later are among them
             events += (
-                (chat_id, event, data, {*skip, *opted})
+                (chat_id, event, data, opted.union(skip) if skip else opted)
                 for chat_id, event, data, skip in self._message(m, "message:update")
             )
         return events
