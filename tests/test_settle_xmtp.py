@@ -141,6 +141,20 @@ def test_in_one_chat_each_socket_gets_the_confirmation_in_the_form_it_asked_for(
     revs_in_order(contract)
 
 
+def test_a_member_added_later_gets_the_confirmation_of_no_message_before_it(make_server, dm, peers):
+    server = make_server({"RECONCILE_INTERVAL_S": "0.1", "XMTP_GRACE_S": "3"})  # carol joins within the grace
+    a, chat, sender, listener = dm(server)
+    before = sender.send(chat["id"], "before carol")["message"]
+    carol = Wallet().sign_in(server)
+    assert server.post(f"/api/chats/{chat['id']}/members", {"members": [carol.address]}, a.token).ok
+    c = peers(server, carol)
+    c.join(chat["id"])
+    after = sender.send(chat["id"], "after carol")["message"]
+    listener.settled(before["id"])
+    assert c.settled(after["id"])["source"] == "fallback"
+    assert [u["id"] for u in c.received("message:update")] == [after["id"]], "nothing from before it was added"
+
+
 def test_features_that_are_not_a_list_of_names_are_refused(attesting):
     a = Wallet().sign_in(attesting)
     assert refusal(attesting, a.token, features="chat:confirmed") == {"message": "invalid"}
