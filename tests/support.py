@@ -243,14 +243,18 @@ def confirmed_by(message: dict[str, Any], event: dict[str, Any]) -> dict[str, An
 class Peer:
     """A real Socket.IO client over websocket that records every server event for the test to await, in arrival order."""
 
-    def __init__(self, server: Server, token: str | None, origin: str | None = None) -> None:
+    def __init__(self, server: Server, token: str | None, origin: str | None = None,
+                 features: tuple[str, ...] = ()) -> None:
+        """A client of the shared contract alone, unless it opts into `features` (docs/protocol.md's extensions,
+        e.g. "chat:confirmed") as our web app does."""
         # A bot sends no Origin header; a browser sends its page's origin.
         ws_options = {"suppress_origin": True} if origin is None else {"origin": origin}
         self.sio = _InOrderClient(reconnection=False, websocket_extra_options=ws_options)
         self.events: list[tuple[str, Any]] = []
         self._cond = threading.Condition()
         self.sio.on("*", self._record)
-        self.sio.connect(server.url, auth={"token": token} if token is not None else None,
+        auth = {"token": token, **({"features": list(features)} if features else {})}
+        self.sio.connect(server.url, auth=auth if token is not None else None,
                          transports=["websocket"], wait_timeout=TIMEOUT)
 
     def _record(self, event: str, data: Any = None) -> None:
@@ -318,14 +322,14 @@ class Peer:
         self.sio.disconnect()
 
 
-def refusal(server: Server, token: str | None, origin: str | None = None) -> Any:
+def refusal(server: Server, token: str | None, origin: str | None = None, **auth: Any) -> Any:
     """Connect and expect to be refused; returns the `connect_error` payload the server sent."""
     ws_options = {"suppress_origin": True} if origin is None else {"origin": origin}
     sio = socketio.Client(reconnection=False, websocket_extra_options=ws_options)
     errors: list[Any] = []
     sio.on("connect_error", errors.append)
     try:
-        sio.connect(server.url, auth={"token": token} if token is not None else None,
+        sio.connect(server.url, auth={"token": token, **auth} if token is not None else None,
                     transports=["websocket"], wait_timeout=TIMEOUT)
     except (socketio.exceptions.ConnectionError, ValueError) as exc:  # ValueError: closed before the open packet
         return errors[0] if errors else str(exc) or type(exc).__name__

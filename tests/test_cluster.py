@@ -256,11 +256,14 @@ def test_each_message_is_settled_once_by_one_node(clusters, peers):
     c = clusters(3, XMTP_GRACE_S="1")
     alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
     chat = new_chat(c[0], alice, bob)
-    watcher = peers(c[2], bob)
+    watcher = peers(c[2], bob, features=("chat:confirmed",))
     watcher.join(chat["id"])
+    plain = peers(c[1], bob)  # a client of the contract alone, on another node
+    plain.join(chat["id"])
     sent = [peers(c[i % 3], alice).send(chat["id"], f"m{i}")["message"] for i in range(6)]
     for m in sent:
         assert watcher.settled(m["id"])["status"] == "confirmed"
+        assert plain.wait("message:update", lambda u, m=m: u["id"] == m["id"])["source"] == "fallback"
     leaders = [n for n in c.nodes if n.get("/api/health").json()["reconciler"]["leader"]]
     assert len(leaders) == 1
     last = peers(c[0], alice).send(chat["id"], "marker")["message"]  # settled after every other one
@@ -274,6 +277,10 @@ def test_each_message_is_settled_once_by_one_node(clusters, peers):
         stored = c[m["seq"] % 3].get(page, alice.token).json()["messages"][0]
         assert (stored["status"], stored["source"]) == ("confirmed", "fallback")
         assert any(lo <= stored["rev"] <= hi for lo, hi in runs)
+    plain.settled(last["id"])
+    assert not plain.received("chat:confirmed")
+    assert sorted(u["rev"] for u in plain.received("message:update")) == sorted(
+        rev for lo, hi in runs for rev in range(lo, hi + 1)), "each confirmed message once, at its rev"
 
 
 def test_the_reconciler_moves_to_another_node_when_its_node_dies(clusters, peers):

@@ -9,7 +9,7 @@ import pytest
 
 from optimistic_messaging.verifiers.xmtp import encoded_text, xmtp_message_id
 
-from support import Server, Wallet, new_chat, wait_until
+from support import Server, Wallet, new_chat, refusal, wait_until
 from xmtp_gateway import Gateway
 
 
@@ -57,11 +57,12 @@ def gated(tmp_path_factory, gateway) -> Iterator[Server]:
 
 @pytest.fixture
 def dm(peers):
-    """Two signed-in wallets in a chat registered under a fresh XMTP conversation id, the second listening."""
-    def make(server: Server):
+    """Two signed-in wallets in a chat registered under a fresh XMTP conversation id, the second listening (a client
+    of the contract alone unless given `features`)."""
+    def make(server: Server, features: tuple[str, ...] = ()):
         a, b = Wallet().sign_in(server), Wallet().sign_in(server)
         chat = new_chat(server, a, b, chat_id=group_id())
-        listener = peers(server, b)
+        listener = peers(server, b, features=features)
         listener.join(chat["id"])
         return a, chat, peers(server, a), listener
     return make
@@ -87,7 +88,7 @@ def test_message_without_tx_or_attestation_is_confirmed_by_the_fallback_after_th
 
 
 def test_a_chats_plain_messages_are_confirmed_by_chat_events_and_catch_up_gives_each_its_state(attesting, dm, peers):
-    a, chat, sender, listener = dm(attesting)
+    a, chat, sender, listener = dm(attesting, features=("chat:confirmed",))
     since = listener.join(chat["id"])["chat"]["rev"]
     sent = [sender.send(chat["id"], f"m{i}")["message"] for i in range(20)]
     folded = [listener.settled(m["id"]) for m in sent]
@@ -104,6 +105,59 @@ def test_a_chats_plain_messages_are_confirmed_by_chat_events_and_catch_up_gives_
         event = next(e for e in events if e["first_rev"] <= stored["rev"] <= e["rev"])
         assert (stored["status"], stored["source"], stored["updated_at"]) == ("confirmed", "fallback", event["updated_at"])
         assert {**client, "rev": stored["rev"]} == stored, "the client's rule gives the stored state"
+
+
+def revs_in_order(peer) -> list[int]:
+    """The revs of a socket's message events, as they came: each chat's events come in rev order."""
+    revs = [data["rev"] for name, data in peer.events if name in ("message", "message:update")]
+    assert revs == sorted(revs), revs
+    return revs
+
+
+def test_a_client_of_the_contract_alone_gets_a_message_update_for_each_plain_message_confirmed(attesting, dm):
+    _, chat, sender, listener = dm(attesting)
+    sent = [sender.send(chat["id"], f"m{i}")["message"] for i in range(8)]
+    updates = [listener.wait("message:update", lambda u, m=m: u["id"] == m["id"]) for m in sent]
+    assert [(u["status"], u["source"], u["body"]) for u in updates] == [("confirmed", "fallback", m["body"]) for m in sent]
+    marker = sender.send(chat["id"], "after")["message"]  # comes after every confirmation before it
+    listener.wait("message", lambda m: m["id"] == marker["id"])
+    assert listener.received("chat:confirmed") == [], "an extension it did not ask for"
+    assert len(listener.received("message:update")) == len(sent), "one each"
+    revs_in_order(listener)
+
+
+def test_in_one_chat_each_socket_gets_the_confirmation_in_the_form_it_asked_for(attesting, dm, peers):
+    a, chat, sender, contract = dm(attesting)
+    opted = peers(attesting, a, features=("chat:confirmed", "some:future-extension"))  # an unknown one is ignored
+    opted.join(chat["id"])
+    sent = [sender.send(chat["id"], f"m{i}")["message"] for i in range(8)]
+    assert [opted.settled(m["id"])["source"] for m in sent] == ["fallback"] * len(sent)
+    assert [contract.settled(m["id"])["source"] for m in sent] == ["fallback"] * len(sent)
+    assert not [u for u in opted.received("message:update") if u["chat_id"] == chat["id"]], "none per message"
+    assert contract.received("chat:confirmed") == []
+    events = opted.received("chat:confirmed")
+    covered = {rev for e in events for rev in range(e["first_rev"], e["rev"] + 1)}
+    assert sorted(u["rev"] for u in contract.received("message:update")) == sorted(covered), "the same revs"
+    revs_in_order(contract)
+
+
+def test_a_member_added_later_gets_the_confirmation_of_no_message_before_it(make_server, dm, peers):
+    server = make_server({"RECONCILE_INTERVAL_S": "0.1", "XMTP_GRACE_S": "3"})  # carol joins within the grace
+    a, chat, sender, listener = dm(server)
+    before = sender.send(chat["id"], "before carol")["message"]
+    carol = Wallet().sign_in(server)
+    assert server.post(f"/api/chats/{chat['id']}/members", {"members": [carol.address]}, a.token).ok
+    c = peers(server, carol)
+    c.join(chat["id"])
+    after = sender.send(chat["id"], "after carol")["message"]
+    listener.settled(before["id"])
+    assert c.settled(after["id"])["source"] == "fallback"
+    assert [u["id"] for u in c.received("message:update")] == [after["id"]], "nothing from before it was added"
+
+
+def test_features_that_are_not_a_list_of_names_are_refused(attesting):
+    a = Wallet().sign_in(attesting)
+    assert refusal(attesting, a.token, features="chat:confirmed") == {"message": "invalid"}
 
 
 def test_a_message_still_provisional_at_a_restart_is_settled_after_it(make_server, peers):

@@ -12,13 +12,15 @@ from .quota import SocketQuota
 
 @dataclass(eq=False)
 class Connection:
-    """One authenticated socket: whose it is, until when its token holds, its session (what a sign-out ends), which
-    chats it joined, and whether it was closed (a join still under way then undoes itself)."""
+    """One authenticated socket: whose it is, until when its token holds, its session (what a sign-out ends), the
+    protocol extensions it opted into at connect, which chats it joined, and whether it was closed (a join still under
+    way then undoes itself)."""
 
     sid: str
     address: str
     expires_at: int
     session: str
+    features: frozenset[str] = frozenset()
     chats: set[str] = field(default_factory=set)
     closed: bool = False
 
@@ -36,10 +38,12 @@ class Connections:
     def __len__(self) -> int:
         return len(self._by_sid)
 
-    def open(self, sid: str, address: str, expires_at: int, session: str) -> Connection:
+    def open(
+        self, sid: str, address: str, expires_at: int, session: str, features: frozenset[str] = frozenset()
+    ) -> Connection:
         if not self.quota.acquire(address):
             raise ApiError("rate_limited", f"this address already holds {self.quota.limit} sockets")
-        conn = self._by_sid[sid] = Connection(sid, address, expires_at, session)
+        conn = self._by_sid[sid] = Connection(sid, address, expires_at, session, features)
         self._by_address.setdefault(address, {})[sid] = conn
         self._by_session.setdefault(session, {})[sid] = conn
         heapq.heappush(self._expiry, (expires_at, sid))

@@ -1,7 +1,9 @@
 """Delivery to this node's sockets in order: for each chat a socket here follows, every change in rev order, none
 twice and none missing. The broker's announcements are a hint: a rev that comes before the ones below it waits, and
 the gap is filled from the store (after a moment, in case the missing notification is only on its way). A chat's
-confirmation by the clock is one item for its run of revs; a fill delivers the messages it changed one by one."""
+confirmation by the clock is one item for its run of revs; a fill delivers the messages it changed one by one. Where a
+socket here takes confirmations message by message (it did not opt into `chat:confirmed`), the confirmed messages
+are read from the store before the confirmation goes out, and the chat's later revs wait for them."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 import gevent
 
 from .errors import ApiError
-from .models import Chat
+from .models import Chat, Message
 from .positions import StreamPosition
 from .store import ChatChanged, Commit, Confirmed, Store, Stored
 
@@ -21,6 +23,18 @@ log = logging.getLogger(__name__)
 GAP_WAIT_S = 0.05  # a gap is given this long to close by itself before the store is asked
 RETRY_S = 1.0  # a fill the store could not answer is tried again after this
 FILL_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Itemized:
+    """A confirmation by the clock with the messages it confirmed still at its revs (read from the store), for the
+    sockets that take it message by message."""
+
+    confirmed: Confirmed
+    messages: tuple[Message, ...]
+
+
+Delivered = Stored | Confirmed | Itemized
 
 
 @dataclass
@@ -38,12 +52,17 @@ class _Served:
 
 class Fanout:
     def __init__(
-        self, store: Store, deliver: Callable[[list[Stored | Confirmed]], None], chat_changed: Callable[[Chat], None]
+        self,
+        store: Store,
+        deliver: Callable[[list[Delivered]], None],
+        chat_changed: Callable[[Chat], None],
+        itemized: Callable[[str], bool],
     ) -> None:
         self.store = store
         # to the chat's sockets here: new messages as `message`, the rest as `message:update`, `chat:confirmed`
         self.deliver = deliver
         self.chat_changed = chat_changed  # its members changed: tell its sockets, unsubscribe the removed
+        self.itemized = itemized  # whether a socket here following the chat takes confirmations message by message
         self.served: dict[str, _Served] = {}
 
     def serve(self, chat_id: str) -> None:
@@ -113,7 +132,7 @@ class Fanout:
                 else:  # no read: this may run in the store's writer, which must never wait on one
                     _note_starts(state.late, change)
                 self.chat_changed(change.chat)
-        out: list[Stored | Confirmed] = []
+        out: list[Delivered] = []
         for stored in commit.messages:
             state = self.served.get(stored.message.chat_id)
             if state is not None:
@@ -147,14 +166,22 @@ class Fanout:
             if rev > state.position.rev:
                 self._fill_soon(chat_id, state, 0)
 
-    def _ready(self, chat_id: str, state: _Served) -> list[Stored | Confirmed]:
-        """What can go out now: held revs that follow the last delivered one. A gap left behind gets filled."""
+    def _ready(self, chat_id: str, state: _Served) -> list[Delivered]:
+        """What can go out now: held revs that follow the last delivered one. A gap left behind gets filled. With a
+        confirmation among them and a socket here that takes it message by message, nothing goes out until its
+        messages are read (then all of it, in order)."""
         if not state.position.known or state.filling:
             return []
-        out = state.position.advance()
+        out: list[Delivered] = list(state.position.advance())
         for stored in out:
             if isinstance(stored, Stored) and stored.new:
                 state.seq = stored.message.seq
+        if any(isinstance(item, Confirmed) for item in out) and self.itemized(chat_id):
+            state.filling = True
+            if state.filler is not None:  # a gap's fill waits for this; its chat is checked again after
+                state.filler.kill(block=False)
+            state.filler = gevent.spawn(self._itemize, chat_id, state, out)
+            return []
         if state.position.gap:
             self._fill_soon(chat_id, state, GAP_WAIT_S)
         elif state.filler is not None:  # the gap closed by itself before its fill began
@@ -166,6 +193,22 @@ class Fanout:
         out = self._ready(chat_id, state)
         if out:
             self.deliver(out)
+
+    def _itemize(self, chat_id: str, state: _Served, out: list[Delivered]) -> None:
+        """Read the messages of `out`'s confirmations, then deliver `out` with them and go on with the chat."""
+        try:
+            ready: list[Delivered] = [
+                _itemized(self.store, item) if isinstance(item, Confirmed) else item for item in out
+            ]
+        except ApiError as exc:
+            log.warning("could not read the messages confirmed in %s yet: %s", chat_id, exc)
+            state.filler = gevent.spawn_later(RETRY_S, self._itemize, chat_id, state, out)
+            return
+        state.filling = False
+        state.filler = None
+        if self.served.get(chat_id) is state:
+            self.deliver(ready)
+            self._flush(chat_id, state)
 
     def _fill_soon(self, chat_id: str, state: _Served, after_s: float) -> None:
         if state.filler is None:
@@ -180,7 +223,7 @@ class Fanout:
                 if self.served.get(chat_id) is not state or not changes:
                     break
                 new = sorted((m for m in changes if m.seq > state.seq), key=lambda m: m.seq)
-                out: list[Stored | Confirmed] = [Stored(m, True) for m in new]
+                out: list[Delivered] = [Stored(m, True) for m in new]
                 out += [Stored(m, False) for m in changes if m.seq <= state.seq]
                 state.position.reach(max(m.rev for m in changes))
                 state.seq = new[-1].seq if new else state.seq
@@ -196,6 +239,20 @@ class Fanout:
         state.filler = None
         if self.served.get(chat_id) is state:
             self._flush(chat_id, state)
+
+
+def _itemized(store: Store, confirmed: Confirmed) -> Itemized:
+    """The confirmation with its messages that are still at its revs, in rev order (one changed again since comes at
+    its later rev, as its own change)."""
+    messages: list[Message] = []
+    since = confirmed.first_rev - 1
+    while since < confirmed.rev:
+        changes, more = store.changes(confirmed.chat_id, since, min(FILL_PAGE, confirmed.rev - since))
+        messages += (m for m in changes if m.rev <= confirmed.rev)
+        if not changes or not more:
+            break
+        since = changes[-1].rev
+    return Itemized(confirmed, tuple(messages))
 
 
 def _note_starts(late: dict[str, int], change: ChatChanged) -> None:

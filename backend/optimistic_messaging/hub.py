@@ -16,6 +16,12 @@ def chat_room(chat_id: str) -> str:
     return "chat:" + chat_id
 
 
+def itemized_room(chat_id: str) -> str:
+    """The chat's sockets that did not opt into `chat:confirmed`: they take the clock's confirmations message by
+    message, as `message:update` (the contract's form)."""
+    return "item:" + chat_id
+
+
 def address_room(address: str) -> str:
     """Every signed-in socket of an address is in its room: its feed of all its chats (issue 16)."""
     return "addr:" + address
@@ -40,6 +46,14 @@ class Hub:
     def chat_empty(self, chat_id: str) -> bool:
         """Whether no socket of this node follows the chat (O(1), unlike `in_chat`)."""
         return wire.room_empty(self.sio, chat_room(chat_id))
+
+    def itemized(self, chat_id: str) -> list[str]:
+        """The sids of this node's sockets following the chat that take its confirmations message by message."""
+        return wire.in_room(self.sio, itemized_room(chat_id))
+
+    def any_itemized(self, chat_id: str) -> bool:
+        """Whether a socket here following the chat takes its confirmations message by message (O(1))."""
+        return not wire.room_empty(self.sio, itemized_room(chat_id))
 
     def to_chat(self, chat_id: str, event: str, data: Any, skip: Collection[str] = ()) -> None:
         wire.broadcast(self.sio, chat_room(chat_id), event, data, skip)

@@ -85,10 +85,11 @@ class Handlers(socketio.Namespace):
 
     def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         s = self.s
-        token = auth.get("token") if isinstance(auth, dict) else None
+        auth = auth if isinstance(auth, dict) else {}
         try:
-            identity = s.auth.identify(token)
-            conn = s.connections.open(sid, identity.address, identity.expires_at, identity.session)
+            identity = s.auth.identify(auth.get("token"))
+            features = v.features(auth)
+            conn = s.connections.open(sid, identity.address, identity.expires_at, identity.session, features)
             if identity.session in s.auth.revocations:  # signed out while the socket quota was being counted
                 s.connections.close(sid)
                 raise ApiError("unauthorized", "this session was signed out: sign in again")

@@ -31,7 +31,7 @@ from .coalesce import Windows
 from .connections import Connection
 from .errors import ApiError
 from .expiry import ExpirySweeper
-from .fanout import Fanout
+from .fanout import Delivered, Fanout, Itemized
 from .farcaster.sender import FarcasterSender
 from .hub import Hub
 from .late import unseen
@@ -39,7 +39,7 @@ from .models import Chat, Message, PositionMoved, seen_from
 from .notify.pusher import Pusher
 from .notify.webpush import WebPush
 from .services import Services
-from .store import Commit, Confirmed, Stored
+from .store import Commit, Confirmed
 from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Node:
         self.backends = backends
         self.greenlets = Group()  # everything this node spawns: its loops and the sign-outs being carried out
         self.hub = Hub(sio)
-        self.fanout = Fanout(s.store, self.deliver, self.chat_changed)
+        self.fanout = Fanout(s.store, self.deliver, self.chat_changed, self.hub.any_itemized)
         self.subscriptions = Subscriptions(
             self.hub, s.connections, s.presence, s.signals, self.fanout, self.greenlets.spawn, s.store
         )
@@ -115,21 +115,39 @@ class Node:
         self.fanout.close()
         self.backends.close()
 
-    def deliver(self, stored: list[Stored | Confirmed]) -> None:
+    def deliver(self, stored: list[Delivered]) -> None:
         """Each batch goes out in order: every socket sees its chats' messages in seq order. A confirmation by the
-        clock is one small event to the chat (a member added later applies it to no message it does not hold)."""
+        clock is one small event to the chat's sockets that opted into `chat:confirmed` (a member added later applies
+        it to no message it does not hold); the others get its messages one by one (the fan-out read them)."""
         events: list[tuple[str, str, Any, Collection[str]]] = []
         for item in stored:
-            if isinstance(item, Confirmed):
+            if isinstance(item, Confirmed):  # no socket here takes it message by message
                 events.append((item.chat_id, "chat:confirmed", item.event(), ()))
-                continue
-            m, event = item.message, "message" if item.new else "message:update"
-            late = self.fanout.late(m.chat_id)
-            if late:
-                events += self._as_seen(m, event, late)
+            elif isinstance(item, Itemized):
+                events += self._itemized(item)
             else:
-                events.append((m.chat_id, event, m, ()))
+                events += self._message(item.message, "message" if item.new else "message:update")
         self.hub.to_chats(events)
+
+    def _message(self, m: Message, event: str) -> list[tuple[str, str, Any, Collection[str]]]:
+        """One message to the chat's sockets, as each may see it."""
+        late = self.fanout.late(m.chat_id)
+        return self._as_seen(m, event, late) if late else [(m.chat_id, event, m, ())]
+
+    def _itemized(self, item: Itemized) -> list[tuple[str, str, Any, Collection[str]]]:
+        """`chat:confirmed` to the sockets that opted into it, and each confirmed message to the others."""
+        confirmed = item.confirmed
+        itemized = set(self.hub.itemized(confirmed.chat_id))
+        events: list[tuple[str, str, Any, Collection[str]]] = [
+            (confirmed.chat_id, "chat:confirmed", confirmed.event(), itemized)
+        ]
+        opted = {sid for sid in self.hub.in_chat(confirmed.chat_id) if sid not in itemized}
+        for m in item.messages:  # the same skip set for each, unless members added later are among them
+            events += (
+                (chat_id, event, data, opted.union(skip) if skip else opted)
+                for chat_id, event, data, skip in self._message(m, "message:update")
+            )
+        return events
 
     def chat_changed(self, chat: Chat) -> None:
         """Every socket following the chat hears of it (a removed one last); then those no longer members stop."""

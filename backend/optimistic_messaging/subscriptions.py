@@ -12,7 +12,7 @@ from typing import Any
 from .connections import Connection, Connections
 from .errors import ApiError
 from .fanout import Fanout
-from .hub import Hub, address_room, chat_room
+from .hub import Hub, address_room, chat_room, itemized_room
 from .late import unseen
 from .models import Chat, Message
 from .presence import Presence, Signals
@@ -130,6 +130,8 @@ class Subscriptions:
         if conn.closed:
             return False
         self.hub.enter(conn.sid, chat_room(chat_id))
+        if "chat:confirmed" not in conn.features:
+            self.hub.enter(conn.sid, itemized_room(chat_id))
         if (followed := self.followed.get(chat_id)) is not None:
             followed.watching.discard(conn.sid)  # it has the chat's own events now
         conn.chats.add(chat_id)
@@ -183,6 +185,7 @@ class Subscriptions:
         """A socket stops following a chat; the address goes offline with its last socket."""
         conn.chats.discard(chat_id)
         self.hub.leave(conn.sid, chat_room(chat_id))
+        self.hub.leave(conn.sid, itemized_room(chat_id))
         if chat_id in self.feeds.get(conn.address, ()) and not conn.closed:
             self.followed[chat_id].watching.add(conn.sid)  # a member still: back to following it by feed
         if self.hub.chat_empty(chat_id):

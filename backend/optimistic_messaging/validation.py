@@ -150,3 +150,15 @@ def settings(payload: dict[str, Any]) -> dict[str, bool]:
         if not isinstance(value, bool):
             raise ApiError("invalid", f"'{name}' must be true or false")
     return dict(payload)
+
+
+FEATURES = frozenset({"chat:confirmed"})  # the extensions a socket may opt into (docs/protocol.md)
+
+
+def features(auth: dict[str, Any]) -> frozenset[str]:
+    """The extensions a socket opts into in its connect `auth`: a list of names, unknown ones ignored (a client may
+    ask for more than this server has)."""
+    value = auth.get("features", [])
+    if not isinstance(value, list) or len(value) > 32 or not all(isinstance(name, str) for name in value):
+        raise ApiError("invalid", "'features' must be a list of at most 32 extension names")
+    return FEATURES.intersection(value)

@@ -40,7 +40,8 @@ async function pool(items, limit, fn) {
 /** Open one websocket-only client, wait for connect, join its chat; throws with the server's reason on failure. */
 async function connectOne(cfg, spec, index) {
   const opts = { transports: ["websocket"], forceNew: true, reconnection: false, timeout: 20000 };
-  if (spec.token) opts.auth = { token: spec.token };
+  // Ours, as our web app: its plain messages' confirmations come as one `chat:confirmed` per chat (docs/protocol.md).
+  if (spec.token) opts.auth = { token: spec.token, features: ["chat:confirmed"] };
   if (cfg.origin) opts.extraHeaders = { origin: cfg.origin };
   const socket = io(cfg.url, opts);
   await new Promise((resolve, reject) => {

@@ -232,7 +232,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
     expect(refresh).toHaveBeenCalledWith("token");
-    expect(h.socket.auths).toEqual([{ token: "token" }, { token: "renewed" }]);
+    expect(h.socket.auths).toEqual([{ token: "token", features: ["chat:confirmed"] }, { token: "renewed", features: ["chat:confirmed"] }]);
     expect(joins(h.socket)[1]).toEqual({ chat_id: CHAT, since_rev: 1 });
     expect(h.onAuthFailed).not.toHaveBeenCalled();
   });
@@ -259,7 +259,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
     expect(refresh).not.toHaveBeenCalled();
-    expect(h.socket.auths).toEqual([{ token: "token" }]);
+    expect(h.socket.auths).toEqual([{ token: "token", features: ["chat:confirmed"] }]);
   });
 
   it("does not reconnect with the expired token when no session can be had silently: it asks the user", async () => {
@@ -268,7 +268,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     h.socket.push("session:expired", { expires_at: Date.now(), reason: "expired" });
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(h.onAuthFailed).toHaveBeenCalledOnce());
-    expect(h.socket.auths).toEqual([{ token: "token" }]);
+    expect(h.socket.auths).toEqual([{ token: "token", features: ["chat:confirmed"] }]);
     expect(h.socket.connected).toBe(false);
   });
 
@@ -283,7 +283,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     h.connection.sessionChanged(session("signed-in-again"));
     expect(h.onAuthResumed).toHaveBeenCalledOnce(); // the "sign in again" notice goes
     await vi.waitFor(() => expect(h.sends()).toEqual(["kept"]));
-    expect(h.socket.auths.at(-1)).toEqual({ token: "signed-in-again" });
+    expect(h.socket.auths.at(-1)).toEqual({ token: "signed-in-again", features: ["chat:confirmed"] });
     expect(joins(h.socket).at(-1)).toEqual({ chat_id: CHAT, since_rev: 1 });
   });
 
@@ -294,7 +294,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
     expect(refresh).not.toHaveBeenCalled();
-    expect(h.socket.auths).toEqual([{ token: "token" }, { token: "token" }]);
+    expect(h.socket.auths).toEqual([{ token: "token", features: ["chat:confirmed"] }, { token: "token", features: ["chat:confirmed"] }]);
   });
 
   it("after a renewal, the old token's session:expired reconnects with the renewed token, asking nobody", async () => {
@@ -305,7 +305,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     h.socket.push("session:expired", { expires_at: Date.now(), reason: "expired" });
     h.socket.serverDisconnect();
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(2));
-    expect(h.socket.auths).toEqual([{ token: "token" }, { token: "renewed" }]);
+    expect(h.socket.auths).toEqual([{ token: "token", features: ["chat:confirmed"] }, { token: "renewed", features: ["chat:confirmed"] }]);
     expect(joins(h.socket)[1]).toEqual({ chat_id: CHAT, since_rev: 1 });
     expect(refresh).not.toHaveBeenCalled();
     expect(h.onAuthFailed).not.toHaveBeenCalled();
@@ -330,7 +330,7 @@ describe("ChatConnection after the server ends the session (session:expired)", (
     await vi.waitFor(() => expect(joins(h.socket)).toHaveLength(1));
     h.connection.sessionChanged(session("renewed"));
     h.reconnect();
-    expect(h.socket.auths.at(-1)).toEqual({ token: "renewed" });
+    expect(h.socket.auths.at(-1)).toEqual({ token: "renewed", features: ["chat:confirmed"] });
   });
 });
 

@@ -26,6 +26,8 @@ import {
 } from "./xmtp";
 
 const ACK_TIMEOUT_MS = 10_000;
+/** The server's protocol extensions this client takes (docs/protocol.md): plain messages confirmed per chat. */
+export const SOCKET_FEATURES = ["chat:confirmed"];
 /** After the server refused the connection for another reason than the token (too many sockets for this address),
  * which socket.io-client does not retry by itself: try again this much later. */
 export const REFUSED_RETRY_MS = 5000;
@@ -261,7 +263,7 @@ export class ChatConnection {
       // Read at every (re)connect, so a renewed token is the one used.
       auth: (give) => {
         this.connectedWith = this.token;
-        give({ token: this.token });
+        give({ token: this.token, features: SOCKET_FEATURES });
       },
       // Come back quickly after an outage: the outbox is waiting.
       reconnectionDelay: 500,
