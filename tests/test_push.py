@@ -293,6 +293,28 @@ def test_a_hanging_push_service_does_not_delay_a_sends_ack(pushing, peers):
     assert service.next().payload["preview"] == "first"
 
 
+def test_a_hanging_push_service_holds_up_no_other_hosts_pushes(pushing, peers):
+    srv, hanging = pushing(NOTIFY_ALLOW_HOSTS="127.0.0.1,127.0.0.2")
+    healthy = PushService(hanging.server_key, host="127.0.0.2")
+    try:
+        alice, bob, carol = (Wallet().sign_in(srv) for _ in range(3))
+        chat, other = new_chat(srv, alice, bob), new_chat(srv, alice, carol)
+        for _ in range(10):
+            subscribed(srv, hanging, bob)
+        to_carol = subscribed(srv, healthy, carol)
+        hanging.open.clear()
+        sender = peers(srv, alice)
+        for n in range(4):  # 40 pushes into the hanging service: more than were ever in flight at once to all hosts
+            sender.send(chat["id"], f"held {n}")
+        for _ in range(8):
+            hanging.held.get(timeout=10)
+        sent = sender.send(other["id"], "to a healthy host")["message"]
+        push = healthy.next()
+        assert (push.id, push.payload["message_id"]) == (to_carol, sent["id"]) and not hanging.open.is_set()
+    finally:
+        healthy.close()
+
+
 def test_pushes_within_push_coalesce_s_come_as_one_naming_the_latest_and_counting_them(pushing, peers):
     srv, service = pushing(coalesce_s="2")
     alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)

@@ -1,7 +1,8 @@
 """Notifications in the background: committed messages and settled payments go into a bounded queue (full: dropped and
 counted), a worker decides who is told and offers each to its coalescing window (per Web Push subscription, chat and
-kind; per Farcaster token), and a pool of senders sends, retrying what a push service asks to be retried. Nothing here
-runs on a send's path, so a push service that hangs delays no ack."""
+kind; per Farcaster token), and each request goes out in its host's lane (lanes.py), retrying what a push service asks
+to be retried. Nothing here runs on a send's path, so a push service that hangs delays no ack; and it holds only its
+own lane, so it delays no other host's pushes."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import gevent
 import orjson
-from gevent.pool import Group, Pool
+from gevent.pool import Group
 from gevent.queue import Full, Queue
 
 from ..coalesce import Windows
@@ -23,13 +25,13 @@ from ..presence import Presence
 from ..stats import METER
 from ..store import Commit, Store
 from .decide import preview, recipients
+from .lanes import Lanes
 from .subscriptions import PushSubscription
 from .webpush import WebPush
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
-SENDERS = 32  # pushes in flight at once: a hanging push service holds at most these
 ATTEMPTS = 5
 BACKOFF_S = 1.0  # doubled each retry, unless the push service says how long (Retry-After)
 MAX_WAIT_S = 300.0
@@ -91,7 +93,7 @@ class Pusher:
         self.store, self.presence, self.windows, self.coalesce_s = store, presence, windows, coalesce_s
         self.webpush, self.farcaster = webpush, farcaster
         self.queue: Queue[Event] = Queue(QUEUE_SIZE)
-        self.senders = Pool(SENDERS)
+        self.lanes = Lanes()
         self.timers = Group()
         self.flushing: set[str] = set()  # windows this node will take at their end
 
@@ -117,7 +119,7 @@ class Pusher:
 
     def close(self) -> None:
         self.timers.kill()
-        self.senders.kill()
+        self.lanes.kill()
 
     def decide(self, event: Event) -> None:
         """One read for the members who can be reached (presence asked only when there are some); each recipient's
@@ -186,7 +188,7 @@ class Pusher:
     # -- Web Push ---------------------------------------------------------------------------------------------------
 
     def _push_now(self, subscription: PushSubscription, previews: bool, event: Event) -> Callable[[], None]:
-        return lambda: self.senders.spawn(self.push, subscription, web_payload([event], previews), event.message)
+        return lambda: self._send_push(subscription, web_payload([event], previews), event.message)
 
     def _push_later(self, kind: str, chat_id: str, endpoint: str, live: list[Event]) -> None:
         """To the subscription as it is now, if its address is still a member (and, of a payment, still its payee)."""
@@ -196,7 +198,11 @@ class Pusher:
                 continue
             for subscription in recipient.subscriptions:
                 if subscription.endpoint == endpoint:
-                    self.senders.spawn(self.push, subscription, web_payload(live, recipient.previews), latest)
+                    self._send_push(subscription, web_payload(live, recipient.previews), latest)
+
+    def _send_push(self, subscription: PushSubscription, payload: bytes, latest: Message) -> None:
+        if not self.lanes.run(subscription.endpoint, partial(self.push, subscription, payload, latest)):
+            METER.pushes.add("dropped")
 
     def push(self, subscription: PushSubscription, payload: bytes, latest: Message) -> None:
         """Send one push, retrying 429/5xx and network faults with backoff; 404/410 end the subscription."""
@@ -234,7 +240,7 @@ class Pusher:
     # -- Farcaster --------------------------------------------------------------------------------------------------
 
     def _notify_now(self, key: str, token: FarcasterToken, previews: bool, event: Event) -> Callable[[], None]:
-        return lambda: self.senders.spawn(self.notify, token, notice([event], previews), key, (event.item,))
+        return lambda: self._send_notice(token, notice([event], previews), key, (event.item,))
 
     def _notify_later(self, key: str, address: str, fid: int, app_key: str, live: list[Event], items: Items) -> None:
         """To the client's token as it is now (none: it turned notifications off since), of the chats the address is
@@ -244,7 +250,11 @@ class Pusher:
         live = [e for e in live if member[e.message.chat_id]]
         if tokens and live:
             previews = self.store.settings(address).push_previews
-            self.senders.spawn(self.notify, tokens[0], notice(live, previews), key, items)
+            self._send_notice(tokens[0], notice(live, previews), key, items)
+
+    def _send_notice(self, token: FarcasterToken, sent: Notice, key: str, items: Items) -> None:
+        if not self.lanes.run(token.url, partial(self.notify, token, sent, key, items)):
+            METER.farcaster.add("dropped")
 
     def notify(self, token: FarcasterToken, sent: Notice, key: str, items: Items) -> None:
         """One notification within the token's day (100); one the client refused for its rate waits for the next
