@@ -1,8 +1,8 @@
-"""Notifications in the background: committed messages and settled payments go into a bounded queue (full: dropped and
-counted), a worker decides who is told and offers each to its coalescing window (per Web Push subscription, chat and
-kind; per Farcaster token), and each request goes out in its host's lane (lanes.py), retrying what a push service asks
-to be retried. Nothing here runs on a send's path, so a push service that hangs delays no ack; and it holds only its
-own lane, so it delays no other host's pushes."""
+"""Notifications in the background: each commit goes into a bounded queue as it is (full: dropped and counted), a worker
+takes whatever waits, reads each chat's reachable members once for it, decides who is told and offers each event to its
+coalescing window (per Web Push subscription, chat and kind; per Farcaster token), and each request goes out in its
+host's lane (lanes.py), retrying what a push service asks to be retried. Nothing here runs on a send's path, so a push
+service that hangs delays no ack; and it holds only its own lane, so it delays no other host's pushes."""
 
 from __future__ import annotations
 
@@ -26,12 +26,13 @@ from ..stats import METER
 from ..store import Commit, Store
 from .decide import preview, recipients
 from .lanes import Lanes
-from .subscriptions import PushSubscription
+from .subscriptions import PushSubscription, Reachable
 from .webpush import WebPush
 
 log = logging.getLogger(__name__)
 
-QUEUE_SIZE = 10_000
+QUEUE_SIZE = 10_000  # commits waiting for their pushes to be decided
+BATCH = 500  # commits decided together, one read of each chat's reachable members for all of them
 ATTEMPTS = 5
 BACKOFF_S = 1.0  # doubled each retry, unless the push service says how long (Retry-After)
 MAX_WAIT_S = 300.0
@@ -61,10 +62,12 @@ class Event:
 
 
 def events(commit: Commit) -> list[Event]:
-    """The commit's new messages, and the payments it settled."""
+    """The commit's new messages, and the payments it settled (a deleted one is not notified)."""
     found = []
     for stored in commit.messages:
         m = stored.message
+        if m.deleted:
+            continue
         if stored.new:
             found.append(Event(MESSAGE, m))
         elif stored.settled and m.tx is not None:
@@ -92,40 +95,55 @@ class Pusher:
     ) -> None:
         self.store, self.presence, self.windows, self.coalesce_s = store, presence, windows, coalesce_s
         self.webpush, self.farcaster = webpush, farcaster
-        self.queue: Queue[Event] = Queue(QUEUE_SIZE)
+        self.queue: Queue[Commit] = Queue(QUEUE_SIZE)
         self.lanes = Lanes()
         self.timers = Group()
         self.flushing: set[str] = set()  # windows this node will take at their end
 
     def committed(self, commit: Commit) -> None:
-        """Store listener: queue each event, never waiting (a full queue drops it, counted)."""
-        for event in events(commit):
-            if event.message.deleted:
-                continue
-            try:
-                self.queue.put_nowait(event)
-                METER.push_queued += 1
-            except Full:
-                METER.pushes.add("dropped")
+        """Store listener, in the store's writer before the commit's frames leave: the commit itself is the queue's
+        entry (nothing else made, nothing looked at but its size); a full queue drops it, counted."""
+        if not commit.messages:
+            return
+        try:
+            self.queue.put_nowait(commit)
+            METER.push_queued += len(commit.messages)
+        except Full:
+            METER.pushes.add("dropped", len(commit.messages))
 
     def run(self) -> None:
-        """The worker: decide each queued event's pushes, one after another."""
-        for event in self.queue:
-            METER.push_queued -= 1
-            try:
-                self.decide(event)
-            except Exception:
-                log.exception("deciding the pushes of %s failed", event.message.id)
+        """The worker: take whatever commits wait (up to BATCH), after a turn of the loop so that the frames and acks
+        corked in the turn that woke it are written first; decide their events in order."""
+        while True:
+            batch = [self.queue.get()]
+            gevent.sleep(0)
+            while len(batch) < BATCH and self.queue.qsize():
+                batch.append(self.queue.get_nowait())
+            METER.push_queued -= sum(len(commit.messages) for commit in batch)
+            self.decide_all(batch)
+
+    def decide_all(self, batch: list[Commit]) -> None:
+        """Each chat's reachable members read once for the batch: when none are (the common case), nothing more."""
+        reachable: dict[str, list[Reachable]] = {}
+        for commit in batch:
+            for event in events(commit):
+                chat_id = event.message.chat_id
+                try:
+                    if chat_id not in reachable:
+                        reachable[chat_id] = self.store.reachable(chat_id)
+                    if reachable[chat_id]:
+                        self.decide(event, reachable[chat_id])
+                except Exception:
+                    log.exception("deciding the pushes of %s failed", event.message.id)
 
     def close(self) -> None:
         self.timers.kill()
         self.lanes.kill()
 
-    def decide(self, event: Event) -> None:
-        """One read for the members who can be reached (presence asked only when there are some); each recipient's
-        every subscription and token is offered the event. A payment goes to its payee only."""
+    def decide(self, event: Event, reachable: list[Reachable]) -> None:
+        """Of the chat's members who can be reached (presence asked only when there are some), each recipient's every
+        subscription and token is offered the event. A payment goes to its payee only."""
         m = event.message
-        reachable = self.store.reachable(m.chat_id)
         if event.kind == PAYMENT:
             reachable = [r for r in reachable if r.address.lower() == payee(m)]
         if not reachable:
