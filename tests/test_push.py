@@ -353,6 +353,26 @@ def test_a_message_deleted_inside_a_window_is_not_named_and_a_window_of_only_del
     assert service.pushes.empty()
 
 
+def test_after_a_window_whose_messages_were_all_deleted_the_next_message_is_pushed_at_once(pushing, peers):
+    srv, service = pushing(coalesce_s="2")
+    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
+    chat, other = new_chat(srv, alice, bob), new_chat(srv, alice, bob, chat_id=uuid.uuid4().hex)
+    subscribed(srv, service, bob)
+    sender = peers(srv, alice)
+    sender.send(chat["id"], "one")
+    assert service.next().payload["preview"] == "one"
+    two = sender.send(chat["id"], "two")["message"]
+    assert sender.call("delete", {"chat_id": chat["id"], "message_id": two["id"]})["ok"]
+    sender.send(other["id"], "elsewhere")  # its window ends after the one "two" was kept in
+    assert service.next().payload["preview"] == "elsewhere"
+    sender.send(other["id"], "elsewhere, later")
+    assert service.next().payload["preview"] == "elsewhere, later"  # so the window of "two" ended, sending nothing
+    three = sender.send(chat["id"], "three")["message"]
+    sender.send(chat["id"], "four")
+    pushed = service.next().payload
+    assert (pushed["message_id"], pushed["count"]) == (three["id"], 1)  # at once, not kept with "four"
+
+
 def test_a_settled_payment_is_pushed_to_its_payee_only_with_its_status_and_reason(pushing, peers, anvil: Anvil):
     srv, service = pushing(CHAIN_RPC_URL=anvil.url, RECONCILE_INTERVAL_S="0.1", TX_TIMEOUT_S="3")
     alice, bob, carol = anvil.wallet(1).sign_in(srv), anvil.wallet(2).sign_in(srv), Wallet().sign_in(srv)

@@ -187,10 +187,11 @@ class Pusher:
             return
         if not taken.items:
             return
-        self.later(key, window_s)  # the next window opened
         live = self._live(taken.items)
-        if not live:
+        if not live:  # all deleted: nothing was sent at this end, so the next event goes at once, as after silence
+            self.windows.close(key)
             return
+        self.later(key, window_s)  # the next window opened
         if kind == "push":
             self._push_later(where[0], where[1], where[2], live)
         else:
