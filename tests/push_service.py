@@ -59,7 +59,7 @@ def verify_vapid(authorization: str, server_key: str, audience: str) -> None:
 
 
 class PushService:
-    def __init__(self, server_key: str) -> None:
+    def __init__(self, server_key: str, host: str = "127.0.0.1") -> None:
         self.server_key = server_key
         self.keys: dict[str, tuple[ec.EllipticCurvePrivateKey, bytes]] = {}
         self.pushes: queue.Queue[Push] = queue.Queue()
@@ -92,8 +92,8 @@ class PushService:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_port}"
+        self.http = ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.http.server_port}"
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
     def subscribe(self) -> tuple[str, dict[str, Any]]:

@@ -292,6 +292,28 @@ def test_a_hanging_push_service_does_not_delay_a_sends_ack(pushing, peers):
     assert {service.next().payload["preview"] for _ in range(2)} == {"first", "second"}
 
 
+def test_a_hanging_push_service_holds_up_no_other_hosts_pushes(pushing, peers):
+    srv, hanging = pushing(NOTIFY_ALLOW_HOSTS="127.0.0.1,127.0.0.2")
+    healthy = PushService(hanging.server_key, host="127.0.0.2")
+    try:
+        alice, bob, carol = (Wallet().sign_in(srv) for _ in range(3))
+        chat, other = new_chat(srv, alice, bob), new_chat(srv, alice, carol)
+        for _ in range(10):
+            subscribed(srv, hanging, bob)
+        to_carol = subscribed(srv, healthy, carol)
+        hanging.open.clear()
+        sender = peers(srv, alice)
+        for n in range(4):  # 40 pushes into the hanging service: more than were ever in flight at once to all hosts
+            sender.send(chat["id"], f"held {n}")
+        for _ in range(8):
+            hanging.held.get(timeout=10)
+        sent = sender.send(other["id"], "to a healthy host")["message"]
+        push = healthy.next()
+        assert (push.id, push.payload["message_id"]) == (to_carol, sent["id"]) and not hanging.open.is_set()
+    finally:
+        healthy.close()
+
+
 def test_pushes_within_push_coalesce_s_come_as_one_naming_the_latest_and_counting_them(pushing, peers):
     srv, service = pushing(coalesce_s="2")
     alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
@@ -328,6 +350,26 @@ def test_a_message_deleted_inside_a_window_is_not_named_and_a_window_of_only_del
     delete(sender.send(chat["id"], "four")["message"])
     assert service.next().payload["message_id"] == later["id"]  # the window of "four" ended first, sending nothing
     assert service.pushes.empty()
+
+
+def test_after_a_window_whose_messages_were_all_deleted_the_next_message_is_pushed_at_once(pushing, peers):
+    srv, service = pushing(coalesce_s="2")
+    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
+    chat, other = new_chat(srv, alice, bob), new_chat(srv, alice, bob, chat_id=uuid.uuid4().hex)
+    subscribed(srv, service, bob)
+    sender = peers(srv, alice)
+    sender.send(chat["id"], "one")
+    assert service.next().payload["preview"] == "one"
+    two = sender.send(chat["id"], "two")["message"]
+    assert sender.call("delete", {"chat_id": chat["id"], "message_id": two["id"]})["ok"]
+    sender.send(other["id"], "elsewhere")  # its window ends after the one "two" was kept in
+    assert service.next().payload["preview"] == "elsewhere"
+    sender.send(other["id"], "elsewhere, later")
+    assert service.next().payload["preview"] == "elsewhere, later"  # so the window of "two" ended, sending nothing
+    three = sender.send(chat["id"], "three")["message"]
+    sender.send(chat["id"], "four")
+    pushed = service.next().payload
+    assert (pushed["message_id"], pushed["count"]) == (three["id"], 1)  # at once, not kept with "four"
 
 
 def test_a_settled_payment_is_pushed_to_its_payee_only_with_its_status_and_reason(pushing, peers, anvil: Anvil):

@@ -64,6 +64,19 @@ def test_kept_items_come_first_at_the_windows_end(kind):
     assert w.take(key, WINDOW_S).items == ("retried", "newer")
 
 
+def test_close_ends_an_empty_window_but_not_one_that_kept_something(kind):
+    w, key, kept = kind.windows, uuid.uuid4().hex, uuid.uuid4().hex
+    for k in (key, kept):
+        w.add(k, "a", WINDOW_S)
+    w.add(kept, "b", WINDOW_S)
+    w.close(key)
+    w.close(kept)
+    assert w.add(key, "c", WINDOW_S) is True  # closed: the next goes at once
+    assert w.add(kept, "c", WINDOW_S) is False
+    kind.wait(WINDOW_S)
+    assert w.take(kept, WINDOW_S).items == ("b", "c")
+
+
 def test_a_budget_is_spent_per_key_up_to_its_limit_then_renewed_after_its_period(kind):
     w, key = kind.windows, uuid.uuid4().hex
     assert [w.spend(key, 2, WINDOW_S) for _ in range(3)] == [True, True, False]

@@ -6,7 +6,7 @@ stopped by one part; this list is the one place that names them all:
 - the reconciler (`Reconciler.close`): XMTP look-ups (`pool`), a round's settlement writes (`writes`), health's count;
 - the fan-out (`Fanout.close`): one fill per served chat that found a gap;
 - sign-in by transaction (`Auth.close`): its poller, while look-ups wait;
-- notifications (`Pusher.close`): its senders and the timers that take each window at its end;
+- notifications (`Pusher.close`): its requests in their hosts' lanes and the timers that take each window at its end;
 - the backends (`Backends.close`): the store's writer (and PostgreSQL's prober), the broker's LISTEN and heartbeat, the
   election, Redis's heartbeat, sweep and probe (while its breaker is open), the signals' receiver.
 Not the node's: gevent's server runs each connection in a greenlet of its own, and wire/frames a drainer per socket

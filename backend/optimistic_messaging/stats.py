@@ -59,7 +59,7 @@ class Meter:
         self.deliveries = 0  # message frames written to sockets (a socket's batch counts each message)
         self.cuts = Counts()  # connections dropped by the server, by reason
         self.pushes = Counts()  # Web Push requests by result: delivered, gone, retried, refused, failed; dropped
-        self.farcaster = Counts()  # Farcaster notifications by result: sent, invalid (token dropped), limited, failed
+        self.farcaster = Counts()  # Farcaster notifications by result: sent, invalid, limited, failed, dropped
         self.push_queued = 0  # committed messages waiting for their pushes to be decided
         self.push_seconds = Histogram(PUSH_BUCKETS)  # a message's commit -> the push service took its push
 

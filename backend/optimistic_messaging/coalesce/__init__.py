@@ -33,6 +33,10 @@ class Windows(Protocol):
         """At or after the window's end: its items, and the next window (of `window_s`) opens if there were any, else
         the window closes. Atomic: of nodes taking at once, one gets the items."""
 
+    def close(self, key: str) -> None:
+        """Close the window unless something was kept in it: after a take whose items all went, nothing was sent, so
+        the next item goes at once."""
+
     def spend(self, key: str, limit: int, period_s: float) -> bool:
         """Spend one of `limit` per `period_s` (from the first spent); False when none is left."""
 
@@ -76,6 +80,11 @@ class LocalWindows:
             return Taken()
         self.windows[key] = _Window(now + window_s)
         return Taken(tuple(window.items))
+
+    def close(self, key: str) -> None:
+        window = self.windows.get(key)
+        if window is not None and not window.items:
+            del self.windows[key]
 
     def spend(self, key: str, limit: int, period_s: float) -> bool:
         now = self.clock.monotonic()

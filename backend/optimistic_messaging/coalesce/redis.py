@@ -50,6 +50,7 @@ for _, item in ipairs(items) do answer[#answer + 1] = item end
 return answer
 """
 )
+_CLOSE = "if redis.call('LLEN', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end"
 _SPEND = """
 local spent = redis.call('INCR', KEYS[1])
 if spent == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -66,6 +67,7 @@ class RedisWindows:
         self.r = r
         self._add, self._keep = r.client.register_script(_ADD), r.client.register_script(_KEEP)
         self._take, self._spend = r.client.register_script(_TAKE), r.client.register_script(_SPEND)
+        self._close = r.client.register_script(_CLOSE)
         self._fallback = LocalWindows(r.clock)
 
     def _keys(self, key: str) -> list[str]:
@@ -97,6 +99,13 @@ class RedisWindows:
             return Taken(tuple(i.decode() if isinstance(i, bytes) else str(i) for i in items), int(left_ms) / 1000)
 
         return self.r.guarded("a notification window", call, lambda: self._fallback.take(key, window_s))
+
+    def close(self, key: str) -> None:
+        self.r.guarded(
+            "a notification window",
+            lambda: self._close(keys=self._keys(key)),
+            lambda: self._fallback.close(key),
+        )
 
     def spend(self, key: str, limit: int, period_s: float) -> bool:
         name = hashlib.sha256(key.encode()).hexdigest()[:32]

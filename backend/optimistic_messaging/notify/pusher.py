@@ -1,7 +1,8 @@
-"""Notifications in the background: committed messages and settled payments go into a bounded queue (full: dropped and
-counted), a worker decides who is told and offers each to its coalescing window (per Web Push subscription, chat and
-kind; per Farcaster token), and a pool of senders sends, retrying what a push service asks to be retried. Nothing here
-runs on a send's path, so a push service that hangs delays no ack."""
+"""Notifications in the background: each commit goes into a bounded queue as it is (full: dropped and counted), a worker
+takes whatever waits, reads each chat's reachable members once for it, decides who is told and offers each event to its
+coalescing window (per Web Push subscription, chat and kind; per Farcaster token), and each request goes out in its
+host's lane (lanes.py), retrying what a push service asks to be retried. Nothing here runs on a send's path, so a push
+service that hangs delays no ack; and it holds only its own lane, so it delays no other host's pushes."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import gevent
 import orjson
-from gevent.pool import Group, Pool
+from gevent.pool import Group
 from gevent.queue import Full, Queue
 
 from ..coalesce import Windows
@@ -23,13 +25,14 @@ from ..presence import Presence
 from ..stats import METER
 from ..store import Commit, Store
 from .decide import preview, recipients
-from .subscriptions import PushSubscription
+from .lanes import Lanes
+from .subscriptions import PushSubscription, Reachable
 from .webpush import WebPush
 
 log = logging.getLogger(__name__)
 
-QUEUE_SIZE = 10_000
-SENDERS = 32  # pushes in flight at once: a hanging push service holds at most these
+QUEUE_SIZE = 10_000  # commits waiting for their pushes to be decided
+BATCH = 500  # commits decided together, one read of each chat's reachable members for all of them
 ATTEMPTS = 5
 BACKOFF_S = 1.0  # doubled each retry, unless the push service says how long (Retry-After)
 MAX_WAIT_S = 300.0
@@ -59,10 +62,12 @@ class Event:
 
 
 def events(commit: Commit) -> list[Event]:
-    """The commit's new messages, and the payments it settled."""
+    """The commit's new messages, and the payments it settled (a deleted one is not notified)."""
     found = []
     for stored in commit.messages:
         m = stored.message
+        if m.deleted:
+            continue
         if stored.new:
             found.append(Event(MESSAGE, m))
         elif stored.settled and m.tx is not None:
@@ -90,40 +95,55 @@ class Pusher:
     ) -> None:
         self.store, self.presence, self.windows, self.coalesce_s = store, presence, windows, coalesce_s
         self.webpush, self.farcaster = webpush, farcaster
-        self.queue: Queue[Event] = Queue(QUEUE_SIZE)
-        self.senders = Pool(SENDERS)
+        self.queue: Queue[Commit] = Queue(QUEUE_SIZE)
+        self.lanes = Lanes()
         self.timers = Group()
         self.flushing: set[str] = set()  # windows this node will take at their end
 
     def committed(self, commit: Commit) -> None:
-        """Store listener: queue each event, never waiting (a full queue drops it, counted)."""
-        for event in events(commit):
-            if event.message.deleted:
-                continue
-            try:
-                self.queue.put_nowait(event)
-                METER.push_queued += 1
-            except Full:
-                METER.pushes.add("dropped")
+        """Store listener, in the store's writer before the commit's frames leave: the commit itself is the queue's
+        entry (nothing else made, nothing looked at but its size); a full queue drops it, counted."""
+        if not commit.messages:
+            return
+        try:
+            self.queue.put_nowait(commit)
+            METER.push_queued += len(commit.messages)
+        except Full:
+            METER.pushes.add("dropped", len(commit.messages))
 
     def run(self) -> None:
-        """The worker: decide each queued event's pushes, one after another."""
-        for event in self.queue:
-            METER.push_queued -= 1
-            try:
-                self.decide(event)
-            except Exception:
-                log.exception("deciding the pushes of %s failed", event.message.id)
+        """The worker: take whatever commits wait (up to BATCH), after a turn of the loop so that the frames and acks
+        corked in the turn that woke it are written first; decide their events in order."""
+        while True:
+            batch = [self.queue.get()]
+            gevent.sleep(0)
+            while len(batch) < BATCH and self.queue.qsize():
+                batch.append(self.queue.get_nowait())
+            METER.push_queued -= sum(len(commit.messages) for commit in batch)
+            self.decide_all(batch)
+
+    def decide_all(self, batch: list[Commit]) -> None:
+        """Each chat's reachable members read once for the batch: when none are (the common case), nothing more."""
+        reachable: dict[str, list[Reachable]] = {}
+        for commit in batch:
+            for event in events(commit):
+                chat_id = event.message.chat_id
+                try:
+                    if chat_id not in reachable:
+                        reachable[chat_id] = self.store.reachable(chat_id)
+                    if reachable[chat_id]:
+                        self.decide(event, reachable[chat_id])
+                except Exception:
+                    log.exception("deciding the pushes of %s failed", event.message.id)
 
     def close(self) -> None:
         self.timers.kill()
-        self.senders.kill()
+        self.lanes.kill()
 
-    def decide(self, event: Event) -> None:
-        """One read for the members who can be reached (presence asked only when there are some); each recipient's
-        every subscription and token is offered the event. A payment goes to its payee only."""
+    def decide(self, event: Event, reachable: list[Reachable]) -> None:
+        """Of the chat's members who can be reached (presence asked only when there are some), each recipient's every
+        subscription and token is offered the event. A payment goes to its payee only."""
         m = event.message
-        reachable = self.store.reachable(m.chat_id)
         if event.kind == PAYMENT:
             reachable = [r for r in reachable if r.address.lower() == payee(m)]
         if not reachable:
@@ -167,10 +187,11 @@ class Pusher:
             return
         if not taken.items:
             return
-        self.later(key, window_s)  # the next window opened
         live = self._live(taken.items)
-        if not live:
+        if not live:  # all deleted: nothing was sent at this end, so the next event goes at once, as after silence
+            self.windows.close(key)
             return
+        self.later(key, window_s)  # the next window opened
         if kind == "push":
             self._push_later(where[0], where[1], where[2], live)
         else:
@@ -186,7 +207,7 @@ class Pusher:
     # -- Web Push ---------------------------------------------------------------------------------------------------
 
     def _push_now(self, subscription: PushSubscription, previews: bool, event: Event) -> Callable[[], None]:
-        return lambda: self.senders.spawn(self.push, subscription, web_payload([event], previews), event.message)
+        return lambda: self._send_push(subscription, web_payload([event], previews), event.message)
 
     def _push_later(self, kind: str, chat_id: str, endpoint: str, live: list[Event]) -> None:
         """To the subscription as it is now, if its address is still a member (and, of a payment, still its payee)."""
@@ -196,7 +217,11 @@ class Pusher:
                 continue
             for subscription in recipient.subscriptions:
                 if subscription.endpoint == endpoint:
-                    self.senders.spawn(self.push, subscription, web_payload(live, recipient.previews), latest)
+                    self._send_push(subscription, web_payload(live, recipient.previews), latest)
+
+    def _send_push(self, subscription: PushSubscription, payload: bytes, latest: Message) -> None:
+        if not self.lanes.run(subscription.endpoint, partial(self.push, subscription, payload, latest)):
+            METER.pushes.add("dropped")
 
     def push(self, subscription: PushSubscription, payload: bytes, latest: Message) -> None:
         """Send one push, retrying 429/5xx and network faults with backoff; 404/410 end the subscription."""
@@ -234,7 +259,7 @@ class Pusher:
     # -- Farcaster --------------------------------------------------------------------------------------------------
 
     def _notify_now(self, key: str, token: FarcasterToken, previews: bool, event: Event) -> Callable[[], None]:
-        return lambda: self.senders.spawn(self.notify, token, notice([event], previews), key, (event.item,))
+        return lambda: self._send_notice(token, notice([event], previews), key, (event.item,))
 
     def _notify_later(self, key: str, address: str, fid: int, app_key: str, live: list[Event], items: Items) -> None:
         """To the client's token as it is now (none: it turned notifications off since), of the chats the address is
@@ -244,7 +269,11 @@ class Pusher:
         live = [e for e in live if member[e.message.chat_id]]
         if tokens and live:
             previews = self.store.settings(address).push_previews
-            self.senders.spawn(self.notify, tokens[0], notice(live, previews), key, items)
+            self._send_notice(tokens[0], notice(live, previews), key, items)
+
+    def _send_notice(self, token: FarcasterToken, sent: Notice, key: str, items: Items) -> None:
+        if not self.lanes.run(token.url, partial(self.notify, token, sent, key, items)):
+            METER.farcaster.add("dropped")
 
     def notify(self, token: FarcasterToken, sent: Notice, key: str, items: Items) -> None:
         """One notification within the token's day (100); one the client refused for its rate waits for the next
