@@ -302,10 +302,12 @@ def push_key() -> Response:
 @bp.put("/push/subscriptions")
 @signed_in
 def put_push_subscription() -> Response:
-    """Spends the address's event budget: every write a client can cause is bounded."""
+    """Spends the address's event budget first: every write a client can cause is bounded, and so are the host
+    look-ups its endpoints make."""
     s = services()
-    subscription = subscriptions.parse(json_body(), g.address, g.session, s.config.notify_allow_hosts)
+    payload = json_body()
     s.limits.events.take(g.address)
+    subscription = subscriptions.parse(payload, g.address, g.session, s.config.notify_allow_hosts)
     created = s.store.put_push_subscription(subscription)
     return reply({}, 201 if created else 200)
 
