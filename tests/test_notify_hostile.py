@@ -173,3 +173,47 @@ def test_a_redirect_from_an_allowed_push_service_is_not_followed(make_server, pe
     wait_until(lambda: scrape(port).get(("om_pushes_total", (("result", "failed"),))) == 1,
                what="the redirected push to be counted failed")
     assert reached.empty()
+
+
+@pytest.fixture
+def trickling() -> Iterator[tuple[str, threading.Event]]:
+    """A push service that answers 201 and then its body a byte every 0.2 s, for ever (until the test ends): each
+    read comes well within any read timeout, the answer never does."""
+    done = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(201)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            while not done.wait(0.2):
+                try:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                except OSError:  # the server gave up on it
+                    return
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{http.server_port}/push", done
+    done.set()
+    http.shutdown()
+    http.server_close()
+
+
+def test_a_push_service_that_trickles_its_answer_is_given_up_on(make_server, peers, trickling):
+    """Every read within the timeout, the whole answer never: the request still ends (and is retried), so a few such
+    endpoints cannot hold the pusher's senders for everyone."""
+    endpoint, _ = trickling
+    port = free_port()
+    srv = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": "0", "METRICS_PORT": str(port)})
+    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
+    chat = new_chat(srv, alice, bob)
+    assert put(srv, bob, {"endpoint": endpoint, "keys": browser_keys()}).status_code == 201
+    peers(srv, alice).send(chat["id"], "are you there?")
+    wait_until(lambda: scrape(port).get(("om_pushes_total", (("result", "retried"),))), timeout=60,
+               what="the trickled push to be given up on and retried")
