@@ -217,3 +217,15 @@ def test_a_push_service_that_trickles_its_answer_is_given_up_on(make_server, pee
     peers(srv, alice).send(chat["id"], "are you there?")
     wait_until(lambda: scrape(port).get(("om_pushes_total", (("result", "retried"),))), timeout=60,
                what="the trickled push to be given up on and retried")
+
+
+@pytest.mark.parametrize("path", ["//api/farcaster/webhook", "///api/farcaster/webhook", "//api/auth/nonce"])
+def test_the_sign_in_budget_holds_for_a_path_spelt_with_extra_slashes(make_server, hub, path):
+    """Flask routes `//api/…` to the same view: the budget in front of it must see the same path."""
+    srv = make_server({"FARCASTER_HUB_URL": hub.url, "SIGNIN_RATE_PER_MIN": "0.01", "SIGNIN_RATE_BURST": "1"})
+    body = hub.add(AppKey(1103)).sign({"event": "miniapp_removed"})
+    assert srv.post("/api/farcaster/webhook", body).status_code == 200
+    asked = len(hub.requests)
+    answer = srv.request("POST", path, json=body)
+    assert refused(answer, 429, "rate_limited"), answer.text
+    assert len(hub.requests) == asked

@@ -35,6 +35,7 @@ SIGN_IN_PATHS = frozenset(  # and the Farcaster webhook: unsigned-in like them, 
     }
 )
 DIGITS = re.compile(r"[0-9]{1,19}")
+SLASHES = re.compile(r"/{2,}")
 
 
 def services_of(app: Flask) -> Services:
@@ -350,7 +351,8 @@ def budget_sign_ins(app: Flask, origins: frozenset[str]) -> None:
     inner = app.wsgi_app
 
     def wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") in SIGN_IN_PATHS and environ.get("REQUEST_METHOD") != "OPTIONS":
+        path = SLASHES.sub("/", environ.get("PATH_INFO", ""))  # `//api/auth/nonce` reaches the same view
+        if path in SIGN_IN_PATHS and environ.get("REQUEST_METHOD") != "OPTIONS":
             try:
                 s.limits.signins.take(client_address(environ, s.config.trusted_proxies))
             except ApiError as exc:
