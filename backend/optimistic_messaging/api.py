@@ -35,6 +35,7 @@ SIGN_IN_PATHS = frozenset(  # and the Farcaster webhook: unsigned-in like them, 
     }
 )
 DIGITS = re.compile(r"[0-9]{1,19}")
+SLASHES = re.compile(r"/{2,}")
 
 
 def services_of(app: Flask) -> Services:
@@ -302,10 +303,12 @@ def push_key() -> Response:
 @bp.put("/push/subscriptions")
 @signed_in
 def put_push_subscription() -> Response:
-    """Spends the address's event budget: every write a client can cause is bounded."""
+    """Spends the address's event budget first: every write a client can cause is bounded, and so are the host
+    look-ups its endpoints make."""
     s = services()
-    subscription = subscriptions.parse(json_body(), g.address, g.session, s.config.notify_allow_hosts)
+    payload = json_body()
     s.limits.events.take(g.address)
+    subscription = subscriptions.parse(payload, g.address, g.session, s.config.notify_allow_hosts)
     created = s.store.put_push_subscription(subscription)
     return reply({}, 201 if created else 200)
 
@@ -348,7 +351,8 @@ def budget_sign_ins(app: Flask, origins: frozenset[str]) -> None:
     inner = app.wsgi_app
 
     def wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") in SIGN_IN_PATHS and environ.get("REQUEST_METHOD") != "OPTIONS":
+        path = SLASHES.sub("/", environ.get("PATH_INFO", ""))  # `//api/auth/nonce` reaches the same view
+        if path in SIGN_IN_PATHS and environ.get("REQUEST_METHOD") != "OPTIONS":
             try:
                 s.limits.signins.take(client_address(environ, s.config.trusted_proxies))
             except ApiError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import jwt
 
 from ..errors import ApiError
@@ -9,6 +11,7 @@ from ..errors import ApiError
 ISSUER = "https://auth.farcaster.xyz"
 MAX_FID = 2**63 - 1
 MAX_JWT_CHARS = 8192  # a Quick Auth token is some 500
+DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: int() reads other scripts' digits too
 
 
 class QuickAuth:
@@ -40,7 +43,7 @@ class QuickAuth:
         except jwt.PyJWTError as exc:
             raise ApiError("unauthorized", f"not a valid Quick Auth token: {exc}") from None
         sub = claims["sub"]
-        fid = sub if type(sub) is int else int(sub) if isinstance(sub, str) and sub.isdecimal() else 0
+        fid = sub if type(sub) is int else int(sub) if isinstance(sub, str) and DIGITS.fullmatch(sub) else 0
         if not 0 < fid <= MAX_FID:
             raise ApiError("unauthorized", "the Quick Auth token's 'sub' is not an fid")
         return fid

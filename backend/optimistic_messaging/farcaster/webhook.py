@@ -21,7 +21,7 @@ def accept(body: dict[str, Any], hub: Hub, store: Store, allow_hosts: tuple[str,
     """Every check before any write: a refused event changes nothing stored."""
     signed = verify(body)
     event = signed.payload.get("event")
-    if event not in DROPPING and event not in (ADDED, ENABLED):
+    if not isinstance(event, str) or (event not in DROPPING and event not in (ADDED, ENABLED)):
         raise unauthorized("the payload's 'event' is not a mini-app event")
     if not hub.is_app_key(signed.fid, signed.key):
         raise ApiError("unauthorized", "the signing key is not an active app key of the fid")

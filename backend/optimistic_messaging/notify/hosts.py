@@ -10,6 +10,10 @@ from urllib.parse import urlsplit
 from ..errors import ApiError
 
 MAX_URL_CHARS = 1024
+# IPv6 spellings of an IPv4 address (the address in the last 32 bits): RFC 6052 NAT64, whose gateway reaches private
+# addresses too, IPv4-compatible and IPv4-translated (SIIT); 6to4 is `sixtofour`. RFC 8215's local-use NAT64 is inside.
+EMBEDDING = tuple(map(ipaddress.IPv6Network, ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")))
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 def checked_url(url: object, allowed: Collection[str]) -> str:
@@ -62,7 +66,14 @@ def resolve(host: str, port: int) -> list[str] | None:
 
 
 def public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Not loopback, private, link-local, or otherwise not meant to be reached from outside."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return public(ip.ipv4_mapped)
+    """Not loopback, private, link-local, or otherwise not meant to be reached from outside; an IPv4 address spelt as
+    IPv6 is judged as itself."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or ip.sixtofour
+        if inner is None and any(ip in network for network in EMBEDDING):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None:
+            return public(inner)
+        if ip in LOCAL_NAT64:
+            return False
     return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import certifi
+import gevent
 import urllib3
 from urllib3.exceptions import HTTPError
 
@@ -28,9 +29,15 @@ class Answer:
 
 
 def post(url: str, body: bytes, headers: dict[str, str], allowed: Collection[str], timeout_s: float) -> Answer:
-    """POST once, to the first checked address that takes the connection. `invalid` (ApiError) when the host fails
-    the check; urllib3's HTTPError on a network fault (every address tried)."""
-    addresses = safe_addresses(url, allowed)
+    """POST once, to the first checked address that takes the connection, all of it within `timeout_s` (a host that
+    trickles its answer, each read inside a read timeout, would otherwise hold a sender for hours). `invalid`
+    (ApiError) when the host fails the check; urllib3's HTTPError on a network fault (every address tried) or late."""
+    with gevent.Timeout(timeout_s, HTTPError(f"{urlsplit(url).hostname} did not answer within {timeout_s} s")):
+        return _post(url, safe_addresses(url, allowed), body, headers, timeout_s)
+
+
+def _post(url: str, addresses: list[str], body: bytes, headers: dict[str, str], timeout_s: float) -> Answer:
+    """Each checked address in turn until one takes the connection."""
     parts = urlsplit(url)
     host, https = parts.hostname or "", parts.scheme == "https"
     port = parts.port or (443 if https else 80)

@@ -6,6 +6,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from .. import validation as v
 from ..errors import ApiError
 from ..models import FarcasterToken
@@ -72,6 +74,15 @@ def _key(keys: dict[str, Any], name: str, size: int) -> str:
         raw = b64url_decode(value) if isinstance(value, str) and len(value) <= 128 else b""
     except ValueError:
         raw = b""
-    if len(raw) != size or b64url(raw) != str(value).rstrip("=") or (name == "p256dh" and raw[0] != 4):
-        raise ApiError("invalid", f"keys.{name} must be base64url of {size} bytes")
+    if len(raw) != size or b64url(raw) != str(value).rstrip("=") or (name == "p256dh" and not _point(raw)):
+        what = "an uncompressed P-256 point" if name == "p256dh" else f"{size} bytes"
+        raise ApiError("invalid", f"keys.{name} must be base64url of {what}")
     return str(value)
+
+
+def _point(raw: bytes) -> bool:
+    """An uncompressed point on P-256: no push could be encrypted to anything else."""
+    try:
+        return raw[0] == 4 and bool(ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw))
+    except ValueError:
+        return False
