@@ -4,14 +4,17 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from dataclasses import replace
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chain import Anvil, claim
+from optimistic_messaging.store.jsonl import JsonlStore
 from push_service import PushService
 from support import Wallet, free_port, fresh_database, new_chat, wait_until
 from test_metrics import scrape
@@ -398,3 +401,39 @@ def test_a_settled_payment_is_pushed_to_its_payee_only_with_its_status_and_reaso
                                        retracted.payload["reason"]) == (claimed["id"], "retracted", "dropped")
     payer.send(new_chat(srv, alice, carol)["id"], "after")  # decided after both settlements
     assert service.next().id == to_carol and service.pushes.empty()
+
+
+def test_a_kept_subscription_whose_keys_cannot_encrypt_is_refused_once_not_retried(make_server, peers, tmp_path):
+    """Keys are checked at registration; one kept before that check (here: changed in the store) fails to encrypt
+    at every attempt, so it is given up at the first, and no request is made."""
+    port, kept = free_port(), tmp_path / "kept"
+    before = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": "0"}, data_dir=kept)
+    service = PushService(before.get("/api/push/key").json()["public_key"])
+    try:
+        alice, bob = Wallet().sign_in(before), Wallet().sign_in(before)
+        chat = new_chat(before, alice, bob)
+        _, sub = service.subscribe()
+        assert put(before, bob, sub).status_code == 201
+        before.stop()
+        off_curve = base64.urlsafe_b64encode(b"\x04" + b"\x01" * 64).rstrip(b"=").decode()
+        same = {k: v for k, v in before.env.items() if k == "DATABASE_URL"}
+        if same:
+            with psycopg.connect(same["DATABASE_URL"], autocommit=True) as conn:
+                conn.execute("UPDATE push_subscriptions SET p256dh = %s", (off_curve,))
+        else:
+            store = JsonlStore(before.data_file)
+            store.start()
+            (kept_sub,) = store.push_subscriptions(bob.address)
+            store.put_push_subscription(replace(kept_sub, p256dh=off_curve))
+            store.close()
+        after = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": "0", "METRICS_PORT": str(port),
+                             **same}, data_dir=kept)
+        alice.sign_in(after)
+        peers(after, alice).send(chat["id"], "to keys that cannot take it")
+        figures = wait_until(lambda: (f := scrape(port)).get(("om_pushes_total", (("result", "refused"),))) and f,
+                             what="the push to be refused")
+        assert figures[("om_pushes_total", (("result", "refused"),))] == 1
+        assert not figures.get(("om_pushes_total", (("result", "retried"),)))
+        assert service.pushes.empty()
+    finally:
+        service.close()

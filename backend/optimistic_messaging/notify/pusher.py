@@ -230,7 +230,7 @@ class Pusher:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 sent = self.webpush.send(subscription, payload)
-            except ApiError as exc:  # the host fails the check now: no request is made to it
+            except ApiError as exc:  # the host fails the check now, or the keys cannot encrypt: no request is made
                 log.warning("push endpoint refused: %s", exc.message)
                 METER.pushes.add("refused")
                 return

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
+from ..errors import ApiError
 from .outbound import post
 from .subscriptions import PushSubscription
 from .vapid import load
@@ -37,9 +38,14 @@ class WebPush:
         self.allowed = allowed
 
     def send(self, subscription: PushSubscription, payload: bytes) -> Sent:
-        """POST it once; `invalid` (ApiError) when the host fails the check now, HTTPError on a network fault."""
+        """POST it once; `invalid` (ApiError) when the host fails the check now or the subscription's keys cannot
+        encrypt (kept before keys were checked at registration: asking again cannot help), HTTPError on a network
+        fault."""
         info = {"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
-        body = WebPusher(info).encode(payload, "aes128gcm")["body"]
+        try:
+            body = WebPusher(info).encode(payload, "aes128gcm")["body"]
+        except Exception as exc:
+            raise ApiError("invalid", f"the subscription's keys cannot encrypt a push: {exc}") from exc
         parts = urlsplit(subscription.endpoint)
         claims = {"aud": f"{parts.scheme}://{parts.netloc}", "sub": self.subject, "exp": int(time.time()) + JWT_TTL_S}
         headers = {
