@@ -92,6 +92,12 @@ def test_delete_ends_only_the_callers_own_subscription(server):
     assert delete(server, alice, sub["endpoint"]).json() == {} and put(server, alice, sub).status_code == 201
 
 
+def test_an_endpoint_to_delete_holding_a_control_character_is_invalid(server):
+    alice = Wallet().sign_in(server)
+    for endpoint in ("https://push.example/a\x00b", "https://push.example/a\nb"):
+        answer = delete(server, alice, endpoint)
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid"
+
 def test_signing_out_ends_the_subscriptions_that_session_registered_only(server):
     alice = Wallet().sign_in(server)
     first_token, by_first, by_second = alice.token, subscription(uuid.uuid4().hex), subscription(uuid.uuid4().hex)

@@ -61,10 +61,11 @@ def matches(found: PushSubscription, endpoint: str | None, address: str | None, 
 
 
 def endpoint(payload: dict[str, Any]) -> str:
-    """The endpoint a DELETE names: any string of a URL's length (one never registered is simply not there)."""
+    """The endpoint a DELETE names: any string of a URL's length without control characters (no URL holds one, and
+    PostgreSQL's text holds no NUL); one never registered is simply not there."""
     value = payload.get("endpoint")
-    if not isinstance(value, str) or not value or len(value) > MAX_URL_CHARS:
-        raise ApiError("invalid", f"endpoint must be a string of at most {MAX_URL_CHARS} characters")
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_CHARS or not value.isprintable():
+        raise ApiError("invalid", f"endpoint must be a URL of at most {MAX_URL_CHARS} characters")
     return value
 
 
