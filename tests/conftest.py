@@ -8,6 +8,7 @@ import pytest
 
 from chain import Anvil
 from cluster import PrivatePostgres
+from farcaster import Hub, QuickAuthKeys
 from support import STORE, Peer, Server, Wallet, drop_databases
 
 
@@ -85,3 +86,19 @@ def private_pg() -> Iterator[PrivatePostgres]:
     pg = PrivatePostgres().init()
     yield pg
     pg.remove()
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[Hub]:
+    """A Farcaster hub stand-in: the app keys the webhook's signatures are checked against."""
+    stand_in = Hub()
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture(scope="module")
+def keys() -> Iterator[QuickAuthKeys]:
+    """A Quick Auth stand-in: the JWKS the link's tokens are checked against."""
+    stand_in = QuickAuthKeys()
+    yield stand_in
+    stand_in.close()

@@ -3,7 +3,6 @@ local stand-ins of a hub, Quick Auth's JWKS and the client's app keys; what was 
 store once it has stopped."""
 from __future__ import annotations
 
-from typing import Iterator
 
 import pytest
 
@@ -13,25 +12,11 @@ from optimistic_messaging.store import Store
 from optimistic_messaging.store.jsonl import JsonlStore
 from optimistic_messaging.store.postgres import PgStore
 
-from farcaster import AppKey, Hub, QuickAuthKeys
+from farcaster import AppKey, Hub
 from support import FakeClock, Server, Wallet
 
 NOTIFY_URL = "http://127.0.0.1:9/notify"  # allowed by NOTIFY_ALLOW_HOSTS; never requested by these tests
 ADDED = {"event": "miniapp_added", "notificationDetails": {"url": NOTIFY_URL, "token": "t-1"}}
-
-
-@pytest.fixture(scope="module")
-def hub() -> Iterator[Hub]:
-    stand_in = Hub()
-    yield stand_in
-    stand_in.close()
-
-
-@pytest.fixture(scope="module")
-def keys() -> Iterator[QuickAuthKeys]:
-    stand_in = QuickAuthKeys()
-    yield stand_in
-    stand_in.close()
 
 
 @pytest.fixture

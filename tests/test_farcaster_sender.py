@@ -19,20 +19,6 @@ APP_URL = "https://chat.example"
 FIDS = itertools.count(5000 + uuid.uuid4().int % 10**6 * 10)
 
 
-@pytest.fixture(scope="module")
-def hub() -> Iterator[Hub]:
-    stand_in = Hub()
-    yield stand_in
-    stand_in.close()
-
-
-@pytest.fixture(scope="module")
-def keys() -> Iterator[QuickAuthKeys]:
-    stand_in = QuickAuthKeys()
-    yield stand_in
-    stand_in.close()
-
-
 @pytest.fixture
 def client_url() -> Iterator[NotificationUrl]:
     stand_in = NotificationUrl()

@@ -11,25 +11,11 @@ from typing import Iterator
 
 import pytest
 
-from farcaster import AppKey, Hub, QuickAuthKeys
+from farcaster import AppKey
 from support import Wallet, free_port, new_chat, wait_until
 from test_farcaster import stored
 from test_metrics import scrape
 from test_push import b64url, browser_keys, put
-
-
-@pytest.fixture(scope="module")
-def hub() -> Iterator[Hub]:
-    stand_in = Hub()
-    yield stand_in
-    stand_in.close()
-
-
-@pytest.fixture(scope="module")
-def keys() -> Iterator[QuickAuthKeys]:
-    stand_in = QuickAuthKeys()
-    yield stand_in
-    stand_in.close()
 
 
 def refused(answer, status: int, code: str) -> bool:
