@@ -37,16 +37,16 @@ interface Worker {
 const worker = self as unknown as Worker;
 const origin = worker.location.origin;
 
-/** Keeps a page as served, and the static files its HTML names that are not kept yet. A redirected answer is not
- * kept: a browser refuses one for a navigation. */
+/** Keeps the static files a page's HTML names that are not kept yet, then the page as served: a kept page always
+ * finds its files. A redirected answer is not kept: a browser refuses one for a navigation. */
 async function keep(url: string, answer: Response): Promise<void> {
   if (!answer.ok || answer.redirected || !(answer.headers.get("content-type") ?? "").includes("text/html")) return;
   const cache = await caches.open(SHELL_CACHE);
   const html = await answer.clone().text();
-  await cache.put(pageKey(url), answer);
   const missing = [];
   for (const file of staticFilesOf(html, origin)) if (!(await cache.match(file))) missing.push(file);
   await Promise.all(missing.map((file) => cache.add(file).catch(() => undefined)));
+  await cache.put(pageKey(url), answer);
 }
 
 const fetchAndKeep = async (url: string) => keep(url, await fetch(url));
