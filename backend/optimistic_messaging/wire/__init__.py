@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection
 from importlib.metadata import version
 from typing import Any
 
+import gevent
 import socketio
 
 from . import engine, frames, http
@@ -64,6 +65,9 @@ def install(
     library versions it was not written against. `admit(environ)` raises `rate_limited` for a websocket handshake
     over its client's budget."""
     _check_versions()
+    # gevent records each greenlet's spawner and stack; capturing a stack keeps the frames of a socket's reader, ~3 KB
+    # for every connection's life.
+    gevent.config.track_greenlet_tree = False
     frames.install(max_frame_bytes)
     engine.install()
     http.install(origins, idle_timeout_s, admit)
