@@ -10,7 +10,7 @@ from .errors import ApiError
 from .quota import SocketQuota
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
     """One authenticated socket: whose it is, until when its token holds, its session (what a sign-out ends), the
     protocol extensions it opted into at connect, which chats it joined, and whether it was closed (a join still under

@@ -153,6 +153,7 @@ def settings(payload: dict[str, Any]) -> dict[str, bool]:
 
 
 FEATURES = frozenset({"chat:confirmed"})  # the extensions a socket may opt into (docs/protocol.md)
+_SHARED_FEATURES: dict[frozenset[str], frozenset[str]] = {}  # one set per choice (2^len(FEATURES)), not per socket
 
 
 def features(auth: dict[str, Any]) -> frozenset[str]:
@@ -161,4 +162,5 @@ def features(auth: dict[str, Any]) -> frozenset[str]:
     value = auth.get("features", [])
     if not isinstance(value, list) or len(value) > 32 or not all(isinstance(name, str) for name in value):
         raise ApiError("invalid", "'features' must be a list of at most 32 extension names")
-    return FEATURES.intersection(value)
+    chosen = FEATURES.intersection(value)
+    return _SHARED_FEATURES.setdefault(chosen, chosen)

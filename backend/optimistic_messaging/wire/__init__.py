@@ -10,7 +10,9 @@ starts nothing: the pinger's loop is returned for the app's node to run). What i
   broadcasts reaches each socket as one write. Incoming frames must be masked, are unmasked in C, and are held to the
   packet limit (a fragmented message as a whole) with bad UTF-8 failing at its fragment; close frames carry their
   status code (a client's is echoed; 1002/1007/1009 for protocol, UTF-8 and size faults). A socket whose backlog
-  passes 4 MiB is cut only once it stops draining. Each socket's send queue is a lean one.
+  passes 4 MiB is cut only once it stops draining. Each socket's send queue is a lean one. An idle socket keeps little:
+  once its read loop runs, its WSGI environ keeps only the client's address and origin, and gevent records no
+  spawning tree (whose captured stacks kept every reader's frames alive).
 - `engine`: one greenlet pings all sockets (engine.io parks a sleeping one per socket), closes those whose PONG is
   late and sessions left without a Socket.IO session for a whole interval, and holds session ids only (a closed
   session is freed at once); binary packets drop the connection, undecodable ones are
@@ -18,7 +20,8 @@ starts nothing: the pinger's loop is returned for the app's node to run). What i
   handler answers `Later`), their answers going out in the order the sends came, and any other event waits for them.
 - `http`: raw HTTP faults (bad request lines, headers, chunked bodies, overlong lines, bad handshakes) are answered in
   the error shape with one response; a handshake over its client's budget is refused 429 and a foreign Origin 403,
-  both before the upgrade; a connection that has not sent a whole request within HTTP_IDLE_TIMEOUT_S is closed.
+  both before the upgrade; a connection that has not sent a whole request within HTTP_IDLE_TIMEOUT_S is closed. An
+  upgraded connection lets go of its parsed headers and its request deadline.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Callable, Collection
 from importlib.metadata import version
 from typing import Any
 
+import gevent
 import socketio
 
 from . import engine, frames, http
@@ -64,6 +68,9 @@ def install(
     library versions it was not written against. `admit(environ)` raises `rate_limited` for a websocket handshake
     over its client's budget."""
     _check_versions()
+    # gevent records each greenlet's spawner and stack; capturing a stack keeps the frames of a socket's reader, ~3 KB
+    # for every connection's life.
+    gevent.config.track_greenlet_tree = False
     frames.install(max_frame_bytes)
     engine.install()
     http.install(origins, idle_timeout_s, admit)

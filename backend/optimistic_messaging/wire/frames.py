@@ -383,6 +383,9 @@ def _websocket_handler(self: Any, ws: Any) -> Any:
     server = self.server
     self.connected = self.upgraded = True
     self.queue.drain_with(ws)
+    for environ in (ws.environ, ws._sock.environ):  # Flask-SocketIO's copy, and pywsgi's own
+        if environ:
+            _trim_environ(environ)
     while True:
         try:
             data = ws.wait()
@@ -407,6 +410,17 @@ def _websocket_handler(self: Any, ws: Any) -> Any:
 
 
 _original_websocket_handler = engineio.socket.Socket._websocket_handler
+_KEPT_ENVIRON = ("REMOTE_ADDR", "HTTP_X_FORWARDED_FOR", "HTTP_ORIGIN", "PATH_INFO", "wsgi.websocket")
+
+
+def _trim_environ(environ: dict[str, Any]) -> None:
+    """A websocket's WSGI environ is held for the connection's life (pywsgi's by it and gevent-websocket,
+    Flask-SocketIO's copy by engine.io and python-socketio), yet once its read loop runs at most the client's address
+    is read from it (by a connect's handler): the rest, headers and WSGI keys, goes (cleared in place, so every holder
+    sees it, and its table is freed)."""
+    kept = {key: environ[key] for key in _KEPT_ENVIRON if key in environ}
+    environ.clear()
+    environ.update(kept)
 
 
 def _unmask(mask: bytes, payload: bytes) -> bytes:

@@ -162,7 +162,12 @@ def install(origins: Collection[str], idle_timeout_s: float, admit: Callable[[di
             key_ok = False
         if not key_ok:
             return _refuse_upgrade(self, "400 Bad Request", "invalid", "Sec-WebSocket-Key must be 16 bytes in base64")
-        return _original_upgrade(self)
+        result = _original_upgrade(self)
+        if getattr(self, "websocket", None) is not None:
+            # The parsed headers (~1.4 KB) are in the environ already and unread for the websocket's life: pywsgi's
+            # class-level empty ones stand in.
+            del self.headers
+        return result
 
     WebSocketHandler.upgrade_websocket = upgrade_websocket
 
@@ -177,8 +182,8 @@ def install(origins: Collection[str], idle_timeout_s: float, admit: Callable[[di
     def read_request(self: pywsgi.WSGIHandler, raw_requestline: str) -> Any:
         try:
             return _original_read_request(self, raw_requestline)
-        finally:
-            self.om_deadline.close()
+        finally:  # let go of it too: a websocket's request never returns to handle_one_request's pop
+            self.__dict__.pop("om_deadline").close()
 
     def message_class(self: pywsgi.WSGIHandler, *args: Any) -> Any:
         """pywsgi's headers, once their framing is checked."""
