@@ -35,7 +35,7 @@ def path(tmp_path):
 
 
 def opened(path, fsync=True, clock=SYSTEM_CLOCK) -> JsonlStore:
-    store = JsonlStore(path, fsync=fsync, clock=clock)
+    store = JsonlStore(path, fsync=fsync, clock=clock, recent=2)  # all but two messages a chat read from the log
     store.start()
     return store
 
@@ -275,7 +275,7 @@ def test_a_log_written_in_several_batches_replays_them_all(path):
 def test_compaction_drops_superseded_records_and_keeps_the_state(store, path, monkeypatch):
     monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 20)
     real = jsonl.encode_log
-    monkeypatch.setattr(jsonl, "encode_log", lambda records: real(records, chunk=2))  # a snapshot of several batches
+    monkeypatch.setattr(jsonl, "encode_log", lambda records, **kw: real(records, chunk=2, **kw))  # several batches
     message = send(store, "m")
     for i in range(30):
         store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})

@@ -47,7 +47,8 @@ class Opened:
         self.opened: list[Store] = []
 
     def open(self) -> Store:
-        store: Store = (JsonlStore(self.path, clock=self.clock) if self.kind == "jsonl"
+        # The log holds only each chat's two latest messages in memory here: every read also takes the disk path.
+        store: Store = (JsonlStore(self.path, clock=self.clock, recent=2) if self.kind == "jsonl"
                         else PgStore(self.url, self.clock, announce("contract")))
         store.start()
         self.opened.append(store)
