@@ -528,3 +528,32 @@ def test_deleted_text_leaves_the_log_in_one_rewrite_per_half_window_and_at_start
     assert wait_until(lambda: not on_disk("c"))
     assert again.message(a.id).deleted and again.message(a.id).reaction_counts == {} and again.message(c.id).body == ""
     again.close()
+
+
+def test_history_past_each_chats_recent_window_is_read_from_the_log_not_held_in_memory(store, path):
+    store.create_chat("d", [ALICE], None, ALICE)
+    for i in range(50):
+        send(store, f"c{i}")
+        send(store, f"d{i}", chat="d")
+        store.change(f"c/{i + 1}", lambda m: {"status": "confirmed"})  # settled: not kept for the reconciler either
+    gc.collect()
+    held = [o for o in gc.get_objects() if isinstance(o, Message)]
+    assert len(held) <= 2 * 2, f"{len(held)} messages in memory, each chat's two latest expected"
+    assert [m.body for m in store.page("c", 3, None, 2)[0]] == ["hi", "hi"] and store.find(ALICE, "d0").seq == 1
+
+
+def test_after_a_rewrite_every_old_message_is_read_from_the_new_log_and_an_erased_chats_keys_are_free(store, path):
+    """An erasure rewrites the log at once: every offset changes, and the index must follow, in the same process."""
+    sent = [send(store, f"m{i}", f"body {i}") for i in range(1, 9)]
+    store.change(sent[0].id, lambda m: {"xmtp_id": "x"})
+    store.change(sent[5].id, lambda m: deleted_fields())
+    store.create_chat("gone", [ALICE], None, ALICE)
+    send(store, "k", "erased text", chat="gone")
+    before = (store.page("c", None, None, 20), store.changes("c", 0, 20), store.unsettled())
+    store.remove_member("gone", ALICE)  # erased: the log is rewritten after this commit
+    again = send(store, "k", "in another chat now")  # the writer rewrote the log before it took this write
+    assert b"erased text" not in path.read_bytes() and b"body 6" not in path.read_bytes()
+    assert again.seq == 9 and store.find(ALICE, "k") == again
+    assert (store.page("c", 9, None, 20), store.changes("c", 0, 8)) == (before[0], (before[1][0], True))
+    assert store.unsettled()[:-1] == before[2][:-1] and store.find(ALICE, "m1") == store.message(sent[0].id)
+    assert store.message(sent[0].id).xmtp_id == "x" and store.message(sent[5].id).deleted

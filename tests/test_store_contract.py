@@ -369,6 +369,37 @@ def test_messages_are_read_many_at_once_and_found_by_their_key(store):
     assert store.find(ALICE, "b") == b and store.find(BOB, "b") is None
 
 
+def test_old_messages_come_back_in_their_current_state_by_page_rev_id_and_key_also_after_a_restart(kind, store):
+    """Far more messages than the log keeps whole in memory here (two a chat): the old ones, changed after newer ones
+    were sent, are read from disk wherever they are asked for."""
+    sent = [send(store, f"m{i}", f"body {i}", sender=(ALICE, BOB)[i % 2]) for i in range(1, 13)]
+    rev = store.chat("c").rev
+    store.change(sent[1].id, lambda m: {"xmtp_id": "x"})
+    store.react(sent[2].id, Reaction(BOB, "🎉", True))
+    store.change(sent[3].id, lambda m: deleted_fields())
+    store.change(sent[0].id, lambda m: {"status": "confirmed"})
+    current = store.messages([m.id for m in sent])
+    assert [m.rev for m in (current[sent[i].id] for i in (1, 2, 3, 0))] == [rev + 1, rev + 2, rev + 3, rev + 4]
+
+    def same(s: Store) -> None:
+        assert s.page("c", None, None, 12) == ([current[m.id] for m in sent], False)
+        assert s.page("c", 6, None, 3) == ([current[m.id] for m in sent[2:5]], True)
+        assert s.page("c", None, 2, 4) == ([current[m.id] for m in sent[2:6]], True)
+        assert s.changes("c", rev, 10) == ([current[sent[i].id] for i in (1, 2, 3, 0)], False)
+        assert s.changes("c", 0, 3) == ([current[m.id] for m in sent[4:7]], True)
+        assert all(s.message(m.id) == current[m.id] for m in sent)
+        assert s.find(BOB, "m3") == current[sent[2].id] and s.find(ALICE, "m3") is None
+        assert s.append(NewMessage("c", ALICE, "m2", "again"))[0] == current[sent[1].id]  # a repeat: as it is now
+        assert refused(lambda: s.append(NewMessage("d", ALICE, "m2", "elsewhere"))).code == "conflict"
+        assert {u.id for u in s.unsettled()} == {m.id for m in sent[1:]}
+        assert [m.id for m in s.due_plain(sent[-1].sent_at, 3)] == [m.id for m in sent[2:5]]  # m2 waits on XMTP
+
+    store.create_chat("d", [ALICE, BOB], None, ALICE)
+    same(store)
+    store.close()
+    same(kind.open())
+
+
 def test_commits_announce_new_and_changed_messages_and_chat_changes(store):
     commits: list[Commit] = []
     store.subscribe(commits.append)
