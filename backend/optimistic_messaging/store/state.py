@@ -230,21 +230,22 @@ class State:
 
     def _put(self, message: Message, new: bool, at: int) -> None:
         room = self.rooms[message.chat_id]
-        index = message.seq - room.base_seq - 1
+        seq = message.seq
+        index = seq - room.base_seq - 1
         if new:
-            if message.seq != room.last_seq + 1:
-                raise ValueError(f"message seq {message.seq} does not follow {room.last_seq} in {room.id!r}")
+            if seq != room.last_seq + 1:
+                raise ValueError(f"message seq {seq} does not follow {room.last_seq} in {room.id!r}")
             room.offsets.append(at)
             room.revs.append(message.rev)
             room.waiting.append(0)
-            room.last_seq = message.seq
+            room.last_seq = seq
             room.recent.append(message)
             if len(room.recent) > self.recent:
                 del room.recent[0]
             if message.deleted:  # a compacted log's
-                room.deleted.append(message.seq)
+                room.deleted.append(seq)
             self._touch(room)
-            self.keys.add(key_hash(message.sender, message.client_id), room.no << 32 | message.seq)
+            self.keys.add(key_hash(message.sender, message.client_id), room.no << 32 | seq)
             self.messages += 1
             position = room.positions.get(message.sender)
             if position is not None:  # a send: its sender has read and has had delivered everything up to it
@@ -271,8 +272,10 @@ class State:
                 room.by_rev.frombytes(bytes(room.by_rev.itemsize * (slot - len(room.by_rev))))
                 room.by_rev.append(0)
             room.by_rev[slot] = message.seq
-        room.rev = max(room.rev, message.rev)
-        self._wait(room, index, message, new)
+        if message.rev > room.rev:
+            room.rev = message.rev
+        if message.status == "provisional" or room.waiting[index]:
+            self._wait(room, index, message, new)
 
     def _wait(self, room: Room, index: int, message: Message, new: bool) -> None:
         """Keep what the reconciler asks for current: counts by settler, the awaited ones, the plain queue."""
