@@ -1,4 +1,4 @@
-"""Messages read back from the JSON-lines log by offset: history past each chat's recent window lives only on disk."""
+"""Records read back from the JSON-lines log by offset: history past each chat's recent window lives only on disk."""
 
 from __future__ import annotations
 
@@ -32,10 +32,15 @@ class History:
             self._fd = -1
 
     def read(self, offsets: Sequence[int]) -> list[Message]:
-        """The messages whose current records start at these offsets, in the same order: neighbours in one read."""
+        """The messages whose current records start at these offsets, in the same order."""
+        return [Message(**orjson.loads(line)["m"]) for line in self.lines(offsets)]
+
+    def lines(self, offsets: Sequence[int]) -> list[bytes]:
+        """The records that start at these offsets, without their newlines, in the same order: neighbours in one
+        read."""
         if not offsets:
             return []
-        found: dict[int, Message] = {}
+        found: dict[int, bytes] = {}
         ordered = sorted(set(offsets))
         start = 0
         while start < len(ordered):
@@ -44,26 +49,20 @@ class History:
                 end += 1
             low = ordered[start]
             data = os.pread(self._fd, ordered[end - 1] - low + GUESS, low)
-            view = memoryview(data)
             for at in ordered[start:end]:
                 stop = data.find(b"\n", at - low)
-                found[at] = _decode(view[at - low : stop]) if stop >= 0 else self._one(at)
+                found[at] = data[at - low : stop] if stop >= 0 else self._one(at)
             start = end
         return [found[at] for at in offsets]
 
-    def _one(self, at: int) -> Message:
+    def _one(self, at: int) -> bytes:
         """One record longer than what a read brought along with it."""
         size = GUESS
         while True:
             data = os.pread(self._fd, size, at)
             stop = data.find(b"\n")
             if stop >= 0:
-                return _decode(memoryview(data)[:stop])
+                return data[:stop]
             if len(data) < size:
                 raise OSError(f"the record at offset {at} of the log has no end")
             size *= 4
-
-
-def _decode(line: memoryview) -> Message:
-    """A "message" or "update" record's message (the store wrote it: a bad one is damage, and raises)."""
-    return Message(**orjson.loads(line)["m"])

@@ -53,6 +53,7 @@ ERASED_COMPACT_SHARE = 0.01  # or longer on a large log: writes wait while it is
 LOG_HEADER = b'{"op":"log","format":2}\n'  # a log without it was written before commit lines: read line by line
 _HEADER = b'{"op":"log",'  # how any header starts: one that is not LOG_HEADER is of another format, or damaged
 _COMMIT = b'{"op":"commit",'
+_MESSAGE, _UPDATE = b'{"op":"message","m":', b'{"op":"update","m":'  # how encode_record starts these lines
 
 
 Placed = Callable[[Record, int], None]
@@ -66,6 +67,11 @@ class StoreCorrupt(RuntimeError):
 def encode_record(record: Record) -> bytes:
     """One log line."""
     kind, payload = record
+    if kind == "copy":
+        for op in (_MESSAGE, _UPDATE):
+            if payload.line.startswith(op):
+                return _MESSAGE + payload.line[len(op) :] + b"\n"
+        return encode_record(("message", Message(**orjson.loads(payload.line)["m"])))  # a line of another shape
     if kind == "members":
         chat_id, added, visible_from = payload
         return orjson.dumps({"op": kind, "id": chat_id, "added": added, "from": visible_from}) + b"\n"
@@ -940,7 +946,7 @@ class JsonlStore:
         keys = KeyIndex()
 
         def placed(record: Record, at: int) -> None:
-            if record[0] == "message":
+            if record[0] == "copy":
                 m, room = record[1], self.state.rooms[record[1].chat_id]
                 offsets.setdefault(m.chat_id, array("q")).append(at)
                 keys.add(key_hash(m.sender, m.client_id), room.no << 32 | m.seq)

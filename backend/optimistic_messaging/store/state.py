@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ..models import SETTLERS, Chat, ChatView, FarcasterToken, Message, Position, Settings, settled_by
 from ..notify.subscriptions import PushSubscription
 from .history import History
@@ -24,6 +26,7 @@ from .keys import KeyIndex, key_hash
 # · ("fc_token", FarcasterToken) a Farcaster client's latest token · ("fc_drop", (fid, app_key)) that client's dropped
 # · ("fc_link", (address, fid)) the fid an address linked last.
 # · ("push", PushSubscription) registered (moved from any other address) · ("unpush", endpoint) ended.
+# · ("copy", Copied) a message's current record, copied as its "message" line by a rewrite (never read back as such).
 Record = tuple[str, Any]
 
 
@@ -79,6 +82,19 @@ class Room:
     def first_recent(self) -> int:
         """The seq of the oldest message held whole."""
         return self.last_seq - len(self.recent) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    """A message's current record as the log holds it (a `message` or `update` line without its newline): a rewrite
+    writes it again as a `message` line without making a Message of it, and notes where it lands."""
+
+    line: bytes
+    id: str
+    chat_id: str
+    seq: int
+    sender: str
+    client_id: str
 
 
 RECENT = 64  # messages of each chat held whole: the first page a client opens comes from memory
@@ -490,12 +506,12 @@ class State:
                 ),
             )
             replayed: dict[str, Position] = {}  # where replaying the chat record and its messages puts each member
-            for message in self.history_of(room):
-                yield "message", message
-                replayed[message.sender] = Position(message.seq, message.seq, True)
-                for emoji, reactors in self.reactors.get(message.id, {}).items():
+            for copied in self._copies(room):
+                yield "copy", copied
+                replayed[copied.sender] = Position(copied.seq, copied.seq, True)
+                for emoji, reactors in self.reactors.get(copied.id, {}).items():
                     for address in reactors:
-                        yield "reactor", (message.id, emoji, address, True)
+                        yield "reactor", (copied.id, emoji, address, True)
             for address, p in room.positions.items():
                 if p != replayed.get(address, Position(room.base_seq, room.base_seq)):
                     yield "position", (room.id, address, p.read_seq, p.delivered_seq, p.shown)
@@ -510,6 +526,14 @@ class State:
         for endpoints in self.pushed.values():
             for endpoint in endpoints:
                 yield "push", self.push[endpoint]
+
+    def _copies(self, room: Room) -> Iterator[Copied]:
+        """Every message of the room, by seq, as its current record in the log: a rewrite copies the bytes."""
+        for low in range(room.base_seq + 1, room.last_seq + 1, CHUNK):
+            offsets = room.offsets[low - room.base_seq - 1 : low - room.base_seq - 1 + CHUNK]
+            for line in self.history.lines(offsets):
+                m = orjson.loads(line)["m"]
+                yield Copied(line, m["id"], m["chat_id"], m["seq"], m["sender"], m["client_id"])
 
     def relocate(self, offsets: dict[str, array[int]], keys: KeyIndex) -> None:
         """The log was rewritten: every message's record is at a new offset (`offsets`, each chat's by seq), and the
