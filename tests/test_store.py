@@ -560,3 +560,18 @@ def test_after_a_rewrite_every_old_message_is_read_from_the_new_log_and_an_erase
     assert (store.page("c", 9, None, 20), store.changes("c", 0, 8)) == (before[0], (before[1][0], True))
     assert store.unsettled()[:-1] == before[2][:-1] and store.find(ALICE, "m1") == store.message(sent[0].id)
     assert store.message(sent[0].id).xmtp_id == "x" and store.message(sent[5].id).deleted
+
+
+def test_a_rewrite_copies_records_of_another_shape_as_message_lines_of_the_current_one(path):
+    """A rewrite copies each message's current record; one that does not start as this encoder writes is re-encoded."""
+    changed = orjson.loads(orjson.dumps(message(1, "old"))) | {"rev": 3, "xmtp_id": "x"}
+    path.write_bytes(encode_record(("chat", Room("c", [ALICE], None, ALICE, 1)))
+                     + b'{"m":' + orjson.dumps(message(1, "old")) + b',"op":"message"}\n'
+                     + encode_record(("message", message(2, "next")))
+                     + b'{"m":' + orjson.dumps(changed) + b',"op":"update"}\n')  # a log without commit lines
+    store = opened(path)  # rewritten at once, with commit lines
+    lines = path.read_bytes().splitlines()
+    assert lines[0] + b"\n" == LOG_HEADER and sum(line.startswith(b'{"op":"message","m":') for line in lines) == 2
+    assert store.message("c/1").xmtp_id == "x" and store.find(ALICE, "old").rev == 3
+    store.close()
+    assert opened(path).page("c", None, None, 5)[0] == [Message(**changed), message(2, "next")]
