@@ -367,7 +367,8 @@ class JsonlStore:
         """What a log holds, read without changing it (a torn tail is left out, not cut): for `migrate`."""
         store = cls(path)
         store._replay(cut=False)
-        store.state.history.open(path)
+        if store.path.exists():  # else nothing to read back
+            store.state.history.open(store.path)
         return store.state
 
     def _replay(self, cut: bool = True) -> bool:
@@ -432,8 +433,8 @@ class JsonlStore:
                     "restore the log from a backup"
                 )
             at = committed
-            for lineno_, raw in pending:
-                self._apply(lineno_, raw, at)
+            for number, raw in pending:
+                self._apply(number, raw, at)
                 at += len(raw)
             pending.clear()
             committed, n, crc, first = committed + n + len(line), 0, 0, 0

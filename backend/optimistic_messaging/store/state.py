@@ -138,7 +138,7 @@ class State:
         self.activity = 0  # bumped by every new chat and new message, in commit order
         self.records = 0  # lines in the log; minus the live ones, what compaction would drop
 
-    def apply(self, record: Record, at: int = -1) -> None:
+    def apply(self, record: Record, at: int) -> None:
         """Advance by one durable record, which starts at offset `at` of the log (the same path for replay and for
         live commits)."""
         kind, payload = record
