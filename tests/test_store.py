@@ -575,3 +575,66 @@ def test_a_rewrite_copies_records_of_another_shape_as_message_lines_of_the_curre
     assert store.message("c/1").xmtp_id == "x" and store.find(ALICE, "old").rev == 3
     store.close()
     assert opened(path).page("c", None, None, 5)[0] == [Message(**changed), message(2, "next")]
+
+
+def test_a_log_holding_one_message_a_chat_answers_every_read_as_one_holding_them_all(tmp_path, monkeypatch):
+    """Random sends, repeats, changes, reactions, deletions, erasures, rewrites and restarts, done to two logs: one
+    reading all but each chat's last message from disk, one holding everything in memory; every read agrees."""
+    import random
+
+    from optimistic_messaging.store.base import NewMessage as New
+
+    monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 30)  # rewrites now and then, as well as after erasures
+    clock, rnd, bob = FakeClock(), random.Random(18), "0x" + "b" * 40
+    paths = (tmp_path / "disk.json", tmp_path / "memory.json")
+
+    def open_both() -> list[JsonlStore]:
+        stores = [JsonlStore(paths[0], clock=clock, recent=1), JsonlStore(paths[1], clock=clock, recent=10**9)]
+        for s in stores:
+            s.start()
+        return stores
+
+    def both(call) -> object:
+        answers = []
+        for s in stores:
+            try:
+                answers.append(("ok", call(s)))
+            except ApiError as exc:
+                answers.append(("refused", exc.code))
+        assert answers[0] == answers[1]
+        return answers[0]
+
+    stores = open_both()
+    for chat in "abc":
+        both(lambda s, chat=chat: s.create_chat(chat, [ALICE, bob], None, ALICE))
+    for step in range(400):
+        chat, roll = rnd.choice("abc"), rnd.random()
+        ids = [f"{chat}/{seq}" for seq in range(1, 40)]
+        if roll < 0.5:  # every random draw made once, outside the calls, so both stores get the same
+            new = New(chat, rnd.choice((ALICE, bob)), f"k{rnd.randrange(60)}", f"text {step}")
+            both(lambda s: s.append(new))
+        elif roll < 0.65:
+            fields = rnd.choice(({"status": "confirmed"}, {"xmtp_id": f"x{step}"}, deleted_fields()))
+            both(lambda s, i=rnd.choice(ids): s.change(i, lambda m: fields))
+        elif roll < 0.75:
+            both(lambda s, i=rnd.choice(ids), a=rnd.choice((ALICE, bob)): s.react(i, Reaction(a, "👍", True)))
+        elif roll < 0.78:  # the chat erased, and registered again
+            both(lambda s: s.remove_member(chat, bob))
+            both(lambda s: s.remove_member(chat, ALICE))
+            both(lambda s: s.create_chat(chat, [ALICE, bob], None, ALICE))
+        elif roll < 0.81:
+            for s in stores:
+                s.close()
+            stores = open_both()
+        else:
+            clock.advance(rnd.randrange(1, 2_000))
+        for c in "abc":
+            last = both(lambda s, c=c: s.chat(c).last_seq)[1]
+            both(lambda s, c=c: s.page(c, None, None, 100))
+            both(lambda s, c=c, at=rnd.randrange(last + 2): (s.page(c, at, None, 3), s.page(c, None, at, 3)))
+            both(lambda s, c=c, rev=rnd.randrange(0, 10): s.changes(c, rev, 500))
+            both(lambda s, c=c: s.view(c, ALICE))
+        both(lambda s, key=f"k{rnd.randrange(60)}": (s.find(ALICE, key), s.find(bob, key)))
+        both(lambda s: (s.unsettled(), s.unsettled_by_kind(), s.due_plain(clock.now_ms(), 7)))
+    for s in stores:
+        s.close()

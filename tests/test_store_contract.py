@@ -693,6 +693,16 @@ def test_a_deleted_xmtp_copy_is_settled_by_the_clock_and_a_deleted_payment_by_th
     assert settled_by(store.message(copied.id)) == "plain"
 
 
+def test_a_plain_message_that_waited_on_its_xmtp_copy_and_is_plain_again_comes_due_once(store, kind):
+    m = send(store, "a")
+    store.change(m.id, lambda current: {"xmtp_id": "xmtp-5"})  # now its XMTP copy settles it
+    assert store.due_plain(m.sent_at, 10) == [] and store.unsettled_by_kind()["xmtp"] == 1
+    again = store.change(m.id, lambda current: deleted_fields())  # its text gone: the clock settles it again
+    for s in (store, kind.open()):
+        assert s.due_plain(m.sent_at, 10) == [again] and [u.id for u in s.unsettled()] == [m.id]
+        assert s.unsettled_by_kind() == {"payment": 0, "xmtp": 0, "plain": 1}
+
+
 def test_a_chat_erased_as_its_last_member_leaves_takes_its_reactors_with_it(kind, store):
     m = send(store, "a")
     react(store, m, BOB)
