@@ -42,6 +42,7 @@ from .base import (
     check_reply,
     repeat_of,
 )
+from .history import decode_message
 from .keys import KeyIndex, key_hash
 from .state import RECENT, Record, Room, State
 
@@ -71,7 +72,7 @@ def encode_record(record: Record) -> bytes:
         for op in (_MESSAGE, _UPDATE):
             if payload.line.startswith(op):
                 return _MESSAGE + payload.line[len(op) :] + b"\n"
-        return encode_record(("message", Message(**orjson.loads(payload.line)["m"])))  # a line of another shape
+        return encode_record(("message", decode_message(orjson.loads(payload.line)["m"])))  # a line of another shape
     if kind == "members":
         chat_id, added, visible_from = payload
         return orjson.dumps({"op": kind, "id": chat_id, "added": added, "from": visible_from}) + b"\n"
@@ -163,7 +164,7 @@ def decode_record(line: bytes) -> Record:
     data = orjson.loads(line)
     kind = data["op"]
     if kind == "message" or kind == "update":
-        return kind, Message(**data["m"])
+        return kind, decode_message(data["m"])
     if kind == "chat":
         room = Room(data["id"], data["members"], data["title"], data["created_by"], data["created_at"])
         room.starts = {str(a): int(n) for a, n in data.get("starts", {}).items()}
