@@ -468,7 +468,7 @@ def test_commits_announce_new_and_changed_messages_and_chat_changes(store):
 
 def test_delivery_learns_where_added_members_begin_from_the_commit_without_a_read(store, kind):
     """The commit says it: the writer, which hands commits on, never waits on a read (nor fails for want of one)."""
-    fanout = Fanout(store, lambda stored: None, lambda chat: None)
+    fanout = Fanout(store, lambda stored: None, lambda chat: None, lambda chat: False)
     fanout.serve("c")
     commits: list[Commit] = []
     store.subscribe(commits.append)
