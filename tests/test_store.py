@@ -15,7 +15,7 @@ from optimistic_messaging.clock import SYSTEM_CLOCK
 from optimistic_messaging.errors import ApiError
 from optimistic_messaging.store import jsonl
 from optimistic_messaging.store.base import NewMessage
-from optimistic_messaging.models import FarcasterToken, Message
+from optimistic_messaging.models import FarcasterToken, Message, confirmed_by_clock
 from optimistic_messaging.notify.subscriptions import PushSubscription
 from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store.state import Room
@@ -561,6 +561,57 @@ def test_after_a_rewrite_every_old_message_is_read_from_the_new_log_and_an_erase
     assert store.message(sent[0].id).xmtp_id == "x" and store.message(sent[5].id).deleted
 
 
+def test_a_chat_confirmed_by_the_clock_is_one_record_and_its_old_messages_read_confirmed_after_restarts_and_rewrites(
+        path):
+    """The confirmation writes no record per message, so the old ones' records on disk still say provisional: every
+    read of them (page, many, by key, a repeat, by rev, what waits) answers them confirmed, with the rev each got and the
+    confirmation's time; after a restart too, and a rewrite writes them in that state."""
+    clock = FakeClock()
+    store = opened(path, clock=clock)  # two messages a chat held whole
+    store.create_chat("c", [ALICE], None, ALICE)
+    sent = [send(store, f"m{i}", f"body {i}") for i in range(1, 9)]
+    copied = store.change(sent[1].id, lambda m: {"xmtp_id": "x"})  # waits on XMTP: the clock leaves it
+    clock.advance(5)
+    size = path.stat().st_size
+    confirmed = store.confirm_through("c", 7)
+    assert path.read_bytes()[size:].count(b"\n") == 2, "one record and its commit line"
+    want = {m.id: m for m in sent} | {copied.id: copied}
+    for rev, m in enumerate((m for m in sent[:7] if m is not sent[1]), confirmed.first_rev):
+        want[m.id] = confirmed_by_clock(m, rev, confirmed.at)
+    assert (confirmed.rev, confirmed.at) == (copied.rev + 6, clock.now_ms())
+    room = store.state.rooms["c"]
+    assert len(room.recent) == 2 and list(room.clock_revs) == [confirmed.first_rev], "no message held for it"
+
+    def same(s: JsonlStore) -> None:
+        assert s.page("c", None, None, 20) == ([want[m.id] for m in sent], False)
+        assert s.page("c", None, 3, 2) == ([want[m.id] for m in sent[3:5]], True)
+        assert s.messages({m.id for m in sent}) == want
+        assert all(s.find(ALICE, m.client_id) == want[m.id] for m in sent)
+        assert s.append(NewMessage("c", ALICE, "m1", "again"))[0] == want[sent[0].id], "a repeat: as it is now"
+        assert s.changes("c", copied.rev, 20) == ([want[m.id] for m in sent[:7] if m is not sent[1]], False)
+        assert [u.id for u in s.unsettled()] == [copied.id, sent[7].id]
+        assert s.due_chats(clock.now_ms(), 10) == {"c": 8} and s.confirm_through("c", 7) is None
+
+    same(store)
+    store.close()
+    store = opened(path, clock=clock)  # replayed: the confirmation applied again
+    same(store)
+    store.create_chat("gone", [ALICE], None, ALICE)
+    store.remove_member("gone", ALICE)  # erased: the log is rewritten after this commit
+    store.create_chat("after", [ALICE], None, ALICE)  # the writer rewrote the log before it took this write
+    log = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert not any(line["op"] == "confirmed" for line in log) and not store.state.rooms["c"].clock_revs
+    written = {line["m"]["id"]: line["m"] for line in log if line["op"] == "message"}
+    assert written == {i: orjson.loads(orjson.dumps(m)) for i, m in want.items()}, "each in its current state"
+    same(store)
+    store.close()
+    store = opened(path, clock=clock)
+    same(store)
+    deleted = store.change(sent[0].id, lambda m: deleted_fields())  # a later change starts from what the clock made it
+    assert (deleted.status, deleted.source, deleted.rev) == ("confirmed", "fallback", confirmed.rev + 1)
+    store.close()
+
+
 def test_a_rewrite_copies_records_of_another_shape_as_message_lines_of_the_current_one(path):
     """A rewrite copies each message's current record; one that does not start as this encoder writes is re-encoded."""
     changed = orjson.loads(orjson.dumps(message(1, "old"))) | {"rev": 3, "xmtp_id": "x"}
@@ -577,8 +628,9 @@ def test_a_rewrite_copies_records_of_another_shape_as_message_lines_of_the_curre
 
 
 def test_a_log_holding_one_message_a_chat_answers_every_read_as_one_holding_them_all(tmp_path, monkeypatch):
-    """Random sends, repeats, changes, reactions, deletions, erasures, rewrites and restarts, done to two logs: one
-    reading all but each chat's last message from disk, one holding everything in memory; every read agrees."""
+    """Random sends, repeats, changes, reactions, deletions, per-chat confirmations by the clock, erasures, rewrites and
+    restarts, done to two logs: one reading all but each chat's last message from disk, one holding everything in
+    memory; every read agrees, and a restart (replay, or a rewrite's copy) changes no read."""
     import random
 
     from optimistic_messaging.store.base import NewMessage as New
@@ -603,6 +655,11 @@ def test_a_log_holding_one_message_a_chat_answers_every_read_as_one_holding_them
         assert answers[0] == answers[1]
         return answers[0]
 
+    def reads(s: JsonlStore) -> object:
+        """Everything a restart must keep (the plain queue's order aside: due chats compared as a dict)."""
+        chats = [(s.chat(c), s.page(c, None, None, 100), s.changes(c, 0, 500)) for c in "abc"]
+        return chats, s.unsettled(), s.unsettled_by_kind(), s.due_chats(clock.now_ms(), 10_000)
+
     stores = open_both()
     for chat in "abc":
         both(lambda s, chat=chat: s.create_chat(chat, [ALICE, bob], None, ALICE))
@@ -622,9 +679,13 @@ def test_a_log_holding_one_message_a_chat_answers_every_read_as_one_holding_them
             both(lambda s: s.remove_member(chat, ALICE))
             both(lambda s: s.create_chat(chat, [ALICE, bob], None, ALICE))
         elif roll < 0.81:
+            before = both(reads)
             for s in stores:
                 s.close()
             stores = open_both()
+            assert both(reads) == before
+        elif roll < 0.87:  # the clock confirms the chat's plain messages up to a seq, as the reconciler does
+            both(lambda s, through=rnd.randrange(1, 40): s.confirm_through(chat, through))
         else:
             clock.advance(rnd.randrange(1, 2_000))
         for c in "abc":

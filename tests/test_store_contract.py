@@ -391,11 +391,47 @@ def test_a_confirmation_sees_the_changes_before_it_and_later_changes_see_it(stor
         assert edited.rev == confirmed.rev + 1 == current.chat("c").rev
 
 
+def test_a_change_later_in_the_batch_of_a_confirmation_starts_from_what_the_clock_made_the_message(store, kind):
+    sent = [send(store, f"m{i}") for i in range(4)]  # the first two past what the log keeps whole here
+    confirmed, deleted, edited = concurrently(  # one batch, in this order
+        lambda: store.confirm_through("c", sent[-1].seq),
+        lambda: store.change(sent[0].id, lambda m: deleted_fields()),
+        lambda: store.change(sent[3].id, lambda m: {"body": "edited"}),
+    )
+    assert isinstance(confirmed, Confirmed) and (deleted.rev, edited.rev) == (confirmed.rev + 1, confirmed.rev + 2)
+    for current in (store, kind.open()):
+        d, e = current.message(sent[0].id), current.message(sent[3].id)
+        assert (d.status, d.source, d.deleted, d.rev) == ("confirmed", "fallback", True, deleted.rev)
+        assert (e.status, e.source, e.body, e.rev) == ("confirmed", "fallback", "edited", edited.rev)
+        assert current.changes("c", confirmed.rev, 10) == ([d, e], False)
+
+
 def test_a_chat_confirmed_twice_in_one_batch_confirms_each_message_once(store, kind):
     sent = [send(store, f"m{i}") for i in range(3)]
     first, again = concurrently(lambda: store.confirm_through("c", 3), lambda: store.confirm_through("c", 3))
     assert (first.first_rev, first.rev, again) == (sent[-1].rev + 1, sent[-1].rev + 3, None)
     assert [m.rev for m in kind.open().changes("c", sent[-1].rev, 10)[0]] == [first.rev - 2, first.rev - 1, first.rev]
+
+
+def test_a_message_plain_again_before_a_seq_its_chat_was_confirmed_through_is_confirmed_by_the_next(store, kind):
+    """A confirmation need not look again below the seqs it confirmed, but one made plain since (its XMTP copy no
+    longer compared) is found there; far from the two messages the log keeps whole here."""
+    copied = store.append(NewMessage("c", ALICE, "x", "copied", xmtp_id="xmtp-1"))[0]
+    plain = send(store, "p")
+    first = store.confirm_through("c", plain.seq)
+    assert (first.first_rev, first.rev) == (plain.rev + 1, plain.rev + 1), "the copy waits on XMTP"
+    later = [send(store, f"later {i}") for i in range(3)]
+    again = store.change(copied.id, lambda m: deleted_fields())  # its text gone: the clock settles it now
+    assert store.unsettled_by_kind() == {"payment": 0, "xmtp": 0, "plain": 4}
+    kind.clock.advance(7)
+    second = store.confirm_through("c", plain.seq)
+    assert second == Confirmed("c", plain.seq, again.rev + 1, again.rev + 1, kind.clock.now_ms())
+    for current in (store, kind.open()):
+        m = current.message(copied.id)
+        assert (m.status, m.source, m.rev, m.updated_at, m.deleted) == (
+            "confirmed", "fallback", second.rev, second.at, True)
+        assert current.due_chats(later[-1].sent_at, 10) == {"c": later[-1].seq}
+        assert current.unsettled_by_kind() == {"payment": 0, "xmtp": 0, "plain": 3}
 
 
 def test_what_settles_a_message_is_decided_by_models_settled_by_in_both_stores(store):
