@@ -35,7 +35,6 @@ from ..models import (
     PositionMoved,
     Settings,
     confirmed_by_clock,
-    message_id,
     settled_by,
     waits_for_clock,
 )
@@ -803,11 +802,10 @@ class JsonlStore:
             counter, at = batch.counter(chat_id), self.clock.now_ms()
             first_rev = counter[1] + 1
             counter[1] += len(seqs)
-            by_clock = batch.by_clock.setdefault(chat_id, {})
-            for rev, seq in enumerate(sorted(seqs), first_rev):  # what later ops of this batch see (`_current`)
-                by_clock[seq] = (rev, at)
-                if (changed := batch.messages.get(message_id(chat_id, seq))) is not None:
-                    batch.messages[changed.id] = confirmed_by_clock(changed, rev, at)
+            by_clock = batch.by_clock.setdefault(chat_id, {})  # what later ops of this batch see (`_current`)
+            by_clock.update((seq, (rev, at)) for rev, seq in enumerate(sorted(seqs), first_rev))
+            for changed_id, seq in {m.id: m.seq for m in batch.changed.get(chat_id, ()) if m.seq in seqs}.items():
+                batch.messages[changed_id] = confirmed_by_clock(batch.messages[changed_id], *by_clock[seq])
             batch.records.append(("confirmed", (chat_id, through_seq, first_rev, at, len(seqs))))
             return Confirmed(chat_id, through_seq, first_rev, counter[1], at)
 
