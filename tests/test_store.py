@@ -15,8 +15,7 @@ from optimistic_messaging.clock import SYSTEM_CLOCK
 from optimistic_messaging.errors import ApiError
 from optimistic_messaging.store import jsonl
 from optimistic_messaging.store.base import NewMessage
-from optimistic_messaging.models import FarcasterToken, Message
-from optimistic_messaging.models import Message
+from optimistic_messaging.models import FarcasterToken, Message, confirmed_by_clock
 from optimistic_messaging.notify.subscriptions import PushSubscription
 from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store.state import Room
@@ -35,7 +34,7 @@ def path(tmp_path):
 
 
 def opened(path, fsync=True, clock=SYSTEM_CLOCK) -> JsonlStore:
-    store = JsonlStore(path, fsync=fsync, clock=clock)
+    store = JsonlStore(path, fsync=fsync, clock=clock, recent=2)  # all but two messages a chat read from the log
     store.start()
     return store
 
@@ -275,7 +274,7 @@ def test_a_log_written_in_several_batches_replays_them_all(path):
 def test_compaction_drops_superseded_records_and_keeps_the_state(store, path, monkeypatch):
     monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 20)
     real = jsonl.encode_log
-    monkeypatch.setattr(jsonl, "encode_log", lambda records: real(records, chunk=2))  # a snapshot of several batches
+    monkeypatch.setattr(jsonl, "encode_log", lambda records, **kw: real(records, chunk=2, **kw))  # several batches
     message = send(store, "m")
     for i in range(30):
         store.change(message.id, lambda m, i=i: {"xmtp_id": f"x{i}"})
@@ -528,3 +527,176 @@ def test_deleted_text_leaves_the_log_in_one_rewrite_per_half_window_and_at_start
     assert wait_until(lambda: not on_disk("c"))
     assert again.message(a.id).deleted and again.message(a.id).reaction_counts == {} and again.message(c.id).body == ""
     again.close()
+
+
+def test_history_past_each_chats_recent_window_is_read_from_the_log_not_held_in_memory(store, path):
+    chats = ("window-1", "window-2")  # names no other test's leftovers have
+    for chat in chats:
+        store.create_chat(chat, [ALICE], None, ALICE)
+    for i in range(1, 51):
+        for chat in chats:
+            send(store, f"{chat}-{i}", chat=chat)
+            store.change(f"{chat}/{i}", lambda m: {"status": "confirmed"})  # settled: the reconciler needs none
+    gc.collect()
+    held = [o for o in gc.get_objects() if isinstance(o, Message) and o.chat_id in chats]
+    assert len(held) <= 2 * 2, f"{len(held)} messages in memory, each chat's two latest expected"
+    assert [m.seq for m in store.page("window-1", 4, None, 2)[0]] == [2, 3]
+    assert store.find(ALICE, "window-2-1").id == "window-2/1"
+
+
+def test_after_a_rewrite_every_old_message_is_read_from_the_new_log_and_an_erased_chats_keys_are_free(store, path):
+    """An erasure rewrites the log at once: every offset changes, and the index must follow, in the same process."""
+    sent = [send(store, f"m{i}", f"body {i}") for i in range(1, 9)]
+    store.change(sent[0].id, lambda m: {"xmtp_id": "x"})
+    store.change(sent[5].id, lambda m: deleted_fields())
+    store.create_chat("gone", [ALICE], None, ALICE)
+    send(store, "k", "erased text", chat="gone")
+    before = (store.page("c", None, None, 20), store.changes("c", 0, 20), store.unsettled())
+    store.remove_member("gone", ALICE)  # erased: the log is rewritten after this commit
+    again = send(store, "k", "in another chat now")  # the writer rewrote the log before it took this write
+    assert b"erased text" not in path.read_bytes() and b"body 6" not in path.read_bytes()
+    assert again.seq == 9 and store.find(ALICE, "k") == again
+    assert (store.page("c", 9, None, 20), store.changes("c", 0, 8)) == (before[0], (before[1][0], True))
+    assert store.unsettled()[:-1] == before[2][:-1] and store.find(ALICE, "m1") == store.message(sent[0].id)
+    assert store.message(sent[0].id).xmtp_id == "x" and store.message(sent[5].id).deleted
+
+
+def test_a_chat_confirmed_by_the_clock_is_one_record_and_its_old_messages_read_confirmed_after_restarts_and_rewrites(
+        path):
+    """The confirmation writes no record per message, so the old ones' records on disk still say provisional: every
+    read of them (page, many, by key, a repeat, by rev, what waits) answers them confirmed, with the rev each got and the
+    confirmation's time; after a restart too, and a rewrite writes them in that state."""
+    clock = FakeClock()
+    store = opened(path, clock=clock)  # two messages a chat held whole
+    store.create_chat("c", [ALICE], None, ALICE)
+    sent = [send(store, f"m{i}", f"body {i}") for i in range(1, 9)]
+    copied = store.change(sent[1].id, lambda m: {"xmtp_id": "x"})  # waits on XMTP: the clock leaves it
+    clock.advance(5)
+    size = path.stat().st_size
+    confirmed = store.confirm_through("c", 7)
+    assert path.read_bytes()[size:].count(b"\n") == 2, "one record and its commit line"
+    want = {m.id: m for m in sent} | {copied.id: copied}
+    for rev, m in enumerate((m for m in sent[:7] if m is not sent[1]), confirmed.first_rev):
+        want[m.id] = confirmed_by_clock(m, rev, confirmed.at)
+    assert (confirmed.rev, confirmed.at) == (copied.rev + 6, clock.now_ms())
+    room = store.state.rooms["c"]
+    assert len(room.recent) == 2 and list(room.clock_revs) == [confirmed.first_rev], "no message held for it"
+
+    def same(s: JsonlStore) -> None:
+        assert s.page("c", None, None, 20) == ([want[m.id] for m in sent], False)
+        assert s.page("c", None, 3, 2) == ([want[m.id] for m in sent[3:5]], True)
+        assert s.messages({m.id for m in sent}) == want
+        assert all(s.find(ALICE, m.client_id) == want[m.id] for m in sent)
+        assert s.append(NewMessage("c", ALICE, "m1", "again"))[0] == want[sent[0].id], "a repeat: as it is now"
+        assert s.changes("c", copied.rev, 20) == ([want[m.id] for m in sent[:7] if m is not sent[1]], False)
+        assert [u.id for u in s.unsettled()] == [copied.id, sent[7].id]
+        assert s.due_chats(clock.now_ms(), 10) == {"c": 8} and s.confirm_through("c", 7) is None
+
+    same(store)
+    store.close()
+    store = opened(path, clock=clock)  # replayed: the confirmation applied again
+    same(store)
+    store.create_chat("gone", [ALICE], None, ALICE)
+    store.remove_member("gone", ALICE)  # erased: the log is rewritten after this commit
+    store.create_chat("after", [ALICE], None, ALICE)  # the writer rewrote the log before it took this write
+    log = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert not any(line["op"] == "confirmed" for line in log) and not store.state.rooms["c"].clock_revs
+    written = {line["m"]["id"]: line["m"] for line in log if line["op"] == "message"}
+    assert written == {i: orjson.loads(orjson.dumps(m)) for i, m in want.items()}, "each in its current state"
+    same(store)
+    store.close()
+    store = opened(path, clock=clock)
+    same(store)
+    deleted = store.change(sent[0].id, lambda m: deleted_fields())  # a later change starts from what the clock made it
+    assert (deleted.status, deleted.source, deleted.rev) == ("confirmed", "fallback", confirmed.rev + 1)
+    store.close()
+
+
+def test_a_rewrite_copies_records_of_another_shape_as_message_lines_of_the_current_one(path):
+    """A rewrite copies each message's current record; one that does not start as this encoder writes is re-encoded."""
+    changed = orjson.loads(orjson.dumps(message(1, "old"))) | {"rev": 3, "xmtp_id": "x"}
+    path.write_bytes(encode_record(("chat", Room("c", [ALICE], None, ALICE, 1)))
+                     + b'{"m":' + orjson.dumps(message(1, "old")) + b',"op":"message"}\n'
+                     + encode_record(("message", message(2, "next")))
+                     + b'{"m":' + orjson.dumps(changed) + b',"op":"update"}\n')  # a log without commit lines
+    store = opened(path)  # rewritten at once, with commit lines
+    lines = path.read_bytes().splitlines()
+    assert lines[0] + b"\n" == LOG_HEADER and sum(line.startswith(b'{"op":"message","m":') for line in lines) == 2
+    assert store.message("c/1").xmtp_id == "x" and store.find(ALICE, "old").rev == 3
+    store.close()
+    assert opened(path).page("c", None, None, 5)[0] == [Message(**changed), message(2, "next")]
+
+
+def test_a_log_holding_one_message_a_chat_answers_every_read_as_one_holding_them_all(tmp_path, monkeypatch):
+    """Random sends, repeats, changes, reactions, deletions, per-chat confirmations by the clock, erasures, rewrites and
+    restarts, done to two logs: one reading all but each chat's last message from disk, one holding everything in
+    memory; every read agrees, and a restart (replay, or a rewrite's copy) changes no read."""
+    import random
+
+    from optimistic_messaging.store.base import NewMessage as New
+
+    monkeypatch.setattr(jsonl, "COMPACT_MIN_SUPERSEDED", 30)  # rewrites now and then, as well as after erasures
+    clock, rnd, bob = FakeClock(), random.Random(18), "0x" + "b" * 40
+    paths = (tmp_path / "disk.json", tmp_path / "memory.json")
+
+    def open_both() -> list[JsonlStore]:
+        stores = [JsonlStore(paths[0], clock=clock, recent=1), JsonlStore(paths[1], clock=clock, recent=10**9)]
+        for s in stores:
+            s.start()
+        return stores
+
+    def both(call) -> object:
+        answers = []
+        for s in stores:
+            try:
+                answers.append(("ok", call(s)))
+            except ApiError as exc:
+                answers.append(("refused", exc.code))
+        assert answers[0] == answers[1]
+        return answers[0]
+
+    def reads(s: JsonlStore) -> object:
+        """Everything a restart must keep (the plain queue's order aside: due chats compared as a dict)."""
+        chats = [(s.chat(c), s.page(c, None, None, 100), s.changes(c, 0, 500)) for c in "abc"]
+        return chats, s.unsettled(), s.unsettled_by_kind(), s.due_chats(clock.now_ms(), 10_000)
+
+    stores = open_both()
+    for chat in "abc":
+        both(lambda s, chat=chat: s.create_chat(chat, [ALICE, bob], None, ALICE))
+    for step in range(400):
+        chat, roll = rnd.choice("abc"), rnd.random()
+        ids = [f"{chat}/{seq}" for seq in range(1, 40)]
+        if roll < 0.5:  # every random draw made once, outside the calls, so both stores get the same
+            new = New(chat, rnd.choice((ALICE, bob)), f"k{rnd.randrange(60)}", f"text {step}")
+            both(lambda s: s.append(new))
+        elif roll < 0.65:
+            fields = rnd.choice(({"status": "confirmed"}, {"xmtp_id": f"x{step}"}, deleted_fields()))
+            both(lambda s, i=rnd.choice(ids): s.change(i, lambda m: fields))
+        elif roll < 0.75:
+            both(lambda s, i=rnd.choice(ids), a=rnd.choice((ALICE, bob)): s.react(i, Reaction(a, "👍", True)))
+        elif roll < 0.78:  # the chat erased, and registered again
+            both(lambda s: s.remove_member(chat, bob))
+            both(lambda s: s.remove_member(chat, ALICE))
+            both(lambda s: s.create_chat(chat, [ALICE, bob], None, ALICE))
+        elif roll < 0.81:
+            before = both(reads)
+            for s in stores:
+                s.close()
+            stores = open_both()
+            assert both(reads) == before
+        elif roll < 0.87:  # the clock confirms the chat's plain messages up to a seq, as the reconciler does
+            both(lambda s, through=rnd.randrange(1, 40): s.confirm_through(chat, through))
+        else:
+            clock.advance(rnd.randrange(1, 2_000))
+        for c in "abc":
+            last = both(lambda s, c=c: s.chat(c).last_seq)[1]
+            both(lambda s, c=c: s.page(c, None, None, 100))
+            both(lambda s, c=c, at=rnd.randrange(last + 2): (s.page(c, at, None, 3), s.page(c, None, at, 3)))
+            both(lambda s, c=c, rev=rnd.randrange(0, 10): s.changes(c, rev, 500))
+            both(lambda s, c=c: s.view(c, ALICE))
+        both(lambda s, key=f"k{rnd.randrange(60)}": (s.find(ALICE, key), s.find(bob, key)))
+        # Due chats as a dict of all: the plain queue is in log order, and the two logs are rewritten at moments the
+        # writers' scheduling picks (a rewrite at start), so a few of them at a time may come in another order.
+        both(lambda s: (s.unsettled(), s.unsettled_by_kind(), s.due_chats(clock.now_ms(), 10_000)))
+    for s in stores:
+        s.close()

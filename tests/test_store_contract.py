@@ -13,7 +13,6 @@ from optimistic_messaging.broker.notify import announce
 from optimistic_messaging.errors import CODES, ApiError, Forbidden, Invalid, NotFound
 from optimistic_messaging.fanout import Fanout
 from optimistic_messaging.models import FarcasterToken, Message, Position, PositionMoved, Settings, settled_by
-from optimistic_messaging.models import Message, Position, PositionMoved, Settings, settled_by
 from optimistic_messaging.notify.subscriptions import PushSubscription, Reachable
 from optimistic_messaging.reactions import Reaction, deleted_fields
 from optimistic_messaging.store import ChatChanged, Commit, Confirmed, NewMessage, Store, Unsettled
@@ -47,7 +46,8 @@ class Opened:
         self.opened: list[Store] = []
 
     def open(self) -> Store:
-        store: Store = (JsonlStore(self.path, clock=self.clock) if self.kind == "jsonl"
+        # The log holds only each chat's two latest messages in memory here: every read also takes the disk path.
+        store: Store = (JsonlStore(self.path, clock=self.clock, recent=2) if self.kind == "jsonl"
                         else PgStore(self.url, self.clock, announce("contract")))
         store.start()
         self.opened.append(store)
@@ -391,11 +391,47 @@ def test_a_confirmation_sees_the_changes_before_it_and_later_changes_see_it(stor
         assert edited.rev == confirmed.rev + 1 == current.chat("c").rev
 
 
+def test_a_change_later_in_the_batch_of_a_confirmation_starts_from_what_the_clock_made_the_message(store, kind):
+    sent = [send(store, f"m{i}") for i in range(4)]  # the first two past what the log keeps whole here
+    confirmed, deleted, edited = concurrently(  # one batch, in this order
+        lambda: store.confirm_through("c", sent[-1].seq),
+        lambda: store.change(sent[0].id, lambda m: deleted_fields()),
+        lambda: store.change(sent[3].id, lambda m: {"body": "edited"}),
+    )
+    assert isinstance(confirmed, Confirmed) and (deleted.rev, edited.rev) == (confirmed.rev + 1, confirmed.rev + 2)
+    for current in (store, kind.open()):
+        d, e = current.message(sent[0].id), current.message(sent[3].id)
+        assert (d.status, d.source, d.deleted, d.rev) == ("confirmed", "fallback", True, deleted.rev)
+        assert (e.status, e.source, e.body, e.rev) == ("confirmed", "fallback", "edited", edited.rev)
+        assert current.changes("c", confirmed.rev, 10) == ([d, e], False)
+
+
 def test_a_chat_confirmed_twice_in_one_batch_confirms_each_message_once(store, kind):
     sent = [send(store, f"m{i}") for i in range(3)]
     first, again = concurrently(lambda: store.confirm_through("c", 3), lambda: store.confirm_through("c", 3))
     assert (first.first_rev, first.rev, again) == (sent[-1].rev + 1, sent[-1].rev + 3, None)
     assert [m.rev for m in kind.open().changes("c", sent[-1].rev, 10)[0]] == [first.rev - 2, first.rev - 1, first.rev]
+
+
+def test_a_message_plain_again_before_a_seq_its_chat_was_confirmed_through_is_confirmed_by_the_next(store, kind):
+    """A confirmation need not look again below the seqs it confirmed, but one made plain since (its XMTP copy no
+    longer compared) is found there; far from the two messages the log keeps whole here."""
+    copied = store.append(NewMessage("c", ALICE, "x", "copied", xmtp_id="xmtp-1"))[0]
+    plain = send(store, "p")
+    first = store.confirm_through("c", plain.seq)
+    assert (first.first_rev, first.rev) == (plain.rev + 1, plain.rev + 1), "the copy waits on XMTP"
+    later = [send(store, f"later {i}") for i in range(3)]
+    again = store.change(copied.id, lambda m: deleted_fields())  # its text gone: the clock settles it now
+    assert store.unsettled_by_kind() == {"payment": 0, "xmtp": 0, "plain": 4}
+    kind.clock.advance(7)
+    second = store.confirm_through("c", plain.seq)
+    assert second == Confirmed("c", plain.seq, again.rev + 1, again.rev + 1, kind.clock.now_ms())
+    for current in (store, kind.open()):
+        m = current.message(copied.id)
+        assert (m.status, m.source, m.rev, m.updated_at, m.deleted) == (
+            "confirmed", "fallback", second.rev, second.at, True)
+        assert current.due_chats(later[-1].sent_at, 10) == {"c": later[-1].seq}
+        assert current.unsettled_by_kind() == {"payment": 0, "xmtp": 0, "plain": 3}
 
 
 def test_what_settles_a_message_is_decided_by_models_settled_by_in_both_stores(store):
@@ -420,6 +456,37 @@ def test_messages_are_read_many_at_once_and_found_by_their_key(store):
     a, b = send(store, "a"), send(store, "b")
     assert store.messages([a.id, b.id, "c/99", "none/1"]) == {a.id: a, b.id: b}
     assert store.find(ALICE, "b") == b and store.find(BOB, "b") is None
+
+
+def test_old_messages_come_back_in_their_current_state_by_page_rev_id_and_key_also_after_a_restart(kind, store):
+    """Far more messages than the log keeps whole in memory here (two a chat): the old ones, changed after newer ones
+    were sent, are read from disk wherever they are asked for."""
+    sent = [send(store, f"m{i}", f"body {i}", sender=(ALICE, BOB)[i % 2]) for i in range(1, 13)]
+    rev = store.chat("c").rev
+    store.change(sent[1].id, lambda m: {"xmtp_id": "x"})
+    store.react(sent[2].id, Reaction(BOB, "🎉", True))
+    store.change(sent[3].id, lambda m: deleted_fields())
+    store.change(sent[0].id, lambda m: {"status": "confirmed"})
+    current = store.messages([m.id for m in sent])
+    assert [m.rev for m in (current[sent[i].id] for i in (1, 2, 3, 0))] == [rev + 1, rev + 2, rev + 3, rev + 4]
+
+    def same(s: Store) -> None:
+        assert s.page("c", None, None, 12) == ([current[m.id] for m in sent], False)
+        assert s.page("c", 6, None, 3) == ([current[m.id] for m in sent[2:5]], True)
+        assert s.page("c", None, 2, 4) == ([current[m.id] for m in sent[2:6]], True)
+        assert s.changes("c", rev, 10) == ([current[sent[i].id] for i in (1, 2, 3, 0)], False)
+        assert s.changes("c", 0, 3) == ([current[m.id] for m in sent[4:7]], True)
+        assert all(s.message(m.id) == current[m.id] for m in sent)
+        assert s.find(BOB, "m3") == current[sent[2].id] and s.find(ALICE, "m3") is None
+        assert s.append(NewMessage("c", ALICE, "m2", "again"))[0] == current[sent[1].id]  # a repeat: as it is now
+        assert refused(lambda: s.append(NewMessage("d", ALICE, "m2", "elsewhere"))).code == "conflict"
+        assert {u.id for u in s.unsettled()} == {m.id for m in sent[1:]}
+        assert s.due_chats(sent[-1].sent_at, 3) == {"c": sent[4].seq}  # m2 waits on XMTP: m3..m5 are the first due
+
+    store.create_chat("d", [ALICE, BOB], None, ALICE)
+    same(store)
+    store.close()
+    same(kind.open())
 
 
 def test_commits_announce_new_and_changed_messages_and_chat_changes(store):
@@ -713,6 +780,16 @@ def test_a_deleted_xmtp_copy_is_settled_by_the_clock_and_a_deleted_payment_by_th
     assert {u.id: u.kind for u in store.unsettled()} == {paid.id: "payment", copied.id: "plain"}
     assert store.due_chats(copied.sent_at, 10) == {"c": copied.seq}
     assert settled_by(store.message(copied.id)) == "plain"
+
+
+def test_a_plain_message_that_waited_on_its_xmtp_copy_and_is_plain_again_comes_due_once(store, kind):
+    m = send(store, "a")
+    store.change(m.id, lambda current: {"xmtp_id": "xmtp-5"})  # now its XMTP copy settles it
+    assert store.due_chats(m.sent_at, 10) == {} and store.unsettled_by_kind()["xmtp"] == 1
+    again = store.change(m.id, lambda current: deleted_fields())  # its text gone: the clock settles it again
+    for s in (store, kind.open()):
+        assert s.due_chats(m.sent_at, 10) == {"c": again.seq} and [u.id for u in s.unsettled()] == [m.id]
+        assert s.unsettled_by_kind() == {"payment": 0, "xmtp": 0, "plain": 1}
 
 
 def test_a_chat_erased_as_its_last_member_leaves_takes_its_reactors_with_it(kind, store):

@@ -131,16 +131,16 @@ def _import_room(conn: psycopg.Connection, room: Room, state: State, done: Impor
                     for address, p in ((a, room.positions[a]) for a in room.members)
                 ],
             )
-            _insert(cur, room.messages, state)
+            _insert(cur, list(state.history_of(room)), state)
         done.chats += 1
-        done.messages += len(room.messages)
+        done.messages += room.last_seq - room.base_seq
         return
     last_seq, rev, imported_seq, imported_rev = row
     if (last_seq, rev) != (imported_seq, imported_rev):  # the database's own chat, or nodes wrote to it since
         if imported_rev is None or room.rev > imported_rev:  # and the log has something the database has not
             done.diverged.append(room.id)
         return
-    later = [m for m in room.messages if m.rev > rev]  # new, or changed since the last import
+    later = [m for m in state.history_of(room) if m.rev > rev]  # new, or changed since the last import
     with conn.cursor() as cur:
         cur.executemany(  # positions only move forward, on either side
             "UPDATE members SET read_seq = greatest(read_seq, %s), delivered_seq = greatest(delivered_seq, %s), "

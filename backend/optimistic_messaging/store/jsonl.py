@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import zlib
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
@@ -34,7 +35,6 @@ from ..models import (
     PositionMoved,
     Settings,
     confirmed_by_clock,
-    message_id,
     settled_by,
     waits_for_clock,
 )
@@ -55,7 +55,9 @@ from .base import (
     check_reply,
     repeat_of,
 )
-from .state import Record, Room, State
+from .history import decode_message
+from .keys import KeyIndex, key_hash
+from .state import RECENT, Record, Room, State
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,11 @@ ERASED_COMPACT_SHARE = 0.01  # or longer on a large log: writes wait while it is
 LOG_HEADER = b'{"op":"log","format":2}\n'  # a log without it was written before commit lines: read line by line
 _HEADER = b'{"op":"log",'  # how any header starts: one that is not LOG_HEADER is of another format, or damaged
 _COMMIT = b'{"op":"commit",'
+_MESSAGE, _UPDATE = b'{"op":"message","m":', b'{"op":"update","m":'  # how encode_record starts these lines
+
+
+Placed = Callable[[Record, int], None]
+"""Told where in a log a record starts, as the log is encoded."""
 
 
 class StoreCorrupt(RuntimeError):
@@ -74,6 +81,11 @@ class StoreCorrupt(RuntimeError):
 def encode_record(record: Record) -> bytes:
     """One log line."""
     kind, payload = record
+    if kind == "copy":
+        for op in (_MESSAGE, _UPDATE):
+            if payload.line.startswith(op):
+                return _MESSAGE + payload.line[len(op) :] + b"\n"
+        return encode_record(("message", decode_message(orjson.loads(payload.line)["m"])))  # a line of another shape
     if kind == "members":
         chat_id, added, visible_from = payload
         return orjson.dumps({"op": kind, "id": chat_id, "added": added, "from": visible_from}) + b"\n"
@@ -135,21 +147,32 @@ def _commit_line(n: int, crc: int) -> bytes:
     return b'{"op":"commit","n":%d,"crc":%d}\n' % (n, crc)
 
 
-def encode_batch(records: Iterable[Record]) -> bytes:
-    """One durable write: the records, then the commit line that vouches for them."""
-    data = b"".join(map(encode_record, records))
+def encode_batch(records: Iterable[Record], placed: Placed | None = None, at: int = 0) -> bytes:
+    """One durable write: the records, then the commit line that vouches for them; `placed` hears where each record
+    starts, were the write to begin at offset `at`."""
+    records = list(records)
+    lines = list(map(encode_record, records))
+    if placed is not None:
+        for record, line in zip(records, lines, strict=True):
+            placed(record, at)
+            at += len(line)
+    data = b"".join(lines)
     return data + _commit_line(len(data), zlib.crc32(data))
 
 
-def encode_log(records: Iterable[Record], chunk: int = 10_000) -> Iterator[bytes]:
-    """A whole log holding `records`, in batches of `chunk` to write one after another (compaction, benchmarks).
+def encode_log(records: Iterable[Record], chunk: int = 10_000, placed: Placed | None = None) -> Iterator[bytes]:
+    """A whole log holding `records`, in batches of `chunk` to write one after another (compaction, benchmarks);
+    `placed` hears where each record starts in it.
 
     Batches, not one: damage is confined to a batch, and replay holds at most one batch that is not yet vouched for.
     """
     yield LOG_HEADER
+    at = len(LOG_HEADER)
     records = iter(records)
     while batch := list(islice(records, chunk)):
-        yield encode_batch(batch)
+        data = encode_batch(batch, placed, at)
+        at += len(data)
+        yield data
 
 
 def decode_record(line: bytes) -> Record:
@@ -157,7 +180,7 @@ def decode_record(line: bytes) -> Record:
     data = orjson.loads(line)
     kind = data["op"]
     if kind == "message" or kind == "update":
-        return kind, Message(**data["m"])
+        return kind, decode_message(data["m"])
     if kind == "chat":
         room = Room(data["id"], data["members"], data["title"], data["created_by"], data["created_at"])
         room.starts = {str(a): int(n) for a, n in data.get("starts", {}).items()}
@@ -221,6 +244,7 @@ class _Batch:
         self.push: dict[str, PushSubscription | None] = {}  # endpoint -> as this batch left it (None: ended)
         self.pushed: dict[str, list[str]] = {}  # address -> its endpoints as this batch left them, oldest first
         self.settled: set[tuple[str, int]] = set()  # (message id, rev) of the changes here that settled a message
+        self.by_clock: dict[str, dict[int, tuple[int, int]]] = {}  # chat -> seq -> (rev, at) the clock confirmed here
 
     def put(self, message: Message) -> None:
         """A message as this batch changes it."""
@@ -303,14 +327,19 @@ class JsonlStore:
     """The default Store: a JSON-lines log at `path`, replayed into memory at start."""
 
     def __init__(
-        self, path: Path, fsync: bool = True, clock: Clock = SYSTEM_CLOCK, erase_within_s: float = 3600.0
+        self,
+        path: Path,
+        fsync: bool = True,
+        clock: Clock = SYSTEM_CLOCK,
+        erase_within_s: float = 3600.0,
+        recent: int = RECENT,
     ) -> None:
         self.path = Path(path)
         self.fsync = fsync
         self.clock = clock
         self.erase_within_s = erase_within_s  # a deleted message's text leaves the log within this long
         self.stats = StoreStats()
-        self.state = State()
+        self.state = State(recent)  # each chat's `recent` latest messages in memory, older ones read from the log
         self._listeners: list[Listener] = []
         self._queue: list[_Op] = []
         self._wake = Event()
@@ -330,6 +359,7 @@ class JsonlStore:
             self._deleted_at = self.clock.monotonic() - self.erase_within_s / 2
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            self.state.history.open(self.path)
             self._size = os.fstat(self._fd).st_size
             if self._size == 0:
                 self._durable(LOG_HEADER)
@@ -351,6 +381,7 @@ class JsonlStore:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        self.state.history.close()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -363,6 +394,8 @@ class JsonlStore:
         """What a log holds, read without changing it (a torn tail is left out, not cut): for `migrate`."""
         store = cls(path)
         store._replay(cut=False)
+        if store.path.exists():  # else nothing to read back
+            store.state.history.open(store.path)
         return store.state
 
     def _replay(self, cut: bool = True) -> bool:
@@ -426,8 +459,10 @@ class JsonlStore:
                     f"{self.path}:{first}-{lineno}: a batch fails its CRC-32; refusing to start: "
                     "restore the log from a backup"
                 )
-            for at, raw in pending:
-                self._apply(at, raw)
+            at = committed
+            for number, raw in pending:
+                self._apply(number, raw, at)
+                at += len(raw)
             pending.clear()
             committed, n, crc, first = committed + n + len(line), 0, 0, 0
         return False, committed, first
@@ -438,13 +473,13 @@ class JsonlStore:
         for lineno, line in enumerate(f, 1):
             if not line.endswith(b"\n"):
                 return committed, lineno
-            self._apply(lineno, line)
+            self._apply(lineno, line, committed)
             committed += len(line)
         return committed, 0
 
-    def _apply(self, lineno: int, line: bytes) -> None:
+    def _apply(self, lineno: int, line: bytes, at: int) -> None:
         try:
-            self.state.apply(decode_record(line))
+            self.state.apply(decode_record(line), at)
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise StoreCorrupt(
                 f"{self.path}:{lineno}: unreadable record ({exc}); "
@@ -538,43 +573,31 @@ class JsonlStore:
         if after is not None:
             start = max(after + 1, low)
             end = min(start + limit - 1, high)  # anchored on the first seq the caller may see, not on `after`
-            return room.slice(start, end), end < high
+            return self.state.slice(room, start, end), end < high
         start = max(low, high - limit + 1)
-        return room.slice(start, high), start > low
+        return self.state.slice(room, start, high), start > low
 
     def changes(self, chat_id: str, since_rev: int, limit: int, first: int = 1) -> tuple[list[Message], bool]:
-        room = self.state.rooms[chat_id]
-        found: list[Message] = []
-        for rev in range(max(since_rev, room.base_rev) + 1, room.rev + 1):
-            message = room.by_rev.get(rev)
-            if message is not None and message.seq >= first:
-                if len(found) == limit:
-                    return found, True
-                found.append(message)
-        return found, False
+        return self.state.changes(self.state.rooms[chat_id], since_rev, limit, first)
 
     def unsettled(self, kinds: Iterable[str] = SETTLERS) -> list[Unsettled]:
-        waiting = sorted(
-            (m for m in self.state.provisional.values() if settled_by(m) in kinds),
-            key=lambda m: (m.sent_at, m.chat_id, m.seq),
-        )
+        awaited = [m for m in self.state.awaited_ones() if settled_by(m) in kinds]
+        plain = list(self.state.plain_waiting()) if "plain" in kinds else []
+        waiting = sorted(awaited + plain, key=lambda m: (m.sent_at, m.chat_id, m.seq))
         return [Unsettled(m.id, m.rev, m.sent_at, settled_by(m)) for m in waiting]
 
     def due_chats(self, sent_by: int, limit: int) -> dict[str, int]:
         """In commit order, which is the order they were sent in, up to the first sent after `sent_by` (one made plain
         again later, its XMTP copy dropped, comes due in its new place)."""
         due: dict[str, int] = {}
-        for m in islice(self.state.plain.values(), limit):
+        for m in islice(self.state.plain_waiting(), limit):
             if m.sent_at > sent_by:
                 break
             due[m.chat_id] = max(m.seq, due.get(m.chat_id, 0))
         return due
 
     def unsettled_by_kind(self) -> dict[str, int]:
-        counts: dict[str, int] = dict.fromkeys(SETTLERS, 0)
-        for m in self.state.provisional.values():
-            counts[settled_by(m)] += 1
-        return counts
+        return self.state.waiting_by_kind()
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -770,7 +793,7 @@ class JsonlStore:
     def confirm_through(self, chat_id: str, through_seq: int) -> Confirmed | None:
         def plan(batch: _Batch) -> Confirmed | None:
             room = batch.room(chat_id)
-            seqs = set(room.waiting_through(through_seq))
+            seqs = set(room.waiting_through(through_seq)) - batch.by_clock.get(chat_id, {}).keys()
             for m in batch.changed.get(chat_id, ()):  # changed earlier in this batch: as they are now
                 if m.seq <= through_seq:
                     (seqs.add if waits_for_clock(batch.messages[m.id]) else seqs.discard)(m.seq)
@@ -779,9 +802,10 @@ class JsonlStore:
             counter, at = batch.counter(chat_id), self.clock.now_ms()
             first_rev = counter[1] + 1
             counter[1] += len(seqs)
-            for rev, seq in enumerate(sorted(seqs), first_rev):  # what later ops of this batch see
-                message = self._current(batch, message_id(chat_id, seq))
-                batch.put(confirmed_by_clock(message, rev, at))
+            by_clock = batch.by_clock.setdefault(chat_id, {})  # what later ops of this batch see (`_current`)
+            by_clock.update((seq, (rev, at)) for rev, seq in enumerate(sorted(seqs), first_rev))
+            for changed_id, seq in {m.id: m.seq for m in batch.changed.get(chat_id, ()) if m.seq in seqs}.items():
+                batch.messages[changed_id] = confirmed_by_clock(batch.messages[changed_id], *by_clock[seq])
             batch.records.append(("confirmed", (chat_id, through_seq, first_rev, at, len(seqs))))
             return Confirmed(chat_id, through_seq, first_rev, counter[1], at)
 
@@ -790,10 +814,14 @@ class JsonlStore:
 
     def _current(self, batch: _Batch, message_id_: str) -> Message:
         """The message as this batch's earlier ops left it."""
-        current = batch.messages.get(message_id_) or self.state.message(message_id_)
+        current = batch.messages.get(message_id_)
+        if current is not None:
+            return current
+        current = self.state.message(message_id_)
         if current is None:
             raise NotFound(f"no message {message_id_!r}")
-        return current
+        confirmed = batch.by_clock.get(current.chat_id, {}).get(current.seq)
+        return current if confirmed is None else confirmed_by_clock(current, *confirmed)
 
     def _update(self, batch: _Batch, current: Message, fields: dict[str, Any], *records: Record) -> Message:
         """The message changed by `fields` at the chat's next rev, written after `records`."""
@@ -868,10 +896,11 @@ class JsonlStore:
                 log.exception("planning a write failed")
                 del batch.records[mark:]
                 op.result.set_exception(Failed(f"the write could not be planned ({type(exc).__name__})"))
+        placed: list[int] = []  # where each record starts in the log
         if batch.records:
             started = self.clock.monotonic()
             try:
-                self._durable(encode_batch(batch.records))
+                self._durable(encode_batch(batch.records, lambda _, at: placed.append(at), self._size))
                 self.stats.committed(self.clock.monotonic() - started, len(planned))
             except OSError as exc:
                 self.stats.failures += 1
@@ -881,8 +910,8 @@ class JsonlStore:
                 for op in planned:
                     op.result.set_exception(error)
                 return
-        for record in batch.records:
-            self.state.apply(record)
+        for record, at in zip(batch.records, placed, strict=True):
+            self.state.apply(record, at)
         if self.state.deletions and self._deleted_at is None:
             self._deleted_at = self.clock.monotonic()
         for op in planned:
@@ -985,10 +1014,19 @@ class JsonlStore:
         started = self.clock.now_ms()
         self.state.forget_revoked(started)  # past their sessions' maximum age: nothing left to refuse
         self._compacted_at = self.clock.monotonic()
+        offsets: dict[str, array[int]] = {}  # each chat's messages' records in the new log, by seq
+        keys = KeyIndex()
+
+        def placed(record: Record, at: int) -> None:
+            if record[0] in ("copy", "message"):  # every message once, by seq (one the clock confirmed: re-encoded)
+                m, room = record[1], self.state.rooms[record[1].chat_id]
+                offsets.setdefault(m.chat_id, array("q")).append(at)
+                keys.add(key_hash(m.sender, m.client_id), room.no << 32 | m.seq)
+
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                for piece in encode_log(self.state.snapshot()):
+                for piece in encode_log(self.state.snapshot(), placed=placed):
                     _append(fd, piece)
                     gevent.sleep(0)  # encoding a large state: let sockets be served between pieces
                 failure = gevent.get_hub().threadpool.apply(_append_and_sync, (fd, b""))
@@ -1008,8 +1046,10 @@ class JsonlStore:
             os.close(new_fd)
             tmp.unlink(missing_ok=True)
             return False
-        os.close(self._fd)  # from here on the path names the new log: every write goes there
+        os.close(self._fd)  # from here on the path names the new log: every write goes there, every read comes from it
         self._fd, self._size = new_fd, os.fstat(new_fd).st_size
+        self.state.history.open(self.path)
+        self.state.relocate(offsets, keys)
         try:
             _fsync_dir(self.path)
         except OSError as exc:  # the rename may not survive a crash: stop acknowledging until a restart
