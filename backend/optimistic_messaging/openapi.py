@@ -735,7 +735,14 @@ PATHS: dict[str, Any] = {
                 {
                     "type": "object",
                     "required": ["endpoint"],
-                    "properties": {"endpoint": {"type": "string", "minLength": 1, "maxLength": 1024}},
+                    "properties": {
+                        "endpoint": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 1024,
+                            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+                        }
+                    },
                 }
             ),
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -60,11 +61,14 @@ def matches(found: PushSubscription, endpoint: str | None, address: str | None, 
     )
 
 
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def endpoint(payload: dict[str, Any]) -> str:
     """The endpoint a DELETE names: any string of a URL's length without control characters (no URL holds one, and
     PostgreSQL's text holds no NUL); one never registered is simply not there."""
     value = payload.get("endpoint")
-    if not isinstance(value, str) or not value or len(value) > MAX_URL_CHARS or not value.isprintable():
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_CHARS or CONTROL.search(value):
         raise ApiError("invalid", f"endpoint must be a URL of at most {MAX_URL_CHARS} characters")
     return value
 
