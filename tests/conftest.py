@@ -13,10 +13,11 @@ from support import STORE, Peer, Server, Wallet, drop_databases
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL (OM_TEST_STORE=postgres), what only the JSON-lines log has is not asked of it."""
+    """On PostgreSQL (OM_TEST_STORE=postgres), what only the JSON-lines log has is not asked of it, nor what does
+    not depend on the store (run once, on the first pass)."""
     if STORE == "postgres":
-        kept = [item for item in items
-                if item.get_closest_marker("jsonl") is None and item.get_closest_marker("own_store") is None]
+        once = ("jsonl", "own_store", "store_free")
+        kept = [item for item in items if not any(item.get_closest_marker(name) for name in once)]
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept
 

@@ -5,6 +5,8 @@ import pytest
 
 from optimistic_messaging.boot import config_from_env
 
+pytestmark = pytest.mark.store_free  # run once: nothing here depends on the store
+
 
 def env(tmp_path, **extra):
     return {"DATA_FILE": str(tmp_path / "m.json"), **extra}

@@ -15,6 +15,8 @@ import websocket
 from cluster import Cluster
 from support import Wallet, new_chat
 
+pytestmark = pytest.mark.store_free  # run once: nothing here depends on the store
+
 MB = 1024 * 1024
 
 

@@ -4,9 +4,12 @@ its own limit, must not hold every socket of the process)."""
 from __future__ import annotations
 
 import gevent
+import pytest
 from gevent.event import Event
 
 from optimistic_messaging.notify.lanes import Lanes
+
+pytestmark = pytest.mark.store_free  # run once: nothing here depends on the store
 
 
 def hanging(started: list[str], name: str, release: Event):

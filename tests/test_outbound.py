@@ -18,6 +18,8 @@ from optimistic_messaging.models import FarcasterToken
 from optimistic_messaging.notify.subscriptions import PushSubscription
 from optimistic_messaging.notify.webpush import WebPush
 
+pytestmark = pytest.mark.store_free  # run once: nothing here depends on the store
+
 NAME = "push.rebinding.test"
 PUBLIC = "8.8.8.8"  # a global address: the check passes it (nothing here answers)
 

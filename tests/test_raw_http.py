@@ -12,6 +12,8 @@ import pytest
 
 from support import ROOT, TIMEOUT, Server, wait_until
 
+pytestmark = pytest.mark.store_free  # run once: nothing here depends on the store
+
 WS_PATH = b"/socket.io/?EIO=4&transport=websocket"
 
 

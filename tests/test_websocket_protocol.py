@@ -13,6 +13,8 @@ import socketio
 
 from support import TIMEOUT, Server, Wallet, new_chat
 
+pytestmark = pytest.mark.store_free  # run once: nothing here depends on the store
+
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 
 

@@ -16,6 +16,8 @@ from optimistic_messaging.redisconn import Redis
 from cluster import REDIS_URL
 from support import FakeClock
 
+pytestmark = pytest.mark.store_free  # run once: nothing here depends on the store
+
 WINDOW_S = 0.3
 
 

@@ -13,6 +13,8 @@ from optimistic_messaging.wire import frames
 
 from support import TIMEOUT, new_chat
 
+pytestmark = pytest.mark.store_free  # run once: nothing here depends on the store
+
 
 def test_install_refuses_library_versions_it_was_not_written_for(monkeypatch):
     monkeypatch.setattr(wire, "version", lambda name: "0.0.1")
