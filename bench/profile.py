@@ -1,7 +1,7 @@
-"""Where our server's time goes, by layer, under (a) or (d): `.venv/bin/python bench/profile.py d [--seconds 15]
-[--py-spy PATH]` starts ours on the log (FSYNC=always), records it with py-spy (raw stacks, 200 Hz, --nonblocking
---threads) while the load generator runs the scenario, and prints each layer's share of the event loop thread's
-samples; `--shares FILE...` classifies profiles already recorded (several files are pooled).
+"""Where our server's time goes, by layer, under (a), (b) or (d): `.venv/bin/python bench/profile.py d [--seconds 15]
+[--pushes] [--py-spy PATH]` starts ours on the log (FSYNC=always; with --pushes, pushing into a push service that
+hangs), records it with py-spy (raw stacks, 200 Hz, --nonblocking --threads) while the load generator runs the
+scenario, and prints each layer's share of the event loop thread's samples; `--shares FILE...` classifies profiles already recorded (several files are pooled).
 
 py-spy is not a project dependency: install it into a venv of its own (`python3 -m venv /tmp/pyspy-venv &&
 /tmp/pyspy-venv/bin/pip install py-spy`) and pass its path.
@@ -27,8 +27,9 @@ LAYERS = [
     ("read: frames (recv, parse, unmask, UTF-8)",
      r"recv_into|readinto|_receive|_unmask|read_message|geventwebsocket|FastWebSocket\.wait|WebSocketWSGI\.wait"),
     ("broadcast loop (rooms -> sockets)", r"broadcast_many|optimistic_messaging/hub\.py|to_sids"),
-    ("commit listeners: fanout, feed, pusher, reconciler",
-     r"fanout\.py|node\.py|notify/|reconciler\.py|subscriptions\.py|positions\.py|receipts\.py|late\.py|presence"),
+    ("pushes: decide, windows, lanes (notify/, coalesce/)", r"messaging/notify/|messaging/coalesce/"),
+    ("commit listeners: fanout, feed, reconciler",
+     r"fanout\.py|node\.py|reconciler\.py|subscriptions\.py|positions\.py|receipts\.py|late\.py|presence"),
     ("store: plan, encode, state", r"optimistic_messaging/store/"),
     ("validation + messaging", r"validation\.py|/messaging\.py|models\.py|<string>"),
     ("guard: namespace.py (auth, budget, answer)", r"namespace\.py|connections\.py|limits/|clock\.py|stats\.py"),
@@ -66,21 +67,25 @@ def report(shares: Counter[str]) -> str:
     for layer, n in shares.most_common():
         if layer == FSYNC:
             continue
-        rows.append(f"| {layer} | {100 * n / loop:.1f} % | {'' if layer == LOOP_ITSELF else f'{100 * n / busy:.1f} %'} |")
+        without = "" if layer == LOOP_ITSELF else f"{100 * n / busy:.1f} %"
+        rows.append(f"| {layer} | {100 * n / loop:.1f} % | {without} |")
     rows.append(f"| {FSYNC} | {100 * shares[FSYNC] / loop:.0f} % of the loop's samples | |")
     return "\n".join(rows)
 
 
-def record(scenario: str, seconds: float, py_spy: str, out: Path) -> dict:
-    """Runs the scenario against ours on the log under py-spy; returns the load generator's result."""
+def record(scenario: str, seconds: float, py_spy: str, out: Path, pushes: bool = False) -> dict:
+    """Runs the scenario against ours on the log (with `pushes`, into a push service that hangs) under py-spy; returns
+    the load generator's result."""
     from run import OUT, Sizes, plan, raise_nofile, run_loadgen
-    from targets import Ours
+    from targets import Ours, OursPushing
 
     raise_nofile()
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
-    clients, per_chat, params = plan(Sizes(max_fanout_s=seconds, latency_messages=int(seconds * 600)))[scenario]
+    sizes = Sizes(fanout_s=seconds, max_fanout_s=seconds, latency_messages=int(seconds * 600))
+    clients, per_chat, params = plan(sizes)[scenario]
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
-        server = Ours(OUT / "logs" / f"ours-profile-{scenario}.log", Path(tmp) / "messages.json")
+        log_path, data_file = OUT / "logs" / f"ours-profile-{scenario}.log", Path(tmp) / "messages.json"
+        server = OursPushing(log_path, data_file) if pushes else Ours(log_path, data_file)
         server.start()
         try:
             specs = server.clients(clients, per_chat)
@@ -97,8 +102,10 @@ def record(scenario: str, seconds: float, py_spy: str, out: Path) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", nargs="?", choices=("a", "d"), help="(a) one at a time, (d) closed loop")
-    parser.add_argument("--seconds", type=float, default=15, help="(d): its length; (a): 600 messages per second")
+    parser.add_argument("scenario", nargs="?", choices=("a", "b", "d"),
+                        help="(a) one at a time, (b) fan-out at a fixed rate, (d) closed loop")
+    parser.add_argument("--seconds", type=float, default=15, help="(b), (d): its length; (a): 600 messages per second")
+    parser.add_argument("--pushes", action="store_true", help="pushes on, into a push service that hangs (as (b)'s)")
     parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable (its own venv, not the project's)")
     parser.add_argument("--shares", nargs="+", metavar="FILE", help="only classify these raw py-spy profiles")
     args = parser.parse_args()
@@ -106,11 +113,11 @@ def main() -> int:
         print(report(classify(args.shares)))
         return 0
     if args.scenario is None:
-        parser.error("a scenario (a or d), or --shares FILE...")
+        parser.error("a scenario (a, b or d), or --shares FILE...")
     from run import OUT
 
-    out = OUT / f"profile-{args.scenario}.txt"
-    result = record(args.scenario, args.seconds, args.py_spy, out)
+    out = OUT / f"profile-{args.scenario}{'-push' if args.pushes else ''}.txt"
+    result = record(args.scenario, args.seconds, args.py_spy, out, args.pushes)
     print({k: v for k, v in result.items() if not isinstance(v, (list, dict))}, file=sys.stderr)
     print(report(classify([str(out)])))
     return 0

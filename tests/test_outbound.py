@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -87,3 +88,21 @@ def test_a_farcaster_notification_connects_to_the_address_checked_too(rebinding,
         assert rebinding[0] == PUBLIC and not connected(loopback)
     finally:
         store.close()
+
+
+def test_a_push_services_vapid_jwt_is_signed_once_and_again_before_it_expires(monkeypatch):
+    from optimistic_messaging.notify import webpush as module
+    from optimistic_messaging.notify.vapid import public_key_of
+    from push_service import verify_vapid
+
+    private = b64url(bytes(range(1, 33)))
+    webpush = WebPush(private, "mailto:ops@example.com", ())
+    audience = "https://push.example.com"
+    first = webpush.authorization(audience)["Authorization"]
+    assert webpush.authorization(audience)["Authorization"] == first  # reused: no signature per push
+    assert webpush.authorization("https://other.example.com")["Authorization"] != first  # per push service
+    later = time.time() + module.JWT_REUSE_S
+    monkeypatch.setattr(time, "time", lambda: later)
+    renewed = webpush.authorization(audience)["Authorization"]
+    assert renewed != first  # signed again an hour before the first expires, so none in use is ever stale
+    verify_vapid(renewed, public_key_of(private), audience)  # valid, and not expired, at that later time

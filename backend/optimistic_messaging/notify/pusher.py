@@ -163,7 +163,10 @@ class Pusher:
 
     def offer(self, key: str, event: Event, window_s: float, now: Callable[[], None]) -> None:
         """Sent at once when no window was open (one opens); else kept for the window's end, when this node takes it
-        too (whichever node takes it first sends)."""
+        too (whichever node takes it first sends). No window (PUSH_COALESCE_S=0): sent at once, nothing kept."""
+        if window_s <= 0:
+            now()
+            return
         if self.windows.add(key, event.item, window_s):
             now()
         self.later(key, window_s)

@@ -19,6 +19,8 @@ from .vapid import load
 TTL_S = 86400  # how long a push service may hold it for an offline browser
 TIMEOUT_S = 10.0
 JWT_TTL_S = 12 * 3600
+JWT_REUSE_S = 11 * 3600  # a push service's JWT is signed again after this (an hour before it expires)
+SIGNED_KEPT = 1024  # push services whose JWT is kept (endpoints are the clients' choice: bounded, then forgotten)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,19 @@ class WebPush:
         self.vapid = Vapid02(load(private_key))
         self.subject = subject
         self.allowed = allowed
+        self.signed: dict[str, tuple[dict[str, str], float]] = {}  # audience -> its VAPID header, re-signed after
+
+    def authorization(self, audience: str) -> dict[str, str]:
+        """The VAPID header for a push service, signed once per JWT_REUSE_S (a signature costs more than the rest of
+        a push's work)."""
+        now = time.time()
+        kept = self.signed.get(audience)
+        if kept is None or now >= kept[1]:
+            if len(self.signed) >= SIGNED_KEPT:
+                self.signed.clear()
+            claims = {"aud": audience, "sub": self.subject, "exp": int(now) + JWT_TTL_S}
+            kept = self.signed[audience] = (self.vapid.sign(claims), now + JWT_REUSE_S)
+        return kept[0]
 
     def send(self, subscription: PushSubscription, payload: bytes) -> Sent:
         """POST it once; `invalid` (ApiError) when the host fails the check now or the subscription's keys cannot
@@ -47,9 +62,8 @@ class WebPush:
         except Exception as exc:
             raise ApiError("invalid", f"the subscription's keys cannot encrypt a push: {exc}") from exc
         parts = urlsplit(subscription.endpoint)
-        claims = {"aud": f"{parts.scheme}://{parts.netloc}", "sub": self.subject, "exp": int(time.time()) + JWT_TTL_S}
         headers = {
-            **self.vapid.sign(claims),
+            **self.authorization(f"{parts.scheme}://{parts.netloc}"),
             "Content-Encoding": "aes128gcm",
             "Content-Type": "application/octet-stream",
             "TTL": str(TTL_S),
