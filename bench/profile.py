@@ -1,7 +1,8 @@
 """Where our server's time goes, by layer, under (a), (b) or (d): `.venv/bin/python bench/profile.py d [--seconds 15]
 [--pushes] [--py-spy PATH]` starts ours on the log (FSYNC=always; with --pushes, pushing into a push service that
 hangs), records it with py-spy (raw stacks, 200 Hz, --nonblocking --threads) while the load generator runs the
-scenario, and prints each layer's share of the event loop thread's samples; `--shares FILE...` classifies profiles already recorded (several files are pooled).
+scenario, and prints each layer's share of the event loop thread's samples; `--shares FILE...` classifies profiles
+already recorded (several files are pooled).
 
 py-spy is not a project dependency: install it into a venv of its own (`python3 -m venv /tmp/pyspy-venv &&
 /tmp/pyspy-venv/bin/pip install py-spy`) and pass its path.
