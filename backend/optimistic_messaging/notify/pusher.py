@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000  # commits waiting for their pushes to be decided
 BATCH = 500  # commits decided together, one read of each chat's reachable members for all of them
+GATHER_S = 0.02  # the worker, woken by a commit, lets others gather this long: one wake-up for many commits
+SLICE_S = 0.0005  # deciding holds the loop at most about this long before sends and deliveries go first
 ATTEMPTS = 5
 BACKOFF_S = 1.0  # doubled each retry, unless the push service says how long (Retry-After)
 MAX_WAIT_S = 300.0
@@ -112,21 +114,23 @@ class Pusher:
             METER.pushes.add("dropped", len(commit.messages))
 
     def run(self) -> None:
-        """The worker: take whatever commits wait (up to BATCH), after a turn of the loop so that the frames and acks
-        corked in the turn that woke it are written first; decide their events in order."""
+        """The worker: take whatever commits wait (up to BATCH), GATHER_S after the first came (so the frames and acks
+        of the turn that woke it are written first, and a busy chat's commits are decided together); decide their
+        events in order."""
         while True:
             batch = [self.queue.get()]
-            gevent.sleep(0)
+            gevent.sleep(GATHER_S)
             while len(batch) < BATCH and self.queue.qsize():
                 batch.append(self.queue.get_nowait())
             METER.push_queued -= sum(len(commit.messages) for commit in batch)
             self.decide_all(batch)
 
     def decide_all(self, batch: list[Commit]) -> None:
-        """Each chat's reachable members read once for the batch: when none are (the common case), nothing more. After
-        each event with someone to tell, a turn of the loop: sends and deliveries waiting meanwhile go first, so a
-        batch's decisions never hold them up for its whole length."""
+        """Each chat's reachable members read once for the batch: when none are (the common case), nothing more. Every
+        SLICE_S of deciding, a turn of the loop: sends and deliveries waiting meanwhile go first, so a batch's
+        decisions never hold them up for its whole length."""
         reachable: dict[str, list[Reachable]] = {}
+        sliced = time.perf_counter()
         for commit in batch:
             for event in events(commit):
                 chat_id = event.message.chat_id
@@ -135,7 +139,9 @@ class Pusher:
                         reachable[chat_id] = self.store.reachable(chat_id)
                     if reachable[chat_id]:
                         self.decide(event, reachable[chat_id])
-                        gevent.sleep(0)
+                        if time.perf_counter() - sliced >= SLICE_S:
+                            gevent.sleep(0)
+                            sliced = time.perf_counter()
                 except Exception:
                     log.exception("deciding the pushes of %s failed", event.message.id)
 
