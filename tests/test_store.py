@@ -612,6 +612,25 @@ def test_a_chat_confirmed_by_the_clock_is_one_record_and_its_old_messages_read_c
     store.close()
 
 
+def test_a_confirmation_planned_with_a_new_message_in_its_batch_leaves_that_message_waiting_and_replays(path):
+    """A confirmation through a seq that a send in the same batch takes confirms only what was stored before it: the
+    record then names what replay finds waiting (counting the new message too made a log that could not be read)."""
+    clock = FakeClock()
+    store = opened(path, clock=clock)
+    store.create_chat("c", [ALICE], None, ALICE)
+    old = send(store, "m1")
+    clock.advance(5)
+    pending = store.append_later(NewMessage("c", ALICE, "m2", "new"))  # queued: both go in the writer's next batch
+    confirmed = store.confirm_through("c", old.seq + 1)
+    new = pending.get()[0]
+    assert (confirmed.through_seq, confirmed.rev) == (old.seq, confirmed.first_rev), "the old message only"
+    assert store.message(new.id).status == "provisional" and store.message(old.id).status == "confirmed"
+    store.close()
+    store = opened(path, clock=clock)  # replayed
+    assert store.message(new.id).status == "provisional" and store.message(old.id).status == "confirmed"
+    store.close()
+
+
 def test_a_rewrite_copies_records_of_another_shape_as_message_lines_of_the_current_one(path):
     """A rewrite copies each message's current record; one that does not start as this encoder writes is re-encoded."""
     changed = orjson.loads(orjson.dumps(message(1, "old"))) | {"rev": 3, "xmtp_id": "x"}

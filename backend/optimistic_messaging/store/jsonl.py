@@ -793,9 +793,10 @@ class JsonlStore:
     def confirm_through(self, chat_id: str, through_seq: int) -> Confirmed | None:
         def plan(batch: _Batch) -> Confirmed | None:
             room = batch.room(chat_id)
-            seqs = set(room.waiting_through(through_seq)) - batch.by_clock.get(chat_id, {}).keys()
+            through = min(through_seq, room.last_seq)  # not a message new in this batch: replay would count it too
+            seqs = set(room.waiting_through(through)) - batch.by_clock.get(chat_id, {}).keys()
             for m in batch.changed.get(chat_id, ()):  # changed earlier in this batch: as they are now
-                if m.seq <= through_seq:
+                if m.seq <= through:
                     (seqs.add if waits_for_clock(batch.messages[m.id]) else seqs.discard)(m.seq)
             if not seqs:
                 return None
@@ -806,8 +807,8 @@ class JsonlStore:
             by_clock.update((seq, (rev, at)) for rev, seq in enumerate(sorted(seqs), first_rev))
             for changed_id, seq in {m.id: m.seq for m in batch.changed.get(chat_id, ()) if m.seq in seqs}.items():
                 batch.messages[changed_id] = confirmed_by_clock(batch.messages[changed_id], *by_clock[seq])
-            batch.records.append(("confirmed", (chat_id, through_seq, first_rev, at, len(seqs))))
-            return Confirmed(chat_id, through_seq, first_rev, counter[1], at)
+            batch.records.append(("confirmed", (chat_id, through, first_rev, at, len(seqs))))
+            return Confirmed(chat_id, through, first_rev, counter[1], at)
 
         result: Confirmed | None = self._submit(plan)
         return result
