@@ -10,7 +10,8 @@ python=${PYTHON:-python3}
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# Reinstalled when the dependencies or the optional C extension change (pip builds it in place, beside its source).
+stamp=".venv/.installed-$(cat pyproject.toml setup.py backend/optimistic_messaging/wire/_speedups.c | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python dependencies into .venv" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
@@ -18,6 +19,11 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip check
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+# Another checkout sharing this .venv (a git worktree) builds its own copy of the extension beside its source.
+if command -v cc >/dev/null && ! compgen -G "backend/optimistic_messaging/wire/_speedups*.so" >/dev/null; then
+  echo "setup: building backend/optimistic_messaging/wire/_speedups.c" >&2
+  .venv/bin/python setup.py --quiet build_ext --inplace >/dev/null 2>&1 || echo "setup: not built (pure Python)" >&2
 fi
 
 # npm ci in a folder whose lockfile changed since the last install.

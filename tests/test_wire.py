@@ -39,12 +39,6 @@ def test_text_frames_carry_rfc_6455_length_encodings(size):
         assert built[1] == 127 and int.from_bytes(built[2:10], "big") == size and built[10:] == payload
 
 
-def test_unmask_matches_the_rfc_xor():
-    mask = b"\x01\x02\x03\x04"
-    payload = bytes(range(256)) * 3
-    assert frames._unmask(mask, payload) == bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
 def test_lean_queue_hands_items_over_in_order_and_times_out_empty():
     q = wire.LeanQueue()
     for item in "abc":

@@ -24,9 +24,12 @@ import gevent.socket
 import gevent.ssl
 import geventwebsocket.websocket as gws
 import orjson
-from geventwebsocket.exceptions import FrameTooLargeException, ProtocolError, WebSocketError
+from geventwebsocket.exceptions import FrameTooLargeException, ProtocolError
 
 from ..stats import METER
+from . import speedups
+from .codec import Frame
+from .speedups import frame, read_frame, send_frames
 
 MAX_BACKLOG_BYTES = 4 * 1024 * 1024  # beyond this, a socket that has stopped draining is cut off
 HARD_BACKLOG_BYTES = 32 * 1024 * 1024  # beyond this, a socket is cut off even while it drains
@@ -37,34 +40,18 @@ log = logging.getLogger(__name__)
 _by_websocket: dict[int, FastWebSocket] = {}  # id(gevent-websocket WebSocket) -> its driver, while connected
 
 
-class Frame(bytes):
-    """Bytes to put on the wire as they are: a whole websocket frame, or the unsent rest of one."""
-
-
-def _frame(opcode: int, payload: bytes) -> Frame:
-    """An unmasked, final frame (RFC 6455 §5.2), as servers send them."""
-    n = len(payload)
-    if n < 126:
-        header = bytes((0x80 | opcode, n))
-    elif n < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return Frame(header + payload)
-
-
 def text_frame(payload: bytes) -> Frame:
-    return _frame(0x1, payload)
+    return frame(0x1, payload)
 
 
 def close_frame(code: int | None) -> Frame:
     """A close frame carrying `code` (RFC 6455 §5.5.1); None: no status code, as a close that named none is echoed."""
-    return _frame(0x8, b"" if code is None else struct.pack("!H", code))
+    return frame(0x8, b"" if code is None else struct.pack("!H", code))
 
 
 def event_frame(event: str, data: Any) -> Frame:
     """engine.io MESSAGE (4) carrying a Socket.IO EVENT (2) on namespace '/'."""
-    return text_frame(b'42["' + event.encode() + b'",' + orjson.dumps(data) + b"]")
+    return speedups.event_frame(event, orjson.dumps(data))
 
 
 class _Queued:
@@ -200,7 +187,7 @@ def _uncork() -> None:
     while _corked:
         eio_socket, frames = _corked.popitem()
         try:
-            _write(eio_socket, frames[0] if len(frames) == 1 else Frame(b"".join(frames)))
+            _write(eio_socket, frames)
         except Exception:  # one socket's fault must not leave the others' frames waiting for a turn that never comes
             log.exception("writing to %s failed", getattr(eio_socket, "sid", "a socket"))
 
@@ -208,11 +195,12 @@ def _uncork() -> None:
 def deliver(eio_socket: Any, frame: Frame) -> None:
     """Write now, after whatever waits for this socket (order kept)."""
     pending = _corked.pop(eio_socket, None)
-    _write(eio_socket, frame if pending is None else Frame(b"".join([*pending, frame])))
+    _write(eio_socket, [frame] if pending is None else [*pending, frame])
 
 
-def _write(eio_socket: Any, frame: Frame) -> None:
-    """Write now when this socket's line is free, else queue behind what is already waiting (order kept)."""
+def _write(eio_socket: Any, frames: list[Frame]) -> None:
+    """Write now (one syscall for them all) when this socket's line is free, else queue behind what is already waiting
+    (order kept)."""
     if eio_socket.closed or eio_socket.closing:
         return
     ws = getattr(eio_socket, "fast_ws", None)
@@ -221,14 +209,14 @@ def _write(eio_socket: Any, frame: Frame) -> None:
         if queue.backlog > MAX_BACKLOG_BYTES and (queue.stalled(STALL_S) or queue.backlog > HARD_BACKLOG_BYTES):
             drop(eio_socket, "it stopped reading")
             return
-        queue.put(_Queued(frame))
+        queue.put(_Queued(frames[0] if len(frames) == 1 else Frame(b"".join(frames))))
         return
     try:
-        sent = _send_some(ws.raw, frame)
+        rest = send_frames(ws.raw, frames)
     except OSError:
         return  # the connection is gone; its reader notices and cleans up
-    if sent < len(frame):
-        eio_socket.queue.put(_Queued(Frame(frame[sent:])))
+    if rest is not None:
+        eio_socket.queue.put(_Queued(rest))
 
 
 def drop(eio_socket: Any, why: str) -> None:
@@ -423,15 +411,6 @@ def _trim_environ(environ: dict[str, Any]) -> None:
     environ.update(kept)
 
 
-def _unmask(mask: bytes, payload: bytes) -> bytes:
-    """XOR with the 4-byte mask, in C (one big-integer XOR) rather than a Python loop per byte."""
-    n = len(payload)
-    if not n:
-        return b""
-    key = (mask * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
-
-
 def _write_control(ws: gws.WebSocket, frame: Frame) -> None:
     """A control frame goes in line with the data frames, never into the middle of one."""
     fast = _by_websocket.get(id(ws))
@@ -442,7 +421,7 @@ def _write_control(ws: gws.WebSocket, frame: Frame) -> None:
 
 
 def _handle_ping(self: gws.WebSocket, header: object, payload: bytes) -> None:
-    _write_control(self, _frame(0xA, bytes(payload)))
+    _write_control(self, frame(0xA, bytes(payload)))
 
 
 def _close(self: gws.WebSocket, code: int | None = CLOSE_NORMAL, message: Any = None) -> None:
@@ -503,35 +482,7 @@ def _reader(max_frame_bytes: int) -> Callable[[gws.WebSocket], Any]:
         decoder: Any = None
         opcode = size = 0
         while True:
-            head = read(2)
-            if len(head) != 2:
-                raise WebSocketError("the connection ended in the middle of a frame")
-            first, second = head[0], head[1]
-            if first & 0x70:
-                raise ProtocolError("a reserved bit is set (no extension was agreed)")
-            if not second & 0x80:
-                raise ProtocolError("a client's frames must be masked (RFC 6455 §5.1)")
-            op, fin, n = first & 0x0F, first & 0x80, second & 0x7F
-            mask = b""
-            if n == 126:
-                extended = read(6)
-                n, mask = struct.unpack_from("!H", extended)[0], extended[2:]
-            elif n == 127:
-                extended = read(12)
-                n, mask = struct.unpack_from("!Q", extended)[0], extended[8:]
-            if op >= 0x8:
-                if not fin or n > 125:
-                    raise ProtocolError("a control frame is final and carries at most 125 bytes")
-            elif n + size > max_frame_bytes:
-                raise FrameTooLargeException(f"a message over the {max_frame_bytes}-byte limit")
-            if mask:
-                payload = read(n)
-            else:
-                rest = read(4 + n)
-                mask, payload = rest[:4], rest[4:]
-            if len(mask) != 4 or len(payload) != n:
-                raise WebSocketError("the connection ended in the middle of a frame")
-            payload = _unmask(mask, payload)
+            op, fin, payload = read_frame(read, max_frame_bytes - size, parts is None)
             if op == 0x9:
                 self.handle_ping(None, payload)
             elif op == 0xA:
@@ -543,15 +494,15 @@ def _reader(max_frame_bytes: int) -> Callable[[gws.WebSocket], Any]:
                 if parts is not None:
                     raise ProtocolError("a message began before the one before it ended")
                 if fin:
-                    return payload.decode("utf-8") if op == 0x1 else payload
-                opcode, parts, size = op, [payload], n
+                    return payload
+                opcode, parts, size = op, [payload], len(payload)
                 if op == 0x1:
                     decoder = codecs.getincrementaldecoder("utf-8")()
                     texts.append(decoder.decode(payload))
             elif op == 0x0:
                 if parts is None:
                     raise ProtocolError("a continuation frame with no message to continue")
-                size += n
+                size += len(payload)
                 if decoder is not None:
                     texts.append(decoder.decode(payload, bool(fin)))
                 else:
@@ -566,6 +517,7 @@ def _reader(max_frame_bytes: int) -> Callable[[gws.WebSocket], Any]:
 
 def install(max_frame_bytes: int) -> None:
     """Patch the frame reader and writer, process-wide."""
+    log.info("websocket frames: %s", "compiled (wire/_speedups.c)" if speedups.COMPILED else "pure Python")
     gws.WebSocket.read_message = _reader(max_frame_bytes)
     gws.WebSocket.handle_ping = _handle_ping
     gws.WebSocket.handle_close = _handle_close
