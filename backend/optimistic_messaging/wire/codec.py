@@ -12,6 +12,8 @@ from geventwebsocket.exceptions import FrameTooLargeException, ProtocolError, We
 class Frame(bytes):
     """Bytes to put on the wire as they are: a whole websocket frame, or the unsent rest of one."""
 
+    __slots__ = ()  # no __dict__ slot: a frame is its bytes
+
 
 def frame(opcode: int, payload: bytes) -> Frame:
     """An unmasked, final frame (RFC 6455 §5.2), as servers send them."""
