@@ -274,7 +274,7 @@ def farcaster_webhook() -> Response:
         body = json_body()
     except ApiError as exc:  # the contract: what is not an accepted event is `unauthorized` (but for its size)
         raise ApiError("unauthorized", exc.message) if exc.code == "invalid" else exc from None
-    webhook.accept(body, s.hub, s.store, s.config.notify_allow_hosts)
+    webhook.accept(body, s.hub, s.store, s.config.notify_allow_hosts, s.replays)
     return reply({"ok": True})
 
 
