@@ -12,6 +12,7 @@ from optimistic_messaging.store import Store
 from optimistic_messaging.store.jsonl import JsonlStore
 from optimistic_messaging.store.postgres import PgStore
 
+from cluster import REDIS_URL, Cluster
 from farcaster import AppKey, Hub
 from support import FakeClock, Server, Wallet
 
@@ -49,6 +50,35 @@ def test_a_signed_added_event_keeps_the_token_and_later_events_of_that_client_dr
     store = stored(server)
     assert store.farcaster_tokens(1001) == [FarcasterToken(1001, kept.key, NOTIFY_URL, "t-2")]
     store.close()
+
+
+def test_an_accepted_event_replayed_is_refused_and_changes_nothing(server, hub):
+    """A JSON Farcaster Signature carries no nonce: whoever saw an event could post it again after a later one."""
+    key = fresh_key(hub, 1007)
+    added, disabled = key.sign(ADDED), key.sign({"event": "notifications_disabled"})
+    assert server.post("/api/farcaster/webhook", added).status_code == 200
+    assert server.post("/api/farcaster/webhook", disabled).status_code == 200
+    for replay in (added, {**disabled, "extra": "the same signed event in another body"}):
+        r = server.post("/api/farcaster/webhook", replay)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
+        assert "already accepted" in r.json()["error"]["message"], r.text
+    store = stored(server)
+    assert store.farcaster_tokens(1007) == []
+    store.close()
+
+
+@pytest.mark.own_store
+@pytest.mark.parametrize("redis_url", [None, REDIS_URL], ids=["database", "redis"])
+def test_an_event_accepted_by_one_node_is_a_replay_on_another(tmp_path, hub, redis_url):
+    c = Cluster(tmp_path, 2, {"FARCASTER_HUB_URL": hub.url, "NOTIFY_ALLOW_HOSTS": "127.0.0.1"},
+                redis_url=redis_url).start()
+    try:
+        body = fresh_key(hub, 1009).sign(ADDED)
+        assert c[0].post("/api/farcaster/webhook", body).status_code == 200
+        r = c[1].post("/api/farcaster/webhook", body)
+        assert r.status_code == 401 and "already accepted" in r.json()["error"]["message"], r.text
+    finally:
+        c.stop()
 
 
 @pytest.mark.parametrize("forge", ["bad signature", "key not the fid's", "another fid's key", "wrong type",

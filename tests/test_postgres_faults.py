@@ -13,6 +13,7 @@ import requests
 from eth_account import Account
 
 from cluster import Cluster, PrivatePostgres
+from farcaster import AppKey, Hub
 from support import TIMEOUT, Peer, Wallet, new_chat, wait_until
 
 pytestmark = pytest.mark.own_store
@@ -155,6 +156,31 @@ def test_a_sign_out_with_postgresql_stopped_is_unavailable_at_once_and_works_onc
     wait_until(lambda: node.get("/api/health").status_code == 200, 30, "the node to find the database back")
     assert node.post("/api/auth/logout", token=alice.token).status_code == 200
     assert node.get("/api/chats", alice.token).status_code == 401
+
+
+def test_a_farcaster_event_the_database_could_not_store_is_taken_when_the_client_retries(private_pg, hub: Hub,
+                                                                                          tmp_path):
+    """The event was noted as accepted (in Redis) before its write failed: noted no more, or the retry is a replay."""
+    c = Cluster(tmp_path, 1, {"FARCASTER_HUB_URL": hub.url, "NOTIFY_ALLOW_HOSTS": "127.0.0.1"},
+                database_url=private_pg.database()).start()
+    try:
+        node = c[0]
+        body = hub.add(AppKey(1010)).sign(
+            {"event": "miniapp_added", "notificationDetails": {"url": "http://127.0.0.1:9/n", "token": "t"}})
+        private_pg.stop("immediate")
+        wait_until(lambda: node.get("/api/health").status_code == 503, what="the node to find the database away")
+        refused = node.post("/api/farcaster/webhook", body, timeout=QUICK)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (503, "unavailable"), refused.text
+
+        private_pg.start()
+        wait_until(lambda: node.get("/api/health").status_code == 200, 30, "the node to find the database back")
+        retried = node.post("/api/farcaster/webhook", body)
+        assert retried.status_code == 200, retried.text
+        assert c.sql("SELECT token FROM farcaster_tokens WHERE fid = 1010") == [("t",)]
+    finally:
+        if not private_pg.running():
+            private_pg.start()
+        c.stop()
 
 
 def test_sends_racing_another_nodes_idempotency_keys_fail_alone_never_the_batch(tmp_path, peers):

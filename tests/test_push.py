@@ -92,6 +92,16 @@ def test_delete_ends_only_the_callers_own_subscription(server):
     assert delete(server, alice, sub["endpoint"]).json() == {} and put(server, alice, sub).status_code == 201
 
 
+def test_an_endpoint_differing_only_in_the_case_of_its_scheme_or_host_is_the_same_subscription(server):
+    alice, tag = Wallet().sign_in(server), uuid.uuid4().hex
+    keys = browser_keys()
+    assert put(server, alice, {"endpoint": f"https://Push.Example/send/{tag}", "keys": keys}).status_code == 201
+    assert put(server, alice, {"endpoint": f"HTTPS://push.EXAMPLE/send/{tag}", "keys": keys}).status_code == 200
+    assert put(server, alice, {"endpoint": f"https://push.example/send/{tag.upper()}", "keys": keys}).status_code == 201
+    assert delete(server, alice, f"Https://PUSH.example/send/{tag}").status_code == 200
+    assert put(server, alice, {"endpoint": f"https://push.example/send/{tag}", "keys": keys}).status_code == 201
+
+
 def test_an_endpoint_to_delete_holding_a_control_character_is_invalid(server):
     alice = Wallet().sign_in(server)
     for endpoint in ("https://push.example/a\x00b", "https://push.example/a\nb"):

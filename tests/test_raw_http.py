@@ -108,6 +108,25 @@ def test_a_good_request_after_a_bad_body_is_not_read_as_a_second_request(server)
     assert [r.status for r in responses] == [400] and extra == b""
 
 
+def get(path: bytes, method: bytes = b"GET", body: bytes = b"") -> bytes:
+    return (method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def test_a_doubled_slash_reaches_the_same_view_never_a_redirect(server):
+    """Not Flask's 308 page (to `http://`, whatever the client used): the view's own answer."""
+    responses, _ = exchange(server, get(b"/api//health"))
+    assert responses[0].status == 200 and json.loads(responses[0].body)["status"] == "ok"
+    status, error = only_error(server, get(b"/api//farcaster/webhook", b"POST", b"{}"))
+    assert (status, error["code"]) == (503, "unavailable"), error  # the webhook's: no FARCASTER_HUB_URL here
+
+
+@pytest.mark.parametrize("path", [b"/api/nope", b"/api//nope//", b"/api/health/", b"/api/chats//x//messages/",
+                                  b"/api/%2F%2Fhealth/x", b"/nope"])
+def test_an_unknown_path_is_not_found_in_the_error_shape(server, path):
+    assert only_error(server, get(path))[1]["code"] == "not_found"
+
+
 @pytest.fixture
 def cramped(make_server):
     """A server with 300 open files at most (so about a hundred connections) and 2 s for a request to arrive."""

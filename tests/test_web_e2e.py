@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import quote, unquote
 
 import pytest
+import requests
 from eth_utils import keccak
 from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
 
@@ -1057,9 +1058,42 @@ def test_an_offline_reload_shows_the_chat_with_its_messages(two):
 
 
 def kept_pages(person: Person) -> list[str]:
-    """The pages the service worker keeps for offline reloads (not the build's files)."""
-    return person.page.evaluate("""caches.open("om-shell-v1").then((c) => c.keys())
-        .then((keys) => keys.map((k) => k.url).filter((url) => !url.includes("/_next/")))""")
+    """The pages the service worker keeps for offline reloads (not the build's files), in every build's shell cache."""
+    return person.page.evaluate("""caches.keys()
+        .then((names) => Promise.all(names.filter((n) => n.startsWith("om-shell-")).map((n) => caches.open(n))))
+        .then((shells) => Promise.all(shells.map((c) => c.keys())))
+        .then((keys) => keys.flat().map((k) => k.url).filter((url) => !url.includes("/_next/")))""")
+
+
+def shell_caches(page: Any) -> list[str]:
+    return page.evaluate("caches.keys().then((names) => names.filter((n) => n.startsWith('om-shell-')).sort())")
+
+
+def test_the_service_worker_of_a_build_deletes_the_shell_caches_older_builds_left(stack):
+    """Old builds' pages and files must not pile up on the device across deploys."""
+    context = stack["browser"].new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{WEB_URL}/icon-1024.png")  # the origin, without the app (which registers the worker)
+        page.evaluate("""Promise.all(["om-shell-v1", "om-shell-0123456789abcdef"].map((name) => caches.open(name)
+            .then((c) => c.put(`/_next/static/chunks/of-${name}.js`, new Response("old")))))""")
+        assert shell_caches(page) == ["om-shell-0123456789abcdef", "om-shell-v1"]
+        page.goto(WEB_URL)
+        page.evaluate("navigator.serviceWorker.ready")
+        wait_until(lambda: len(shell_caches(page)) == 1 and "om-shell-v1" not in shell_caches(page)
+                   and "om-shell-0123456789abcdef" not in shell_caches(page), 20, "the older shells deleted")
+    finally:
+        context.close()
+
+
+def test_the_farcaster_manifests_icon_and_splash_are_pngs_of_the_sizes_farcaster_asks(stack):
+    manifest = requests.get(f"{WEB_URL}/.well-known/farcaster.json", timeout=10).json()["miniapp"]
+    for url, size in ((manifest["iconUrl"], 1024), (manifest["splashImageUrl"], 200)):
+        image = requests.get(url, timeout=10)
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png", url
+        assert image.content[:8] == b"\x89PNG\r\n\x1a\n" and image.content[12:16] == b"IHDR"
+        width, height = int.from_bytes(image.content[16:20]), int.from_bytes(image.content[20:24])
+        assert (width, height, image.content[25]) == (size, size, 2), url  # colour type 2: RGB, no alpha
 
 
 def test_offline_a_chat_never_opened_here_says_so_and_opens_again_once_the_network_is_back(two):

@@ -274,7 +274,7 @@ def farcaster_webhook() -> Response:
         body = json_body()
     except ApiError as exc:  # the contract: what is not an accepted event is `unauthorized` (but for its size)
         raise ApiError("unauthorized", exc.message) if exc.code == "invalid" else exc from None
-    webhook.accept(body, s.hub, s.store, s.config.notify_allow_hosts)
+    webhook.accept(body, s.hub, s.store, s.config.notify_allow_hosts, s.replays)
     return reply({"ok": True})
 
 
@@ -351,8 +351,7 @@ def budget_sign_ins(app: Flask, origins: frozenset[str]) -> None:
     inner = app.wsgi_app
 
     def wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
-        path = SLASHES.sub("/", environ.get("PATH_INFO", ""))  # `//api/auth/nonce` reaches the same view
-        if path in SIGN_IN_PATHS and environ.get("REQUEST_METHOD") != "OPTIONS":
+        if environ.get("PATH_INFO") in SIGN_IN_PATHS and environ.get("REQUEST_METHOD") != "OPTIONS":
             try:
                 s.limits.signins.take(client_address(environ, s.config.trusted_proxies))
             except ApiError as exc:
@@ -368,11 +367,24 @@ def budget_sign_ins(app: Flask, origins: frozenset[str]) -> None:
     app.wsgi_app = wsgi_app  # type: ignore[method-assign]
 
 
+def merge_slashes(app: Flask) -> None:
+    """`/api//auth/nonce` is `/api/auth/nonce`, for the sign-in budget and for Flask, which would otherwise answer a
+    doubled slash with its own 308 page (HTML, to `http://` behind a TLS proxy) instead of the view's answer."""
+    inner = app.wsgi_app
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["PATH_INFO"] = SLASHES.sub("/", environ.get("PATH_INFO", ""))
+        return inner(environ, start_response)
+
+    app.wsgi_app = wsgi_app  # type: ignore[method-assign]
+
+
 def install(app: Flask) -> None:
     """Mount the API, its error shape, the sign-in budget, and CORS for the allowed origins only (never '*')."""
     app.register_blueprint(bp)
     origins = frozenset(services_of(app).config.cors_origins)
     budget_sign_ins(app, origins)
+    merge_slashes(app)  # in front of the budget
 
     @app.before_request
     def context() -> None:

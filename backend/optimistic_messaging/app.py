@@ -18,6 +18,7 @@ from .config import Config
 from .connections import Connections
 from .farcaster.hub import Hub
 from .farcaster.quickauth import QuickAuth
+from .farcaster.replays import Replays
 from .messaging import Messaging
 from .namespace import Handlers
 from .node import Node
@@ -62,6 +63,7 @@ def create_app(config: Config, clock: Clock = SYSTEM_CLOCK) -> Flask:
         limits=limits,
         reconciler=reconciler,
         connections=Connections(backends.quota),
+        replays=Replays(backends.used_nonces, clock),
         hub=Hub(config.farcaster_hub_url) if config.farcaster_hub_url else None,
         quick_auth=QuickAuth(config.farcaster_auth_jwks_url, config.siwe_domains)
         if config.farcaster_auth_jwks_url

@@ -13,6 +13,7 @@ from .config import Config
 from .connections import Connections
 from .farcaster.hub import Hub
 from .farcaster.quickauth import QuickAuth
+from .farcaster.replays import Replays
 from .limits import Limits
 from .messaging import Messaging
 from .presence import Presence, Signals
@@ -39,6 +40,7 @@ class Services:
     limits: Limits
     reconciler: Reconciler
     connections: Connections
+    replays: Replays  # webhook events already accepted
     hub: Hub | None = None  # FARCASTER_HUB_URL: without it the webhook is unavailable
     quick_auth: QuickAuth | None = None  # FARCASTER_AUTH_JWKS_URL: without it the link is unavailable
     redis: Redis | None = None  # shared ephemeral state (REDIS_URL): its breaker's state for health and metrics

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ class Signed:
     fid: int
     key: str  # 0x-prefixed lowercase hex of the Ed25519 public key
     payload: dict[str, Any]
+    digest: str  # SHA-256 hex of the signed `header.payload`: the same for every copy of one signed event
 
 
 def unauthorized(why: str) -> ApiError:
@@ -68,4 +70,4 @@ def verify(body: dict[str, Any]) -> Signed:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(key[2:])).verify(signature, signed)
     except (InvalidSignature, ValueError):
         raise unauthorized("the signature does not verify") from None
-    return Signed(fid, key.lower(), payload)
+    return Signed(fid, key.lower(), payload, hashlib.sha256(signed).hexdigest())

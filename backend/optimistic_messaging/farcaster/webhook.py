@@ -9,6 +9,7 @@ from ..models import FarcasterToken
 from ..notify.hosts import safe_addresses
 from ..store import Store
 from .hub import Hub
+from .replays import Replays
 from .signatures import unauthorized, verify
 
 ADDED, ENABLED = "miniapp_added", "notifications_enabled"
@@ -17,8 +18,8 @@ MAX_URL_CHARS = 2048
 MAX_TOKEN_CHARS = 256
 
 
-def accept(body: dict[str, Any], hub: Hub, store: Store, allow_hosts: tuple[str, ...]) -> None:
-    """Every check before any write: a refused event changes nothing stored."""
+def accept(body: dict[str, Any], hub: Hub, store: Store, allow_hosts: tuple[str, ...], replays: Replays) -> None:
+    """Every check before any write: a refused event changes nothing stored, and an accepted one is taken once."""
     signed = verify(body)
     event = signed.payload.get("event")
     if not isinstance(event, str) or (event not in DROPPING and event not in (ADDED, ENABLED)):
@@ -26,14 +27,15 @@ def accept(body: dict[str, Any], hub: Hub, store: Store, allow_hosts: tuple[str,
     if not hub.is_app_key(signed.fid, signed.key):
         raise ApiError("unauthorized", "the signing key is not an active app key of the fid")
     if event in DROPPING:
-        store.drop_farcaster_tokens(signed.fid, signed.key)
+        replays.once(signed, lambda: store.drop_farcaster_tokens(signed.fid, signed.key))
         return
     details = signed.payload.get("notificationDetails")
     if details is None and event == ADDED:  # added with notifications off: nothing to keep
+        replays.once(signed, lambda: None)
         return
     url, token = _details(details)
     safe_addresses(url, allow_hosts)
-    store.put_farcaster_token(FarcasterToken(signed.fid, signed.key, url, token))
+    replays.once(signed, lambda: store.put_farcaster_token(FarcasterToken(signed.fid, signed.key, url, token)))
 
 
 def _details(details: Any) -> tuple[str, str]:

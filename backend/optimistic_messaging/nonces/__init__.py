@@ -16,6 +16,9 @@ class UsedNonces(Protocol):
     def use(self, nonce: str, issued_ms: int, expires_ms: int) -> bool:
         """True the first time a nonce is used; False if it was used before (or may have been)."""
 
+    def forget(self, nonce: str) -> None:
+        """Undo a use whose purpose failed, so the nonce may be used again."""
+
 
 class LocalUsedNonces:
     """One process's memory of used nonces. A nonce issued before this process started may have been used by the
@@ -34,3 +37,6 @@ class LocalUsedNonces:
             return False
         self._used[nonce] = expires_ms
         return True
+
+    def forget(self, nonce: str) -> None:
+        self._used.pop(nonce, None)

@@ -31,3 +31,6 @@ class PgUsedNonces:
                 (nonce, expires_ms),
             )
         )
+
+    def forget(self, nonce: str) -> None:
+        self._query("DELETE FROM used_nonces WHERE nonce = %s RETURNING 1", (nonce,))

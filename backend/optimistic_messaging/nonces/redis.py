@@ -34,8 +34,13 @@ class RedisUsedNonces:
         keys, args = [self.r.key("nonce", nonce), self._since], [issued_ms, max(expires_ms, now + 1), now]
         return self.r.guarded("a nonce", lambda: bool(self._use(keys=keys, args=args)), _nonces_unchecked)
 
+    def forget(self, nonce: str) -> None:
+        """While Redis fails the nonce stays used until it expires (nothing else can undo it)."""
+        self.r.guarded("a nonce", lambda: self.r.client.delete(self.r.key("nonce", nonce)), lambda: 0)
+
 
 def _nonces_unchecked() -> bool:
     raise ApiError(
-        "unavailable", "sign-in nonces cannot be checked while Redis is unreachable: retry shortly, with a new nonce"
+        "unavailable",
+        "nonces cannot be checked while Redis is unreachable: retry shortly (a sign-in with a new nonce)",
     )

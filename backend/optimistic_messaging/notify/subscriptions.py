@@ -45,7 +45,7 @@ class Reachable:
 
 def parse(payload: dict[str, Any], address: str, session: str, allowed: Collection[str]) -> PushSubscription:
     """A subscription a client registers, or `invalid`: a checked endpoint and keys of the sizes RFC 8291 gives."""
-    endpoint = checked_url(payload.get("endpoint"), allowed)
+    endpoint = _normalised(checked_url(payload.get("endpoint"), allowed))
     keys = v.obj(payload.get("keys"), "keys")
     return PushSubscription(
         endpoint, address, _key(keys, "p256dh", P256DH_BYTES), _key(keys, "auth", AUTH_BYTES), session
@@ -70,7 +70,17 @@ def endpoint(payload: dict[str, Any]) -> str:
     value = payload.get("endpoint")
     if not isinstance(value, str) or not value or len(value) > MAX_URL_CHARS or CONTROL.search(value):
         raise ApiError("invalid", f"endpoint must be a URL of at most {MAX_URL_CHARS} characters")
-    return value
+    return _normalised(value)
+
+
+def _normalised(url: str) -> str:
+    """Scheme and host in lower case (case-insensitive in a URL), the rest as given: one endpoint, one spelling, one
+    subscription."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    cut = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    return scheme.lower() + sep + rest[:cut].lower() + rest[cut:]
 
 
 def _key(keys: dict[str, Any], name: str, size: int) -> str:

@@ -28,7 +28,10 @@ export function farcasterManifest(origin: string, accountAssociation: string | u
       version: "1",
       name: "Optimistic Messaging",
       homeUrl: `${origin}/`,
-      iconUrl: `${origin}/icon.svg`,
+      // PNGs as Farcaster asks (1024 x 1024 and 200 x 200, no alpha), rendered from src/app/icon.svg by
+      // scripts/render-icons.py into public/.
+      iconUrl: `${origin}/icon-1024.png`,
+      splashImageUrl: `${origin}/splash-200.png`,
       splashBackgroundColor: "#0f172a",
       webhookUrl: `${serverUrl}/api/farcaster/webhook`,
     },

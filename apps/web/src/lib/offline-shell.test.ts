@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cacheRule, isPersonalPage, OFFLINE_PAGE, pageKey, staticFilesOf } from "./offline-shell";
+import { cacheRule, isPersonalPage, OFFLINE_PAGE, pageKey, shellCache, staleShellCaches, staticFilesOf } from "./offline-shell";
 
 const ORIGIN = "https://app.example";
 const get = (url: string, mode = "cors") => ({ url, method: "GET", mode });
@@ -11,6 +11,14 @@ describe("cacheRule", () => {
     expect(cacheRule(get(`${ORIGIN}/chats/x?_rsc=1`), ORIGIN)).toBe("pass");
     expect(cacheRule(get("https://api.example/api/chats"), ORIGIN)).toBe("pass");
     expect(cacheRule({ url: `${ORIGIN}/_next/static/a.js`, method: "POST", mode: "cors" }, ORIGIN)).toBe("pass");
+  });
+});
+
+describe("staleShellCaches", () => {
+  it("is every other build's shell cache, the unnamed first one too, and no cache that is not a shell's", () => {
+    const names = ["om-shell-v1", shellCache("aaaa"), shellCache("bbbb"), "xmtp-sdk", "om-shellfish"];
+    expect(staleShellCaches(names, "bbbb")).toEqual(["om-shell-v1", shellCache("aaaa")]);
+    expect(staleShellCaches([shellCache("bbbb")], "bbbb")).toEqual([]);
   });
 });
 

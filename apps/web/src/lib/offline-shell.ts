@@ -1,7 +1,19 @@
 // What the service worker keeps so that a reload shows the app at once, even offline: the pages as last served and the
 // build's static files they use. Pure rules; src/sw/service-worker.ts applies them.
 
-export const SHELL_CACHE = "om-shell-v1";
+const SHELL_PREFIX = "om-shell-";
+
+/** Each build keeps its shell in a cache of its own (`build`: scripts/source-digest.mjs), so a new build's worker
+ * can drop what older builds kept: their pages name their own static files, which no page of this build uses. */
+export function shellCache(build: string): string {
+  return `${SHELL_PREFIX}${build}`;
+}
+
+/** The shell caches of other builds (`om-shell-v1` was the one before builds had names): deleted once `build`'s
+ * worker is active. Other caches of the origin are not the shell's and are left alone. */
+export function staleShellCaches(names: string[], build: string): string[] {
+  return names.filter((name) => name.startsWith(SHELL_PREFIX) && name !== shellCache(build));
+}
 
 /** How a request is answered: `page` from the network, kept, and from the cache when the network fails; `static` (a
  * build's content-hashed file, never changed) from the cache first; `pass` left to the browser. */
@@ -33,12 +45,16 @@ export function isPersonalPage(url: string): boolean {
   return new URL(url).pathname.startsWith("/chats/");
 }
 
-/** Signing out: the kept pages that say whom this person talked with are forgotten on this device. */
+/** Signing out: the kept pages that say whom this person talked with are forgotten on this device, in every build's
+ * shell cache (the page does not know which build its worker is). */
 export async function forgetPersonalPages(): Promise<void> {
   if (typeof caches === "undefined") return;
-  const cache = await caches.open(SHELL_CACHE);
-  const keys = await cache.keys();
-  await Promise.all(keys.filter((request) => isPersonalPage(request.url)).map((request) => cache.delete(request)));
+  const shells = (await caches.keys()).filter((name) => name.startsWith(SHELL_PREFIX));
+  for (const name of shells) {
+    const cache = await caches.open(name);
+    const keys = await cache.keys();
+    await Promise.all(keys.filter((request) => isPersonalPage(request.url)).map((request) => cache.delete(request)));
+  }
 }
 
 /** What an offline navigation to a page never kept here shows instead of the browser's error page: what happened, the

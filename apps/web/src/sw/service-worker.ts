@@ -1,7 +1,10 @@
 // The app's service worker (built by scripts/build-sw.mjs into public/sw.js): keeps the shell for offline reloads,
 // shows pushes as notifications, and opens the right chat on a tap. Its decisions are the pure functions it imports.
 import { notificationFor, parsePayload, windowFor } from "@/lib/notifications";
-import { cacheRule, OFFLINE_PAGE, pageKey, SHELL_CACHE, staticFilesOf } from "@/lib/offline-shell";
+import { cacheRule, OFFLINE_PAGE, pageKey, shellCache, staleShellCaches, staticFilesOf } from "@/lib/offline-shell";
+
+declare const __OM_BUILD__: string; // the build's name, written in by scripts/build-sw.mjs
+const SHELL_CACHE = shellCache(__OM_BUILD__);
 
 // The parts of the ServiceWorkerGlobalScope used here (the project's TypeScript lib is the DOM's, not the worker's).
 interface ExtendableEvent extends Event {
@@ -76,8 +79,12 @@ worker.addEventListener("install", (event: ExtendableEvent) => {
   event.waitUntil(fetchAndKeep(`${origin}/`).then(() => worker.skipWaiting(), () => worker.skipWaiting()));
 });
 
+// Older builds' shells go once this build's worker is active (a page still open from one fetches what it lacks).
 worker.addEventListener("activate", (event: ExtendableEvent) => {
-  event.waitUntil(worker.clients.claim());
+  const dropStale = async () => {
+    await Promise.all(staleShellCaches(await caches.keys(), __OM_BUILD__).map((name) => caches.delete(name)));
+  };
+  event.waitUntil(dropStale().then(() => worker.clients.claim()));
 });
 
 worker.addEventListener("fetch", (event: FetchEvent) => {
