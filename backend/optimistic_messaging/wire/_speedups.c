@@ -1,4 +1,4 @@
-/* The websocket wire's hot loops in C: the twins of wire/pure.py, equal in behaviour (tests/test_speedups.py).
+/* The websocket wire's hot loops in C: the twins of wire/codec.py, equal in behaviour (tests/test_speedups.py).
  * Optional: built by setup.py when a compiler is there; wire/speedups.py picks these or the pure-Python ones. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -157,7 +157,7 @@ static PyObject *ended(PyObject *got) {
     return NULL;
 }
 
-/* read_frame(read, room, decode) -> (opcode, fin, payload): see pure.read_frame. */
+/* read_frame(read, room, decode) -> (opcode, fin, payload): see codec.read_frame. */
 static PyObject *read_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "read_frame(read, room, decode)");
@@ -237,7 +237,7 @@ static PyObject *read_frame(PyObject *self, PyObject *const *args, Py_ssize_t na
     return result;
 }
 
-/* send_frames(raw, frames) -> Frame | None: see pure.send_frames; here one writev of every frame (up to IOV_MAX). */
+/* send_frames(raw, frames) -> Frame | None: see codec.send_frames; here one writev of every frame (up to IOV_MAX). */
 static PyObject *send_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyList_Check(args[1]) || PyList_GET_SIZE(args[1]) < 1) {
         PyErr_SetString(PyExc_TypeError, "send_frames(raw, frames: a list of bytes, not empty)");
