@@ -131,6 +131,7 @@ class Pusher:
         decisions never hold them up for its whole length."""
         reachable: dict[str, list[Reachable]] = {}
         sliced = time.perf_counter()
+        undecided: list[str] = []  # events whose chat could not be read (the store away): not pushed, said once
         for commit in batch:
             for event in events(commit):
                 chat_id = event.message.chat_id
@@ -142,8 +143,12 @@ class Pusher:
                         if time.perf_counter() - sliced >= SLICE_S:
                             gevent.sleep(0)
                             sliced = time.perf_counter()
+                except ApiError as exc:
+                    undecided.append(f"{event.message.id} ({exc.message})")
                 except Exception:
                     log.exception("deciding the pushes of %s failed", event.message.id)
+        if undecided:
+            log.warning("no pushes for %d events, their chats could not be read: %s", len(undecided), undecided[0])
 
     def close(self) -> None:
         self.timers.kill()
