@@ -148,14 +148,20 @@ def redirecting() -> Iterator[tuple[str, queue.Queue[str]]]:
         http.server_close()
 
 
-def test_a_redirect_from_an_allowed_push_service_is_not_followed(make_server, peers, redirecting):
-    endpoint, reached = redirecting
+def pushed_to(make_server, peers, endpoint: str, text: str) -> int:
+    """A server pushing at once, bob subscribed at `endpoint`, alice's `text` sent to him; answers its metrics port."""
     port = free_port()
     srv = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": "0", "METRICS_PORT": str(port)})
     alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
     chat = new_chat(srv, alice, bob)
     assert put(srv, bob, {"endpoint": endpoint, "keys": browser_keys()}).status_code == 201
-    peers(srv, alice).send(chat["id"], "where to?")
+    peers(srv, alice).send(chat["id"], text)
+    return port
+
+
+def test_a_redirect_from_an_allowed_push_service_is_not_followed(make_server, peers, redirecting):
+    endpoint, reached = redirecting
+    port = pushed_to(make_server, peers, endpoint, "where to?")
     wait_until(lambda: scrape(port).get(("om_pushes_total", (("result", "failed"),))) == 1,
                what="the redirected push to be counted failed")
     assert reached.empty()
@@ -195,12 +201,7 @@ def test_a_push_service_that_trickles_its_answer_is_given_up_on(make_server, pee
     """Every read within the timeout, the whole answer never: the request still ends (and is retried), so a few such
     endpoints cannot hold the pusher's senders for everyone."""
     endpoint, _ = trickling
-    port = free_port()
-    srv = make_server({"NOTIFY_ALLOW_HOSTS": "127.0.0.1", "PUSH_COALESCE_S": "0", "METRICS_PORT": str(port)})
-    alice, bob = Wallet().sign_in(srv), Wallet().sign_in(srv)
-    chat = new_chat(srv, alice, bob)
-    assert put(srv, bob, {"endpoint": endpoint, "keys": browser_keys()}).status_code == 201
-    peers(srv, alice).send(chat["id"], "are you there?")
+    port = pushed_to(make_server, peers, endpoint, "are you there?")
     wait_until(lambda: scrape(port).get(("om_pushes_total", (("result", "retried"),))), timeout=60,
                what="the trickled push to be given up on and retried")
 

@@ -192,7 +192,7 @@ def test_bad_utf8_split_across_fragments_is_refused_at_the_fragment_that_ends_it
     assert message_reader(read_frame, bad, 100)[0][:2] == ("raised", UnicodeDecodeError)
 
 
-@pytest.mark.skipif(PURE, reason="a build's test: once is enough")
+@pytest.mark.skipif(PURE, reason="builds a wheel with no compiler: the same on either path, so run once")
 def test_the_package_builds_and_runs_without_a_compiler(tmp_path):
     """CC=false: the wheel builds all the same, without the extension, and its wire runs in pure Python."""
     source = tmp_path / "source"  # the sources alone: no extension an earlier build left beside them

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ApiError
@@ -26,16 +27,17 @@ def accept(body: dict[str, Any], hub: Hub, store: Store, allow_hosts: tuple[str,
         raise unauthorized("the payload's 'event' is not a mini-app event")
     if not hub.is_app_key(signed.fid, signed.key):
         raise ApiError("unauthorized", "the signing key is not an active app key of the fid")
-    if event in DROPPING:
-        replays.once(signed, lambda: store.drop_farcaster_tokens(signed.fid, signed.key))
-        return
     details = signed.payload.get("notificationDetails")
-    if details is None and event == ADDED:  # added with notifications off: nothing to keep
-        replays.once(signed, lambda: None)
-        return
-    url, token = _details(details)
-    safe_addresses(url, allow_hosts)
-    replays.once(signed, lambda: store.put_farcaster_token(FarcasterToken(signed.fid, signed.key, url, token)))
+    apply: Callable[[], object]
+    if event in DROPPING:
+        apply = lambda: store.drop_farcaster_tokens(signed.fid, signed.key)
+    elif details is None and event == ADDED:  # added with notifications off: nothing to keep
+        apply = lambda: None
+    else:
+        url, token = _details(details)
+        safe_addresses(url, allow_hosts)
+        apply = lambda: store.put_farcaster_token(FarcasterToken(signed.fid, signed.key, url, token))
+    replays.once(signed, apply)
 
 
 def _details(details: Any) -> tuple[str, str]:
