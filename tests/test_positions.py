@@ -47,3 +47,15 @@ def test_a_run_of_revs_goes_out_as_one_item_and_what_follows_it_waits_for_all_of
     position.hold(12, "r12")
     position.hold(10, "confirmed 10..11", last=11)
     assert position.advance() == ["confirmed 10..11", "r12"] and position.rev == 12
+
+
+def test_the_next_rev_with_nothing_held_is_taken_at_once_and_anything_else_is_left_to_hold():
+    position: StreamPosition[str] = StreamPosition()
+    assert not position.take(0), "nothing goes out while the position is not known"
+    position.reach(3)
+    assert position.take(4) and position.rev == 4
+    assert not position.take(4) and not position.take(6) and position.rev == 4, "a rev past or beyond the next waits"
+    position.hold(6, "r6")
+    assert not position.take(5), "with a rev held, the next one goes through hold and advance (r6 after it)"
+    position.hold(5, "r5")
+    assert position.advance() == ["r5", "r6"] and position.rev == 6

@@ -134,10 +134,17 @@ class Fanout:
                 self.chat_changed(change.chat)
         out: list[Delivered] = []
         for stored in commit.messages:
-            state = self.served.get(stored.message.chat_id)
-            if state is not None:
-                state.position.hold(stored.message.rev, stored)
-                out += self._ready(stored.message.chat_id, state)
+            m = stored.message
+            state = self.served.get(m.chat_id)
+            if state is None:
+                continue
+            if state.filler is None and not state.filling and state.position.take(m.rev):  # in order: out now
+                if stored.new:
+                    state.seq = m.seq
+                out.append(stored)
+            else:
+                state.position.hold(m.rev, stored)
+                out += self._ready(m.chat_id, state)
         for confirmed in commit.confirmed:
             state = self.served.get(confirmed.chat_id)
             if state is not None:
@@ -172,11 +179,15 @@ class Fanout:
         messages are read (then all of it, in order)."""
         if not state.position.known or state.filling:
             return []
-        out: list[Delivered] = list(state.position.advance())
-        for stored in out:
-            if isinstance(stored, Stored) and stored.new:
-                state.seq = stored.message.seq
-        if any(isinstance(item, Confirmed) for item in out) and self.itemized(chat_id):
+        out: list[Delivered] = [*state.position.advance()]
+        confirmed = False
+        for item in out:
+            if isinstance(item, Stored):
+                if item.new:
+                    state.seq = item.message.seq
+            else:
+                confirmed = True
+        if confirmed and self.itemized(chat_id):
             state.filling = True
             if state.filler is not None:  # a gap's fill waits for this; its chat is checked again after
                 state.filler.kill(block=False)

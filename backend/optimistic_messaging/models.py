@@ -204,14 +204,10 @@ SETTLEMENT_FIELDS = frozenset({"status", "source", "reason", "tx"})  # all that 
 
 def settled_by(m: Message) -> Settler:
     """Which verifier settles a message: "payment" (the chain), "xmtp" (its XMTP copy), else "plain" (the clock)."""
-    return next(
-        (
-            settler
-            for settler, name, when_deleted in SETTLED_BY
-            if getattr(m, name) is not None and (when_deleted or not m.deleted)
-        ),
-        "plain",
-    )
+    for settler, name, when_deleted in SETTLED_BY:  # a loop, not next(genexpr): this runs for every message stored
+        if getattr(m, name) is not None and (when_deleted or not m.deleted):
+            return settler
+    return "plain"
 
 
 def waits_for_clock(m: Message) -> bool:

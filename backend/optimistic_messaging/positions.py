@@ -26,6 +26,14 @@ class StreamPosition(Generic[T]):
         """Revs are held past a missing one: it has to be filled from elsewhere (or arrive late)."""
         return bool(self.held)
 
+    def take(self, rev: int) -> bool:
+        """The rev right after the position with nothing held: it goes out now and the position is past it (the usual
+        case, in one call); False: `hold` it instead."""
+        if rev == self.rev + 1 and self.rev >= 0 and not self.held:
+            self.rev = rev
+            return True
+        return False
+
     def hold(self, rev: int, item: T, last: int | None = None) -> None:
         """A rev (or the run of revs `rev`..`last`) arrived: kept until everything before it has gone out (one
         already past is dropped)."""
@@ -41,8 +49,9 @@ class StreamPosition(Generic[T]):
         while (entry := self.held.pop(self.rev + 1, None)) is not None:
             self.rev, item = entry
             out.append(item)
-        for rev in [r for r in self.held if r <= self.rev]:
-            del self.held[rev]
+        if self.held:  # nearly always empty: the revs came in order
+            for rev in [r for r in self.held if r <= self.rev]:
+                del self.held[rev]
         return out
 
     def reach(self, rev: int) -> None:

@@ -198,8 +198,8 @@ class Reconciler:
             m = stored.message
             if m.status != "provisional":
                 self._forget(m.id)
-            else:
-                self._schedule(Unsettled(m.id, m.rev, m.sent_at, settled_by(m)))
+            elif (kind := settled_by(m)) != "plain":  # the store schedules the plain ones
+                self._schedule(Unsettled(m.id, m.rev, m.sent_at, kind))
 
     def _schedule(self, m: Unsettled) -> None:
         if m.kind == "plain" or (m.kind == "payment" and self.chain is None):

@@ -114,6 +114,8 @@ class Subscriptions:
             followed.last_seq = max(followed.last_seq, message.seq)
         elif not (message.deleted and message.seq == followed.last_seq):
             return (), (), 0
+        if not followed.watching:  # every member socket here joined it (the usual case for a busy chat)
+            return (), (), 0
         hidden, blind = unseen(message, followed.late, lambda: followed.watching, self.connections)
         if not hidden and not blind:
             return followed.watching, (), followed.last_seq

@@ -10,12 +10,11 @@ from .subscriptions import Reachable
 PREVIEW_CHARS = 120
 
 
-def recipients(message: Message, reachable: Collection[Reachable], online: Collection[str]) -> list[Reachable]:
-    """Every reachable member but the sender none of whose sockets has joined the chat on any node; nobody for a
-    deleted message."""
+def recipients(message: Message, reachable: Collection[Reachable], joined: Collection[str]) -> list[Reachable]:
+    """Every reachable member but the sender none of whose sockets has joined the chat on any node (`joined`, a set:
+    asked once per member); nobody for a deleted message."""
     if message.deleted:
         return []
-    joined = set(online)
     return [r for r in reachable if r.address != message.sender and r.address not in joined]
 
 

@@ -9,6 +9,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from gevent.pool import Group
@@ -30,6 +31,12 @@ class Lane:
     waiting: deque[Job] = field(default_factory=deque)
 
 
+@lru_cache(maxsize=4096)
+def host_of(url: str) -> str:
+    """A lane's name: the URL's host and port (kept: every push to a subscription asks again)."""
+    return urlsplit(url).netloc.lower()
+
+
 class Lanes:
     """Runs each job in its host's lane, never blocking the caller."""
 
@@ -43,8 +50,10 @@ class Lanes:
     def run(self, url: str, job: Job) -> bool:
         """Start the job now if its host and the ceiling have room, else line it up; False when its host's line is
         full (dropped)."""
-        host = urlsplit(url).netloc.lower()
-        lane = self.lanes.setdefault(host, Lane())
+        host = host_of(url)
+        lane = self.lanes.get(host)
+        if lane is None:
+            lane = self.lanes[host] = Lane()
         if lane.running < self.in_flight and self.running < self.total:
             self._start(host, lane, job)
             return True

@@ -1,21 +1,23 @@
 """Notifications in the background: each commit goes into a bounded queue as it is (full: dropped and counted), a worker
-takes whatever waits, reads each chat's reachable members once for it, decides who is told and offers each event to its
-coalescing window (per Web Push subscription, chat and kind; per Farcaster token), and each request goes out in its
-host's lane (lanes.py), retrying what a push service asks to be retried. Nothing here runs on a send's path, so a push
-service that hangs delays no ack; and it holds only its own lane, so it delays no other host's pushes."""
+woken at most once per GATHER_S takes whatever waits, reads each chat's reachable members once for it, decides who is
+told and offers each event to its coalescing window (per Web Push subscription, chat and kind; per Farcaster token),
+and each request goes out in its host's lane (lanes.py), retrying what a push service asks to be retried. Nothing
+here runs on a send's path, so a push service that hangs delays no ack; and it holds only its own lane, so it delays
+no other host's pushes."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from functools import partial
 
 import gevent
 import orjson
+from gevent.event import Event as Wake
 from gevent.pool import Group
-from gevent.queue import Full, Queue
 
 from ..coalesce import Windows
 from ..errors import ApiError
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000  # commits waiting for their pushes to be decided
 BATCH = 500  # commits decided together, one read of each chat's reachable members for all of them
 GATHER_S = 0.02  # the worker, woken by a commit, lets others gather this long: one wake-up for many commits
-SLICE_S = 0.0005  # deciding holds the loop at most about this long before sends and deliveries go first
+SLICE_S = 0.0002  # deciding holds the loop at most about this long before sends and deliveries go first
 ATTEMPTS = 5
 BACKOFF_S = 1.0  # doubled each retry, unless the push service says how long (Retry-After)
 MAX_WAIT_S = 300.0
@@ -63,18 +65,16 @@ class Event:
         return f"{self.kind} {self.message.id}"
 
 
-def events(commit: Commit) -> list[Event]:
+def events(commit: Commit) -> Iterator[Event]:
     """The commit's new messages, and the payments it settled (a deleted one is not notified)."""
-    found = []
     for stored in commit.messages:
         m = stored.message
         if m.deleted:
             continue
         if stored.new:
-            found.append(Event(MESSAGE, m))
+            yield Event(MESSAGE, m)
         elif stored.settled and m.tx is not None:
-            found.append(Event(PAYMENT, m))
-    return found
+            yield Event(PAYMENT, m)
 
 
 def payee(message: Message) -> str:
@@ -97,49 +97,58 @@ class Pusher:
     ) -> None:
         self.store, self.presence, self.windows, self.coalesce_s = store, presence, windows, coalesce_s
         self.webpush, self.farcaster = webpush, farcaster
-        self.queue: Queue[Commit] = Queue(QUEUE_SIZE)
+        self.queue: deque[Commit] = deque()  # at most QUEUE_SIZE: a deque and a flag cost a send less than a Queue
+        self.woken = Wake()  # set by the first commit after the worker took the queue
         self.lanes = Lanes()
         self.timers = Group()
         self.flushing: set[str] = set()  # windows this node will take at their end
 
     def committed(self, commit: Commit) -> None:
-        """Store listener, in the store's writer before the commit's frames leave: the commit itself is the queue's
-        entry (nothing else made, nothing looked at but its size); a full queue drops it, counted."""
-        if not commit.messages:
+        """Store listener, once the commit's frames are written: the commit itself is the queue's entry (nothing else
+        made, nothing looked at but its size); a full queue drops it, counted."""
+        n = len(commit.messages)
+        if not n:
             return
-        try:
-            self.queue.put_nowait(commit)
-            METER.push_queued += len(commit.messages)
-        except Full:
-            METER.pushes.add("dropped", len(commit.messages))
+        if len(self.queue) >= QUEUE_SIZE:
+            METER.pushes.add("dropped", n)
+            return
+        self.queue.append(commit)
+        METER.push_queued += n
+        if not self.woken.is_set():
+            self.woken.set()
 
     def run(self) -> None:
         """The worker: take whatever commits wait (up to BATCH), GATHER_S after the first came (so the frames and acks
         of the turn that woke it are written first, and a busy chat's commits are decided together); decide their
         events in order."""
         while True:
-            batch = [self.queue.get()]
+            self.woken.wait()
             gevent.sleep(GATHER_S)
-            while len(batch) < BATCH and self.queue.qsize():
-                batch.append(self.queue.get_nowait())
+            self.woken.clear()  # a commit from here on wakes it again
+            batch = [self.queue.popleft() for _ in range(min(BATCH, len(self.queue)))]
+            if self.queue:
+                self.woken.set()  # more than BATCH waited: the rest next
             METER.push_queued -= sum(len(commit.messages) for commit in batch)
             self.decide_all(batch)
 
     def decide_all(self, batch: list[Commit]) -> None:
-        """Each chat's reachable members read once for the batch: when none are (the common case), nothing more. Every
-        SLICE_S of deciding, a turn of the loop: sends and deliveries waiting meanwhile go first, so a batch's
-        decisions never hold them up for its whole length."""
-        reachable: dict[str, list[Reachable]] = {}
+        """Each chat's reachable members read once for the batch, and who is online in it only when some are (the
+        common case: none, and nothing more). Every SLICE_S of deciding, a turn of the loop: sends and deliveries
+        waiting meanwhile go first, so a batch's decisions never hold them up for its whole length."""
+        chats: dict[str, tuple[list[Reachable], frozenset[str]]] = {}
         sliced = time.perf_counter()
         undecided: list[str] = []  # events whose chat could not be read (the store away): not pushed, said once
         for commit in batch:
             for event in events(commit):
                 chat_id = event.message.chat_id
                 try:
-                    if chat_id not in reachable:
-                        reachable[chat_id] = self.store.reachable(chat_id)
-                    if reachable[chat_id]:
-                        self.decide(event, reachable[chat_id])
+                    if chat_id not in chats:
+                        reachable = self.store.reachable(chat_id)
+                        online = frozenset(self.presence.online(chat_id)) if reachable else frozenset()
+                        chats[chat_id] = reachable, online
+                    reachable, online = chats[chat_id]
+                    if reachable:
+                        self.decide(event, reachable, online)
                         if time.perf_counter() - sliced >= SLICE_S:
                             gevent.sleep(0)
                             sliced = time.perf_counter()
@@ -154,19 +163,22 @@ class Pusher:
         self.timers.kill()
         self.lanes.kill()
 
-    def decide(self, event: Event, reachable: list[Reachable]) -> None:
-        """Of the chat's members who can be reached (presence asked only when there are some), each recipient's every
-        subscription and token is offered the event. A payment goes to its payee only."""
+    def decide(self, event: Event, reachable: list[Reachable], online: Collection[str]) -> None:
+        """Of the chat's members who can be reached, each recipient (not `online` in the chat) has its every
+        subscription and token offered the event. A payment goes to its payee only."""
         m = event.message
         if event.kind == PAYMENT:
             reachable = [r for r in reachable if r.address.lower() == payee(m)]
         if not reachable:
             return
-        for recipient in recipients(m, reachable, self.presence.online(m.chat_id)):
+        for recipient in recipients(m, reachable, online):
             if self.webpush is not None:
                 for subscription in recipient.subscriptions:
-                    key = push_key(event.kind, m.chat_id, subscription.endpoint)
-                    self.offer(key, event, self.coalesce_s, self._push_now(subscription, recipient.previews, event))
+                    send = self._push_now(subscription, recipient.previews, event)
+                    if self.coalesce_s <= 0:  # no window: no key to make either
+                        send()
+                    else:
+                        self.offer(push_key(event.kind, m.chat_id, subscription.endpoint), event, self.coalesce_s, send)
             if self.farcaster is not None:
                 for token in recipient.tokens:
                     key = farcaster_key(recipient.address, token)
@@ -174,10 +186,7 @@ class Pusher:
 
     def offer(self, key: str, event: Event, window_s: float, now: Callable[[], None]) -> None:
         """Sent at once when no window was open (one opens); else kept for the window's end, when this node takes it
-        too (whichever node takes it first sends). No window (PUSH_COALESCE_S=0): sent at once, nothing kept."""
-        if window_s <= 0:
-            now()
-            return
+        too (whichever node takes it first sends)."""
         if self.windows.add(key, event.item, window_s):
             now()
         self.later(key, window_s)
@@ -224,7 +233,7 @@ class Pusher:
     # -- Web Push ---------------------------------------------------------------------------------------------------
 
     def _push_now(self, subscription: PushSubscription, previews: bool, event: Event) -> Callable[[], None]:
-        return lambda: self._send_push(subscription, web_payload([event], previews), event.message)
+        return lambda: self._send_push(subscription, [event], previews)
 
     def _push_later(self, kind: str, chat_id: str, endpoint: str, live: list[Event]) -> None:
         """To the subscription as it is now, if its address is still a member (and, of a payment, still its payee)."""
@@ -234,15 +243,17 @@ class Pusher:
                 continue
             for subscription in recipient.subscriptions:
                 if subscription.endpoint == endpoint:
-                    self._send_push(subscription, web_payload(live, recipient.previews), latest)
+                    self._send_push(subscription, live, recipient.previews)
 
-    def _send_push(self, subscription: PushSubscription, payload: bytes, latest: Message) -> None:
-        if not self.lanes.run(subscription.endpoint, partial(self.push, subscription, payload, latest)):
+    def _send_push(self, subscription: PushSubscription, live: list[Event], previews: bool) -> None:
+        """Into the host's lane; its payload is made when its turn comes (a dropped push costs nothing more)."""
+        if not self.lanes.run(subscription.endpoint, partial(self.push, subscription, live, previews)):
             METER.pushes.add("dropped")
 
-    def push(self, subscription: PushSubscription, payload: bytes, latest: Message) -> None:
+    def push(self, subscription: PushSubscription, live: list[Event], previews: bool) -> None:
         """Send one push, retrying 429/5xx and network faults with backoff; 404/410 end the subscription."""
         assert self.webpush is not None
+        payload, latest = web_payload(live, previews), live[-1].message
         wait = BACKOFF_S
         for attempt in range(1, ATTEMPTS + 1):
             try:

@@ -81,6 +81,8 @@ class StoreCorrupt(RuntimeError):
 def encode_record(record: Record) -> bytes:
     """One log line."""
     kind, payload = record
+    if kind == "message" or kind == "update":  # nearly every line: asked first
+        return orjson.dumps({"op": kind, "m": payload}) + b"\n"
     if kind == "copy":
         for op in (_MESSAGE, _UPDATE):
             if payload.line.startswith(op):
@@ -140,7 +142,7 @@ def encode_record(record: Record) -> bytes:
             )
             + b"\n"
         )
-    return orjson.dumps({"op": kind, "m": payload}) + b"\n"
+    raise ValueError(f"unknown record kind {kind!r}")
 
 
 def _commit_line(n: int, crc: int) -> bytes:
@@ -156,6 +158,11 @@ def encode_batch(records: Iterable[Record], placed: Placed | None = None, at: in
         for record, line in zip(records, lines, strict=True):
             placed(record, at)
             at += len(line)
+    return sealed(lines)
+
+
+def sealed(lines: list[bytes]) -> bytes:
+    """Lines joined and vouched for by their commit line."""
     data = b"".join(lines)
     return data + _commit_line(len(data), zlib.crc32(data))
 
@@ -657,7 +664,8 @@ class JsonlStore:
             first = room.starts.get(new.sender, 1)
             if earlier is not None:
                 return repeat_of(earlier, new, first), False
-            check_reply(new, first, lambda seq: room.base_seq < seq <= batch.counter(new.chat_id)[0])
+            if new.reply_to is not None:
+                check_reply(new, first, lambda seq: room.base_seq < seq <= batch.counter(new.chat_id)[0])
             seq, rev = batch.bump(new.chat_id, True)
             message = Message.provisional(new, seq, rev, self.clock.now_ms())
             batch.keys[key] = message
@@ -864,7 +872,8 @@ class JsonlStore:
         ops: list[_Op] = []
         try:
             while True:
-                self._wake.wait(_soonest(self._erased_wait(), self._deleted_wait()))
+                erased, deleted = self._erased_wait(), self._deleted_wait()
+                self._wake.wait(deleted if erased is None else erased if deleted is None else min(erased, deleted))
                 self._wake.clear()
                 ops, self._queue = self._queue, []
                 if ops:
@@ -900,8 +909,13 @@ class JsonlStore:
         placed: list[int] = []  # where each record starts in the log
         if batch.records:
             started = self.clock.monotonic()
+            lines = list(map(encode_record, batch.records))
+            at = self._size
+            for line in lines:
+                placed.append(at)
+                at += len(line)
             try:
-                self._durable(encode_batch(batch.records, lambda _, at: placed.append(at), self._size))
+                self._durable(sealed(lines))
                 self.stats.committed(self.clock.monotonic() - started, len(planned))
             except OSError as exc:
                 self.stats.failures += 1
@@ -1006,6 +1020,8 @@ class JsonlStore:
         return max(0.0, due - self.clock.monotonic())
 
     def _should_compact(self) -> bool:
+        if self.state.records - self.state.messages < COMPACT_MIN_SUPERSEDED:  # every message is a live record
+            return False
         superseded = self.state.records - self.state.live_records()
         return superseded >= COMPACT_MIN_SUPERSEDED and superseded > self.state.live_records()
 
@@ -1065,11 +1081,6 @@ class JsonlStore:
             "compacted %s: dropped %d superseded records in %d ms", self.path, dropped, self.clock.now_ms() - started
         )
         return True
-
-
-def _soonest(*waits: float | None) -> float | None:
-    """The shortest of these waits (None: none of them)."""
-    return min((w for w in waits if w is not None), default=None)
 
 
 def _vouched(line: bytes) -> tuple[int, int] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
 
 BUCKETS = 4096  # a lookup scans one bucket's hashes with bytes.find: a few KB at ten million entries
 
@@ -26,14 +25,16 @@ class KeyIndex:
         self._hashes[bucket] += hashed.to_bytes(8, "little", signed=True)
         self._locations[bucket].append(location)
 
-    def get(self, hashed: int) -> Iterator[int]:
-        """Every location added with this hash, oldest first."""
+    def get(self, hashed: int) -> list[int]:
+        """Every location added with this hash, oldest first (a list: nearly always empty, so no generator)."""
         bucket = hashed % BUCKETS
         hashes, needle = self._hashes[bucket], hashed.to_bytes(8, "little", signed=True)
         at = hashes.find(needle)
+        found: list[int] = []
         while at >= 0:
             if at % 8 == 0:
-                yield self._locations[bucket][at // 8]
+                found.append(self._locations[bucket][at // 8])
                 at = hashes.find(needle, at + 8)
             else:  # the bytes straddle two entries
                 at = hashes.find(needle, at + 1)
+        return found

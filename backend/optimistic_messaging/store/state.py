@@ -136,7 +136,8 @@ class Copied:
 
 RECENT = 64  # messages of each chat held whole: the first page a client opens comes from memory
 CHUNK = 256  # messages read from the log at a time when many are wanted
-PLAIN = SETTLERS.index("plain") + 1  # codes of Room.waiting: a settler's place in SETTLERS plus one; 0: settled
+CODES = {settler: code for code, settler in enumerate(SETTLERS, 1)}  # of Room.waiting: 0 is settled
+PLAIN = CODES["plain"]
 AWAITED = frozenset(code for code in range(1, len(SETTLERS) + 1) if code != PLAIN)  # what outside sources settle
 
 
@@ -326,7 +327,7 @@ class State:
     def _wait(self, room: Room, index: int, message: Message, new: bool) -> None:
         """Keep what the reconciler asks for current: counts by settler, the awaited ones, the plain queue."""
         was = room.waiting[index]
-        code = SETTLERS.index(settled_by(message)) + 1 if message.status == "provisional" else 0
+        code = CODES[settled_by(message)] if message.status == "provisional" else 0
         room.waiting[index] = code
         if was:
             self.waiting[was] -= 1
@@ -341,7 +342,8 @@ class State:
             if not new:  # an earlier entry of it may still be in the queue: this one stands for it
                 self.plain_again[location] = self.plain_dropped + len(self.plain)
             self.plain.append(location)
-            room.plain_from = min(room.plain_from, index)
+            if index < room.plain_from:
+                room.plain_from = index
         elif was == PLAIN and code != PLAIN:
             self.plain_again.pop(location, None)
 
