@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 
@@ -25,7 +25,7 @@ from ..farcaster.sender import DAY_S, PER_DAY, WINDOW_S, FarcasterSender, Notice
 from ..models import FarcasterToken, Message
 from ..presence import Presence
 from ..stats import METER
-from ..store import Commit, Store
+from ..store import Commit, Store, Stored
 from .decide import preview, recipients
 from .lanes import Lanes
 from .subscriptions import PushSubscription, Reachable
@@ -65,16 +65,16 @@ class Event:
         return f"{self.kind} {self.message.id}"
 
 
-def events(commit: Commit) -> Iterator[Event]:
-    """The commit's new messages, and the payments it settled (a deleted one is not notified)."""
-    for stored in commit.messages:
-        m = stored.message
-        if m.deleted:
-            continue
-        if stored.new:
-            yield Event(MESSAGE, m)
-        elif stored.settled and m.tx is not None:
-            yield Event(PAYMENT, m)
+def event_of(stored: Stored) -> Event | None:
+    """A new message, or a payment the commit settled, is notified (a deleted one is not); nothing else is."""
+    m = stored.message
+    if m.deleted:
+        return None
+    if stored.new:
+        return Event(MESSAGE, m)
+    if stored.settled and m.tx is not None:
+        return Event(PAYMENT, m)
+    return None
 
 
 def payee(message: Message) -> str:
@@ -139,8 +139,10 @@ class Pusher:
         sliced = time.perf_counter()
         undecided: list[str] = []  # events whose chat could not be read (the store away): not pushed, said once
         for commit in batch:
-            for event in events(commit):
-                chat_id = event.message.chat_id
+            for stored in commit.messages:
+                if (event := event_of(stored)) is None:
+                    continue
+                chat_id = stored.message.chat_id
                 try:
                     if chat_id not in chats:
                         reachable = self.store.reachable(chat_id)
@@ -153,9 +155,9 @@ class Pusher:
                             gevent.sleep(0)
                             sliced = time.perf_counter()
                 except ApiError as exc:
-                    undecided.append(f"{event.message.id} ({exc.message})")
+                    undecided.append(f"{stored.message.id} ({exc.message})")
                 except Exception:
-                    log.exception("deciding the pushes of %s failed", event.message.id)
+                    log.exception("deciding the pushes of %s failed", stored.message.id)
         if undecided:
             log.warning("no pushes for %d events, their chats could not be read: %s", len(undecided), undecided[0])
 

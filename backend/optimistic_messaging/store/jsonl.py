@@ -774,15 +774,19 @@ class JsonlStore:
         return [self.state.push[endpoint] for endpoint in self.state.pushed.get(address, ())]
 
     def reachable(self, chat_id: str) -> list[Reachable]:
+        """Two dict lookups for a member with neither a subscription nor a linked fid (nearly every one): the pushes
+        ask this for every chat they decide for."""
         room, state = self.state.rooms.get(chat_id), self.state
         found = []
-        for address in sorted(room.members if room is not None else ()):
+        for address in room.members if room is not None else ():
             fid = state.fc_links.get(address)
+            if fid is None and address not in state.pushed:
+                continue
             subscriptions = tuple(self.push_subscriptions(address))
             tokens = tuple(self.farcaster_tokens(fid)) if fid is not None else ()
             if subscriptions or tokens:
                 found.append(Reachable(address, self.settings(address).push_previews, subscriptions, tokens))
-        return found
+        return sorted(found, key=lambda r: r.address)
 
     def react(self, message_id_: str, reaction: Reaction) -> Message:
         def plan(batch: _Batch) -> Message:
