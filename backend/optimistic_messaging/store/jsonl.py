@@ -56,7 +56,7 @@ from .base import (
     repeat_of,
 )
 from .history import decode_message
-from .keys import KeyIndex, key_hash
+from .keys import KeyIndex
 from .state import RECENT, Record, Room, State
 
 log = logging.getLogger(__name__)
@@ -1042,7 +1042,7 @@ class JsonlStore:
             if record[0] in ("copy", "message"):  # every message once, by seq (one the clock confirmed: re-encoded)
                 m, room = record[1], self.state.rooms[record[1].chat_id]
                 offsets.setdefault(m.chat_id, array("q")).append(at)
-                keys.add(key_hash(m.sender, m.client_id), room.no << 32 | m.seq)
+                keys.add(m.sender, m.client_id, room.no << 32 | m.seq)
 
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
