@@ -39,7 +39,7 @@ from .models import Chat, Message, PositionMoved, seen_from
 from .notify.pusher import Pusher
 from .notify.webpush import WebPush
 from .services import Services
-from .store import Commit, Confirmed, Listener
+from .store import Commit, Confirmed
 from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -55,24 +55,6 @@ def pusher(s: Services, windows: Windows) -> Pusher | None:
     if webpush is None and farcaster is None:
         return None
     return Pusher(s.store, s.presence, windows, c.push_coalesce_s, webpush, farcaster)
-
-
-def after_writes(listener: Listener) -> Listener:
-    """The listener, run once the commit's frames are written: a loop callback queued after the fan-out's write (see
-    wire/frames.deliver_soon), so what a commit only keeps track of (its settlement, the feed, pushes) never delays
-    its delivery."""
-
-    def later(commit: Commit) -> None:
-        gevent.get_hub().loop.run_callback(_heard, listener, commit)
-
-    return later
-
-
-def _heard(listener: Listener, commit: Commit) -> None:
-    try:
-        listener(commit)
-    except Exception:  # as the store's own call of a listener: one listener's fault is logged, the others still hear
-        log.exception("commit listener failed")
 
 
 class Node:
@@ -97,16 +79,19 @@ class Node:
             self._expire_typing,
         ]
         revocations = s.auth.revocations
-        for resync in (s.reconciler.reseed, revocations.load, self.fanout.resync, self.subscriptions.resync):
+        for listener, resync in (
+            (s.reconciler.noticed, s.reconciler.reseed),
+            (revocations.noticed, revocations.load),
+            (self.fanout.publish, self.fanout.resync),
+        ):
+            backends.broker.subscribe(listener)
             backends.broker.on_resync(resync)
-        backends.broker.subscribe(revocations.noticed)
-        backends.broker.subscribe(self.fanout.publish)
-        backends.broker.subscribe(after_writes(s.reconciler.noticed))
-        backends.broker.subscribe(after_writes(self.feed))  # after the fan-out: the removed are out of the chat's room
+        backends.broker.subscribe(self.feed)  # after the fan-out: the removed are out of the chat's room first
+        backends.broker.on_resync(self.subscriptions.resync)
         s.signals.listen(self.signal)
         self.pusher = pusher(s, backends.windows)
-        if self.pusher is not None:  # this node's commits only: each push is decided once
-            s.store.subscribe(after_writes(self.pusher.committed))
+        if self.pusher is not None:
+            s.store.subscribe(self.pusher.committed)  # this node's commits only: each push is decided once
             self.loops.append(self.pusher.run)
         revocations.on_revoked(lambda session: self.greenlets.spawn(self.signed_out, session))
 

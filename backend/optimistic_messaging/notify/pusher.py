@@ -104,8 +104,8 @@ class Pusher:
         self.flushing: set[str] = set()  # windows this node will take at their end
 
     def committed(self, commit: Commit) -> None:
-        """Store listener, once the commit's frames are written: the commit itself is the queue's entry (nothing else
-        made, nothing looked at but its size); a full queue drops it, counted."""
+        """Store listener, in the store's writer before the commit's frames leave: the commit itself is the queue's
+        entry (a deque and a flag: no greenlet switch, nothing else made); a full queue drops it, counted."""
         n = len(commit.messages)
         if not n:
             return
