@@ -158,11 +158,6 @@ def encode_batch(records: Iterable[Record], placed: Placed | None = None, at: in
         for record, line in zip(records, lines, strict=True):
             placed(record, at)
             at += len(line)
-    return sealed(lines)
-
-
-def sealed(lines: list[bytes]) -> bytes:
-    """Lines joined and vouched for by their commit line."""
     data = b"".join(lines)
     return data + _commit_line(len(data), zlib.crc32(data))
 
@@ -913,13 +908,8 @@ class JsonlStore:
         placed: list[int] = []  # where each record starts in the log
         if batch.records:
             started = self.clock.monotonic()
-            lines = list(map(encode_record, batch.records))
-            at = self._size
-            for line in lines:
-                placed.append(at)
-                at += len(line)
             try:
-                self._durable(sealed(lines))
+                self._durable(encode_batch(batch.records, lambda _, at: placed.append(at), self._size))
                 self.stats.committed(self.clock.monotonic() - started, len(planned))
             except OSError as exc:
                 self.stats.failures += 1
