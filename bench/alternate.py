@@ -2,7 +2,8 @@
 bench/alternate.py --rounds 4 --only a,d --checkout /work/old` runs each scenario against ours on the log from this
 checkout and from each --checkout (a worktree of an older commit, its backend on the same venv), in turn, and
 `--pushes` runs (b) against ours and ours with pushes into a hanging push service. Prints each run, then the medians:
-(a) p50 and p99, (b) p99 and server CPU, (d) deliveries per server CPU-second.
+(a) p50 and p99, (b) p99 and server CPU, (d) deliveries per server CPU-second and the server's user and kernel CPU per
+send.
 """
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from pathlib import Path
 from run import OUT, Sizes, plan, raise_nofile, run_loadgen
 from targets import ROOT, Ours, OursPushing
 
-FIGURES = {"a": ("p50", "p99"), "b": ("p99", "server_cpu_s"), "d": ("deliveries_per_cpu_s",)}
+FIGURES = {
+    "a": ("p50", "p99"),
+    "b": ("p99", "server_cpu_s"),
+    "d": ("deliveries_per_cpu_s", "user_us_per_send", "system_us_per_send"),
+}
 
 
 class OursAt(Ours):
@@ -32,7 +37,12 @@ class OursAt(Ours):
 
 def figures(scenario: str, result: dict) -> dict[str, float]:
     latency = result.get("latency_ms", {})
-    return {name: result.get(name, latency.get(name)) for name in FIGURES[scenario]}
+    sent = result.get("sent_in_window") or 0
+    per_send = {  # the server's CPU per send of the window, in user mode and in the kernel: where a difference lies
+        f"{mode}_us_per_send": round(result[f"server_{mode}_s"] / sent * 1e6, 2) if sent else None
+        for mode in ("user", "system") if f"server_{mode}_s" in result
+    }
+    return {name: per_send.get(name, result.get(name, latency.get(name))) for name in FIGURES[scenario]}
 
 
 def main() -> int:

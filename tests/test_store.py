@@ -612,6 +612,27 @@ def test_a_chat_confirmed_by_the_clock_is_one_record_and_its_old_messages_read_c
     store.close()
 
 
+def test_the_reconcilers_look_for_due_chats_reads_the_log_only_as_far_as_it_goes(path, monkeypatch):
+    """Each round asks which chats have plain messages past the grace; nothing due yet (the usual answer) costs one
+    message read from the log, not a chunk of them, and what is due is still found whole."""
+    clock = FakeClock()
+    store = opened(path, clock=clock)  # two messages a chat held whole: the older ones are read from the log
+    store.create_chat("c", [ALICE], None, ALICE)
+    old = [send(store, f"old{i}", "body") for i in range(40)]
+    clock.advance(60)
+    later = [send(store, f"new{i}", "body") for i in range(3)]
+    read: list[int] = []
+    reads = store.state.history.read
+    monkeypatch.setattr(store.state.history, "read", lambda offsets: read.append(len(offsets)) or reads(offsets))
+    assert store.due_chats(old[0].sent_at - 1, 1000) == {}
+    assert sum(read) == 1, "the first waiting message alone shows that none is due"
+    read.clear()
+    assert store.due_chats(old[-1].sent_at, 1000) == {"c": old[-1].seq}
+    assert sum(read) <= 2 * len(old), "what is due is read, and at most as much again"
+    assert store.due_chats(later[-1].sent_at, 1000) == {"c": later[-1].seq}
+    store.close()
+
+
 def test_a_confirmation_planned_with_a_new_message_in_its_batch_leaves_that_message_waiting_and_replays(path):
     """A confirmation through a seq that a send in the same batch takes confirms only what was stored before it: the
     record then names what replay finds waiting (counting the new message too made a log that could not be read)."""

@@ -88,15 +88,22 @@ function summarize(samples) {
 /** Server CPU seconds (utime+stime) from /proc/<pid>/stat; fields counted after the ')' of the command name. */
 /** CPU seconds of the server side: one pid, or several (nodes, their database backends, a load balancer) summed. */
 function procCpuS(pids, clkTck) {
+  const { user, system } = procCpuSplitS(pids, clkTck);
+  return user + system;
+}
+
+/** CPU seconds of these processes (every thread), in user mode and in the kernel apart. */
+function procCpuSplitS(pids, clkTck) {
   return [].concat(pids).reduce((sum, pid) => {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return sum + (Number(fields[11]) + Number(fields[12])) / clkTck; // utime, stime: fields 14 and 15 of the line
+      // utime, stime: fields 14 and 15 of the line
+      return { user: sum.user + Number(fields[11]) / clkTck, system: sum.system + Number(fields[12]) / clkTck };
     } catch {
       return sum; // gone meanwhile (a database backend that ended)
     }
-  }, 0);
+  }, { user: 0, system: 0 });
 }
 
 /** Resident memory of the first pid (the node being measured). */
@@ -111,4 +118,4 @@ function selfCpuS() {
   return (u.user + u.system) / 1e6;
 }
 
-module.exports = { now, sleep, within, emitAck, connectAll, closeAll, membersByChat, summarize, procCpuS, procRssKb, selfCpuS };
+module.exports = { now, sleep, within, emitAck, connectAll, closeAll, membersByChat, summarize, procCpuS, procCpuSplitS, procRssKb, selfCpuS };

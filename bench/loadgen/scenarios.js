@@ -114,14 +114,17 @@ async function maxFanout(cfg) {
 
   let sent = 0;
   let errors = 0;
-  const cpu0 = L.procCpuS(cfg.server_pid, cfg.clk_tck);
+  const cpu0 = L.procCpuSplitS(cfg.server_pid, cfg.clk_tck);
   const self0 = L.selfCpuS();
   const t0 = L.now();
   end = t0 + durationMs;
   updates = 0; // the window's only
-  const snapshot = new Promise((resolve) => setTimeout(() => resolve({
-    deliveries: inWindow, updates, sent, serverCpuS: L.procCpuS(cfg.server_pid, cfg.clk_tck) - cpu0, selfCpuS: L.selfCpuS() - self0, spanS: (L.now() - t0) / 1000,
-  }), durationMs));
+  const snapshot = new Promise((resolve) => setTimeout(() => {
+    const cpu = L.procCpuSplitS(cfg.server_pid, cfg.clk_tck);
+    const [userS, systemS] = [cpu.user - cpu0.user, cpu.system - cpu0.system];
+    resolve({ deliveries: inWindow, updates, sent, serverCpuS: userS + systemS, userS, systemS,
+      selfCpuS: L.selfCpuS() - self0, spanS: (L.now() - t0) / 1000 });
+  }, durationMs));
   await Promise.all(clients.map(async (c) => {
     for (let i = 0; L.now() < end; i++) {
       const r = await sendMsg(c, `d${c.index}x${i}`);
@@ -137,6 +140,7 @@ async function maxFanout(cfg) {
     sends_per_s: round(w.sent / w.spanS), deliveries: w.deliveries, deliveries_per_s: round(w.deliveries / w.spanS),
     updates: w.updates,
     server_cpu_s: round(w.serverCpuS), deliveries_per_cpu_s: w.serverCpuS > 0 ? round(w.deliveries / w.serverCpuS) : null,
+    server_user_s: round(w.userS), server_system_s: round(w.systemS),
     loadgen_cpu_s: round(w.selfCpuS), errors, disconnects, latency_ms: L.summarize(samples),
   };
 }

@@ -473,16 +473,19 @@ class State:
         return list(self.awaited.values())
 
     def plain_waiting(self) -> Iterator[Message]:
-        """The plain provisional messages in the order they became so, read a chunk at a time."""
+        """The plain provisional messages in the order they became so, read a chunk at a time: the first alone, then
+        chunks doubling up to CHUNK, as the reconciler's round most often stops at the first (not due yet), which
+        then costs one read, not CHUNK."""
         self._trim_plain()
         live: list[int] = []
+        chunk = 1
         for index in range(self.plain_head, len(self.plain)):
             location = self.plain[index]
             if self._live_plain(location, self.plain_dropped + index):
                 live.append(location)
-                if len(live) == CHUNK:
+                if len(live) == chunk:
                     yield from self._at_many(live)
-                    live = []
+                    live, chunk = [], min(2 * chunk, CHUNK)
         yield from self._at_many(live)
 
     def _at_many(self, locations: list[int]) -> list[Message]:
