@@ -20,7 +20,7 @@ second=$(mktemp)
   OM_TEST_STORE=postgres .venv/bin/python -m pytest -p no:cacheprovider -m "not browser" "$@"
 ) >"$second" 2>&1 &
 lane=$!
-trap 'kill "$lane" 2>/dev/null; rm -f "$second"' EXIT
+trap 'kill "$lane" 2>/dev/null || true; rm -f "$second"' EXIT
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 wait "$lane" || status=$?
