@@ -85,14 +85,14 @@ function summarize(samples) {
   return { n: s.length, p50: r(at(50)), p90: r(at(90)), p99: r(at(99)), max: r(s[s.length - 1]), mean: r(sum / s.length) };
 }
 
-/** Server CPU seconds (utime+stime) from /proc/<pid>/stat; fields counted after the ')' of the command name. */
 /** CPU seconds of the server side: one pid, or several (nodes, their database backends, a load balancer) summed. */
 function procCpuS(pids, clkTck) {
   const { user, system } = procCpuSplitS(pids, clkTck);
   return user + system;
 }
 
-/** CPU seconds of these processes (every thread), in user mode and in the kernel apart. */
+/** The same in user mode and in the kernel apart (utime, stime of /proc/<pid>/stat: every thread; fields counted after
+ * the ')' of the command name). */
 function procCpuSplitS(pids, clkTck) {
   return [].concat(pids).reduce((sum, pid) => {
     try {
