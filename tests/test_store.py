@@ -141,6 +141,19 @@ def test_repeated_client_id_in_one_batch_is_stored_once(store, path):
     assert path.read_bytes().count(b'"op":"message"') == 1
 
 
+def test_a_commit_announces_each_message_with_the_json_its_log_line_holds(store, path):
+    heard = []
+    store.subscribe(heard.append)
+    sent = send(store, "one")
+    store.react(sent.id, Reaction(ALICE, "👍", True))
+    (new,), (changed,) = (commit.messages for commit in heard)
+    assert (new.new, changed.new) == (True, False)
+    assert [s.json for s in (new, changed)] == [orjson.dumps(s.message) for s in (new, changed)]  # the frame's bytes
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()[1:]]
+    assert [line["m"] for line in lines if line["op"] in ("message", "update")] == [orjson.loads(new.json),
+                                                                                   orjson.loads(changed.json)]
+
+
 def line_of(path, needle: bytes) -> int:
     """The 1-based number of the first log line containing needle."""
     return next(n for n, line in enumerate(path.read_bytes().splitlines(), 1) if needle in line)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 import gevent
+import orjson
 import socketio
 from gevent.pool import Group
 
@@ -126,13 +127,17 @@ class Node:
             elif isinstance(item, Itemized):
                 events += self._itemized(item)
             else:
-                events += self._message(item.message, "message" if item.new else "message:update")
+                events += self._message(item.message, "message" if item.new else "message:update", item.json)
         self.hub.to_chats(events)
 
-    def _message(self, m: Message, event: str) -> list[tuple[str, str, Any, Collection[str]]]:
-        """One message to the chat's sockets, as each may see it."""
+    def _message(
+        self, m: Message, event: str, encoded: bytes | None = None
+    ) -> list[tuple[str, str, Any, Collection[str]]]:
+        """One message to the chat's sockets, as each may see it; as `encoded` (its JSON) if the store made that."""
         late = self.fanout.late(m.chat_id)
-        return self._as_seen(m, event, late) if late else [(m.chat_id, event, m, ())]
+        if late:
+            return self._as_seen(m, event, late)
+        return [(m.chat_id, event, m if encoded is None else orjson.Fragment(encoded), ())]
 
     def _itemized(self, item: Itemized) -> list[tuple[str, str, Any, Collection[str]]]:
         """`chat:confirmed` to the sockets that opted into it, and each confirmed message to the others."""

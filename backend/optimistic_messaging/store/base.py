@@ -32,6 +32,7 @@ class Stored:
     message: Message
     new: bool
     settled: bool = False
+    json: bytes | None = None  # the message as orjson encodes it, when the store already did (its frame reuses it)
 
 
 @dataclass(frozen=True, slots=True)

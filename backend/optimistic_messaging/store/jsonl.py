@@ -78,11 +78,16 @@ class StoreCorrupt(RuntimeError):
     """A record in the middle of the log cannot be read: refuse to start rather than drop data."""
 
 
+# A message's line is its JSON inside one of these (what orjson makes of {"op": kind, "m": message}, byte for byte): the
+# fan-out sends that JSON as it is (`message_json`), so a message is encoded once for the log and its frame.
+_MESSAGE_LINE = {"message": b'{"op":"message","m":', "update": b'{"op":"update","m":'}
+
+
 def encode_record(record: Record) -> bytes:
     """One log line."""
     kind, payload = record
     if kind == "message" or kind == "update":  # nearly every line: asked first
-        return orjson.dumps({"op": kind, "m": payload}) + b"\n"
+        return _MESSAGE_LINE[kind] + orjson.dumps(payload) + b"}\n"
     if kind == "copy":
         for op in (_MESSAGE, _UPDATE):
             if payload.line.startswith(op):
@@ -149,6 +154,11 @@ def _commit_line(n: int, crc: int) -> bytes:
     return b'{"op":"commit","n":%d,"crc":%d}\n' % (n, crc)
 
 
+def message_json(kind: str, line: bytes) -> bytes:
+    """The message's JSON in its `message` or `update` line."""
+    return line[len(_MESSAGE_LINE[kind]) : -2]
+
+
 def encode_batch(records: Iterable[Record], placed: Placed | None = None, at: int = 0) -> bytes:
     """One durable write: the records, then the commit line that vouches for them; `placed` hears where each record
     starts, were the write to begin at offset `at`."""
@@ -158,7 +168,12 @@ def encode_batch(records: Iterable[Record], placed: Placed | None = None, at: in
         for record, line in zip(records, lines, strict=True):
             placed(record, at)
             at += len(line)
-    data = b"".join(lines)
+    return sealed(lines)
+
+
+def sealed(lines: list[bytes]) -> bytes:
+    """The lines, then the commit line that vouches for them."""
+    data = lines[0] if len(lines) == 1 else b"".join(lines)
     return data + _commit_line(len(data), zlib.crc32(data))
 
 
@@ -905,11 +920,12 @@ class JsonlStore:
                 log.exception("planning a write failed")
                 del batch.records[mark:]
                 op.result.set_exception(Failed(f"the write could not be planned ({type(exc).__name__})"))
-        placed: list[int] = []  # where each record starts in the log
-        if batch.records:
+        lines = list(map(encode_record, batch.records))
+        at = self._size  # where the first record starts in the log
+        if lines:
             started = self.clock.monotonic()
             try:
-                self._durable(encode_batch(batch.records, lambda _, at: placed.append(at), self._size))
+                self._durable(sealed(lines))
                 self.stats.committed(self.clock.monotonic() - started, len(planned))
             except OSError as exc:
                 self.stats.failures += 1
@@ -919,31 +935,34 @@ class JsonlStore:
                 for op in planned:
                     op.result.set_exception(error)
                 return
-        for record, at in zip(batch.records, placed, strict=True):
+        for record, line in zip(batch.records, lines, strict=True):
             self.state.apply(record, at)
+            at += len(line)
         if self.state.deletions and self._deleted_at is None:
             self._deleted_at = self.clock.monotonic()
         for op in planned:
             op.result.set(op.value if op.finish is None else op.finish(op.value))
-        if batch.records:
-            commit = self._announce(batch)
+        if lines:
+            commit = self._announce(batch, lines)
             for listener in self._listeners:
                 try:
                     listener(commit)
                 except Exception:
                     log.exception("store listener failed")
 
-    def _announce(self, batch: _Batch) -> Commit:
-        """What a batch's records committed, as listeners hear it (an erased chat as its last member left it)."""
+    def _announce(self, batch: _Batch, lines: list[bytes]) -> Commit:
+        """What a batch's records committed, as listeners hear it (an erased chat as its last member left it); a
+        message with the JSON its line holds."""
         messages: list[Stored] = []
         chats: list[ChatChanged] = []
         revoked: list[Revoked] = []
         positions: list[PositionMoved] = []
         confirmed: list[Confirmed] = []
         registered: set[str] = set()  # chats registered in this batch: an erased one's later changes are the new one's
-        for kind, payload in batch.records:
+        for (kind, payload), line in zip(batch.records, lines, strict=True):
             if kind == "message" or kind == "update":
-                messages.append(Stored(payload, kind == "message", (payload.id, payload.rev) in batch.settled))
+                settled = (payload.id, payload.rev) in batch.settled
+                messages.append(Stored(payload, kind == "message", settled, message_json(kind, line)))
             elif kind == "revoked":
                 revoked.append(Revoked(*payload))
             elif kind == "position":
