@@ -272,8 +272,10 @@ class Pusher:
                     METER.push_seconds.observe(max(0.0, time.time() - latest.sent_at / 1000))
                     return
                 if sent.status in GONE:
-                    self.store.drop_push_subscriptions(endpoint=subscription.endpoint, address=subscription.address)
-                    METER.pushes.add("gone")  # counted once ended: a reader of the count finds it gone
+                    try:
+                        self.store.drop_push_subscriptions(endpoint=subscription.endpoint, address=subscription.address)
+                    finally:  # counted once ended (or the end failed): a reader of the count finds it gone
+                        METER.pushes.add("gone")
                     return
                 if sent.status != 429 and sent.status < 500:
                     log.warning("push service answered %d: not retried", sent.status)

@@ -67,7 +67,10 @@ ERASED_COMPACT_SHARE = 0.01  # or longer on a large log: writes wait while it is
 LOG_HEADER = b'{"op":"log","format":2}\n'  # a log without it was written before commit lines: read line by line
 _HEADER = b'{"op":"log",'  # how any header starts: one that is not LOG_HEADER is of another format, or damaged
 _COMMIT = b'{"op":"commit",'
-_MESSAGE, _UPDATE = b'{"op":"message","m":', b'{"op":"update","m":'  # how encode_record starts these lines
+# A message's line is its JSON inside one of these (what orjson makes of {"op": kind, "m": message}, byte for byte): the
+# fan-out sends that JSON as it is (`message_json`), so a message is encoded once for the log and its frame.
+_MESSAGE_LINE = {"message": b'{"op":"message","m":', "update": b'{"op":"update","m":'}
+_MESSAGE, _UPDATE = _MESSAGE_LINE["message"], _MESSAGE_LINE["update"]
 
 
 Placed = Callable[[Record, int], None]
@@ -76,11 +79,6 @@ Placed = Callable[[Record, int], None]
 
 class StoreCorrupt(RuntimeError):
     """A record in the middle of the log cannot be read: refuse to start rather than drop data."""
-
-
-# A message's line is its JSON inside one of these (what orjson makes of {"op": kind, "m": message}, byte for byte): the
-# fan-out sends that JSON as it is (`message_json`), so a message is encoded once for the log and its frame.
-_MESSAGE_LINE = {"message": b'{"op":"message","m":', "update": b'{"op":"update","m":'}
 
 
 def encode_record(record: Record) -> bytes:
