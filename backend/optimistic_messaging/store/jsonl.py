@@ -70,7 +70,6 @@ _COMMIT = b'{"op":"commit",'
 # A message's line is its JSON inside one of these (what orjson makes of {"op": kind, "m": message}, byte for byte): the
 # fan-out sends that JSON as it is (`message_json`), so a message is encoded once for the log and its frame.
 _MESSAGE_LINE = {"message": b'{"op":"message","m":', "update": b'{"op":"update","m":'}
-_MESSAGE, _UPDATE = _MESSAGE_LINE["message"], _MESSAGE_LINE["update"]
 
 
 Placed = Callable[[Record, int], None]
@@ -87,9 +86,9 @@ def encode_record(record: Record) -> bytes:
     if kind == "message" or kind == "update":  # nearly every line: asked first
         return _MESSAGE_LINE[kind] + orjson.dumps(payload) + b"}\n"
     if kind == "copy":
-        for op in (_MESSAGE, _UPDATE):
+        for op in _MESSAGE_LINE.values():
             if payload.line.startswith(op):
-                return _MESSAGE + payload.line[len(op) :] + b"\n"
+                return _MESSAGE_LINE["message"] + payload.line[len(op) :] + b"\n"
         return encode_record(("message", decode_message(orjson.loads(payload.line)["m"])))  # a line of another shape
     if kind == "members":
         chat_id, added, visible_from = payload
