@@ -154,6 +154,20 @@ def test_a_commit_announces_each_message_with_the_json_its_log_line_holds(store,
                                                                                    orjson.loads(changed.json)]
 
 
+def test_a_sends_answer_carries_the_json_of_its_own_line_and_a_repeat_the_message_as_it_is_now(store, path):
+    """The ack sends that JSON as it is: in a batch of several sends, each answer must hold its own message's."""
+    first = store.append_later(NewMessage("c", ALICE, "a", "one"))
+    second = store.append_later(NewMessage("c", ALICE, "b", "two"))  # queued: both go in the writer's next batch
+    answers = [first.get(), second.get()]
+    assert [(m.body, created) for m, created, _ in answers] == [("one", True), ("two", True)]
+    assert [encoded for _, _, encoded in answers] == [orjson.dumps(m) for m, _, _ in answers]
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()[1:]]
+    assert [line["m"] for line in lines if line["op"] == "message"] == [orjson.loads(e) for _, _, e in answers]
+    store.react(answers[0][0].id, Reaction(ALICE, "👍", True))
+    again, created, encoded = store.append_later(NewMessage("c", ALICE, "a", "repeated")).get()
+    assert (again, created, encoded) == (store.message(answers[0][0].id), False, None) and again.reactions
+
+
 def line_of(path, needle: bytes) -> int:
     """The 1-based number of the first log line containing needle."""
     return next(n for n, line in enumerate(path.read_bytes().splitlines(), 1) if needle in line)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import socketio
 
 from . import validation as v
@@ -157,14 +158,14 @@ class Handlers(socketio.Namespace):
 
         def answer() -> dict[str, Any]:
             try:
-                message, _ = pending.get()
+                message, _, encoded = pending.get()
             except ApiError as exc:
                 METER.acks.add(exc.code)
                 return refused(exc)
             METER.acks.add("ok")
             METER.ack_seconds.observe(clock.monotonic() - started)
             self.node.subscriptions.sent(message.chat_id, conn.address)
-            return {"ok": True, "message": message}
+            return {"ok": True, "message": message if encoded is None else orjson.Fragment(encoded)}
 
         return Later(pending, answer)
 

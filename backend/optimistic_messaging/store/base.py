@@ -131,6 +131,10 @@ class Pending(Protocol):
     def rawlink(self, callback: Callable[[Any], None]) -> None: ...
 
 
+Appended = tuple[Message, bool, bytes | None]
+"""A send's answer: the message, whether this call created it, and its JSON when the store encoded it already (the
+log's line: the ack sends it as it is)."""
+
 Listener = Callable[[Commit], None]
 """Called once per durable batch, in commit order."""
 
@@ -234,7 +238,7 @@ class Store(Protocol):
         """Store a new provisional message, or return the sender's earlier one with that client_id (False)."""
 
     def append_later(self, new: NewMessage) -> Pending:
-        """The same as `append`, without waiting: queued now, in order, and its (message, created) comes later."""
+        """The same as `append`, without waiting: queued now, in order, and its `Appended` comes later."""
 
     def change(self, message_id: str, change: Change) -> Message:
         """Apply `change` to the message's current state, bumping its chat's rev if anything changed. A change that

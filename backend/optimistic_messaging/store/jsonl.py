@@ -42,6 +42,7 @@ from ..notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, Reachable,
 from ..reactions import Reaction, react
 from ..stats import StoreStats
 from .base import (
+    Appended,
     Change,
     ChatChanged,
     Commit,
@@ -233,7 +234,7 @@ class _Op:
     """One write waiting for the next batch; `plan` decides its records against the batch's view."""
 
     plan: Callable[[_Batch], Any]
-    finish: Callable[[Any], Any] | None = None  # turns the planned value into the answer, once applied
+    finish: Callable[[Any, list[bytes]], Any] | None = None  # the planned value and the batch's lines -> the answer
     result: AsyncResult = field(default_factory=AsyncResult)
     value: Any = None
 
@@ -657,20 +658,20 @@ class JsonlStore:
         return erased or self.state.rooms[chat_id].to_chat()
 
     def append(self, new: NewMessage) -> tuple[Message, bool]:
-        result: tuple[Message, bool] = self.append_later(new).get()
-        return result
+        message, created, _ = self.append_later(new).get()
+        return message, created
 
     def append_later(self, new: NewMessage) -> Pending:
         key = (new.sender, new.client_id)
 
-        def plan(batch: _Batch) -> tuple[Message, bool]:
+        def plan(batch: _Batch) -> tuple[Message, int | None]:
             if new.sender not in batch.current_members(new.chat_id):
                 raise Forbidden(f"you are not a member of chat {new.chat_id!r}")
             earlier = batch.keys.get(key) or self.state.find(*key)
             room = batch.room(new.chat_id)
             first = room.starts.get(new.sender, 1)
             if earlier is not None:
-                return repeat_of(earlier, new, first), False
+                return repeat_of(earlier, new, first), None
             if new.reply_to is not None:
                 check_reply(new, first, lambda seq: room.base_seq < seq <= batch.counter(new.chat_id)[0])
             seq, rev = batch.bump(new.chat_id, True)
@@ -678,12 +679,15 @@ class JsonlStore:
             batch.keys[key] = message
             batch.sent[(new.chat_id, new.sender)] = seq
             batch.records.append(("message", message))
-            return message, True
+            return message, len(batch.records) - 1
 
-        def current(value: tuple[Message, bool]) -> tuple[Message, bool]:
-            """An earlier message may have changed since it was planned: answer with its current state."""
-            message, created = value
-            return (message if created else self.state.message(message.id) or message), created
+        def current(value: tuple[Message, int | None], lines: list[bytes]) -> Appended:
+            """A new message with the JSON of its line (at its record's index); an earlier one as it is now (it may
+            have changed since it was planned)."""
+            message, at = value
+            if at is None:
+                return self.state.message(message.id) or message, False, None
+            return message, True, message_json("message", lines[at])
 
         return self._enqueue(plan, current)
 
@@ -867,7 +871,9 @@ class JsonlStore:
         """Queue a write for the next batch and wait until it is durable and applied."""
         return self._enqueue(plan).get()
 
-    def _enqueue(self, plan: Callable[[_Batch], Any], finish: Callable[[Any], Any] | None = None) -> AsyncResult:
+    def _enqueue(
+        self, plan: Callable[[_Batch], Any], finish: Callable[[Any, list[bytes]], Any] | None = None
+    ) -> AsyncResult:
         """Queue a write for the next batch: its result is set once it is durable and applied (`finish` then)."""
         if self._broken is not None:
             raise Unavailable(f"storage is not accepting writes: {self._broken}")
@@ -938,7 +944,7 @@ class JsonlStore:
         if self.state.deletions and self._deleted_at is None:
             self._deleted_at = self.clock.monotonic()
         for op in planned:
-            op.result.set(op.value if op.finish is None else op.finish(op.value))
+            op.result.set(op.value if op.finish is None else op.finish(op.value, lines))
         if lines:
             commit = self._announce(batch, lines)
             for listener in self._listeners:

@@ -49,6 +49,7 @@ from ...pgdown import DOWN
 from ...reactions import Reaction, react
 from ...stats import StoreStats
 from ..base import (
+    Appended,
     Change,
     ChatChanged,
     Commit,
@@ -401,7 +402,7 @@ class _Transaction:
                 del self.keys[key]
         return state.chat
 
-    def _append(self, new: NewMessage) -> tuple[Message, bool]:
+    def _append(self, new: NewMessage) -> Appended:
         state = self._state(new.chat_id)
         member = (new.chat_id, new.sender) in self.member_of if state.members is None else new.sender in state.members
         if not member:
@@ -410,7 +411,7 @@ class _Transaction:
         first = state.starts.get(new.sender, 1) if loaded else self.member_of.get((new.chat_id, new.sender), 1)
         earlier = self.keys.get((new.sender, new.client_id))
         if earlier is not None:
-            return repeat_of(self.current.get(earlier.id, earlier), new, first), False
+            return repeat_of(self.current.get(earlier.id, earlier), new, first), False, None
         check_reply(
             new,
             first,
@@ -425,7 +426,7 @@ class _Transaction:
         self.sent[(new.chat_id, new.sender)] = seq
         self.inserts.append(m)
         self.stored.append(Stored(m, True))
-        return m, True
+        return m, True, None
 
     def _change(self, message_id_: str, change: Change) -> Message:
         current = self._current(message_id_)
@@ -993,8 +994,8 @@ class PgStore:
         return result
 
     def append(self, new: NewMessage) -> tuple[Message, bool]:
-        result: tuple[Message, bool] = self.append_later(new).get()
-        return result
+        message, created, _ = self.append_later(new).get()
+        return message, created
 
     def append_later(self, new: NewMessage) -> Pending:
         return self._enqueue(_Op("append", new))
