@@ -69,7 +69,7 @@ LOG_HEADER = b'{"op":"log","format":2}\n'  # a log without it was written before
 _HEADER = b'{"op":"log",'  # how any header starts: one that is not LOG_HEADER is of another format, or damaged
 _COMMIT = b'{"op":"commit",'
 # A message's line is its JSON inside one of these (what orjson makes of {"op": kind, "m": message}, byte for byte): the
-# fan-out sends that JSON as it is (`message_json`), so a message is encoded once for the log and its frame.
+# fan-out sends that JSON as it is (`message_json`), so a message is encoded once for the log, its frame and its ack.
 _MESSAGE_LINE = {"message": b'{"op":"message","m":', "update": b'{"op":"update","m":'}
 
 
