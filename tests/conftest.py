@@ -1,6 +1,7 @@
 """Fixtures: one shared server for most tests, fresh ones for tests that restart or reconfigure it."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -12,14 +13,26 @@ from farcaster import Hub, QuickAuthKeys
 from support import STORE, Peer, Server, Wallet, drop_databases
 
 
+ONCE = ("own_store", "store_free")  # the same whichever store the pass is on: run once
+SPLIT = os.environ.get("OM_TEST_ONCE", "")  # run-tests.sh's lanes: "apart" leaves those out, "only" runs just them
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL (OM_TEST_STORE=postgres), what only the JSON-lines log has is not asked of it, nor what does
-    not depend on the store (run once, on the first pass)."""
+    """On PostgreSQL (OM_TEST_STORE=postgres), what only the JSON-lines log has is not asked of it, nor what runs
+    once whatever the store; on the log, OM_TEST_ONCE may split the tests that run once from the rest, so that
+    run-tests.sh's two lanes take about as long."""
     if STORE == "postgres":
-        once = ("jsonl", "own_store", "store_free")
-        kept = [item for item in items if not any(item.get_closest_marker(name) for name in once)]
-        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-        items[:] = kept
+        kept = [item for item in items if not _marked(item, ("jsonl", *ONCE))]
+    elif SPLIT in ("apart", "only"):
+        kept = [item for item in items if _marked(item, ONCE) == (SPLIT == "only")]
+    else:
+        return
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
+def _marked(item: pytest.Item, names: tuple[str, ...]) -> bool:
+    return any(item.get_closest_marker(name) for name in names)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
