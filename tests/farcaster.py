@@ -28,8 +28,9 @@ def b64url(data: bytes) -> str:
 
 
 class JsonServer:
-    """An HTTP server on 127.0.0.1 whose one route answers (status, JSON body) for (method path, query, body); with
-    `cors`, to pages of any origin too (a browser asks first with OPTIONS)."""
+    """An HTTP server on 127.0.0.1 whose one route answers (status, JSON body) for (method path, query, body) (a 3xx's
+    body names its Location: `{"location": url}`); with `cors`, to pages of any origin too (a browser asks first with
+    OPTIONS)."""
 
     def __init__(self, route: Route, port: int = 0, cors: bool = False) -> None:
         self.requests: list[tuple[str, dict[str, list[str]], bytes]] = []
@@ -44,6 +45,8 @@ class JsonServer:
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self._allow()
+                if 300 <= status < 400:
+                    self.send_header("Location", answer["location"])
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -140,6 +143,10 @@ class QuickAuthKeys(JsonServer):
     def _route(self, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
         if path == "GET /jwks.json":
             return 200, self.jwks
+        if path == "GET /moved.json":  # elsewhere now: a redirect to the same keys
+            return 302, {"location": self.jwks_url}
+        if path == "GET /padded.json":  # the same keys in 100 KB
+            return 200, {**self.jwks, "padding": "x" * 100_000}
         if path == "POST /nonce":
             nonce = secrets.token_hex(8)
             self.nonces.add(nonce)

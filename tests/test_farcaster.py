@@ -152,6 +152,15 @@ def test_link_ties_the_tokens_fid_to_the_signed_in_address(server, keys):
     store.close()
 
 
+@pytest.mark.parametrize("where", ["moved.json", "padded.json"])
+def test_keys_behind_a_redirect_or_over_64_kb_are_not_taken(make_server, keys, where):
+    server = make_server({"FARCASTER_AUTH_JWKS_URL": f"{keys.url}/{where}"})
+    wallet, asked = Wallet().sign_in(server), len(keys.requests)
+    r = server.post("/api/farcaster/link", {"token": keys.token(4244)}, token=wallet.token)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
+    assert [path for path, _, _ in keys.requests[asked:]] == [f"GET /{where}"]  # the redirect was not followed
+
+
 @pytest.mark.parametrize("token", ["expired", "wrong audience", "wrong issuer", "another key", "not a fid"])
 def test_link_refuses_a_token_that_is_not_valid_for_us_now(server, keys, token):
     wallet = Wallet().sign_in(server)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
+from typing import Any
 
 import jwt
 
@@ -12,13 +15,44 @@ ISSUER = "https://auth.farcaster.xyz"
 MAX_FID = 2**63 - 1
 MAX_JWT_CHARS = 8192  # a Quick Auth token is some 500
 DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: int() reads other scripts' digits too
+MAX_JWKS_BYTES = 65_536  # Quick Auth's is under 1 KB
+
+
+class _Refused(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: the keys come from the configured URL itself, not from wherever it points."""
+
+    def redirect_request(self, *args: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_Refused)
+
+
+class _KeysClient(jwt.PyJWKClient):
+    """PyJWT's client, fetching without following redirects and reading at most MAX_JWKS_BYTES."""
+
+    def fetch_data(self) -> Any:
+        jwk_set: Any = None
+        try:
+            request = urllib.request.Request(self.uri, headers=self.headers)
+            with _OPENER.open(request, timeout=self.timeout) as response:
+                body = response.read(MAX_JWKS_BYTES + 1)
+            if len(body) > MAX_JWKS_BYTES:
+                raise ValueError(f"the key set is over {MAX_JWKS_BYTES} bytes")
+            jwk_set = json.loads(body)
+            return jwk_set
+        except (OSError, ValueError) as exc:  # URLError and HTTPError (a redirect too) are OSErrors
+            raise jwt.PyJWKClientConnectionError(f"the key set could not be fetched: {exc}") from None
+        finally:
+            if self.jwk_set_cache is not None:  # as PyJWT's own: a failed fetch empties the cache
+                self.jwk_set_cache.put(jwk_set)
 
 
 class QuickAuth:
     """Verifies tokens against FARCASTER_AUTH_JWKS_URL (keys cached; an unknown `kid` fetches them again)."""
 
     def __init__(self, jwks_url: str, audiences: tuple[str, ...], timeout_s: float = 5.0) -> None:
-        self.keys = jwt.PyJWKClient(jwks_url, cache_keys=True, timeout=int(timeout_s))
+        self.keys = _KeysClient(jwks_url, cache_keys=True, timeout=int(timeout_s))
         self.audiences = list(audiences)
 
     def fid(self, token: object) -> int:
