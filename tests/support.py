@@ -9,10 +9,11 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import engineio
 import requests
@@ -136,6 +137,16 @@ class Server:
             return requests.get(self.url + "/api/health", timeout=1).status_code == 200
         except (requests.ConnectionError, requests.Timeout):  # not listening yet, or listening but not serving yet
             return False
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Its processes stopped (SIGSTOP) meanwhile: it reads, answers and writes nothing, then goes on."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(self.proc.pid, signal.SIGCONT)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the whole process group; return once nothing of it is left listening on the port."""

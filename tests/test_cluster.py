@@ -449,6 +449,26 @@ def test_a_socket_that_joined_nothing_on_one_node_hears_of_a_send_on_another(clu
     assert b.wait("chat:removed") == {"chat_id": chat["id"]}
 
 
+def test_a_socket_that_joined_nothing_hears_at_the_resync_what_its_node_missed(clusters, peers):
+    """Node B's LISTEN connection is cut while B is stopped, so it cannot listen again before the commits: their
+    notifications reach nobody there. Listening again, B tells its feed sockets what changed as if they had heard it."""
+    c = clusters(2)
+    alice, bob = Wallet().sign_in(c[0]), Wallet().sign_in(c[1])
+    chat, left = new_chat(c[0], alice, bob), new_chat(c[0], alice, bob, Wallet())
+    b = peers(c[1], bob)  # joins nothing: it follows both by feed
+    with c[1].paused():
+        assert c.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND query LIKE 'LISTEN%%'"), "every node's LISTEN connection is cut"
+        a = peers(c[0], alice)
+        sent = [a.send(chat["id"], f"missed {i}")["message"] for i in range(3)]
+        added = new_chat(c[0], alice, bob)
+        assert c[0].request("DELETE", f"/api/chats/{left['id']}/members/{bob.address}", alice.token).status_code == 200
+    update = b.wait("chat:update", lambda ch: ch["id"] == chat["id"])
+    assert (update["last_seq"], update["last_message"]["id"], update["unread"]) == (3, sent[-1]["id"], 3)
+    assert b.wait("chat:update", lambda ch: ch["id"] == added["id"])["members"] == added["members"]
+    assert b.wait("chat:removed") == {"chat_id": left["id"]}
+
+
 def test_a_mark_on_one_node_reaches_the_markers_and_the_joined_members_sockets_on_another(clusters, peers):
     c = clusters(2)
     alice, bob = (Wallet().sign_in(c[0]) for _ in range(2))

@@ -88,7 +88,7 @@ class Node:
             backends.broker.subscribe(listener)
             backends.broker.on_resync(resync)
         backends.broker.subscribe(self.feed)  # after the fan-out: the removed are out of the chat's room first
-        backends.broker.on_resync(self.subscriptions.resync)
+        backends.broker.on_resync(self.resynced)
         s.signals.listen(self.signal)
         self.pusher = pusher(s, backends.windows)
         if self.pusher is not None:
@@ -185,6 +185,16 @@ class Node:
                 sids.update(hub.in_chat(moved.chat_id))
             for first, some in self._by_start(moved, sids).items():
                 hub.to_sids(some, "receipt", receipts.receipt(moved, first))
+
+    def resynced(self) -> None:
+        """Broker resync: a feed socket hears of each chat it missed something of as `chat:update` (the chat as its
+        address sees it now: a read, in a greenlet) or `chat:removed`, as if it had heard the commits."""
+        missed = self.subscriptions.resync()
+        for sid, chat_id in missed.gone:
+            self.hub.to_sids([sid], "chat:removed", {"chat_id": chat_id})
+        for chat_id, sids in missed.stale.items():
+            if sids:
+                self.greenlets.spawn(self._views, chat_id, sids)
 
     def _by_start(self, moved: PositionMoved, sids: set[str]) -> dict[int, set[str]]:
         """The receipt's sockets by the first seq their address sees of the chat: a member added later sees no

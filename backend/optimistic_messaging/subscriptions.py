@@ -34,6 +34,14 @@ class _Followed:
     watching: set[str] = field(default_factory=set)  # the sids of those members' sockets that have not joined it
 
 
+@dataclass
+class Missed:
+    """What feed sockets may have missed while the broker was away (`Subscriptions.resync`)."""
+
+    stale: dict[str, list[str]] = field(default_factory=dict)  # chat id -> sids to send the chat as it is now
+    gone: list[tuple[str, str]] = field(default_factory=list)  # (sid, chat id): the chat is no longer theirs
+
+
 @dataclass(eq=False)
 class Subscriptions:
     """Which of this node's sockets follow which chats, joined or by feed, kept the same in the places that hold it."""
@@ -75,15 +83,28 @@ class Subscriptions:
         if not self.connections.of(conn.address):
             self._drop_feed(conn.address)
 
-    def resync(self) -> None:
-        """After commits may have been missed: every address's chats are read again, and followed as they are now."""
+    def resync(self) -> Missed:
+        """After commits may have been missed: every address's chats are read again, and followed as they are now.
+        Answers what the feed's sockets missed meanwhile: a chat the address was added to, or with messages past the
+        last one heard here, to tell them of again; a chat it left or was removed from, to tell them is gone."""
+        heard = {chat_id: followed.last_seq for chat_id, followed in self.followed.items()}
+        missed = Missed()
         for address in list(self.feeds):
-            if address not in self._loading:
-                try:
-                    self._load(address)
-                except ApiError as exc:  # the next resync tries again
-                    log.warning("could not read the chats of %s again: %s", address, exc)
-                    return
+            if address in self._loading:
+                continue
+            before = set(self.feeds[address])
+            try:
+                chats = self._load(address)
+            except ApiError as exc:  # the next resync tries again
+                log.warning("could not read the chats of %s again: %s", address, exc)
+                break
+            conns = self.connections.of(address)
+            for chat_id in before - self.feeds.get(address, set()):
+                missed.gone += ((conn.sid, chat_id) for conn in conns)
+            for chat_id, (_, last_seq) in chats.items():
+                if chat_id in self.feeds.get(address, ()) and (chat_id not in before or last_seq > heard[chat_id]):
+                    missed.stale.setdefault(chat_id, []).extend(conn.sid for conn in conns if chat_id not in conn.chats)
+        return missed
 
     def changed(self, change: ChatChanged) -> list[str]:
         """A commit changed a chat's members: the feed follows it (its `watching` then has the added's sockets).
@@ -196,8 +217,9 @@ class Subscriptions:
             self.typing(chat_id, conn.address, False)
             self._tell_others("presence", chat_id, conn.address, {"online": False})
 
-    def _load(self, address: str) -> None:
-        """Read the address's chats and follow them as they are (what commits change during the read stands)."""
+    def _load(self, address: str) -> dict[str, tuple[int, int]]:
+        """Read the address's chats and follow them as they are (what commits change during the read stands);
+        answers the read: chat id -> (the first seq the address sees, the last seq)."""
         changed = self._loading[address] = set()
         try:
             chats = self.store.chat_ids_of(address)
@@ -206,12 +228,13 @@ class Subscriptions:
                 del self._loading[address]
         feed = self.feeds.get(address)
         if feed is None:  # its last socket here closed during the read
-            return
+            return {}
         for chat_id in feed - chats.keys() - changed:
             self._unfollow(address, chat_id)
         for chat_id, (first, last_seq) in chats.items():
             if chat_id not in changed:
                 self._follow(address, chat_id, first, last_seq)
+        return {chat_id: seqs for chat_id, seqs in chats.items() if chat_id not in changed}
 
     def _follow(self, address: str, chat_id: str, first: int, last_seq: int) -> None:
         """The address (with a socket here) follows the chat by feed, seeing it from seq `first` on."""
