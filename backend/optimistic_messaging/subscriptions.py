@@ -102,7 +102,10 @@ class Subscriptions:
             for chat_id in before - self.feeds.get(address, set()):
                 missed.gone += ((conn.sid, chat_id) for conn in conns)
             for chat_id, (_, last_seq) in chats.items():
-                if chat_id in self.feeds.get(address, ()) and (chat_id not in before or last_seq > heard[chat_id]):
+                # past what was heard when the resync began (a chat first followed since came with its own events)
+                if chat_id in self.feeds.get(address, ()) and (
+                    chat_id not in before or last_seq > heard.get(chat_id, last_seq)
+                ):
                     missed.stale.setdefault(chat_id, []).extend(conn.sid for conn in conns if chat_id not in conn.chats)
         return missed
 
