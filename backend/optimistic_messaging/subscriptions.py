@@ -101,11 +101,9 @@ class Subscriptions:
             conns = self.connections.of(address)
             for chat_id in before - self.feeds.get(address, set()):
                 missed.gone += ((conn.sid, chat_id) for conn in conns)
-            for chat_id, (_, last_seq) in chats.items():
+            for chat_id, (_, last_seq) in chats.items():  # each followed now
                 # past what was heard when the resync began (a chat first followed since came with its own events)
-                if chat_id in self.feeds.get(address, ()) and (
-                    chat_id not in before or last_seq > heard.get(chat_id, last_seq)
-                ):
+                if chat_id not in before or last_seq > heard.get(chat_id, last_seq):
                     missed.stale.setdefault(chat_id, []).extend(conn.sid for conn in conns if chat_id not in conn.chats)
         return missed
 
@@ -222,7 +220,7 @@ class Subscriptions:
 
     def _load(self, address: str) -> dict[str, tuple[int, int]]:
         """Read the address's chats and follow them as they are (what commits change during the read stands);
-        answers the read: chat id -> (the first seq the address sees, the last seq)."""
+        answers the chats it now follows from the read: chat id -> (the first seq the address sees, the last seq)."""
         changed = self._loading[address] = set()
         try:
             chats = self.store.chat_ids_of(address)
