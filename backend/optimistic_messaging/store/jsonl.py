@@ -295,17 +295,17 @@ class _Batch:
         """The chat's members, counting this batch's earlier changes."""
         return self.members[chat_id] if chat_id in self.members else self.room(chat_id).members
 
-    def counter(self, chat_id: str) -> list[int]:
-        """[last_seq, rev] of the chat, counting this batch's earlier records."""
+    def counter(self, chat_id: str, room: Room | None = None) -> list[int]:
+        """[last_seq, rev] of the chat, counting this batch's earlier records (`room`: its room, if at hand)."""
         counter = self.counters.get(chat_id)
         if counter is None:
-            room = self.room(chat_id)
+            room = room or self.room(chat_id)
             counter = self.counters[chat_id] = [room.last_seq, room.rev]
         return counter
 
-    def bump(self, chat_id: str, new_message: bool) -> tuple[int, int]:
+    def bump(self, chat_id: str, new_message: bool, room: Room | None = None) -> tuple[int, int]:
         """Next (seq, rev) of the chat, counting this batch's earlier records."""
-        counter = self.counter(chat_id)
+        counter = self.counter(chat_id, room)
         if new_message:
             counter[0] += 1
         counter[1] += 1
@@ -665,16 +665,16 @@ class JsonlStore:
         key = (new.sender, new.client_id)
 
         def plan(batch: _Batch) -> tuple[Message, int | None]:
-            if new.sender not in batch.current_members(new.chat_id):
+            room = batch.room(new.chat_id)  # once: the members, the starts and the counters all need it
+            if new.sender not in batch.members.get(new.chat_id, room.members):
                 raise Forbidden(f"you are not a member of chat {new.chat_id!r}")
             earlier = batch.keys.get(key) or self.state.find(*key)
-            room = batch.room(new.chat_id)
-            first = room.starts.get(new.sender, 1)
             if earlier is not None:
-                return repeat_of(earlier, new, first), None
+                return repeat_of(earlier, new, room.starts.get(new.sender, 1)), None
             if new.reply_to is not None:
-                check_reply(new, first, lambda seq: room.base_seq < seq <= batch.counter(new.chat_id)[0])
-            seq, rev = batch.bump(new.chat_id, True)
+                last_seq = batch.counter(new.chat_id, room)[0]
+                check_reply(new, room.starts.get(new.sender, 1), lambda seq: room.base_seq < seq <= last_seq)
+            seq, rev = batch.bump(new.chat_id, True, room)
             message = Message.provisional(new, seq, rev, self.clock.now_ms())
             batch.keys[key] = message
             batch.sent[(new.chat_id, new.sender)] = seq
@@ -964,7 +964,7 @@ class JsonlStore:
         registered: set[str] = set()  # chats registered in this batch: an erased one's later changes are the new one's
         for (kind, payload), line in zip(batch.records, lines, strict=True):
             if kind == "message" or kind == "update":
-                settled = (payload.id, payload.rev) in batch.settled
+                settled = kind == "update" and (payload.id, payload.rev) in batch.settled  # a new one never is
                 messages.append(Stored(payload, kind == "message", settled, message_json(kind, line)))
             elif kind == "revoked":
                 revoked.append(Revoked(*payload))

@@ -293,7 +293,14 @@ class State:
                 raise ValueError(f"message seq {seq} does not follow {room.last_seq} in {room.id!r}")
             room.offsets.append(at)
             room.revs.append(message.rev)
-            room.waiting.append(0)
+            code = CODES[settled_by(message)] if message.status == "provisional" else 0
+            room.waiting.append(code)
+            if code:  # _wait for a new message, inline: nothing was waiting at its index, nothing of it is queued
+                self.waiting[code] += 1
+                if code == PLAIN:
+                    self.plain.append(room.no << 32 | seq)
+                else:
+                    self.awaited[message.id] = message
             room.last_seq = seq
             room.recent.append(message)
             if len(room.recent) > self.recent:
@@ -321,16 +328,17 @@ class State:
             held = message.seq - room.first_recent()
             if held >= 0:
                 room.recent[held] = message
+            if message.status == "provisional" or room.waiting[index]:
+                self._wait(room, index, message)
         if message.rev - room.base_rev - 1 == len(room.by_rev) and message.rev > room.rev:  # the next rev: inline
             room.by_rev.append(seq)
             room.rev = message.rev
         else:
             _at_rev(room, message.rev, seq)
-        if message.status == "provisional" or room.waiting[index]:
-            self._wait(room, index, message, new)
 
-    def _wait(self, room: Room, index: int, message: Message, new: bool) -> None:
-        """Keep what the reconciler asks for current: counts by settler, the awaited ones, the plain queue."""
+    def _wait(self, room: Room, index: int, message: Message) -> None:
+        """Keep what the reconciler asks for current as a message changes: counts by settler, the awaited ones, the
+        plain queue."""
         was = room.waiting[index]
         code = CODES[settled_by(message)] if message.status == "provisional" else 0
         room.waiting[index] = code
@@ -343,9 +351,8 @@ class State:
         elif was in AWAITED:
             del self.awaited[message.id]
         location = room.no << 32 | message.seq
-        if code == PLAIN and was != PLAIN:
-            if not new:  # an earlier entry of it may still be in the queue: this one stands for it
-                self.plain_again[location] = self.plain_dropped + len(self.plain)
+        if code == PLAIN and was != PLAIN:  # an earlier entry of it may still be in the queue: this one stands for it
+            self.plain_again[location] = self.plain_dropped + len(self.plain)
             self.plain.append(location)
             if index < room.plain_from:
                 room.plain_from = index
