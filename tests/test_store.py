@@ -5,15 +5,16 @@ import gc
 import logging
 import os
 
-import threading
 
 import gevent
+import gevent.event
 import orjson
 import pytest
 
 from optimistic_messaging.clock import SYSTEM_CLOCK
 from optimistic_messaging.errors import ApiError
 from optimistic_messaging.store import jsonl
+from optimistic_messaging.store.aio import open_aio
 from optimistic_messaging.store.base import NewMessage
 from optimistic_messaging.models import FarcasterToken, Message, confirmed_by_clock
 from optimistic_messaging.notify.subscriptions import PushSubscription
@@ -78,28 +79,69 @@ def test_replay_restores_chats_messages_and_changes(store, path):
 
 def test_concurrent_writes_share_one_fsync(store, monkeypatch):
     syncs = []
-    real = jsonl._append_and_sync
-    monkeypatch.setattr(jsonl, "_append_and_sync", lambda fd, data: syncs.append(data) or real(fd, data))
+    real = store._sync
+    monkeypatch.setattr(store, "_sync", lambda fd, data: syncs.append(data) or real(fd, data))
     messages = concurrently(*[lambda i=i: send(store, f"m{i}") for i in range(100)])
     assert sorted(m.seq for m in messages) == list(range(1, 101))
     assert len(syncs) < 10
     assert sum(d.count(b'"op":"message"') for d in syncs) == 100
 
 
+def test_the_log_is_fsynced_by_the_kernel_where_linux_has_aio_else_on_a_thread(path, monkeypatch):
+    """Both ways make a write durable before it is answered; a failed fsync fails the write either way."""
+    kernel = opened(path)
+    assert kernel._aio is not None, "Linux AIO is there on the machines this runs on"
+    kernel.create_chat("c", [ALICE], None, ALICE)
+    assert send(kernel, "by the kernel").seq == 1
+    kernel.close()
+    monkeypatch.setattr(jsonl, "open_aio", lambda: None)
+    threaded = opened(path)
+    assert threaded._aio is None
+    assert send(threaded, "on a thread").seq == 2
+    monkeypatch.setattr(jsonl, "_append_and_sync", lambda fd, data: OSError(5, "Input/output error"))
+    assert _try(lambda: send(threaded, "lost")).code == "unavailable"
+    threaded.close()
+    again = opened(path)
+    assert [m.body for m in again.page("c", None, None, 50)[0]] == ["hi", "hi"]
+    assert again.find(ALICE, "lost") is None
+
+
+def test_a_failed_fsync_by_the_kernel_is_a_failed_write(store, monkeypatch):
+    real = store._aio.fsync
+    monkeypatch.setattr(store._aio, "fsync", lambda fd: real(-1))  # the kernel refuses it: EBADF
+    assert _try(lambda: send(store, "lost")).code == "unavailable"
+    monkeypatch.undo()
+    assert send(store, "kept").seq == 1
+
+
+def test_the_kernels_fsync_lets_other_greenlets_run_while_it_waits(tmp_path):
+    aio = open_aio()
+    assert aio is not None
+    fd = os.open(tmp_path / "big", os.O_WRONLY | os.O_CREAT)
+    try:
+        os.write(fd, b"x" * (32 << 20))  # dirty pages enough for the fsync to take a while
+        order = []
+        gevent.spawn(order.append, "another greenlet")
+        aio.fsync(fd)
+        order.append("fsynced")
+        assert order == ["another greenlet", "fsynced"]
+    finally:
+        aio.close()
+        os.close(fd)
+
+
 def test_nothing_is_visible_before_it_is_durable(store, monkeypatch):
-    entered, release = threading.Event(), threading.Event()
-    real = jsonl._append_and_sync
+    entered, release = gevent.event.Event(), gevent.event.Event()
+    real = store._sync
 
-    def blocking(fd, data):  # runs on a threadpool thread: gevent's Event may only be polled there
+    def blocking(fd, data):  # in the writer greenlet, as the fsync's wait is
         entered.set()
-        while not release.is_set():
-            os.sched_yield()
-        return real(fd, data)
+        release.wait()
+        real(fd, data)
 
-    monkeypatch.setattr(jsonl, "_append_and_sync", blocking)
+    monkeypatch.setattr(store, "_sync", blocking)
     pending = gevent.spawn(send, store, "slow")
-    while not entered.is_set():
-        gevent.sleep(0.001)  # let the writer greenlet hand the batch to its thread
+    entered.wait(timeout=5)
     assert store.find(ALICE, "slow") is None
     assert store.chat("c").last_seq == 0 and store.page("c", None, None, 50) == ([], False)
     release.set()
@@ -113,9 +155,9 @@ def test_failed_fsync_answers_unavailable_and_leaves_memory_and_disk_as_before(s
 
     def failing(fd, data):
         os.write(fd, data[: len(data) // 2])
-        return OSError(5, "Input/output error")
+        raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(jsonl, "_append_and_sync", failing)
+    monkeypatch.setattr(store, "_sync", failing)
     results = concurrently(*[lambda i=i: _try(lambda: send(store, f"lost{i}")) for i in range(5)])
     assert all(isinstance(r, ApiError) and r.code == "unavailable" for r in results)
     assert path.stat().st_size == size
@@ -127,7 +169,7 @@ def test_failed_fsync_answers_unavailable_and_leaves_memory_and_disk_as_before(s
 
 
 def test_a_log_that_cannot_be_rolled_back_stops_taking_writes(store, monkeypatch):
-    monkeypatch.setattr(jsonl, "_append_and_sync", lambda fd, data: OSError(28, "No space"))
+    monkeypatch.setattr(store, "_sync", lambda fd, data: (_ for _ in ()).throw(OSError(28, "No space")))
     monkeypatch.setattr(jsonl.os, "ftruncate", lambda fd, size: (_ for _ in ()).throw(OSError(5, "EIO")))
     assert _try(lambda: send(store, "x")).code == "unavailable"
     assert store.healthy() is False

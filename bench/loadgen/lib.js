@@ -106,6 +106,14 @@ function procCpuSplitS(pids, clkTck) {
   }, { user: 0, system: 0 });
 }
 
+/** CPU seconds the whole machine was busy (/proc/stat: user, nice, system, irq, softirq), so that work the kernel does
+ * for the server outside its process (an fsync by Linux AIO runs in kernel workers) is counted too: less the load
+ * generator's own, it is the server's on an otherwise quiet machine. */
+function hostBusyS(clkTck) {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return (f[0] + f[1] + f[2] + f[5] + f[6]) / clkTck;
+}
+
 /** Resident memory of the first pid (the node being measured). */
 function procRssKb(pids) {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${[].concat(pids)[0]}/status`, "utf8"));
@@ -118,4 +126,4 @@ function selfCpuS() {
   return (u.user + u.system) / 1e6;
 }
 
-module.exports = { now, sleep, within, emitAck, connectAll, closeAll, membersByChat, summarize, procCpuS, procCpuSplitS, procRssKb, selfCpuS };
+module.exports = { now, sleep, within, emitAck, connectAll, closeAll, membersByChat, summarize, procCpuS, procCpuSplitS, hostBusyS, procRssKb, selfCpuS };

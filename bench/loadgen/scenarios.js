@@ -116,6 +116,7 @@ async function maxFanout(cfg) {
   let errors = 0;
   const cpu0 = L.procCpuSplitS(cfg.server_pid, cfg.clk_tck);
   const self0 = L.selfCpuS();
+  const host0 = L.hostBusyS(cfg.clk_tck);
   const t0 = L.now();
   end = t0 + durationMs;
   updates = 0; // the window's only
@@ -123,7 +124,7 @@ async function maxFanout(cfg) {
     const cpu = L.procCpuSplitS(cfg.server_pid, cfg.clk_tck);
     const [userS, systemS] = [cpu.user - cpu0.user, cpu.system - cpu0.system];
     resolve({ deliveries: inWindow, updates, sent, serverCpuS: userS + systemS, userS, systemS,
-      selfCpuS: L.selfCpuS() - self0, spanS: (L.now() - t0) / 1000 });
+      selfCpuS: L.selfCpuS() - self0, hostS: L.hostBusyS(cfg.clk_tck) - host0, spanS: (L.now() - t0) / 1000 });
   }, durationMs));
   await Promise.all(clients.map(async (c) => {
     for (let i = 0; L.now() < end; i++) {
@@ -141,6 +142,8 @@ async function maxFanout(cfg) {
     updates: w.updates,
     server_cpu_s: round(w.serverCpuS), deliveries_per_cpu_s: w.serverCpuS > 0 ? round(w.deliveries / w.serverCpuS) : null,
     server_user_s: round(w.userS), server_system_s: round(w.systemS),
+    host_less_loadgen_cpu_s: round(w.hostS - w.selfCpuS),
+    deliveries_per_host_cpu_s: w.hostS > w.selfCpuS ? round(w.deliveries / (w.hostS - w.selfCpuS)) : null,
     loadgen_cpu_s: round(w.selfCpuS), errors, disconnects, latency_ms: L.summarize(samples),
   };
 }

@@ -1,8 +1,8 @@
 /* Disk faults for the tests, injected with LD_PRELOAD into a real server process; nothing here ships.
  *
  * Each fault is armed by a file in $OM_FAULT_DIR while it exists:
- *   fsync      fsync() and fdatasync() fail with EIO
- *   fsync-once the next fsync() or fdatasync() fails with EIO (the file is removed as it fails)
+ *   fsync      fsync() and fdatasync() fail with EIO, and so does an fsync by Linux AIO (its io_event says so)
+ *   fsync-once the next of those fails with EIO (the file is removed as it fails)
  *   ftruncate  ftruncate() fails with EIO
  *   enospc     write() fails with ENOSPC on files whose path contains the text this file holds
  */
@@ -10,9 +10,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -55,6 +58,23 @@ int fdatasync(int fd) {
     static int (*real)(int);
     if (!real) real = dlsym(RTLD_NEXT, "fdatasync");
     return sync_fails() ? fail(EIO) : real(fd);
+}
+
+/* The store calls io_getevents through syscall(): a completed fsync is reported as failed, as the kernel would. */
+long syscall(long number, ...) {
+    static long (*real)(long, ...);
+    if (!real) real = dlsym(RTLD_NEXT, "syscall");
+    va_list ap;
+    va_start(ap, number);
+    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+    va_end(ap);
+    long got = real(number, a1, a2, a3, a4, a5, a6);
+    if (number == SYS_io_getevents && got > 0 && sync_fails()) {
+        struct io_event *events = (struct io_event *)a4;
+        for (long i = 0; i < got; i++) events[i].res = -EIO;
+    }
+    return got;
 }
 
 int ftruncate(int fd, off_t length) {

@@ -41,6 +41,7 @@ from ..models import (
 from ..notify.subscriptions import MAX_PER_ADDRESS, PushSubscription, Reachable, matches
 from ..reactions import Reaction, react
 from ..stats import StoreStats
+from .aio import AioFsync, open_aio
 from .base import (
     Appended,
     Change,
@@ -362,6 +363,7 @@ class JsonlStore:
         self._size = 0
         self._broken: str | None = None
         self._writer: gevent.Greenlet | None = None
+        self._aio: AioFsync | None = None  # from `start`, where Linux has it: fsyncs without a thread
         self._compacted_at = float("-inf")  # monotonic time of the last rewrite tried
         self._compact_s = 0.0  # how long the last rewrite took
         self._deleted_at: float | None = None  # monotonic time of the first deletion the log still holds the text of
@@ -370,6 +372,7 @@ class JsonlStore:
 
     def start(self) -> None:
         legacy = self._replay()
+        self._aio = open_aio()
         if self.state.deletions:  # deleted text a rewrite did not take out before the last stop: out at once
             self._deleted_at = self.clock.monotonic() - self.erase_within_s / 2
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -393,6 +396,9 @@ class JsonlStore:
         if self._writer is not None:
             self._writer.kill()
             self._writer = None
+        if self._aio is not None:
+            self._aio.close()  # after an fsync in flight: its fd is closed next
+            self._aio = None
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -996,16 +1002,25 @@ class JsonlStore:
         return PositionMoved(chat_id, address, read_seq, delivered_seq, shares, len(room.members) if room else 0)
 
     def _durable(self, data: bytes) -> None:
-        """Append and (with FSYNC=always) fsync off the event loop, so other sockets keep being served."""
+        """Append and (with FSYNC=always) fsync, so that other sockets keep being served meanwhile."""
         if self._broken is not None:
             raise OSError(self._broken)
         if self.fsync:
-            failure = gevent.get_hub().threadpool.apply(_append_and_sync, (self._fd, data))
-            if failure is not None:
-                raise failure
+            self._sync(self._fd, data)
         else:
             _append(self._fd, data)
         self._size += len(data)
+
+    def _sync(self, fd: int, data: bytes) -> None:
+        """Append, then fsync off the event loop: by the kernel (Linux AIO) where it can, else on gevent's thread pool
+        (the append too: a thread is woken either way)."""
+        if self._aio is not None:
+            _append(fd, data)  # to the page cache
+            self._aio.fsync(fd)
+            return
+        failure = gevent.get_hub().threadpool.apply(_append_and_sync, (fd, data))
+        if failure is not None:
+            raise failure
 
     def _roll_back(self) -> None:
         """Cut the log back to its last durable size; if even that fails, stop taking writes (restart recovers)."""
@@ -1062,9 +1077,7 @@ class JsonlStore:
                 for piece in encode_log(self.state.snapshot(), placed=placed):
                     _append(fd, piece)
                     gevent.sleep(0)  # encoding a large state: let sockets be served between pieces
-                failure = gevent.get_hub().threadpool.apply(_append_and_sync, (fd, b""))
-                if failure is not None:
-                    raise failure
+                self._sync(fd, b"")
                 new_fd = os.open(tmp, os.O_WRONLY | os.O_APPEND)  # opened before the swap: no fd, no swap
             finally:
                 os.close(fd)
