@@ -1002,7 +1002,7 @@ class JsonlStore:
         return PositionMoved(chat_id, address, read_seq, delivered_seq, shares, len(room.members) if room else 0)
 
     def _durable(self, data: bytes) -> None:
-        """Append and (with FSYNC=always) fsync, so that other sockets keep being served meanwhile."""
+        """Append; with FSYNC=always, durable before this returns (`_sync`)."""
         if self._broken is not None:
             raise OSError(self._broken)
         if self.fsync:
