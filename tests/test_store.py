@@ -94,7 +94,7 @@ def test_the_log_is_fsynced_by_the_kernel_where_linux_has_aio_else_on_a_thread(p
     kernel.create_chat("c", [ALICE], None, ALICE)
     assert send(kernel, "by the kernel").seq == 1
     kernel.close()
-    monkeypatch.setattr(jsonl, "open_aio", lambda: None)
+    monkeypatch.setattr(jsonl, "open_aio", lambda fd: None)
     threaded = opened(path)
     assert threaded._aio is None
     assert send(threaded, "on a thread").seq == 2
@@ -115,9 +115,9 @@ def test_a_failed_fsync_by_the_kernel_is_a_failed_write(store, monkeypatch):
 
 
 def test_the_kernels_fsync_lets_other_greenlets_run_while_it_waits(tmp_path):
-    aio = open_aio()
-    assert aio is not None
     fd = os.open(tmp_path / "big", os.O_WRONLY | os.O_CREAT)
+    aio = open_aio(fd)
+    assert aio is not None
     try:
         os.write(fd, b"x" * (32 << 20))  # dirty pages enough for the fsync to take a while
         order = []
@@ -128,6 +128,16 @@ def test_the_kernels_fsync_lets_other_greenlets_run_while_it_waits(tmp_path):
     finally:
         aio.close()
         os.close(fd)
+
+
+def test_no_fsync_by_the_kernel_where_it_refuses_one_for_the_file(tmp_path):
+    """A kernel before 4.18, or a file without fsync, refuses it at io_submit: the log then fsyncs on a thread."""
+    read, write = os.pipe()
+    try:
+        assert open_aio(write) is None
+    finally:
+        os.close(read)
+        os.close(write)
 
 
 def test_nothing_is_visible_before_it_is_durable(store, monkeypatch):

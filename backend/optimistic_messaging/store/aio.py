@@ -64,20 +64,34 @@ class AioFsync:
         if self._syscall(self._setup, ctypes.c_uint(1), ctypes.byref(self._ctx)) < 0:
             errno = ctypes.get_errno()
             raise OSError(errno, f"io_setup: {os.strerror(errno)}")
-        self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        try:
+            self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        except OSError:
+            self._syscall(self._destroy, self._ctx)
+            raise
         self._hub = get_hub()
         self._ready = self._hub.loop.io(self._eventfd, 1)  # readable: an fsync completed
         self._iocb = _Iocb(aio_lio_opcode=_IOCB_CMD_FSYNC, aio_flags=_IOCB_FLAG_RESFD, aio_resfd=self._eventfd)
         self._iocbs = (ctypes.POINTER(_Iocb) * 1)(ctypes.pointer(self._iocb))
         self._event = _IoEvent()
         self._now = _Timespec(0, 0)  # io_getevents never waits: it is called once the eventfd said it is done
+        self._in_flight = False  # submitted, its event not yet read (a wait cut short leaves it so)
 
     def fsync(self, fd: int) -> None:
         """fsync(2) of `fd`, waiting in this greenlet only; raises the OSError it failed with."""
+        if self._in_flight:  # an earlier one whose wait was cut short: its event must not pass for this one's
+            self._reap()
         self._iocb.aio_fildes = fd
         if self._syscall(self._submit, self._ctx, ctypes.c_long(1), self._iocbs) != 1:
             errno = ctypes.get_errno()
             raise OSError(errno, f"io_submit: {os.strerror(errno)}")
+        self._in_flight = True
+        res = self._reap()
+        if res < 0:
+            raise OSError(-res, f"fsync: {os.strerror(-res)}")
+
+    def _reap(self) -> int:
+        """Wait for the fsync in flight and read its event: 0, or minus the errno it failed with."""
         while True:
             try:
                 os.eventfd_read(self._eventfd)
@@ -92,23 +106,32 @@ class AioFsync:
         if got != 1:
             errno = ctypes.get_errno() if got < 0 else 0
             raise OSError(errno, f"io_getevents answered {got}")
-        if self._event.res < 0:
-            raise OSError(-self._event.res, f"fsync: {os.strerror(-self._event.res)}")
+        self._in_flight = False
+        return int(self._event.res)
 
     def close(self) -> None:
-        """Free the context (the kernel first waits for an fsync in flight), so the fd may be closed after."""
+        """Free the context, so the fd may be closed after: the kernel first waits for an fsync in flight (on a disk
+        that hangs, so does this, as a thread's fsync would have kept the fd busy)."""
         self._syscall(self._destroy, self._ctx)
         self._ready.close()
         os.close(self._eventfd)
 
 
-def open_aio() -> AioFsync | None:
-    """The kernel's fsync, or None where it has none to offer (not Linux, another machine, a refusing kernel)."""
+def open_aio(fd: int) -> AioFsync | None:
+    """The kernel's fsync of `fd`'s file (tried once here), or None where it has none to offer: not Linux, another
+    machine or a 32-bit Python, a kernel that refuses AIO or an fsync by it (before 4.18), a filesystem without."""
     calls = _SYSCALLS.get(platform.machine()) if sys.platform == "linux" else None
-    if calls is None:
+    if calls is None or ctypes.sizeof(ctypes.c_void_p) != 8:  # the numbers above are of the 64-bit tables
         return None
     try:
-        return AioFsync(calls)
+        aio = AioFsync(calls)
     except OSError as exc:
         log.info("no Linux AIO (%s): the log's fsyncs go to a thread", exc)
         return None
+    try:
+        aio.fsync(fd)
+    except OSError as exc:
+        aio.close()
+        log.info("no fsync by Linux AIO (%s): the log's fsyncs go to a thread", exc)
+        return None
+    return aio

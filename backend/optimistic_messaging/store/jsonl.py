@@ -372,11 +372,11 @@ class JsonlStore:
 
     def start(self) -> None:
         legacy = self._replay()
-        self._aio = open_aio()
         if self.state.deletions:  # deleted text a rewrite did not take out before the last stop: out at once
             self._deleted_at = self.clock.monotonic() - self.erase_within_s / 2
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            self._aio = open_aio(self._fd)
             self.state.history.open(self.path)
             self._size = os.fstat(self._fd).st_size
             if self._size == 0:
